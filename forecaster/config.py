@@ -1,0 +1,128 @@
+"""Every default in one place: the CLI flags and the dashboard widgets read them here, never restate them."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+FORMATS = ("auto", "long", "wide", "transactions")
+LOSSES = ("mse", "l1", "huber")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to read a purchase CSV. Anything left at None is detected from the file."""
+
+    format: str = "auto"
+    date_col: str | None = None
+    product_cols: tuple[str, ...] = ()
+    quantity_col: str | None = None
+    dayfirst: bool | None = None
+    keep_returns: bool = False
+    max_products: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, not {self.format!r}")
+        object.__setattr__(self, "product_cols", tuple(self.product_cols))
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """Features, model and training settings of one run (see README for what each means)."""
+
+    # model: a name from models.REGISTRY ("cnn_lstm" = one network, one output per product;
+    # "global_cnn_lstm" = one network shared by all products, with a learned product embedding)
+    model: str = "cnn_lstm"
+    # features
+    lags: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+    rolling_windows: tuple[int, ...] = ()
+    seq_len: int = 3
+    extended_calendar: bool = False
+    log1p: bool = False
+    # split: the last test_days are the test span, the val_days before them steer early stopping
+    test_days: int = 28
+    val_days: int = 28
+    # model sizes
+    conv_channels: int = 64
+    kernel_size: int = 3
+    hidden_size: int = 64
+    lstm_layers: int = 1
+    dropout: float = 0.0
+    embedding_dim: int = 8
+    # training
+    epochs: int = 40
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    loss: str = "mse"
+    patience: int = 8
+    ensemble: int = 1
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        lags = tuple(sorted({int(x) for x in self.lags}))
+        object.__setattr__(self, "lags", lags)
+        object.__setattr__(self, "rolling_windows", tuple(sorted({int(x) for x in self.rolling_windows})))
+        problems = []
+        if not lags or lags[0] < 1:
+            problems.append("lags must be positive whole numbers of days")
+        if any(w < 2 for w in self.rolling_windows):
+            problems.append("rolling windows must be at least 2 days")
+        if self.seq_len < 1:
+            problems.append("sequence length must be at least 1")
+        if self.test_days < 1:
+            problems.append("test days must be at least 1")
+        if self.val_days < 0:
+            problems.append("validation days cannot be negative")
+        if self.epochs < 1 or self.batch_size < 1 or self.ensemble < 1:
+            problems.append("epochs, batch size and ensemble size must be at least 1")
+        if not self.learning_rate > 0:
+            problems.append("learning rate must be positive")
+        if not 0 <= self.dropout < 1:
+            problems.append("dropout must be in [0, 1)")
+        if self.loss not in LOSSES:
+            problems.append(f"loss must be one of {', '.join(LOSSES)}")
+        if self.device not in DEVICES:
+            problems.append(f"device must be one of {', '.join(DEVICES)}")
+        if self.kernel_size < 1 or self.conv_channels < 1 or self.hidden_size < 1 or self.lstm_layers < 1:
+            problems.append("model sizes must be at least 1")
+        if problems:
+            from .errors import ForecasterError
+
+            raise ForecasterError("Invalid settings: " + "; ".join(problems) + ".")
+
+    @property
+    def history_needed(self) -> int:
+        """Days of history one window needs before its target day (longest lag or rolling window)."""
+        return max(self.lags + self.rolling_windows) + self.seq_len - 1
+
+    def replace(self, **changes: Any) -> "ForecastConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ForecastConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
+
+
+def parse_lags(text: str) -> tuple[int, ...]:
+    """'7' means lags 1..7; '1,7,14' is an explicit list."""
+    text = str(text).strip()
+    try:
+        if "," in text:
+            return tuple(int(x) for x in text.split(",") if x.strip())
+        return tuple(range(1, int(text) + 1))
+    except ValueError:
+        from .errors import ForecasterError
+
+        raise ForecasterError(f"Lags must be a number (7 means lags 1..7) or a list like 1,7,14, not {text!r}.") from None
+
+
+DEFAULT_CONFIG = ForecastConfig()
+DEFAULT_INGEST = IngestOptions()

@@ -1,0 +1,50 @@
+"""CSV writers for what users download. Text cells a spreadsheet would run as a formula are neutralised."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .evaluate import Evaluation
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """Prefix a text cell that starts like a formula with a quote, so a spreadsheet shows it as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text columns (and text column names) are formula-safe; numbers are left alone."""
+    out = df.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_datetime64_any_dtype(out[col])
+                or pd.api.types.is_bool_dtype(out[col])):
+            out[col] = out[col].map(neutralise)
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    return safe_frame(df).to_csv(index=False, date_format="%Y-%m-%d", float_format="%.4f").encode("utf-8")
+
+
+def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
+    """date, product, forecast."""
+    return forecast[["date", "product", "forecast"]]
+
+
+def metrics_table(evaluation: Evaluation) -> pd.DataFrame:
+    """One row per product: the network's MAE, each baseline's, and whether the network beat them."""
+    return evaluation.per_product.copy()
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_csv_bytes(df))
+    return path

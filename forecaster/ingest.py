@@ -1,0 +1,398 @@
+"""CSV bytes -> the daily panel (dates x products), with a report of what was read, dropped and assumed.
+
+Three shapes are accepted and detected from column names and contents; every guess can be overridden
+through :class:`~forecaster.config.IngestOptions`. Anything that cannot be read raises
+:class:`~forecaster.errors.DataError` with a message that names the column or the first bad rows.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import pandas as pd
+
+from .config import IngestOptions
+from .errors import DataError
+
+Source = Union[str, Path, bytes, BinaryIO]
+
+# Name fragments, already lower-cased with non-alphanumerics removed, scored by how strongly they
+# suggest a role. Higher wins; the first column wins a tie.
+_DATE_HINTS = {"date": 5, "datetime": 4, "timestamp": 4, "ds": 3, "day": 2, "period": 1}
+_PRODUCT_HINTS = {"sku": 10, "product": 10, "stockcode": 9, "item": 9, "article": 9, "ean": 8, "upc": 8,
+                  "store": 7, "name": 6, "code": 5, "series": 5, "description": 4, "dept": 3,
+                  "category": 3, "id": 2}
+_NOT_PRODUCT = ("invoice", "transaction", "customer", "client", "order", "basket", "receipt", "cash",
+                "card", "payment", "country", "city", "state", "region", "type", "channel", "time", "date")
+_QUANTITY_HINTS = {"quantity": 10, "qty": 10, "units": 9, "unitssold": 10, "sold": 8, "demand": 8,
+                   "sales": 7, "volume": 6, "count": 5, "orders": 4}
+_QUANTITY_EXACT = {"transactions": 5, "y": 3, "value": 3, "n": 3}
+_NOT_QUANTITY = ("price", "money", "cost", "revenue", "amount", "nbr", "number", "no", "id", "year",
+                 "month", "week", "hour", "total", "code")
+_WIDE_HELPERS = {"year", "month", "day", "dayofweek", "weekday", "week", "weekofyear", "hour", "minute",
+                 "quarter", "total", "sum", "all", "index", "id", "dow", "doy", "dayofyear", "weekend",
+                 "isweekend", "holiday", "isholiday", "dayname", "monthname", "date", "time", "row",
+                 "totalsales", "grandtotal"}
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which columns play which role. For wide files ``product_cols`` lists the product columns."""
+
+    format: str
+    date_col: str
+    product_cols: tuple[str, ...]
+    quantity_col: str | None = None
+
+    def describe(self) -> str:
+        if self.format == "wide":
+            return f"wide: dates in '{self.date_col}', {len(self.product_cols)} product columns"
+        qty = f"quantity in '{self.quantity_col}'" if self.quantity_col else "each row counts as one unit"
+        key = " + ".join(f"'{c}'" for c in self.product_cols)
+        return f"{self.format}: dates in '{self.date_col}', products in {key}, {qty}"
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What ingest read, dropped and assumed, for the user to check."""
+
+    mapping: ColumnMapping
+    rows_read: int
+    rows_used: int
+    returns_dropped: int
+    returns_kept: int
+    rows_without_product: int
+    rows_without_quantity: int
+    dayfirst: bool
+    products: int
+    days: int
+    start: pd.Timestamp
+    end: pd.Timestamp
+    zero_share: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    panel: pd.DataFrame
+    report: IngestReport
+
+
+def read_bytes(source: Source) -> bytes:
+    """Raw bytes from a path, bytes or a file-like object (such as Streamlit's UploadedFile)."""
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif isinstance(source, (str, Path)):
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise DataError(f"Cannot read the file {str(source)!r}: {exc.strerror or exc}.") from None
+    elif hasattr(source, "getvalue"):
+        data = source.getvalue()
+    else:
+        data = source.read()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"The file looks gzip-compressed but cannot be unpacked ({exc}).") from None
+    return data
+
+
+def read_table(source: Source) -> pd.DataFrame:
+    """Parse CSV text into a DataFrame: encoding and delimiter detected, cells left as pandas reads them."""
+    data = read_bytes(source)
+    if not data.strip():
+        raise DataError("The file is empty.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    sample = text[:50_000]
+    try:
+        sep = csv.Sniffer().sniff("\n".join(sample.splitlines()[:20]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        sep = ","
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, decimal="," if sep == ";" else ".", low_memory=False,
+                         skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError("The file is empty.") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"The file is not a readable CSV table: {str(exc).strip().splitlines()[0]}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if df.empty:
+        raise DataError("The file has a header but no data rows.")
+    if len(df.columns) < 2:
+        raise DataError(f"The file has a single column ({df.columns[0]!r}); a date column and at least one "
+                        "product or quantity column are needed.")
+    return df
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _rows(index: pd.Index, limit: int = 5) -> str:
+    """Spreadsheet row numbers (the header is row 1) of the first offending rows."""
+    shown = ", ".join(str(int(i) + 2) for i in index[:limit])
+    return shown + (f" and {len(index) - limit} more" if len(index) > limit else "")
+
+
+def _looks_like_dates(col: pd.Series) -> bool:
+    sample = col.dropna().astype(str).str.strip().head(200)
+    if sample.empty or pd.api.types.is_numeric_dtype(col):
+        return False
+    if not sample.str.match(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").mean() >= 0.9:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return parsed.notna().mean() >= 0.9
+
+
+def _best(columns: list[str], hints: dict[str, int], exact: dict[str, int] | None = None,
+          exclude: tuple[str, ...] = ()) -> str | None:
+    best, best_score = None, 0
+    for col in columns:
+        n = _norm(col)
+        if exclude and any(x in n for x in exclude) and not any(h == n for h in hints):
+            continue
+        score = max([s for h, s in hints.items() if h in n] + [(exact or {}).get(n, 0)])
+        if score > best_score:
+            best, best_score = col, score
+    return best
+
+
+def _check_columns(df: pd.DataFrame, names: list[str]) -> None:
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        raise DataError(f"Column {missing[0]!r} is not in the file. Columns found: "
+                        + ", ".join(repr(c) for c in df.columns) + ".")
+
+
+def _find_date_col(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    ranked = sorted(cols, key=lambda c: -max([s for h, s in _DATE_HINTS.items() if h in _norm(c)] + [0]))
+    for col in ranked:
+        if _looks_like_dates(df[col]):
+            return col
+    named = _best(cols, _DATE_HINTS)
+    if named is not None:
+        return named  # parsing it will say which rows are not dates
+    raise DataError("No date column found. Name one column 'date' (for example 2024-03-01), or choose "
+                    "the date column by hand. Columns found: " + ", ".join(repr(c) for c in cols) + ".")
+
+
+def _numeric_share(col: pd.Series) -> float:
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return 1.0
+    sample = col.dropna().head(500)
+    if sample.empty:
+        return 0.0
+    return float(pd.to_numeric(sample, errors="coerce").notna().mean())
+
+
+def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -> ColumnMapping:
+    """Guess the shape and the role of each column; explicit options always win."""
+    date_col = options.date_col
+    if date_col is not None:
+        _check_columns(df, [date_col])
+    else:
+        date_col = _find_date_col(df)
+    others = [c for c in df.columns if c != date_col]
+    _check_columns(df, list(options.product_cols) + ([options.quantity_col] if options.quantity_col else []))
+
+    if options.format == "wide":
+        value_cols = tuple(options.product_cols) or _wide_value_columns(df, others)
+        if not value_cols:
+            raise DataError("A wide file needs one numeric column per product next to the date column; none found.")
+        return ColumnMapping("wide", date_col, value_cols)
+
+    product_cols = tuple(options.product_cols)
+    if not product_cols and options.format in ("auto", "long", "transactions"):
+        candidates = [c for c in others if not _looks_like_dates(df[c]) and c != options.quantity_col]
+        best = _best(candidates, _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
+        if best is not None:
+            product_cols = (best,)
+            store = _best([c for c in candidates if c != best], {"store": 1, "shop": 1, "location": 1})
+            if "store" not in _norm(best) and store is not None:
+                product_cols = (store, best)
+    if not product_cols:
+        if options.format in ("long", "transactions"):
+            raise DataError("No product column found. Choose the column that names the product (for "
+                            "example 'product' or 'sku').")
+        value_cols = _wide_value_columns(df, others)
+        if not value_cols:
+            raise DataError("Could not tell which columns hold products: name a product column "
+                            "'product' (long format) or give one numeric column per product (wide format).")
+        return ColumnMapping("wide", date_col, value_cols)
+
+    quantity_col = options.quantity_col
+    if quantity_col is None:
+        rest = [c for c in others if c not in product_cols and _numeric_share(df[c]) >= 0.5]
+        quantity_col = _best(rest, _QUANTITY_HINTS, _QUANTITY_EXACT, exclude=_NOT_QUANTITY)
+    fmt = options.format
+    if fmt == "auto":
+        times = df[date_col].dropna().astype(str).head(500)
+        has_time = bool(times.str.contains(r"\d{1,2}:\d{2}").any())
+        fmt = "transactions" if (has_time or quantity_col is None) else "long"
+    return ColumnMapping(fmt, date_col, product_cols, quantity_col)
+
+
+def _wide_value_columns(df: pd.DataFrame, columns: list[str]) -> tuple[str, ...]:
+    values = [c for c in columns if _norm(c) not in _WIDE_HELPERS and not _norm(c).startswith("unnamed")
+              and _numeric_share(df[c]) >= 0.5 and not _looks_like_dates(df[c])]
+    if len(values) > 2:  # drop a row-total column: equal to the sum of the others
+        numeric = df[values].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+        total = numeric.sum(axis=1)
+        values = [c for c in values if not np.allclose(numeric[c] * 2, total, rtol=1e-9, atol=1e-9)]
+    return tuple(values)
+
+
+def _detect_dayfirst(values: pd.Series) -> bool:
+    parts = values.astype(str).str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})")
+    parts = parts.dropna().astype(int)
+    if parts.empty:
+        return False
+    if (parts[0] > 12).any():
+        return True
+    return False
+
+
+def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex, bool]:
+    """Parse each distinct value once (logs repeat timestamps), floor to days; reject what is not a date."""
+    codes, uniques = pd.factorize(col.astype("string").str.strip(), use_na_sentinel=True)
+    uniques = pd.Series(uniques, dtype="string")
+    if dayfirst is None:
+        dayfirst = _detect_dayfirst(uniques)
+    if len(uniques) == 0:
+        raise DataError(f"The date column {col.name!r} is empty.")
+    try:
+        parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst)
+    except (ValueError, TypeError):
+        parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst, format="mixed")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    parsed_values = parsed.to_numpy(dtype="datetime64[ns]")
+    result = np.where(codes >= 0, parsed_values[np.maximum(codes, 0)], np.datetime64("NaT"))
+    dates = pd.DatetimeIndex(result)
+    bad = np.flatnonzero(pd.isna(dates))
+    if len(bad):
+        blank = codes[bad] < 0
+        first = col.index[bad]
+        example = "" if blank[0] else f" (first one: {str(col.iloc[bad[0]])!r})"
+        raise DataError(f"Column {col.name!r} has {len(bad)} cell(s) that are not dates{example}, at rows "
+                        f"{_rows(first)}. Fix or remove those rows, or choose another date column.")
+    return dates.floor("D"), bool(dayfirst)
+
+
+def _numbers(col: pd.Series, what: str) -> pd.Series:
+    """Coerce to float; blanks stay NaN, text that is not a number is rejected with its rows."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.astype(float)
+    text = col.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True)
+    values = pd.to_numeric(text, errors="coerce")
+    bad = values.isna() & text.notna() & (text != "")
+    if bad.any():
+        idx = col.index[bad.to_numpy()]
+        raise DataError(f"{what} {col.name!r} has {int(bad.sum())} value(s) that are not numbers "
+                        f"(first one: {str(col.loc[idx[0]])!r}) at rows {_rows(idx)}. Fix those cells or "
+                        "choose another column.")
+    return values.astype(float)
+
+
+def _natural_key(name: str) -> tuple:
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name) if t)
+
+
+def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions = IngestOptions()) -> IngestResult:
+    """Aggregate the table to daily demand per product on a gap-free calendar (missing days are 0)."""
+    _check_columns(df, [mapping.date_col, *mapping.product_cols] + ([mapping.quantity_col] if mapping.quantity_col else []))
+    dates, dayfirst = parse_dates(df[mapping.date_col], options.dayfirst)
+    notes: list[str] = []
+    returns_dropped = returns_kept = no_product = no_quantity = 0
+    if mapping.format == "wide":
+        values = pd.DataFrame({c: _numbers(df[c], "Product column") for c in mapping.product_cols})
+        no_quantity = int(values.isna().to_numpy().sum())
+        if no_quantity:
+            notes.append(f"{no_quantity} empty cell(s) read as 0.")
+        values = values.fillna(0.0)
+        negative = values < 0
+        n_neg = int(negative.to_numpy().sum())
+        if options.keep_returns:
+            returns_kept = n_neg
+        else:
+            returns_dropped = n_neg
+            values = values.mask(negative, 0.0)
+        values.index = dates
+        daily = values.groupby(level=0).sum()
+        rows_used = len(df)
+    else:
+        if len(mapping.product_cols) == 1:
+            product = df[mapping.product_cols[0]].astype("string").str.strip()
+        else:
+            parts = [df[c].astype("string").str.strip() for c in mapping.product_cols]
+            product = parts[0].str.cat(parts[1:], sep=" / ")
+        missing_product = product.isna() | (product == "")
+        qty = (_numbers(df[mapping.quantity_col], "Quantity column") if mapping.quantity_col
+               else pd.Series(1.0, index=df.index))
+        missing_qty = qty.isna() & ~missing_product
+        negative = (qty < 0) & ~missing_product
+        no_product, no_quantity = int(missing_product.sum()), int(missing_qty.sum())
+        if no_product:
+            notes.append(f"{no_product} row(s) with no product name were skipped (rows "
+                         f"{_rows(df.index[missing_product.to_numpy()])}).")
+        if no_quantity:
+            notes.append(f"{no_quantity} row(s) with an empty quantity were skipped (rows "
+                         f"{_rows(df.index[missing_qty.to_numpy()])}).")
+        keep = ~missing_product & ~missing_qty
+        if options.keep_returns:
+            returns_kept = int(negative.sum())
+        else:
+            returns_dropped = int(negative.sum())
+            keep &= ~negative
+        keep_np = keep.to_numpy()
+        rows_used = int(keep_np.sum())
+        if rows_used == 0:
+            raise DataError("No usable rows: every row lacks a product or a quantity, or is a return.")
+        frame = pd.DataFrame({"date": dates[keep_np], "product": product[keep_np].to_numpy(),
+                              "qty": qty[keep_np].to_numpy()})
+        daily = frame.groupby(["date", "product"], sort=False)["qty"].sum().unstack("product", fill_value=0.0)
+
+    if daily.shape[1] == 0:
+        raise DataError("No products found in the file.")
+    if daily.shape[1] > options.max_products:
+        raise DataError(f"The file has {daily.shape[1]:,} products; the limit is {options.max_products:,}. "
+                        "Filter the export to fewer products, or check that the product column is right "
+                        f"(it is {', '.join(repr(c) for c in mapping.product_cols[:3])}).")
+    observed = daily.index.sort_values().unique()
+    if len(observed) < 2:
+        raise DataError(f"The file covers a single day ({observed[0].date()}); at least several weeks of "
+                        "daily history are needed to forecast.")
+    gaps = np.diff(observed.asi8) // 86_400_000_000_000
+    if len(observed) >= 3 and gaps.min() >= 7:
+        step = "weekly" if gaps.min() < 28 else "monthly or coarser"
+        raise DataError(f"The dates are at least {int(gaps.min())} days apart ({step} data, e.g. "
+                        f"{observed[0].date()}, {observed[1].date()}). This tool forecasts daily demand: "
+                        "upload daily totals or the raw transaction log.")
+    full = pd.date_range(observed[0], observed[-1], freq="D", name="date")
+    daily = daily.reindex(full, fill_value=0.0).astype(float)
+    daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
+    daily = daily[sorted(daily.columns, key=_natural_key)]
+    report = IngestReport(
+        mapping=mapping, rows_read=len(df), rows_used=rows_used, returns_dropped=returns_dropped,
+        returns_kept=returns_kept, rows_without_product=no_product, rows_without_quantity=no_quantity,
+        dayfirst=dayfirst, products=daily.shape[1], days=len(full), start=full[0], end=full[-1],
+        zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(notes))
+    return IngestResult(daily, report)
+
+
+def load_panel(source: Source, options: IngestOptions = IngestOptions()) -> IngestResult:
+    """Read a CSV (path, bytes or upload) into the daily panel and its report."""
+    df = read_table(source)
+    return build_panel(df, detect_mapping(df, options), options)

@@ -1,0 +1,85 @@
+"""Save and load a trained forecaster as weights plus JSON, never pickle.
+
+A run directory holds ``config.json`` (settings, registry name, products, scaler bounds, library
+version, training summary) and ``network_<i>.pt`` state dicts, loaded with ``weights_only=True`` so a
+tampered file cannot run code.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from models import REGISTRY
+
+from . import __version__
+from .config import ForecastConfig
+from .errors import ForecasterError
+from .features import PanelScaler, calendar_features
+from .training import TrainedForecaster, build_network
+
+CONFIG_FILE = "config.json"
+
+
+def _n_features(config: ForecastConfig, n_products: int, layout: str) -> int:
+    per_series = len(config.lags) + len(config.rolling_windows)
+    calendar = calendar_features(pd.date_range("2000-01-01", periods=1), config.extended_calendar).shape[1]
+    return per_series * (n_products if layout == "multi" else 1) + calendar
+
+
+def save(trained: TrainedForecaster, root: str | Path) -> Path:
+    """Write the forecaster to a new timestamped directory under ``root`` and return its path."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    root = Path(root)
+    run = root / f"run-{stamp}"
+    n = 1
+    while run.exists():
+        n += 1
+        run = root / f"run-{stamp}-{n}"
+    run.mkdir(parents=True)
+    meta = {
+        "library_version": __version__,
+        "model": trained.config.model,
+        "config": trained.config.to_dict(),
+        "products": trained.products,
+        "scaler": trained.scaler.to_dict(),
+        "last_date": trained.last_date.strftime("%Y-%m-%d") if trained.last_date is not None else None,
+        "best_epochs": trained.best_epochs,
+        "cancelled": trained.cancelled,
+        "train_seconds": trained.train_seconds,
+        "networks": [f"network_{i}.pt" for i in range(len(trained.networks))],
+    }
+    for name, net in zip(meta["networks"], trained.networks):
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, run / name)
+    (run / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+    return run
+
+
+def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
+    """Load a run directory written by :func:`save`."""
+    run = Path(run)
+    try:
+        meta = json.loads((run / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ForecasterError(f"{str(run)!r} is not a saved model directory ({exc}).") from None
+    config = ForecastConfig.from_dict(meta["config"])
+    products = list(meta["products"])
+    if config.model not in REGISTRY:
+        raise ForecasterError(f"The saved model {config.model!r} is unknown to this version.")
+    n_features = _n_features(config, len(products), REGISTRY[config.model].layout)
+    networks = []
+    for name in meta["networks"]:
+        net = build_network(config, n_features, len(products))
+        state = torch.load(run / Path(name).name, map_location=device, weights_only=True)
+        net.load_state_dict(state)
+        networks.append(net.to(device).eval())
+    last = meta.get("last_date")
+    return TrainedForecaster(
+        config=config, products=products, scaler=PanelScaler.from_dict(meta["scaler"]), networks=networks,
+        best_epochs=list(meta.get("best_epochs", [])), device=device,
+        last_date=pd.Timestamp(last) if last else None, cancelled=bool(meta.get("cancelled")),
+        train_seconds=float(meta.get("train_seconds", 0.0)), version=meta.get("library_version", "unknown"))
+

@@ -1,0 +1,38 @@
+"""The same CNN+LSTM shared by every product: one sample is one product's own window."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GlobalCNNLSTM(nn.Module):
+    """Global CNN+LSTM with a learned product embedding.
+
+    Shapes: B batch (product-days), L seq_len, F features (one product's K lag features + calendar),
+    E embedding size, C conv channels, H hidden size. Input (B, L, F) and product ids (B,) -> (B,).
+    Weights are shared across products, so the parameter count does not grow with the catalog and
+    every product's history teaches the network about all the others.
+    """
+
+    layout = "global"
+
+    def __init__(self, n_features: int, n_products: int, conv_channels: int = 64, kernel_size: int = 3,
+                 hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0, embedding_dim: int = 8,
+                 **_: object) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(n_products, embedding_dim)
+        self.conv = nn.Sequential(
+            nn.Conv1d(n_features + embedding_dim, conv_channels, kernel_size, padding=kernel_size // 2),
+            nn.ReLU(), nn.Dropout(dropout))
+        self.lstm = nn.LSTM(conv_channels, hidden_size, num_layers=lstm_layers, batch_first=True,
+                            dropout=dropout if lstm_layers > 1 else 0.0)
+        self.head = nn.Sequential(nn.Linear(hidden_size + embedding_dim, hidden_size), nn.ReLU(),
+                                  nn.Dropout(dropout), nn.Linear(hidden_size, 1))
+
+    def forward(self, x: torch.Tensor, products: torch.Tensor) -> torch.Tensor:
+        B, L, _ = x.shape
+        e = self.embedding(products)  # (B, E)
+        h = torch.cat([x, e[:, None, :].expand(B, L, -1)], dim=2)  # (B, L, F + E)
+        h = self.conv(h.transpose(1, 2))[..., :L]  # (B, C, L)
+        h, _ = self.lstm(h.transpose(1, 2))  # (B, L, H)
+        return self.head(torch.cat([h[:, -1], e], dim=1)).squeeze(1)  # (B,)
