@@ -63,6 +63,9 @@ class TrainedForecaster:
     cancelled: bool = False
     train_seconds: float = 0.0
     version: str = __version__
+    # set when the model was chosen by validation among candidates: one row per candidate, and why
+    selection: pd.DataFrame | None = None
+    selection_reason: str = ""
 
     @property
     def layout(self) -> str:
