@@ -146,7 +146,7 @@ def _rows(index: pd.Index, limit: int = 5) -> str:
 
 
 def _looks_like_dates(col: pd.Series) -> bool:
-    sample = col.dropna().astype(str).str.strip().head(200)
+    sample = col.head(2000).dropna().head(200).astype(str).str.strip()
     if sample.empty or pd.api.types.is_numeric_dtype(col):
         return False
     if not sample.str.match(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").mean() >= 0.9:
@@ -238,7 +238,7 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
         quantity_col = _best(rest, _QUANTITY_HINTS, _QUANTITY_EXACT, exclude=_NOT_QUANTITY)
     fmt = options.format
     if fmt == "auto":
-        times = df[date_col].dropna().astype(str).head(500)
+        times = df[date_col].head(2000).dropna().head(500).astype(str)
         has_time = bool(times.str.contains(r"\d{1,2}:\d{2}").any())
         fmt = "transactions" if (has_time or quantity_col is None) else "long"
     return ColumnMapping(fmt, date_col, product_cols, quantity_col)
@@ -255,19 +255,19 @@ def _wide_value_columns(df: pd.DataFrame, columns: list[str]) -> tuple[str, ...]
 
 
 def _detect_dayfirst(values: pd.Series) -> bool:
-    parts = values.astype(str).str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})")
+    """True when a d/m/y-looking date has a first part above 12 (13/01/2024 can only be day-first)."""
+    heads = pd.Series(values.astype(str).str.slice(0, 10).unique())  # timestamps share few dates
+    parts = heads.str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})")
     parts = parts.dropna().astype(int)
     if parts.empty:
         return False
-    if (parts[0] > 12).any():
-        return True
-    return False
+    return bool((parts[0] > 12).any())
 
 
 def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex, bool]:
     """Parse each distinct value once (logs repeat timestamps), floor to days; reject what is not a date."""
-    codes, uniques = pd.factorize(col.astype("string").str.strip(), use_na_sentinel=True)
-    uniques = pd.Series(uniques, dtype="string")
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    uniques = pd.Series(uniques).astype("string").str.strip()
     if dayfirst is None:
         dayfirst = _detect_dayfirst(uniques)
     if len(uniques) == 0:

@@ -1,0 +1,118 @@
+"""Speed benchmark: the whole pipeline against the bare-loop speed floor, as ratios, on this machine.
+
+usage: python bench/speed.py [--products 100,1000,5000] [--days 1095] [--epochs 4] [--rows 1000000]
+
+Prints one table. Each measurement runs in a fresh subprocess so that peak memory (max RSS) is its own.
+* epoch: seconds per training epoch of the reference-sized multi-output CNN+LSTM (conv 64, LSTM 64,
+  batch 256, lags 1..7, seq_len 3) over P products x DAYS days, median of the epochs after the first,
+  next to ../shared/tools/speed_floor.py (a bare PyTorch loop on random tensors of the same size),
+  run right after it so that both see the same machine load;
+* ingest: a generated transaction log of ROWS rows (timestamp with time of day, product id, quantity,
+  price, customer) parsed from CSV bytes into the daily panel;
+* demo train: the `python -m forecaster train` command on the demo data with default settings, process
+  start to files written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR = ROOT.parent / "shared" / "tools" / "speed_floor.py"
+
+
+def _child(code: str, *args: str) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line; add the child's peak RSS."""
+    wrapper = code + "\nimport resource, json, sys\n" \
+        "out['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(out))\n"
+    res = subprocess.run([sys.executable, "-c", wrapper, *args], cwd=ROOT, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(res.stderr)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+EPOCH_CODE = """
+import sys, statistics, numpy as np, pandas as pd
+from forecaster import ForecastConfig, fit
+P, DAYS, EPOCHS = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(0)
+panel = pd.DataFrame(rng.poisson(5.0, (DAYS, P)).astype(float),
+                     index=pd.date_range("2022-01-01", periods=DAYS, freq="D"),
+                     columns=[f"p{i}" for i in range(P)])
+cfg = ForecastConfig(model="cnn_lstm", lags=tuple(range(1, 8)), rolling_windows=(), seq_len=3, val_days=0,
+                     test_days=28, epochs=EPOCHS, batch_size=256, conv_channels=64, hidden_size=64,
+                     extended_calendar=False, log1p=False, ensemble=1, loss="mse", device="cpu")
+t = []
+trained = fit(panel, cfg, callback=lambda r: t.append(r.elapsed))
+steps = [b - a for a, b in zip(t, t[1:])]
+out = {"epoch_s": statistics.median(steps)}
+"""
+
+INGEST_CODE = """
+import sys, time, numpy as np, pandas as pd
+from forecaster.ingest import load_panel
+ROWS = int(sys.argv[1])
+rng = np.random.default_rng(0)
+stamps = pd.Timestamp("2023-01-01 08:00") + pd.to_timedelta(rng.integers(0, 3 * 365 * 86400, ROWS), unit="s")
+df = pd.DataFrame({"InvoiceNo": rng.integers(100000, 999999, ROWS), "StockCode": rng.integers(10000, 10500, ROWS),
+                   "Quantity": rng.integers(-2, 24, ROWS), "InvoiceDate": stamps.strftime("%Y-%m-%d %H:%M:%S"),
+                   "UnitPrice": rng.uniform(0.1, 20, ROWS).round(2), "CustomerID": rng.integers(12000, 18000, ROWS)})
+data = df.to_csv(index=False).encode()
+t0 = time.perf_counter()
+res = load_panel(data)
+out = {"ingest_s": time.perf_counter() - t0, "mib": len(data) / 2**20, "shape": list(res.panel.shape),
+       "format": res.report.mapping.format}
+"""
+
+
+def floor(products: int, days: int) -> float:
+    res = subprocess.run([sys.executable, str(FLOOR), str(products), str(days), "7"], capture_output=True,
+                         text=True, check=True)
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def demo_train() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        demo = Path(tmp) / "demo.csv"
+        subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=ROOT, check=True)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "forecaster", "train", str(demo), "--quiet",
+                        "--forecast-out", f"{tmp}/f.csv", "--metrics-out", f"{tmp}/m.csv",
+                        "--predictions-out", f"{tmp}/p.csv"], cwd=ROOT, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--products", default="100,1000,5000")
+    ap.add_argument("--days", type=int, default=1095)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    a = ap.parse_args()
+    rows = []
+    for p in [int(x) for x in a.products.split(",")]:
+        f = floor(p, a.days)
+        r = _child(EPOCH_CODE, str(p), str(a.days), str(a.epochs))
+        rows.append({"measure": f"epoch, {p} products x {a.days} days", "seconds": r["epoch_s"],
+                     "floor_s": f, "ratio_to_floor": r["epoch_s"] / f, "peak_MiB": r["peak_mib"]})
+    r = _child(INGEST_CODE, str(a.rows))
+    rows.append({"measure": f"ingest {a.rows:,} transaction rows ({r['mib']:.0f} MiB CSV -> {r['shape'][0]}x{r['shape'][1]})",
+                 "seconds": r["ingest_s"], "floor_s": None, "ratio_to_floor": None, "peak_MiB": r["peak_mib"]})
+    runs = [demo_train() for _ in range(3)]
+    rows.append({"measure": "demo `train` command, default settings (median of 3)", "seconds": statistics.median(runs),
+                 "floor_s": None, "ratio_to_floor": None, "peak_MiB": None})
+    import pandas as pd
+
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_colwidth", 80)
+    print(pd.DataFrame(rows).round(3).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
