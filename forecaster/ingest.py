@@ -197,6 +197,15 @@ def _numeric_share(col: pd.Series) -> float:
     return float(pd.to_numeric(sample, errors="coerce").notna().mean())
 
 
+def _looks_like_counts(col: pd.Series) -> bool:
+    """Whole numbers that repeat and do not climb row after row (which ids and receipt numbers do)."""
+    sample = pd.to_numeric(col.head(100_000), errors="coerce").dropna()
+    if len(sample) < 2 or sample.is_monotonic_increasing:
+        return False
+    whole = bool((sample == sample.round()).mean() >= 0.95)
+    return whole and sample.nunique() <= max(2, len(sample) // 2)
+
+
 def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -> ColumnMapping:
     """Guess the shape and the role of each column; explicit options always win."""
     date_col = options.date_col
@@ -217,6 +226,10 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
     if not product_cols and options.format in ("auto", "long", "transactions"):
         candidates = [c for c in others if not _looks_like_dates(df[c]) and c != options.quantity_col]
         best = _best(candidates, _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
+        if best is None:  # no telling name: a text column that repeats, like product names do
+            text = [c for c in candidates if _numeric_share(df[c]) < 0.5
+                    and 2 <= df[c].head(100_000).nunique() <= max(2, len(df) // 2)]
+            best = max(text, key=lambda c: df[c].head(100_000).nunique(), default=None)
         if best is not None:
             product_cols = (best,)
             store = _best([c for c in candidates if c != best], {"store": 1, "shop": 1, "location": 1})
@@ -236,6 +249,9 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
     if quantity_col is None:
         rest = [c for c in others if c not in product_cols and _numeric_share(df[c]) >= 0.5]
         quantity_col = _best(rest, _QUANTITY_HINTS, _QUANTITY_EXACT, exclude=_NOT_QUANTITY)
+        if quantity_col is None:  # no telling name: the one column of counts, if there is exactly one
+            counts = [c for c in rest if _looks_like_counts(df[c]) and not any(x in _norm(c) for x in _NOT_QUANTITY)]
+            quantity_col = counts[0] if len(counts) == 1 else None
     fmt = options.format
     if fmt == "auto":
         times = df[date_col].head(2000).dropna().head(500).astype(str)
