@@ -27,3 +27,25 @@ BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "seasonal_naive": seasonal_naive,
     "moving_average_7": moving_average,
 }
+
+
+def weekday_mean(values: np.ndarray, days: np.ndarray, weeks: int = 4) -> np.ndarray:
+    """Tomorrow sells the mean of the same weekday over the last ``weeks`` weeks (fewer where the history
+    is shorter; never reaching before the first day)."""
+    total = np.zeros((len(days), values.shape[1]))
+    count = np.zeros((len(days), 1))
+    for k in range(1, weeks + 1):  # a handful of slices, not a loop over days
+        ok = days - 7 * k >= 0
+        total[ok] += values[days[ok] - 7 * k]
+        count[ok] += 1
+    return np.where(count > 0, total / np.maximum(count, 1), values[np.maximum(days - 1, 0)])
+
+
+# what a recommended forecaster may blend with its network (forecaster.recommend); the evaluation tables
+# keep showing BASELINES only; value = (function, days of history it reads)
+BLEND_COMPONENTS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], int]] = {
+    "naive": (naive, 1),
+    "seasonal_naive": (seasonal_naive, 7),
+    "moving_average_7": (moving_average, 7),
+    "weekday_mean_4": (weekday_mean, 28),
+}

@@ -30,7 +30,8 @@ def _ingest_options(a: argparse.Namespace) -> IngestOptions:
 def _model_args(p: argparse.ArgumentParser) -> None:
     d = DEFAULT_CONFIG
     g = p.add_argument_group("features, model and training")
-    g.add_argument("--model", default=d.model, help="cnn_lstm (one output per product) or global_cnn_lstm")
+    g.add_argument("--model", default=d.model,
+                   help="auto (recommended by validation), global_cnn_lstm or cnn_lstm (one output per product)")
     g.add_argument("--lags", default=str(max(d.lags)), help="7 means lags 1..7; or a list like 1,7,14")
     g.add_argument("--rolling", default=",".join(map(str, d.rolling_windows)),
                    help="rolling-mean windows in days, e.g. 7,28 (empty for none)")
@@ -45,6 +46,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float, default=d.weight_decay)
     g.add_argument("--loss", choices=["mse", "l1", "huber"], default=d.loss)
     g.add_argument("--patience", type=int, default=d.patience)
+    g.add_argument("--epoch-samples", type=int, default=d.epoch_samples,
+                   help="at most this many training samples per epoch, drawn afresh each epoch (0 = all)")
     g.add_argument("--conv-channels", type=int, default=d.conv_channels)
     g.add_argument("--kernel-size", type=int, default=d.kernel_size)
     g.add_argument("--hidden-size", type=int, default=d.hidden_size)
@@ -62,7 +65,7 @@ def _config(a: argparse.Namespace) -> ForecastConfig:
         model=a.model, lags=parse_lags(a.lags), rolling_windows=rolling, seq_len=a.seq_len,
         extended_calendar=a.extended_calendar, log1p=a.log1p, test_days=a.test_days, val_days=a.val_days,
         epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, weight_decay=a.weight_decay,
-        loss=a.loss, patience=a.patience, conv_channels=a.conv_channels, kernel_size=a.kernel_size,
+        loss=a.loss, patience=a.patience, epoch_samples=a.epoch_samples, conv_channels=a.conv_channels, kernel_size=a.kernel_size,
         hidden_size=a.hidden_size, lstm_layers=a.lstm_layers, dropout=a.dropout,
         embedding_dim=a.embedding_dim, ensemble=a.ensemble, seed=a.seed, device=a.device)
 
@@ -119,6 +122,8 @@ def _train(a: argparse.Namespace) -> None:
         say(f"epoch {rec.done_epochs}/{rec.total_epochs} train {rec.train_loss:.4f}{val} test {rec.test_loss:.4f}")
 
     trained = fit(ingested.panel, config, callback=progress)
+    if trained.selection_reason:
+        say(trained.selection_reason)
     ev = evaluate(trained, ingested.panel)
     print(ev.overall.round(4).to_string())
     if a.metrics_out:

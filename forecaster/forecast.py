@@ -19,7 +19,7 @@ def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1) 
     if not 1 <= horizon <= MAX_HORIZON:
         raise ForecasterError(f"The horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")
     history = trained.align(panel)
-    need = trained.config.history_needed + 1
+    need = trained.history_days + 1
     if len(history) < need:
         raise ForecasterError(f"Forecasting needs at least {need} days of history; the data has {len(history)}.")
     tail = history.iloc[-need:]

@@ -39,6 +39,10 @@ _WIDE_HELPERS = {"year", "month", "day", "dayofweek", "weekday", "week", "weekof
                  "quarter", "total", "sum", "all", "index", "id", "dow", "doy", "dayofyear", "weekend",
                  "isweekend", "holiday", "isholiday", "dayname", "monthname", "date", "time", "row",
                  "totalsales", "grandtotal"}
+# calendar helper columns (spreadsheet exports add them): never a product key, even when text like "Monday"
+_CALENDAR_HELPERS = {"year", "month", "day", "dayofweek", "weekday", "week", "weekofyear", "hour", "minute",
+                     "quarter", "dow", "doy", "dayofyear", "weekend", "isweekend", "holiday", "isholiday",
+                     "dayname", "monthname", "weekdayname", "dayofweekname"}
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,8 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
 
     product_cols = tuple(options.product_cols)
     if not product_cols and options.format in ("auto", "long", "transactions"):
-        candidates = [c for c in others if not _looks_like_dates(df[c]) and c != options.quantity_col]
+        candidates = [c for c in others if not _looks_like_dates(df[c]) and c != options.quantity_col
+                      and _norm(c) not in _CALENDAR_HELPERS]
         best = _best(candidates, _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
         if best is None:  # no telling name: a text column that repeats, like product names do
             text = [c for c in candidates if _numeric_share(df[c]) < 0.5
@@ -396,7 +401,9 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
         raise DataError(f"The dates are at least {int(gaps.min())} days apart ({step} data, e.g. "
                         f"{observed[0].date()}, {observed[1].date()}). This tool forecasts daily demand: "
                         "upload daily totals or the raw transaction log.")
-    full = pd.date_range(observed[0], observed[-1], freq="D", name="date")
+    # the calendar spans every date in the file: a last day with only returns (or skipped rows) still
+    # happened, so it is a day of zero sales and tomorrow is the day after it
+    full = pd.date_range(min(observed[0], dates.min()), max(observed[-1], dates.max()), freq="D", name="date")
     daily = daily.reindex(full, fill_value=0.0).astype(float)
     daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
     daily = daily[sorted(daily.columns, key=_natural_key)]

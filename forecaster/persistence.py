@@ -7,6 +7,7 @@ tampered file cannot run code.
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import torch
 from models import REGISTRY
 
 from . import __version__
+from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
 from .errors import ForecasterError
 from .features import PanelScaler, calendar_features
@@ -51,6 +53,9 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "cancelled": trained.cancelled,
         "train_seconds": trained.train_seconds,
         "networks": [f"network_{i}.pt" for i in range(len(trained.networks))],
+        "blend": dict(trained.blend),
+        "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
+        "selection_reason": trained.selection_reason,
     }
     for name, net in zip(meta["networks"], trained.networks):
         torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, run / name)
@@ -73,13 +78,25 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     networks = []
     for name in meta["networks"]:
         net = build_network(config, n_features, len(products))
-        state = torch.load(run / Path(name).name, map_location=device, weights_only=True)
-        net.load_state_dict(state)
+        try:
+            state = torch.load(run / Path(name).name, map_location=device, weights_only=True)
+            net.load_state_dict(state)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError):
+            # tampered, damaged or mismatched weights: refused, never loaded with weights_only=False
+            raise ForecasterError(f"The weights file {name!r} in {str(run)!r} is damaged, does not match its "
+                                  "config.json, or holds more than plain weights. Train and save the model again.") from None
         networks.append(net.to(device).eval())
+    blend = meta.get("blend") or {}
+    unknown = [k for k in blend if k != "network" and k not in BLEND_COMPONENTS]
+    if unknown:
+        raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
     last = meta.get("last_date")
     return TrainedForecaster(
         config=config, products=products, scaler=PanelScaler.from_dict(meta["scaler"]), networks=networks,
         best_epochs=list(meta.get("best_epochs", [])), device=device,
         last_date=pd.Timestamp(last) if last else None, cancelled=bool(meta.get("cancelled")),
-        train_seconds=float(meta.get("train_seconds", 0.0)), version=meta.get("library_version", "unknown"))
+        train_seconds=float(meta.get("train_seconds", 0.0)), version=meta.get("library_version", "unknown"),
+        selection=pd.DataFrame(meta["selection"]) if meta.get("selection") else None,
+        selection_reason=str(meta.get("selection_reason", "")),
+        blend={str(k): float(v) for k, v in (meta.get("blend") or {}).items()})
 

@@ -21,7 +21,8 @@ from torch.utils.data import DataLoader, Sampler
 from models import REGISTRY
 
 from . import __version__
-from .config import ForecastConfig
+from .baselines import BLEND_COMPONENTS
+from .config import AUTO_MODEL, ForecastConfig
 from .errors import ForecasterError, TrainingError
 from .features import PanelScaler
 from .windows import Split, WindowDataset, WindowFeatures, chronological_split
@@ -66,6 +67,14 @@ class TrainedForecaster:
     # set when the model was chosen by validation among candidates: one row per candidate, and why
     selection: pd.DataFrame | None = None
     selection_reason: str = ""
+    # a validation-weighted blend: component -> weight ("network" = this forecaster's networks, other
+    # keys name forecaster.baselines.BLEND_COMPONENTS); empty means the networks alone
+    blend: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def history_days(self) -> int:
+        """Days of actual history one prediction reads (the network's windows and any blended baseline)."""
+        return max([self.config.history_needed] + [BLEND_COMPONENTS[k][1] for k in self.blend if k != "network"])
 
     @property
     def layout(self) -> str:
@@ -101,8 +110,22 @@ class TrainedForecaster:
 
     def predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
         """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow)."""
-        scaled = self.predict_scaled(self.features(panel), days).cpu().numpy()
-        return np.clip(self.scaler.inverse(scaled), 0, None)
+        days = np.asarray(days)
+        if not self.blend:
+            scaled = self.predict_scaled(self.features(panel), days).cpu().numpy()
+            return np.clip(self.scaler.inverse(scaled), 0, None)
+        values = self.align(panel).to_numpy(dtype=np.float64)
+        out = np.zeros((len(days), len(self.products)))
+        for name, weight in self.blend.items():
+            if weight == 0:
+                continue
+            if name == "network":
+                scaled = self.predict_scaled(self.features(panel), days).cpu().numpy()
+                part = np.clip(self.scaler.inverse(scaled), 0, None)
+            else:
+                part = BLEND_COMPONENTS[name][0](values, days)
+            out += weight * part
+        return np.clip(out, 0, None)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -129,18 +152,48 @@ def device_label(device: torch.device) -> str:
 class ShuffledBatches(Sampler):
     """Yields index tensors of one batch each, reshuffled every epoch from a seeded generator."""
 
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, limit: int = 0) -> None:
         self.n, self.batch_size, self.generator = n, batch_size, generator
+        self.take = min(n, limit) if limit > 0 else n  # samples per epoch: a fresh random draw each epoch
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        yield from torch.randperm(self.n, generator=self.generator).split(self.batch_size)
+        yield from torch.randperm(self.n, generator=self.generator)[:self.take].split(self.batch_size)
 
     def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil(self.take / self.batch_size)
 
 
-def _loss_fn(name: str) -> nn.Module:
-    return {"mse": nn.MSELoss(), "l1": nn.L1Loss(), "huber": nn.HuberLoss(delta=0.1)}[name]
+def _loss_fn(name: str, reduction: str = "mean") -> nn.Module:
+    return {"mse": nn.MSELoss(reduction=reduction), "l1": nn.L1Loss(reduction=reduction),
+            "huber": nn.HuberLoss(delta=0.1, reduction=reduction)}[name]
+
+
+class ProductWeightedLoss(nn.Module):
+    """The configured loss with each product's errors weighted by its scale in original units.
+
+    Targets are scaled per product, so a plain mean treats a 1-unit seller and a 1,000-unit seller alike;
+    the MAE a user reads pools units. Weighting by each product's MinMax range (mean weight 1) makes the
+    L1 loss proportional to that pooled MAE. ``weights`` None gives the plain mean.
+    """
+
+    def __init__(self, name: str, weights: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.base = _loss_fn(name, reduction="none")
+        self.weights = weights
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, products: torch.Tensor | None = None) -> torch.Tensor:
+        raw = self.base(pred, target)  # (B, P) multi-output or (B,) global
+        if self.weights is None:
+            return raw.mean()
+        return (raw * (self.weights if products is None else self.weights[products])).mean()
+
+
+def product_weights(scaler: PanelScaler, device: torch.device) -> torch.Tensor:
+    """(P,) each product's range on the training days, in original units, divided by the mean range."""
+    span = np.asarray(scaler.scaler.data_range_, dtype=np.float64)
+    span = np.where(np.isfinite(span) & (span > 0), span, 0.0)
+    w = span / span.mean() if span.mean() > 0 else np.ones_like(span)
+    return torch.as_tensor(w, dtype=torch.float32, device=device)
 
 
 @torch.no_grad()
@@ -149,7 +202,7 @@ def _span_loss(net: nn.Module, dataset: WindowDataset, loss_fn: nn.Module) -> fl
     total, count = 0.0, 0
     for idx in torch.arange(len(dataset)).split(EVAL_BATCH):
         inputs, target = dataset[idx]
-        total += float(loss_fn(net(*inputs), target)) * len(idx)
+        total += float(loss_fn(net(*inputs), target, *inputs[1:])) * len(idx)
         count += len(idx)
     return total / max(count, 1)
 
@@ -168,7 +221,15 @@ def network_kwargs(config: ForecastConfig) -> dict:
 
 def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
         callback: Callable[[EpochRecord], None] | None = None, cancel: CancelFlag | None = None) -> TrainedForecaster:
-    """Train on the daily panel (dates x products); the last ``config.test_days`` are held out."""
+    """Train on the daily panel (dates x products); the last ``config.test_days`` are held out.
+
+    ``config.model == "auto"`` (the default) trains several candidates and recommends one by its error
+    on the validation span (see :mod:`forecaster.recommend`).
+    """
+    if config.model == AUTO_MODEL:
+        from .recommend import recommend
+
+        return recommend(panel, config, callback, cancel).trained
     start = time.perf_counter()
     device = resolve_device(config.device)
     if config.model not in REGISTRY:
@@ -183,7 +244,7 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     train_set = WindowDataset(features, split.train)
     val_set = WindowDataset(features, split.val) if len(split.val) else None
     test_set = WindowDataset(features, split.test)
-    loss_fn = _loss_fn(config.loss)
+    loss_fn = ProductWeightedLoss(config.loss, product_weights(scaler, device) if config.weighted_loss else None)
     trained = TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler,
                                 networks=[], device=str(device), last_date=panel.index[-1])
     total_epochs = config.epochs * config.ensemble
@@ -192,7 +253,8 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
         net = build_network(config, features.n_features, features.n_products).to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         generator = torch.Generator().manual_seed(config.seed + member)
-        loader = DataLoader(train_set, sampler=ShuffledBatches(len(train_set), config.batch_size, generator),
+        loader = DataLoader(train_set, sampler=ShuffledBatches(len(train_set), config.batch_size, generator,
+                                                                config.epoch_samples),
                             batch_size=None)
         best_loss, best_state, best_epoch, stale = math.inf, None, 0, 0
         for epoch in range(1, config.epochs + 1):
@@ -203,13 +265,20 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
                     trained.cancelled = True
                     break
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(net(*inputs), target)
+                loss = loss_fn(net(*inputs), target, *inputs[1:])
                 if not torch.isfinite(loss):
                     raise TrainingError(
                         f"Training diverged: the loss became {float(loss)} in epoch {epoch}. Lower the learning "
                         f"rate (now {config.learning_rate:g}) or check the data for extreme values.")
                 loss.backward()
-                optimizer.step()
+                try:
+                    optimizer.step()
+                except RuntimeError as exc:  # Adam's step size lr / (1 - beta1) overflows float32
+                    if "overflow" not in str(exc):
+                        raise
+                    raise TrainingError(
+                        f"Training diverged in epoch {epoch}: the learning rate ({config.learning_rate:g}) is "
+                        "far too large. Lower the learning rate.") from None
                 total += float(loss.detach()) * len(target)
                 count += len(target)
             if trained.cancelled and count == 0:

@@ -114,7 +114,7 @@ class WindowDataset(Dataset):
 
     def __getitem__(self, batch: list[int]) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         idx = torch.as_tensor(batch, dtype=torch.long, device=self.features.device)
-        if self.per_day == 1:
+        if self.features.layout == "multi":  # not per_day == 1: a global panel may hold one product
             days, products = self.days[idx], None
         else:
             days, products = self.days[idx // self.per_day], idx % self.per_day

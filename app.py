@@ -1,0 +1,59 @@
+"""Purchase Forecaster dashboard: the frame and the router.
+
+Run with ``streamlit run app.py``. This script runs on every interaction: it sets up the page, the
+session's defaults and the sidebar status, then hands over to the page the user is on.
+"""
+import re
+
+import streamlit as st
+
+from forecaster import DataError, ForecasterError
+from ui import cached, jobs, state
+
+st.set_page_config(page_title="Purchase Forecaster", page_icon=":material/trending_up:", layout="wide")
+
+# The session id also lives in the URL, so a browser refresh (a new Streamlit session) finds its jobs again.
+if state.OWNER not in st.session_state:
+    from_url = st.query_params.get(state.OWNER_PARAM, "")
+    if re.fullmatch(r"[0-9a-f]{32}", from_url):
+        st.session_state[state.OWNER] = from_url
+state.init()
+if st.query_params.get(state.OWNER_PARAM) != state.owner():
+    st.query_params[state.OWNER_PARAM] = state.owner()
+jobs.restore_after_refresh()
+
+pages = [
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    st.Page("app_pages/forecast.py", title="Forecast", icon=":material/online_prediction:"),
+]
+nav = st.navigation(pages)
+
+with st.sidebar:
+    st.markdown("**Current dataset**")
+    ds = state.dataset()
+    if ds is None:
+        st.caption("None yet: upload a CSV on the Data page or use the demo data on Home.")
+    else:
+        try:
+            report = cached.current_ingest().report
+            st.caption(f"{ds.name}  \n{report.products:,} products × {report.days:,} days "
+                       f"({report.start:%d %b %Y} – {report.end:%d %b %Y})")
+        except DataError:
+            st.caption(f"{ds.name}  \n:red[cannot be read with the current column choices]")
+    st.markdown("**Training job**")
+    job = jobs.current()
+    if job is None:
+        st.caption("None yet: start one on the Train page.")
+    else:
+        snap = job.snapshot()
+        st.caption(f"{jobs.status_line(snap)}  \non {job.label or 'this data'}")
+        if snap.running:
+            st.progress(snap.fraction)
+
+try:
+    nav.run()
+except ForecasterError as exc:  # a page that forgot to catch a user error still shows it readably
+    st.error(str(exc))

@@ -1,0 +1,91 @@
+"""Data: upload a CSV, check how it was read, override the column choices, look at it."""
+import streamlit as st
+
+from forecaster import DataError, charts
+from ui import cached, state, widgets
+
+st.title("Data")
+limit_mb = st.get_option("server.maxUploadSize")
+st.caption(f"CSV or gzip-compressed CSV (.csv.gz), up to {limit_mb} MB. Long (date, product, quantity), "
+           "wide (one column per product) and transaction logs are recognised.")
+
+upload = st.file_uploader("Purchase history (CSV)", type=["csv", "gz"],
+                          help=f"Up to {limit_mb} MB. Delimiters , ; tab and | are recognised.")
+if upload is not None and upload.file_id != state.get(state.LAST_UPLOAD):
+    data = upload.getvalue()
+    state.put(state.LAST_UPLOAD, upload.file_id)
+    state.set_dataset(state.Dataset(upload.name, cached.digest(data), data))
+    st.rerun()  # so the sidebar (drawn before this page) shows the new dataset
+
+ds = state.dataset()
+if ds is None:
+    st.info("No data yet: upload a CSV above, or use the generated demo data.")
+    if st.button("Use demo data", icon=":material/science:", help="20 made-up products over 3 years; not real sales."):
+        state.set_dataset(cached.demo_dataset())
+        st.rerun()
+    st.stop()
+
+st.subheader(ds.name)
+if ds.demo:
+    st.caption("Generated demo data, not real sales.")
+
+try:
+    raw = cached.table(ds.digest, ds.data)
+except DataError as exc:
+    st.error(f"This file cannot be read: {exc}")
+    st.stop()
+
+options = state.ingest_options()
+try:
+    detected = cached.mapping(ds.digest, ds.data, options)
+except DataError as exc:
+    detected = None
+    st.error(str(exc))
+
+with st.expander("How the file was read (change if wrong)", expanded=detected is None):
+    new_options = widgets.ingest_overrides(list(raw.columns), detected, options)
+if new_options != options:
+    state.set_ingest_options(new_options)
+    st.rerun()
+if detected is None:
+    st.stop()
+
+try:
+    result = cached.ingest(ds.digest, ds.data, options)
+except DataError as exc:
+    st.error(f"{exc}")
+    st.caption("Change the column choices above, or fix the file and upload it again.")
+    st.stop()
+
+report, panel = result.report, result.panel
+st.success(f"Read as {report.mapping.describe()}.")
+c = st.columns([1, 1, 2, 1, 1])
+c[0].metric("Products", f"{report.products:,}")
+c[1].metric("Days", f"{report.days:,}", help=f"{report.start:%d %b %Y} to {report.end:%d %b %Y}")
+c[2].metric("Date range", f"{report.start:%b %Y} – {report.end:%b %Y}",
+            help=f"{report.start:%A %d %B %Y} to {report.end:%A %d %B %Y}")
+c[3].metric("Days with no sale", f"{report.zero_share:.0%}", help="Share of product-days with zero units.")
+c[4].metric("Returns dropped", f"{report.returns_dropped:,}",
+            help="Rows with negative quantities (returns, cancellations), left out unless you keep them.")
+st.caption(f"{report.rows_read:,} rows read, {report.rows_used:,} used."
+           + (" Dates read day-first." if report.dayfirst else ""))
+for note in report.notes:
+    st.warning(note)
+
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(charts.total_daily_demand(panel), key="total_demand")
+with right:
+    n_top = st.slider("Products to show", 3, max(3, min(30, report.products)), min(10, max(3, report.products)),
+                      key="w_data_top_n", help="How many of the best-selling products the chart shows.")
+    st.plotly_chart(charts.top_products(panel, n_top), key="top_products")
+
+tab1, tab2 = st.tabs(["Daily table (what the model learns from)", "File preview (first 100 rows)"])
+with tab1:
+    recent = panel.tail(60).iloc[::-1]
+    st.dataframe(recent.set_axis(recent.index.strftime("%a %d %b %Y"), axis=0), height=320)
+    st.caption("The most recent 60 days; one column per product, missing days are 0.")
+with tab2:
+    st.dataframe(raw.head(100), height=320)
+
+st.page_link("app_pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")

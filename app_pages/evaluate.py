@@ -1,0 +1,85 @@
+"""Evaluate: the network next to the baselines on the test days, per product, and for one product."""
+import streamlit as st
+
+from forecaster import ForecasterError, charts
+from forecaster.evaluate import NETWORK
+from ui import cached, jobs, state
+
+st.title("Evaluate")
+
+job = jobs.current()
+trained = job.result if job is not None else None
+if trained is None:
+    if state.dataset() is None:
+        st.info("No data and no trained model yet.")
+        st.page_link("app_pages/home.py", label="Start with the demo data on Home", icon=":material/home:")
+    elif job is not None and job.snapshot().running:
+        st.info("Training is still running.")
+    else:
+        st.info("No trained model yet.")
+    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.stop()
+
+try:
+    evaluation = cached.evaluation(job.key, trained, job.panel)
+except ForecasterError as exc:
+    st.error(str(exc))
+    st.stop()
+
+overall = evaluation.overall
+label = jobs.model_label(trained)
+st.caption(f"{job.label}: the last {len(evaluation.dates)} days ({evaluation.dates[0]:%d %b %Y} – "
+           f"{evaluation.dates[-1]:%d %b %Y}), each predicted from the history before it. Units per product per day.")
+if trained.cancelled:
+    st.warning("Training was cancelled: these are the scores of the best model found before that.")
+
+HELP = {"MAE": "Mean absolute error: how many units off per product per day, on average.",
+        "RMSE": "Like MAE, but big misses count more.",
+        "WAPE": "All errors added up, as a share of everything sold. 25% means errors equal a quarter of sales.",
+        "MASE": "Error relative to copying last week's same weekday. Below 1 beats that rule."}
+FORMAT = {"MAE": "{:.2f}", "RMSE": "{:.2f}", "WAPE": "{:.1%}", "MASE": "{:.2f}"}
+methods = list(overall.index)
+cols = st.columns(len(methods))
+for col, method in zip(cols, methods):
+    with col.container(border=True):
+        st.markdown(f"**{label if method == NETWORK else charts.method_label(method)}**")
+        for metric in ("MAE", "RMSE", "WAPE", "MASE"):
+            value = overall.loc[method, metric]
+            delta = None
+            if method == NETWORK:
+                ref = overall.loc["seasonal_naive", metric]
+                delta = FORMAT[metric].format(value - ref) + " vs seasonal naive"
+            st.metric(metric, FORMAT[metric].format(value), delta=delta, delta_color="inverse",
+                      help=HELP[metric])
+(st.success if overall["MAE"].idxmin() == NETWORK else st.warning)(charts.verdict(evaluation, label))
+
+selection = getattr(trained, "selection", None)
+if selection is not None and len(selection):
+    with st.expander("Recommended model: why this one", expanded=False):
+        st.write(getattr(trained, "selection_reason", "") or "Chosen by the lowest error on the validation days.")
+        st.dataframe(selection, hide_index=True)
+
+st.subheader("Error per product")
+n_products = len(evaluation.products)
+top_n = n_products
+if n_products > 5:
+    top_n = st.slider("Products to show (largest errors first)", 5, n_products,
+                      min(state.get(state.TOP_N), n_products), key="w_top_n",
+                      help="For large catalogs: show only the products with the largest errors.")
+    state.put(state.TOP_N, top_n)
+st.plotly_chart(charts.per_product_mae_bar(evaluation.per_product, top_n, label), key="mae_chart")
+
+st.subheader("Actual vs predicted for one product")
+products = evaluation.products
+chosen = state.get(state.PRODUCT)
+c1, c2 = st.columns([2, 1])
+product = c1.selectbox("Product", products, index=products.index(chosen) if chosen in products else 0,
+                       key="w_eval_product", help="Any product of the catalog.")
+state.put(state.PRODUCT, product)
+baselines = c2.multiselect("Compare with", [m for m in methods if m != NETWORK], default=["seasonal_naive"],
+                           format_func=charts.method_label, key="w_eval_baselines")
+st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *baselines], label), key="avp_chart")
+
+with st.expander("Error per product as a table"):
+    st.dataframe(evaluation.per_product, hide_index=True)
+st.page_link("app_pages/forecast.py", label="Next: forecasts and downloads", icon=":material/arrow_forward:")

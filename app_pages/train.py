@@ -1,0 +1,82 @@
+"""Train: settings form, device, background training with a live loss curve, cancel, errors."""
+import streamlit as st
+
+from forecaster import DataError, ForecasterError, charts
+from ui import cached, jobs, state, widgets
+
+st.title("Train")
+st.caption(f"Training runs on: **{cached.device_label()}**")
+
+ds = state.dataset()
+job = jobs.current()
+if ds is None and job is None:
+    st.info("No data yet. Load data first.")
+    st.page_link("app_pages/data.py", label="Upload a CSV on the Data page", icon=":material/upload_file:")
+    st.page_link("app_pages/home.py", label="Or use the demo data on Home", icon=":material/home:")
+    st.stop()
+
+panel = None
+if ds is not None:
+    try:
+        panel = cached.current_ingest().panel
+    except DataError as exc:
+        st.error(f"The current data cannot be read: {exc}")
+        st.page_link("app_pages/data.py", label="Fix the column choices on the Data page", icon=":material/upload_file:")
+    else:
+        st.caption(f"Data: {ds.name}, {panel.shape[1]:,} products × {panel.shape[0]:,} days.")
+
+if panel is not None:
+    try:
+        new_config = widgets.training_form(state.config())
+    except ForecasterError as exc:
+        new_config = None
+        st.error(str(exc))
+    if new_config is not None:
+        state.set_config(new_config)
+        try:
+            job = jobs.start(panel, new_config, label=ds.name,
+                             meta={"dataset": ds, "ingest": state.ingest_options()})
+        except ForecasterError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()  # so the sidebar (drawn before this page) shows the new job
+
+if job is None:
+    st.stop()
+
+st.subheader("Training")
+snap = job.snapshot()
+if snap.running:
+    jobs.live_progress(job.job_id)
+    st.stop()
+
+if snap.status == "failed":
+    st.error(snap.error or "Training failed.")
+    if snap.error_detail:
+        with st.expander("Details for a developer"):
+            st.code(snap.error_detail)
+    st.stop()
+
+trained = job.result
+if trained is None:  # cancelled before the first epoch
+    st.warning(snap.error or "Training was cancelled before a model was learned.")
+    st.stop()
+jobs.render_progress(job)
+if snap.status == "cancelled":
+    st.warning(f"Cancelled after {snap.done_epochs} epochs: the best model so far is kept and can be "
+               "evaluated and used for forecasts.")
+elif snap.reused:
+    st.info("The same data and settings were trained before: that result is shown, nothing was retrained.")
+else:
+    kept = ("" if getattr(trained, "selection", None) is not None else
+            f"; the weights of epoch {', '.join(map(str, trained.best_epochs))} were kept, the best on the "
+            "validation days")
+    st.success(f"Training finished in {jobs.format_seconds(trained.train_seconds)} ({snap.done_epochs} epochs{kept}).")
+
+selection = getattr(trained, "selection", None)
+if selection is not None and len(selection):
+    st.subheader("Recommended model")
+    st.info(getattr(trained, "selection_reason", "") or "Chosen by the lowest error on the validation days.")
+    st.dataframe(selection, hide_index=True)
+
+st.page_link("app_pages/evaluate.py", label="Next: how accurate is it?", icon=":material/arrow_forward:")

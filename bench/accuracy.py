@@ -1,0 +1,158 @@
+"""Accuracy benchmark: this project's models against strong baselines on the real datasets in ../shared/data.
+
+usage: python bench/accuracy.py [dataset ...] [--epochs N] [--seed S]
+       datasets: online_retail_top100 bread_basket_top20 favorita_stores coffee_vending (default: all found)
+
+The protocol is the one of issue 4 and ../shared/tools/reference_anchors.py, and it is the project's own
+``forecaster.evaluate``: the daily panel (gaps filled with 0, returns dropped) as the project's
+``load_panel`` reads it, the test span is the last 28 days, every test day is predicted one step ahead
+from the actual history up to the day before, metrics are pooled over all product-days (MASE scaled by
+the seasonal-naive error on the days before the test span).
+
+Rows per dataset:
+* ``recommended (default)``: ``fit(panel, ForecastConfig())`` -- what a user gets without touching any
+  setting; it picks among its candidates on the validation span before the test span;
+* one row per candidate the recommendation trained (network variants, blends, as trained before the
+  chosen one's refit on the validation days), scored on the test span only for this table (the choice
+  was made without it);
+* the baselines of ``forecaster.baselines`` on exactly the same days;
+* ``best reference``: quoted from issue 4, measured on this machine with reference_anchors.py (LightGBM,
+  AutoETS or moving average, whichever was best); not recomputed here so that the project does not depend
+  on lightgbm / statsforecast (re-run in a scratch venv on 2026-11-24 it gave the same figures: 42.792,
+  2.051, 82.094, 1.094).
+
+CPU seconds are process CPU time (user + system, all threads: up to 2x wall time on 2 cores) of ingest
+plus the whole recommendation (every candidate trained) plus evaluation.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from forecaster import ForecastConfig, load_panel  # noqa: E402
+from forecaster.baselines import BASELINES  # noqa: E402
+from forecaster.evaluate import compare  # noqa: E402
+from forecaster.recommend import recommend  # noqa: E402
+from forecaster.windows import chronological_split  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+# Issue 4, "What to beat" (measured with ../shared/tools/reference_anchors.py on this machine):
+# dataset -> (seasonal naive MAE, best reference MAE, which method)
+REFERENCE = {
+    "online_retail_top100": (48.38, 42.79, "LightGBM"),
+    "bread_basket_top20": (2.493, 2.051, "AutoETS"),
+    "favorita_stores": (107.75, 82.09, "LightGBM"),
+    "coffee_vending": (1.170, 1.094, "AutoETS"),
+}
+
+
+def _online_retail() -> pd.DataFrame:
+    return load_panel(DATA / "uci_online_retail" / "online_retail_top100_daily_long.csv").panel
+
+
+def _bread() -> pd.DataFrame:
+    panel = load_panel(DATA / "bread_basket_bakery" / "BreadBasket_DMS.csv").panel
+    panel = panel.drop(columns=[c for c in panel.columns if c == "NONE"])
+    top = panel.sum().sort_values(ascending=False, kind="stable").index[:20]
+    return panel[top]
+
+
+def _favorita() -> pd.DataFrame:
+    return load_panel(DATA / "favorita_store_transactions" / "transactions.csv").panel
+
+
+def _coffee() -> pd.DataFrame:
+    # rows with a blank coffee_name are skipped by ingest (and reported), as the protocol drops them
+    return load_panel(DATA / "coffee_vending_machine" / "index_1.csv").panel
+
+
+DATASETS: dict[str, tuple[str, Callable[[], pd.DataFrame]]] = {
+    "online_retail_top100": ("uci_online_retail/online_retail_top100_daily_long.csv", _online_retail),
+    "bread_basket_top20": ("bread_basket_bakery/BreadBasket_DMS.csv", _bread),
+    "favorita_stores": ("favorita_store_transactions/transactions.csv", _favorita),
+    "coffee_vending": ("coffee_vending_machine/index_1.csv", _coffee),
+}
+
+
+def load(name: str) -> pd.DataFrame | None:
+    path, loader = DATASETS[name]
+    if not (DATA / path).exists():
+        print(f"# {name}: skipped, {DATA / path} is missing", file=sys.stderr)
+        return None
+    return loader()
+
+
+def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float) -> tuple[pd.DataFrame, str]:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    rec = recommend(panel, config)  # exactly what fit(panel, config) returns for model="auto", plus the rest
+    trained = rec.trained
+    days = chronological_split(len(panel), trained.config).test
+    preds = {"recommended (default)": trained.predict(panel, days)}
+    cpu = time.process_time() - cpu0 + load_cpu
+    wall = time.perf_counter() - wall0
+    for cand, pred in rec.predictions(panel, days).items():
+        if cand not in BASELINES:  # the baselines get their own rows below
+            preds[f"  candidate: {cand}"] = pred
+    rows = compare(panel, preds, days).overall.reset_index()
+    rows["cpu_s"] = np.where(rows["method"] == "recommended (default)", cpu, np.nan)
+    rows["wall_s"] = np.where(rows["method"] == "recommended (default)", wall, np.nan)
+    snaive, best, method = REFERENCE.get(name, (np.nan, np.nan, "?"))
+    ref = {"method": f"best reference ({method})", "MAE": best,
+           "ratio_to_seasonal_naive": best / snaive if snaive else np.nan}
+    rows = pd.concat([rows, pd.DataFrame([ref])], ignore_index=True)
+    rows.insert(0, "dataset", name)
+    rows.insert(1, "products", panel.shape[1])
+    sel = trained.selection.assign(validation_mae=lambda d: d["validation_mae"].round(4))
+    note = f"{name}: {trained.selection_reason}\n{sel.to_string(index=False)}"
+    return rows, note
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("datasets", nargs="*", choices=[[], *DATASETS], default=[])
+    p.add_argument("--seed", type=int, default=ForecastConfig().seed)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: on a shared 2-core machine two threads spend more CPU "
+                        "time waiting on each other than they save)")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    config = ForecastConfig(seed=a.seed)
+    tables, notes = [], []
+    for name in a.datasets or list(DATASETS):
+        cpu0 = time.process_time()
+        panel = load(name)
+        if panel is None:
+            continue
+        table, note = run(name, panel, config, time.process_time() - cpu0)
+        tables.append(table)
+        notes.append(note)
+        print(f"# {name} done", file=sys.stderr, flush=True)
+    if not tables:
+        print("no dataset found under", DATA, file=sys.stderr)
+        return 1
+    table = pd.concat(tables, ignore_index=True)
+    table = table.rename(columns={"ratio_to_seasonal_naive": "ratio_snaive"})
+    cols = ["dataset", "products", "method", "MAE", "ratio_snaive", "RMSE", "WAPE", "MASE", "cpu_s", "wall_s"]
+    pd.set_option("display.width", 220)
+    pd.set_option("display.max_rows", 500)
+    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""))
+    print("\nWhat the recommendation saw (validation span = the days just before the test span):")
+    for note in notes:
+        print("\n" + note)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""Plotly figure builders: tables in, figures out. No Streamlit, no model code, no metric computation.
+
+Every builder returns a ``plotly.graph_objects.Figure`` with a title, axis labels a merchandiser reads
+("Units sold per day") and a legend only where there is more than one thing to tell apart.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from .evaluate import NETWORK, Evaluation
+from .training import EpochRecord
+
+METHOD_LABELS = {
+    NETWORK: "Neural network",
+    "naive": "Naive (same as yesterday)",
+    "seasonal_naive": "Seasonal naive (same weekday last week)",
+    "moving_average_7": "7-day average",
+}
+BEAT, NOT_BEAT = "Beats seasonal naive", "Does not beat seasonal naive"
+COLOURS = {BEAT: "#2a9d8f", NOT_BEAT: "#e76f51", "actual": "#264653", NETWORK: "#e76f51",
+           "seasonal_naive": "#8d99ae", "forecast": "#e76f51"}
+LOSS_LABELS = {"train_loss": "Training days", "val_loss": "Validation days", "test_loss": "Test days"}
+LOSS_COLOURS = {"train_loss": "#1d3557", "val_loss": "#457b9d", "test_loss": "#e76f51"}
+_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=60, b=10), hovermode="x unified",
+               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, title_text=""))
+
+
+def method_label(name: str) -> str:
+    return METHOD_LABELS.get(name, name.replace("_", " "))
+
+
+def _style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top"), **_LAYOUT)
+    if height:
+        fig.update_layout(height=height)
+    return fig
+
+
+# --- training ----------------------------------------------------------------------------------------
+def loss_curve(history: Sequence[EpochRecord], total_epochs: int | None = None,
+               best_epoch: int | None = None) -> go.Figure:
+    """Loss per epoch on training, validation and test days (lower is better).
+
+    Built with graph_objects rather than plotly express: the Train page redraws it twice a second.
+    """
+    epochs = [r.done_epochs for r in history]
+    # a new network (another ensemble member, or the next candidate of the "auto" choice) starts at epoch 1:
+    # break the lines there and mark it
+    starts = [i for i, r in enumerate(history) if i and r.epoch == 1]
+    fig = go.Figure()
+    for attr, name in LOSS_LABELS.items():
+        values = [getattr(r, attr) for r in history]
+        if history and all(v is None for v in values):
+            continue
+        x, y = list(epochs), list(values)
+        for i in reversed(starts):
+            x.insert(i, None)
+            y.insert(i, None)
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers" if len(epochs) <= 60 else "lines",
+                                 line=dict(color=LOSS_COLOURS[attr])))
+    for i in starts:
+        fig.add_vline(x=epochs[i] - 0.5, line_dash="dash", line_color="#adb5bd",
+                      annotation_text="next network", annotation_position="top right")
+    fig.update_xaxes(title_text="Epoch")
+    fig.update_yaxes(title_text="Loss (scaled units, lower is better)")
+    if total_epochs:  # room to grow, without squeezing a short run into a long planned one
+        shown = max(epochs, default=0)
+        fig.update_xaxes(range=[0.5, min(total_epochs, max(10, math.ceil(shown * 1.25))) + 0.5])
+    if best_epoch:
+        fig.add_vline(x=best_epoch, line_dash="dot", line_color="grey",
+                      annotation_text="kept (best validation)", annotation_position="top left")
+    if not history:
+        fig.add_annotation(text="Waiting for the first epoch…", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    return _style(fig, "Learning curve: error per epoch", height=360)
+
+
+# --- evaluation --------------------------------------------------------------------------------------
+def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
+                        network_label: str = METHOD_LABELS[NETWORK]) -> go.Figure:
+    """Network MAE per product, largest first, coloured by whether it beat seasonal naive.
+
+    ``top_n`` keeps the products with the largest network error (for large catalogs). The seasonal
+    naive MAE of each product is drawn as a marker to compare against.
+    """
+    table = per_product.sort_values(f"mae_{NETWORK}", ascending=False)
+    if top_n:
+        table = table.head(top_n)
+    table = table.assign(result=table["beats_seasonal_naive"].map({True: BEAT, False: NOT_BEAT}))
+    n = len(table)
+    fig = px.bar(table, x=f"mae_{NETWORK}", y="product", color="result", orientation="h",
+                 color_discrete_map={BEAT: COLOURS[BEAT], NOT_BEAT: COLOURS[NOT_BEAT]},
+                 category_orders={"product": list(table["product"]), "result": [BEAT, NOT_BEAT]},
+                 labels={f"mae_{NETWORK}": "Mean absolute error (units per day)", "product": "", "result": ""},
+                 hover_data={"mae_seasonal_naive": ":.2f", f"mae_{NETWORK}": ":.2f"})
+    fig.add_scatter(x=table["mae_seasonal_naive"], y=table["product"], mode="markers",
+                    name=method_label("seasonal_naive"),
+                    marker=dict(symbol="line-ns-open", size=14, color="#264653", line=dict(width=2)))
+    fig.update_layout(hovermode="closest")
+    title = f"Error per product ({network_label.lower()})" + (f", the {n} largest" if top_n and n < len(per_product) else "")
+    fig = _style(fig, title, height=max(320, 90 + 24 * n))
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def actual_vs_predicted(evaluation: Evaluation, product: str,
+                        methods: Iterable[str] = (NETWORK, "seasonal_naive"),
+                        network_label: str = METHOD_LABELS[NETWORK]) -> go.Figure:
+    """Actual daily demand of one product over the test span next to each method's prediction."""
+    col = evaluation.products.index(product)
+    def label(m: str) -> str:
+        return network_label if m == NETWORK else method_label(m)
+
+    frame = pd.DataFrame({"date": evaluation.dates, "Actual": evaluation.actual[:, col]})
+    for m in methods:
+        frame[label(m)] = evaluation.predictions[m][:, col]
+    long = frame.melt(id_vars="date", var_name="series", value_name="units")
+    colours = {"Actual": COLOURS["actual"], **{label(m): COLOURS.get(m, None) for m in methods}}
+    fig = px.line(long, x="date", y="units", color="series", markers=True,
+                  color_discrete_map={k: v for k, v in colours.items() if v},
+                  labels={"date": "", "units": "Units sold per day", "series": ""})
+    for trace in fig.data:
+        if trace.name != "Actual":
+            trace.line.dash = "dash"
+    return _style(fig, f"{product}: actual vs predicted on the test days", height=380)
+
+
+def verdict(evaluation: Evaluation, network_label: str = METHOD_LABELS[NETWORK]) -> str:
+    """One sentence on whether the model beats the baselines (the caption of the metric cards)."""
+    overall = evaluation.overall
+    net = float(overall.loc[NETWORK, "MAE"])
+    baselines = overall.drop(index=NETWORK)
+    best = str(baselines["MAE"].idxmin())
+    best_mae = float(baselines.loc[best, "MAE"])
+    beats = evaluation.per_product.get("beats_seasonal_naive")
+    share = f" It beats seasonal naive on {int(beats.sum())} of {len(beats)} products." if beats is not None else ""
+    if net < best_mae:
+        change = (best_mae - net) / best_mae if best_mae else 0.0
+        return (f"The {network_label.lower()} beats every baseline on the test days: its average error is "
+                f"{change:.0%} lower than the best baseline ({method_label(best)}).{share}")
+    if net == best_mae:
+        return (f"The {network_label.lower()} is exactly as accurate as {method_label(best)} on the test days."
+                f"{share}")
+    change = (net - best_mae) / best_mae if best_mae else 0.0
+    return (f"The {network_label.lower()} does NOT beat the best baseline on this data: {method_label(best)} "
+            f"is {change:.0%} more accurate on the test days. Use that simple rule, or try other settings.{share}")
+
+
+# --- data --------------------------------------------------------------------------------------------
+def total_daily_demand(panel: pd.DataFrame) -> go.Figure:
+    """Units sold per day over all products, with a 7-day average to show the trend."""
+    total = panel.sum(axis=1)
+    frame = pd.DataFrame({"date": panel.index, "Units per day": total.to_numpy(),
+                          "7-day average": total.rolling(7, min_periods=1).mean().to_numpy()})
+    long = frame.melt(id_vars="date", var_name="series", value_name="units")
+    fig = px.line(long, x="date", y="units", color="series",
+                  color_discrete_map={"Units per day": "#a8dadc", "7-day average": "#1d3557"},
+                  labels={"date": "", "units": "Units sold (all products)", "series": ""})
+    return _style(fig, "Total daily demand", height=340)
+
+
+def top_products(panel: pd.DataFrame, n: int = 10) -> go.Figure:
+    """The ``n`` products with the most units sold over the whole history."""
+    totals = panel.sum(axis=0).sort_values(ascending=False).head(n)
+    frame = pd.DataFrame({"product": totals.index.astype(str), "units": totals.to_numpy()})
+    fig = px.bar(frame, x="units", y="product", orientation="h",
+                 category_orders={"product": list(frame["product"])},
+                 labels={"units": "Units sold in total", "product": ""}, color_discrete_sequence=["#457b9d"])
+    fig = _style(fig, f"Top {len(frame)} products by units sold", height=max(300, 90 + 26 * len(frame)))
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+# --- forecast ----------------------------------------------------------------------------------------
+def forecast_wide(forecast: pd.DataFrame) -> pd.DataFrame:
+    """The long forecast (date, product, forecast) as one row per product and one column per day."""
+    wide = forecast.pivot(index="product", columns="date", values="forecast")
+    wide = wide.reindex(pd.unique(forecast["product"]))
+    wide.columns = [pd.Timestamp(c).strftime("%a %Y-%m-%d") for c in wide.columns]
+    return wide.reset_index()
+
+
+def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
+    """Forecast units per product for the first forecast day, largest first."""
+    first = forecast["date"].min()
+    day = forecast[forecast["date"] == first].sort_values("forecast", ascending=False)
+    if top_n:
+        day = day.head(top_n)
+    fig = px.bar(day, x="forecast", y="product", orientation="h",
+                 category_orders={"product": list(day["product"])},
+                 labels={"forecast": "Forecast units", "product": ""}, color_discrete_sequence=[COLOURS["forecast"]],
+                 text_auto=".1f")
+    fig.update_traces(textposition="outside", textangle=0, cliponaxis=False)
+    fig = _style(fig, f"Forecast for {pd.Timestamp(first):%A %d %B %Y}", height=max(300, 90 + 26 * len(day)))
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: str,
+                         history_days: int = 90) -> go.Figure:
+    """One product's recent daily demand and its forecast in one chart."""
+    hist = panel[product].iloc[-history_days:]
+    fc = forecast[forecast["product"] == product].sort_values("date")
+    frame = pd.concat([
+        pd.DataFrame({"date": hist.index, "units": hist.to_numpy(), "series": "Actual sales"}),
+        # the forecast line starts at the last actual day so the two lines join
+        pd.DataFrame({"date": [hist.index[-1], *fc["date"]], "units": [hist.iloc[-1], *fc["forecast"]],
+                      "series": "Forecast"}),
+    ])
+    fig = px.line(frame, x="date", y="units", color="series", markers=True,
+                  color_discrete_map={"Actual sales": COLOURS["actual"], "Forecast": COLOURS["forecast"]},
+                  labels={"date": "", "units": "Units sold per day", "series": ""})
+    for trace in fig.data:
+        if trace.name == "Forecast":
+            trace.line.dash = "dash"
+            trace.marker.size = 9
+        else:
+            trace.marker.size = 4
+    fig.add_vline(x=hist.index[-1], line_dash="dot", line_color="grey")
+    return _style(fig, f"{product}: last {len(hist)} days and the forecast", height=380)

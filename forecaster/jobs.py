@@ -1,0 +1,311 @@
+"""Background training: a job object that owns one thread, and a registry of jobs per owner.
+
+The training thread writes only to its own :class:`TrainingJob` (progress behind a lock, result, error);
+readers take :meth:`TrainingJob.snapshot`, an immutable copy. Nothing here knows about Streamlit: the
+dashboard keeps one :class:`JobRegistry` per server process and passes each browser session's own
+owner id, so two sessions never see each other's jobs. Finished results are remembered by
+:func:`training_key` (panel content + settings), so the same data and settings are not trained twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+from models import REGISTRY
+
+from .config import ForecastConfig
+from .errors import ForecasterError
+from .training import EpochRecord, TrainedForecaster, fit
+from .windows import chronological_split
+
+QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
+FINISHED = (DONE, CANCELLED, FAILED)
+
+FitFn = Callable[..., TrainedForecaster]
+
+
+def panel_fingerprint(panel: pd.DataFrame) -> str:
+    """A content hash of a daily panel: dates, product names and every value."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(panel, index=True).to_numpy().tobytes())
+    digest.update("\x1f".join(map(str, panel.columns)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
+    """Same panel content and same settings give the same key (and so reuse a finished model)."""
+    settings = json.dumps(config.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256((panel_fingerprint(panel) + settings).encode("utf-8")).hexdigest()[:24]
+
+
+def planned_epochs(config: ForecastConfig) -> int:
+    """Epochs a run will do at most (the recommended "auto" model trains every candidate network)."""
+    per_model = config.epochs * config.ensemble
+    if config.model == "auto":
+        from . import recommend
+
+        return per_model * len(getattr(recommend, "NETWORKS", (None,)))
+    return per_model
+
+
+def check_settings(panel: pd.DataFrame, config: ForecastConfig) -> None:
+    """Raise the user-facing error for settings this panel cannot train with, before starting a thread."""
+    if config.model not in REGISTRY and config.model != "auto":
+        raise ForecasterError(f"Unknown model {config.model!r}; choose one of {', '.join(REGISTRY)}.")
+    chronological_split(len(panel), config)
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent copy of a job's progress, safe to read from any thread."""
+
+    job_id: str
+    status: str
+    history: tuple[EpochRecord, ...]
+    total_epochs: int
+    elapsed: float
+    error: str | None = None
+    error_detail: str | None = None
+    reused: bool = False
+    label: str = ""
+
+    @property
+    def done_epochs(self) -> int:
+        return self.history[-1].done_epochs if self.history else 0
+
+    @property
+    def epoch(self) -> int:
+        return self.history[-1].epoch if self.history else 0
+
+    @property
+    def fraction(self) -> float:
+        if self.status in FINISHED:
+            return 1.0
+        return min(1.0, self.done_epochs / max(self.total_epochs, 1))
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Upper bound from the mean epoch time (early stopping can end sooner); None before epoch 1."""
+        if self.status in FINISHED:
+            return 0.0
+        if not self.history:
+            return None
+        per_epoch = self.history[-1].elapsed / self.done_epochs
+        return per_epoch * max(self.total_epochs - self.done_epochs, 0)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def running(self) -> bool:
+        return self.status in (QUEUED, RUNNING)
+
+
+class TrainingJob:
+    """One training run on its own daemon thread; cancel keeps the best model found so far."""
+
+    def __init__(self, panel: pd.DataFrame, config: ForecastConfig, *, key: str | None = None,
+                 label: str = "", meta: dict[str, Any] | None = None, fit_fn: FitFn = fit) -> None:
+        self.job_id = uuid.uuid4().hex[:12]
+        self.panel = panel
+        self.config = config
+        self.key = key or training_key(panel, config)
+        self.label = label
+        self.meta = dict(meta or {})
+        self.created = time.time()
+        self._fit = fit_fn
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._status = QUEUED
+        self._history: list[EpochRecord] = []
+        self._started: float | None = None
+        self._ended: float | None = None
+        self._result: TrainedForecaster | None = None
+        self._error: str | None = None
+        self._error_detail: str | None = None
+        self._reused = False
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def finished_with(cls, trained: TrainedForecaster, panel: pd.DataFrame, config: ForecastConfig, *,
+                      key: str, label: str = "", meta: dict[str, Any] | None = None) -> "TrainingJob":
+        """A job that is already done, holding a result trained earlier on the same data and settings."""
+        job = cls(panel, config, key=key, label=label, meta=meta)
+        job._history = list(trained.history)
+        job._result = trained
+        job._status = DONE
+        job._reused = True
+        job._started = job._ended = time.time()
+        job._done.set()
+        return job
+
+    # --- control -------------------------------------------------------------------------------
+    def start(self) -> "TrainingJob":
+        if self._thread is None and not self._done.is_set():
+            self._thread = threading.Thread(target=self._run, name=f"training-{self.job_id}", daemon=True)
+            self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the thread to stop after the current batch; the best weights so far are kept."""
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished (True) or the timeout passed (False)."""
+        return self._done.wait(timeout)
+
+    # --- what readers see ----------------------------------------------------------------------
+    @property
+    def result(self) -> TrainedForecaster | None:
+        with self._lock:
+            return self._result
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._status
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            if self._started is None:
+                elapsed = 0.0
+            else:
+                elapsed = (self._ended or time.time()) - self._started
+            total = self._history[-1].total_epochs if self._history else planned_epochs(self.config)
+            return JobSnapshot(self.job_id, self._status, tuple(self._history), total, elapsed, self._error,
+                               self._error_detail, self._reused, self.label)
+
+    # --- the thread ----------------------------------------------------------------------------
+    def _on_epoch(self, record: EpochRecord) -> None:
+        with self._lock:
+            self._history.append(record)
+
+    def _run(self) -> None:
+        with self._lock:
+            self._status, self._started = RUNNING, time.time()
+        try:
+            trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=self._cancel)
+        except ForecasterError as exc:  # a message meant for the user
+            self._finish(FAILED, error=str(exc))
+        except Exception as exc:  # a bug: still shown on the page, with the traceback for a developer
+            self._finish(FAILED, error=f"Training failed unexpectedly ({type(exc).__name__}: {exc}).",
+                         detail=traceback.format_exc())
+        else:
+            if getattr(trained, "cancelled", False):
+                if trained.history:
+                    self._finish(CANCELLED, result=trained)
+                else:
+                    self._finish(CANCELLED, error="Cancelled before the first epoch finished: there is no "
+                                                  "model to keep. Train again.")
+            else:
+                self._finish(DONE, result=trained)
+
+    def _finish(self, status: str, *, result: TrainedForecaster | None = None, error: str | None = None,
+                detail: str | None = None) -> None:
+        with self._lock:
+            self._status, self._result, self._error, self._error_detail = status, result, error, detail
+            if result is not None and result.history and len(result.history) >= len(self._history):
+                self._history = list(result.history)
+            self._ended = time.time()
+        self._done.set()
+
+
+@dataclass
+class _Entry:
+    owner: str
+    job: TrainingJob
+    last_seen: float = field(default_factory=time.time)
+
+
+class JobRegistry:
+    """Jobs by id, each tagged with its owner (one browser session); finished results by training key.
+
+    ``get`` and ``latest`` only return jobs of the owner who asks. Old finished jobs are evicted
+    (at most ``max_jobs_per_owner`` per owner); at most ``max_results`` finished models are kept for reuse.
+    """
+
+    def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn = fit) -> None:
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[str, _Entry] = OrderedDict()
+        self._results: OrderedDict[str, TrainedForecaster] = OrderedDict()
+        self.max_jobs_per_owner = max_jobs_per_owner
+        self.max_results = max_results
+        self._fit = fit_fn
+
+    def submit(self, owner: str, panel: pd.DataFrame, config: ForecastConfig, *, label: str = "",
+               meta: dict[str, Any] | None = None) -> TrainingJob:
+        """Start training for ``owner``, or hand back a finished (or this owner's running) identical run."""
+        check_settings(panel, config)
+        key = training_key(panel, config)
+        with self._lock:
+            self._collect_results()
+            for entry in reversed(self._jobs.values()):  # pressing Train twice does not train twice
+                if entry.owner == owner and entry.job.key == key and entry.job.status in (QUEUED, RUNNING):
+                    return entry.job
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+                job = TrainingJob.finished_with(cached, panel, config, key=key, label=label, meta=meta)
+            else:
+                job = TrainingJob(panel, config, key=key, label=label, meta=meta, fit_fn=self._fit)
+            self._jobs[job.job_id] = _Entry(owner, job)
+            self._evict(owner)
+        return job.start()
+
+    def get(self, owner: str, job_id: str | None) -> TrainingJob | None:
+        """The job with this id if it belongs to ``owner``; None otherwise (or when evicted)."""
+        if not job_id:
+            return None
+        with self._lock:
+            self._collect_results()
+            entry = self._jobs.get(job_id)
+            if entry is None or entry.owner != owner:
+                return None
+            entry.last_seen = time.time()
+            return entry.job
+
+    def latest(self, owner: str) -> TrainingJob | None:
+        with self._lock:
+            for entry in reversed(self._jobs.values()):
+                if entry.owner == owner:
+                    return entry.job
+        return None
+
+    def jobs(self, owner: str) -> list[TrainingJob]:
+        with self._lock:
+            return [e.job for e in self._jobs.values() if e.owner == owner]
+
+    def cached_result(self, panel: pd.DataFrame, config: ForecastConfig) -> TrainedForecaster | None:
+        with self._lock:
+            self._collect_results()
+            return self._results.get(training_key(panel, config))
+
+    def _collect_results(self) -> None:
+        """Move models of fully finished (not cancelled) jobs into the result cache. Caller holds the lock."""
+        for entry in self._jobs.values():
+            job = entry.job
+            if job.key not in self._results and job.status == DONE and job.result is not None:
+                self._results[job.key] = job.result
+        while len(self._results) > self.max_results:
+            self._results.popitem(last=False)
+
+    def _evict(self, owner: str) -> None:
+        """Drop the oldest finished jobs of ``owner`` beyond the limit. Caller holds the lock."""
+        mine = [jid for jid, e in self._jobs.items() if e.owner == owner and e.job.status in FINISHED]
+        total = sum(1 for e in self._jobs.values() if e.owner == owner)
+        for jid in mine:
+            if total <= self.max_jobs_per_owner:
+                break
+            del self._jobs[jid]
+            total -= 1

@@ -1,0 +1,275 @@
+"""Every page under AppTest: no data, demo data, a tiny trained model; widgets change what is shown."""
+from __future__ import annotations
+
+import io
+import time
+
+import pandas as pd
+import pytest
+
+from forecaster.config import DEFAULT_CONFIG
+from forecaster.demo import DEMO_NAME, demo_csv_bytes
+from models import REGISTRY
+from ui.jobs import registry
+
+from .conftest import TIMEOUT, all_text, job_of, new_app, sidebar_text, train, with_data
+
+PAGES = ["app_pages/home.py", "app_pages/data.py", "app_pages/train.py", "app_pages/evaluate.py", "app_pages/forecast.py"]
+
+
+def charts(at):
+    return at.get("plotly_chart")
+
+
+def chart_titles(at) -> list[str]:
+    import json
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts(at)]
+
+
+def page_links(at) -> list[str]:
+    return [el.proto.page for el in at.get("page_link")]
+
+
+# --- no data ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_data_and_points_to_the_fix(page):
+    at = new_app().switch_page(page).run()
+    assert not at.exception
+    assert not at.error
+    if page == "app_pages/data.py":
+        assert at.file_uploader and at.button[0].label == "Use demo data"  # this page is the fix
+    elif page != "app_pages/home.py":
+        assert page_links(at), "a page missing its prerequisite links to the page that fixes it"
+    assert "None yet" in sidebar_text(at)
+
+
+def test_pages_without_a_model_link_to_the_train_page(tiny_csv):
+    at = with_data(tiny_csv)
+    for page in ("app_pages/evaluate.py", "app_pages/forecast.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+        assert "No trained model yet." in [i.value for i in at.info]
+        assert any("train" in link for link in page_links(at))
+
+
+# --- demo data -------------------------------------------------------------------------------------
+def test_home_demo_button_loads_labelled_demo_data():
+    at = new_app()
+    assert "Purchase Forecaster" in at.title[0].value
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["dataset"].demo
+    assert DEMO_NAME in sidebar_text(at) and "20 products × 1,095 days" in sidebar_text(at)
+    assert "generated" in all_text(at).lower()
+
+
+def test_data_page_summarises_and_charts_the_demo_data():
+    at = new_app()
+    at.button[0].click().run()
+    at.switch_page("app_pages/data.py").run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Products"] == "20" and metrics["Days"] == "1,095"
+    assert "Days with no sale" in metrics and "Returns dropped" in metrics
+    assert "200 MB" in all_text(at)  # the upload limit from .streamlit/config.toml is stated
+    assert chart_titles(at)[0] == "Total daily demand"
+    assert chart_titles(at)[1] == "Top 10 products by units sold"
+    at.slider(key="w_data_top_n").set_value(5).run()
+    assert chart_titles(at)[1] == "Top 5 products by units sold"
+    assert len(at.dataframe) == 2
+
+
+def test_train_page_shows_device_and_prefilled_form_for_demo_data():
+    at = new_app()
+    at.button[0].click().run()
+    at.switch_page("app_pages/train.py").run()
+    assert not at.exception
+    assert any("Training runs on: **CPU**" in c.value or "GPU" in c.value for c in at.caption)
+    assert at.number_input(key="w_epochs").value == DEFAULT_CONFIG.epochs  # defaults from forecaster.config
+    assert at.number_input(key="w_test_days").value == DEFAULT_CONFIG.test_days
+    assert at.text_input(key="w_lags").value == str(max(DEFAULT_CONFIG.lags))
+    assert at.selectbox(key="w_model").value == DEFAULT_CONFIG.model
+    assert len(at.selectbox(key="w_model").options) >= len(REGISTRY)  # options are shown by label
+    assert "One network" in at.selectbox(key="w_model").format_func("cnn_lstm")
+
+
+# --- upload ----------------------------------------------------------------------------------------
+def test_uploading_a_csv_makes_it_the_current_dataset(tiny_csv):
+    at = new_app().switch_page("app_pages/data.py").run()
+    at.file_uploader[0].set_value(("shop_sales.csv", tiny_csv, "text/csv")).run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset"].name == "shop_sales.csv"
+    assert {m.label: m.value for m in at.metric}["Products"] == "6"
+    assert any("Read as long" in s.value for s in at.success)
+
+
+def test_rejected_upload_shows_what_to_fix():
+    weekly = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=20, freq="7D").strftime("%Y-%m-%d"),
+                           "product": "Tea", "quantity": 5}).to_csv(index=False).encode()
+    at = new_app().switch_page("app_pages/data.py").run()
+    at.file_uploader[0].set_value(("weekly.csv", weekly, "text/csv")).run()
+    assert not at.exception
+    assert any("daily" in e.value for e in at.error)
+
+
+def test_column_override_changes_how_the_file_is_read(tiny_csv):
+    at = with_data(tiny_csv).switch_page("app_pages/data.py").run()
+    assert {m.label: m.value for m in at.metric}["Products"] == "6"
+    at.selectbox(key="w_ingest_date").set_value("quantity").run()  # a wrong choice is an error, not a crash
+    assert not at.exception
+    assert at.error and "quantity" in at.error[0].value
+    at.selectbox(key="w_ingest_date").set_value("date").run()
+    assert not at.error
+    assert {m.label: m.value for m in at.metric}["Products"] == "6"
+
+
+# --- a trained tiny model --------------------------------------------------------------------------
+def test_train_page_trains_in_the_background_and_shows_the_loss_curve(trained_app):
+    at = trained_app
+    assert not at.error
+    assert any("Training finished" in s.value for s in at.success)
+    assert chart_titles(at) == ["Learning curve: error per epoch"]
+    assert at.get("progress")[0].value == 100  # AppTest reports percent
+    assert f"Finished after {3 * DEFAULT_CONFIG.ensemble} epochs" in sidebar_text(at)  # 3 per ensemble member
+
+
+def test_training_the_same_data_and_settings_again_reuses_the_result(trained_app):
+    first = job_of(trained_app)
+    at = train(trained_app)
+    second = job_of(at)
+    assert second.job_id != first.job_id and second.result is first.result
+    assert any("nothing was retrained" in i.value for i in at.info)
+
+
+def test_invalid_settings_are_an_error_on_the_page(tiny_csv):
+    at = with_data(tiny_csv).switch_page("app_pages/train.py").run()
+    at.text_input(key="w_lags").set_value("seven")
+    at.button(key="FormSubmitter:training_form-Train").click().run()
+    assert not at.exception and "Lags must be a number" in at.error[0].value
+    at.text_input(key="w_lags").set_value("7")
+    at.number_input(key="w_test_days").set_value(140)
+    at.button(key="FormSubmitter:training_form-Train").click().run()
+    assert not at.exception and "need at least" in at.error[0].value
+
+
+def test_an_exception_in_the_training_thread_is_shown_as_an_error(tiny_csv, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("GPU fell off the bus")
+
+    monkeypatch.setattr(registry(), "_fit", broken)
+    at = train(with_data(tiny_csv), w_seed=12345)
+    assert not at.exception
+    assert any("GPU fell off the bus" in e.value for e in at.error)
+
+
+def test_running_job_shows_progress_and_cancel_keeps_the_best_model(tiny_csv, monkeypatch):
+    from forecaster.training import fit
+
+    def slow(panel, config, callback=None, cancel=None):
+        def on_epoch(record):
+            callback(record)
+            time.sleep(0.2)
+        return fit(panel, config, callback=on_epoch, cancel=cancel)
+
+    monkeypatch.setattr(registry(), "_fit", slow)
+    at = with_data(tiny_csv).switch_page("app_pages/train.py").run()
+    for key, value in {"w_epochs": 500, "w_conv": 8, "w_hidden": 8, "w_test_days": 14, "w_val_days": 14,
+                       "w_seed": 777}.items():
+        at.number_input(key=key).set_value(value)
+    at.button(key="FormSubmitter:training_form-Train").click().run()
+    job = job_of(at)
+    deadline = time.time() + TIMEOUT
+    while job.snapshot().done_epochs < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    at.run()
+    assert "Training… epoch" in at.get("progress")[0].proto.text
+    assert "left at most" in at.get("progress")[0].proto.text
+    assert chart_titles(at) == ["Learning curve: error per epoch"]
+    at.button(key="cancel_training").click().run()
+    assert job.wait(TIMEOUT)
+    at.run()
+    assert any("best model so far is kept" in w.value for w in at.warning)
+    assert job.result is not None and job.result.cancelled
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception and any("cancelled" in w.value for w in at.warning)
+
+
+def test_evaluate_page_shows_cards_bars_and_any_product(trained_app):
+    at = trained_app.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception and not at.error
+    labels = [m.label for m in at.metric]
+    assert labels.count("MAE") == 4 and labels.count("WAPE") == 4 and labels.count("MASE") == 4
+    assert "vs seasonal naive" in at.metric[0].proto.delta
+    assert any("baseline" in m.value for m in [*at.success, *at.warning])
+    titles = chart_titles(at)
+    assert titles[0] == "Error per product (neural network)"
+    products = at.selectbox(key="w_eval_product").options
+    assert len(products) == 6
+    at.slider(key="w_top_n").set_value(5).run()
+    assert chart_titles(at)[0] == "Error per product (neural network), the 5 largest"
+    at.selectbox(key="w_eval_product").set_value(products[3]).run()
+    assert chart_titles(at)[1].startswith(products[3])
+
+
+def test_forecast_page_horizon_changes_table_and_download(trained_app):
+    at = trained_app.switch_page("app_pages/forecast.py").run()
+    assert not at.exception and not at.error
+    assert at.dataframe[0].value.shape == (6, 2)
+    first = at.get("download_button")[0]
+    assert first.proto.label == "Download forecast CSV"
+    at.number_input(key="w_horizon").set_value(3).run()
+    assert at.dataframe[0].value.shape == (6, 4)
+    assert any(t.startswith("Forecast for") for t in chart_titles(at))
+    product = at.selectbox(key="w_fc_product").options[2]
+    at.selectbox(key="w_fc_product").set_value(product).run()
+    assert chart_titles(at)[-1].startswith(product)
+    # the bytes behind the button are the library's export
+    from ui import cached
+    job = job_of(at)
+    csv = cached.forecast_csv(f"{job.key}-3", cached.forecast_for(job.key, job.result, job.panel, 3), 3)
+    table = pd.read_csv(io.BytesIO(csv))
+    assert list(table.columns) == ["date", "product", "forecast"] and len(table) == 18
+
+
+def test_recommended_model_is_shown_when_the_library_fills_it(trained_app):
+    job = job_of(trained_app)
+    job.result.selection = pd.DataFrame({"model": ["cnn_lstm", "global_cnn_lstm"], "val_mae": [1.0, 1.2]})
+    job.result.selection_reason = "cnn_lstm had the lowest validation error."
+    try:
+        at = trained_app.run()
+        assert "Recommended model" in [s.value for s in at.subheader]
+        assert "cnn_lstm had the lowest validation error." in all_text(at)
+        at.switch_page("app_pages/evaluate.py").run()
+        assert not at.exception and at.expander[0].label.startswith("Recommended model")
+    finally:
+        job.result.selection, job.result.selection_reason = None, ""
+
+
+def test_the_recommended_model_shows_its_choice_and_reason(tiny_csv):
+    import forecaster.config as fconfig
+    if "auto" not in getattr(fconfig, "MODEL_CHOICES", ()):
+        pytest.skip("the library has no recommended model yet")
+    at = train(with_data(tiny_csv), w_model="auto", w_epochs=2, w_seed=4242)
+    assert not at.exception and not at.error
+    assert "Recommended model" in [s.value for s in at.subheader]
+    assert any("Recommended:" in i.value for i in at.info)
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception
+    assert at.expander[0].label.startswith("Recommended model")
+    assert chart_titles(at)[0].startswith("Error per product (recommended model)")
+
+
+def test_a_browser_refresh_finds_the_sessions_job_again(trained_app):
+    owner = trained_app.session_state["owner_id"]
+    assert trained_app.query_params["session"] == owner  # kept in the URL ...
+    from streamlit.testing.v1 import AppTest
+    from .conftest import APP
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)  # ... so a new session opened with that URL
+    at.query_params["session"] = owner
+    at.run()
+    assert at.session_state["owner_id"] == owner
+    assert f"Finished after {3 * DEFAULT_CONFIG.ensemble} epochs" in sidebar_text(at)  # 3 per ensemble member
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception and len(at.metric) == 16
+    other = new_app()  # another browser session: none of that
+    assert other.session_state["owner_id"] != owner and "None yet: start one" in sidebar_text(other)

@@ -1,0 +1,181 @@
+"""The merchandiser's path in a real browser: upload, train, evaluate, forecast, download."""
+from __future__ import annotations
+
+import re
+import time
+
+import pandas as pd
+import pytest
+from playwright.sync_api import expect
+
+from forecaster.demo import demo_csv_bytes
+
+from .conftest import STEP_MS, TRAIN_MS
+
+pytestmark = pytest.mark.e2e
+
+
+def go(page, name: str) -> None:
+    """Click a page in the sidebar navigation and wait for its title."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    page.locator("h1", has_text=name if name != "Home" else "Purchase Forecaster").wait_for()
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished the current script run and dropped stale elements."""
+    page.wait_for_timeout(300)
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=STEP_MS)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=STEP_MS)
+
+
+def only(locator):
+    """The locator once exactly one element matches (stale copies from the previous run are gone).
+
+    Buttons are found by role: Streamlit also draws a hidden copy of a button that has a tooltip."""
+    expect(locator).to_have_count(1, timeout=STEP_MS)
+    return locator
+
+
+def chart(page, title: str):
+    """A Plotly chart by its title (the first: a redraw can briefly leave the previous copy in place)."""
+    return page.locator(".js-plotly-plot").filter(has=page.locator("text.gtitle", has_text=title)).first
+
+
+def set_number(page, label: str, value) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def press_train(page) -> None:
+    page.locator('[data-testid="stForm"]').get_by_role("button", name="Train").click()
+
+
+def upload(page, path) -> None:
+    go(page, "Data")
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text("Read as long").wait_for()
+
+
+def test_upload_train_evaluate_forecast_and_download(new_page, tmp_path, screenshots):
+    csv = tmp_path / "shop_sales.csv"
+    csv.write_bytes(demo_csv_bytes(n_products=8, days=300, seed=11))
+    page = new_page()
+    upload(page, csv)
+    chart(page, "Total daily demand").wait_for()
+    assert "shop_sales.csv" in page.locator('[data-testid="stSidebar"]').inner_text()
+    page.screenshot(path=str(screenshots / "upload_data.png"), full_page=True)
+
+    go(page, "Train")
+    set_number(page, "Epochs (passes over the history)", 5)
+    set_number(page, "Test days", 21)
+    press_train(page)
+    page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
+    chart(page, "Learning curve").wait_for()
+    settle(page)
+    page.screenshot(path=str(screenshots / "upload_train.png"), full_page=True)
+
+    go(page, "Evaluate")
+    chart(page, "Error per product").wait_for()
+    chart(page, "actual vs predicted").wait_for()
+    assert page.locator('[data-testid="stMetric"]').count() == 16
+    page.screenshot(path=str(screenshots / "upload_evaluate.png"), full_page=True)
+
+    go(page, "Forecast")
+    chart(page, "Forecast for").wait_for()
+    set_number(page, "Days to forecast", 3)
+    page.get_by_text(re.compile(r"forecast for \w+ \d\d \w+ \d{4} to ")).wait_for()  # a 3-day span now
+    settle(page)
+    with page.expect_download(timeout=STEP_MS) as info:
+        only(page.get_by_role("button", name="Download forecast CSV")).click()
+    download = info.value
+    assert download.suggested_filename.endswith("_3d.csv")
+    table = pd.read_csv(download.path())
+    assert list(table.columns) == ["date", "product", "forecast"]
+    assert len(table) == 8 * 3 and table["product"].nunique() == 8
+    assert table["date"].nunique() == 3 and (table["forecast"] >= 0).all()
+    with page.expect_download(timeout=STEP_MS) as info:
+        only(page.get_by_role("button", name="Download accuracy CSV")).click()
+    metrics = pd.read_csv(info.value.path())
+    assert len(metrics) == 8 and "mae_network" in metrics.columns
+    page.screenshot(path=str(screenshots / "upload_forecast.png"), full_page=True)
+
+
+def test_demo_data_from_train_to_charts_timed(new_page, screenshots):
+    page = new_page()
+    page.get_by_role("button", name="Use demo data").click()
+    page.get_by_text("Data loaded").wait_for()
+    page.mouse.move(5, 900)  # no tooltip in the screenshot
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(screenshots / "1_home.png"), full_page=True)
+    go(page, "Data")
+    chart(page, "Top 10 products").wait_for()
+    settle(page)
+    page.screenshot(path=str(screenshots / "2_data.png"), full_page=True)
+
+    go(page, "Train")
+    # default settings, except the model: the one-network CNN+LSTM (the recommended "auto" choice also
+    # trains the slower global network and can take minutes on a busy 2-core machine)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").click()
+    page.get_by_role("option", name="One network for all products together").click()
+    start = time.perf_counter()
+    press_train(page)
+    page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
+    chart(page, "Learning curve").wait_for()
+    trained_s = time.perf_counter() - start
+    settle(page)
+    page.screenshot(path=str(screenshots / "3_train.png"), full_page=True)
+    go(page, "Evaluate")
+    chart(page, "Error per product").wait_for()
+    chart(page, "actual vs predicted").wait_for()
+    charts_s = time.perf_counter() - start
+    settle(page)
+    page.screenshot(path=str(screenshots / "4_evaluate.png"), full_page=True)
+    go(page, "Forecast")
+    chart(page, "Forecast for").wait_for()
+    chart(page, "the forecast").wait_for()
+    settle(page)
+    page.screenshot(path=str(screenshots / "5_forecast.png"), full_page=True)
+    print(f"\nDemo data, default settings with the cnn_lstm model: Train pressed -> finished loss curve {trained_s:.1f} s; "
+          f"-> Evaluate charts drawn {charts_s:.1f} s (includes one page switch)")
+
+
+def test_two_sessions_training_at_once_see_only_their_own_job(new_page, tmp_path, screenshots):
+    files = {"alpha.csv": demo_csv_bytes(n_products=3, days=400, seed=1),
+             "beta.csv": demo_csv_bytes(n_products=5, days=400, seed=2)}
+    pages = {}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        page = new_page()
+        upload(page, tmp_path / name)
+        go(page, "Train")
+        # many epochs at a tiny learning rate: both runs are still going when they are checked and cancelled
+        set_number(page, "Epochs (passes over the history)", 1000)
+        set_number(page, "Learning rate", 0.00001)
+        pages[name] = page
+    for page in pages.values():
+        press_train(page)
+    for page in pages.values():  # both are running at the same time, each with its live progress
+        page.get_by_text(re.compile(r"Training… epoch \d{2,} of \d+")).first.wait_for(timeout=TRAIN_MS)
+        chart(page, "Learning curve").wait_for()
+    pages["alpha.csv"].screenshot(path=str(screenshots / "train_running.png"), full_page=True)
+    for name, page in pages.items():
+        other = next(n for n in files if n != name)
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert f"on {name}" in sidebar and other not in sidebar
+    for page in pages.values():
+        page.get_by_role("button", name="Cancel training").click()
+    for name, page in pages.items():
+        page.get_by_text(re.compile("Cancelled after|Training finished")).first.wait_for(timeout=TRAIN_MS)
+        settle(page)
+        other = next(n for n in files if n != name)
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert f"on {name}" in sidebar and other not in sidebar
+        body = page.locator('[data-testid="stMain"]').inner_text()
+        assert name in body and other not in body
+        go(page, "Evaluate")  # the best model before the cancel is kept and scored
+        chart(page, "Error per product").wait_for()
+        assert other not in page.locator('[data-testid="stMain"]').inner_text()
+    # the URL carries each session's own id: neither page can see the other's job
+    ids = {name: page.url.split("session=")[-1] for name, page in pages.items()}
+    assert len(set(ids.values())) == 2

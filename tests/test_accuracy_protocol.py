@@ -1,0 +1,190 @@
+"""The accuracy protocol itself: the test span never steers training, scaling, early stopping or the
+recommendation; the recommendation is the candidate with the lowest validation MAE; a recommended model
+survives save/load. Tiny panels and a few epochs keep these fast."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecaster import ForecastConfig, evaluate, fit, forecast, load, save
+from forecaster.baselines import BASELINES
+from forecaster.errors import ForecasterError
+from forecaster.recommend import NETWORKS, best_blend, recommend
+from forecaster.training import ShuffledBatches
+from forecaster.windows import chronological_split
+
+TINY = ForecastConfig(epochs=3, patience=2, val_days=14, test_days=14, conv_channels=8, hidden_size=8,
+                      embedding_dim=2, batch_size=32, seed=3, refit=False)  # refit: its own test below
+
+
+def _panel(days: int = 110, products: int = 4, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    weekly = 1 + 0.5 * np.sin(2 * np.pi * t / 7)[:, None]
+    level = rng.uniform(3, 30, products)[None, :]
+    values = rng.poisson(weekly * level).astype(float)
+    index = pd.date_range("2024-01-01", periods=days, freq="D", name="date")
+    return pd.DataFrame(values, index=index, columns=pd.Index([f"p{i}" for i in range(products)], name="product"))
+
+
+def _state(trained) -> list[dict[str, torch.Tensor]]:
+    return [net.state_dict() for net in trained.networks]
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return _panel()
+
+
+@pytest.fixture(scope="module")
+def rec(panel):
+    return recommend(panel, TINY)
+
+
+def test_auto_is_the_default_model():
+    assert ForecastConfig().model == "auto"
+
+
+def test_test_span_values_change_nothing_in_the_recommendation(panel, rec):
+    test = chronological_split(len(panel), TINY).test
+    changed = panel.copy()
+    changed.iloc[test] = changed.iloc[test] * 10 + 7  # wildly different test span
+    other = recommend(changed, TINY)
+    pd.testing.assert_frame_equal(rec.trained.selection, other.trained.selection)  # same validation MAEs, same choice
+    assert rec.trained.selection_reason == other.trained.selection_reason
+    assert rec.trained.blend == other.trained.blend
+    for model in NETWORKS:
+        a, b = rec.networks[model], other.networks[model]
+        assert a.scaler.to_dict() == b.scaler.to_dict()  # scaling fit before the test span
+        assert a.best_epochs == b.best_epochs  # early stopping watched the validation span only
+        assert [(h.train_loss, h.val_loss) for h in a.history] == [(h.train_loss, h.val_loss) for h in b.history]
+        for sa, sb in zip(_state(a), _state(b)):
+            for key in sa:
+                assert torch.equal(sa[key], sb[key]), f"{model}: {key} depends on the test span"
+
+
+def test_validation_predictions_do_not_read_the_test_span(panel, rec):
+    split = chronological_split(len(panel), TINY)
+    cut = panel.iloc[:split.test[0]]  # no test span at all
+    full = rec.trained.predict(panel, split.val)
+    assert np.allclose(full, rec.trained.predict(cut, split.val))
+
+
+def test_recommendation_is_the_lowest_validation_mae(panel, rec):
+    sel = rec.trained.selection
+    assert sel["chosen"].sum() == 1
+    chosen = sel.loc[sel["chosen"]].iloc[0]
+    assert chosen["validation_mae"] == sel["validation_mae"].min()
+    # the recorded validation MAE is what the returned forecaster really scores on the validation span
+    val = chronological_split(len(panel), TINY).val
+    actual = panel.to_numpy()[val]
+    assert np.isclose(np.abs(rec.trained.predict(panel, val) - actual).mean(), chosen["validation_mae"])
+    assert f"{chosen['validation_mae']:.3g}" in rec.trained.selection_reason
+    assert set(sel["candidate"]) >= set(NETWORKS) | {"moving_average_7", "seasonal_naive"}
+
+
+def test_every_candidate_is_scored_on_the_same_validation_days(panel, rec):
+    val = chronological_split(len(panel), TINY).val
+    actual = panel.to_numpy()[val]
+    preds = rec.predictions(panel, val)
+    for name, mae in rec.val_mae.items():
+        assert np.isclose(np.abs(preds[name] - actual).mean(), mae), name
+    assert np.allclose(preds["moving_average_7"], BASELINES["moving_average_7"](panel.to_numpy(), val))
+
+
+def test_fit_with_auto_returns_the_recommendation(panel, rec):
+    trained = fit(panel, TINY)
+    pd.testing.assert_frame_equal(trained.selection, rec.trained.selection)
+    test = chronological_split(len(panel), TINY).test
+    assert np.array_equal(trained.predict(panel, test), rec.trained.predict(panel, test))
+
+
+def test_progress_covers_every_candidate(panel):
+    records = []
+    fit(panel, TINY.replace(patience=0), callback=records.append)
+    total = TINY.epochs * TINY.ensemble * len(NETWORKS)
+    assert {r.total_epochs for r in records} == {total}
+    assert [r.done_epochs for r in records] == list(range(1, total + 1))
+
+
+def test_saved_recommended_model_gives_identical_forecasts(panel, rec, tmp_path):
+    run = save(rec.trained, tmp_path)
+    loaded = load(run)
+    assert loaded.blend == rec.trained.blend
+    assert loaded.selection_reason == rec.trained.selection_reason
+    pd.testing.assert_frame_equal(loaded.selection, rec.trained.selection)
+    pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=3), forecast(rec.trained, panel, horizon=3))
+    assert np.array_equal(evaluate(loaded, panel).predictions["network"], evaluate(rec.trained, panel).predictions["network"])
+
+
+def test_a_blend_saves_and_loads(panel, rec, tmp_path):
+    import dataclasses
+
+    blended = dataclasses.replace(rec.trained, blend={"network": 0.6, "moving_average_7": 0.4})
+    loaded = load(save(blended, tmp_path))
+    pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=2), forecast(blended, panel, horizon=2))
+
+
+def test_auto_needs_validation_days(panel):
+    with pytest.raises(ForecasterError, match="validation"):
+        fit(panel, TINY.replace(val_days=0))
+
+
+def test_best_blend_finds_the_mixing_weights():
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0, 10, (20, 3)), rng.uniform(0, 10, (20, 3))
+    weights, mae = best_blend(0.3 * a + 0.7 * b, {"network": a, "moving_average_7": b})
+    assert weights == {"network": 0.3, "moving_average_7": 0.7}
+    assert mae < 1e-9
+
+
+def test_epoch_samples_caps_the_batches_of_an_epoch():
+    sampler = ShuffledBatches(1000, 64, torch.Generator().manual_seed(0), limit=200)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 4
+    assert sum(len(b) for b in batches) == 200
+    assert len(torch.cat(batches).unique()) == 200
+
+
+def test_weekday_mean_never_wraps_around_to_the_end_of_the_panel():
+    from forecaster.baselines import weekday_mean
+
+    values = np.arange(40, dtype=float)[:, None]
+    out = weekday_mean(values, np.array([3, 10, 30]))
+    assert out[:, 0].tolist() == [2.0, 3.0, (23 + 16 + 9 + 2) / 4]  # day 3: no full week yet -> yesterday
+
+
+def test_weighted_l1_loss_is_the_pooled_mae_in_units():
+    from forecaster.features import PanelScaler
+    from forecaster.training import ProductWeightedLoss, product_weights
+
+    rng = np.random.default_rng(2)
+    values = rng.uniform(0, 1, (30, 3)) * np.array([1.0, 10.0, 1000.0])
+    scaler = PanelScaler.fit(values)
+    weights = product_weights(scaler, torch.device("cpu"))
+    pred, actual = values[:10] + rng.normal(0, 1, (10, 3)), values[10:20]
+    loss = ProductWeightedLoss("l1", weights)(torch.tensor(scaler.transform(pred)), torch.tensor(scaler.transform(actual)))
+    span = values.max(0) - values.min(0)
+    assert np.isclose(float(loss), np.abs(pred - actual).mean() / span.mean(), rtol=1e-4)
+    # the global layout indexes the same weights by product id
+    products = torch.tensor([0, 1, 2, 2])
+    flat = ProductWeightedLoss("l1", weights)(torch.zeros(4), torch.ones(4), products)
+    assert np.isclose(float(flat), float(weights[products].mean()))
+
+
+def test_refit_on_validation_days_still_never_sees_the_test_span(panel):
+    config = TINY.replace(refit=True, patience=0)
+    test = chronological_split(len(panel), config).test
+    changed = panel.copy()
+    changed.iloc[test] = changed.iloc[test] * 10 + 7
+    records = []
+    a, b = recommend(panel, config, callback=records.append), recommend(changed, config)
+    pd.testing.assert_frame_equal(a.trained.selection, b.trained.selection)
+    for sa, sb in zip(_state(a.trained), _state(b.trained)):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    done = [r.done_epochs for r in records]
+    assert done == sorted(done) and done[-1] == records[-1].total_epochs  # the bar ends full
+    if a.trained.blend.get("network", 1) > 0:  # the chosen network was trained again
+        assert a.trained.networks is not a.networks[a.trained.config.model].networks

@@ -1,0 +1,113 @@
+"""forecaster.charts: pure figure builders, tested without Streamlit."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from forecaster import charts
+from forecaster.evaluate import compare
+from forecaster.training import EpochRecord
+
+
+@pytest.fixture()
+def panel() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2024-01-01", periods=60, freq="D", name="date")
+    values = rng.poisson([3, 20, 8], size=(60, 3)).astype(float)
+    return pd.DataFrame(values, index=index, columns=pd.Index(["Tea", "Coffee", "Milk"], name="product"))
+
+
+@pytest.fixture()
+def evaluation(panel):
+    days = np.arange(46, 60)
+    values = panel.to_numpy()
+    predicted = values[days].copy()
+    predicted[:, 0] += 5  # Tea predicted badly, the others perfectly
+    return compare(panel, {"network": predicted}, days)
+
+
+def history(n: int, with_val: bool = True) -> list[EpochRecord]:
+    return [EpochRecord(0, e, n, 1.0 / e, 1.2 / e if with_val else None, 1.3 / e, e * 0.1, n, e)
+            for e in range(1, n + 1)]
+
+
+def test_loss_curve_draws_train_validation_and_test_per_epoch():
+    fig = charts.loss_curve(history(5), total_epochs=10, best_epoch=4)
+    assert tuple(charts.loss_curve(history(40), total_epochs=1000).layout.xaxis.range) == (0.5, 50.5)
+    assert isinstance(fig, go.Figure)
+    assert [t.name for t in fig.data] == ["Training days", "Validation days", "Test days"]
+    assert list(fig.data[0].x) == [1, 2, 3, 4, 5]
+    assert fig.data[0].y[1] == pytest.approx(0.5)
+    assert tuple(fig.layout.xaxis.range) == (0.5, 10.5)  # a short run spans all planned epochs
+    assert any(s.x0 == 4 for s in fig.layout.shapes)
+
+
+def test_loss_curve_without_validation_and_before_the_first_epoch():
+    assert [t.name for t in charts.loss_curve(history(3, with_val=False)).data] == ["Training days", "Test days"]
+    empty = charts.loss_curve([], total_epochs=10)
+    assert "Waiting" in empty.layout.annotations[0].text
+
+
+def test_per_product_bars_are_sorted_and_coloured_by_beating_seasonal_naive(evaluation):
+    fig = charts.per_product_mae_bar(evaluation.per_product)
+    bars = [t for t in fig.data if t.type == "bar"]
+    by_name = {t.name: list(t.y) for t in bars}
+    assert by_name[charts.NOT_BEAT] == ["Tea"]
+    assert set(by_name[charts.BEAT]) == {"Coffee", "Milk"}
+    assert list(fig.layout.yaxis.categoryarray)[-1] == "Tea"  # largest error on top (y runs bottom-up)
+    markers = [t for t in fig.data if t.type == "scatter"]
+    assert markers and markers[0].name == charts.method_label("seasonal_naive")
+
+
+def test_per_product_bars_top_n_keeps_the_largest_errors(evaluation):
+    fig = charts.per_product_mae_bar(evaluation.per_product, top_n=1)
+    shown = [y for t in fig.data if t.type == "bar" for y in t.y]
+    assert shown == ["Tea"]
+    assert "the 1 largest" in fig.layout.title.text
+
+
+def test_actual_vs_predicted_shows_the_products_test_days(evaluation, panel):
+    fig = charts.actual_vs_predicted(evaluation, "Tea", ["network", "seasonal_naive"])
+    series = {t.name: np.asarray(t.y) for t in fig.data}
+    assert set(series) == {"Actual", "Neural network", charts.method_label("seasonal_naive")}
+    np.testing.assert_allclose(series["Actual"], panel["Tea"].iloc[46:].to_numpy())
+    np.testing.assert_allclose(series["Neural network"], panel["Tea"].iloc[46:].to_numpy() + 5)
+    assert "Tea" in fig.layout.title.text
+
+
+def test_verdict_says_when_the_network_does_not_beat_the_baselines(panel):
+    days = np.arange(46, 60)
+    worse = compare(panel, {"network": panel.to_numpy()[days] + 50}, days)
+    assert "does NOT beat" in charts.verdict(worse)
+    better = compare(panel, {"network": panel.to_numpy()[days]}, days)
+    assert "beats every baseline" in charts.verdict(better)
+    assert "3 of 3 products" in charts.verdict(better)
+
+
+def test_total_daily_demand_sums_all_products(panel):
+    fig = charts.total_daily_demand(panel)
+    total = next(t for t in fig.data if t.name == "Units per day")
+    np.testing.assert_allclose(np.asarray(total.y), panel.sum(axis=1).to_numpy())
+
+
+def test_top_products_orders_by_units_sold(panel):
+    fig = charts.top_products(panel, n=2)
+    assert list(fig.data[0].y) == ["Coffee", "Milk"]
+
+
+def test_forecast_charts_and_table(panel):
+    dates = pd.date_range("2024-03-01", periods=2, freq="D")
+    fc = pd.DataFrame({"date": np.repeat(dates, 3), "product": ["Tea", "Coffee", "Milk"] * 2,
+                       "forecast": [1.0, 9.0, 4.0, 2.0, 8.0, 5.0]})
+    bar = charts.forecast_bar(fc)
+    assert list(bar.data[0].y) == ["Coffee", "Milk", "Tea"]  # first day only, largest first
+    assert "Friday 01 March 2024" in bar.layout.title.text
+    wide = charts.forecast_wide(fc)
+    assert list(wide["product"]) == ["Tea", "Coffee", "Milk"] and wide.shape == (3, 3)
+    hist_fc = charts.history_and_forecast(panel.set_axis(pd.date_range(end="2024-02-29", periods=60), axis=0),
+                                          fc, "Coffee", history_days=30)
+    lines = {t.name: t for t in hist_fc.data}
+    assert len(lines["Actual sales"].x) == 30
+    assert list(lines["Forecast"].y)[1:] == [9.0, 8.0]  # joined to the last actual day

@@ -1,0 +1,173 @@
+"""The command line end to end on the demo data: demo -> train (every --*-out flag and --save) -> forecast
+with the saved run. The CSV columns are a contract; rejected input exits 2 with one line, no traceback."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from forecaster.cli import _config, _ingest_options, main, parser
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 300  # generous: other CPU-heavy jobs may share this machine
+TEST_DAYS = 28
+SMALL = ["--lags", "7", "--seq-len", "3", "--epochs", "2", "--ensemble", "1", "--conv-channels", "8",
+         "--hidden-size", "8", "--test-days", str(TEST_DAYS), "--seed", "0", "--device", "cpu"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "OMP_NUM_THREADS": "1"}  # tiny model on a shared machine: one thread (see conftest.one_torch_thread)
+    return subprocess.run([sys.executable, "-m", "forecaster", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def demo_csv(workdir) -> Path:
+    out = workdir / "demo.csv"
+    done = cli("demo", "--out", out, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained_run(workdir, demo_csv) -> dict:
+    paths = {k: workdir / f"{k}.csv" for k in ("forecast", "metrics", "predictions")}
+    done = cli("train", demo_csv, *SMALL, "--forecast-out", paths["forecast"], "--metrics-out", paths["metrics"],
+               "--predictions-out", paths["predictions"], "--save", workdir / "runs", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    return {"proc": done, **paths, "runs": workdir / "runs"}
+
+
+def test_demo_writes_a_long_csv_of_daily_demand(demo_csv):
+    demo = pd.read_csv(demo_csv)
+    assert list(demo.columns) == ["date", "product", "quantity"]
+    assert demo["product"].nunique() == 20
+    assert pd.to_datetime(demo["date"]).nunique() == 1095
+    assert (demo["quantity"] >= 0).all()
+
+
+def test_train_exits_zero_and_prints_the_metrics_table(trained_run):
+    proc = trained_run["proc"]
+    assert "Traceback" not in proc.stderr
+    for method in ("network", "naive", "seasonal_naive"):
+        assert method in proc.stdout
+
+
+def test_forecast_csv_is_date_product_forecast_for_the_day_after_the_last(trained_run, demo_csv):
+    fc = pd.read_csv(trained_run["forecast"])
+    demo = pd.read_csv(demo_csv)
+    assert list(fc.columns) == ["date", "product", "forecast"]
+    assert sorted(fc["product"]) == sorted(demo["product"].unique())
+    last = pd.to_datetime(demo["date"]).max()
+    assert (pd.to_datetime(fc["date"]) == last + pd.Timedelta(days=1)).all()
+    assert (fc["forecast"] >= 0).all()
+
+
+def test_predictions_csv_covers_every_test_day_and_product(trained_run, demo_csv):
+    pred = pd.read_csv(trained_run["predictions"])
+    demo = pd.read_csv(demo_csv)
+    assert list(pred.columns) == ["date", "product", "actual", "predicted"]
+    assert len(pred) == TEST_DAYS * demo["product"].nunique()
+    dates = sorted(pd.to_datetime(pred["date"]).unique())
+    assert dates == list(pd.date_range(end=pd.to_datetime(demo["date"]).max(), periods=TEST_DAYS, freq="D"))
+    actual = demo.assign(date=pd.to_datetime(demo["date"])).set_index(["date", "product"])["quantity"]
+    merged = pred.assign(date=pd.to_datetime(pred["date"])).join(actual, on=["date", "product"])
+    assert (merged["actual"] == merged["quantity"]).all()
+
+
+def test_metrics_csv_has_one_row_per_product_with_network_and_baseline_maes(trained_run, demo_csv):
+    metrics = pd.read_csv(trained_run["metrics"])
+    demo = pd.read_csv(demo_csv)
+    assert sorted(metrics["product"]) == sorted(demo["product"].unique())
+    assert len(metrics) == demo["product"].nunique()
+    for col in ("mae_network", "mae_naive", "mae_seasonal_naive"):
+        assert col in metrics.columns and (metrics[col] >= 0).all()
+
+
+def test_forecast_with_the_saved_run_reproduces_the_train_forecast(trained_run, demo_csv, workdir):
+    runs = list(trained_run["runs"].iterdir())
+    assert len(runs) == 1 and (runs[0] / "config.json").exists()
+    out = workdir / "again.csv"
+    done = cli("forecast", "--model", runs[0], "--data", demo_csv, "--forecast-out", out, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == trained_run["forecast"].read_bytes()
+
+
+def test_forecast_horizon_flag_gives_that_many_days(trained_run, demo_csv, workdir):
+    run = next(trained_run["runs"].iterdir())
+    out = workdir / "horizon.csv"
+    assert main(["forecast", "--model", str(run), "--data", str(demo_csv), "--forecast-out", str(out),
+                 "--horizon", "3"]) == 0
+    fc = pd.read_csv(out)
+    assert fc["date"].nunique() == 3 and len(fc) == 3 * 20
+
+
+def check_one_line_error(code: int, stderr: str) -> str:
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_rejected_input_exits_2_with_one_line_and_no_traceback(workdir):
+    """In a real process: nothing but the one error line reaches stderr."""
+    single = workdir / "single_day.csv"
+    single.write_text("date,product,quantity\n2024-01-01,A,1\n2024-01-01,B,2\n")
+    done = cli("train", single, *SMALL, cwd=workdir)
+    assert "Traceback" not in done.stdout
+    assert "single day" in check_one_line_error(done.returncode, done.stderr)
+
+
+def run_main(capsys, *args) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def test_unparseable_dates_exit_2_naming_the_column(workdir, capsys):
+    bad_dates = workdir / "bad_dates.csv"
+    bad_dates.write_text("date,product,quantity\n2024-01-01,A,1\nyesterday,A,2\n")
+    assert "'date'" in check_one_line_error(*run_main(capsys, "train", bad_dates, *SMALL))
+
+
+def test_missing_file_and_bad_model_directory_exit_2(workdir, demo_csv, capsys):
+    assert "missing.csv" in check_one_line_error(*run_main(capsys, "train", workdir / "missing.csv", *SMALL))
+    not_a_run = workdir / "not_a_run"
+    not_a_run.mkdir(exist_ok=True)
+    line = check_one_line_error(*run_main(capsys, "forecast", "--model", not_a_run, "--data", demo_csv,
+                                          "--forecast-out", workdir / "x.csv"))
+    assert "saved model" in line
+
+
+def test_training_that_diverges_exits_2_without_a_traceback(demo_csv, capsys):
+    line = check_one_line_error(*run_main(capsys, "train", demo_csv, *SMALL, "--model", "cnn_lstm", "--lr", "1e38",
+                                          "--quiet"))
+    assert "learning rate" in line
+
+
+def test_contract_flags_reach_the_ingest_options_and_the_config():
+    a = parser().parse_args(["train", "x.csv", "--format", "long", "--date-col", "day", "--product-col", "store",
+                             "--product-col", "item", "--quantity-col", "units", "--dayfirst", "--keep-returns",
+                             "--lags", "1,7,14", "--seq-len", "5", "--epochs", "3", "--test-days", "21", "--seed", "4",
+                             "--device", "cpu", "--model", "cnn_lstm", "--hidden-size", "12", "--forecast-out", "f.csv",
+                             "--metrics-out", "m.csv", "--predictions-out", "p.csv", "--save", "runs"])
+    opts = _ingest_options(a)
+    assert (opts.format, opts.date_col, opts.product_cols, opts.quantity_col) == ("long", "day", ("store", "item"), "units")
+    assert opts.dayfirst is True and opts.keep_returns is True
+    config = _config(a)
+    assert (config.lags, config.seq_len, config.epochs, config.test_days, config.seed) == ((1, 7, 14), 5, 3, 21, 4)
+    assert (config.device, config.model, config.hidden_size) == ("cpu", "cnn_lstm", 12)
+    defaults = _ingest_options(parser().parse_args(["train", "x.csv"]))
+    assert defaults.dayfirst is None and defaults.keep_returns is False  # detected / dropped unless asked
+    assert _config(parser().parse_args(["train", "x.csv", "--lags", "7"])).lags == tuple(range(1, 8))

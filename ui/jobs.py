@@ -1,0 +1,112 @@
+"""The process-wide job registry (st.cache_resource) and the live-progress fragment.
+
+The registry outlives reruns, page switches and browser refreshes; each browser session asks it with
+its own owner id (ui.state.OWNER), so it only ever sees its own jobs. The training thread never calls
+Streamlit: the fragment below polls ``job.snapshot()`` every half second and redraws.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from forecaster import charts
+from forecaster.config import ForecastConfig
+from forecaster.jobs import CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob
+
+from . import state
+
+POLL_SECONDS = 0.5
+STATUS_TEXT = {"queued": "Starting…", "running": "Training…", DONE: "Finished", CANCELLED: "Cancelled",
+               FAILED: "Failed"}
+
+
+@st.cache_resource(show_spinner=False)
+def registry() -> JobRegistry:
+    return JobRegistry()
+
+
+def start(panel: pd.DataFrame, config: ForecastConfig, label: str, meta: dict | None = None) -> TrainingJob:
+    """Submit a run for this session (raises ForecasterError for settings the data cannot take)."""
+    job = registry().submit(state.owner(), panel, config, label=label, meta=meta)
+    state.set_job_id(job.job_id)
+    return job
+
+
+def current() -> TrainingJob | None:
+    """The job this session is looking at, if it still exists and is this session's."""
+    return registry().get(state.owner(), state.job_id())
+
+
+def restore_after_refresh() -> None:
+    """After a browser refresh (new session, same owner id from the URL): reopen the latest job and its data."""
+    if state.job_id() is None:
+        job = registry().latest(state.owner())
+        if job is not None:
+            state.set_job_id(job.job_id)
+            if state.dataset() is None and job.meta.get("dataset") is not None:
+                state.set_dataset(job.meta["dataset"])
+                if job.meta.get("ingest") is not None:
+                    state.set_ingest_options(job.meta["ingest"])
+
+
+def status_line(snap: JobSnapshot) -> str:
+    text = STATUS_TEXT.get(snap.status, snap.status)
+    if snap.running and not snap.history:
+        text += f" first epoch of {snap.total_epochs} under way"
+    elif snap.running:
+        text += f" epoch {snap.done_epochs} of {snap.total_epochs}"
+        left = snap.seconds_left
+        if left is not None:
+            text += f", about {format_seconds(left)} left at most"
+    elif snap.status in (DONE, CANCELLED) and snap.history:
+        text += f" after {snap.done_epochs} epochs in {format_seconds(snap.elapsed)}"
+        if snap.reused:
+            text = "Finished (reused an identical earlier run, nothing retrained)"
+    return text
+
+
+def model_label(trained) -> str:
+    """What the Evaluate and Forecast pages call the trained forecaster."""
+    return "Recommended model" if getattr(trained, "selection", None) is not None else "Neural network"
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def render_progress(job: TrainingJob) -> JobSnapshot:
+    """Progress bar, status text and loss curve for the job's current state."""
+    snap = job.snapshot()
+    st.progress(snap.fraction, text=status_line(snap))
+    best = None
+    result = job.result
+    if (result is not None and len(result.best_epochs) == 1 and result.best_epochs[0]
+            and getattr(result, "selection", None) is None):  # with candidates the x axis is shared
+        best = result.best_epochs[0]
+    figure = _loss_figure(job.job_id, snap.done_epochs, snap.status, best, snap.total_epochs, snap.history)
+    st.plotly_chart(figure, key=f"loss_{job.job_id}", width="stretch")
+    return snap
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _loss_figure(job_id: str, done_epochs: int, status: str, best: int | None, total: int,
+                 _history: tuple) -> go.Figure:
+    """Built once per new epoch, not on every poll (the figure only changes when an epoch ends)."""
+    return charts.loss_curve(_history, total, best)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_progress(job_id: str) -> None:
+    """Redraws by itself while the job runs; one full rerun when it ends, then it is no longer called."""
+    job = registry().get(state.owner(), job_id)
+    if job is None:
+        st.rerun()
+    snap = render_progress(job)
+    if st.button("Cancel training", help="Stops after the current batch and keeps the best model so far.",
+                 key="cancel_training", icon=":material/stop_circle:"):
+        job.cancel()
+        st.toast("Cancelling: the best model so far is kept.")
+    if snap.finished:
+        st.rerun()

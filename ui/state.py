@@ -1,0 +1,97 @@
+"""Every st.session_state key, named once with its default, and typed getters.
+
+What lives here is small and picklable: which dataset (name, content hash, the bytes to re-read it with
+other column choices) and which training job this browser session is looking at, and the settings that
+must survive a page switch. Widgets on pages have their own keys (``w_*``) and copy into these.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from forecaster.config import DEFAULT_CONFIG, DEFAULT_INGEST, ForecastConfig, IngestOptions
+
+OWNER = "owner_id"  # this browser session's id in the job registry (also kept in the URL, see app.py)
+DATASET = "dataset"  # Dataset | None
+INGEST = "ingest_options"  # IngestOptions chosen on the Data page
+CONFIG = "train_config"  # ForecastConfig last used on the Train page
+JOB_ID = "job_id"  # id of the job this session looks at
+LAST_UPLOAD = "last_upload_id"  # file_id of the upload already adopted (so demo data is not overwritten)
+HORIZON = "forecast_horizon"
+TOP_N = "evaluate_top_n"
+PRODUCT = "chosen_product"  # product picked on Evaluate / Forecast
+
+OWNER_PARAM = "session"  # query parameter that lets a browser refresh find this session's jobs again
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The current dataset: where it came from and its raw bytes (re-read when a column choice changes)."""
+
+    name: str
+    digest: str
+    data: bytes
+    demo: bool = False
+
+
+def _defaults() -> dict[str, Any]:
+    return {OWNER: uuid.uuid4().hex, DATASET: None, INGEST: DEFAULT_INGEST, CONFIG: DEFAULT_CONFIG,
+            JOB_ID: None, LAST_UPLOAD: None, HORIZON: 1, TOP_N: 20, PRODUCT: None}
+
+
+def init() -> None:
+    """Set every key that is missing to its default (called once per run by app.py)."""
+    for key, value in _defaults().items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def owner() -> str:
+    return st.session_state[OWNER]
+
+
+def dataset() -> Dataset | None:
+    return st.session_state.get(DATASET)
+
+
+def set_dataset(ds: Dataset) -> None:
+    """A new dataset starts with detected column choices."""
+    st.session_state[DATASET] = ds
+    st.session_state[INGEST] = DEFAULT_INGEST
+    for key in [k for k in st.session_state if str(k).startswith("w_ingest_")]:
+        del st.session_state[key]
+
+
+def ingest_options() -> IngestOptions:
+    return st.session_state[INGEST]
+
+
+def set_ingest_options(options: IngestOptions) -> None:
+    st.session_state[INGEST] = options
+
+
+def config() -> ForecastConfig:
+    return st.session_state[CONFIG]
+
+
+def set_config(cfg: ForecastConfig) -> None:
+    st.session_state[CONFIG] = cfg
+
+
+def job_id() -> str | None:
+    return st.session_state.get(JOB_ID)
+
+
+def set_job_id(value: str | None) -> None:
+    st.session_state[JOB_ID] = value
+
+
+def get(key: str) -> Any:
+    return st.session_state[key]
+
+
+def put(key: str, value: Any) -> None:
+    st.session_state[key] = value
