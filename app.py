@@ -8,7 +8,7 @@ import re
 import streamlit as st
 
 from forecaster import DataError, ForecasterError
-from ui import cached, jobs, state
+from ui import cached, jobs, router, state
 
 st.set_page_config(page_title="Purchase Forecaster", page_icon=":material/trending_up:", layout="wide")
 
@@ -23,11 +23,11 @@ if st.query_params.get(state.OWNER_PARAM) != state.owner():
 jobs.restore_after_refresh()
 
 pages = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:"),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
-    st.Page("app_pages/forecast.py", title="Forecast", icon=":material/online_prediction:"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    st.Page("pages/forecast.py", title="Forecast", icon=":material/online_prediction:"),
 ]
 nav = st.navigation(pages)
 
@@ -54,6 +54,7 @@ with st.sidebar:
             st.progress(snap.fraction)
 
 try:
-    nav.run()
+    with router.routed():
+        nav.run()
 except ForecasterError as exc:  # a page that forgot to catch a user error still shows it readably
     st.error(str(exc))

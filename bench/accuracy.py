@@ -1,6 +1,6 @@
 """Accuracy benchmark: this project's models against strong baselines on the real datasets in ../shared/data.
 
-usage: python bench/accuracy.py [dataset ...] [--epochs N] [--seed S]
+usage: python bench/accuracy.py [dataset ...] [--seed S] [--threads T] [--set NAME=VALUE ...]
        datasets: online_retail_top100 bread_basket_top20 favorita_stores coffee_vending (default: all found)
 
 The protocol is the one of issue 4 and ../shared/tools/reference_anchors.py, and it is the project's own
@@ -94,7 +94,8 @@ def load(name: str) -> pd.DataFrame | None:
     return loader()
 
 
-def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float) -> tuple[pd.DataFrame, str]:
+def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
+        reference: bool = True) -> tuple[pd.DataFrame, str]:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rec = recommend(panel, config)  # exactly what fit(panel, config) returns for model="auto", plus the rest
     trained = rec.trained
@@ -108,7 +109,7 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float)
     rows = compare(panel, preds, days).overall.reset_index()
     rows["cpu_s"] = np.where(rows["method"] == "recommended (default)", cpu, np.nan)
     rows["wall_s"] = np.where(rows["method"] == "recommended (default)", wall, np.nan)
-    snaive, best, method = REFERENCE.get(name, (np.nan, np.nan, "?"))
+    snaive, best, method = REFERENCE.get(name, (np.nan, np.nan, "?")) if reference else (np.nan, np.nan, "n/a at this cut-off")
     ref = {"method": f"best reference ({method})", "MAE": best,
            "ratio_to_seasonal_naive": best / snaive if snaive else np.nan}
     rows = pd.concat([rows, pd.DataFrame([ref])], ignore_index=True)
@@ -119,6 +120,22 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float)
     return rows, note
 
 
+def _overrides(pairs: list[str]) -> dict:
+    """'name=value' strings as ForecastConfig keyword arguments, each value cast to the field's type."""
+    defaults = ForecastConfig()
+    out = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        current = getattr(defaults, name)
+        if isinstance(current, bool):
+            out[name] = value.lower() in ("1", "true", "yes")
+        elif isinstance(current, tuple):
+            out[name] = tuple(int(x) for x in value.split(",") if x)
+        else:
+            out[name] = type(current)(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("datasets", nargs="*", choices=[[], *DATASETS], default=[])
@@ -126,16 +143,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared 2-core machine two threads spend more CPU "
                         "time waiting on each other than they save)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one ForecastConfig setting for every dataset, e.g. --set ensemble=5 "
+                        "(for experiments; the table's point is the defaults)")
+    p.add_argument("--cutoff-days", type=int, default=0, metavar="N",
+                   help="drop the last N days of every dataset first: tune settings on earlier spans like this, "
+                        "so the real test span stays unseen (the reference rows then no longer apply)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    config = ForecastConfig(seed=a.seed)
+    config = ForecastConfig(seed=a.seed, **_overrides(a.set))
     tables, notes = [], []
     for name in a.datasets or list(DATASETS):
         cpu0 = time.process_time()
         panel = load(name)
         if panel is None:
             continue
-        table, note = run(name, panel, config, time.process_time() - cpu0)
+        if a.cutoff_days:
+            panel = panel.iloc[:-a.cutoff_days]
+        table, note = run(name, panel, config, time.process_time() - cpu0, reference=not a.cutoff_days)
         tables.append(table)
         notes.append(note)
         print(f"# {name} done", file=sys.stderr, flush=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,8 @@ class ForecastConfig:
     # read); False treats every product alike on its own 0..1 scale
     weighted_loss: bool = False
     patience: int = 8
+    # early stopping: the validation loss must improve by this fraction of its best to count as progress
+    min_improvement: float = 0.005
     # at most this many training samples per epoch, drawn afresh each epoch (0 = all): bounds the time of
     # one epoch on long histories and large catalogs (a "global" sample is one product-day)
     epoch_samples: int = 16_384
@@ -94,8 +97,10 @@ class ForecastConfig:
             problems.append("samples per epoch cannot be negative (0 means all)")
         if self.epochs < 1 or self.batch_size < 1 or self.ensemble < 1:
             problems.append("epochs, batch size and ensemble size must be at least 1")
-        if not self.learning_rate > 0:
-            problems.append("learning rate must be positive")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1):
+            problems.append("learning rate must be a number above 0 and at most 1 (try 0.001 to 0.01)")
+        if not 0 <= self.min_improvement < 1:
+            problems.append("minimum improvement must be in [0, 1)")
         if not 0 <= self.dropout < 1:
             problems.append("dropout must be in [0, 1)")
         if self.loss not in LOSSES:

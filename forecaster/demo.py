@@ -33,7 +33,7 @@ def demo_panel(n_products: int = 20, days: int = 1095, seed: int = 7, end: str =
     level = np.exp(rng.uniform(np.log(2), np.log(80), P))
     level[rng.permutation(P)[: max(1, P // 5)]] = rng.uniform(0.15, 0.8, max(1, P // 5))  # slow sellers
     weekly = _WEEKLY[rng.integers(0, len(_WEEKLY), P)]  # (P, 7)
-    weekly = weekly[:, index.dayofweek.to_numpy()].T  # (T, P)
+    weekly = weekly[:, index.day_of_week.to_numpy()].T  # (T, P)
     amp = rng.uniform(0.0, 0.5, P)
     phase = rng.uniform(0, 2 * np.pi, P)
     yearly = 1 + amp * np.sin(2 * np.pi * t + phase)

@@ -54,7 +54,7 @@ def calendar_names(extended: bool) -> list[str]:
 def calendar_features(index: pd.DatetimeIndex, extended: bool = False) -> np.ndarray:
     """Calendar of each day, bounded in [-1, 1]: weekday one-hot, weekend flag, month (and day of month,
     week of year) as sine/cosine so that December sits next to January."""
-    dow = index.dayofweek.to_numpy()
+    dow = index.day_of_week.to_numpy()
     cols = [np.eye(7, dtype=np.float32)[dow], (dow >= 5).astype(np.float32)[:, None]]
     angle = 2 * np.pi * (index.month.to_numpy() - 1) / 12
     cols.append(np.stack([np.sin(angle), np.cos(angle)], axis=1))

@@ -70,18 +70,24 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
         meta = json.loads((run / CONFIG_FILE).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ForecasterError(f"{str(run)!r} is not a saved model directory ({exc}).") from None
-    config = ForecastConfig.from_dict(meta["config"])
-    products = list(meta["products"])
+    try:
+        config = ForecastConfig.from_dict(meta["config"])
+        products = list(meta["products"])
+        scaler = PanelScaler.from_dict(meta["scaler"])
+        names = list(meta["networks"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ForecasterError(f"{str(run)!r} holds an incomplete or foreign config.json (missing or bad {exc}). "
+                              "Train and save the model again.") from None
     if config.model not in REGISTRY:
         raise ForecasterError(f"The saved model {config.model!r} is unknown to this version.")
     n_features = _n_features(config, len(products), REGISTRY[config.model].layout)
     networks = []
-    for name in meta["networks"]:
+    for name in names:
         net = build_network(config, n_features, len(products))
         try:
             state = torch.load(run / Path(name).name, map_location=device, weights_only=True)
             net.load_state_dict(state)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError):
+        except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError, OSError):
             # tampered, damaged or mismatched weights: refused, never loaded with weights_only=False
             raise ForecasterError(f"The weights file {name!r} in {str(run)!r} is damaged, does not match its "
                                   "config.json, or holds more than plain weights. Train and save the model again.") from None
@@ -92,7 +98,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
         raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
     last = meta.get("last_date")
     return TrainedForecaster(
-        config=config, products=products, scaler=PanelScaler.from_dict(meta["scaler"]), networks=networks,
+        config=config, products=products, scaler=scaler, networks=networks,
         best_epochs=list(meta.get("best_epochs", [])), device=device,
         last_date=pd.Timestamp(last) if last else None, cancelled=bool(meta.get("cancelled")),
         train_seconds=float(meta.get("train_seconds", 0.0)), version=meta.get("library_version", "unknown"),

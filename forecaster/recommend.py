@@ -130,8 +130,11 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     split = chronological_split(len(panel), config)
     values = panel.to_numpy(dtype=np.float64)
     actual = values[split.val]
-    per_candidate = config.epochs * config.ensemble
-    total = per_candidate * (len(NETWORKS) + int(config.refit))
+    # with a refit to come, each candidate is one network (the choice needs its validation error, not its
+    # ensemble); the refit trains the configured ensemble. Without a refit the candidates are the ensembles.
+    search = config.replace(ensemble=1) if config.refit else config
+    per_candidate = search.epochs * search.ensemble
+    total = per_candidate * len(NETWORKS) + config.epochs * config.ensemble * int(config.refit)
 
     networks: dict[str, TrainedForecaster] = {}
     val_pred: dict[str, np.ndarray] = {}
@@ -142,7 +145,7 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
             if callback is not None:
                 callback(dataclasses.replace(rec, total_epochs=total, done_epochs=offset + rec.done_epochs))
 
-        trained = fit(panel, candidate_config(config, model, len(split.train), panel.shape[1]), relay, cancel)
+        trained = fit(panel, candidate_config(search, model, len(split.train), panel.shape[1]), relay, cancel)
         networks[model] = trained
         val_pred[model] = trained.predict(panel, split.val)
         if trained.cancelled:

@@ -266,32 +266,30 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
                     break
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_fn(net(*inputs), target, *inputs[1:])
-                if not torch.isfinite(loss):
+                if not torch.isfinite(loss.detach()):
                     raise TrainingError(
-                        f"Training diverged: the loss became {float(loss)} in epoch {epoch}. Lower the learning "
+                        f"Training diverged: the loss became {loss.item()} in epoch {epoch}. Lower the learning "
                         f"rate (now {config.learning_rate:g}) or check the data for extreme values.")
                 loss.backward()
-                try:
-                    optimizer.step()
-                except RuntimeError as exc:  # Adam's step size lr / (1 - beta1) overflows float32
-                    if "overflow" not in str(exc):
-                        raise
-                    raise TrainingError(
-                        f"Training diverged in epoch {epoch}: the learning rate ({config.learning_rate:g}) is "
-                        "far too large. Lower the learning rate.") from None
+                optimizer.step()
                 total += float(loss.detach()) * len(target)
                 count += len(target)
             if trained.cancelled and count == 0:
                 break
             val_loss = _span_loss(net, val_set, loss_fn) if val_set is not None else None
             test_loss = _span_loss(net, test_set, loss_fn)
+            if val_loss is not None and not math.isfinite(val_loss):
+                raise TrainingError(f"Training diverged: the validation loss became {val_loss} in epoch {epoch}. "
+                                    f"Lower the learning rate (now {config.learning_rate:g}).")
             record = EpochRecord(member, epoch, config.epochs, total / count, val_loss, test_loss,
                                  time.perf_counter() - start, total_epochs, member * config.epochs + epoch)
             trained.history.append(record)
             if callback is not None:
                 callback(record)
             watched = val_loss if val_loss is not None else record.train_loss
-            if watched < best_loss:
+            # an epoch counts as progress only when it beats the best so far by min_improvement (relative):
+            # on a flat validation curve the noise no longer picks a late "best" epoch and stretches training
+            if watched < best_loss * (1 - config.min_improvement) or best_state is None:
                 best_loss, best_state, best_epoch, stale = watched, copy.deepcopy(net.state_dict()), epoch, 0
             else:
                 stale += 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_DIRS = ("pages", "app_pages", "ui")  # the dashboard's page folder and its helpers
+APP_DIRS = ("pages", "pages", "ui")  # the dashboard's page folder and its helpers
 SKIP_DIRS = {"tests", ".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist"}
 
 
@@ -85,7 +85,7 @@ def test_models_import_nothing_from_forecaster_or_pandas():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_only_the_app_pages_and_ui_import_streamlit():
+def test_only_the_pages_and_ui_import_streamlit():
     offenders = []
     for path in project_files():
         rel = path.relative_to(ROOT)

@@ -12,6 +12,7 @@ import torch
 
 from conftest import TINY, make_panel, weekly_pattern_panel
 from forecaster import DataError, ForecastConfig, ForecasterError, TrainingError, evaluate, fit
+from forecaster import training
 from forecaster.training import EpochRecord, resolve_device
 
 MODELS = ["cnn_lstm", "global_cnn_lstm"]
@@ -120,14 +121,24 @@ def test_model_beats_seasonal_naive_on_a_noisy_weekly_pattern():
 
 # --- NaN guard, cancel, callback -----------------------------------------------------------------------
 
-def test_huge_learning_rate_raises_a_training_error_that_says_what_to_do(small_panel):
-    with pytest.raises(TrainingError, match="(?i)diverged.*learning rate"):
-        fit(small_panel, TINY.replace(model="global_cnn_lstm", learning_rate=1e20, epochs=2))
+def test_a_loss_that_becomes_nan_stops_training_with_an_error_that_says_what_to_do(small_panel, monkeypatch):
+    real_forward = training.ProductWeightedLoss.forward
+    calls = []
+
+    def forward(self, pred, target, products=None):
+        loss = real_forward(self, pred, target, products)
+        calls.append(1)
+        return loss * float("nan") if len(calls) > 3 else loss  # diverges in the first epoch's 4th batch
+
+    monkeypatch.setattr(training.ProductWeightedLoss, "forward", forward)
+    with pytest.raises(TrainingError, match="(?i)diverged.*nan.*learning rate"):
+        fit(small_panel, TINY.replace(model="global_cnn_lstm", epochs=2))
 
 
-def test_learning_rate_so_large_that_the_optimiser_overflows_is_a_training_error(small_panel):
+@pytest.mark.parametrize("rate", [1e20, 1e38, float("inf"), float("nan"), 0.0, -0.01])
+def test_learning_rates_that_cannot_train_are_refused_before_training(rate):
     with pytest.raises(ForecasterError, match="(?i)learning rate"):
-        fit(small_panel, TINY.replace(learning_rate=1e38, epochs=2))
+        TINY.replace(learning_rate=rate)
 
 
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])

@@ -38,7 +38,7 @@ def job_of(at: AppTest):
 
 def train(at: AppTest, **form) -> AppTest:
     """Fill the Train form (tiny sizes by default), press Train, wait for the thread, rerun."""
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("pages/train.py").run()
     for key, value in {**TINY_FORM, **form}.items():
         widget = at.text_input(key=key) if key == "w_lags" else (
             at.selectbox(key=key) if key == "w_model" else at.number_input(key=key))

@@ -14,7 +14,7 @@ from ui.jobs import registry
 
 from .conftest import TIMEOUT, all_text, job_of, new_app, sidebar_text, train, with_data
 
-PAGES = ["app_pages/home.py", "app_pages/data.py", "app_pages/train.py", "app_pages/evaluate.py", "app_pages/forecast.py"]
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/forecast.py"]
 
 
 def charts(at):
@@ -36,16 +36,16 @@ def test_every_page_renders_without_data_and_points_to_the_fix(page):
     at = new_app().switch_page(page).run()
     assert not at.exception
     assert not at.error
-    if page == "app_pages/data.py":
+    if page == "pages/data.py":
         assert at.file_uploader and at.button[0].label == "Use demo data"  # this page is the fix
-    elif page != "app_pages/home.py":
+    elif page != "pages/home.py":
         assert page_links(at), "a page missing its prerequisite links to the page that fixes it"
     assert "None yet" in sidebar_text(at)
 
 
 def test_pages_without_a_model_link_to_the_train_page(tiny_csv):
     at = with_data(tiny_csv)
-    for page in ("app_pages/evaluate.py", "app_pages/forecast.py"):
+    for page in ("pages/evaluate.py", "pages/forecast.py"):
         at.switch_page(page).run()
         assert not at.exception
         assert "No trained model yet." in [i.value for i in at.info]
@@ -66,7 +66,7 @@ def test_home_demo_button_loads_labelled_demo_data():
 def test_data_page_summarises_and_charts_the_demo_data():
     at = new_app()
     at.button[0].click().run()
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("pages/data.py").run()
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Products"] == "20" and metrics["Days"] == "1,095"
@@ -82,7 +82,7 @@ def test_data_page_summarises_and_charts_the_demo_data():
 def test_train_page_shows_device_and_prefilled_form_for_demo_data():
     at = new_app()
     at.button[0].click().run()
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("pages/train.py").run()
     assert not at.exception
     assert any("Training runs on: **CPU**" in c.value or "GPU" in c.value for c in at.caption)
     assert at.number_input(key="w_epochs").value == DEFAULT_CONFIG.epochs  # defaults from forecaster.config
@@ -95,7 +95,7 @@ def test_train_page_shows_device_and_prefilled_form_for_demo_data():
 
 # --- upload ----------------------------------------------------------------------------------------
 def test_uploading_a_csv_makes_it_the_current_dataset(tiny_csv):
-    at = new_app().switch_page("app_pages/data.py").run()
+    at = new_app().switch_page("pages/data.py").run()
     at.file_uploader[0].set_value(("shop_sales.csv", tiny_csv, "text/csv")).run()
     assert not at.exception and not at.error
     assert at.session_state["dataset"].name == "shop_sales.csv"
@@ -106,14 +106,14 @@ def test_uploading_a_csv_makes_it_the_current_dataset(tiny_csv):
 def test_rejected_upload_shows_what_to_fix():
     weekly = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=20, freq="7D").strftime("%Y-%m-%d"),
                            "product": "Tea", "quantity": 5}).to_csv(index=False).encode()
-    at = new_app().switch_page("app_pages/data.py").run()
+    at = new_app().switch_page("pages/data.py").run()
     at.file_uploader[0].set_value(("weekly.csv", weekly, "text/csv")).run()
     assert not at.exception
     assert any("daily" in e.value for e in at.error)
 
 
 def test_column_override_changes_how_the_file_is_read(tiny_csv):
-    at = with_data(tiny_csv).switch_page("app_pages/data.py").run()
+    at = with_data(tiny_csv).switch_page("pages/data.py").run()
     assert {m.label: m.value for m in at.metric}["Products"] == "6"
     at.selectbox(key="w_ingest_date").set_value("quantity").run()  # a wrong choice is an error, not a crash
     assert not at.exception
@@ -142,7 +142,7 @@ def test_training_the_same_data_and_settings_again_reuses_the_result(trained_app
 
 
 def test_invalid_settings_are_an_error_on_the_page(tiny_csv):
-    at = with_data(tiny_csv).switch_page("app_pages/train.py").run()
+    at = with_data(tiny_csv).switch_page("pages/train.py").run()
     at.text_input(key="w_lags").set_value("seven")
     at.button(key="FormSubmitter:training_form-Train").click().run()
     assert not at.exception and "Lags must be a number" in at.error[0].value
@@ -172,7 +172,7 @@ def test_running_job_shows_progress_and_cancel_keeps_the_best_model(tiny_csv, mo
         return fit(panel, config, callback=on_epoch, cancel=cancel)
 
     monkeypatch.setattr(registry(), "_fit", slow)
-    at = with_data(tiny_csv).switch_page("app_pages/train.py").run()
+    at = with_data(tiny_csv).switch_page("pages/train.py").run()
     for key, value in {"w_epochs": 500, "w_conv": 8, "w_hidden": 8, "w_test_days": 14, "w_val_days": 14,
                        "w_seed": 777}.items():
         at.number_input(key=key).set_value(value)
@@ -190,12 +190,12 @@ def test_running_job_shows_progress_and_cancel_keeps_the_best_model(tiny_csv, mo
     at.run()
     assert any("best model so far is kept" in w.value for w in at.warning)
     assert job.result is not None and job.result.cancelled
-    at.switch_page("app_pages/evaluate.py").run()
+    at.switch_page("pages/evaluate.py").run()
     assert not at.exception and any("cancelled" in w.value for w in at.warning)
 
 
 def test_evaluate_page_shows_cards_bars_and_any_product(trained_app):
-    at = trained_app.switch_page("app_pages/evaluate.py").run()
+    at = trained_app.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error
     labels = [m.label for m in at.metric]
     assert labels.count("MAE") == 4 and labels.count("WAPE") == 4 and labels.count("MASE") == 4
@@ -212,7 +212,7 @@ def test_evaluate_page_shows_cards_bars_and_any_product(trained_app):
 
 
 def test_forecast_page_horizon_changes_table_and_download(trained_app):
-    at = trained_app.switch_page("app_pages/forecast.py").run()
+    at = trained_app.switch_page("pages/forecast.py").run()
     assert not at.exception and not at.error
     assert at.dataframe[0].value.shape == (6, 2)
     first = at.get("download_button")[0]
@@ -239,7 +239,7 @@ def test_recommended_model_is_shown_when_the_library_fills_it(trained_app):
         at = trained_app.run()
         assert "Recommended model" in [s.value for s in at.subheader]
         assert "cnn_lstm had the lowest validation error." in all_text(at)
-        at.switch_page("app_pages/evaluate.py").run()
+        at.switch_page("pages/evaluate.py").run()
         assert not at.exception and at.expander[0].label.startswith("Recommended model")
     finally:
         job.result.selection, job.result.selection_reason = None, ""
@@ -253,7 +253,7 @@ def test_the_recommended_model_shows_its_choice_and_reason(tiny_csv):
     assert not at.exception and not at.error
     assert "Recommended model" in [s.value for s in at.subheader]
     assert any("Recommended:" in i.value for i in at.info)
-    at.switch_page("app_pages/evaluate.py").run()
+    at.switch_page("pages/evaluate.py").run()
     assert not at.exception
     assert at.expander[0].label.startswith("Recommended model")
     assert chart_titles(at)[0].startswith("Error per product (recommended model)")
@@ -269,7 +269,7 @@ def test_a_browser_refresh_finds_the_sessions_job_again(trained_app):
     at.run()
     assert at.session_state["owner_id"] == owner
     assert f"Finished after {3 * DEFAULT_CONFIG.ensemble} epochs" in sidebar_text(at)  # 3 per ensemble member
-    at.switch_page("app_pages/evaluate.py").run()
+    at.switch_page("pages/evaluate.py").run()
     assert not at.exception and len(at.metric) == 16
     other = new_app()  # another browser session: none of that
     assert other.session_state["owner_id"] != owner and "None yet: start one" in sidebar_text(other)

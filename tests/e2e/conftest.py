@@ -37,7 +37,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory) -> str:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        if os.environ.get("CI"):  # CI installs chromium (scripts/test.sh): a missing browser there is a failure
+            pytest.fail(f"{CHROMIUM} is missing on CI; scripts/test.sh should have installed it")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); scripts/test.sh installs it")
     port = _free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1"}

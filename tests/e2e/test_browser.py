@@ -57,6 +57,23 @@ def upload(page, path) -> None:
     page.get_by_text("Read as long").wait_for()
 
 
+def test_a_page_url_as_the_first_request_after_start_still_gets_the_frame(browser, server_url):
+    """Streamlit treats a pages/ folder as its legacy scan until app.py's st.navigation has run once; a
+    bookmarked /train as the server's first request must still show the sidebar and the session defaults.
+    (First in this file so that, run alone or in order, it is the server's first script run.)"""
+    context = browser.new_context()
+    context.set_default_timeout(STEP_MS)
+    try:
+        page = context.new_page()
+        page.goto(f"{server_url}/train")
+        page.locator("h1", has_text="Train").wait_for()
+        expect(page.get_by_text("Current dataset")).to_be_visible()
+        expect(page.locator('[data-testid="stSidebarNav"] a')).to_have_count(5)
+        assert "session=" in page.url  # app.py ran: it keeps the session id in the URL
+    finally:
+        context.close()
+
+
 def test_upload_train_evaluate_forecast_and_download(new_page, tmp_path, screenshots):
     csv = tmp_path / "shop_sales.csv"
     csv.write_bytes(demo_csv_bytes(n_products=8, days=300, seed=11))

@@ -2,7 +2,9 @@
 import streamlit as st
 
 from forecaster import DataError, ForecasterError, charts
-from ui import cached, jobs, state, widgets
+from ui import cached, jobs, router, state, widgets
+
+router.ensure_frame()
 
 st.title("Train")
 st.caption(f"Training runs on: **{cached.device_label()}**")
@@ -11,8 +13,8 @@ ds = state.dataset()
 job = jobs.current()
 if ds is None and job is None:
     st.info("No data yet. Load data first.")
-    st.page_link("app_pages/data.py", label="Upload a CSV on the Data page", icon=":material/upload_file:")
-    st.page_link("app_pages/home.py", label="Or use the demo data on Home", icon=":material/home:")
+    st.page_link("pages/data.py", label="Upload a CSV on the Data page", icon=":material/upload_file:")
+    st.page_link("pages/home.py", label="Or use the demo data on Home", icon=":material/home:")
     st.stop()
 
 panel = None
@@ -21,7 +23,7 @@ if ds is not None:
         panel = cached.current_ingest().panel
     except DataError as exc:
         st.error(f"The current data cannot be read: {exc}")
-        st.page_link("app_pages/data.py", label="Fix the column choices on the Data page", icon=":material/upload_file:")
+        st.page_link("pages/data.py", label="Fix the column choices on the Data page", icon=":material/upload_file:")
     else:
         st.caption(f"Data: {ds.name}, {panel.shape[1]:,} products × {panel.shape[0]:,} days.")
 
@@ -79,4 +81,4 @@ if selection is not None and len(selection):
     st.info(getattr(trained, "selection_reason", "") or "Chosen by the lowest error on the validation days.")
     st.dataframe(selection, hide_index=True)
 
-st.page_link("app_pages/evaluate.py", label="Next: how accurate is it?", icon=":material/arrow_forward:")
+st.page_link("pages/evaluate.py", label="Next: how accurate is it?", icon=":material/arrow_forward:")

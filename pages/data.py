@@ -2,7 +2,9 @@
 import streamlit as st
 
 from forecaster import DataError, charts
-from ui import cached, state, widgets
+from ui import cached, router, state, widgets
+
+router.ensure_frame()
 
 st.title("Data")
 limit_mb = st.get_option("server.maxUploadSize")
@@ -88,4 +90,4 @@ with tab1:
 with tab2:
     st.dataframe(raw.head(100), height=320)
 
-st.page_link("app_pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")
+st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")

@@ -3,7 +3,9 @@ import streamlit as st
 
 from forecaster import ForecasterError, charts
 from forecaster.evaluate import NETWORK
-from ui import cached, jobs, state
+from ui import cached, jobs, router, state
+
+router.ensure_frame()
 
 st.title("Evaluate")
 
@@ -12,12 +14,12 @@ trained = job.result if job is not None else None
 if trained is None:
     if state.dataset() is None:
         st.info("No data and no trained model yet.")
-        st.page_link("app_pages/home.py", label="Start with the demo data on Home", icon=":material/home:")
+        st.page_link("pages/home.py", label="Start with the demo data on Home", icon=":material/home:")
     elif job is not None and job.snapshot().running:
         st.info("Training is still running.")
     else:
         st.info("No trained model yet.")
-    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
     st.stop()
 
 try:
@@ -82,4 +84,4 @@ st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *basel
 
 with st.expander("Error per product as a table"):
     st.dataframe(evaluation.per_product, hide_index=True)
-st.page_link("app_pages/forecast.py", label="Next: forecasts and downloads", icon=":material/arrow_forward:")
+st.page_link("pages/forecast.py", label="Next: forecasts and downloads", icon=":material/arrow_forward:")

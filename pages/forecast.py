@@ -3,7 +3,9 @@ import streamlit as st
 
 from forecaster import ForecasterError, charts
 from forecaster.forecast import MAX_HORIZON
-from ui import cached, jobs, state
+from ui import cached, jobs, router, state
+
+router.ensure_frame()
 
 st.title("Forecast")
 
@@ -12,10 +14,10 @@ trained = job.result if job is not None else None
 if trained is None:
     if state.dataset() is None:
         st.info("No data and no trained model yet.")
-        st.page_link("app_pages/home.py", label="Start with the demo data on Home", icon=":material/home:")
+        st.page_link("pages/home.py", label="Start with the demo data on Home", icon=":material/home:")
     else:
         st.info("No trained model yet.")
-    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
     st.stop()
 
 panel = job.panel
