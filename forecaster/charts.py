@@ -48,7 +48,9 @@ def loss_curve(history: Sequence[EpochRecord], total_epochs: int | None = None,
 
     Built with graph_objects rather than plotly express: the Train page redraws it twice a second.
     """
-    epochs = [r.done_epochs for r in history]
+    # x counts the epochs actually run, one after another: early stopping leaves planned epochs unused,
+    # and a run of several networks should not show those as gaps
+    epochs = list(range(1, len(history) + 1))
     # a new network (another ensemble member, or the next candidate of the "auto" choice) starts at epoch 1:
     # break the lines there and mark it
     starts = [i for i, r in enumerate(history) if i and r.epoch == 1]
@@ -64,9 +66,8 @@ def loss_curve(history: Sequence[EpochRecord], total_epochs: int | None = None,
         fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers" if len(epochs) <= 60 else "lines",
                                  line=dict(color=LOSS_COLOURS[attr])))
     for i in starts:
-        fig.add_vline(x=epochs[i] - 0.5, line_dash="dash", line_color="#adb5bd",
-                      annotation_text="next network", annotation_position="top right")
-    fig.update_xaxes(title_text="Epoch")
+        fig.add_vline(x=epochs[i] - 0.5, line_dash="dash", line_color="#adb5bd")
+    fig.update_xaxes(title_text="Epochs run" + (" (a dashed line: the next network starts)" if starts else ""))
     fig.update_yaxes(title_text="Loss (scaled units, lower is better)")
     if total_epochs:  # room to grow, without squeezing a short run into a long planned one
         shown = max(epochs, default=0)

@@ -83,6 +83,11 @@ class JobSnapshot:
         return self.history[-1].done_epochs if self.history else 0
 
     @property
+    def epochs_run(self) -> int:
+        """Epochs actually trained (done_epochs also counts the planned epochs early stopping skipped)."""
+        return len(self.history)
+
+    @property
     def epoch(self) -> int:
         return self.history[-1].epoch if self.history else 0
 

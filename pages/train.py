@@ -65,7 +65,7 @@ if trained is None:  # cancelled before the first epoch
     st.stop()
 jobs.render_progress(job)
 if snap.status == "cancelled":
-    st.warning(f"Cancelled after {snap.done_epochs} epochs: the best model so far is kept and can be "
+    st.warning(f"Cancelled after {snap.epochs_run} epochs: the best model so far is kept and can be "
                "evaluated and used for forecasts.")
 elif snap.reused:
     st.info("The same data and settings were trained before: that result is shown, nothing was retrained.")
@@ -73,7 +73,7 @@ else:
     kept = ("" if getattr(trained, "selection", None) is not None else
             f"; the weights of epoch {', '.join(map(str, trained.best_epochs))} were kept, the best on the "
             "validation days")
-    st.success(f"Training finished in {jobs.format_seconds(trained.train_seconds)} ({snap.done_epochs} epochs{kept}).")
+    st.success(f"Training finished in {jobs.format_seconds(trained.train_seconds)} ({snap.epochs_run} epochs{kept}).")
 
 selection = getattr(trained, "selection", None)
 if selection is not None and len(selection):

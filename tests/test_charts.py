@@ -111,3 +111,13 @@ def test_forecast_charts_and_table(panel):
     lines = {t.name: t for t in hist_fc.data}
     assert len(lines["Actual sales"].x) == 30
     assert list(lines["Forecast"].y)[1:] == [9.0, 8.0]  # joined to the last actual day
+
+
+def test_loss_curve_runs_networks_back_to_back_without_the_epochs_early_stopping_skipped():
+    # two networks with a plan of 10 epochs each; the first stopped early after 3
+    first = [EpochRecord(0, e, 10, 1.0, 1.0, 1.0, e, 20, e) for e in (1, 2, 3)]
+    second = [EpochRecord(0, e, 10, 1.0, 1.0, 1.0, 3 + e, 20, 10 + e) for e in (1, 2)]
+    fig = charts.loss_curve(first + second, total_epochs=20)
+    assert list(fig.data[0].x) == [1, 2, 3, None, 4, 5]  # no gap from 4 to 10, a break between networks
+    assert [s.x0 for s in fig.layout.shapes] == [3.5]
+    assert "next network" in fig.layout.xaxis.title.text

@@ -55,12 +55,12 @@ def status_line(snap: JobSnapshot) -> str:
     if snap.running and not snap.history:
         text += f" first epoch of {snap.total_epochs} under way"
     elif snap.running:
-        text += f" epoch {snap.done_epochs} of {snap.total_epochs}"
+        text += f" epoch {snap.done_epochs} of at most {snap.total_epochs}"
         left = snap.seconds_left
         if left is not None:
             text += f", about {format_seconds(left)} left at most"
     elif snap.status in (DONE, CANCELLED) and snap.history:
-        text += f" after {snap.done_epochs} epochs in {format_seconds(snap.elapsed)}"
+        text += f" after {snap.epochs_run} epochs in {format_seconds(snap.elapsed)}"
         if snap.reused:
             text = "Finished (reused an identical earlier run, nothing retrained)"
     return text
