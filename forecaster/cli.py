@@ -46,6 +46,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float, default=d.weight_decay)
     g.add_argument("--loss", choices=["mse", "l1", "huber"], default=d.loss)
     g.add_argument("--patience", type=int, default=d.patience)
+    g.add_argument("--min-improvement", type=float, default=d.min_improvement,
+                   help="early stopping: relative improvement of the validation loss that counts as progress")
+    g.add_argument("--weighted-loss", action=argparse.BooleanOptionalAction, default=d.weighted_loss,
+                   help="weight each product's errors by its scale in units")
+    g.add_argument("--refit", action=argparse.BooleanOptionalAction, default=d.refit,
+                   help="model auto: train the chosen network again with the validation days")
     g.add_argument("--epoch-samples", type=int, default=d.epoch_samples,
                    help="at most this many training samples per epoch, drawn afresh each epoch (0 = all)")
     g.add_argument("--conv-channels", type=int, default=d.conv_channels)
@@ -65,7 +71,8 @@ def _config(a: argparse.Namespace) -> ForecastConfig:
         model=a.model, lags=parse_lags(a.lags), rolling_windows=rolling, seq_len=a.seq_len,
         extended_calendar=a.extended_calendar, log1p=a.log1p, test_days=a.test_days, val_days=a.val_days,
         epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, weight_decay=a.weight_decay,
-        loss=a.loss, patience=a.patience, epoch_samples=a.epoch_samples, conv_channels=a.conv_channels, kernel_size=a.kernel_size,
+        loss=a.loss, patience=a.patience, min_improvement=a.min_improvement, weighted_loss=a.weighted_loss,
+        refit=a.refit, epoch_samples=a.epoch_samples, conv_channels=a.conv_channels, kernel_size=a.kernel_size,
         hidden_size=a.hidden_size, lstm_layers=a.lstm_layers, dropout=a.dropout,
         embedding_dim=a.embedding_dim, ensemble=a.ensemble, seed=a.seed, device=a.device)
 
