@@ -66,7 +66,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _config(a: argparse.Namespace) -> ForecastConfig:
-    rolling = tuple(int(x) for x in a.rolling.split(",") if x.strip()) if a.rolling else ()
+    try:
+        rolling = tuple(int(x) for x in a.rolling.split(",") if x.strip()) if a.rolling else ()
+    except ValueError:
+        raise ForecasterError(f"--rolling takes whole numbers of days like 7,28, not {a.rolling!r}.") from None
     return ForecastConfig(
         model=a.model, lags=parse_lags(a.lags), rolling_windows=rolling, seq_len=a.seq_len,
         extended_calendar=a.extended_calendar, log1p=a.log1p, test_days=a.test_days, val_days=a.val_days,
@@ -115,6 +118,8 @@ def _train(a: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     config = _config(a)
+    _check_horizon(a.horizon)
+    resolve_device(config.device)  # a forced device that is absent: say so before reading and training
     ingested = load_panel(a.data, _ingest_options(a))
     r = ingested.report
     say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr))
@@ -151,9 +156,19 @@ def _forecast(a: argparse.Namespace) -> None:
     from .ingest import load_panel
     from .persistence import load
 
-    trained = load(a.model, device=a.device)
+    from .training import resolve_device
+
+    _check_horizon(a.horizon)
+    trained = load(a.model, device=str(resolve_device(a.device)))
     panel = load_panel(a.data, _ingest_options(a)).panel
     write_csv(forecast_table(forecast(trained, panel, a.horizon)), a.forecast_out)
+
+
+def _check_horizon(horizon: int) -> None:
+    from .forecast import MAX_HORIZON
+
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise ForecasterError(f"--horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")
 
 
 def _demo(a: argparse.Namespace) -> None:

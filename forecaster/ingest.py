@@ -275,6 +275,11 @@ def _wide_value_columns(df: pd.DataFrame, columns: list[str]) -> tuple[str, ...]
     return tuple(values)
 
 
+# plausible purchase dates; anything outside is reported as a likely typo rather than silently spanned
+EARLIEST, LATEST = pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31")
+MAX_SPAN_YEARS = 50
+
+
 def _detect_dayfirst(values: pd.Series) -> bool:
     """True when a d/m/y-looking date has a first part above 12 (13/01/2024 can only be day-first)."""
     heads = pd.Series(values.astype(str).str.slice(0, 10).unique())  # timestamps share few dates
@@ -297,9 +302,13 @@ def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex
         parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst)
     except (ValueError, TypeError):
         parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst, format="mixed")
+    missed = parsed.isna() & uniques.notna()
+    if missed.any():  # the format inferred from the first value misses others (2024-01-02 next to 2024-01-02 10:00)
+        parsed[missed] = pd.to_datetime(uniques[missed], errors="coerce", dayfirst=dayfirst, format="mixed")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
-    parsed_values = parsed.to_numpy(dtype="datetime64[ns]")
+    _check_date_range(parsed, uniques, codes, col)
+    parsed_values = parsed.dt.as_unit("ns").to_numpy()
     result = np.where(codes >= 0, parsed_values[np.maximum(codes, 0)], np.datetime64("NaT"))
     dates = pd.DatetimeIndex(result)
     bad = np.flatnonzero(pd.isna(dates))
@@ -310,6 +319,22 @@ def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex
         raise DataError(f"Column {col.name!r} has {len(bad)} cell(s) that are not dates{example}, at rows "
                         f"{_rows(first)}. Fix or remove those rows, or choose another date column.")
     return dates.floor("D"), bool(dayfirst)
+
+
+def _check_date_range(parsed: pd.Series, uniques: pd.Series, codes: np.ndarray, col: pd.Series) -> None:
+    """Reject dates outside EARLIEST..LATEST, or spanning more than MAX_SPAN_YEARS: almost always a typo
+    (3024 for 2024) that would otherwise stretch the panel over centuries of zero days."""
+    outside = (parsed < EARLIEST) | (parsed > LATEST)
+    if outside.any():
+        value = uniques[outside].iloc[0]
+        rows = col.index[np.isin(codes, np.flatnonzero(outside.to_numpy()))]
+        raise DataError(f"Column {col.name!r} has {len(rows)} date(s) outside {EARLIEST.year}-{LATEST.year} "
+                        f"(first one: {value!r}) at rows {_rows(rows)}. Fix those dates (a typo in the year?).")
+    first, last = parsed.min(), parsed.max()
+    if pd.notna(first) and (last - first).days > MAX_SPAN_YEARS * 366:
+        rows = col.index[np.isin(codes, [int(parsed.argmin()), int(parsed.argmax())])]
+        raise DataError(f"Column {col.name!r} runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}, more than "
+                        f"{MAX_SPAN_YEARS} years of daily data: check the dates at rows {_rows(rows)} for typos.")
 
 
 def _numbers(col: pd.Series, what: str) -> pd.Series:

@@ -22,7 +22,8 @@ import pandas as pd
 
 from models import REGISTRY
 
-from .config import ForecastConfig
+from . import recommend
+from .config import AUTO_MODEL, ForecastConfig
 from .errors import ForecasterError
 from .training import EpochRecord, TrainedForecaster, fit
 from .windows import chronological_split
@@ -49,12 +50,9 @@ def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
 
 def planned_epochs(config: ForecastConfig) -> int:
     """Epochs a run will do at most (the recommended "auto" model trains every candidate network)."""
-    per_model = config.epochs * config.ensemble
-    if config.model == "auto":
-        from . import recommend
-
-        return per_model * len(getattr(recommend, "NETWORKS", (None,)))
-    return per_model
+    if config.model == AUTO_MODEL:
+        return recommend.planned_epochs(config)
+    return config.epochs * config.ensemble
 
 
 def check_settings(panel: pd.DataFrame, config: ForecastConfig) -> None:
@@ -104,7 +102,7 @@ class JobSnapshot:
             return 0.0
         if not self.history:
             return None
-        per_epoch = self.history[-1].elapsed / self.done_epochs
+        per_epoch = self.elapsed / max(self.epochs_run, 1)  # the job's time over the epochs it really ran
         return per_epoch * max(self.total_epochs - self.done_epochs, 0)
 
     @property
@@ -208,7 +206,7 @@ class TrainingJob:
                          detail=traceback.format_exc())
         else:
             if getattr(trained, "cancelled", False):
-                if trained.history:
+                if trained.networks:
                     self._finish(CANCELLED, result=trained)
                 else:
                     self._finish(CANCELLED, error="Cancelled before the first epoch finished: there is no "

@@ -1,14 +1,19 @@
 """The recommended model: candidates trained on the same days, chosen by their error on the validation span.
 
 ``fit(panel, ForecastConfig(model="auto"))`` (the default) lands here. It trains each network variant of
-:data:`NETWORKS` with the config's settings, predicts the validation span (the ``val_days`` just before
-the test span) one day ahead from the actual history, adds the simple baselines on the same days, and
-also tries a blend: a weighted average of the best network and the baselines, weights on a coarse grid
-(steps of :data:`BLEND_STEP`) fit to the validation span. The candidate with the lowest validation MAE
-is recommended; with ``config.refit`` its network is then trained again on every day before the
-test span (validation days included) for the median epoch count early stopping found. The test span
-is never looked at: scaling is fit before it, training and early stopping
+:data:`NETWORKS` with the config's settings (one network each when a refit follows, the configured
+ensemble otherwise; the global variant's batch grows with the data, see :func:`candidate_config`),
+predicts the validation span (the ``val_days`` just before the test span) one day ahead from the actual
+history, adds the simple baselines on the same days, and also tries a blend: a weighted average of the
+better network and the baselines, weights on a coarse grid (steps of :data:`BLEND_STEP`) fit to the
+validation span. The candidate with the lowest validation MAE is recommended. With ``config.refit`` and
+a network in the choice, that network is then trained again, as the configured ensemble, on every day
+before the test span (validation days included) for the epoch count early stopping found; the blend
+weights stay. The test span is never looked at: scaling is fit before it, training and early stopping
 end before it, and so does every score used to choose.
+
+Cancel keeps what finished: a candidate that learned nothing is left out, no refit starts after a
+cancel, and a cancelled refit is dropped in favour of the finished candidate.
 
 The returned :class:`~forecaster.training.TrainedForecaster` is an ordinary one (the chosen network
 family, its weights and scaler) with ``blend`` weights when a blend or a baseline won, plus
@@ -118,6 +123,19 @@ def candidate_config(config: ForecastConfig, model: str, n_train_days: int, n_pr
     return config.replace(model=model, batch_size=batch)
 
 
+def _search_config(config: ForecastConfig) -> ForecastConfig:
+    """The candidates' settings: with a refit to come each candidate is one network (the choice needs its
+    validation error, not its ensemble), and the refit trains the configured ensemble; without a refit
+    the candidates are the ensembles."""
+    return config.replace(ensemble=1) if config.refit else config
+
+
+def planned_epochs(config: ForecastConfig) -> int:
+    """Epochs the recommendation trains at most: every candidate, then the refit (early stopping ends sooner)."""
+    search = _search_config(config)
+    return search.epochs * search.ensemble * len(NETWORKS) + config.epochs * config.ensemble * int(config.refit)
+
+
 def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
               callback: Callable[[EpochRecord], None] | None = None,
               cancel: CancelFlag | None = None) -> Recommendation:
@@ -132,9 +150,9 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     actual = values[split.val]
     # with a refit to come, each candidate is one network (the choice needs its validation error, not its
     # ensemble); the refit trains the configured ensemble. Without a refit the candidates are the ensembles.
-    search = config.replace(ensemble=1) if config.refit else config
+    search = _search_config(config)
     per_candidate = search.epochs * search.ensemble
-    total = per_candidate * len(NETWORKS) + config.epochs * config.ensemble * int(config.refit)
+    total = planned_epochs(config)
 
     networks: dict[str, TrainedForecaster] = {}
     val_pred: dict[str, np.ndarray] = {}
@@ -146,6 +164,10 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
                 callback(dataclasses.replace(rec, total_epochs=total, done_epochs=offset + rec.done_epochs))
 
         trained = fit(panel, candidate_config(search, model, len(split.train), panel.shape[1]), relay, cancel)
+        if not trained.networks:  # cancelled before this candidate learned anything
+            if not networks:
+                return Recommendation(trained, {}, split.val, {}, {}, {})
+            break
         networks[model] = trained
         val_pred[model] = trained.predict(panel, split.val)
         if trained.cancelled:
@@ -175,19 +197,23 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     history = [h for m in networks for h in _relabel(networks, m, per_candidate, total)]
     last = history[-1] if history else None
     seconds = sum(n.train_seconds for n in networks.values())
-    refitted = config.refit and weights.get("network", 0) > 0 and not result.cancelled
-    if refitted:
-        result = _refit(panel, config, result, split, total, len(NETWORKS) * per_candidate, callback, cancel)
-        history += result.history
-        seconds += result.train_seconds
-    elif callback is not None and last is not None and last.done_epochs < total and \
-            not any(n.cancelled for n in networks.values()):
+    cancelled = any(n.cancelled for n in networks.values()) or len(networks) < len(NETWORKS)
+    refitted = False
+    if config.refit and weights.get("network", 0) > 0 and not cancelled:
+        refit = _refit(panel, config, result, split, total, callback, cancel)
+        history += refit.history
+        seconds += refit.train_seconds
+        if refit.cancelled:  # a half-done refit is not better than the finished candidate: keep that
+            cancelled = True
+        else:
+            result, refitted = refit, True
+    elif callback is not None and last is not None and last.done_epochs < total and not cancelled:
         # early stopping or no refit left planned epochs unused: close the progress bar on the last epoch
         callback(dataclasses.replace(last, done_epochs=total))
     result = dataclasses.replace(result, blend={} if weights == {"network": 1.0} else dict(weights))
     result.history = history
     result.train_seconds = seconds
-    result.cancelled = result.cancelled or any(n.cancelled for n in networks.values())
+    result.cancelled = cancelled
     labels = {c: _describe(c, blends[c], families[c]) for c in order}
     result.selection = pd.DataFrame({
         "candidate": order,
@@ -203,7 +229,7 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
 
 
 def _refit(panel: pd.DataFrame, config: ForecastConfig, chosen: TrainedForecaster, split, total: int,
-           offset: int, callback, cancel) -> TrainedForecaster:
+           callback, cancel) -> TrainedForecaster:
     """Train the chosen network again on every day before the test span (validation days included), for
     the median number of epochs early stopping found; the choice and the blend weights stay as they are."""
     epochs = max(1, int(np.median(chosen.best_epochs or [config.epochs])))

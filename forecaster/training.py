@@ -295,8 +295,9 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
                 stale += 1
             if trained.cancelled or (val_set is not None and config.patience and stale >= config.patience):
                 break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+        if best_state is None:  # cancelled before this member finished an epoch: nothing learned to keep
+            break
+        net.load_state_dict(best_state)
         net.eval()
         trained.networks.append(net)
         trained.best_epochs.append(best_epoch)

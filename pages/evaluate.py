@@ -23,7 +23,7 @@ if trained is None:
     st.stop()
 
 try:
-    evaluation = cached.evaluation(job.key, trained, job.panel)
+    evaluation = cached.evaluation(job.job_id, trained, job.panel)
 except ForecasterError as exc:
     st.error(str(exc))
     st.stop()

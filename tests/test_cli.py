@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from forecaster.cli import _config, _ingest_options, main, parser
 
@@ -154,6 +155,19 @@ def test_training_that_diverges_exits_2_without_a_traceback(demo_csv, capsys):
     line = check_one_line_error(*run_main(capsys, "train", demo_csv, *SMALL, "--model", "cnn_lstm", "--lr", "1e38",
                                           "--quiet"))
     assert "learning rate" in line
+
+
+def test_bad_flags_exit_2_before_any_training(demo_csv, capsys, trained_run, workdir):
+    run = next(trained_run["runs"].iterdir())
+    assert "--rolling" in check_one_line_error(*run_main(capsys, "train", demo_csv, *SMALL, "--rolling", "7,x"))
+    assert "--horizon" in check_one_line_error(*run_main(capsys, "train", demo_csv, *SMALL, "--horizon", "0"))
+    line = check_one_line_error(*run_main(capsys, "forecast", "--model", run, "--data", demo_csv,
+                                          "--forecast-out", workdir / "x.csv", "--horizon", "1000"))
+    assert "--horizon" in line
+    if not torch.cuda.is_available():  # a forced GPU that is absent is named as such, not as damaged weights
+        line = check_one_line_error(*run_main(capsys, "forecast", "--model", run, "--data", demo_csv,
+                                              "--forecast-out", workdir / "x.csv", "--device", "cuda"))
+        assert "CUDA" in line
 
 
 def test_contract_flags_reach_the_ingest_options_and_the_config():

@@ -305,3 +305,21 @@ def test_fit_rejects_a_panel_too_short_for_the_settings(tiny_config):
     short = pd.DataFrame(np.ones((30, 2)), index=index, columns=["a", "b"])
     with pytest.raises(DataError, match="need at least"):
         fit(short, tiny_config)
+
+
+def test_a_year_typo_is_rejected_naming_the_row_instead_of_spanning_centuries():
+    rows = [f"2024-01-{d:02d},Tea,{d}" for d in range(1, 29)] + ["3024-01-29,Tea,5"]
+    with pytest.raises(DataError, match=r"(?s)outside 1900-2100.*'3024-01-29'.*rows 30\b"):
+        load_panel(("date,product,quantity\n" + "\n".join(rows)).encode())
+
+
+def test_dates_spanning_more_than_fifty_years_are_rejected_as_a_likely_typo():
+    rows = [f"2024-01-{d:02d},Tea,{d}" for d in range(1, 29)] + ["1924-01-29,Tea,5"]
+    with pytest.raises(DataError, match=r"(?s)1924-01-29 to 2024-01-28.*rows .*30"):
+        load_panel(("date,product,quantity\n" + "\n".join(rows)).encode())
+
+
+def test_dates_with_and_without_a_time_of_day_in_one_column_are_both_read():
+    rows = [f"2024-01-{d:02d},Tea,1" for d in range(1, 21)] + [f"2024-01-{d:02d} 10:30,Tea,2" for d in range(5, 9)]
+    panel = load_panel(("date,product,quantity\n" + "\n".join(rows)).encode()).panel
+    assert len(panel) == 20 and panel.loc["2024-01-05", "Tea"] == 3 and panel["Tea"].sum() == 28

@@ -204,9 +204,18 @@ def test_the_recommended_model_reports_progress_over_all_candidates(panel):
 
 
 def test_snapshot_estimates_time_left_from_the_mean_epoch_time():
-    record = EpochRecord(member=0, epoch=2, epochs=10, train_loss=1.0, val_loss=1.0, test_loss=1.0,
-                         elapsed=4.0, total_epochs=10, done_epochs=2)
-    snap = JobSnapshot("j", "running", (record,), total_epochs=10, elapsed=4.0)
+    records = tuple(EpochRecord(member=0, epoch=e, epochs=10, train_loss=1.0, val_loss=1.0, test_loss=1.0,
+                                elapsed=2.0 * e, total_epochs=10, done_epochs=e) for e in (1, 2))
+    snap = JobSnapshot("j", "running", records, total_epochs=10, elapsed=4.0)
     assert snap.fraction == pytest.approx(0.2)
-    assert snap.seconds_left == pytest.approx(16.0)
+    assert snap.seconds_left == pytest.approx(16.0)  # 2 s per epoch run, 8 planned epochs left
     assert JobSnapshot("j", "running", (), 10, 0.0).seconds_left is None
+
+
+def test_time_left_uses_epochs_actually_run_when_early_stopping_skipped_some():
+    # the first network stopped after 2 of 10 epochs; the second (a fresh fit, its own clock) ran 1
+    first = [EpochRecord(0, e, 10, 1.0, 1.0, 1.0, 2.0 * e, 20, e) for e in (1, 2)]
+    second = [EpochRecord(0, 1, 10, 1.0, 1.0, 1.0, 2.0, 20, 11)]
+    snap = JobSnapshot("j", "running", tuple(first + second), total_epochs=20, elapsed=6.0)
+    assert snap.epochs_run == 3
+    assert snap.seconds_left == pytest.approx(2.0 * 9)

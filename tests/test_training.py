@@ -228,3 +228,37 @@ def test_unknown_model_is_a_user_error(small_panel):
 def test_too_short_history_is_a_data_error_not_a_crash():
     with pytest.raises(DataError):
         fit(make_panel(days=40), TINY)
+
+
+def test_a_member_cancelled_before_its_first_epoch_is_not_kept_in_the_ensemble(small_panel):
+    cancel = threading.Event()
+
+    def on_epoch(record):
+        if record.member == 0 and record.epoch == record.epochs:  # member 0 finished; cancel before member 1
+            cancel.set()
+
+    trained = fit(small_panel, TINY.replace(ensemble=3), callback=on_epoch, cancel=cancel)
+    assert trained.cancelled
+    assert len(trained.networks) == 1 and len(trained.best_epochs) == 1  # no untrained network averaged in
+
+
+def test_cancel_before_anything_was_learned_leaves_no_network(small_panel):
+    cancel = threading.Event()
+    cancel.set()
+    trained = fit(small_panel, TINY.replace(ensemble=2), cancel=cancel)
+    assert trained.cancelled and trained.networks == [] and trained.history == []
+
+
+def test_recommended_model_cancelled_during_the_second_candidate_keeps_the_first_and_does_not_refit(small_panel):
+    cancel = threading.Event()
+    seen = []
+
+    def on_epoch(record):
+        seen.append(record)
+        if record.done_epochs > TINY.epochs:  # the second candidate's first epoch
+            cancel.set()
+
+    trained = fit(small_panel, TINY.replace(model="auto", ensemble=2), callback=on_epoch, cancel=cancel)
+    assert trained.cancelled
+    assert trained.networks and "trained again" not in trained.selection_reason
+    assert len(seen) == TINY.epochs + 1  # nothing ran after the cancel: no refit
