@@ -1,4 +1,5 @@
-"""Lag and calendar features, and the per-product scaler that is fit on the training span only.
+"""Lag and calendar features, and the per-product scaler, fit on the days before the test span only
+(training and validation days).
 
 Row ``r`` of every feature array describes one *target day*: its lags (demand 1, 2, ... days before it),
 optional rolling means of the days before it, and its own calendar. Nothing in a row looks at the

@@ -234,12 +234,15 @@ class _Entry:
 class JobRegistry:
     """Jobs by id, each tagged with its owner (one browser session); finished results by training key.
 
-    ``get`` and ``latest`` only return jobs of the owner who asks. Old finished jobs are evicted
-    (at most ``max_jobs_per_owner`` per owner); at most ``max_results`` finished models are kept for reuse.
+    ``get`` and ``latest`` only return jobs of the owner who asks. A new run cancels the owner's running
+    one. Old finished jobs are evicted (at most ``max_jobs_per_owner`` per owner, none idle longer than
+    ``max_idle_seconds``); at most ``max_results`` finished models are kept for reuse.
     """
 
-    def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn = fit) -> None:
+    def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn = fit,
+                 max_idle_seconds: float = 12 * 3600) -> None:
         self._lock = threading.Lock()
+        self.max_idle_seconds = max_idle_seconds  # finished jobs nobody asked for this long are dropped
         self._jobs: OrderedDict[str, _Entry] = OrderedDict()
         self._results: OrderedDict[str, TrainedForecaster] = OrderedDict()
         self.max_jobs_per_owner = max_jobs_per_owner
@@ -256,6 +259,9 @@ class JobRegistry:
             for entry in reversed(self._jobs.values()):  # pressing Train twice does not train twice
                 if entry.owner == owner and entry.job.key == key and entry.job.status in (QUEUED, RUNNING):
                     return entry.job
+            for entry in self._jobs.values():  # one training per owner: a new run replaces a running one
+                if entry.owner == owner and entry.job.status in (QUEUED, RUNNING):
+                    entry.job.cancel()
             cached = self._results.get(key)
             if cached is not None:
                 self._results.move_to_end(key)
@@ -304,7 +310,11 @@ class JobRegistry:
             self._results.popitem(last=False)
 
     def _evict(self, owner: str) -> None:
-        """Drop the oldest finished jobs of ``owner`` beyond the limit. Caller holds the lock."""
+        """Drop finished jobs idle for max_idle_seconds (abandoned sessions hold panels and uploads), then the
+        oldest finished jobs of ``owner`` beyond the limit. Caller holds the lock."""
+        stale = time.time() - self.max_idle_seconds
+        for jid in [jid for jid, e in self._jobs.items() if e.job.status in FINISHED and e.last_seen < stale]:
+            del self._jobs[jid]
         mine = [jid for jid, e in self._jobs.items() if e.owner == owner and e.job.status in FINISHED]
         total = sum(1 for e in self._jobs.values() if e.owner == owner)
         for jid in mine:

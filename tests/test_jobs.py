@@ -172,6 +172,32 @@ def test_registry_evicts_the_oldest_finished_jobs_of_an_owner(panel):
     assert [j.job_id for j in reg.jobs("alice")] == [jobs[1].job_id, jobs[2].job_id]
 
 
+def test_a_new_run_cancels_the_owners_running_one_but_not_another_owners(panel):
+    release = threading.Event()
+
+    def waits(panel, config, callback=None, cancel=None):
+        release.wait(WAIT)
+        return fit(panel, config, callback=callback, cancel=cancel)
+
+    reg = JobRegistry(fit_fn=waits)
+    first = reg.submit("alice", panel, TINY)
+    bobs = reg.submit("bob", panel, TINY)
+    second = reg.submit("alice", panel, TINY.replace(seed=1))
+    release.set()
+    assert first.wait(WAIT) and second.wait(WAIT) and bobs.wait(WAIT)
+    assert first.status == CANCELLED and second.status == DONE and bobs.status == DONE
+
+
+def test_finished_jobs_nobody_asked_for_are_dropped_after_the_idle_limit(panel):
+    reg = JobRegistry(max_idle_seconds=60)
+    old = reg.submit("alice", panel, TINY.replace(epochs=1))
+    assert old.wait(WAIT)
+    reg._jobs[old.job_id].last_seen -= 120  # two minutes without a look
+    fresh = reg.submit("bob", panel, TINY.replace(epochs=1, seed=2))
+    assert fresh.wait(WAIT)
+    assert reg.get("alice", old.job_id) is None and reg.get("bob", fresh.job_id) is fresh
+
+
 def test_settings_the_data_cannot_take_are_rejected_before_a_thread_starts(panel):
     reg = JobRegistry()
     with pytest.raises(DataError, match="need at least"):
