@@ -9,18 +9,7 @@ router.ensure_frame()
 
 st.title("Evaluate")
 
-job = jobs.current()
-trained = job.result if job is not None else None
-if trained is None:
-    if state.dataset() is None:
-        st.info("No data and no trained model yet.")
-        st.page_link("pages/home.py", label="Start with the demo data on Home", icon=":material/home:")
-    elif job is not None and job.snapshot().running:
-        st.info("Training is still running.")
-    else:
-        st.info("No trained model yet.")
-    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
-    st.stop()
+job, trained = jobs.require_trained()
 
 try:
     evaluation = cached.evaluation(job.job_id, trained, job.panel)

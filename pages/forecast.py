@@ -9,16 +9,7 @@ router.ensure_frame()
 
 st.title("Forecast")
 
-job = jobs.current()
-trained = job.result if job is not None else None
-if trained is None:
-    if state.dataset() is None:
-        st.info("No data and no trained model yet.")
-        st.page_link("pages/home.py", label="Start with the demo data on Home", icon=":material/home:")
-    else:
-        st.info("No trained model yet.")
-    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
-    st.stop()
+job, trained = jobs.require_trained()
 
 panel = job.panel
 horizon = st.columns([1, 3])[0].number_input("Days to forecast", 1, MAX_HORIZON, int(state.get(state.HORIZON)), key="w_horizon",

@@ -23,6 +23,14 @@ def panel() -> pd.DataFrame:
     return demo_panel(n_products=4, days=160)
 
 
+def fit_after(release: threading.Event):
+    """The real fit, started only once ``release`` is set (to hold jobs in the running state)."""
+    def waits(panel, config, callback=None, cancel=None):
+        release.wait(WAIT)
+        return fit(panel, config, callback=callback, cancel=cancel)
+    return waits
+
+
 class CountingFit:
     """The real fit, counting calls (to prove a result was reused, not retrained)."""
 
@@ -136,12 +144,7 @@ def test_registry_does_not_reuse_a_cancelled_run(panel):
 
 def test_pressing_train_twice_while_running_does_not_start_a_second_thread(panel):
     release = threading.Event()
-
-    def waits(panel, config, callback=None, cancel=None):
-        release.wait(WAIT)
-        return fit(panel, config, callback=callback, cancel=cancel)
-
-    reg = JobRegistry(fit_fn=waits)
+    reg = JobRegistry(fit_fn=fit_after(release))
     first = reg.submit("alice", panel, TINY)
     second = reg.submit("alice", panel, TINY)
     release.set()
@@ -174,12 +177,7 @@ def test_registry_evicts_the_oldest_finished_jobs_of_an_owner(panel):
 
 def test_a_new_run_cancels_the_owners_running_one_but_not_another_owners(panel):
     release = threading.Event()
-
-    def waits(panel, config, callback=None, cancel=None):
-        release.wait(WAIT)
-        return fit(panel, config, callback=callback, cancel=cancel)
-
-    reg = JobRegistry(fit_fn=waits)
+    reg = JobRegistry(fit_fn=fit_after(release))
     first = reg.submit("alice", panel, TINY)
     bobs = reg.submit("bob", panel, TINY)
     second = reg.submit("alice", panel, TINY.replace(seed=1))

@@ -110,3 +110,20 @@ def live_progress(job_id: str) -> None:
         st.toast("Cancelling: the best model so far is kept.")
     if snap.finished:
         st.rerun()
+
+
+def require_trained():
+    """The session's current job and its trained model, or stop the page with a pointer to what fixes it."""
+    job = current()
+    trained = job.result if job is not None else None
+    if trained is None:
+        if state.dataset() is None:
+            st.info("No data and no trained model yet.")
+            st.page_link("pages/home.py", label="Start with the demo data on Home", icon=":material/home:")
+        elif job is not None and job.snapshot().running:
+            st.info("Training is still running.")
+        else:
+            st.info("No trained model yet.")
+        st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+        st.stop()
+    return job, trained
