@@ -60,6 +60,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lstm-layers", type=int, default=d.lstm_layers)
     g.add_argument("--dropout", type=float, default=d.dropout)
     g.add_argument("--embedding-dim", type=int, default=d.embedding_dim)
+    g.add_argument("--window-scaling", action=argparse.BooleanOptionalAction, default=d.window_scaling,
+                   help="global network: scale each window by its own mean demand (follows level shifts)")
     g.add_argument("--ensemble", type=int, default=d.ensemble)
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default=d.device)
@@ -77,7 +79,7 @@ def _config(a: argparse.Namespace) -> ForecastConfig:
         loss=a.loss, patience=a.patience, min_improvement=a.min_improvement, weighted_loss=a.weighted_loss,
         refit=a.refit, epoch_samples=a.epoch_samples, conv_channels=a.conv_channels, kernel_size=a.kernel_size,
         hidden_size=a.hidden_size, lstm_layers=a.lstm_layers, dropout=a.dropout,
-        embedding_dim=a.embedding_dim, ensemble=a.ensemble, seed=a.seed, device=a.device)
+        embedding_dim=a.embedding_dim, window_scaling=a.window_scaling, ensemble=a.ensemble, seed=a.seed, device=a.device)
 
 
 def parser() -> argparse.ArgumentParser:

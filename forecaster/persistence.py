@@ -71,7 +71,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     except (OSError, json.JSONDecodeError) as exc:
         raise ForecasterError(f"{str(run)!r} is not a saved model directory ({exc}).") from None
     try:
-        config = ForecastConfig.from_dict(meta["config"])
+        # runs saved before window scaling existed were trained without it
+        config = ForecastConfig.from_dict({"window_scaling": False, **meta["config"]})
         products = list(meta["products"])
         scaler = PanelScaler.from_dict(meta["scaler"])
         names = list(meta["networks"])

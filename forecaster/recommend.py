@@ -4,8 +4,8 @@
 :data:`NETWORKS` with the config's settings (one network each when a refit follows, the configured
 ensemble otherwise; the global variant's batch grows with the data, see :func:`candidate_config`),
 predicts the validation span (the ``val_days`` just before the test span) one day ahead from the actual
-history, adds the simple baselines on the same days, and also tries a blend: a weighted average of the
-better network and the baselines, weights on a coarse grid (steps of :data:`BLEND_STEP`) fit to the
+history, adds the simple baselines on the same days, and also tries blends: for each network, a weighted
+average of it and the baselines, weights on a coarse grid (steps of :data:`BLEND_STEP`) fit to the
 validation span. The candidate with the lowest validation MAE is recommended. With ``config.refit`` and
 a network in the choice, that network is then trained again, as the configured ensemble, on every day
 before the test span (validation days included) for the epoch count early stopping found; the blend
@@ -177,17 +177,20 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     families = {m: m for m in networks}
     val_mae = {m: _mae(actual, val_pred[m]) for m in networks}
     best_net = min(networks, key=lambda m: (val_mae[m], NETWORKS.index(m)))
+    baseline_pred = {b: BLEND_COMPONENTS[b][0](values, split.val) for b in BLEND_BASELINES}
     for b in BLEND_BASELINES:
         blends[b] = {"network": 0.0, b: 1.0}
         families[b] = best_net
-        val_mae[b] = _mae(actual, BLEND_COMPONENTS[b][0](values, split.val))
-    parts = {"network": val_pred[best_net],
-             **{b: BLEND_COMPONENTS[b][0](values, split.val) for b in BLEND_BASELINES}}
-    weights, blend_mae = best_blend(actual, parts)
-    if not any(w == 1.0 for w in weights.values()):  # a real mix, not one of the pure candidates again
-        blends["blend"] = {k: w for k, w in weights.items() if w > 0}
-        families["blend"] = best_net
-        val_mae["blend"] = blend_mae
+        val_mae[b] = _mae(actual, baseline_pred[b])
+    # a blend per network: the weaker network alone may still add the most to the baselines (its errors
+    # differ more from theirs), so each one's best mix is a candidate, not only the best network's
+    for m in networks:
+        weights, blend_mae = best_blend(actual, {"network": val_pred[m], **baseline_pred})
+        if not any(w == 1.0 for w in weights.values()):  # a real mix, not one of the pure candidates again
+            name = f"blend_{m}"
+            blends[name] = {k: w for k, w in weights.items() if w > 0}
+            families[name] = m
+            val_mae[name] = blend_mae
     # lowest validation MAE wins; on a tie the earlier candidate (networks first)
     order = list(blends)
     chosen = min(order, key=lambda c: (val_mae[c], order.index(c)))

@@ -4,6 +4,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# added to the window mean before dividing, in the per-product 0..1 units of the scaler (2% of the
+# product's training range): keeps an all-zero window finite and damps windows of a few sales
+SCALE_FLOOR = 0.02
+
 
 class GlobalCNNLSTM(nn.Module):
     """Global CNN+LSTM with a learned product embedding.
@@ -12,14 +16,22 @@ class GlobalCNNLSTM(nn.Module):
     E embedding size, C conv channels, H hidden size. Input (B, L, F) and product ids (B,) -> (B,).
     Weights are shared across products, so the parameter count does not grow with the catalog and
     every product's history teaches the network about all the others.
+
+    With ``window_scaling`` the first ``n_series`` features (the product's lags and rolling means) are
+    divided by their mean over the window plus :data:`SCALE_FLOOR`, and the output is multiplied back
+    (DeepAR-style mean scaling). The network then learns the shape of demand relative to its recent
+    level, which follows level shifts (holidays, a product taking off) that a scaler fit once on the
+    training days cannot, and lets products of different sizes share one set of weights.
     """
 
     layout = "global"
 
     def __init__(self, n_features: int, n_products: int, conv_channels: int = 64, kernel_size: int = 3,
                  hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0, embedding_dim: int = 8,
-                 **_: object) -> None:
+                 n_series: int = 0, window_scaling: bool = False, **_: object) -> None:
         super().__init__()
+        self.n_series = n_series
+        self.window_scaling = bool(window_scaling and n_series)
         self.embedding = nn.Embedding(n_products, embedding_dim)
         self.conv = nn.Sequential(
             nn.Conv1d(n_features + embedding_dim, conv_channels, kernel_size, padding=kernel_size // 2),
@@ -31,8 +43,13 @@ class GlobalCNNLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor, products: torch.Tensor) -> torch.Tensor:
         B, L, _ = x.shape
+        if self.window_scaling:
+            K = self.n_series
+            scale = x[:, :, :K].mean(dim=(1, 2)) + SCALE_FLOOR  # (B,)
+            x = torch.cat([x[:, :, :K] / scale[:, None, None], x[:, :, K:]], dim=2)
         e = self.embedding(products)  # (B, E)
         h = torch.cat([x, e[:, None, :].expand(B, L, -1)], dim=2)  # (B, L, F + E)
         h = self.conv(h.transpose(1, 2))[..., :L]  # (B, C, L)
         h, _ = self.lstm(h.transpose(1, 2))  # (B, L, H)
-        return self.head(torch.cat([h[:, -1], e], dim=1)).squeeze(1)  # (B,)
+        out = self.head(torch.cat([h[:, -1], e], dim=1)).squeeze(1)  # (B,)
+        return out * scale if self.window_scaling else out
