@@ -98,6 +98,22 @@ def best_blend(actual: np.ndarray, parts: dict[str, np.ndarray], step: float = B
     return {n: round(float(x), 6) for n, x in zip(names, w)}, float(maes[order[0]])
 
 
+def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray],
+                   baseline_pred: dict[str, np.ndarray]) -> dict[str, tuple[str, dict[str, float], float]]:
+    """One blend candidate per network: ``blend_<network>`` -> (network, weights, validation MAE).
+
+    Each network gets its own best mix with the baselines, not only the best network alone: a weaker
+    network may still add the most to them, its errors differing more from theirs. A "mix" that is all
+    one component repeats a pure candidate and is left out.
+    """
+    out = {}
+    for model, pred in network_pred.items():
+        weights, mae = best_blend(actual, {"network": pred, **baseline_pred})
+        if not any(w == 1.0 for w in weights.values()):
+            out[f"blend_{model}"] = (model, {k: w for k, w in weights.items() if w > 0}, mae)
+    return out
+
+
 def _describe(name: str, weights: dict[str, float], family: str) -> str:
     if name in LABELS:
         return LABELS[name]
@@ -182,15 +198,8 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
         blends[b] = {"network": 0.0, b: 1.0}
         families[b] = best_net
         val_mae[b] = _mae(actual, baseline_pred[b])
-    # a blend per network: the weaker network alone may still add the most to the baselines (its errors
-    # differ more from theirs), so each one's best mix is a candidate, not only the best network's
-    for m in networks:
-        weights, blend_mae = best_blend(actual, {"network": val_pred[m], **baseline_pred})
-        if not any(w == 1.0 for w in weights.values()):  # a real mix, not one of the pure candidates again
-            name = f"blend_{m}"
-            blends[name] = {k: w for k, w in weights.items() if w > 0}
-            families[name] = m
-            val_mae[name] = blend_mae
+    for name, (family, weights, blend_mae) in network_blends(actual, val_pred, baseline_pred).items():
+        blends[name], families[name], val_mae[name] = weights, family, blend_mae
     # lowest validation MAE wins; on a tie the earlier candidate (networks first)
     order = list(blends)
     chosen = min(order, key=lambda c: (val_mae[c], order.index(c)))

@@ -188,3 +188,37 @@ def test_refit_on_validation_days_still_never_sees_the_test_span(panel):
     assert done == sorted(done) and done[-1] == records[-1].total_epochs  # the bar ends full
     if a.trained.blend.get("network", 1) > 0:  # the chosen network was trained again
         assert a.trained.networks is not a.networks[a.trained.config.model].networks
+
+
+def test_each_network_gets_its_own_blend_with_the_baselines():
+    """Not only the best network is blended: a weaker one whose errors differ from the baseline's can
+    make the best mix, and a network the baseline cannot improve gets no blend."""
+    from forecaster.recommend import network_blends
+
+    rng = np.random.default_rng(0)
+    actual = rng.uniform(5, 10, (28, 4))
+    noise = rng.normal(0, 1, (28, 4))
+    baseline = actual + noise  # errors +noise
+    weak = actual - noise * 1.5  # worse alone, but its errors cancel the baseline's
+    strong = actual + noise * 0.5  # better alone, same direction of error as the baseline
+    perfect = actual.copy()
+    out = network_blends(actual, {"global_cnn_lstm": strong, "cnn_lstm": weak, "exact": perfect},
+                         {"moving_average_7": baseline})
+    assert np.abs(weak - actual).mean() > np.abs(strong - actual).mean()
+    family, weights, mae = out["blend_cnn_lstm"]
+    assert family == "cnn_lstm" and weights == {"network": 0.4, "moving_average_7": 0.6}
+    assert mae < 1e-9 and mae < out.get("blend_global_cnn_lstm", (None, None, np.inf))[2]
+    assert "blend_exact" not in out  # 100 % network: the pure candidate already covers it
+
+
+def test_a_run_saved_before_window_scaling_loads_without_it(panel, tmp_path):
+    import json
+
+    trained = fit(panel, TINY.replace(model="global_cnn_lstm", window_scaling=False))
+    run = save(trained, tmp_path)
+    meta = json.loads((run / "config.json").read_text())
+    del meta["config"]["window_scaling"]  # as written by the versions before it
+    (run / "config.json").write_text(json.dumps(meta))
+    loaded = load(run)
+    assert loaded.config.window_scaling is False
+    pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=2), forecast(trained, panel, horizon=2))

@@ -67,3 +67,36 @@ def test_network_output_depends_on_the_latest_time_step(name):
 def test_models_package_exports_its_registry_classes():
     for cls in REGISTRY.values():
         assert getattr(models, cls.__name__) is cls
+
+
+def test_window_scaling_works_on_the_demand_level_not_the_calendar(monkeypatch):
+    """With window scaling the global network reads demand relative to the window's own mean: a window
+    at c times the level (calendar unchanged) gives c times the forecast. Without it, it does not."""
+    import models.global_cnn_lstm as g
+
+    monkeypatch.setattr(g, "SCALE_FLOOR", 0.0)  # exact homogeneity: no floor added to the mean
+    torch.manual_seed(0)
+    n_series, n_calendar = 4, 6
+    x = torch.rand(5, 3, n_series + n_calendar) + 0.1
+    products = torch.tensor([0, 1, 2, 0, 1])
+    scaled = x.clone()
+    scaled[:, :, :n_series] *= 3.0
+    kwargs = {**SIZES, "dropout": 0.0, "n_series": n_series}
+    with torch.no_grad():
+        net = g.GlobalCNNLSTM(n_series + n_calendar, 3, window_scaling=True, **kwargs).eval()
+        torch.testing.assert_close(net(scaled, products), 3.0 * net(x, products), rtol=1e-4, atol=1e-6)
+        plain = g.GlobalCNNLSTM(n_series + n_calendar, 3, window_scaling=False, **kwargs).eval()
+        assert not torch.allclose(plain(scaled, products), 3.0 * plain(x, products), rtol=1e-3)
+
+
+def test_window_scaling_keeps_an_all_zero_window_finite():
+    from models.global_cnn_lstm import GlobalCNNLSTM
+
+    torch.manual_seed(0)
+    net = GlobalCNNLSTM(10, 2, n_series=4, window_scaling=True, **SIZES)
+    x = torch.zeros(3, 3, 10)
+    x[:, :, 4:] = torch.rand(3, 3, 6)  # calendar only, no sales at all in the window
+    out = net(x, torch.tensor([0, 1, 1]))
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
