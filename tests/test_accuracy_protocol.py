@@ -222,3 +222,19 @@ def test_a_run_saved_before_window_scaling_loads_without_it(panel, tmp_path):
     loaded = load(run)
     assert loaded.config.window_scaling is False
     pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=2), forecast(trained, panel, horizon=2))
+
+
+def test_without_refit_the_chosen_ensemble_ships_as_validated(panel):
+    """The default: each candidate is the configured ensemble and the recommended model is that very
+    ensemble, so the validation MAE the user reads is the shipped model's."""
+    config = TINY.replace(ensemble=2)
+    assert ForecastConfig().refit is False
+    rec = recommend(panel, config)
+    for model in NETWORKS:
+        assert len(rec.networks[model].networks) == 2
+    family = rec.families[rec.trained.selection.loc[rec.trained.selection["chosen"], "candidate"].iloc[0]]
+    assert rec.trained.networks is rec.networks[family].networks  # not trained again
+    assert "trained again" not in rec.trained.selection_reason
+    val = chronological_split(len(panel), config).val
+    chosen_mae = rec.trained.selection.loc[rec.trained.selection["chosen"], "validation_mae"].iloc[0]
+    assert np.isclose(np.abs(rec.trained.predict(panel, val) - panel.to_numpy()[val]).mean(), chosen_mae)

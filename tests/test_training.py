@@ -258,7 +258,8 @@ def test_recommended_model_cancelled_during_the_second_candidate_keeps_the_first
         if record.done_epochs > TINY.epochs:  # the second candidate's first epoch
             cancel.set()
 
-    trained = fit(small_panel, TINY.replace(model="auto", ensemble=2), callback=on_epoch, cancel=cancel)
+    # refit on: one network per candidate, so epoch TINY.epochs + 1 is the second candidate's first
+    trained = fit(small_panel, TINY.replace(model="auto", ensemble=2, refit=True), callback=on_epoch, cancel=cancel)
     assert trained.cancelled
     assert trained.networks and "trained again" not in trained.selection_reason
     assert len(seen) == TINY.epochs + 1  # nothing ran after the cancel: no refit
