@@ -79,7 +79,8 @@ def _config(a: argparse.Namespace) -> ForecastConfig:
         loss=a.loss, patience=a.patience, min_improvement=a.min_improvement, weighted_loss=a.weighted_loss,
         refit=a.refit, epoch_samples=a.epoch_samples, conv_channels=a.conv_channels, kernel_size=a.kernel_size,
         hidden_size=a.hidden_size, lstm_layers=a.lstm_layers, dropout=a.dropout,
-        embedding_dim=a.embedding_dim, window_scaling=a.window_scaling, ensemble=a.ensemble, seed=a.seed, device=a.device)
+        embedding_dim=a.embedding_dim, window_scaling=a.window_scaling, ensemble=a.ensemble, seed=a.seed,
+        device=a.device)
 
 
 def parser() -> argparse.ArgumentParser:

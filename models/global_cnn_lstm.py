@@ -18,7 +18,7 @@ class GlobalCNNLSTM(nn.Module):
     every product's history teaches the network about all the others.
 
     With ``window_scaling`` the first ``n_series`` features (the product's lags and rolling means) are
-    divided by their mean over the window plus :data:`SCALE_FLOOR`, and the output is multiplied back
+    divided by their mean absolute value over the window plus :data:`SCALE_FLOOR`, and the output is multiplied back
     (DeepAR-style mean scaling). The network then learns the shape of demand relative to its recent
     level, which follows level shifts (holidays, a product taking off) that a scaler fit once on the
     training days cannot, and lets products of different sizes share one set of weights.
@@ -45,7 +45,9 @@ class GlobalCNNLSTM(nn.Module):
         B, L, _ = x.shape
         if self.window_scaling:
             K = self.n_series
-            scale = x[:, :, :K].mean(dim=(1, 2)) + SCALE_FLOOR  # (B,)
+            # mean of absolute values: demand below the training minimum scales below 0, and a signed
+            # mean near 0 would blow the inputs up and flip the output's sign
+            scale = x[:, :, :K].abs().mean(dim=(1, 2)) + SCALE_FLOOR  # (B,)
             x = torch.cat([x[:, :, :K] / scale[:, None, None], x[:, :, K:]], dim=2)
         e = self.embedding(products)  # (B, E)
         h = torch.cat([x, e[:, None, :].expand(B, L, -1)], dim=2)  # (B, L, F + E)

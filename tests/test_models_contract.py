@@ -100,3 +100,21 @@ def test_window_scaling_keeps_an_all_zero_window_finite():
     assert torch.isfinite(out).all()
     out.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+def test_window_scaling_stays_positive_below_the_training_minimum():
+    """Demand below the training span's minimum scales below 0 (a store that closes for a few days): the
+    scale is a mean of absolute values, so a window averaging near 0 cannot blow up or flip the sign."""
+    from models.global_cnn_lstm import SCALE_FLOOR, GlobalCNNLSTM
+
+    torch.manual_seed(0)
+    net = GlobalCNNLSTM(10, 1, n_series=4, window_scaling=True, **{**SIZES, "dropout": 0.0}).eval()
+    x = torch.zeros(1, 3, 10)
+    x[0, :, :4] = torch.tensor([0.5, -0.5, 0.5, -0.5])  # signed mean 0, absolute mean 0.5
+    x[0, :, 4:] = 0.3
+    with torch.no_grad():
+        out = net(x, torch.tensor([0]))
+        inner = GlobalCNNLSTM(10, 1, n_series=4, window_scaling=False, **{**SIZES, "dropout": 0.0}).eval()
+        inner.load_state_dict(net.state_dict())
+        expected = inner(torch.cat([x[..., :4] / (0.5 + SCALE_FLOOR), x[..., 4:]], dim=2), torch.tensor([0]))
+    torch.testing.assert_close(out, expected * (0.5 + SCALE_FLOOR))
