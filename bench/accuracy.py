@@ -12,9 +12,9 @@ the seasonal-naive error on the days before the test span).
 Rows per dataset:
 * ``recommended (default)``: ``fit(panel, ForecastConfig())`` -- what a user gets without touching any
   setting; it picks among its candidates on the validation span before the test span;
-* one row per candidate the recommendation trained (network variants, blends, as trained before the
-  chosen one's refit on the validation days), scored on the test span only for this table (the choice
-  was made without it);
+* one row per candidate the recommendation trained (network variants, one blend per network; with
+  ``--set refit=true``, as trained before the chosen one's refit), scored on the test span only for this
+  table (the choice was made without it);
 * the baselines of ``forecaster.baselines`` on exactly the same days;
 * ``best reference``: quoted from issue 4, measured on this machine with reference_anchors.py (LightGBM,
   AutoETS or moving average, whichever was best); not recomputed here so that the project does not depend
