@@ -126,6 +126,11 @@ class ForecastConfig:
         """Days of history one window needs before its target day (longest lag or rolling window)."""
         return max(self.lags + self.rolling_windows) + self.seq_len - 1
 
+    @property
+    def n_series_features(self) -> int:
+        """Features per product and day (its lags and rolling means), the part window scaling rescales."""
+        return len(self.lags) + len(self.rolling_windows)
+
     def replace(self, **changes: Any) -> "ForecastConfig":
         return dataclasses.replace(self, **changes)
 

@@ -27,7 +27,7 @@ CONFIG_FILE = "config.json"
 
 
 def _n_features(config: ForecastConfig, n_products: int, layout: str) -> int:
-    per_series = len(config.lags) + len(config.rolling_windows)
+    per_series = config.n_series_features
     calendar = calendar_features(pd.date_range("2000-01-01", periods=1), config.extended_calendar).shape[1]
     return per_series * (n_products if layout == "multi" else 1) + calendar
 

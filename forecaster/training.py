@@ -217,7 +217,7 @@ def network_kwargs(config: ForecastConfig) -> dict:
     return {"conv_channels": config.conv_channels, "kernel_size": config.kernel_size,
             "hidden_size": config.hidden_size, "lstm_layers": config.lstm_layers, "dropout": config.dropout,
             "embedding_dim": config.embedding_dim, "window_scaling": config.window_scaling,
-            "n_series": len(config.lags) + len(config.rolling_windows)}
+            "n_series": config.n_series_features}
 
 
 def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
