@@ -1,7 +1,8 @@
 """Purchase Forecaster dashboard: the frame and the router.
 
 Run with ``streamlit run app.py``. This script runs on every interaction: it sets up the page, the
-session's defaults and the sidebar status, then hands over to the page the user is on.
+session's defaults and the sidebar (menu and status), then hands over to the page the user is on. Nothing
+it or the Home page imports loads torch, so the first visit after a server start renders at once.
 """
 import re
 
@@ -29,9 +30,14 @@ pages = [
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
     st.Page("pages/forecast.py", title="Forecast", icon=":material/online_prediction:"),
 ]
-nav = st.navigation(pages)
+# Our own sidebar menu (page links) instead of Streamlit's: .streamlit/config.toml turns Streamlit's page list
+# off, so a first visitor on a fresh server never sees its legacy list of the pages/ folder's files.
+nav = st.navigation(pages, position="hidden")
 
 with st.sidebar:
+    for page in pages:
+        st.page_link(page)
+    st.divider()
     st.markdown("**Current dataset**")
     ds = state.dataset()
     if ds is None:

@@ -42,7 +42,7 @@ import torch  # noqa: E402
 
 from forecaster import ForecastConfig, load_panel  # noqa: E402
 from forecaster.baselines import BASELINES  # noqa: E402
-from forecaster.evaluate import compare  # noqa: E402
+from forecaster.evaluation import compare  # noqa: E402
 from forecaster.recommend import recommend  # noqa: E402
 from forecaster.windows import chronological_split  # noqa: E402
 

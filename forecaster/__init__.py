@@ -7,16 +7,34 @@ The small public API::
     trained = fit(panel, ForecastConfig(epochs=20, seed=1))
     print(evaluate(trained, panel).overall)
     print(forecast(trained, panel))
+
+The names are imported on first use (PEP 562), so that ``from forecaster import DataError`` does not
+import torch: the dashboard draws its frame and Home page before any model code is needed.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .config import ForecastConfig, IngestOptions  # noqa: E402
-from .errors import DataError, ForecasterError, TrainingError  # noqa: E402
-from .ingest import load_panel  # noqa: E402
-from .training import TrainedForecaster, fit  # noqa: E402
-from .evaluate import Evaluation, evaluate  # noqa: E402
-from .forecast import forecast  # noqa: E402
-from .persistence import load, save  # noqa: E402
+# public name -> the module that defines it
+_EXPORTS = {
+    "ForecastConfig": "config", "IngestOptions": "config",
+    "DataError": "errors", "ForecasterError": "errors", "TrainingError": "errors",
+    "load_panel": "ingest",
+    "TrainedForecaster": "trained",
+    "fit": "recommend",
+    "Evaluation": "evaluation", "evaluate": "evaluation",
+    "forecast": "forecasting",
+    "load": "persistence", "save": "persistence",
+}
+__all__ = [*_EXPORTS, "__version__"]
 
-__all__ = ["ForecastConfig", "IngestOptions", "DataError", "ForecasterError", "TrainingError", "load_panel",
-           "TrainedForecaster", "fit", "Evaluation", "evaluate", "forecast", "save", "load", "__version__"]
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'forecaster' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -5,6 +5,8 @@ from typing import Callable
 
 import numpy as np
 
+from .labels import MOVING_AVERAGE_7, NAIVE, SEASONAL_NAIVE, WEEKDAY_MEAN_4
+
 
 def naive(values: np.ndarray, days: np.ndarray) -> np.ndarray:
     """Tomorrow sells what today sold."""
@@ -23,9 +25,9 @@ def moving_average(values: np.ndarray, days: np.ndarray, window: int = 7) -> np.
 
 
 BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "naive": naive,
-    "seasonal_naive": seasonal_naive,
-    "moving_average_7": moving_average,
+    NAIVE: naive,
+    SEASONAL_NAIVE: seasonal_naive,
+    MOVING_AVERAGE_7: moving_average,
 }
 
 
@@ -44,8 +46,8 @@ def weekday_mean(values: np.ndarray, days: np.ndarray, weeks: int = 4) -> np.nda
 # what a recommended forecaster may blend with its network (forecaster.recommend); the evaluation tables
 # keep showing BASELINES only; value = (function, days of history it reads)
 BLEND_COMPONENTS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], int]] = {
-    "naive": (naive, 1),
-    "seasonal_naive": (seasonal_naive, 7),
-    "moving_average_7": (moving_average, 7),
-    "weekday_mean_4": (weekday_mean, 28),
+    NAIVE: (naive, 1),
+    SEASONAL_NAIVE: (seasonal_naive, 7),
+    MOVING_AVERAGE_7: (moving_average, 7),
+    WEEKDAY_MEAN_4: (weekday_mean, 28),
 }

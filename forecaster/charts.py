@@ -6,36 +6,30 @@ Every builder returns a ``plotly.graph_objects.Figure`` with a title, axis label
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from .evaluate import NETWORK, Evaluation
-from .training import EpochRecord
+from .labels import NETWORK, SEASONAL_NAIVE, label
 
-METHOD_LABELS = {
-    NETWORK: "Neural network",
-    "naive": "Naive (same as yesterday)",
-    "seasonal_naive": "Seasonal naive (same weekday last week)",
-    "moving_average_7": "7-day average",
-}
+if TYPE_CHECKING:  # charts stay torch-free: the Data page draws them before any model is imported
+    from .evaluation import Evaluation
+    from .trained import EpochRecord
+
 BEAT, NOT_BEAT = "Beats seasonal naive", "Does not beat seasonal naive"
 COLOURS = {BEAT: "#2a9d8f", NOT_BEAT: "#e76f51", "actual": "#264653", NETWORK: "#e76f51",
-           "seasonal_naive": "#8d99ae", "forecast": "#e76f51"}
+           SEASONAL_NAIVE: "#8d99ae", "forecast": "#e76f51"}
 LOSS_LABELS = {"train_loss": "Training days", "val_loss": "Validation days", "test_loss": "Test days"}
 LOSS_COLOURS = {"train_loss": "#1d3557", "val_loss": "#457b9d", "test_loss": "#e76f51"}
-_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=60, b=10), hovermode="x unified",
+_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=60, b=10),
                legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, title_text=""))
 
 
-def method_label(name: str) -> str:
-    return METHOD_LABELS.get(name, name.replace("_", " "))
-
-
-def _style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
-    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top"), **_LAYOUT)
+def _style(fig: go.Figure, title: str, height: int | None = None, hovermode: str = "x unified") -> go.Figure:
+    """Title, template, legend and hover for every figure; bar charts hover on the bar ("closest")."""
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top"), hovermode=hovermode, **_LAYOUT)
     if height:
         fig.update_layout(height=height)
     return fig
@@ -83,7 +77,7 @@ def loss_curve(history: Sequence[EpochRecord], total_epochs: int | None = None,
 
 # --- evaluation --------------------------------------------------------------------------------------
 def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
-                        network_label: str = METHOD_LABELS[NETWORK]) -> go.Figure:
+                        network_label: str = label(NETWORK)) -> go.Figure:
     """Network MAE per product, largest first, coloured by whether it beat seasonal naive.
 
     ``top_n`` keeps the products with the largest network error (for large catalogs). The seasonal
@@ -92,36 +86,33 @@ def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
     table = per_product.sort_values(f"mae_{NETWORK}", ascending=False)
     if top_n:
         table = table.head(top_n)
-    table = table.assign(result=table["beats_seasonal_naive"].map({True: BEAT, False: NOT_BEAT}))
+    table = table.assign(result=table[f"beats_{SEASONAL_NAIVE}"].map({True: BEAT, False: NOT_BEAT}))
     n = len(table)
     fig = px.bar(table, x=f"mae_{NETWORK}", y="product", color="result", orientation="h",
                  color_discrete_map={BEAT: COLOURS[BEAT], NOT_BEAT: COLOURS[NOT_BEAT]},
                  category_orders={"product": list(table["product"]), "result": [BEAT, NOT_BEAT]},
                  labels={f"mae_{NETWORK}": "Mean absolute error (units per day)", "product": "", "result": ""},
-                 hover_data={"mae_seasonal_naive": ":.2f", f"mae_{NETWORK}": ":.2f"})
-    fig.add_scatter(x=table["mae_seasonal_naive"], y=table["product"], mode="markers",
-                    name=method_label("seasonal_naive"),
+                 hover_data={f"mae_{SEASONAL_NAIVE}": ":.2f", f"mae_{NETWORK}": ":.2f"})
+    fig.add_scatter(x=table[f"mae_{SEASONAL_NAIVE}"], y=table["product"], mode="markers",
+                    name=label(SEASONAL_NAIVE),
                     marker=dict(symbol="line-ns-open", size=14, color="#264653", line=dict(width=2)))
-    fig.update_layout(hovermode="closest")
     title = f"Error per product ({network_label.lower()})" + (f", the {n} largest" if top_n and n < len(per_product) else "")
-    fig = _style(fig, title, height=max(320, 90 + 24 * n))
-    fig.update_layout(hovermode="closest")
-    return fig
+    return _style(fig, title, height=max(320, 90 + 24 * n), hovermode="closest")
 
 
 def actual_vs_predicted(evaluation: Evaluation, product: str,
-                        methods: Iterable[str] = (NETWORK, "seasonal_naive"),
-                        network_label: str = METHOD_LABELS[NETWORK]) -> go.Figure:
+                        methods: Iterable[str] = (NETWORK, SEASONAL_NAIVE),
+                        network_label: str = label(NETWORK)) -> go.Figure:
     """Actual daily demand of one product over the test span next to each method's prediction."""
     col = evaluation.products.index(product)
-    def label(m: str) -> str:
-        return network_label if m == NETWORK else method_label(m)
+    def name(m: str) -> str:
+        return network_label if m == NETWORK else label(m)
 
     frame = pd.DataFrame({"date": evaluation.dates, "Actual": evaluation.actual[:, col]})
     for m in methods:
-        frame[label(m)] = evaluation.predictions[m][:, col]
+        frame[name(m)] = evaluation.predictions[m][:, col]
     long = frame.melt(id_vars="date", var_name="series", value_name="units")
-    colours = {"Actual": COLOURS["actual"], **{label(m): COLOURS.get(m, None) for m in methods}}
+    colours = {"Actual": COLOURS["actual"], **{name(m): COLOURS.get(m, None) for m in methods}}
     fig = px.line(long, x="date", y="units", color="series", markers=True,
                   color_discrete_map={k: v for k, v in colours.items() if v},
                   labels={"date": "", "units": "Units sold per day", "series": ""})
@@ -131,24 +122,24 @@ def actual_vs_predicted(evaluation: Evaluation, product: str,
     return _style(fig, f"{product}: actual vs predicted on the test days", height=380)
 
 
-def verdict(evaluation: Evaluation, network_label: str = METHOD_LABELS[NETWORK]) -> str:
+def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
     """One sentence on whether the model beats the baselines (the caption of the metric cards)."""
     overall = evaluation.overall
     net = float(overall.loc[NETWORK, "MAE"])
     baselines = overall.drop(index=NETWORK)
     best = str(baselines["MAE"].idxmin())
     best_mae = float(baselines.loc[best, "MAE"])
-    beats = evaluation.per_product.get("beats_seasonal_naive")
+    beats = evaluation.per_product.get(f"beats_{SEASONAL_NAIVE}")
     share = f" It beats seasonal naive on {int(beats.sum())} of {len(beats)} products." if beats is not None else ""
     if net < best_mae:
         change = (best_mae - net) / best_mae if best_mae else 0.0
         return (f"The {network_label.lower()} beats every baseline on the test days: its average error is "
-                f"{change:.0%} lower than the best baseline ({method_label(best)}).{share}")
+                f"{change:.0%} lower than the best baseline ({label(best)}).{share}")
     if net == best_mae:
-        return (f"The {network_label.lower()} is exactly as accurate as {method_label(best)} on the test days."
+        return (f"The {network_label.lower()} is exactly as accurate as {label(best)} on the test days."
                 f"{share}")
     change = (net - best_mae) / best_mae if best_mae else 0.0
-    return (f"The {network_label.lower()} does NOT beat the best baseline on this data: {method_label(best)} "
+    return (f"The {network_label.lower()} does NOT beat the best baseline on this data: {label(best)} "
             f"is {change:.0%} more accurate on the test days. Use that simple rule, or try other settings.{share}")
 
 
@@ -172,9 +163,8 @@ def top_products(panel: pd.DataFrame, n: int = 10) -> go.Figure:
     fig = px.bar(frame, x="units", y="product", orientation="h",
                  category_orders={"product": list(frame["product"])},
                  labels={"units": "Units sold in total", "product": ""}, color_discrete_sequence=["#457b9d"])
-    fig = _style(fig, f"Top {len(frame)} products by units sold", height=max(300, 90 + 26 * len(frame)))
-    fig.update_layout(hovermode="closest")
-    return fig
+    return _style(fig, f"Top {len(frame)} products by units sold", height=max(300, 90 + 26 * len(frame)),
+                  hovermode="closest")
 
 
 # --- forecast ----------------------------------------------------------------------------------------
@@ -197,9 +187,8 @@ def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
                  labels={"forecast": "Forecast units", "product": ""}, color_discrete_sequence=[COLOURS["forecast"]],
                  text_auto=".1f")
     fig.update_traces(textposition="outside", textangle=0, cliponaxis=False)
-    fig = _style(fig, f"Forecast for {pd.Timestamp(first):%A %d %B %Y}", height=max(300, 90 + 26 * len(day)))
-    fig.update_layout(hovermode="closest")
-    return fig
+    return _style(fig, f"Forecast for {pd.Timestamp(first):%A %d %B %Y}", height=max(300, 90 + 26 * len(day)),
+                  hovermode="closest")
 
 
 def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: str,

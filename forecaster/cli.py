@@ -2,85 +2,59 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from .config import DEFAULT_CONFIG, DEFAULT_INGEST, ForecastConfig, IngestOptions, parse_lags
+from .config import DEVICES, ForecastConfig, IngestOptions, cli_flag, default_text, parse_days, parse_lags
 from .errors import ForecasterError
 
+PARSERS = {"lags": parse_lags, "days": parse_days}
 
-def _ingest_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("reading the CSV")
-    g.add_argument("--format", choices=["auto", "long", "wide", "transactions"], default=DEFAULT_INGEST.format)
-    g.add_argument("--date-col")
-    g.add_argument("--product-col", action="append", default=[], help="repeat to join several columns")
-    g.add_argument("--quantity-col")
-    g.add_argument("--dayfirst", action="store_true", default=None, help="dates are day/month/year")
-    g.add_argument("--keep-returns", action="store_true", help="keep negative quantities (dropped by default)")
-    g.add_argument("--max-products", type=int, default=DEFAULT_INGEST.max_products)
+
+def _add_settings(group: argparse._ArgumentGroup, options: type) -> None:
+    """One flag per field of a settings dataclass, its help, default and choices read from the field."""
+    for f in dataclasses.fields(options):
+        meta = f.metadata
+        shown = meta.get("shown_default") or default_text(f.default, meta.get("parse"))
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": f"{meta['help']} (default: {shown})"}
+        if f.type.startswith("bool"):  # on/off, or detected when neither flag is given
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif meta.get("repeat"):
+            kwargs.update(action="append", metavar="NAME")
+        elif "parse" in meta:
+            kwargs["metavar"] = "DAYS"
+        elif "choices" in meta:
+            kwargs["choices"] = meta["choices"]
+        else:
+            kwargs["type"] = {"int": int, "float": float}.get(f.type, str)
+            kwargs["metavar"] = "N" if f.type in ("int", "float") else "NAME"
+        group.add_argument(cli_flag(f), *meta.get("aliases", ()), **kwargs)
+
+
+def _settings(options: type, a: argparse.Namespace, base: Any) -> Any:
+    """The dataclass ``base`` with every flag the user gave; flags left out keep the default."""
+    changes = {}
+    for f in dataclasses.fields(options):
+        value = getattr(a, f.name, None)
+        if value is None:
+            continue
+        parse = PARSERS.get(f.metadata.get("parse", ""))
+        try:
+            changes[f.name] = parse(value) if parse else tuple(value) if isinstance(f.default, tuple) else value
+        except ForecasterError as exc:
+            raise ForecasterError(f"{cli_flag(f)}: {exc}") from None
+    return dataclasses.replace(base, **changes)
 
 
 def _ingest_options(a: argparse.Namespace) -> IngestOptions:
-    return IngestOptions(format=a.format, date_col=a.date_col, product_cols=tuple(a.product_col),
-                         quantity_col=a.quantity_col, dayfirst=a.dayfirst, keep_returns=a.keep_returns,
-                         max_products=a.max_products)
-
-
-def _model_args(p: argparse.ArgumentParser) -> None:
-    d = DEFAULT_CONFIG
-    g = p.add_argument_group("features, model and training")
-    g.add_argument("--model", default=d.model,
-                   help="auto (recommended by validation), global_cnn_lstm or cnn_lstm (one output per product)")
-    g.add_argument("--lags", default=str(max(d.lags)), help="7 means lags 1..7; or a list like 1,7,14")
-    g.add_argument("--rolling", default=",".join(map(str, d.rolling_windows)),
-                   help="rolling-mean windows in days, e.g. 7,28 (empty for none)")
-    g.add_argument("--seq-len", type=int, default=d.seq_len)
-    g.add_argument("--extended-calendar", action=argparse.BooleanOptionalAction, default=d.extended_calendar)
-    g.add_argument("--log1p", action=argparse.BooleanOptionalAction, default=d.log1p)
-    g.add_argument("--test-days", type=int, default=d.test_days)
-    g.add_argument("--val-days", type=int, default=d.val_days)
-    g.add_argument("--epochs", type=int, default=d.epochs)
-    g.add_argument("--batch-size", type=int, default=d.batch_size)
-    g.add_argument("--learning-rate", "--lr", type=float, default=d.learning_rate)
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    g.add_argument("--loss", choices=["mse", "l1", "huber"], default=d.loss)
-    g.add_argument("--patience", type=int, default=d.patience)
-    g.add_argument("--min-improvement", type=float, default=d.min_improvement,
-                   help="early stopping: relative improvement of the validation loss that counts as progress")
-    g.add_argument("--weighted-loss", action=argparse.BooleanOptionalAction, default=d.weighted_loss,
-                   help="weight each product's errors by its scale in units")
-    g.add_argument("--refit", action=argparse.BooleanOptionalAction, default=d.refit,
-                   help="model auto: train the chosen network again with the validation days")
-    g.add_argument("--epoch-samples", type=int, default=d.epoch_samples,
-                   help="at most this many training samples per epoch, drawn afresh each epoch (0 = all)")
-    g.add_argument("--conv-channels", type=int, default=d.conv_channels)
-    g.add_argument("--kernel-size", type=int, default=d.kernel_size)
-    g.add_argument("--hidden-size", type=int, default=d.hidden_size)
-    g.add_argument("--lstm-layers", type=int, default=d.lstm_layers)
-    g.add_argument("--dropout", type=float, default=d.dropout)
-    g.add_argument("--embedding-dim", type=int, default=d.embedding_dim)
-    g.add_argument("--window-scaling", action=argparse.BooleanOptionalAction, default=d.window_scaling,
-                   help="global network: scale each window by its own mean demand (follows level shifts)")
-    g.add_argument("--ensemble", type=int, default=d.ensemble)
-    g.add_argument("--seed", type=int, default=d.seed)
-    g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default=d.device)
+    return _settings(IngestOptions, a, IngestOptions())
 
 
 def _config(a: argparse.Namespace) -> ForecastConfig:
-    try:
-        rolling = tuple(int(x) for x in a.rolling.split(",") if x.strip()) if a.rolling else ()
-    except ValueError:
-        raise ForecasterError(f"--rolling takes whole numbers of days like 7,28, not {a.rolling!r}.") from None
-    return ForecastConfig(
-        model=a.model, lags=parse_lags(a.lags), rolling_windows=rolling, seq_len=a.seq_len,
-        extended_calendar=a.extended_calendar, log1p=a.log1p, test_days=a.test_days, val_days=a.val_days,
-        epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, weight_decay=a.weight_decay,
-        loss=a.loss, patience=a.patience, min_improvement=a.min_improvement, weighted_loss=a.weighted_loss,
-        refit=a.refit, epoch_samples=a.epoch_samples, conv_channels=a.conv_channels, kernel_size=a.kernel_size,
-        hidden_size=a.hidden_size, lstm_layers=a.lstm_layers, dropout=a.dropout,
-        embedding_dim=a.embedding_dim, window_scaling=a.window_scaling, ensemble=a.ensemble, seed=a.seed,
-        device=a.device)
+    return _settings(ForecastConfig, a, ForecastConfig())
 
 
 def parser() -> argparse.ArgumentParser:
@@ -88,36 +62,37 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train on a purchase CSV, evaluate on the last test days, forecast")
     t.add_argument("data", help="purchase CSV (.csv or .csv.gz)")
-    _ingest_args(t)
-    _model_args(t)
+    _add_settings(t.add_argument_group("reading the CSV"), IngestOptions)
+    _add_settings(t.add_argument_group("features, model and training"), ForecastConfig)
     t.add_argument("--horizon", type=int, default=1, help="days to forecast after the last date")
     t.add_argument("--forecast-out", help="CSV: date,product,forecast")
     t.add_argument("--metrics-out", help="CSV: one row per product, network MAE and baseline MAEs")
     t.add_argument("--predictions-out", help="CSV: date,product,actual,predicted over the test span")
     t.add_argument("--save", help="directory under which a timestamped run directory is written")
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="print only the metrics table")
     f = sub.add_parser("forecast", help="forecast with a saved model")
     f.add_argument("--model", required=True, help="a run directory written by train --save")
-    f.add_argument("--data", required=True)
-    _ingest_args(f)
-    f.add_argument("--horizon", type=int, default=1)
-    f.add_argument("--forecast-out", required=True)
-    f.add_argument("--device", choices=["cpu", "cuda", "mps"], default="cpu")
+    f.add_argument("--data", required=True, help="purchase CSV with the products the model was trained on")
+    _add_settings(f.add_argument_group("reading the CSV"), IngestOptions)
+    f.add_argument("--horizon", type=int, default=1, help="days to forecast after the last date")
+    f.add_argument("--forecast-out", required=True, help="CSV: date,product,forecast")
+    f.add_argument("--device", choices=DEVICES, default="cpu", help="where to run the network (default: cpu)")
     d = sub.add_parser("demo", help="write the embedded demo dataset (generated, not real sales)")
-    d.add_argument("--out", required=True)
-    d.add_argument("--products", type=int, default=20)
-    d.add_argument("--days", type=int, default=1095)
-    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--out", required=True, help="CSV file to write")
+    d.add_argument("--products", type=int, default=20, help="number of made-up products (default: 20)")
+    d.add_argument("--days", type=int, default=1095, help="days of history (default: 1095)")
+    d.add_argument("--seed", type=int, default=7, help="random seed of the generator (default: 7)")
     return p
 
 
 def _train(a: argparse.Namespace) -> None:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     from .export import forecast_table, metrics_table, write_csv
-    from .forecast import forecast
+    from .forecasting import forecast
     from .ingest import load_panel
+    from .device import device_label, resolve_device
     from .persistence import save
-    from .training import device_label, fit, resolve_device
+    from .recommend import fit
 
     start = time.perf_counter()
     config = _config(a)
@@ -155,11 +130,10 @@ def _train(a: argparse.Namespace) -> None:
 
 def _forecast(a: argparse.Namespace) -> None:
     from .export import forecast_table, write_csv
-    from .forecast import forecast
+    from .forecasting import forecast
     from .ingest import load_panel
+    from .device import resolve_device
     from .persistence import load
-
-    from .training import resolve_device
 
     _check_horizon(a.horizon)
     trained = load(a.model, device=str(resolve_device(a.device)))
@@ -168,7 +142,7 @@ def _forecast(a: argparse.Namespace) -> None:
 
 
 def _check_horizon(horizon: int) -> None:
-    from .forecast import MAX_HORIZON
+    from .forecasting import MAX_HORIZON
 
     if not 1 <= horizon <= MAX_HORIZON:
         raise ForecasterError(f"--horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")

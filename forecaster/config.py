@@ -1,30 +1,78 @@
-"""Every default in one place: the CLI flags and the dashboard widgets read them here, never restate them."""
+"""Every setting in one place, with its default and its help text.
+
+The CLI's flags (``forecaster.cli``), the dashboard's ``help=`` tooltips (``ui.widgets``) and the settings
+table in the README (:func:`settings_table`) are all read from the fields below, never restated. A field's
+metadata holds its help text and, for the CLI, its choices or how its text is parsed.
+"""
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import ForecasterError
+from .labels import AUTO, CNN_LSTM, GLOBAL_CNN_LSTM
 
 FORMATS = ("auto", "long", "wide", "transactions")
 LOSSES = ("mse", "l1", "huber")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# "auto" trains the network variants and simple baselines and recommends one (or a blend) by validation
-AUTO_MODEL = "auto"
-MODEL_CHOICES = (AUTO_MODEL, "global_cnn_lstm", "cnn_lstm")
+# "auto" trains the network variants and simple baselines and recommends one (or a blend) by validation;
+# the others are models.REGISTRY's names (tests/test_models_contract.py keeps the two in step)
+AUTO_MODEL = AUTO
+MODEL_CHOICES = (AUTO, GLOBAL_CNN_LSTM, CNN_LSTM)
+
+
+def setting(default: Any, help: str, **cli: Any) -> Any:
+    """A dataclass field with its help text; ``cli`` holds what the command line needs beyond the type:
+    ``choices``, ``parse`` ("lags" or "days": how its text is read), ``flag`` (when not the field's name),
+    ``aliases``, ``repeat`` (a flag given once per value) and ``shown_default``."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
+def format_lags(lags: tuple[int, ...]) -> str:
+    """The text form :func:`parse_lags` reads back to the same lags: '7' for 1..7, else '1,7,14'."""
+    return str(lags[-1]) if lags == tuple(range(1, lags[-1] + 1)) else ",".join(map(str, lags))
+
+
+def parse_lags(text: str) -> tuple[int, ...]:
+    """'7' means lags 1..7; '1,7,14' is an explicit list."""
+    text = str(text).strip()
+    try:
+        if "," in text:
+            return tuple(int(x) for x in text.split(",") if x.strip())
+        return tuple(range(1, int(text) + 1))
+    except ValueError:
+        raise ForecasterError(f"Lags must be a number (7 means lags 1..7) or a list like 1,7,14, not {text!r}.") from None
+
+
+def parse_days(text: str) -> tuple[int, ...]:
+    """'7,28' -> (7, 28); empty text -> ()."""
+    try:
+        return tuple(int(x) for x in str(text).split(",") if x.strip())
+    except ValueError:
+        raise ForecasterError(f"Expected whole numbers of days like 7,28, not {text!r}.") from None
 
 
 @dataclass(frozen=True)
 class IngestOptions:
     """How to read a purchase CSV. Anything left at None is detected from the file."""
 
-    format: str = "auto"
-    date_col: str | None = None
-    product_cols: tuple[str, ...] = ()
-    quantity_col: str | None = None
-    dayfirst: bool | None = None
-    keep_returns: bool = False
-    max_products: int = 10_000
+    format: str = setting("auto", "Shape of the file: long (date, product, quantity per row), wide (one column "
+                          "per product) or transactions (one row per sale line); auto detects it.",
+                          choices=FORMATS)
+    date_col: str | None = setting(None, "The column with the day (or time) of the sale; detected when not given.")
+    product_cols: tuple[str, ...] = setting((), "The column naming the product; give several (such as store and "
+                                            "item) to forecast each combination. For a wide file, the product "
+                                            "columns. Detected when not given.",
+                                            flag="product_col", repeat=True, shown_default="detected")
+    quantity_col: str | None = setting(None, "Units sold per row; without one, each row of a transaction log "
+                                       "counts as one unit. Detected when not given.")
+    dayfirst: bool | None = setting(None, "Dates are day/month/year (31/01/2024); detected from the data when not "
+                                    "given.")
+    keep_returns: bool = setting(False, "Keep negative quantities (returns, cancellations); by default they are "
+                                 "dropped and counted.")
+    max_products: int = setting(10_000, "Refuse files with more products than this.")
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -34,62 +82,68 @@ class IngestOptions:
 
 @dataclass(frozen=True)
 class ForecastConfig:
-    """Features, model and training settings of one run (see README for what each means)."""
+    """Features, model and training settings of one run."""
 
-    # model: "auto" (recommended by validation, see forecaster/recommend.py) or a name from
-    # models.REGISTRY ("cnn_lstm" = one network, one output per product; "global_cnn_lstm" = one network
-    # shared by all products, with a learned product embedding)
-    model: str = AUTO_MODEL
+    model: str = setting(AUTO, "auto trains both networks and simple baselines and recommends the "
+                         "one, or the blend, with the lowest error on the validation days; global_cnn_lstm is one "
+                         "network shared by all products (with a product embedding); cnn_lstm is one network "
+                         "with one output per product (the reference design).", choices=MODEL_CHOICES)
     # features
-    lags: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
-    rolling_windows: tuple[int, ...] = ()
-    seq_len: int = 3
-    # day of month and week of year too: measured better on long histories (yearly season), see bench/accuracy.py
-    extended_calendar: bool = True
-    log1p: bool = False  # measured worse with per-product MinMax (squeezes large, steady series)
-    # split: the last test_days are the test span, the val_days before them steer early stopping
-    test_days: int = 28
-    val_days: int = 28
+    lags: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7), "Past days of demand each day's features hold: 7 means "
+                                    "each of the last 7 days; or a list such as 1,7,14.", parse="lags")
+    rolling_windows: tuple[int, ...] = setting((), "Rolling means of the past days as extra features, in days, "
+                                               "such as 7,28 (empty for none).", parse="days", flag="rolling")
+    seq_len: int = setting(3, "How many consecutive days of features the network reads at once.")
+    extended_calendar: bool = setting(True, "Add day of month and week of year to the weekday and month "
+                                      "features (measured better on long histories with a yearly season).")
+    log1p: bool = setting(False, "Take log(1 + demand) before scaling (measured worse with per-product "
+                          "min-max scaling: it squeezes large, steady series).")
+    # split
+    test_days: int = setting(28, "The last days of the history, held back to measure accuracy; nothing is "
+                             "trained, stopped or chosen on them.")
+    val_days: int = setting(28, "The days just before the test days: they steer early stopping and the "
+                            "recommended model's choice.")
     # model sizes
-    conv_channels: int = 64
-    kernel_size: int = 3
-    hidden_size: int = 64
-    lstm_layers: int = 1
-    dropout: float = 0.0
-    embedding_dim: int = 8
-    # global network: divide each window's demand features by their mean and scale the output back
-    # (follows level shifts; better on all 4 real datasets at a 28-day earlier cut-off, see README)
-    window_scaling: bool = True
+    conv_channels: int = setting(64, "Channels of the convolution block (the pattern detector).")
+    kernel_size: int = setting(3, "Width in days of the convolution kernel.")
+    hidden_size: int = setting(64, "Units of the LSTM (the memory layer).")
+    lstm_layers: int = setting(1, "Stacked LSTM layers.")
+    dropout: float = setting(0.0, "Dropout rate in [0, 1) (measured worse at 0.2 on 3 of 4 real datasets).")
+    embedding_dim: int = setting(8, "Size of the product embedding of the global network.")
+    window_scaling: bool = setting(True, "Global network: divide each window's demand features (lags and "
+                                   "rolling means) by their mean absolute value and scale the output back, so "
+                                   "it follows level shifts.")
     # training
-    epochs: int = 40
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.0
-    loss: str = "l1"  # users read MAE; L1 beat MSE on 3 of 4 real datasets' validation spans
-    # weight each product's errors by its scale in original units (L1 then tracks the pooled MAE users
-    # read); False treats every product alike on its own 0..1 scale
-    weighted_loss: bool = False
-    patience: int = 8
-    # early stopping: the validation loss must improve by this fraction of its best to count as progress
-    min_improvement: float = 0.005
-    # at most this many training samples per epoch, drawn afresh each epoch (0 = all): bounds the time of
-    # one epoch on long histories and large catalogs (a "global" sample is one product-day)
-    epoch_samples: int = 16_384
-    ensemble: int = 3  # seeds averaged: steadier than one network on short, noisy histories
-    # model="auto": after the choice, train the chosen network again on the validation days too
-    # False: the candidates are the configured ensembles and the chosen one ships as validated (its blend
-    # weights fit to that very ensemble); True trains the chosen network again with the validation days.
-    # Measured: mean MAE the same at a 28-day earlier cut-off (+0.1 %), seed-to-seed range on the test
-    # spans 3x narrower without the refit (favorita 79.8-81.3 against 77.9-82.8), see README
-    refit: bool = False
-    seed: int = 0
-    device: str = "auto"
+    epochs: int = setting(40, "At most this many passes over the training days; early stopping ends sooner.")
+    batch_size: int = setting(256, "Samples per optimiser step (the global network's batch grows with the "
+                              "data in the recommended model).")
+    learning_rate: float = setting(2e-3, "Adam's step size; lower it if training diverges.", aliases=("--lr",))
+    weight_decay: float = setting(0.0, "Adam's L2 penalty on the weights.")
+    loss: str = setting("l1", "Training loss: l1 (what MAE measures; beat mse on 3 of 4 real datasets' "
+                        "validation days), mse or huber.", choices=LOSSES)
+    weighted_loss: bool = setting(False, "Weight each product's errors by its scale in units, so the L1 loss "
+                                  "tracks the pooled MAE; off treats every product alike on its own scale.")
+    patience: int = setting(8, "Early stopping: epochs without progress on the validation days before "
+                            "training stops (0 never stops early).")
+    min_improvement: float = setting(0.005, "Early stopping: the validation loss must improve by this "
+                                     "fraction of its best to count as progress.")
+    epoch_samples: int = setting(16_384, "At most this many training samples per epoch, drawn afresh each "
+                                 "epoch (0 = all); bounds an epoch's time on long histories and large catalogs.")
+    ensemble: int = setting(3, "Networks trained with different seeds and averaged: steadier on short, noisy "
+                            "histories.")
+    refit: bool = setting(False, "Recommended model: after the choice, train the chosen network again with the "
+                          "validation days (off: the chosen model ships exactly as it was validated).")
+    seed: int = setting(0, "Random seed: the same seed, data and settings give the same model on the CPU.")
+    device: str = setting("auto", "Where to train: auto picks a CUDA GPU, then Apple MPS, then the CPU.",
+                          choices=DEVICES)
 
     def __post_init__(self) -> None:
         lags = tuple(sorted({int(x) for x in self.lags}))
         object.__setattr__(self, "lags", lags)
         object.__setattr__(self, "rolling_windows", tuple(sorted({int(x) for x in self.rolling_windows})))
         problems = []
+        if self.model not in MODEL_CHOICES:
+            problems.append(f"model must be one of {', '.join(MODEL_CHOICES)}, not {self.model!r}")
         if not lags or lags[0] < 1:
             problems.append("lags must be positive whole numbers of days")
         if any(w < 2 for w in self.rolling_windows):
@@ -117,8 +171,6 @@ class ForecastConfig:
         if self.kernel_size < 1 or self.conv_channels < 1 or self.hidden_size < 1 or self.lstm_layers < 1:
             problems.append("model sizes must be at least 1")
         if problems:
-            from .errors import ForecasterError
-
             raise ForecasterError("Invalid settings: " + "; ".join(problems) + ".")
 
     @property
@@ -143,17 +195,37 @@ class ForecastConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
 
 
-def parse_lags(text: str) -> tuple[int, ...]:
-    """'7' means lags 1..7; '1,7,14' is an explicit list."""
-    text = str(text).strip()
-    try:
-        if "," in text:
-            return tuple(int(x) for x in text.split(",") if x.strip())
-        return tuple(range(1, int(text) + 1))
-    except ValueError:
-        from .errors import ForecasterError
+def help_text(options: type, name: str) -> str:
+    """The help text of one setting of ForecastConfig or IngestOptions."""
+    return next(f for f in dataclasses.fields(options) if f.name == name).metadata["help"]
 
-        raise ForecasterError(f"Lags must be a number (7 means lags 1..7) or a list like 1,7,14, not {text!r}.") from None
+
+def default_text(value: Any, parse: str | None = None) -> str:
+    """A default as a user would type it (on the CLI, in the README)."""
+    if parse == "lags":
+        return format_lags(value)
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    if value is None:
+        return "detected"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cli_flag(f: dataclasses.Field) -> str:
+    return "--" + f.metadata.get("flag", f.name).replace("_", "-")
+
+
+def settings_table() -> str:
+    """The README's settings table (Markdown), one row per setting of the training run."""
+    rows = ["| setting | CLI flag | default | what it does |", "|---|---|---|---|"]
+    for f in dataclasses.fields(ForecastConfig):
+        default = default_text(f.default, f.metadata.get("parse"))
+        choices = f.metadata.get("choices")
+        what = f.metadata["help"] + (f" One of: {', '.join(choices)}." if choices else "")
+        rows.append(f"| `{f.name}` | `{cli_flag(f)}` | `{default}` | {what} |")
+    return "\n".join(rows)
 
 
 DEFAULT_CONFIG = ForecastConfig()

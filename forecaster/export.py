@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .evaluate import Evaluation
+if TYPE_CHECKING:
+    from .evaluation import Evaluation
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -16,22 +16,27 @@ import traceback
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
-from models import REGISTRY
-
-from . import recommend
-from .config import AUTO_MODEL, ForecastConfig
+from .config import ForecastConfig
 from .errors import ForecasterError
-from .training import EpochRecord, TrainedForecaster, fit
-from .windows import chronological_split
+
+if TYPE_CHECKING:  # torch-free at import: the dashboard's sidebar and Home page read jobs before any training
+    from .trained import EpochRecord, TrainedForecaster
 
 QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
 FINISHED = (DONE, CANCELLED, FAILED)
 
-FitFn = Callable[..., TrainedForecaster]
+FitFn = Callable[..., "TrainedForecaster"]
+
+
+def default_fit(*args: Any, **kwargs: Any) -> "TrainedForecaster":
+    """forecaster.fit, imported when the first job trains (it brings torch), not when a page lists jobs."""
+    from .recommend import fit
+
+    return fit(*args, **kwargs)
 
 
 def panel_fingerprint(panel: pd.DataFrame) -> str:
@@ -48,17 +53,11 @@ def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
     return hashlib.sha256((panel_fingerprint(panel) + settings).encode("utf-8")).hexdigest()[:24]
 
 
-def planned_epochs(config: ForecastConfig) -> int:
-    """Epochs a run will do at most (the recommended "auto" model trains every candidate network)."""
-    if config.model == AUTO_MODEL:
-        return recommend.planned_epochs(config)
-    return config.epochs * config.ensemble
-
-
 def check_settings(panel: pd.DataFrame, config: ForecastConfig) -> None:
-    """Raise the user-facing error for settings this panel cannot train with, before starting a thread."""
-    if config.model not in REGISTRY and config.model != "auto":
-        raise ForecasterError(f"Unknown model {config.model!r}; choose one of {', '.join(REGISTRY)}.")
+    """Raise the user-facing error for settings this panel cannot train with, before starting a thread
+    (the settings themselves were checked when the config was built)."""
+    from .windows import chronological_split
+
     chronological_split(len(panel), config)
 
 
@@ -118,7 +117,7 @@ class TrainingJob:
     """One training run on its own daemon thread; cancel keeps the best model found so far."""
 
     def __init__(self, panel: pd.DataFrame, config: ForecastConfig, *, key: str | None = None,
-                 label: str = "", meta: dict[str, Any] | None = None, fit_fn: FitFn = fit) -> None:
+                 label: str = "", meta: dict[str, Any] | None = None, fit_fn: FitFn = default_fit) -> None:
         self.job_id = uuid.uuid4().hex[:12]
         self.panel = panel
         self.config = config
@@ -185,9 +184,14 @@ class TrainingJob:
                 elapsed = 0.0
             else:
                 elapsed = (self._ended or time.time()) - self._started
-            total = self._history[-1].total_epochs if self._history else planned_epochs(self.config)
+            total = self._history[-1].total_epochs if self._history else self._planned_epochs()
             return JobSnapshot(self.job_id, self._status, tuple(self._history), total, elapsed, self._error,
                                self._error_detail, self._reused, self.label)
+
+    def _planned_epochs(self) -> int:
+        from .recommend import planned_epochs
+
+        return planned_epochs(self.config)
 
     # --- the thread ----------------------------------------------------------------------------
     def _on_epoch(self, record: EpochRecord) -> None:
@@ -205,7 +209,7 @@ class TrainingJob:
             self._finish(FAILED, error=f"Training failed unexpectedly ({type(exc).__name__}: {exc}).",
                          detail=traceback.format_exc())
         else:
-            if getattr(trained, "cancelled", False):
+            if trained.cancelled:
                 if trained.networks:
                     self._finish(CANCELLED, result=trained)
                 else:
@@ -239,7 +243,7 @@ class JobRegistry:
     ``max_idle_seconds``); at most ``max_results`` finished models are kept for reuse.
     """
 
-    def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn = fit,
+    def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn = default_fit,
                  max_idle_seconds: float = 12 * 3600) -> None:
         self._lock = threading.Lock()
         self.max_idle_seconds = max_idle_seconds  # finished jobs nobody asked for this long are dropped

@@ -20,16 +20,16 @@ from . import __version__
 from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
 from .errors import ForecasterError
-from .features import PanelScaler, calendar_features
-from .training import TrainedForecaster, build_network
+from .features import PanelScaler, calendar_names
+from .labels import NETWORK
+from .trained import TrainedForecaster, build_network
 
 CONFIG_FILE = "config.json"
 
 
 def _n_features(config: ForecastConfig, n_products: int, layout: str) -> int:
-    per_series = config.n_series_features
-    calendar = calendar_features(pd.date_range("2000-01-01", periods=1), config.extended_calendar).shape[1]
-    return per_series * (n_products if layout == "multi" else 1) + calendar
+    per_series = config.n_series_features * (n_products if layout == "multi" else 1)
+    return per_series + len(calendar_names(config.extended_calendar))
 
 
 def save(trained: TrainedForecaster, root: str | Path) -> Path:
@@ -79,8 +79,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     except (KeyError, TypeError, ValueError) as exc:
         raise ForecasterError(f"{str(run)!r} holds an incomplete or foreign config.json (missing or bad {exc}). "
                               "Train and save the model again.") from None
-    if config.model not in REGISTRY:
-        raise ForecasterError(f"The saved model {config.model!r} is unknown to this version.")
+    except ForecasterError as exc:  # settings this version refuses, such as a model it does not know
+        raise ForecasterError(f"{str(run)!r} was saved with settings this version cannot use. {exc}") from None
     n_features = _n_features(config, len(products), REGISTRY[config.model].layout)
     networks = []
     for name in names:
@@ -93,8 +93,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             raise ForecasterError(f"The weights file {name!r} in {str(run)!r} is damaged, does not match its "
                                   "config.json, or holds more than plain weights. Train and save the model again.") from None
         networks.append(net.to(device).eval())
-    blend = meta.get("blend") or {}
-    unknown = [k for k in blend if k != "network" and k not in BLEND_COMPONENTS]
+    blend = {str(k): float(v) for k, v in (meta.get("blend") or {}).items()}
+    unknown = [k for k in blend if k != NETWORK and k not in BLEND_COMPONENTS]
     if unknown:
         raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
     last = meta.get("last_date")
@@ -105,5 +105,5 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
         train_seconds=float(meta.get("train_seconds", 0.0)), version=meta.get("library_version", "unknown"),
         selection=pd.DataFrame(meta["selection"]) if meta.get("selection") else None,
         selection_reason=str(meta.get("selection_reason", "")),
-        blend={str(k): float(v) for k, v in (meta.get("blend") or {}).items()})
+        blend=blend)
 

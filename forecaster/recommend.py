@@ -1,21 +1,22 @@
-"""The recommended model: candidates trained on the same days, chosen by their error on the validation span.
+"""The one place that decides what to train: a single network, or candidates chosen by validation.
 
-``fit(panel, ForecastConfig(model="auto"))`` (the default) lands here. It trains each network variant of
-:data:`NETWORKS` with the config's settings (one network each when a refit follows, the configured
-ensemble otherwise; the global variant's batch grows with the data, see :func:`candidate_config`),
-predicts the validation span (the ``val_days`` just before the test span) one day ahead from the actual
-history, adds the simple baselines on the same days, and also tries blends: for each network, a weighted
-average of it and the baselines, weights on a coarse grid (steps of :data:`BLEND_STEP`) fit to the
-validation span. The candidate with the lowest validation MAE is recommended. With ``config.refit`` and
-a network in the choice, that network is then trained again, as the configured ensemble, on every day
-before the test span (validation days included) for the epoch count early stopping found; the blend
-weights stay. The test span is never looked at: scaling is fit before it, training and early stopping
-end before it, and so does every score used to choose.
+:func:`fit` is the library's entry point. With a registry model it trains that network
+(:func:`forecaster.training.train`). With ``model="auto"`` (the default) :func:`recommend` trains each
+network variant of :data:`NETWORKS` with the config's settings (one network each when a refit follows,
+the configured ensemble otherwise; the global variant's batch grows with the data, see
+:func:`candidate_config`), predicts the validation span (the ``val_days`` just before the test span) one
+day ahead from the actual history, adds the simple baselines on the same days, and also tries blends:
+for each network, a weighted average of it and the baselines, weights on a coarse grid (steps of
+:data:`BLEND_STEP`) fit to the validation span. The candidate with the lowest validation MAE is
+recommended. With ``config.refit`` and a network in the choice, that network is then trained again, as
+the configured ensemble, on every day before the test span (validation days included) for the epoch
+count early stopping found; the blend weights stay. The test span is never looked at: scaling is fit
+before it, training and early stopping end before it, and so does every score used to choose.
 
 Cancel keeps what finished: a candidate that learned nothing is left out, no refit starts after a
 cancel, and a cancelled refit is dropped in favour of the finished candidate.
 
-The returned :class:`~forecaster.training.TrainedForecaster` is an ordinary one (the chosen network
+The recommended :class:`~forecaster.trained.TrainedForecaster` is an ordinary one (the chosen network
 family, its weights and scaler) with ``blend`` weights when a blend or a baseline won, plus
 ``selection`` (one row per candidate) and ``selection_reason`` (a sentence for the user).
 """
@@ -24,55 +25,89 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from .baselines import BLEND_COMPONENTS
-from .config import AUTO_MODEL, ForecastConfig
+from .config import ForecastConfig
 from .errors import ForecasterError
-from .training import CancelFlag, EpochRecord, TrainedForecaster, fit
-from .windows import chronological_split
+from .labels import (AUTO, CNN_LSTM, GLOBAL_CNN_LSTM, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE,
+                     WEEKDAY_MEAN_4, blend_label)
+from .trained import CancelFlag, EpochRecord, TrainedForecaster
+from .training import ProgressCallback, train
+from .windows import Split, chronological_split
 
-# network variants tried, first = preferred on a tie; batch size multiplier per layout: a "global"
-# sample is one product-day, a "multi" sample one day of every product
-NETWORKS = ("global_cnn_lstm", "cnn_lstm")
+# network variants tried, first = preferred on a tie
+NETWORKS = (GLOBAL_CNN_LSTM, CNN_LSTM)
+# the global layout's batch: a "global" sample is one product-day, a "multi" sample one day of every product
 GLOBAL_BATCH_FACTOR = 4
 MIN_STEPS = 32
 MIN_GLOBAL_BATCH = 64
-# baselines that may be recommended or blended with the network
-BLEND_BASELINES = ("moving_average_7", "weekday_mean_4", "seasonal_naive")
+# baselines that may be recommended or blended with a network
+BLEND_BASELINES = (MOVING_AVERAGE_7, WEEKDAY_MEAN_4, SEASONAL_NAIVE)
 BLEND_STEP = 0.1
+PURE_NETWORK = {NETWORK: 1.0}  # blend weights of a network on its own
 
-LABELS = {
-    "global_cnn_lstm": "global CNN+LSTM (shared by all products)",
-    "cnn_lstm": "multi-output CNN+LSTM (one output per product)",
-    "naive": "yesterday's sales (naive)",
-    "seasonal_naive": "same weekday last week (seasonal naive)",
-    "moving_average_7": "7-day moving average",
-    "weekday_mean_4": "same weekday, mean of the last 4 weeks",
-}
+
+def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback: ProgressCallback | None = None,
+        cancel: CancelFlag | None = None) -> TrainedForecaster:
+    """Train on the daily panel (dates x products); the last ``config.test_days`` are held out.
+
+    ``config.model == "auto"`` (the default) recommends a model among candidates by their error on the
+    validation span; any other model trains that one registry network.
+    """
+    if config.model == AUTO:
+        return recommend(panel, config, callback, cancel).trained
+    return train(panel, config, callback, cancel)
+
+
+def planned_epochs(config: ForecastConfig) -> int:
+    """Epochs a run trains at most (early stopping ends sooner): every candidate, then any refit."""
+    if config.model != AUTO:
+        return config.epochs * config.ensemble
+    search = _search_config(config)
+    return search.epochs * search.ensemble * len(NETWORKS) + config.epochs * config.ensemble * int(config.refit)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One row of the choice: a pure network, a baseline or a blend, and its validation error."""
+
+    name: str
+    network: str  # the network family whose trained forecaster it uses (a baseline: the best network)
+    weights: dict[str, float]  # blend weights; PURE_NETWORK = the network alone
+    val_mae: float
+
+    @property
+    def description(self) -> str:
+        return LABELS[self.name] if self.name in LABELS else blend_label(self.weights, self.network)
 
 
 @dataclass
 class Recommendation:
-    """Everything the choice saw: trained networks, validation predictions and the table."""
+    """Everything the choice saw: the recommended forecaster, every trained network, every candidate."""
 
     trained: TrainedForecaster  # the recommended forecaster (what fit returns)
     networks: dict[str, TrainedForecaster]  # every network candidate, by model name
     val_days: np.ndarray
-    val_mae: dict[str, float]  # candidate -> validation MAE
-    blends: dict[str, dict[str, float]]  # candidate -> blend weights (pure networks: {"network": 1})
-    families: dict[str, str]  # candidate -> network model name it uses
+    candidates: list[Candidate]
 
     def predictions(self, panel: pd.DataFrame, days: np.ndarray) -> dict[str, np.ndarray]:
         """(D, P) predictions of every candidate for target days ``days`` (e.g. the test span, for a report)."""
-        out = {}
-        for name, weights in self.blends.items():
-            net = self.networks[self.families[name]]
-            out[name] = dataclasses.replace(net, blend=weights).predict(panel, days)
-        return out
+        return {c.name: dataclasses.replace(self.networks[c.network], blend=c.weights).predict(panel, days)
+                for c in self.candidates}
+
+
+def shift_progress(record: EpochRecord, offset: int, total: int) -> EpochRecord:
+    """An epoch record of one part of a longer run, renumbered for the whole run's progress bar."""
+    return dataclasses.replace(record, total_epochs=total, done_epochs=offset + record.done_epochs)
+
+
+def _relay(callback: ProgressCallback | None, offset: int, total: int) -> ProgressCallback | None:
+    if callback is None:
+        return None
+    return lambda record: callback(shift_progress(record, offset, total))
 
 
 def _mae(actual: np.ndarray, pred: np.ndarray) -> float:
@@ -99,27 +134,19 @@ def best_blend(actual: np.ndarray, parts: dict[str, np.ndarray], step: float = B
 
 
 def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray],
-                   baseline_pred: dict[str, np.ndarray]) -> dict[str, tuple[str, dict[str, float], float]]:
-    """One blend candidate per network: ``blend_<network>`` -> (network, weights, validation MAE).
+                   baseline_pred: dict[str, np.ndarray]) -> list[Candidate]:
+    """One blend candidate per network, ``blend_<network>``: its best mix with the baselines.
 
-    Each network gets its own best mix with the baselines, not only the best network alone: a weaker
-    network may still add the most to them, its errors differing more from theirs. A "mix" that is all
-    one component repeats a pure candidate and is left out.
+    Each network gets its own mix, not only the best network: a weaker network may still add the most to
+    the baselines, its errors differing more from theirs. A "mix" that is all one component repeats a
+    pure candidate and is left out.
     """
-    out = {}
+    out = []
     for model, pred in network_pred.items():
-        weights, mae = best_blend(actual, {"network": pred, **baseline_pred})
+        weights, mae = best_blend(actual, {NETWORK: pred, **baseline_pred})
         if not any(w == 1.0 for w in weights.values()):
-            out[f"blend_{model}"] = (model, {k: w for k, w in weights.items() if w > 0}, mae)
+            out.append(Candidate(f"blend_{model}", model, {k: w for k, w in weights.items() if w > 0}, mae))
     return out
-
-
-def _describe(name: str, weights: dict[str, float], family: str) -> str:
-    if name in LABELS:
-        return LABELS[name]
-    parts = [f"{round(100 * w)}% {LABELS[family] if k == 'network' else LABELS[k]}"
-             for k, w in weights.items() if w > 0]
-    return "blend of " + " and ".join(parts)
 
 
 def candidate_config(config: ForecastConfig, model: str, n_train_days: int, n_products: int) -> ForecastConfig:
@@ -129,7 +156,7 @@ def candidate_config(config: ForecastConfig, model: str, n_train_days: int, n_pr
     multi-output layout's: its batch grows with the data (up to GLOBAL_BATCH_FACTOR times the configured
     batch size) while keeping at least MIN_STEPS optimiser steps per epoch on short histories.
     """
-    if model != "global_cnn_lstm":
+    if model != GLOBAL_CNN_LSTM:
         return config.replace(model=model)
     samples = n_train_days * n_products
     if config.epoch_samples:
@@ -146,72 +173,73 @@ def _search_config(config: ForecastConfig) -> ForecastConfig:
     return config.replace(ensemble=1) if config.refit else config
 
 
-def planned_epochs(config: ForecastConfig) -> int:
-    """Epochs the recommendation trains at most: every candidate, then the refit (early stopping ends sooner)."""
-    search = _search_config(config)
-    return search.epochs * search.ensemble * len(NETWORKS) + config.epochs * config.ensemble * int(config.refit)
-
-
 def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
-              callback: Callable[[EpochRecord], None] | None = None,
-              cancel: CancelFlag | None = None) -> Recommendation:
+              callback: ProgressCallback | None = None, cancel: CancelFlag | None = None) -> Recommendation:
     """Train every candidate on ``panel`` and recommend the one with the lowest validation MAE."""
-    if config.model != AUTO_MODEL:
+    if config.model != AUTO:
         raise ValueError("recommend() is for model='auto'")
     if config.val_days < 1:
         raise ForecasterError("The recommended model is chosen on validation days before the test span; "
                               "set validation days to at least 7, or pick a model yourself.")
     split = chronological_split(len(panel), config)
-    values = panel.to_numpy(dtype=np.float64)
-    actual = values[split.val]
-    # with a refit to come, each candidate is one network (the choice needs its validation error, not its
-    # ensemble); the refit trains the configured ensemble. Without a refit the candidates are the ensembles.
+    total = planned_epochs(config)
+    networks, last = train_candidates(panel, config, split, total, callback, cancel)
+    if not networks:  # cancelled before the first candidate learned anything
+        return Recommendation(last, {}, split.val, [])
+    candidates = score_candidates(panel, networks, split.val)
+    chosen = min(candidates, key=lambda c: c.val_mae)  # min keeps the first on a tie: networks first
+    result, refitted = _ship(panel, config, split, networks, chosen, total, callback, cancel)
+    result.selection = selection_table(candidates, chosen)
+    result.selection_reason = _reason(chosen, candidates, len(split.val)) + (
+        " After this choice its network was trained again on every day before the test span, the validation "
+        "days included." if refitted else "")
+    return Recommendation(result, networks, split.val, candidates)
+
+
+def train_candidates(panel: pd.DataFrame, config: ForecastConfig, split: Split, total: int,
+                     callback: ProgressCallback | None, cancel: CancelFlag | None
+                     ) -> tuple[dict[str, TrainedForecaster], TrainedForecaster]:
+    """Each network of NETWORKS trained in turn (stopping at a cancel), histories renumbered for the whole
+    run; also returns the last one trained (the only one, with no networks, when the first was cancelled)."""
     search = _search_config(config)
     per_candidate = search.epochs * search.ensemble
-    total = planned_epochs(config)
-
     networks: dict[str, TrainedForecaster] = {}
-    val_pred: dict[str, np.ndarray] = {}
     for i, model in enumerate(NETWORKS):
         offset = i * per_candidate
-
-        def relay(rec: EpochRecord, offset: int = offset) -> None:
-            if callback is not None:
-                callback(dataclasses.replace(rec, total_epochs=total, done_epochs=offset + rec.done_epochs))
-
-        trained = fit(panel, candidate_config(search, model, len(split.train), panel.shape[1]), relay, cancel)
+        trained = train(panel, candidate_config(search, model, len(split.train), panel.shape[1]),
+                        _relay(callback, offset, total), cancel)
         if not trained.networks:  # cancelled before this candidate learned anything
-            if not networks:
-                return Recommendation(trained, {}, split.val, {}, {}, {})
-            break
+            return networks, trained
+        trained.history = [shift_progress(h, offset, total) for h in trained.history]
         networks[model] = trained
-        val_pred[model] = trained.predict(panel, split.val)
         if trained.cancelled:
             break
+    return networks, trained
 
-    blends: dict[str, dict[str, float]] = {m: {"network": 1.0} for m in networks}
-    families = {m: m for m in networks}
-    val_mae = {m: _mae(actual, val_pred[m]) for m in networks}
-    best_net = min(networks, key=lambda m: (val_mae[m], NETWORKS.index(m)))
-    baseline_pred = {b: BLEND_COMPONENTS[b][0](values, split.val) for b in BLEND_BASELINES}
-    for b in BLEND_BASELINES:
-        blends[b] = {"network": 0.0, b: 1.0}
-        families[b] = best_net
-        val_mae[b] = _mae(actual, baseline_pred[b])
-    for name, (family, weights, blend_mae) in network_blends(actual, val_pred, baseline_pred).items():
-        blends[name], families[name], val_mae[name] = weights, family, blend_mae
-    # lowest validation MAE wins; on a tie the earlier candidate (networks first)
-    order = list(blends)
-    chosen = min(order, key=lambda c: (val_mae[c], order.index(c)))
 
-    result = networks[families[chosen]]
-    weights = blends[chosen]
-    history = [h for m in networks for h in _relabel(networks, m, per_candidate, total)]
-    last = history[-1] if history else None
+def score_candidates(panel: pd.DataFrame, networks: dict[str, TrainedForecaster], days: np.ndarray) -> list[Candidate]:
+    """Every candidate's MAE on the validation days: the networks, the baselines, one blend per network."""
+    values = panel.to_numpy(dtype=np.float64)
+    actual = values[days]
+    network_pred = {m: trained.predict(panel, days) for m, trained in networks.items()}
+    candidates = [Candidate(m, m, PURE_NETWORK, _mae(actual, pred)) for m, pred in network_pred.items()]
+    best_network = min(candidates, key=lambda c: c.val_mae).network
+    baseline_pred = {b: BLEND_COMPONENTS[b][0](values, days) for b in BLEND_BASELINES}
+    candidates += [Candidate(b, best_network, {NETWORK: 0.0, b: 1.0}, _mae(actual, pred))
+                   for b, pred in baseline_pred.items()]
+    return candidates + network_blends(actual, network_pred, baseline_pred)
+
+
+def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: dict[str, TrainedForecaster],
+          chosen: Candidate, total: int, callback: ProgressCallback | None,
+          cancel: CancelFlag | None) -> tuple[TrainedForecaster, bool]:
+    """The forecaster that ships for the chosen candidate: its network (refit when asked), its blend, and
+    the whole run's history, time and cancel state; and whether it was refit."""
+    history = [h for trained in networks.values() for h in trained.history]
     seconds = sum(n.train_seconds for n in networks.values())
     cancelled = any(n.cancelled for n in networks.values()) or len(networks) < len(NETWORKS)
-    refitted = False
-    if config.refit and weights.get("network", 0) > 0 and not cancelled:
+    result, refitted = networks[chosen.network], False
+    if config.refit and chosen.weights.get(NETWORK, 0) > 0 and not cancelled:
         refit = _refit(panel, config, result, split, total, callback, cancel)
         history += refit.history
         seconds += refit.train_seconds
@@ -219,29 +247,16 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
             cancelled = True
         else:
             result, refitted = refit, True
-    elif callback is not None and last is not None and last.done_epochs < total and not cancelled:
+    elif callback is not None and history and history[-1].done_epochs < total and not cancelled:
         # early stopping or no refit left planned epochs unused: close the progress bar on the last epoch
-        callback(dataclasses.replace(last, done_epochs=total))
-    result = dataclasses.replace(result, blend={} if weights == {"network": 1.0} else dict(weights))
-    result.history = history
-    result.train_seconds = seconds
-    result.cancelled = cancelled
-    labels = {c: _describe(c, blends[c], families[c]) for c in order}
-    result.selection = pd.DataFrame({
-        "candidate": order,
-        "description": [labels[c] for c in order],
-        "validation_mae": [val_mae[c] for c in order],
-        "chosen": [c == chosen for c in order],
-    })
-    result.selection_reason = _reason(chosen, labels, val_mae, len(split.val))
-    if refitted:
-        result.selection_reason += (" After this choice its network was trained again on every day before the "
-                                    "test span, the validation days included.")
-    return Recommendation(result, networks, split.val, val_mae, blends, families)
+        callback(dataclasses.replace(history[-1], done_epochs=total))
+    shipped = dataclasses.replace(result, blend={} if chosen.weights == PURE_NETWORK else dict(chosen.weights),
+                                  history=history, train_seconds=seconds, cancelled=cancelled)
+    return shipped, refitted
 
 
-def _refit(panel: pd.DataFrame, config: ForecastConfig, chosen: TrainedForecaster, split, total: int,
-           callback, cancel) -> TrainedForecaster:
+def _refit(panel: pd.DataFrame, config: ForecastConfig, chosen: TrainedForecaster, split: Split, total: int,
+           callback: ProgressCallback | None, cancel: CancelFlag | None) -> TrainedForecaster:
     """Train the chosen network again on every day before the test span (validation days included), for
     the median number of epochs early stopping found; the choice and the blend weights stay as they are."""
     epochs = max(1, int(np.median(chosen.best_epochs or [config.epochs])))
@@ -249,25 +264,24 @@ def _refit(panel: pd.DataFrame, config: ForecastConfig, chosen: TrainedForecaste
     refit_config = candidate_config(config.replace(val_days=0, epochs=epochs, patience=0), chosen.config.model,
                                     days, panel.shape[1])
     offset = total - epochs * config.ensemble  # the refit's epochs are known now: it ends the progress bar
-
-    def relay(rec: EpochRecord) -> None:
-        if callback is not None:
-            callback(dataclasses.replace(rec, total_epochs=total, done_epochs=offset + rec.done_epochs))
-
-    refit = fit(panel, refit_config, relay, cancel)
-    refit.history = [dataclasses.replace(h, total_epochs=total, done_epochs=offset + h.done_epochs)
-                     for h in refit.history]
+    refit = train(panel, refit_config, _relay(callback, offset, total), cancel)
+    refit.history = [shift_progress(h, offset, total) for h in refit.history]
     return refit
 
 
-def _relabel(networks: dict[str, TrainedForecaster], model: str, per_candidate: int, total: int) -> list[EpochRecord]:
-    offset = list(networks).index(model) * per_candidate
-    return [dataclasses.replace(h, total_epochs=total, done_epochs=offset + h.done_epochs)
-            for h in networks[model].history]
+def selection_table(candidates: list[Candidate], chosen: Candidate) -> pd.DataFrame:
+    """One row per candidate, in the order they were tried: what it is, its validation MAE, the choice."""
+    return pd.DataFrame({
+        "candidate": [c.name for c in candidates],
+        "description": [c.description for c in candidates],
+        "validation_mae": [c.val_mae for c in candidates],
+        "chosen": [c is chosen for c in candidates],
+    })
 
 
-def _reason(chosen: str, labels: dict[str, str], val_mae: dict[str, float], days: int) -> str:
-    others = sorted((c for c in val_mae if c != chosen), key=val_mae.get)
-    rest = "; ".join(f"{labels[c]} {val_mae[c]:.3g}" for c in others)
-    return (f"Recommended: {labels[chosen]}, because it had the smallest average error per product and day "
-            f"on the {days} days just before the test span (validation MAE {val_mae[chosen]:.3g}; {rest}).")
+def _reason(chosen: Candidate, candidates: list[Candidate], days: int) -> str:
+    others = sorted((c for c in candidates if c is not chosen), key=lambda c: c.val_mae)
+    rest = "; ".join(f"{c.description} {c.val_mae:.3g}" for c in others)
+    return (f"Recommended: {chosen.description}, because it had the smallest average error per product and day "
+            f"on the {days} days just before the test span (validation MAE {chosen.val_mae:.3g}; {rest}).")
+

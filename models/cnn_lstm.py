@@ -15,7 +15,7 @@ class CNNLSTM(nn.Module):
     layout = "multi"
 
     def __init__(self, n_features: int, n_products: int, conv_channels: int = 64, kernel_size: int = 3,
-                 hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0, **_: object) -> None:
+                 hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.conv = nn.Sequential(
             nn.Conv1d(n_features, conv_channels, kernel_size, padding=kernel_size // 2), nn.ReLU(),

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# added to the window mean before dividing, in the per-product 0..1 units of the scaler (2% of the
-# product's training range): keeps an all-zero window finite and damps windows of a few sales
+# added to the window's mean absolute value before dividing, in the per-product 0..1 units of the scaler
+# (2% of the product's training range): keeps an all-zero window finite and damps windows of a few sales
 SCALE_FLOOR = 0.02
 
 
@@ -28,7 +28,7 @@ class GlobalCNNLSTM(nn.Module):
 
     def __init__(self, n_features: int, n_products: int, conv_channels: int = 64, kernel_size: int = 3,
                  hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0, embedding_dim: int = 8,
-                 n_series: int = 0, window_scaling: bool = False, **_: object) -> None:
+                 n_series: int = 0, window_scaling: bool = False) -> None:
         super().__init__()
         self.n_series = n_series
         self.window_scaling = bool(window_scaling and n_series)

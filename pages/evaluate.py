@@ -2,8 +2,8 @@
 import streamlit as st
 
 from forecaster import ForecasterError, charts
-from forecaster.evaluate import NETWORK
-from ui import cached, jobs, router, state
+from forecaster.labels import NETWORK, SEASONAL_NAIVE, label, trained_label
+from ui import jobs, results, router, state
 
 router.ensure_frame()
 
@@ -12,13 +12,13 @@ st.title("Evaluate")
 job, trained = jobs.require_trained()
 
 try:
-    evaluation = cached.evaluation(job.job_id, trained, job.panel)
+    evaluation = results.evaluation(job.job_id, trained, job.panel)
 except ForecasterError as exc:
     st.error(str(exc))
     st.stop()
 
 overall = evaluation.overall
-label = jobs.model_label(trained)
+model_name = trained_label(trained)
 st.caption(f"{job.label}: the last {len(evaluation.dates)} days ({evaluation.dates[0]:%d %b %Y} – "
            f"{evaluation.dates[-1]:%d %b %Y}), each predicted from the history before it. Units per product per day.")
 if trained.cancelled:
@@ -33,22 +33,21 @@ methods = list(overall.index)
 cols = st.columns(len(methods))
 for col, method in zip(cols, methods):
     with col.container(border=True):
-        st.markdown(f"**{label if method == NETWORK else charts.method_label(method)}**")
+        st.markdown(f"**{model_name if method == NETWORK else label(method)}**")
         for metric in ("MAE", "RMSE", "WAPE", "MASE"):
             value = overall.loc[method, metric]
             delta = None
             if method == NETWORK:
-                ref = overall.loc["seasonal_naive", metric]
+                ref = overall.loc[SEASONAL_NAIVE, metric]
                 delta = FORMAT[metric].format(value - ref) + " vs seasonal naive"
             st.metric(metric, FORMAT[metric].format(value), delta=delta, delta_color="inverse",
                       help=HELP[metric])
-(st.success if overall["MAE"].idxmin() == NETWORK else st.warning)(charts.verdict(evaluation, label))
+(st.success if overall["MAE"].idxmin() == NETWORK else st.warning)(charts.verdict(evaluation, model_name))
 
-selection = getattr(trained, "selection", None)
-if selection is not None and len(selection):
+if trained.selection is not None:
     with st.expander("Recommended model: why this one", expanded=False):
-        st.write(getattr(trained, "selection_reason", "") or "Chosen by the lowest error on the validation days.")
-        st.dataframe(selection, hide_index=True)
+        st.write(trained.selection_reason)
+        st.dataframe(trained.selection, hide_index=True)
 
 st.subheader("Error per product")
 n_products = len(evaluation.products)
@@ -58,7 +57,7 @@ if n_products > 5:
                       min(state.get(state.TOP_N), n_products), key="w_top_n",
                       help="For large catalogs: show only the products with the largest errors.")
     state.put(state.TOP_N, top_n)
-st.plotly_chart(charts.per_product_mae_bar(evaluation.per_product, top_n, label), key="mae_chart")
+st.plotly_chart(charts.per_product_mae_bar(evaluation.per_product, top_n, model_name), key="mae_chart")
 
 st.subheader("Actual vs predicted for one product")
 products = evaluation.products
@@ -67,9 +66,9 @@ c1, c2 = st.columns([2, 1])
 product = c1.selectbox("Product", products, index=products.index(chosen) if chosen in products else 0,
                        key="w_eval_product", help="Any product of the catalog.")
 state.put(state.PRODUCT, product)
-baselines = c2.multiselect("Compare with", [m for m in methods if m != NETWORK], default=["seasonal_naive"],
-                           format_func=charts.method_label, key="w_eval_baselines")
-st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *baselines], label), key="avp_chart")
+baselines = c2.multiselect("Compare with", [m for m in methods if m != NETWORK], default=[SEASONAL_NAIVE],
+                           format_func=label, key="w_eval_baselines")
+st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *baselines], model_name), key="avp_chart")
 
 with st.expander("Error per product as a table"):
     st.dataframe(evaluation.per_product, hide_index=True)

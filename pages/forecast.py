@@ -2,8 +2,8 @@
 import streamlit as st
 
 from forecaster import ForecasterError, charts
-from forecaster.forecast import MAX_HORIZON
-from ui import cached, jobs, router, state
+from forecaster.forecasting import MAX_HORIZON
+from ui import jobs, results, router, state
 
 router.ensure_frame()
 
@@ -17,8 +17,8 @@ horizon = st.columns([1, 3])[0].number_input("Days to forecast", 1, MAX_HORIZON,
                                "less certain the further out they are.")
 state.put(state.HORIZON, int(horizon))
 try:
-    fc = cached.forecast_for(job.job_id, trained, panel, int(horizon))
-    evaluation = cached.evaluation(job.job_id, trained, panel)
+    fc = results.forecast_for(job.job_id, trained, panel, int(horizon))
+    evaluation = results.evaluation(job.job_id, trained, panel)
 except ForecasterError as exc:
     st.error(str(exc))
     st.stop()
@@ -28,11 +28,11 @@ span = f"{first:%A %d %B %Y}" + (f" to {last:%A %d %B %Y}" if last != first else
 st.caption(f"{job.label}: forecast for {span}, from history up to {panel.index[-1]:%d %B %Y}. Units per day.")
 
 d1, d2, _ = st.columns([1, 1, 2])
-d1.download_button("Download forecast CSV", cached.forecast_csv(f"{job.job_id}-{horizon}", fc, int(horizon)),
+d1.download_button("Download forecast CSV", results.forecast_csv(f"{job.job_id}-{horizon}", fc),
                    file_name=f"forecast_{first:%Y-%m-%d}_{int(horizon)}d.csv", mime="text/csv",
                    icon=":material/download:", type="primary", key="dl_forecast",
                    help="Columns: date, product, forecast (one row per product and day).")
-d2.download_button("Download accuracy CSV", cached.metrics_csv(job.job_id, evaluation),
+d2.download_button("Download accuracy CSV", results.metrics_csv(job.job_id, evaluation),
                    file_name="accuracy_per_product.csv", mime="text/csv", icon=":material/download:",
                    key="dl_metrics", help="One row per product: the network's and each baseline's error on the test days.")
 

@@ -2,12 +2,12 @@
 import streamlit as st
 
 from forecaster import DataError, ForecasterError, charts
-from ui import cached, jobs, router, state, widgets
+from ui import cached, jobs, results, router, state, widgets
 
 router.ensure_frame()
 
 st.title("Train")
-st.caption(f"Training runs on: **{cached.device_label()}**")
+st.caption(f"Training runs on: **{results.training_device()}**")
 
 ds = state.dataset()
 job = jobs.current()
@@ -70,15 +70,14 @@ if snap.status == "cancelled":
 elif snap.reused:
     st.info("The same data and settings were trained before: that result is shown, nothing was retrained.")
 else:
-    kept = ("" if getattr(trained, "selection", None) is not None else
+    kept = ("" if trained.selection is not None else
             f"; the weights of epoch {', '.join(map(str, trained.best_epochs))} were kept, the best on the "
             "validation days")
     st.success(f"Training finished in {jobs.format_seconds(trained.train_seconds)} ({snap.epochs_run} epochs{kept}).")
 
-selection = getattr(trained, "selection", None)
-if selection is not None and len(selection):
+if trained.selection is not None:
     st.subheader("Recommended model")
-    st.info(getattr(trained, "selection_reason", "") or "Chosen by the lowest error on the validation days.")
-    st.dataframe(selection, hide_index=True)
+    st.info(trained.selection_reason)
+    st.dataframe(trained.selection, hide_index=True)
 
 st.page_link("pages/evaluate.py", label="Next: how accurate is it?", icon=":material/arrow_forward:")

@@ -7,8 +7,9 @@ import plotly.graph_objects as go
 import pytest
 
 from forecaster import charts
-from forecaster.evaluate import compare
-from forecaster.training import EpochRecord
+from forecaster.evaluation import compare
+from forecaster.labels import label
+from forecaster.trained import EpochRecord
 
 
 @pytest.fixture()
@@ -58,7 +59,7 @@ def test_per_product_bars_are_sorted_and_coloured_by_beating_seasonal_naive(eval
     assert set(by_name[charts.BEAT]) == {"Coffee", "Milk"}
     assert list(fig.layout.yaxis.categoryarray)[-1] == "Tea"  # largest error on top (y runs bottom-up)
     markers = [t for t in fig.data if t.type == "scatter"]
-    assert markers and markers[0].name == charts.method_label("seasonal_naive")
+    assert markers and markers[0].name == label("seasonal_naive")
 
 
 def test_per_product_bars_top_n_keeps_the_largest_errors(evaluation):
@@ -71,7 +72,7 @@ def test_per_product_bars_top_n_keeps_the_largest_errors(evaluation):
 def test_actual_vs_predicted_shows_the_products_test_days(evaluation, panel):
     fig = charts.actual_vs_predicted(evaluation, "Tea", ["network", "seasonal_naive"])
     series = {t.name: np.asarray(t.y) for t in fig.data}
-    assert set(series) == {"Actual", "Neural network", charts.method_label("seasonal_naive")}
+    assert set(series) == {"Actual", "Neural network", label("seasonal_naive")}
     np.testing.assert_allclose(series["Actual"], panel["Tea"].iloc[46:].to_numpy())
     np.testing.assert_allclose(series["Neural network"], panel["Tea"].iloc[46:].to_numpy() + 5)
     assert "Tea" in fig.layout.title.text

@@ -11,7 +11,8 @@ from forecaster import DataError, ForecastConfig
 from forecaster.demo import demo_panel
 from forecaster.jobs import (CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob, check_settings,
                              panel_fingerprint, training_key)
-from forecaster.training import EpochRecord, fit
+from forecaster import fit
+from forecaster.trained import EpochRecord
 
 TINY = ForecastConfig(model="cnn_lstm", ensemble=1, epochs=3, conv_channels=8, hidden_size=8, test_days=14, val_days=14, batch_size=64,
                       patience=0)
@@ -201,8 +202,8 @@ def test_settings_the_data_cannot_take_are_rejected_before_a_thread_starts(panel
     with pytest.raises(DataError, match="need at least"):
         reg.submit("alice", panel, TINY.replace(test_days=150))
     assert reg.jobs("alice") == []
-    with pytest.raises(Exception, match="Unknown model"):
-        check_settings(panel, TINY.replace(model="no_such_model"))
+    with pytest.raises(DataError, match="need at least"):
+        check_settings(panel, TINY.replace(val_days=200))
 
 
 def test_training_key_follows_content_and_settings(panel):

@@ -6,10 +6,20 @@ import pytest
 import torch
 
 import models
+from forecaster.config import MODEL_CHOICES, ForecastConfig
+from forecaster.labels import AUTO, LABELS
+from forecaster.trained import network_arguments
 from models import REGISTRY
 
 SIZES = {"conv_channels": 6, "kernel_size": 3, "hidden_size": 5, "lstm_layers": 2, "dropout": 0.1,
          "embedding_dim": 3}
+
+
+def declared(cls, sizes: dict) -> dict:
+    """The sizes this model's constructor names (the multi-output network has no embedding)."""
+    import inspect
+
+    return {k: v for k, v in sizes.items() if k in inspect.signature(cls).parameters}
 
 
 def make_inputs(layout: str, batch: int, seq_len: int, n_features: int, n_products: int):
@@ -24,6 +34,25 @@ def test_registry_lists_both_network_families():
     assert REGISTRY["cnn_lstm"].layout == "multi" and REGISTRY["global_cnn_lstm"].layout == "global"
 
 
+def test_the_settings_offer_exactly_the_registry_and_every_model_has_a_label():
+    assert set(MODEL_CHOICES) == {AUTO, *REGISTRY}
+    assert set(MODEL_CHOICES) <= set(LABELS)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_a_model_receives_only_the_settings_its_constructor_declares(name):
+    """No catch-all **kwargs: a setting a model does not declare is not passed (and a misspelt one fails)."""
+    import inspect
+
+    cls = REGISTRY[name]
+    params = inspect.signature(cls).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    args = network_arguments(ForecastConfig(model=name), cls)
+    assert set(args) <= set(params) and args
+    with pytest.raises(TypeError):
+        cls(n_features=3, n_products=2, conv_chanels=4)  # a typo is an error, not silently ignored
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 @pytest.mark.parametrize("n_products,seq_len,kernel_size", [(1, 1, 3), (3, 3, 3), (17, 4, 2), (5, 6, 5)])
 def test_network_maps_windows_to_one_output_per_product_and_trains(name, n_products, seq_len, kernel_size):
@@ -31,7 +60,7 @@ def test_network_maps_windows_to_one_output_per_product_and_trains(name, n_produ
     assert cls.layout in ("multi", "global")
     torch.manual_seed(0)
     n_features = 4 * (n_products if cls.layout == "multi" else 1) + 10
-    net = cls(n_features=n_features, n_products=n_products, **{**SIZES, "kernel_size": kernel_size})
+    net = cls(n_features=n_features, n_products=n_products, **declared(cls, {**SIZES, "kernel_size": kernel_size}))
     assert isinstance(net, torch.nn.Module)
     inputs, shape = make_inputs(cls.layout, 7, seq_len, n_features, n_products)
     net.train()
@@ -56,7 +85,7 @@ def test_network_maps_windows_to_one_output_per_product_and_trains(name, n_produ
 def test_network_output_depends_on_the_latest_time_step(name):
     cls = REGISTRY[name]
     torch.manual_seed(0)
-    net = cls(n_features=8, n_products=2, **{**SIZES, "dropout": 0.0}).eval()
+    net = cls(n_features=8, n_products=2, **declared(cls, {**SIZES, "dropout": 0.0})).eval()
     inputs, _ = make_inputs(cls.layout, 4, 3, 8, 2)
     changed = (inputs[0].clone(),) + inputs[1:]
     changed[0][:, -1] += 1.0

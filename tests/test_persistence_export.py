@@ -134,3 +134,16 @@ def test_forecast_and_metrics_csv_have_the_contract_columns(tmp_path, trained_sm
     metrics = pd.read_csv(write_csv(metrics_table(evaluate(trained_small, small_panel)), tmp_path / "metrics.csv"))
     assert list(metrics["product"]) == list(small_panel.columns)
     assert {"mae_network", "mae_naive", "mae_seasonal_naive"} <= set(metrics.columns)
+
+
+def test_a_run_saved_before_window_scaling_loads_without_it(small_panel, tmp_path):
+    import json
+
+    trained = fit(small_panel, TINY.replace(model="global_cnn_lstm", window_scaling=False))
+    run = save(trained, tmp_path)
+    meta = json.loads((run / "config.json").read_text())
+    del meta["config"]["window_scaling"]  # as written by the versions before it
+    (run / "config.json").write_text(json.dumps(meta))
+    loaded = load(run)
+    assert loaded.config.window_scaling is False
+    pd.testing.assert_frame_equal(forecast(loaded, small_panel, horizon=2), forecast(trained, small_panel, horizon=2))

@@ -13,7 +13,9 @@ import torch
 from conftest import TINY, make_panel, weekly_pattern_panel
 from forecaster import DataError, ForecastConfig, ForecasterError, TrainingError, evaluate, fit
 from forecaster import training
-from forecaster.training import EpochRecord, resolve_device
+from forecaster.device import resolve_device
+from forecaster.trained import EpochRecord
+from forecaster.training import ShuffledBatches
 
 MODELS = ["cnn_lstm", "global_cnn_lstm"]
 
@@ -220,9 +222,9 @@ def test_invalid_settings_raise_a_forecaster_error(change):
         ForecastConfig(**change)
 
 
-def test_unknown_model_is_a_user_error(small_panel):
-    with pytest.raises(ForecasterError, match="Unknown model"):
-        fit(small_panel, TINY.replace(model="transformer"))
+def test_unknown_model_is_refused_when_the_settings_are_made_naming_the_choices():
+    with pytest.raises(ForecasterError, match="model must be one of auto, global_cnn_lstm, cnn_lstm, not 'transformer'"):
+        TINY.replace(model="transformer")
 
 
 def test_too_short_history_is_a_data_error_not_a_crash():
@@ -263,3 +265,29 @@ def test_recommended_model_cancelled_during_the_second_candidate_keeps_the_first
     assert trained.cancelled
     assert trained.networks and "trained again" not in trained.selection_reason
     assert len(seen) == TINY.epochs + 1  # nothing ran after the cancel: no refit
+
+
+def test_epoch_samples_caps_the_batches_of_an_epoch():
+    sampler = ShuffledBatches(1000, 64, torch.Generator().manual_seed(0), limit=200)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 4
+    assert sum(len(b) for b in batches) == 200
+    assert len(torch.cat(batches).unique()) == 200
+
+
+def test_weighted_l1_loss_is_the_pooled_mae_in_units():
+    from forecaster.features import PanelScaler
+    from forecaster.training import ProductWeightedLoss, product_weights
+
+    rng = np.random.default_rng(2)
+    values = rng.uniform(0, 1, (30, 3)) * np.array([1.0, 10.0, 1000.0])
+    scaler = PanelScaler.fit(values)
+    weights = product_weights(scaler, torch.device("cpu"))
+    pred, actual = values[:10] + rng.normal(0, 1, (10, 3)), values[10:20]
+    loss = ProductWeightedLoss("l1", weights)(torch.tensor(scaler.transform(pred)), torch.tensor(scaler.transform(actual)))
+    span = values.max(0) - values.min(0)
+    assert np.isclose(float(loss), np.abs(pred - actual).mean() / span.mean(), rtol=1e-4)
+    # the global layout indexes the same weights by product id
+    products = torch.tensor([0, 1, 2, 2])
+    flat = ProductWeightedLoss("l1", weights)(torch.zeros(4), torch.ones(4), products)
+    assert np.isclose(float(flat), float(weights[products].mean()))

@@ -1,7 +1,9 @@
-"""st.cache_data wrappers around library calls, keyed by content hash (or training key), never by bytes.
+"""st.cache_data wrappers around the library's data calls, keyed by content hash, never by bytes.
 
-Arguments starting with ``_`` are not hashed by Streamlit: the digest or key next to them stands for
-their content, so a 100 MB upload is hashed once (when it arrives), not on every rerun.
+Arguments starting with ``_`` are not hashed by Streamlit: the digest next to them stands for their
+content, so a 100 MB upload is hashed once (when it arrives), not on every rerun. Nothing here imports
+torch: the frame, Home and Data pages draw before any model code is loaded (see ui/results.py for the
+model side).
 """
 from __future__ import annotations
 
@@ -10,12 +12,9 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from forecaster import demo, export
+from forecaster import demo
 from forecaster.config import IngestOptions
-from forecaster.evaluate import Evaluation, evaluate
-from forecaster.forecast import forecast
 from forecaster.ingest import ColumnMapping, IngestResult, build_panel, detect_mapping, read_table
-from forecaster.training import TrainedForecaster, device_label as _device_label, resolve_device
 
 from . import state
 
@@ -53,29 +52,3 @@ def current_ingest() -> IngestResult | None:
     if ds is None:
         return None
     return ingest(ds.digest, ds.data, state.ingest_options())
-
-
-@st.cache_data(max_entries=16, show_spinner="Scoring the test days…")
-def evaluation(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame) -> Evaluation:
-    return evaluate(_trained, _panel)
-
-
-@st.cache_data(max_entries=32, show_spinner="Forecasting…")
-def forecast_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    return forecast(_trained, _panel, horizon)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def forecast_csv(key: str, _forecast: pd.DataFrame, horizon: int) -> bytes:
-    return export.to_csv_bytes(export.forecast_table(_forecast))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def metrics_csv(key: str, _evaluation: Evaluation) -> bytes:
-    return export.to_csv_bytes(export.metrics_table(_evaluation))
-
-
-@st.cache_resource(show_spinner=False)
-def device_label(name: str = "auto") -> str:
-    """What training will run on: the GPU's name, Apple MPS, or CPU."""
-    return _device_label(resolve_device(name))

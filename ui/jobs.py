@@ -66,11 +66,6 @@ def status_line(snap: JobSnapshot) -> str:
     return text
 
 
-def model_label(trained) -> str:
-    """What the Evaluate and Forecast pages call the trained forecaster."""
-    return "Recommended model" if getattr(trained, "selection", None) is not None else "Neural network"
-
-
 def format_seconds(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
@@ -83,7 +78,7 @@ def render_progress(job: TrainingJob) -> JobSnapshot:
     best = None
     result = job.result
     if (result is not None and len(result.best_epochs) == 1 and result.best_epochs[0]
-            and getattr(result, "selection", None) is None):  # with candidates the x axis is shared
+            and result.selection is None):  # with candidates the x axis is shared
         best = result.best_epochs[0]
     figure = _loss_figure(job.job_id, snap.done_epochs, snap.status, best, snap.total_epochs, snap.history)
     st.plotly_chart(figure, key=f"loss_{job.job_id}", width="stretch")

@@ -163,7 +163,7 @@ def test_an_exception_in_the_training_thread_is_shown_as_an_error(tiny_csv, monk
 
 
 def test_running_job_shows_progress_and_cancel_keeps_the_best_model(tiny_csv, monkeypatch):
-    from forecaster.training import fit
+    from forecaster import fit
 
     def slow(panel, config, callback=None, cancel=None):
         def on_epoch(record):

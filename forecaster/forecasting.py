@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ForecasterError
-from .training import TrainedForecaster
+from .trained import TrainedForecaster
 
 MAX_HORIZON = 90
 

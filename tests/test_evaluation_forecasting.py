@@ -1,8 +1,6 @@
-"""Evaluation (metrics by hand, baselines on exactly the test days, per-product table) and forecasting
+"""Evaluation (baselines on exactly the test days, per-product table) and forecasting
 (the day after the last date, clipped at zero, one row per product, recursive horizons)."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -11,39 +9,7 @@ import torch
 
 from conftest import TINY
 from forecaster import ForecasterError, evaluate, fit, forecast
-from forecaster.baselines import moving_average, naive, seasonal_naive
-from forecaster.evaluate import compare
-from forecaster.metrics import mase_scale, per_product_mae, pooled_metrics
-
-# --- metrics on a hand-computed example ----------------------------------------------------------------
-
-
-def test_metrics_match_a_hand_computed_example():
-    actual = np.array([[2.0, 4.0], [6.0, 0.0]])  # total demand 12
-    predicted = np.array([[3.0, 4.0], [5.0, 1.0]])  # absolute errors 1, 0, 1, 1 (predicted total 13)
-    history = np.zeros((8, 2))
-    history[7] = [2.0, -2.0]  # seasonal differences: only row 7 vs row 0 -> |2|, |-2| -> scale 2
-    assert mase_scale(history) == 2.0
-    m = pooled_metrics(actual, predicted, history)
-    assert m["MAE"] == pytest.approx(0.75)
-    assert m["RMSE"] == pytest.approx(math.sqrt(3 / 4))
-    assert m["WAPE"] == pytest.approx(3 / 12)
-    assert m["MASE"] == pytest.approx(0.75 / 2)
-    np.testing.assert_allclose(per_product_mae(actual, predicted), [1.0, 0.5])
-
-
-def test_metrics_without_demand_or_history_are_nan_not_a_crash():
-    m = pooled_metrics(np.zeros((2, 2)), np.ones((2, 2)), np.zeros((3, 2)))
-    assert m["MAE"] == 1.0 and math.isnan(m["WAPE"]) and math.isnan(m["MASE"])
-
-
-def test_baselines_copy_yesterday_last_week_and_the_weekly_mean():
-    values = np.arange(30, dtype=float)[:, None] * np.array([[1.0, 2.0]])
-    days = np.array([20, 21, 29])
-    np.testing.assert_array_equal(naive(values, days), values[days - 1])
-    np.testing.assert_array_equal(seasonal_naive(values, days), values[days - 7])
-    np.testing.assert_allclose(moving_average(values, days), np.stack([values[d - 7:d].mean(0) for d in days]))
-
+from forecaster.evaluation import compare
 
 # --- evaluation ----------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-"""The accuracy protocol itself: the test span never steers training, scaling, early stopping or the
-recommendation; the recommendation is the candidate with the lowest validation MAE; a recommended model
-survives save/load. Tiny panels and a few epochs keep these fast."""
+"""forecaster.recommend: the test span never steers the recommendation (training, scaling, early stopping,
+the choice); the recommendation is the candidate with the lowest validation MAE and ships as validated;
+a recommended model survives save/load. Tiny panels and a few epochs keep these fast."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,25 +8,16 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import TINY as TINY_NETWORK, make_panel
 from forecaster import ForecastConfig, evaluate, fit, forecast, load, save
 from forecaster.baselines import BASELINES
 from forecaster.errors import ForecasterError
-from forecaster.recommend import NETWORKS, best_blend, recommend
-from forecaster.training import ShuffledBatches
+from forecaster.labels import CNN_LSTM, GLOBAL_CNN_LSTM, MOVING_AVERAGE_7, NETWORK
+from forecaster.recommend import NETWORKS, best_blend, network_blends, recommend
 from forecaster.windows import chronological_split
 
-TINY = ForecastConfig(epochs=3, patience=2, val_days=14, test_days=14, conv_channels=8, hidden_size=8,
-                      embedding_dim=2, batch_size=32, seed=3, refit=False)  # refit: its own test below
-
-
-def _panel(days: int = 110, products: int = 4, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    t = np.arange(days)
-    weekly = 1 + 0.5 * np.sin(2 * np.pi * t / 7)[:, None]
-    level = rng.uniform(3, 30, products)[None, :]
-    values = rng.poisson(weekly * level).astype(float)
-    index = pd.date_range("2024-01-01", periods=days, freq="D", name="date")
-    return pd.DataFrame(values, index=index, columns=pd.Index([f"p{i}" for i in range(products)], name="product"))
+# the shared tiny settings, recommending (refit has its own test below)
+TINY = TINY_NETWORK.replace(model="auto", patience=2, seed=3, refit=False)
 
 
 def _state(trained) -> list[dict[str, torch.Tensor]]:
@@ -35,7 +26,7 @@ def _state(trained) -> list[dict[str, torch.Tensor]]:
 
 @pytest.fixture(scope="module")
 def panel() -> pd.DataFrame:
-    return _panel()
+    return make_panel(days=110, products=4)
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +80,10 @@ def test_every_candidate_is_scored_on_the_same_validation_days(panel, rec):
     val = chronological_split(len(panel), TINY).val
     actual = panel.to_numpy()[val]
     preds = rec.predictions(panel, val)
-    for name, mae in rec.val_mae.items():
-        assert np.isclose(np.abs(preds[name] - actual).mean(), mae), name
-    assert np.allclose(preds["moving_average_7"], BASELINES["moving_average_7"](panel.to_numpy(), val))
+    assert len(rec.candidates) >= len(NETWORKS) + 3
+    for candidate in rec.candidates:
+        assert np.isclose(np.abs(preds[candidate.name] - actual).mean(), candidate.val_mae), candidate.name
+    assert np.allclose(preds[MOVING_AVERAGE_7], BASELINES[MOVING_AVERAGE_7](panel.to_numpy(), val))
 
 
 def test_fit_with_auto_returns_the_recommendation(panel, rec):
@@ -116,13 +108,13 @@ def test_saved_recommended_model_gives_identical_forecasts(panel, rec, tmp_path)
     assert loaded.selection_reason == rec.trained.selection_reason
     pd.testing.assert_frame_equal(loaded.selection, rec.trained.selection)
     pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=3), forecast(rec.trained, panel, horizon=3))
-    assert np.array_equal(evaluate(loaded, panel).predictions["network"], evaluate(rec.trained, panel).predictions["network"])
+    assert np.array_equal(evaluate(loaded, panel).predictions[NETWORK], evaluate(rec.trained, panel).predictions[NETWORK])
 
 
 def test_a_blend_saves_and_loads(panel, rec, tmp_path):
     import dataclasses
 
-    blended = dataclasses.replace(rec.trained, blend={"network": 0.6, "moving_average_7": 0.4})
+    blended = dataclasses.replace(rec.trained, blend={NETWORK: 0.6, MOVING_AVERAGE_7: 0.4})
     loaded = load(save(blended, tmp_path))
     pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=2), forecast(blended, panel, horizon=2))
 
@@ -135,43 +127,9 @@ def test_auto_needs_validation_days(panel):
 def test_best_blend_finds_the_mixing_weights():
     rng = np.random.default_rng(1)
     a, b = rng.uniform(0, 10, (20, 3)), rng.uniform(0, 10, (20, 3))
-    weights, mae = best_blend(0.3 * a + 0.7 * b, {"network": a, "moving_average_7": b})
-    assert weights == {"network": 0.3, "moving_average_7": 0.7}
+    weights, mae = best_blend(0.3 * a + 0.7 * b, {NETWORK: a, MOVING_AVERAGE_7: b})
+    assert weights == {NETWORK: 0.3, MOVING_AVERAGE_7: 0.7}
     assert mae < 1e-9
-
-
-def test_epoch_samples_caps_the_batches_of_an_epoch():
-    sampler = ShuffledBatches(1000, 64, torch.Generator().manual_seed(0), limit=200)
-    batches = list(sampler)
-    assert len(batches) == len(sampler) == 4
-    assert sum(len(b) for b in batches) == 200
-    assert len(torch.cat(batches).unique()) == 200
-
-
-def test_weekday_mean_never_wraps_around_to_the_end_of_the_panel():
-    from forecaster.baselines import weekday_mean
-
-    values = np.arange(40, dtype=float)[:, None]
-    out = weekday_mean(values, np.array([3, 10, 30]))
-    assert out[:, 0].tolist() == [2.0, 3.0, (23 + 16 + 9 + 2) / 4]  # day 3: no full week yet -> yesterday
-
-
-def test_weighted_l1_loss_is_the_pooled_mae_in_units():
-    from forecaster.features import PanelScaler
-    from forecaster.training import ProductWeightedLoss, product_weights
-
-    rng = np.random.default_rng(2)
-    values = rng.uniform(0, 1, (30, 3)) * np.array([1.0, 10.0, 1000.0])
-    scaler = PanelScaler.fit(values)
-    weights = product_weights(scaler, torch.device("cpu"))
-    pred, actual = values[:10] + rng.normal(0, 1, (10, 3)), values[10:20]
-    loss = ProductWeightedLoss("l1", weights)(torch.tensor(scaler.transform(pred)), torch.tensor(scaler.transform(actual)))
-    span = values.max(0) - values.min(0)
-    assert np.isclose(float(loss), np.abs(pred - actual).mean() / span.mean(), rtol=1e-4)
-    # the global layout indexes the same weights by product id
-    products = torch.tensor([0, 1, 2, 2])
-    flat = ProductWeightedLoss("l1", weights)(torch.zeros(4), torch.ones(4), products)
-    assert np.isclose(float(flat), float(weights[products].mean()))
 
 
 def test_refit_on_validation_days_still_never_sees_the_test_span(panel):
@@ -186,15 +144,13 @@ def test_refit_on_validation_days_still_never_sees_the_test_span(panel):
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
     done = [r.done_epochs for r in records]
     assert done == sorted(done) and done[-1] == records[-1].total_epochs  # the bar ends full
-    if a.trained.blend.get("network", 1) > 0:  # the chosen network was trained again
+    if a.trained.blend.get(NETWORK, 1) > 0:  # the chosen network was trained again
         assert a.trained.networks is not a.networks[a.trained.config.model].networks
 
 
 def test_each_network_gets_its_own_blend_with_the_baselines():
     """Not only the best network is blended: a weaker one whose errors differ from the baseline's can
     make the best mix, and a network the baseline cannot improve gets no blend."""
-    from forecaster.recommend import network_blends
-
     rng = np.random.default_rng(0)
     actual = rng.uniform(5, 10, (28, 4))
     noise = rng.normal(0, 1, (28, 4))
@@ -202,26 +158,15 @@ def test_each_network_gets_its_own_blend_with_the_baselines():
     weak = actual - noise * 1.5  # worse alone, but its errors cancel the baseline's
     strong = actual + noise * 0.5  # better alone, same direction of error as the baseline
     perfect = actual.copy()
-    out = network_blends(actual, {"global_cnn_lstm": strong, "cnn_lstm": weak, "exact": perfect},
-                         {"moving_average_7": baseline})
+    out = {c.name: c for c in network_blends(actual, {GLOBAL_CNN_LSTM: strong, CNN_LSTM: weak, "exact": perfect},
+                                             {MOVING_AVERAGE_7: baseline})}
     assert np.abs(weak - actual).mean() > np.abs(strong - actual).mean()
-    family, weights, mae = out["blend_cnn_lstm"]
-    assert family == "cnn_lstm" and weights == {"network": 0.4, "moving_average_7": 0.6}
-    assert mae < 1e-9 and mae < out.get("blend_global_cnn_lstm", (None, None, np.inf))[2]
+    blend = out["blend_cnn_lstm"]
+    assert blend.network == CNN_LSTM and blend.weights == {NETWORK: 0.4, MOVING_AVERAGE_7: 0.6}
+    assert blend.val_mae < 1e-9
+    assert "blend_global_cnn_lstm" not in out or blend.val_mae < out["blend_global_cnn_lstm"].val_mae
     assert "blend_exact" not in out  # 100 % network: the pure candidate already covers it
-
-
-def test_a_run_saved_before_window_scaling_loads_without_it(panel, tmp_path):
-    import json
-
-    trained = fit(panel, TINY.replace(model="global_cnn_lstm", window_scaling=False))
-    run = save(trained, tmp_path)
-    meta = json.loads((run / "config.json").read_text())
-    del meta["config"]["window_scaling"]  # as written by the versions before it
-    (run / "config.json").write_text(json.dumps(meta))
-    loaded = load(run)
-    assert loaded.config.window_scaling is False
-    pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=2), forecast(trained, panel, horizon=2))
+    assert blend.description.startswith("blend of 40% Multi-output CNN+LSTM")
 
 
 def test_without_refit_the_chosen_ensemble_ships_as_validated(panel):
@@ -232,8 +177,9 @@ def test_without_refit_the_chosen_ensemble_ships_as_validated(panel):
     rec = recommend(panel, config)
     for model in NETWORKS:
         assert len(rec.networks[model].networks) == 2
-    family = rec.families[rec.trained.selection.loc[rec.trained.selection["chosen"], "candidate"].iloc[0]]
-    assert rec.trained.networks is rec.networks[family].networks  # not trained again
+    chosen_name = rec.trained.selection.loc[rec.trained.selection["chosen"], "candidate"].iloc[0]
+    chosen = next(c for c in rec.candidates if c.name == chosen_name)
+    assert rec.trained.networks is rec.networks[chosen.network].networks  # not trained again
     assert "trained again" not in rec.trained.selection_reason
     val = chronological_split(len(panel), config).val
     chosen_mae = rec.trained.selection.loc[rec.trained.selection["chosen"], "validation_mae"].iloc[0]

@@ -7,11 +7,10 @@ import numpy as np
 import pandas as pd
 
 from .baselines import BASELINES
+from .labels import NETWORK, SEASONAL_NAIVE
 from .metrics import METRIC_NAMES, per_product_mae, pooled_metrics
-from .training import TrainedForecaster
+from .trained import TrainedForecaster
 from .windows import chronological_split
-
-NETWORK = "network"
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
     rows = {name: pooled_metrics(actual, pred, history) for name, pred in all_preds.items()}
     overall = pd.DataFrame.from_dict(rows, orient="index", columns=list(METRIC_NAMES))
     overall.index.name = "method"
-    overall["ratio_to_seasonal_naive"] = overall["MAE"] / overall.loc["seasonal_naive", "MAE"]
+    overall["ratio_to_seasonal_naive"] = overall["MAE"] / overall.loc[SEASONAL_NAIVE, "MAE"]
     per_product = pd.DataFrame({"product": [str(c) for c in panel.columns]})
     for name, pred in all_preds.items():
         per_product[f"mae_{name}"] = per_product_mae(actual, pred)

@@ -1,0 +1,38 @@
+"""st.cache_data wrappers around the model side of the library (evaluation, forecasts, their CSVs), keyed by
+job id, and the training device. Imported by the Train, Evaluate and Forecast pages only: it brings torch."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from forecaster import export
+from forecaster.device import device_label, resolve_device
+from forecaster.evaluation import Evaluation, evaluate
+from forecaster.forecasting import forecast
+from forecaster.trained import TrainedForecaster
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring the test days…")
+def evaluation(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame) -> Evaluation:
+    return evaluate(_trained, _panel)
+
+
+@st.cache_data(max_entries=32, show_spinner="Forecasting…")
+def forecast_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    return forecast(_trained, _panel, horizon)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def forecast_csv(key: str, _forecast: pd.DataFrame) -> bytes:
+    return export.to_csv_bytes(export.forecast_table(_forecast))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def metrics_csv(key: str, _evaluation: Evaluation) -> bytes:
+    return export.to_csv_bytes(export.metrics_table(_evaluation))
+
+
+@st.cache_resource(show_spinner=False)
+def training_device(name: str = "auto") -> str:
+    """What training will run on, in words (resolved once per server process)."""
+    return device_label(resolve_device(name))
