@@ -66,10 +66,6 @@ def calendar_features(index: pd.DatetimeIndex, extended: bool = False) -> np.nda
     return np.concatenate(cols, axis=1).astype(np.float32)
 
 
-def series_feature_names(lags: tuple[int, ...], rolling: tuple[int, ...]) -> list[str]:
-    return [f"lag_{lag}" for lag in lags] + [f"mean_{w}" for w in rolling]
-
-
 def first_feature_day(lags: tuple[int, ...], rolling: tuple[int, ...]) -> int:
     """Index of the first day whose features are all defined."""
     return max(lags + rolling)

@@ -35,14 +35,13 @@ _QUANTITY_HINTS = {"quantity": 10, "qty": 10, "units": 9, "unitssold": 10, "sold
 _QUANTITY_EXACT = {"transactions": 5, "y": 3, "value": 3, "n": 3}
 _NOT_QUANTITY = ("price", "money", "cost", "revenue", "amount", "nbr", "number", "no", "id", "year",
                  "month", "week", "hour", "total", "code")
-_WIDE_HELPERS = {"year", "month", "day", "dayofweek", "weekday", "week", "weekofyear", "hour", "minute",
-                 "quarter", "total", "sum", "all", "index", "id", "dow", "doy", "dayofyear", "weekend",
-                 "isweekend", "holiday", "isholiday", "dayname", "monthname", "date", "time", "row",
-                 "totalsales", "grandtotal"}
 # calendar helper columns (spreadsheet exports add them): never a product key, even when text like "Monday"
 _CALENDAR_HELPERS = {"year", "month", "day", "dayofweek", "weekday", "week", "weekofyear", "hour", "minute",
                      "quarter", "dow", "doy", "dayofyear", "weekend", "isweekend", "holiday", "isholiday",
                      "dayname", "monthname", "weekdayname", "dayofweekname"}
+# in a wide file: the calendar helpers, totals, row numbers and the date itself are not products
+_WIDE_HELPERS = _CALENDAR_HELPERS | {"total", "sum", "all", "index", "id", "date", "time", "row", "totalsales",
+                                     "grandtotal"}
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,6 @@ class TrainingJob:
         self.key = key or training_key(panel, config)
         self.label = label
         self.meta = dict(meta or {})
-        self.created = time.time()
         self._fit = fit_fn
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -298,11 +297,6 @@ class JobRegistry:
     def jobs(self, owner: str) -> list[TrainingJob]:
         with self._lock:
             return [e.job for e in self._jobs.values() if e.owner == owner]
-
-    def cached_result(self, panel: pd.DataFrame, config: ForecastConfig) -> TrainedForecaster | None:
-        with self._lock:
-            self._collect_results()
-            return self._results.get(training_key(panel, config))
 
     def _collect_results(self) -> None:
         """Move models of fully finished (not cancelled) jobs into the result cache. Caller holds the lock."""

@@ -140,7 +140,10 @@ def test_registry_does_not_reuse_a_cancelled_run(panel):
     job = reg.submit("alice", panel, TINY.replace(epochs=200))
     job.cancel()
     assert job.wait(WAIT) and job.status == CANCELLED
-    assert reg.cached_result(panel, TINY.replace(epochs=200)) is None
+    again = reg.submit("alice", panel, TINY.replace(epochs=200))
+    assert again is not job and not again.snapshot().reused
+    again.cancel()
+    assert again.wait(WAIT) and counting.calls == 2
 
 
 def test_pressing_train_twice_while_running_does_not_start_a_second_thread(panel):

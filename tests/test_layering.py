@@ -1,6 +1,7 @@
 """Layering, read from the imports with ``ast``: the library and the networks never import Streamlit;
 models/ imports nothing from forecaster/ or pandas; only the app (app.py, the pages and ui/) imports
-Streamlit. Folders that do not exist yet are simply empty."""
+Streamlit; imports only point down (pages -> ui -> forecaster -> models); no import cycle among the
+project's modules; the dashboard's frame and Home page never import torch."""
 from __future__ import annotations
 
 import ast
@@ -9,7 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_DIRS = ("pages", "pages", "ui")  # the dashboard's page folder and its helpers
+APP_DIRS = ("pages", "ui")  # the dashboard's page folder and its helpers
+# what each layer may import of ours: imports only point down
+LAYERS = {"pages": {"ui", "forecaster", "models"}, "ui": {"forecaster", "models"}, "forecaster": {"models"},
+          "models": set()}
 SKIP_DIRS = {"tests", ".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist"}
 
 
@@ -93,3 +97,140 @@ def test_only_the_pages_and_ui_import_streamlit():
         if "streamlit" in imports_of(path) and not in_app:
             offenders.append(str(rel))
     assert offenders == []
+
+
+# --- module graph: cycles and upward imports ------------------------------------------------------------
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def module_imports(source: str, name: str, is_package: bool, known: set[str]) -> set[str]:
+    """The project modules a module imports (absolute or relative, "from pkg import module" included),
+    at any depth of the file except under ``if TYPE_CHECKING:`` (annotations only, never run)."""
+    tree = ast.parse(source)
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+               for n in ast.walk(node)}
+    package = name if is_package else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - (node.level - 1)] if package else []
+                base = ".".join([*anchor, *([base] if base else [])])
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:  # "forecaster.config.X" -> "forecaster.config"
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Project module -> the project modules it imports."""
+    files = {module_name(p): p for p in project_files()}
+    known = set(files)
+    return {name: module_imports(path.read_text(encoding="utf-8"), name, path.name == "__init__.py", known)
+            for name, path in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules (first repeated last), or None. Importing a package runs its
+    __init__, so a module importing a sibling also depends on that package's __init__ (already an edge
+    here: "from . import x" names the package)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def test_cycle_finder_sees_a_cycle_and_a_clean_graph():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_import_reader_resolves_relative_and_from_package_imports():
+    known = {"forecaster", "forecaster.config", "forecaster.recommend", "forecaster.training", "models"}
+    source = ("from . import config\nfrom .training import train\nimport models\n"
+              "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .recommend import fit\n")
+    assert module_imports(source, "forecaster.jobs", False, known) == {"forecaster", "forecaster.config",
+                                                                      "forecaster.training", "models"}
+
+
+def test_no_import_cycle_inside_the_project():
+    graph = import_graph()
+    graph.pop("forecaster", None)  # the package __init__ names its public API lazily (PEP 562), imports none
+    assert find_cycle(graph) is None
+
+
+def test_the_package_init_imports_nothing_at_import_time():
+    """forecaster/__init__ resolves its public names on first use: importing it runs no submodule, so no
+    module of the library can form a cycle through it."""
+    assert import_graph()["forecaster"] == set()
+
+
+def test_a_deliberate_cycle_is_caught(tmp_path):
+    """The real tree with one extra import: the training loop importing the dispatcher that imports it."""
+    graph = import_graph()
+    graph.pop("forecaster", None)
+    graph["forecaster.training"] = graph["forecaster.training"] | {"forecaster.recommend"}
+    assert find_cycle(graph) == ["forecaster.recommend", "forecaster.training", "forecaster.recommend"]
+
+
+def test_imports_only_point_down():
+    offenders = []
+    for name, targets in import_graph().items():
+        layer = name.split(".")[0]
+        if layer not in LAYERS:  # app.py, bench/, scripts/: the top, may import anything
+            continue
+        for target in targets:
+            top = target.split(".")[0]
+            if top != layer and top not in LAYERS[layer]:
+                offenders.append(f"{name} -> {target}")
+    assert offenders == []
+
+
+FIRST_PAINT = ["ui.state", "ui.cached", "ui.jobs", "ui.router", "ui.widgets", "forecaster.charts", "forecaster"]
+
+
+def test_the_frame_and_home_page_never_import_torch():
+    """app.py and pages/home.py import only these: the first visit after a server start renders without
+    waiting for torch (seconds on a small machine); the Train, Evaluate and Forecast pages bring it."""
+    import subprocess
+    import sys
+
+    for script in ("app.py", "pages/home.py"):
+        mods = {m for m in imports_of(ROOT / script) if m in ("ui", "forecaster", "models")}
+        assert "models" not in mods
+    code = ("import sys; import " + ", ".join(FIRST_PAINT) +
+            "; from forecaster import DataError, ForecasterError; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    for script in ("app.py", "pages/home.py"):
+        used = {n for n in import_graph()[module_name(ROOT / script)] if n.startswith(("ui", "forecaster"))}
+        assert used <= set(FIRST_PAINT) | {"ui"}, used

@@ -7,12 +7,29 @@ import time
 import pandas as pd
 import pytest
 
-from forecaster.config import DEFAULT_CONFIG
+from forecaster.config import DEFAULT_CONFIG, MODEL_CHOICES, format_lags
+from forecaster.labels import label
+from ui.widgets import setting_help
 from forecaster.demo import DEMO_NAME, demo_csv_bytes
-from models import REGISTRY
 from ui.jobs import registry
 
 from .conftest import TIMEOUT, all_text, job_of, new_app, sidebar_text, train, with_data
+
+MEDIA: list = []  # the media storage of each AppTest run, newest last (see served_bytes)
+
+
+@pytest.fixture(autouse=True)
+def record_media_storage(monkeypatch):
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
+
+    class Recorded(MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            MEDIA.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recorded)
+
 
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/forecast.py"]
 
@@ -24,6 +41,13 @@ def charts(at):
 def chart_titles(at) -> list[str]:
     import json
     return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts(at)]
+
+
+def served_bytes(at, key: str) -> bytes:
+    """What a download button serves: the file its URL names in this run's media storage."""
+    button = next(b for b in at.get("download_button") if b.proto.id.endswith(key) or key in b.proto.id)
+    name = button.proto.url.rsplit("/", 1)[-1]
+    return MEDIA[-1].get_file(name).content
 
 
 def page_links(at) -> list[str]:
@@ -87,10 +111,10 @@ def test_train_page_shows_device_and_prefilled_form_for_demo_data():
     assert any("Training runs on: **CPU**" in c.value or "GPU" in c.value for c in at.caption)
     assert at.number_input(key="w_epochs").value == DEFAULT_CONFIG.epochs  # defaults from forecaster.config
     assert at.number_input(key="w_test_days").value == DEFAULT_CONFIG.test_days
-    assert at.text_input(key="w_lags").value == str(max(DEFAULT_CONFIG.lags))
+    assert at.text_input(key="w_lags").value == format_lags(DEFAULT_CONFIG.lags) == "7"
     assert at.selectbox(key="w_model").value == DEFAULT_CONFIG.model
-    assert len(at.selectbox(key="w_model").options) >= len(REGISTRY)  # options are shown by label
-    assert "One network" in at.selectbox(key="w_model").format_func("cnn_lstm")
+    assert at.selectbox(key="w_model").options == [label(m) for m in MODEL_CHOICES]  # shown by label
+    assert at.number_input(key="w_epochs").proto.help == setting_help("epochs")  # help from forecaster.config
 
 
 # --- upload ----------------------------------------------------------------------------------------
@@ -223,36 +247,23 @@ def test_forecast_page_horizon_changes_table_and_download(trained_app):
     product = at.selectbox(key="w_fc_product").options[2]
     at.selectbox(key="w_fc_product").set_value(product).run()
     assert chart_titles(at)[-1].startswith(product)
-    # the bytes behind the button are the library's export
-    from ui import cached
-    job = job_of(at)
-    csv = cached.forecast_csv(f"{job.key}-3", cached.forecast_for(job.key, job.result, job.panel, 3), 3)
-    table = pd.read_csv(io.BytesIO(csv))
+    # the bytes the button serves: a CSV of every product for each of the 3 days
+    table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")))
     assert list(table.columns) == ["date", "product", "forecast"] and len(table) == 18
-
-
-def test_recommended_model_is_shown_when_the_library_fills_it(trained_app):
-    job = job_of(trained_app)
-    job.result.selection = pd.DataFrame({"model": ["cnn_lstm", "global_cnn_lstm"], "val_mae": [1.0, 1.2]})
-    job.result.selection_reason = "cnn_lstm had the lowest validation error."
-    try:
-        at = trained_app.run()
-        assert "Recommended model" in [s.value for s in at.subheader]
-        assert "cnn_lstm had the lowest validation error." in all_text(at)
-        at.switch_page("pages/evaluate.py").run()
-        assert not at.exception and at.expander[0].label.startswith("Recommended model")
-    finally:
-        job.result.selection, job.result.selection_reason = None, ""
+    assert sorted(table["product"].unique()) == sorted(at.selectbox(key="w_fc_product").options)
+    assert table["forecast"].ge(0).all() and table["date"].nunique() == 3
 
 
 def test_the_recommended_model_shows_its_choice_and_reason(tiny_csv):
-    import forecaster.config as fconfig
-    if "auto" not in getattr(fconfig, "MODEL_CHOICES", ()):
-        pytest.skip("the library has no recommended model yet")
     at = train(with_data(tiny_csv), w_model="auto", w_epochs=2, w_seed=4242)
     assert not at.exception and not at.error
     assert "Recommended model" in [s.value for s in at.subheader]
     assert any("Recommended:" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["candidate", "description", "validation_mae", "chosen"]
+    assert table["chosen"].sum() == 1 and {"global_cnn_lstm", "cnn_lstm", "seasonal_naive"} <= set(table["candidate"])
+    chosen = table.loc[table["chosen"], "validation_mae"].iloc[0]
+    assert chosen == table["validation_mae"].min()
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception
     assert at.expander[0].label.startswith("Recommended model")
