@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -20,6 +22,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 STARTUP_S = 90
 STEP_MS = 60_000
 TRAIN_MS = 240_000
+MENU_LINK = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'  # app.py's own menu (st.page_link)
 
 
 def pytest_collection_modifyitems(items):
@@ -34,14 +37,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_url(tmp_path_factory) -> str:
+def require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):  # CI installs chromium (scripts/test.sh): a missing browser there is a failure
             pytest.fail(f"{CHROMIUM} is missing on CI; scripts/test.sh should have installed it")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); scripts/test.sh installs it")
+
+
+@contextmanager
+def streamlit_server(log_dir: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free localhost port; yields its URL once its health check answers."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log_path = log_dir / "server.log"
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -59,7 +66,7 @@ def server_url(tmp_path_factory) -> str:
                 pass
             if proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("streamlit did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.3)
+            time.sleep(0.1)
         yield url
     finally:
         proc.terminate()
@@ -71,9 +78,17 @@ def server_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def server_url(tmp_path_factory) -> Iterator[str]:
+    require_chromium()
+    with streamlit_server(tmp_path_factory.mktemp("streamlit")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 
+    require_chromium()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
