@@ -9,6 +9,7 @@ import re
 import streamlit as st
 
 from forecaster import DataError, ForecasterError
+from forecaster.text import markdown
 from ui import cached, jobs, router, state
 
 st.set_page_config(page_title="Purchase Forecaster", page_icon=":material/trending_up:", layout="wide")
@@ -45,17 +46,17 @@ with st.sidebar:
     else:
         try:
             report = cached.current_ingest().report
-            st.caption(f"{ds.name}  \n{report.products:,} products × {report.days:,} days "
+            st.caption(f"{markdown(ds.name)}  \n{report.products:,} products × {report.days:,} days "
                        f"({report.start:%d %b %Y} – {report.end:%d %b %Y})")
         except DataError:
-            st.caption(f"{ds.name}  \n:red[cannot be read with the current column choices]")
+            st.caption(f"{markdown(ds.name)}  \n:red[cannot be read with the current column choices]")
     st.markdown("**Training job**")
     job = jobs.current()
     if job is None:
         st.caption("None yet: start one on the Train page.")
     else:
         snap = job.snapshot()
-        st.caption(f"{jobs.status_line(snap)}  \non {job.label or 'this data'}")
+        st.caption(f"{jobs.status_line(snap)}  \non {markdown(job.label or 'this data')}")
         if snap.running:
             st.progress(snap.fraction)
 
@@ -63,4 +64,4 @@ try:
     with router.routed():
         nav.run()
 except ForecasterError as exc:  # a page that forgot to catch a user error still shows it readably
-    st.error(str(exc))
+    st.error(markdown(exc))

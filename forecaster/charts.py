@@ -1,5 +1,8 @@
 """Plotly figure builders: tables in, figures out. No Streamlit, no model code, no metric computation.
 
+Product names are user text: every one that reaches a title, tick, legend or hover goes through
+:func:`forecaster.text.plotly`, so "<a href=...>" or "<b>" in a name shows as typed, never as markup.
+
 Every builder returns a ``plotly.graph_objects.Figure`` with a title, axis labels a merchandiser reads
 ("Units sold per day") and a legend only where there is more than one thing to tell apart.
 """
@@ -13,6 +16,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from .labels import NETWORK, SEASONAL_NAIVE, label
+from .text import plotly
 
 if TYPE_CHECKING:  # charts stay torch-free: the Data page draws them before any model is imported
     from .evaluation import Evaluation
@@ -86,7 +90,8 @@ def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
     table = per_product.sort_values(f"mae_{NETWORK}", ascending=False)
     if top_n:
         table = table.head(top_n)
-    table = table.assign(result=table[f"beats_{SEASONAL_NAIVE}"].map({True: BEAT, False: NOT_BEAT}))
+    table = table.assign(result=table[f"beats_{SEASONAL_NAIVE}"].map({True: BEAT, False: NOT_BEAT}),
+                         product=table["product"].map(plotly))
     n = len(table)
     fig = px.bar(table, x=f"mae_{NETWORK}", y="product", color="result", orientation="h",
                  color_discrete_map={BEAT: COLOURS[BEAT], NOT_BEAT: COLOURS[NOT_BEAT]},
@@ -119,7 +124,7 @@ def actual_vs_predicted(evaluation: Evaluation, product: str,
     for trace in fig.data:
         if trace.name != "Actual":
             trace.line.dash = "dash"
-    return _style(fig, f"{product}: actual vs predicted on the test days", height=380)
+    return _style(fig, f"{plotly(product)}: actual vs predicted on the test days", height=380)
 
 
 def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
@@ -159,7 +164,7 @@ def total_daily_demand(panel: pd.DataFrame) -> go.Figure:
 def top_products(panel: pd.DataFrame, n: int = 10) -> go.Figure:
     """The ``n`` products with the most units sold over the whole history."""
     totals = panel.sum(axis=0).sort_values(ascending=False).head(n)
-    frame = pd.DataFrame({"product": totals.index.astype(str), "units": totals.to_numpy()})
+    frame = pd.DataFrame({"product": totals.index.astype(str).map(plotly), "units": totals.to_numpy()})
     fig = px.bar(frame, x="units", y="product", orientation="h",
                  category_orders={"product": list(frame["product"])},
                  labels={"units": "Units sold in total", "product": ""}, color_discrete_sequence=["#457b9d"])
@@ -180,14 +185,18 @@ def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
     """Forecast units per product for the first forecast day, largest first."""
     first = forecast["date"].min()
     day = forecast[forecast["date"] == first].sort_values("forecast", ascending=False)
+    n_products = len(day)
     if top_n:
         day = day.head(top_n)
+    day = day.assign(product=day["product"].astype(str).map(plotly))
     fig = px.bar(day, x="forecast", y="product", orientation="h",
                  category_orders={"product": list(day["product"])},
                  labels={"forecast": "Forecast units", "product": ""}, color_discrete_sequence=[COLOURS["forecast"]],
                  text_auto=".1f")
     fig.update_traces(textposition="outside", textangle=0, cliponaxis=False)
-    return _style(fig, f"Forecast for {pd.Timestamp(first):%A %d %B %Y}", height=max(300, 90 + 26 * len(day)),
+    title = f"Forecast for {pd.Timestamp(first):%A %d %B %Y}" + (
+        f", the {len(day)} largest of {n_products:,} products" if len(day) < n_products else "")
+    return _style(fig, title, height=max(300, 90 + 26 * len(day)),
                   hovermode="closest")
 
 
@@ -212,4 +221,4 @@ def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: s
         else:
             trace.marker.size = 4
     fig.add_vline(x=hist.index[-1], line_dash="dot", line_color="grey")
-    return _style(fig, f"{product}: last {len(hist)} days and the forecast", height=380)
+    return _style(fig, f"{plotly(product)}: last {len(hist)} days and the forecast", height=380)

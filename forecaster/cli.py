@@ -103,8 +103,8 @@ def _train(a: argparse.Namespace) -> None:
     say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr))
     say(f"read {r.rows_read:,} rows: {r.mapping.describe()}; {r.products} products x {r.days} days "
         f"({r.start.date()} to {r.end.date()}), {r.returns_dropped} returns dropped")
-    for note in r.notes:
-        say("note:", note)
+    for note in ((r.mapping.doubt,) if r.mapping.doubt else ()) + r.notes:
+        print("note:", note, file=sys.stderr)  # even with --quiet: a reading the user should check
     say(f"training {config.model} on {device_label(resolve_device(config.device))}")
 
     def progress(rec):

@@ -20,6 +20,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # AUTO trains the network variants and simple baselines and recommends one (or a blend) by validation;
 # the others are models.REGISTRY's names (tests/test_models_contract.py keeps the two in step)
 MODEL_CHOICES = (AUTO, GLOBAL_CNN_LSTM, CNN_LSTM)
+MAX_LAG = 400  # days: a year and a month, enough for same-day-last-year features
+MAX_LIST = 64  # lags or rolling windows in one list
 
 
 def setting(default: Any, help: str, **cli: Any) -> Any:
@@ -39,19 +41,25 @@ def format_lags(lags: tuple[int, ...]) -> str:
 
 def parse_lags(text: str) -> tuple[int, ...]:
     """'7' means lags 1..7; '1,7,14' is an explicit list."""
-    text = str(text).strip()
+    text = str(text).strip()[:1000]
     try:
         if "," in text:
-            return tuple(int(x) for x in text.split(",") if x.strip())
-        return tuple(range(1, int(text) + 1))
-    except ValueError:
+            return parse_days(text)
+        n = int(text)
+    except (ValueError, ForecasterError):
         raise ForecasterError(f"Lags must be a number (7 means lags 1..7) or a list like 1,7,14, not {text!r}.") from None
+    if not 1 <= n <= MAX_LAG:  # checked before the range is built: '10000000' must not allocate 10M lags
+        raise ForecasterError(f"Lags go from 1 to {MAX_LAG} days, not {n}.")
+    return tuple(range(1, n + 1))
 
 
 def parse_days(text: str) -> tuple[int, ...]:
-    """'7,28' -> (7, 28); empty text -> ()."""
+    """'7,28' -> (7, 28); empty text -> (). At most MAX_LIST numbers."""
+    parts = [x for x in str(text)[:1000].split(",") if x.strip()]
+    if len(parts) > MAX_LIST:
+        raise ForecasterError(f"At most {MAX_LIST} days in one list, not {len(parts)}.")
     try:
-        return tuple(int(x) for x in str(text).split(",") if x.strip())
+        return tuple(int(x) for x in parts)
     except ValueError:
         raise ForecasterError(f"Expected whole numbers of days like 7,28, not {text!r}.") from None
 
@@ -74,12 +82,15 @@ class IngestOptions:
                                     "given.")
     keep_returns: bool = setting(False, "Keep negative quantities (returns, cancellations); by default they are "
                                  "dropped and counted.")
-    max_products: int = setting(10_000, "Refuse files with more products than this.")
+    max_products: int = setting(10_000, "Refuse files with more products than this.", bounds=(1, 100_000))
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, not {self.format!r}")
         object.__setattr__(self, "product_cols", tuple(self.product_cols))
+        problems = out_of_bounds(self)
+        if problems:
+            raise ForecasterError("Invalid reading options: " + "; ".join(problems) + ".")
 
 
 @dataclass(frozen=True)
@@ -92,50 +103,57 @@ class ForecastConfig:
                          "with one output per product (the reference design).", choices=MODEL_CHOICES)
     # features
     lags: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7), "Past days of demand each day's features hold: 7 means "
-                                    "each of the last 7 days; or a list such as 1,7,14.", parse="lags")
+                                    "each of the last 7 days; or a list such as 1,7,14.", parse="lags", bounds=(1, MAX_LAG))
     rolling_windows: tuple[int, ...] = setting((), "Rolling means of the past days as extra features, in days, "
-                                               "such as 7,28 (empty for none).", parse="days", flag="rolling")
-    seq_len: int = setting(3, "How many consecutive days of features the network reads at once.")
+                                               "such as 7,28 (empty for none).", parse="days", flag="rolling",
+                                               bounds=(2, MAX_LAG))
+    seq_len: int = setting(3, "How many consecutive days of features the network reads at once.", bounds=(1, 366))
     extended_calendar: bool = setting(True, "Add day of month and week of year to the weekday and month "
                                       "features (measured better on long histories with a yearly season).")
     log1p: bool = setting(False, "Take log(1 + demand) before scaling (measured worse with per-product "
                           "min-max scaling: it squeezes large, steady series).")
     # split
     test_days: int = setting(28, "The last days of the history, held back to measure accuracy; nothing is "
-                             "trained, stopped or chosen on them.")
+                             "trained, stopped or chosen on them.", bounds=(1, 3660))
     val_days: int = setting(28, "The days just before the test days: they steer early stopping and the "
-                            "recommended model's choice.")
+                            "recommended model's choice.", bounds=(0, 3660))
     # model sizes
-    conv_channels: int = setting(64, "Channels of the convolution block (the pattern detector).")
-    kernel_size: int = setting(3, "Width in days of the convolution kernel.")
-    hidden_size: int = setting(64, "Units of the LSTM (the memory layer).")
-    lstm_layers: int = setting(1, "Stacked LSTM layers (more can learn longer patterns, and train slower).")
-    dropout: float = setting(0.0, "Dropout rate in [0, 1) (measured worse at 0.2 on 3 of 4 real datasets).")
-    embedding_dim: int = setting(8, "Size of the product embedding of the global network.")
+    conv_channels: int = setting(64, "Channels of the convolution block (the pattern detector).", bounds=(1, 1024))
+    kernel_size: int = setting(3, "Width in days of the convolution kernel.", bounds=(1, 31))
+    hidden_size: int = setting(64, "Units of the LSTM (the memory layer).", bounds=(1, 1024))
+    lstm_layers: int = setting(1, "Stacked LSTM layers (more can learn longer patterns, and train slower).",
+                               bounds=(1, 8))
+    dropout: float = setting(0.0, "Dropout rate (measured worse at 0.2 on 3 of 4 real datasets).",
+                            bounds=(0.0, 0.9))
+    embedding_dim: int = setting(8, "Size of the product embedding of the global network.", bounds=(1, 256))
     window_scaling: bool = setting(True, "Global network: divide each window's demand features (lags and "
                                    "rolling means) by their mean absolute value and scale the output back, so "
                                    "it follows level shifts.")
     # training
-    epochs: int = setting(40, "At most this many passes over the training days; early stopping ends sooner.")
+    epochs: int = setting(40, "At most this many passes over the training days; early stopping ends sooner.",
+                          bounds=(1, 10_000))
     batch_size: int = setting(256, "Samples per optimiser step (the global network's batch grows with the "
-                              "data in the recommended model).")
-    learning_rate: float = setting(2e-3, "Adam's step size; lower it if training diverges.", aliases=("--lr",))
-    weight_decay: float = setting(0.0, "Adam's L2 penalty on the weights.")
+                              "data in the recommended model).", bounds=(1, 65_536))
+    learning_rate: float = setting(2e-3, "Adam's step size; lower it if training diverges.", aliases=("--lr",),
+                                  bounds=(1e-6, 1.0))
+    weight_decay: float = setting(0.0, "Adam's L2 penalty on the weights.", bounds=(0.0, 1.0))
     loss: str = setting("l1", "Training loss: l1 (what MAE measures; beat mse on 3 of 4 real datasets' "
                         "validation days), mse or huber.", choices=LOSSES)
     weighted_loss: bool = setting(False, "Weight each product's errors by its scale in units, so the L1 loss "
                                   "tracks the pooled MAE; off treats every product alike on its own scale.")
     patience: int = setting(8, "Early stopping: epochs without progress on the validation days before "
-                            "training stops (0 never stops early).")
+                            "training stops (0 never stops early).", bounds=(0, 1000))
     min_improvement: float = setting(0.005, "Early stopping: the validation loss must improve by this "
-                                     "fraction of its best to count as progress.")
+                                     "fraction of its best to count as progress.", bounds=(0.0, 0.5))
     epoch_samples: int = setting(16_384, "At most this many training samples per epoch, drawn afresh each "
-                                 "epoch (0 = all); bounds an epoch's time on long histories and large catalogs.")
+                                 "epoch (0 = all); bounds an epoch's time on long histories and large catalogs.",
+                                 bounds=(0, 10_000_000))
     ensemble: int = setting(3, "Networks trained with different seeds and averaged: steadier on short, noisy "
-                            "histories.")
+                            "histories.", bounds=(1, 20))
     refit: bool = setting(False, "Recommended model: after the choice, train the chosen network again with the "
                           "validation days (off: the chosen model ships exactly as it was validated).")
-    seed: int = setting(0, "Random seed: the same seed, data and settings give the same model on the CPU.")
+    seed: int = setting(0, "Random seed: the same seed, data and settings give the same model on the CPU.",
+                    bounds=(0, 2**31 - 1))
     device: str = setting("auto", "Where to train: auto picks a CUDA GPU, then Apple MPS, then the CPU.",
                           choices=DEVICES)
 
@@ -143,35 +161,15 @@ class ForecastConfig:
         lags = tuple(sorted({int(x) for x in self.lags}))
         object.__setattr__(self, "lags", lags)
         object.__setattr__(self, "rolling_windows", tuple(sorted({int(x) for x in self.rolling_windows})))
-        problems = []
+        problems = out_of_bounds(self)
         if self.model not in MODEL_CHOICES:
             problems.append(f"model must be one of {', '.join(MODEL_CHOICES)}, not {self.model!r}")
-        if not lags or lags[0] < 1:
-            problems.append("lags must be positive whole numbers of days")
-        if any(w < 2 for w in self.rolling_windows):
-            problems.append("rolling windows must be at least 2 days")
-        if self.seq_len < 1:
-            problems.append("sequence length must be at least 1")
-        if self.test_days < 1:
-            problems.append("test days must be at least 1")
-        if self.val_days < 0:
-            problems.append("validation days cannot be negative")
-        if self.epoch_samples < 0:
-            problems.append("samples per epoch cannot be negative (0 means all)")
-        if self.epochs < 1 or self.batch_size < 1 or self.ensemble < 1:
-            problems.append("epochs, batch size and ensemble size must be at least 1")
-        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1):
-            problems.append("learning rate must be a number above 0 and at most 1 (try 0.001 to 0.01)")
-        if not 0 <= self.min_improvement < 1:
-            problems.append("minimum improvement must be in [0, 1)")
-        if not 0 <= self.dropout < 1:
-            problems.append("dropout must be in [0, 1)")
+        if not lags:
+            problems.append("give at least one lag")
         if self.loss not in LOSSES:
             problems.append(f"loss must be one of {', '.join(LOSSES)}")
         if self.device not in DEVICES:
             problems.append(f"device must be one of {', '.join(DEVICES)}")
-        if self.kernel_size < 1 or self.conv_channels < 1 or self.hidden_size < 1 or self.lstm_layers < 1:
-            problems.append("model sizes must be at least 1")
         if problems:
             raise ForecasterError("Invalid settings: " + "; ".join(problems) + ".")
 
@@ -195,6 +193,34 @@ class ForecastConfig:
     def from_dict(cls, data: dict[str, Any]) -> "ForecastConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
+
+
+def bounds(options: type, name: str) -> tuple[float, float]:
+    """The allowed range of a numeric setting (the CLI, the widgets and the README show it)."""
+    return next(f for f in dataclasses.fields(options) if f.name == name).metadata["bounds"]
+
+
+def out_of_bounds(settings: Any) -> list[str]:
+    """A sentence per numeric setting outside its range (or not a finite number), naming the range.
+
+    Checked when the settings are made, before anything is allocated: a lag of 10,000,000 days or a hidden
+    size of 100,000 is refused here, not after the server has run out of memory."""
+    problems = []
+    for f in dataclasses.fields(settings):
+        if "bounds" not in f.metadata:
+            continue
+        lo, hi = f.metadata["bounds"]
+        value = getattr(settings, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if isinstance(value, tuple) and len(value) > MAX_LIST:
+            problems.append(f"{f.name.replace('_', ' ')} takes at most {MAX_LIST} values, not {len(value)}")
+            continue
+        for v in values:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+            if not ok:
+                problems.append(f"{f.name.replace('_', ' ')} must be between {lo:g} and {hi:g}, not {v!r}")
+                break
+    return problems
 
 
 def help_text(options: type, name: str) -> str:
@@ -221,12 +247,13 @@ def cli_flag(f: dataclasses.Field) -> str:
 
 def settings_table() -> str:
     """The README's settings table (Markdown), one row per setting of the training run."""
-    rows = ["| setting | CLI flag | default | what it does |", "|---|---|---|---|"]
+    rows = ["| setting | CLI flag | default | allowed | what it does |", "|---|---|---|---|---|"]
     for f in dataclasses.fields(ForecastConfig):
         default = default_text(f.default, f.metadata.get("parse"))
-        choices = f.metadata.get("choices")
-        what = f.metadata["help"] + (f" One of: {', '.join(choices)}." if choices else "")
-        rows.append(f"| `{f.name}` | `{cli_flag(f)}` | `{default}` | {what} |")
+        choices, limits = f.metadata.get("choices"), f.metadata.get("bounds")
+        allowed = (", ".join(choices) if choices else f"{limits[0]:g} to {limits[1]:g}" if limits
+                   else "on, off" if isinstance(f.default, bool) else "")
+        rows.append(f"| `{f.name}` | `{cli_flag(f)}` | `{default}` | {allowed} | {f.metadata['help']} |")
     return "\n".join(rows)
 
 

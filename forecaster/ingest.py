@@ -52,6 +52,8 @@ class ColumnMapping:
     date_col: str
     product_cols: tuple[str, ...]
     quantity_col: str | None = None
+    # set when the shape was a close call: what else the file could be, for the Data page and the CLI
+    doubt: str = ""
 
     def describe(self) -> str:
         if self.format == "wide":
@@ -225,6 +227,11 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
             raise DataError("A wide file needs one numeric column per product next to the date column; none found.")
         return ColumnMapping("wide", date_col, value_cols)
 
+    if options.format == "auto" and not options.product_cols and not options.quantity_col:
+        wide = _wide_if_one_row_per_day(df, date_col, others)
+        if wide is not None:
+            return wide
+
     product_cols = tuple(options.product_cols)
     if not product_cols and options.format in ("auto", "long", "transactions"):
         candidates = [c for c in others if not _looks_like_dates(df[c]) and c != options.quantity_col
@@ -258,10 +265,31 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
             quantity_col = counts[0] if len(counts) == 1 else None
     fmt = options.format
     if fmt == "auto":
-        times = df[date_col].head(2000).dropna().head(500).astype(str)
-        has_time = bool(times.str.contains(r"\d{1,2}:\d{2}").any())
-        fmt = "transactions" if (has_time or quantity_col is None) else "long"
+        fmt = "transactions" if (_has_time_of_day(df[date_col]) or quantity_col is None) else "long"
     return ColumnMapping(fmt, date_col, product_cols, quantity_col)
+
+
+def _has_time_of_day(col: pd.Series) -> bool:
+    times = col.head(2000).dropna().head(500).astype(str)
+    return bool(times.str.contains(r"\d{1,2}:\d{2}").any())
+
+
+def _wide_if_one_row_per_day(df: pd.DataFrame, date_col: str, others: list[str]) -> ColumnMapping | None:
+    """The wide reading, when the file has one row per day (no time of day) and every other column is a
+    number or a calendar helper: then a column named like a product ("item 3") is a product's daily
+    demand, not a product id, and reading it as wide keeps every numeric column."""
+    if _has_time_of_day(df[date_col]) or df[date_col].duplicated().any():
+        return None
+    values = _wide_value_columns(df, others)
+    text = [c for c in others if c not in values and _norm(c) not in _WIDE_HELPERS and _numeric_share(df[c]) < 0.5]
+    if not values or text:
+        return None
+    named = _best(list(values), _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
+    doubt = ""
+    if named is not None and len(values) <= 3:
+        doubt = (f"Read as wide (one column per product) because every row is a different day and every "
+                 f"column is a number; if {named!r} holds product ids instead, choose the long shape.")
+    return ColumnMapping("wide", date_col, values, doubt=doubt)
 
 
 def _wide_value_columns(df: pd.DataFrame, columns: list[str]) -> tuple[str, ...]:
@@ -355,60 +383,98 @@ def _natural_key(name: str) -> tuple:
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name) if t)
 
 
+@dataclass
+class _RowCounts:
+    """What aggregation skipped, dropped or kept, for the report."""
+
+    rows_used: int = 0
+    returns_dropped: int = 0
+    returns_kept: int = 0
+    no_product: int = 0
+    no_quantity: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def returns(self, negative: int, keep: bool) -> None:
+        if keep:
+            self.returns_kept = negative
+        else:
+            self.returns_dropped = negative
+
+
 def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions = IngestOptions()) -> IngestResult:
     """Aggregate the table to daily demand per product on a gap-free calendar (missing days are 0)."""
     _check_columns(df, [mapping.date_col, *mapping.product_cols] + ([mapping.quantity_col] if mapping.quantity_col else []))
     dates, dayfirst = parse_dates(df[mapping.date_col], options.dayfirst)
-    notes: list[str] = []
-    returns_dropped = returns_kept = no_product = no_quantity = 0
-    if mapping.format == "wide":
-        values = pd.DataFrame({c: _numbers(df[c], "Product column") for c in mapping.product_cols})
-        no_quantity = int(values.isna().to_numpy().sum())
-        if no_quantity:
-            notes.append(f"{no_quantity} empty cell(s) read as 0.")
-        values = values.fillna(0.0)
-        negative = values < 0
-        n_neg = int(negative.to_numpy().sum())
-        if options.keep_returns:
-            returns_kept = n_neg
-        else:
-            returns_dropped = n_neg
-            values = values.mask(negative, 0.0)
-        values.index = dates
-        daily = values.groupby(level=0).sum()
-        rows_used = len(df)
-    else:
-        if len(mapping.product_cols) == 1:
-            product = df[mapping.product_cols[0]].astype("string").str.strip()
-        else:
-            parts = [df[c].astype("string").str.strip() for c in mapping.product_cols]
-            product = parts[0].str.cat(parts[1:], sep=" / ")
-        missing_product = product.isna() | (product == "")
-        qty = (_numbers(df[mapping.quantity_col], "Quantity column") if mapping.quantity_col
-               else pd.Series(1.0, index=df.index))
-        missing_qty = qty.isna() & ~missing_product
-        negative = (qty < 0) & ~missing_product
-        no_product, no_quantity = int(missing_product.sum()), int(missing_qty.sum())
-        if no_product:
-            notes.append(f"{no_product} row(s) with no product name were skipped (rows "
-                         f"{_rows(df.index[missing_product.to_numpy()])}).")
-        if no_quantity:
-            notes.append(f"{no_quantity} row(s) with an empty quantity were skipped (rows "
-                         f"{_rows(df.index[missing_qty.to_numpy()])}).")
-        keep = ~missing_product & ~missing_qty
-        if options.keep_returns:
-            returns_kept = int(negative.sum())
-        else:
-            returns_dropped = int(negative.sum())
-            keep &= ~negative
-        keep_np = keep.to_numpy()
-        rows_used = int(keep_np.sum())
-        if rows_used == 0:
-            raise DataError("No usable rows: every row lacks a product or a quantity, or is a return.")
-        frame = pd.DataFrame({"date": dates[keep_np], "product": product[keep_np].to_numpy(),
-                              "qty": qty[keep_np].to_numpy()})
-        daily = frame.groupby(["date", "product"], sort=False)["qty"].sum().unstack("product", fill_value=0.0)
+    counts = _RowCounts()
+    daily = (_wide_daily if mapping.format == "wide" else _long_daily)(df, mapping, dates, options, counts)
+    observed = _check_daily(daily, mapping, options)
+    # the calendar spans every date in the file: a last day with only returns (or skipped rows) still
+    # happened, so it is a day of zero sales and tomorrow is the day after it
+    full = pd.date_range(min(observed[0], dates.min()), max(observed[-1], dates.max()), freq="D", name="date")
+    daily = daily.reindex(full, fill_value=0.0).astype(float)
+    daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
+    daily = daily[sorted(daily.columns, key=_natural_key)]
+    report = IngestReport(
+        mapping=mapping, rows_read=len(df), rows_used=counts.rows_used, returns_dropped=counts.returns_dropped,
+        returns_kept=counts.returns_kept, rows_without_product=counts.no_product,
+        rows_without_quantity=counts.no_quantity, dayfirst=dayfirst, products=daily.shape[1], days=len(full),
+        start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes))
+    return IngestResult(daily, report)
 
+
+def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
+                counts: _RowCounts) -> pd.DataFrame:
+    """A wide file's product columns summed per day (empty cells are 0, negative cells are returns)."""
+    values = pd.DataFrame({c: _numbers(df[c], "Product column") for c in mapping.product_cols})
+    counts.no_quantity = int(values.isna().to_numpy().sum())
+    if counts.no_quantity:
+        counts.notes.append(f"{counts.no_quantity} empty cell(s) read as 0.")
+    values = values.fillna(0.0)
+    negative = values < 0
+    counts.returns(int(negative.to_numpy().sum()), options.keep_returns)
+    if not options.keep_returns:
+        values = values.mask(negative, 0.0)
+    values.index = dates
+    counts.rows_used = len(df)
+    return values.groupby(level=0).sum()
+
+
+def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
+                counts: _RowCounts) -> pd.DataFrame:
+    """A long file or transaction log summed per day and product (rows without a product or quantity are
+    skipped and reported; without a quantity column each row is one unit)."""
+    if len(mapping.product_cols) == 1:
+        product = df[mapping.product_cols[0]].astype("string").str.strip()
+    else:
+        parts = [df[c].astype("string").str.strip() for c in mapping.product_cols]
+        product = parts[0].str.cat(parts[1:], sep=" / ")
+    missing_product = product.isna() | (product == "")
+    qty = (_numbers(df[mapping.quantity_col], "Quantity column") if mapping.quantity_col
+           else pd.Series(1.0, index=df.index))
+    missing_qty = qty.isna() & ~missing_product
+    negative = (qty < 0) & ~missing_product
+    counts.no_product, counts.no_quantity = int(missing_product.sum()), int(missing_qty.sum())
+    if counts.no_product:
+        counts.notes.append(f"{counts.no_product} row(s) with no product name were skipped (rows "
+                            f"{_rows(df.index[missing_product.to_numpy()])}).")
+    if counts.no_quantity:
+        counts.notes.append(f"{counts.no_quantity} row(s) with an empty quantity were skipped (rows "
+                            f"{_rows(df.index[missing_qty.to_numpy()])}).")
+    keep = ~missing_product & ~missing_qty
+    counts.returns(int(negative.sum()), options.keep_returns)
+    if not options.keep_returns:
+        keep &= ~negative
+    keep_np = keep.to_numpy()
+    counts.rows_used = int(keep_np.sum())
+    if counts.rows_used == 0:
+        raise DataError("No usable rows: every row lacks a product or a quantity, or is a return.")
+    frame = pd.DataFrame({"date": dates[keep_np], "product": product[keep_np].to_numpy(),
+                          "qty": qty[keep_np].to_numpy()})
+    return frame.groupby(["date", "product"], sort=False)["qty"].sum().unstack("product", fill_value=0.0)
+
+
+def _check_daily(daily: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions) -> pd.DatetimeIndex:
+    """Refuse what is not daily demand of a bounded catalog; returns the observed days, sorted."""
     if daily.shape[1] == 0:
         raise DataError("No products found in the file.")
     if daily.shape[1] > options.max_products:
@@ -425,18 +491,7 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
         raise DataError(f"The dates are at least {int(gaps.min())} days apart ({step} data, e.g. "
                         f"{observed[0].date()}, {observed[1].date()}). This tool forecasts daily demand: "
                         "upload daily totals or the raw transaction log.")
-    # the calendar spans every date in the file: a last day with only returns (or skipped rows) still
-    # happened, so it is a day of zero sales and tomorrow is the day after it
-    full = pd.date_range(min(observed[0], dates.min()), max(observed[-1], dates.max()), freq="D", name="date")
-    daily = daily.reindex(full, fill_value=0.0).astype(float)
-    daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
-    daily = daily[sorted(daily.columns, key=_natural_key)]
-    report = IngestReport(
-        mapping=mapping, rows_read=len(df), rows_used=rows_used, returns_dropped=returns_dropped,
-        returns_kept=returns_kept, rows_without_product=no_product, rows_without_quantity=no_quantity,
-        dayfirst=dayfirst, products=daily.shape[1], days=len(full), start=full[0], end=full[-1],
-        zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(notes))
-    return IngestResult(daily, report)
+    return observed
 
 
 def load_panel(source: Source, options: IngestOptions = IngestOptions()) -> IngestResult:

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from forecaster import DataError, charts
+from forecaster.text import markdown
 from ui import cached, router, state, widgets
 
 router.ensure_frame()
@@ -27,14 +28,14 @@ if ds is None:
         st.rerun()
     st.stop()
 
-st.subheader(ds.name)
+st.subheader(markdown(ds.name))
 if ds.demo:
     st.caption("Generated demo data, not real sales.")
 
 try:
     raw = cached.table(ds.digest, ds.data)
 except DataError as exc:
-    st.error(f"This file cannot be read: {exc}")
+    st.error(f"This file cannot be read: {markdown(exc)}")
     st.stop()
 
 options = state.ingest_options()
@@ -42,7 +43,7 @@ try:
     detected = cached.mapping(ds.digest, ds.data, options)
 except DataError as exc:
     detected = None
-    st.error(str(exc))
+    st.error(markdown(exc))
 
 with st.expander("How the file was read (change if wrong)", expanded=detected is None):
     new_options = widgets.ingest_overrides(list(raw.columns), detected, options)
@@ -55,12 +56,14 @@ if detected is None:
 try:
     result = cached.ingest(ds.digest, ds.data, options)
 except DataError as exc:
-    st.error(f"{exc}")
+    st.error(markdown(exc))
     st.caption("Change the column choices above, or fix the file and upload it again.")
     st.stop()
 
 report, panel = result.report, result.panel
-st.success(f"Read as {report.mapping.describe()}.")
+st.success(f"Read as {markdown(report.mapping.describe())}.")
+if report.mapping.doubt:
+    st.warning(markdown(report.mapping.doubt))
 c = st.columns([1, 1, 2, 1, 1])
 c[0].metric("Products", f"{report.products:,}")
 c[1].metric("Days", f"{report.days:,}", help=f"{report.start:%d %b %Y} to {report.end:%d %b %Y}")
@@ -72,14 +75,16 @@ c[4].metric("Returns dropped", f"{report.returns_dropped:,}",
 st.caption(f"{report.rows_read:,} rows read, {report.rows_used:,} used."
            + (" Dates read day-first." if report.dayfirst else ""))
 for note in report.notes:
-    st.warning(note)
+    st.warning(markdown(note))
 
 left, right = st.columns([3, 2])
 with left:
     st.plotly_chart(charts.total_daily_demand(panel), key="total_demand")
 with right:
-    n_top = st.slider("Products to show", 3, max(3, min(30, report.products)), min(10, max(3, report.products)),
-                      key="w_data_top_n", help="How many of the best-selling products the chart shows.")
+    n_top = report.products  # a slider needs a range: with 3 products or fewer every one is shown
+    if report.products > 3:
+        n_top = st.slider("Products to show", 3, min(30, report.products), min(10, report.products),
+                          key="w_data_top_n", help="How many of the best-selling products the chart shows.")
     st.plotly_chart(charts.top_products(panel, n_top), key="top_products")
 
 tab1, tab2 = st.tabs(["Daily table (what the model learns from)", "File preview (first 100 rows)"])

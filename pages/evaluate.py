@@ -2,6 +2,7 @@
 import streamlit as st
 
 from forecaster import ForecasterError, charts
+from forecaster.text import markdown
 from forecaster.labels import NETWORK, SEASONAL_NAIVE, label, trained_label
 from ui import jobs, results, router, state
 
@@ -14,12 +15,12 @@ job, trained = jobs.require_trained()
 try:
     evaluation = results.evaluation(job.job_id, trained, job.panel)
 except ForecasterError as exc:
-    st.error(str(exc))
+    st.error(markdown(exc))
     st.stop()
 
 overall = evaluation.overall
 model_name = trained_label(trained)
-st.caption(f"{job.label}: the last {len(evaluation.dates)} days ({evaluation.dates[0]:%d %b %Y} – "
+st.caption(f"{markdown(job.label)}: the last {len(evaluation.dates)} days ({evaluation.dates[0]:%d %b %Y} – "
            f"{evaluation.dates[-1]:%d %b %Y}), each predicted from the history before it. Units per product per day.")
 if trained.cancelled:
     st.warning("Training was cancelled: these are the scores of the best model found before that.")
@@ -46,7 +47,7 @@ for col, method in zip(cols, methods):
 
 if trained.selection is not None:
     with st.expander("Recommended model: why this one", expanded=False):
-        st.write(trained.selection_reason)
+        st.write(markdown(trained.selection_reason))
         st.dataframe(trained.selection, hide_index=True)
 
 st.subheader("Error per product")

@@ -3,6 +3,7 @@ import streamlit as st
 
 from forecaster import ForecasterError, charts
 from forecaster.forecasting import MAX_HORIZON
+from forecaster.text import markdown
 from ui import jobs, results, router, state
 
 router.ensure_frame()
@@ -20,12 +21,12 @@ try:
     fc = results.forecast_for(job.job_id, trained, panel, int(horizon))
     evaluation = results.evaluation(job.job_id, trained, panel)
 except ForecasterError as exc:
-    st.error(str(exc))
+    st.error(markdown(exc))
     st.stop()
 
 first, last = fc["date"].min(), fc["date"].max()
 span = f"{first:%A %d %B %Y}" + (f" to {last:%A %d %B %Y}" if last != first else "")
-st.caption(f"{job.label}: forecast for {span}, from history up to {panel.index[-1]:%d %B %Y}. Units per day.")
+st.caption(f"{markdown(job.label)}: forecast for {span}, from history up to {panel.index[-1]:%d %B %Y}. Units per day.")
 
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("Download forecast CSV", results.forecast_csv(f"{job.job_id}-{horizon}", fc),
@@ -43,7 +44,7 @@ with left:
                  column_config={"product": st.column_config.TextColumn("Product"),
                                 **{c: st.column_config.NumberColumn(c, format="%.1f") for c in table.columns[1:]}})
 with right:
-    st.plotly_chart(charts.forecast_bar(fc), key="forecast_bar")
+    st.plotly_chart(charts.forecast_bar(fc, top_n=30), key="forecast_bar")
 
 st.subheader("One product: history and forecast")
 products = trained.products

@@ -1,6 +1,7 @@
 """Home: what the tool does, one click to demo data, and where to go next."""
 import streamlit as st
 
+from forecaster.text import markdown
 from ui import cached, jobs, router, state
 
 router.ensure_frame()
@@ -29,11 +30,11 @@ if ds is None:
     st.info("No data yet. Use the demo data above, or upload your own CSV.")
     st.page_link("pages/data.py", label="Upload a CSV on the Data page", icon=":material/upload_file:")
 elif job is None:
-    st.success(f"Data loaded: **{ds.name}**.")
+    st.success(f"Data loaded: **{markdown(ds.name)}**.")
     st.page_link("pages/data.py", label="Check the data", icon=":material/upload_file:")
     st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
 else:
-    st.success(f"Data loaded: **{ds.name}**. Training job: {jobs.status_line(job.snapshot())}.")
+    st.success(f"Data loaded: **{markdown(ds.name)}**. Training job: {jobs.status_line(job.snapshot())}.")
     st.page_link("pages/train.py", label="Training progress", icon=":material/model_training:")
     st.page_link("pages/evaluate.py", label="How accurate is it?", icon=":material/fact_check:")
     st.page_link("pages/forecast.py", label="Forecasts and downloads", icon=":material/online_prediction:")

@@ -1,7 +1,8 @@
 """Train: settings form, device, background training with a live loss curve, cancel, errors."""
 import streamlit as st
 
-from forecaster import DataError, ForecasterError, charts
+from forecaster import DataError, ForecasterError
+from forecaster.text import markdown
 from ui import cached, jobs, results, router, state, widgets
 
 router.ensure_frame()
@@ -22,24 +23,24 @@ if ds is not None:
     try:
         panel = cached.current_ingest().panel
     except DataError as exc:
-        st.error(f"The current data cannot be read: {exc}")
+        st.error(f"The current data cannot be read: {markdown(exc)}")
         st.page_link("pages/data.py", label="Fix the column choices on the Data page", icon=":material/upload_file:")
     else:
-        st.caption(f"Data: {ds.name}, {panel.shape[1]:,} products × {panel.shape[0]:,} days.")
+        st.caption(f"Data: {markdown(ds.name)}, {panel.shape[1]:,} products × {panel.shape[0]:,} days.")
 
 if panel is not None:
     try:
         new_config = widgets.training_form(state.config())
     except ForecasterError as exc:
         new_config = None
-        st.error(str(exc))
+        st.error(markdown(exc))
     if new_config is not None:
         state.set_config(new_config)
         try:
             job = jobs.start(panel, new_config, label=ds.name,
                              meta={"dataset": ds, "ingest": state.ingest_options()})
         except ForecasterError as exc:
-            st.error(str(exc))
+            st.error(markdown(exc))
         else:
             st.rerun()  # so the sidebar (drawn before this page) shows the new job
 
@@ -53,7 +54,7 @@ if snap.running:
     st.stop()
 
 if snap.status == "failed":
-    st.error(snap.error or "Training failed.")
+    st.error(markdown(snap.error or "Training failed."))
     if snap.error_detail:
         with st.expander("Details for a developer"):
             st.code(snap.error_detail)
@@ -61,7 +62,7 @@ if snap.status == "failed":
 
 trained = job.result
 if trained is None:  # cancelled before the first epoch
-    st.warning(snap.error or "Training was cancelled before a model was learned.")
+    st.warning(markdown(snap.error or "Training was cancelled before a model was learned."))
     st.stop()
 jobs.render_progress(job)
 if snap.status == "cancelled":
@@ -77,7 +78,7 @@ else:
 
 if trained.selection is not None:
     st.subheader("Recommended model")
-    st.info(trained.selection_reason)
+    st.info(markdown(trained.selection_reason))
     st.dataframe(trained.selection, hide_index=True)
 
 st.page_link("pages/evaluate.py", label="Next: how accurate is it?", icon=":material/arrow_forward:")

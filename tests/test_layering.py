@@ -215,7 +215,8 @@ def test_imports_only_point_down():
     assert offenders == []
 
 
-FIRST_PAINT = ["ui.state", "ui.cached", "ui.jobs", "ui.router", "ui.widgets", "forecaster.charts", "forecaster"]
+FIRST_PAINT = ["ui.state", "ui.cached", "ui.jobs", "ui.router", "ui.widgets", "forecaster.charts", "forecaster.text",
+               "forecaster"]
 
 
 def test_the_frame_and_home_page_never_import_torch():

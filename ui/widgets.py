@@ -9,7 +9,7 @@ import dataclasses
 
 import streamlit as st
 
-from forecaster.config import (FORMATS, MODEL_CHOICES, ForecastConfig, IngestOptions, default_text,
+from forecaster.config import (FORMATS, MODEL_CHOICES, ForecastConfig, IngestOptions, bounds, default_text,
                                format_lags, help_text, parse_lags)
 from forecaster.ingest import ColumnMapping
 from forecaster.labels import label
@@ -24,6 +24,11 @@ def setting_help(name: str) -> str:
     """A training setting's tooltip: its help text and default, both from forecaster.config."""
     f = next(f for f in dataclasses.fields(ForecastConfig) if f.name == name)
     return f"{f.metadata['help']} Default: {default_text(f.default, f.metadata.get('parse'))}."
+
+
+def limits(name: str) -> tuple:
+    """A training setting's allowed range from forecaster.config, as a number_input's min and max."""
+    return bounds(ForecastConfig, name)
 
 
 def ingest_help(name: str) -> str:
@@ -51,18 +56,18 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
         c1, c2, c3 = st.columns(3)
         with c1:
             st.text_input("Past days the model looks at (lags)", key="w_lags", help=setting_help("lags"))
-            st.number_input("Sequence length (days)", 1, 60, key="w_seq_len", help=setting_help("seq_len"))
-            st.number_input("Test days", 1, 365, key="w_test_days", help=setting_help("test_days"))
+            st.number_input("Sequence length (days)", *limits("seq_len"), key="w_seq_len", help=setting_help("seq_len"))
+            st.number_input("Test days", *limits("test_days"), key="w_test_days", help=setting_help("test_days"))
         with c2:
-            st.number_input("Epochs (passes over the history)", 1, 1000, key="w_epochs", help=setting_help("epochs"))
-            st.number_input("Batch size", 1, 65536, key="w_batch", help=setting_help("batch_size"))
-            st.number_input("Validation days", 0, 365, key="w_val_days", help=setting_help("val_days"))
+            st.number_input("Epochs (passes over the history)", *limits("epochs"), key="w_epochs", help=setting_help("epochs"))
+            st.number_input("Batch size", *limits("batch_size"), key="w_batch", help=setting_help("batch_size"))
+            st.number_input("Validation days", *limits("val_days"), key="w_val_days", help=setting_help("val_days"))
         with c3:
-            st.number_input("Learning rate", 1e-5, 1.0, key="w_lr", format="%.5f", step=1e-4,
+            st.number_input("Learning rate", *limits("learning_rate"), key="w_lr", format="%.5f", step=1e-4,
                             help=setting_help("learning_rate"))
-            st.number_input("Convolution channels", 1, 1024, key="w_conv", help=setting_help("conv_channels"))
-            st.number_input("LSTM units", 1, 1024, key="w_hidden", help=setting_help("hidden_size"))
-        st.number_input("Random seed", 0, 2**31 - 1, key="w_seed",
+            st.number_input("Convolution channels", *limits("conv_channels"), key="w_conv", help=setting_help("conv_channels"))
+            st.number_input("LSTM units", *limits("hidden_size"), key="w_hidden", help=setting_help("hidden_size"))
+        st.number_input("Random seed", *limits("seed"), key="w_seed",
                         help=setting_help("seed") + " An identical earlier run is reused, not retrained.")
         submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
     if not submitted:

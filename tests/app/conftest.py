@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -50,15 +51,20 @@ def train(at: AppTest, **form) -> AppTest:
     return at.run()
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown that ui escapes with forecaster.text.markdown: the backslashes go."""
+    return re.sub(r"\\(.)", r"\1", str(markdown))
+
+
 def sidebar_text(at: AppTest) -> str:
-    return "\n".join(str(getattr(el, "value", "")) for el in at.sidebar.children.values())
+    return shown("\n".join(str(getattr(el, "value", "")) for el in at.sidebar.children.values()))
 
 
 def all_text(at: AppTest) -> str:
     parts = []
     for kind in ("title", "subheader", "markdown", "caption", "info", "success", "warning", "error"):
         parts += [str(el.value) for el in getattr(at, kind)]
-    return "\n".join(parts)
+    return shown("\n".join(parts))
 
 
 _SEEDS = itertools.count(1000)

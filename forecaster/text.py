@@ -1,0 +1,25 @@
+"""User text (file names, column and product names, messages that quote them) is text everywhere.
+
+One place escapes it for each place it is shown: Streamlit's Markdown (:func:`markdown`), Plotly's
+pseudo-HTML in titles, labels, ticks and hovers (:func:`plotly`); CSV cells a spreadsheet would run as a
+formula are neutralised in :mod:`forecaster.export` (:func:`forecaster.export.neutralise`).
+"""
+from __future__ import annotations
+
+import html
+import re
+
+# every ASCII punctuation mark Markdown (CommonMark plus Streamlit's :color[...] / :icon: directives and
+# $math$) could read as syntax; a backslash makes each one literal
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^%@;,/?])")
+
+
+def markdown(text: object) -> str:
+    """``text`` as Markdown that shows exactly these characters: no link, image, emphasis or HTML."""
+    flat = " ".join(str(text).splitlines())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def plotly(text: object) -> str:
+    """``text`` for a Plotly label: its <a>, <b>, <br> and entities show as typed, never as markup."""
+    return html.escape(str(text), quote=False)
