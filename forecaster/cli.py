@@ -97,6 +97,7 @@ def _train(a: argparse.Namespace) -> None:
     start = time.perf_counter()
     config = _config(a)
     _check_horizon(a.horizon)
+    _check_outputs(a.data, a.forecast_out, a.metrics_out, a.predictions_out)
     resolve_device(config.device)  # a forced device that is absent: say so before reading and training
     ingested = load_panel(a.data, _ingest_options(a))
     r = ingested.report
@@ -117,12 +118,12 @@ def _train(a: argparse.Namespace) -> None:
     ev = evaluate(trained, ingested.panel)
     print(ev.overall.round(4).to_string())
     if a.metrics_out:
-        write_csv(metrics_table(ev), a.metrics_out)
+        write_csv(metrics_table(ev), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:
-        write_csv(ev.predictions_table(), a.predictions_out)
+        write_csv(ev.predictions_table(), a.predictions_out, inputs=(a.data,))
     fc = forecast(trained, ingested.panel, a.horizon)
     if a.forecast_out:
-        write_csv(forecast_table(fc), a.forecast_out)
+        write_csv(forecast_table(fc), a.forecast_out, inputs=(a.data,))
     if a.save:
         say(f"saved to {save(trained, a.save)}")
     say(f"done in {time.perf_counter() - start:.1f}s")
@@ -136,9 +137,21 @@ def _forecast(a: argparse.Namespace) -> None:
     from .persistence import load
 
     _check_horizon(a.horizon)
+    _check_outputs(a.data, a.forecast_out)
     trained = load(a.model, device=str(resolve_device(a.device)))
     panel = load_panel(a.data, _ingest_options(a)).panel
-    write_csv(forecast_table(forecast(trained, panel, a.horizon)), a.forecast_out)
+    write_csv(forecast_table(forecast(trained, panel, a.horizon)), a.forecast_out, inputs=(a.data,))
+
+
+def _check_outputs(data: str, *outputs: str | None) -> None:
+    """Before reading or training: no output may overwrite the input, and no two outputs may be one file."""
+    from .export import refuse_overwriting
+
+    given = [Path(o) for o in outputs if o]
+    for out in given:
+        refuse_overwriting(out, (data,))
+    if len({o.resolve() for o in given}) < len(given):
+        raise ForecasterError("Two outputs name the same file; give each output its own file.")
 
 
 def _check_horizon(horizon: int) -> None:

@@ -1,10 +1,14 @@
 """CSV writers for what users download. Text cells a spreadsheet would run as a formula are neutralised."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from .errors import ForecasterError
 
 if TYPE_CHECKING:
     from .evaluation import Evaluation
@@ -44,9 +48,28 @@ def metrics_table(evaluation: Evaluation) -> pd.DataFrame:
     return evaluation.per_product.copy()
 
 
-def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+def write_csv(df: pd.DataFrame, path: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
+    """Write ``df`` as formula-safe CSV, atomically (a temporary file in the same folder, then a rename: a
+    failed run leaves no half file), and never over one of ``inputs`` (the data a run read)."""
     path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(to_csv_bytes(df))
+    refuse_overwriting(path, inputs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(to_csv_bytes(df))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def refuse_overwriting(path: Path, inputs: tuple[str | Path, ...]) -> None:
+    """An output that resolves to an input (the same file, by any path or link) is an error naming both."""
+    for source in inputs:
+        source = Path(source)
+        same = path.resolve() == source.resolve() or (path.exists() and source.exists() and path.samefile(source))
+        if same:
+            raise ForecasterError(f"The output {str(path)!r} is the input file {str(source)!r}: writing it would "
+                                  "overwrite your data. Choose another output file.")

@@ -89,41 +89,72 @@ class IngestResult:
     report: IngestReport
 
 
+# what one file may be: past these a file is refused with the limit named, before it can fill the memory
+MAX_BYTES = 256 * 2**20  # of CSV text (after unpacking a .gz), read in chunks: /dev/zero is refused too
+MAX_CELLS = 60_000_000  # rows times columns, counted before pandas parses anything
+MAX_QUANTITY = 1e9  # units in one cell: beyond it (or inf, NaN written as a number) a value is refused
+
+
+def _limited(data: bytes, what: str = "The file") -> bytes:
+    """``data`` if it is at most MAX_BYTES, else a DataError that names the limit."""
+    if len(data) > MAX_BYTES:
+        raise DataError(f"{what} is larger than {MAX_BYTES // 2**20} MB of CSV text, the most one file may hold. "
+                        "Export a shorter period or fewer products.")
+    return data
+
+
 def read_bytes(source: Source) -> bytes:
-    """Raw bytes from a path, bytes or a file-like object (such as Streamlit's UploadedFile)."""
+    """Raw bytes from a path, bytes or a file-like object (such as Streamlit's UploadedFile); a .gz is
+    unpacked as a stream, so a small file that unpacks to gigabytes is refused after MAX_BYTES."""
     if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
+        data = _limited(bytes(source))
     elif isinstance(source, (str, Path)):
         try:
-            data = Path(source).read_bytes()
+            with open(source, "rb") as handle:  # one byte past the limit is enough to refuse an endless file
+                data = _limited(handle.read(MAX_BYTES + 1))
         except OSError as exc:
             raise DataError(f"Cannot read the file {str(source)!r}: {exc.strerror or exc}.") from None
     elif hasattr(source, "getvalue"):
-        data = source.getvalue()
+        data = _limited(source.getvalue())
     else:
-        data = source.read()
+        data = _limited(source.read(MAX_BYTES + 1))
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:  # a stream: never unpacked past the limit
+                data = _limited(unpacked.read(MAX_BYTES + 1), "The unpacked .gz file")
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise DataError(f"The file looks gzip-compressed but cannot be unpacked ({exc}).") from None
     return data
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text", with or without BOM), else Latin-1."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16")
+    head = data[:4000]
+    if len(head) >= 4 and head.count(b"\x00") >= len(head) // 4:  # UTF-16 without a BOM: every other byte 0
+        return data.decode("utf-16-le" if head[1:2] == b"\x00" else "utf-16-be", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def read_table(source: Source) -> pd.DataFrame:
     """Parse CSV text into a DataFrame: encoding and delimiter detected, cells left as pandas reads them."""
-    data = read_bytes(source)
-    if not data.strip():
+    text = _decode(read_bytes(source))
+    if not text.strip():
         raise DataError("The file is empty.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
     sample = text[:50_000]
     try:
         sep = csv.Sniffer().sniff("\n".join(sample.splitlines()[:20]), delimiters=",;\t|").delimiter
     except csv.Error:
         sep = ","
+    header = sample.lstrip().split("\n", 1)[0]
+    cells = (text.count("\n") + 1) * (header.count(sep) + 1)
+    if cells > MAX_CELLS:
+        raise DataError(f"The file has about {cells:,} cells (rows times columns); the most one file may hold is "
+                        f"{MAX_CELLS:,}. Export a shorter period or fewer products.")
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, decimal="," if sep == ";" else ".", low_memory=False,
                          skipinitialspace=True)
@@ -151,7 +182,7 @@ def _rows(index: pd.Index, limit: int = 5) -> str:
 
 
 def _looks_like_dates(col: pd.Series) -> bool:
-    sample = col.head(2000).dropna().head(200).astype(str).str.strip()
+    sample = col.head(2000).dropna().head(200).astype(str).str.strip().str.replace(_OFFSET, r"\1", regex=True)
     if sample.empty or pd.api.types.is_numeric_dtype(col):
         return False
     if not sample.str.match(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").mean() >= 0.9:
@@ -221,6 +252,10 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
     others = [c for c in df.columns if c != date_col]
     _check_columns(df, list(options.product_cols) + ([options.quantity_col] if options.quantity_col else []))
 
+    if options.format == "wide" and options.quantity_col:
+        raise DataError(f"The wide shape was chosen together with the quantity column {options.quantity_col!r}: a "
+                        "wide file has one column of quantities per product. Choose the long shape for a "
+                        "quantity column, or leave the quantity column on detect.")
     if options.format == "wide":
         value_cols = tuple(options.product_cols) or _wide_value_columns(df, others)
         if not value_cols:
@@ -247,6 +282,10 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
             if "store" not in _norm(best) and store is not None:
                 product_cols = (store, best)
     if not product_cols:
+        if options.quantity_col:
+            raise DataError(f"The quantity column {options.quantity_col!r} was chosen, but no product column was "
+                            "found to go with it. Choose the product column too (a wide file has no quantity "
+                            "column: leave it on detect).")
         if options.format in ("long", "transactions"):
             raise DataError("No product column found. Choose the column that names the product (for "
                             "example 'product' or 'sku').")
@@ -317,18 +356,39 @@ def _detect_dayfirst(values: pd.Series) -> bool:
     return bool((parts[0] > 12).any())
 
 
+_OFFSET = r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+
+
+def _check_dayfirst_choice(uniques: pd.Series, dayfirst: bool | None, col: pd.Series) -> None:
+    """An explicit date order the dates contradict is an error naming both, never a silent reshuffle."""
+    if dayfirst is True and uniques.str.match(r"^\d{4}-\d{1,2}-\d{1,2}").mean() >= 0.9:
+        raise DataError(f"Day-first dates were chosen, but column {col.name!r} holds year-first dates such as "
+                        f"{uniques.iloc[0]!r} (year-month-day). Choose 'Detect automatically' for the date order.")
+    if dayfirst is False and _detect_dayfirst(uniques):
+        raise DataError(f"Month-first dates were chosen, but column {col.name!r} has dates whose first part is "
+                        "above 12, so they are day-first. Choose 'Detect automatically' or day first.")
+
+
 def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex, bool]:
     """Parse each distinct value once (logs repeat timestamps), floor to days; reject what is not a date."""
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
     uniques = pd.Series(uniques).astype("string").str.strip()
-    if dayfirst is None:
-        dayfirst = _detect_dayfirst(uniques)
     if len(uniques) == 0:
         raise DataError(f"The date column {col.name!r} is empty.")
+    # a UTC offset after a time of day (+02:00, -0500, Z): the sale happened on the local day as written,
+    # also across a daylight-saving change where the offset differs from row to row
+    uniques = uniques.str.replace(_OFFSET, r"\1", regex=True)
+    _check_dayfirst_choice(uniques, dayfirst, col)
+    if dayfirst is None:
+        dayfirst = _detect_dayfirst(uniques)
     try:
         parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst)
     except (ValueError, TypeError):
-        parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst, format="mixed")
+        try:
+            parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"Column {col.name!r} holds dates this tool cannot read consistently (such as "
+                            f"{uniques.iloc[0]!r}): {str(exc).splitlines()[0]}") from None
     missed = parsed.isna() & uniques.notna()
     if missed.any():  # the format inferred from the first value misses others (2024-01-02 next to 2024-01-02 10:00)
         parsed[missed] = pd.to_datetime(uniques[missed], errors="coerce", dayfirst=dayfirst, format="mixed")
@@ -367,16 +427,23 @@ def _check_date_range(parsed: pd.Series, uniques: pd.Series, codes: np.ndarray, 
 def _numbers(col: pd.Series, what: str) -> pd.Series:
     """Coerce to float; blanks stay NaN, text that is not a number is rejected with its rows."""
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-        return col.astype(float)
-    text = col.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True)
-    values = pd.to_numeric(text, errors="coerce")
-    bad = values.isna() & text.notna() & (text != "")
-    if bad.any():
-        idx = col.index[bad.to_numpy()]
-        raise DataError(f"{what} {col.name!r} has {int(bad.sum())} value(s) that are not numbers "
-                        f"(first one: {str(col.loc[idx[0]])!r}) at rows {_rows(idx)}. Fix those cells or "
-                        "choose another column.")
-    return values.astype(float)
+        values = col.astype(float)
+    else:
+        text = col.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True)
+        values = pd.to_numeric(text, errors="coerce").astype(float)
+        bad = values.isna() & text.notna() & (text != "")
+        if bad.any():
+            idx = col.index[bad.to_numpy()]
+            raise DataError(f"{what} {col.name!r} has {int(bad.sum())} value(s) that are not numbers "
+                            f"(first one: {str(col.loc[idx[0]])!r}) at rows {_rows(idx)}. Fix those cells or "
+                            "choose another column.")
+    absurd = values.notna() & ~(values.abs() <= MAX_QUANTITY)  # inf, 1e308: not unit sales of one row
+    if absurd.any():
+        idx = col.index[absurd.to_numpy()]
+        raise DataError(f"{what} {col.name!r} has {int(absurd.sum())} value(s) beyond {MAX_QUANTITY:,.0f} units "
+                        f"or not finite (first one: {str(col.loc[idx[0]])!r}) at rows {_rows(idx)}: these cannot "
+                        "be unit sales. Fix those cells or choose another column.")
+    return values
 
 
 def _natural_key(name: str) -> tuple:

@@ -185,3 +185,26 @@ def test_contract_flags_reach_the_ingest_options_and_the_config():
     defaults = _ingest_options(parser().parse_args(["train", "x.csv"]))
     assert defaults.dayfirst is None and defaults.keep_returns is False  # detected / dropped unless asked
     assert _config(parser().parse_args(["train", "x.csv", "--lags", "7"])).lags == tuple(range(1, 8))
+
+
+def test_an_output_that_is_the_input_is_refused_and_the_input_is_untouched(demo_csv, capsys, tmp_path):
+    data = tmp_path / "history.csv"
+    data.write_bytes(demo_csv.read_bytes())
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    for out in (str(data), str(tmp_path / "." / "history.csv"), str(link)):
+        code, err = run_main(capsys, "train", str(data), *SMALL, "--forecast-out", out)
+        assert code == 2 and "overwrite your data" in err
+    assert data.read_bytes() == demo_csv.read_bytes()
+
+
+def test_csv_outputs_are_written_atomically(tmp_path, monkeypatch):
+    """A failure while writing leaves the old file (or none) and no temporary file behind."""
+    from forecaster import export
+
+    target = tmp_path / "forecast.csv"
+    target.write_text("old")
+    monkeypatch.setattr(export, "to_csv_bytes", lambda df: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        export.write_csv(pd.DataFrame({"a": [1]}), target)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["forecast.csv"]

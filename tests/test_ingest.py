@@ -343,3 +343,85 @@ def test_a_daily_long_file_with_a_numeric_product_id_is_still_long():
     text = "date,sku,qty\n" + "".join(f"2024-01-{d:02d},{sku},{d + sku}\n" for d in range(1, 29) for sku in (101, 202))
     result = load_panel(text.encode())
     assert result.report.mapping.format == "long" and list(result.panel.columns) == ["101", "202"]
+
+
+# --- files that would fill the memory, and the encodings Excel writes -----------------------------------
+def test_a_gzip_bomb_is_refused_naming_the_limit_before_it_is_unpacked(monkeypatch):
+    """A small .gz that unpacks to far more than the limit: refused after reading just past it."""
+    import resource
+
+    from forecaster import ingest
+
+    monkeypatch.setattr(ingest, "MAX_BYTES", 8 * 2**20)
+    bomb = gzip.compress(b"date,product,quantity\n" + b"2024-01-01,a,1\n" * (4 * 2**20), compresslevel=9)
+    assert len(bomb) < 2**20  # under 1 MB compressed, 60 MB unpacked
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError, match="larger than 8 MB"):
+        load_panel(bomb)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: never all of it
+
+
+def test_an_endless_source_is_refused(monkeypatch):
+    from forecaster import ingest
+
+    monkeypatch.setattr(ingest, "MAX_BYTES", 2**20)
+    with pytest.raises(DataError, match="larger than 1 MB"):
+        load_panel("/dev/zero")
+
+
+def test_too_many_cells_are_refused_before_parsing(monkeypatch):
+    from forecaster import ingest
+
+    monkeypatch.setattr(ingest, "MAX_CELLS", 1000)
+    text = "date," + ",".join(f"p{i}" for i in range(50)) + "\n" + "".join(
+        f"2024-01-{d:02d}," + ",".join("1" * 50) + "\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="cells"):
+        load_panel(text.encode())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_utf16_tab_separated_is_read(encoding):
+    text = "date\tproduct\tquantity\n" + "".join(f"2024-01-{d:02d}\tCafé crème\t{d}\n" for d in range(1, 29))
+    panel = load_panel(text.encode(encoding)).panel
+    assert list(panel.columns) == ["Café crème"] and panel.iloc[:, 0].tolist() == list(range(1, 29))
+
+
+@pytest.mark.parametrize("value", ["1e308", "inf", "-inf", "2e9"])
+def test_quantities_that_cannot_be_unit_sales_are_refused_naming_the_rows(value):
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},a,{value if d == 5 else 3}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match=r"beyond 1,000,000,000 units or not finite .* rows 6"):
+        load_panel(text.encode())
+
+
+def test_absurd_values_in_a_wide_file_are_refused_too():
+    text = "date,a,b\n" + "".join(f"2024-01-{d:02d},1,{'1e308' if d == 3 else 2}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="'b'.*rows 4"):
+        load_panel(text.encode())
+
+
+def test_day_first_chosen_for_year_first_dates_is_an_error_naming_both():
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},a,{d}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="Day-first dates were chosen.*year-first"):
+        load_panel(text.encode(), IngestOptions(dayfirst=True))
+
+
+def test_month_first_chosen_for_day_first_dates_is_an_error():
+    text = "date,product,quantity\n" + "".join(f"{d:02d}/01/2024,a,{d}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="Month-first dates were chosen"):
+        load_panel(text.encode(), IngestOptions(dayfirst=False))
+
+
+def test_a_quantity_column_that_cannot_be_one_is_an_error_not_ignored():
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},a,{d}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="'product'"):
+        load_panel(text.encode(), IngestOptions(quantity_col="product"))
+    with pytest.raises(DataError, match="wide shape was chosen together with the quantity column 'quantity'"):
+        load_panel(text.encode(), IngestOptions(format="wide", quantity_col="quantity"))
+
+
+def test_timestamps_with_utc_offsets_count_on_the_local_day_written_across_a_dst_change():
+    rows = ["2024-03-30 23:30:00+01:00,a,1", "2024-03-31 00:30:00+01:00,a,2", "2024-03-31 23:30:00+02:00,a,4",
+            "2024-04-01T08:00:00Z,a,8", "2024-04-02 09:15:00-0500,a,16"]
+    panel = load_panel(("timestamp,product,quantity\n" + "\n".join(rows) + "\n").encode()).panel
+    assert panel["a"].to_dict() == {pd.Timestamp("2024-03-30"): 1.0, pd.Timestamp("2024-03-31"): 6.0,
+                                    pd.Timestamp("2024-04-01"): 8.0, pd.Timestamp("2024-04-02"): 16.0}
