@@ -147,3 +147,61 @@ def test_a_run_saved_before_window_scaling_loads_without_it(small_panel, tmp_pat
     loaded = load(run)
     assert loaded.config.window_scaling is False
     pd.testing.assert_frame_equal(forecast(loaded, small_panel, horizon=2), forecast(trained, small_panel, horizon=2))
+
+
+# --- tampered runs: every kind is refused with a user error before anything is built -------------------
+def _tamper(run, kind):
+    meta_path = run / "config.json"
+    meta = json.loads(meta_path.read_text())
+    weights = run / meta["networks"][0]
+    if kind == "deep_json":
+        meta_path.write_text("[" * 100_000 + "]" * 100_000)
+        return
+    if kind == "wrong_types":
+        meta["products"] = {"a": 1}
+    elif kind == "scaler_shorter_than_products":
+        meta["scaler"]["data_min"] = meta["scaler"]["data_min"][:1]
+        meta["scaler"]["data_max"] = meta["scaler"]["data_max"][:1]
+    elif kind == "no_networks":
+        meta["networks"] = []
+    elif kind == "network_outside_the_run":
+        meta["networks"] = ["../network_0.pt"]
+    elif kind == "huge_hidden_size":
+        meta["config"]["hidden_size"] = 100_000
+    elif kind == "symlinked_weights":
+        text = run / "notes.txt"
+        text.write_text("not weights")
+        weights.unlink()
+        weights.symlink_to(text)
+    elif kind == "bit_flipped_weights":
+        data = bytearray(weights.read_bytes())
+        data[-200] ^= 0x01
+        weights.write_bytes(bytes(data))
+    elif kind == "nan_weights":
+        state = torch.load(weights, weights_only=True)
+        first = next(k for k, v in state.items() if v.is_floating_point())
+        state[first].fill_(float("nan"))
+        torch.save(state, weights)
+        meta["sha256"][weights.name] = __import__("hashlib").sha256(weights.read_bytes()).hexdigest()
+    elif kind == "no_checksums":
+        del meta["sha256"]
+    meta_path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("kind", ["deep_json", "wrong_types", "scaler_shorter_than_products", "no_networks",
+                                  "network_outside_the_run", "huge_hidden_size", "symlinked_weights",
+                                  "bit_flipped_weights", "nan_weights", "no_checksums"])
+def test_a_tampered_run_is_refused_with_a_user_error(tmp_path, trained_small, kind):
+    run = save(trained_small, tmp_path)
+    _tamper(run, kind)
+    with pytest.raises(ForecasterError):
+        load(run)
+
+
+def test_a_symlinked_run_config_is_refused(tmp_path, trained_small):
+    run = save(trained_small, tmp_path)
+    real = tmp_path / "elsewhere.json"
+    (run / "config.json").rename(real)
+    (run / "config.json").symlink_to(real)
+    with pytest.raises(ForecasterError, match="link"):
+        load(run)
