@@ -4,8 +4,6 @@ Run with ``streamlit run app.py``. This script runs on every interaction: it set
 session's defaults and the sidebar (menu and status), then hands over to the page the user is on. Nothing
 it or the Home page imports loads torch, so the first visit after a server start renders at once.
 """
-import re
-
 import streamlit as st
 
 from forecaster import DataError, ForecasterError
@@ -14,11 +12,9 @@ from ui import cached, jobs, router, state
 
 st.set_page_config(page_title="Purchase Forecaster", page_icon=":material/trending_up:", layout="wide")
 
-# The session id also lives in the URL, so a browser refresh (a new Streamlit session) finds its jobs again.
-if state.OWNER not in st.session_state:
-    from_url = st.query_params.get(state.OWNER_PARAM, "")
-    if re.fullmatch(r"[0-9a-f]{32}", from_url):
-        st.session_state[state.OWNER] = from_url
+# The session id also lives in the URL, so a browser refresh (a new Streamlit session) finds its jobs again;
+# only an id the server issued to this browser resumes a session (ui.jobs.adopt_owner).
+jobs.adopt_owner()
 state.init()
 if st.query_params.get(state.OWNER_PARAM) != state.owner():
     st.query_params[state.OWNER_PARAM] = state.owner()
@@ -54,11 +50,10 @@ with st.sidebar:
     job = jobs.current()
     if job is None:
         st.caption("None yet: start one on the Train page.")
+    elif job.snapshot().running:
+        jobs.sidebar_progress(job.job_id)  # polls: also tells the registry this tab is still open
     else:
-        snap = job.snapshot()
-        st.caption(f"{jobs.status_line(snap)}  \non {markdown(job.label or 'this data')}")
-        if snap.running:
-            st.progress(snap.fraction)
+        jobs.sidebar_status(job)
 
 try:
     with router.routed():

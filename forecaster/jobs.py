@@ -9,7 +9,9 @@ owner id, so two sessions never see each other's jobs. Finished results are reme
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
 import threading
 import time
 import traceback
@@ -25,6 +27,8 @@ from .errors import ForecasterError
 
 if TYPE_CHECKING:  # torch-free at import: the dashboard's sidebar and Home page read jobs before any training
     from .trained import EpochRecord, TrainedForecaster
+
+log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
 FINISHED = (DONE, CANCELLED, FAILED)
@@ -113,11 +117,25 @@ class JobSnapshot:
         return self.status in (QUEUED, RUNNING)
 
 
+class _StopFlag:
+    """What the training loop polls between batches: the job's Cancel, or nobody looking at the job."""
+
+    def __init__(self, job: "TrainingJob") -> None:
+        self._job = job
+
+    def is_set(self) -> bool:
+        return self._job.cancelled_by_user or self._job.abandoned
+
+    def set(self) -> None:
+        self._job.cancel()
+
+
 class TrainingJob:
     """One training run on its own daemon thread; cancel keeps the best model found so far."""
 
     def __init__(self, panel: pd.DataFrame, config: ForecastConfig, *, key: str | None = None,
-                 label: str = "", meta: dict[str, Any] | None = None, fit_fn: FitFn = default_fit) -> None:
+                 label: str = "", meta: dict[str, Any] | None = None, fit_fn: FitFn = default_fit,
+                 abandon_after: float | None = None) -> None:
         self.job_id = uuid.uuid4().hex[:12]
         self.panel = panel
         self.config = config
@@ -125,6 +143,9 @@ class TrainingJob:
         self.label = label
         self.meta = dict(meta or {})
         self._fit = fit_fn
+        # seconds without anyone asking for this job (see seen()) after which it stops by itself; None: never
+        self.abandon_after = abandon_after
+        self.last_seen = time.time()
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._done = threading.Event()
@@ -161,6 +182,25 @@ class TrainingJob:
     def cancel(self) -> None:
         """Ask the thread to stop after the current batch; the best weights so far are kept."""
         self._cancel.set()
+
+    @property
+    def cancelled_by_user(self) -> bool:
+        return self._cancel.is_set()
+
+    def seen(self) -> None:
+        """Someone is still looking at this job (its page, or the sidebar of its session)."""
+        self.last_seen = time.time()
+
+    @property
+    def abandoned(self) -> bool:
+        """Nobody asked for this job for longer than ``abandon_after`` (its browser tab is gone)."""
+        return self.abandon_after is not None and time.time() - self.last_seen > self.abandon_after
+
+    @property
+    def nbytes(self) -> int:
+        """Memory this job holds for its owner: the daily panel and the uploaded file it came from."""
+        dataset = self.meta.get("dataset")
+        return int(self.panel.memory_usage(index=True).sum()) + len(getattr(dataset, "data", b""))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished (True) or the timeout passed (False)."""
@@ -201,19 +241,22 @@ class TrainingJob:
         with self._lock:
             self._status, self._started = RUNNING, time.time()
         try:
-            trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=self._cancel)
+            trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=_StopFlag(self))
         except ForecasterError as exc:  # a message meant for the user
             self._finish(FAILED, error=str(exc))
-        except Exception as exc:  # a bug: still shown on the page, with the traceback for a developer
-            self._finish(FAILED, error=f"Training failed unexpectedly ({type(exc).__name__}: {exc}).",
-                         detail=traceback.format_exc())
+        except Exception as exc:  # a bug: a short message on the page, the traceback in the server's log
+            log.exception("training job %s failed", self.job_id)
+            self._finish(FAILED, error=f"Training failed unexpectedly ({type(exc).__name__}). The details are in "
+                                       "the server's log.", detail=traceback.format_exc())
         else:
             if trained.cancelled:
+                why = (f"Stopped: nobody looked at this training for {self.abandon_after:.0f} s (its browser tab "
+                       "was closed). " if self.abandoned and not self.cancelled_by_user else "")
                 if trained.networks:
-                    self._finish(CANCELLED, result=trained)
+                    self._finish(CANCELLED, result=trained, error=why or None)
                 else:
-                    self._finish(CANCELLED, error="Cancelled before the first epoch finished: there is no "
-                                                  "model to keep. Train again.")
+                    self._finish(CANCELLED, error=why + "Cancelled before the first epoch finished: there is no "
+                                                        "model to keep. Train again.")
             else:
                 self._finish(DONE, result=trained)
 
@@ -237,20 +280,41 @@ class _Entry:
 class JobRegistry:
     """Jobs by id, each tagged with its owner (one browser session); finished results by training key.
 
-    ``get`` and ``latest`` only return jobs of the owner who asks. A new run cancels the owner's running
-    one. Old finished jobs are evicted (at most ``max_jobs_per_owner`` per owner, none idle longer than
-    ``max_idle_seconds``); at most ``max_results`` finished models are kept for reuse.
+    Owners are ids the registry issued (:meth:`issue_owner`), each bound to the browser that got it: only
+    that browser may resume it (:meth:`resume_owner`), so a chosen or shared id never opens someone else's
+    session. ``get`` and ``latest`` only return jobs of the owner who asks. A new run cancels the owner's
+    running one; a running job nobody asked for during ``abandon_after`` seconds stops by itself. Old
+    finished jobs are evicted: at most ``max_jobs_per_owner`` per owner, none idle longer than
+    ``max_idle_seconds``, and the oldest first while all finished jobs hold more than ``max_bytes`` of
+    panels and uploads; at most ``max_results`` finished models are kept for reuse.
     """
 
     def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn = default_fit,
-                 max_idle_seconds: float = 12 * 3600) -> None:
+                 max_idle_seconds: float = 12 * 3600, abandon_after: float | None = 120.0,
+                 max_bytes: int = 1 << 30) -> None:
         self._lock = threading.Lock()
         self.max_idle_seconds = max_idle_seconds  # finished jobs nobody asked for this long are dropped
+        self.abandon_after = abandon_after
+        self.max_bytes = max_bytes
         self._jobs: OrderedDict[str, _Entry] = OrderedDict()
         self._results: OrderedDict[str, TrainedForecaster] = OrderedDict()
+        self._owners: dict[str, str] = {}  # owner id -> the browser key it was issued to
         self.max_jobs_per_owner = max_jobs_per_owner
         self.max_results = max_results
         self._fit = fit_fn
+
+    def issue_owner(self, browser: str) -> str:
+        """A new owner id for the browser with this key (a hash of a cookie only that browser holds)."""
+        owner = uuid.uuid4().hex
+        with self._lock:
+            self._owners[owner] = browser
+        return owner
+
+    def resume_owner(self, owner: str, browser: str) -> bool:
+        """True only for an id this registry issued, asked for by the browser it was issued to."""
+        with self._lock:
+            issued = self._owners.get(owner)
+        return issued is not None and hmac.compare_digest(issued, browser)
 
     def submit(self, owner: str, panel: pd.DataFrame, config: ForecastConfig, *, label: str = "",
                meta: dict[str, Any] | None = None) -> TrainingJob:
@@ -270,7 +334,8 @@ class JobRegistry:
                 self._results.move_to_end(key)
                 job = TrainingJob.finished_with(cached, panel, config, key=key, label=label, meta=meta)
             else:
-                job = TrainingJob(panel, config, key=key, label=label, meta=meta, fit_fn=self._fit)
+                job = TrainingJob(panel, config, key=key, label=label, meta=meta, fit_fn=self._fit,
+                                  abandon_after=self.abandon_after)
             self._jobs[job.job_id] = _Entry(owner, job)
             self._evict(owner)
         return job.start()
@@ -285,6 +350,7 @@ class JobRegistry:
             if entry is None or entry.owner != owner:
                 return None
             entry.last_seen = time.time()
+            entry.job.seen()
             return entry.job
 
     def latest(self, owner: str) -> TrainingJob | None:
@@ -320,3 +386,10 @@ class JobRegistry:
                 break
             del self._jobs[jid]
             total -= 1
+        finished = [(jid, e.job.nbytes) for jid, e in self._jobs.items() if e.job.status in FINISHED]
+        held = sum(n for _, n in finished)
+        for jid, n in finished[:-1]:  # oldest first; the newest finished job always stays
+            if held <= self.max_bytes:
+                break
+            del self._jobs[jid]
+            held -= n

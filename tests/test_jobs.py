@@ -247,3 +247,38 @@ def test_time_left_uses_epochs_actually_run_when_early_stopping_skipped_some():
     snap = JobSnapshot("j", "running", tuple(first + second), total_epochs=20, elapsed=6.0)
     assert snap.epochs_run == 3
     assert snap.seconds_left == pytest.approx(2.0 * 9)
+
+
+# --- owners, abandoned jobs and the memory the registry holds --------------------------------------------
+def test_only_an_issued_id_resumes_and_only_in_the_browser_it_was_issued_to():
+    reg = JobRegistry()
+    owner = reg.issue_owner("browser-a")
+    assert reg.resume_owner(owner, "browser-a")
+    assert not reg.resume_owner(owner, "browser-b")  # a shared link, opened in another browser
+    assert not reg.resume_owner("0" * 32, "browser-a")  # an id chosen by whoever wrote the link
+    assert reg.issue_owner("browser-a") != owner
+
+
+def test_a_job_nobody_looks_at_stops_by_itself_and_says_why(panel):
+    reg = JobRegistry(abandon_after=0.5)
+    job = reg.submit("alice", panel, TINY.replace(epochs=500, patience=0, seed=31))
+    deadline = time.time() + WAIT
+    while job.snapshot().done_epochs < 1 and time.time() < deadline:
+        reg.get("alice", job.job_id)  # the page polls while the tab is open
+        time.sleep(0.05)
+    assert job.wait(WAIT)  # then nobody asks any more
+    snap = job.snapshot()
+    assert snap.status == CANCELLED and snap.done_epochs < 500 and "nobody looked" in snap.error
+    assert job.result is not None and job.result.networks  # what it learned is kept
+
+
+def test_finished_jobs_are_evicted_oldest_first_beyond_the_byte_budget(panel):
+    one = int(panel.memory_usage(index=True).sum())
+    reg = JobRegistry(fit_fn=CountingFit(), max_bytes=2 * one + one // 2)
+    jobs = []
+    for seed in range(4):
+        jobs.append(reg.submit(f"owner{seed}", panel, TINY.replace(epochs=1, seed=40 + seed)))
+        assert jobs[-1].wait(WAIT)
+    reg.submit("owner9", panel, TINY.replace(epochs=1, seed=40)).wait(WAIT)  # any submit evicts
+    kept = [seed for seed, job in enumerate(jobs) if reg.get(f"owner{seed}", job.job_id) is not None]
+    assert kept == [3]  # the two newest of all (owner9's and owner3's) fit in 2.5 panels

@@ -14,9 +14,12 @@ from forecaster import charts
 from forecaster.config import ForecastConfig
 from forecaster.jobs import CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob
 
+from forecaster.text import markdown
+
 from . import state
 
 POLL_SECONDS = 0.5
+SIDEBAR_POLL_SECONDS = 5.0
 STATUS_TEXT = {"queued": "Starting…", "running": "Training…", DONE: "Finished", CANCELLED: "Cancelled",
                FAILED: "Failed"}
 
@@ -24,6 +27,17 @@ STATUS_TEXT = {"queued": "Starting…", "running": "Training…", DONE: "Finishe
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
     return JobRegistry()
+
+
+def adopt_owner() -> None:
+    """Once per browser session: resume the session named in the URL if the registry issued that id to this
+    very browser, else get a new id. A link with a chosen or someone else's id opens an empty session."""
+    if state.OWNER in st.session_state:
+        return
+    browser = state.browser_key()
+    from_url = st.query_params.get(state.OWNER_PARAM, "")
+    reg = registry()
+    st.session_state[state.OWNER] = from_url if reg.resume_owner(from_url, browser) else reg.issue_owner(browser)
 
 
 def start(panel: pd.DataFrame, config: ForecastConfig, label: str, meta: dict | None = None) -> TrainingJob:
@@ -104,6 +118,23 @@ def live_progress(job_id: str) -> None:
         job.cancel()
         st.toast("Cancelling: the best model so far is kept.")
     if snap.finished:
+        st.rerun()
+
+
+def sidebar_status(job: TrainingJob) -> JobSnapshot:
+    snap = job.snapshot()
+    st.caption(f"{status_line(snap)}  \non {markdown(job.label or 'this data')}")
+    if snap.running:
+        st.progress(snap.fraction)
+    return snap
+
+
+@st.fragment(run_every=SIDEBAR_POLL_SECONDS)
+def sidebar_progress(job_id: str) -> None:
+    """The sidebar's job status while it trains, on every page: each poll also marks the job as seen, so it
+    keeps running while its tab is open and stops by itself once the tab has been gone for a while."""
+    job = registry().get(state.owner(), job_id)
+    if job is None or sidebar_status(job).finished:
         st.rerun()
 
 

@@ -6,7 +6,7 @@ must survive a page switch. Widgets on pages have their own keys (``w_*``) and c
 """
 from __future__ import annotations
 
-import uuid
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ import streamlit as st
 
 from forecaster.config import DEFAULT_CONFIG, DEFAULT_INGEST, ForecastConfig, IngestOptions
 
-OWNER = "owner_id"  # this browser session's id in the job registry (also kept in the URL, see app.py)
+OWNER = "owner_id"  # this browser session's id in the job registry, issued by it (see ui.jobs.adopt_owner)
 DATASET = "dataset"  # Dataset | None
 INGEST = "ingest_options"  # IngestOptions chosen on the Data page
 CONFIG = "train_config"  # ForecastConfig last used on the Train page
@@ -38,7 +38,7 @@ class Dataset:
 
 
 def _defaults() -> dict[str, Any]:
-    return {OWNER: uuid.uuid4().hex, DATASET: None, INGEST: DEFAULT_INGEST, CONFIG: DEFAULT_CONFIG,
+    return {DATASET: None, INGEST: DEFAULT_INGEST, CONFIG: DEFAULT_CONFIG,
             JOB_ID: None, LAST_UPLOAD: None, HORIZON: 1, TOP_N: 20, PRODUCT: None}
 
 
@@ -51,6 +51,25 @@ def init() -> None:
 
 def owner() -> str:
     return st.session_state[OWNER]
+
+
+XSRF_COOKIE = "_streamlit_xsrf"  # Streamlit's own per-browser cookie (XSRF protection is on by default)
+
+
+def browser_key() -> str:
+    """A hash of a secret only this browser holds (Streamlit's XSRF cookie token), or "" without one.
+
+    A session id in a URL resumes a session only together with this key, so a shared or guessed link
+    opens a new, empty session in any other browser."""
+    raw = st.context.cookies.get(XSRF_COOKIE, "") if st.context.cookies else ""
+    try:  # the cookie's token is stable while its masked form may change from response to response
+        from streamlit.web.server.starlette.starlette_app_utils import decode_xsrf_token_string
+
+        token, _ = decode_xsrf_token_string(raw)
+        raw = token.hex() if token else raw
+    except ImportError:  # another Streamlit server: the cookie as sent
+        pass
+    return hashlib.sha256(raw.encode()).hexdigest() if raw else ""
 
 
 def dataset() -> Dataset | None:

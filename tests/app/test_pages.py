@@ -183,7 +183,9 @@ def test_an_exception_in_the_training_thread_is_shown_as_an_error(tiny_csv, monk
     monkeypatch.setattr(registry(), "_fit", broken)
     at = train(with_data(tiny_csv), w_seed=12345)
     assert not at.exception
-    assert any("GPU fell off the bus" in shown(e.value) for e in at.error)
+    errors = [shown(e.value) for e in at.error]
+    assert any("RuntimeError" in e and "server's log" in e for e in errors)
+    assert not any("GPU fell off the bus" in e or "Traceback" in e or "/work" in e for e in errors)  # no internals
 
 
 def test_running_job_shows_progress_and_cancel_keeps_the_best_model(tiny_csv, monkeypatch):
@@ -315,3 +317,23 @@ def test_every_page_renders_for_catalogs_of_any_size(n_products):
     assert {m.label: m.value for m in at.metric}["Products"] == f"{n_products:,}"
     at.switch_page("pages/forecast.py").run()
     assert len(at.dataframe[0].value) == n_products
+
+
+def test_a_chosen_or_shared_session_link_never_opens_someone_elses_session(trained_app, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from ui import state as ui_state
+    from .conftest import APP
+
+    owner = trained_app.session_state["owner_id"]
+    chosen = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    chosen.query_params["session"] = "0123456789abcdef" * 2  # any 32-hex id: not issued, so not resumed
+    chosen.run()
+    assert chosen.session_state["owner_id"] not in (owner, "0123456789abcdef" * 2)
+    assert "None yet: start one" in sidebar_text(chosen)
+    monkeypatch.setattr(ui_state, "browser_key", lambda: "another browser's cookie")
+    shared = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    shared.query_params["session"] = owner  # the real id, opened in another browser
+    shared.run()
+    assert shared.session_state["owner_id"] != owner and "None yet: start one" in sidebar_text(shared)
+    shared.switch_page("pages/evaluate.py").run()
+    assert "No data and no trained model yet." in [i.value for i in shared.info]

@@ -194,3 +194,55 @@ def test_two_sessions_training_at_once_see_only_their_own_job(new_page, tmp_path
     # the URL carries each session's own id: neither page can see the other's job
     ids = {name: page.url.split("session=")[-1] for name, page in pages.items()}
     assert len(set(ids.values())) == 2
+    # a refresh in the same browser finds its session again; the same link in another browser does not
+    alpha = pages["alpha.csv"]
+    alpha.reload()
+    alpha.locator('[data-testid="stSidebar"]').get_by_text("on alpha.csv").wait_for()
+    stranger = new_page()
+    stranger.goto(alpha.url)
+    stranger.locator("h1", has_text="Evaluate").wait_for()
+    settle(stranger)
+    assert "alpha.csv" not in stranger.locator('[data-testid="stSidebar"]').inner_text()
+    assert stranger.url.split("session=")[-1] != ids["alpha.csv"]
+
+
+HOSTILE = ['<a href="http://127.0.0.1:9/phish">Click me</a>', "<b>Bold</b><br>Break", "![pic](http://127.0.0.1:9/a.png)",
+           "**Strong** :red[Red] $x$", '=HYPERLINK("http://127.0.0.1:9","x")']
+
+
+@pytest.mark.parametrize("kind", ["two_products", "hostile_names"])
+def test_awkward_files_render_on_every_page_as_plain_text(new_page, tmp_path, screenshots, kind):
+    import numpy as np
+
+    names = ["Espresso", "Oat milk"] if kind == "two_products" else HOSTILE
+    rng = np.random.default_rng(3)
+    dates = pd.date_range("2024-01-01", periods=120, freq="D")
+    frame = pd.DataFrame({"date": np.repeat(dates.strftime("%Y-%m-%d"), len(names)),
+                          "product": np.tile(names, len(dates)),
+                          "quantity": rng.poisson(8, len(dates) * len(names))})
+    csv = tmp_path / ("![img](x.png) **b** <b>b.csv" if kind == "hostile_names" else "two.csv")
+    frame.to_csv(csv, index=False)
+    page = new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    upload(page, csv)
+    go(page, "Train")
+    set_number(page, "Epochs (passes over the history)", 2)
+    press_train(page)
+    page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
+    for name in ("Home", "Data", "Train", "Evaluate", "Forecast"):
+        go(page, name)
+        settle(page)
+        main = page.locator('[data-testid="stMain"]')
+        assert main.get_by_text("Traceback").count() == 0 and page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('a[href*="127.0.0.1:9"], img[src*="127.0.0.1:9"]').count() == 0, name
+        assert page.locator(".js-plotly-plot b, .js-plotly-plot a").count() == 0, name  # no markup in charts
+        page.screenshot(path=str(screenshots / f"{kind}_{name.lower()}.png"), full_page=True)
+    if kind == "hostile_names":
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "![img](x.png) **b** <b>b.csv" in sidebar  # the file name as typed
+        go(page, "Forecast")
+        chart(page, "Forecast for").wait_for()
+        ticks = " ".join(page.locator(".js-plotly-plot .ytick text").all_text_contents())
+        assert "<b>Bold</b><br>Break" in ticks and '<a href="http://127.0.0.1:9/phish">' in ticks
+    assert not [u for u in requests if "127.0.0.1:9" in u]  # nothing fetched from a name
