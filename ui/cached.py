@@ -1,13 +1,17 @@
 """st.cache_data wrappers around the library's data calls, keyed by content hash, never by bytes.
 
 Arguments starting with ``_`` are not hashed by Streamlit: the digest next to them stands for their
-content, so a 100 MB upload is hashed once (when it arrives), not on every rerun. Nothing here imports
+content, so a 100 MB upload is hashed once (when it arrives), not on every rerun. Parsed uploads are held
+in a cache bounded in bytes (:class:`BytesBoundedCache`), not only in entries. Nothing here imports
 torch: the frame, Home and Data pages draw before any model code is loaded (see ui/results.py for the
 model side).
 """
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
+from typing import Callable, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +21,8 @@ from forecaster.config import IngestOptions
 from forecaster.ingest import ColumnMapping, IngestResult, build_panel, detect_mapping, read_table
 
 from . import state
+
+T = TypeVar("T")
 
 
 def digest(data: bytes) -> str:
@@ -29,10 +35,52 @@ def demo_dataset() -> state.Dataset:
     return state.Dataset(demo.DEMO_NAME, digest(data), data, demo=True)
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading the file…")
-def table(key: str, _data: bytes) -> pd.DataFrame:
+class BytesBoundedCache:
+    """Least recently used values, evicted oldest first once they hold more than ``max_bytes`` together.
+
+    st.cache_data bounds entries, not bytes: eight 200 MB uploads would keep gigabytes after their tabs
+    closed. Tables and panels parsed from uploads live here instead, shared by every session."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: tuple, make: Callable[[], T], size: Callable[[T], int]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]  # type: ignore[return-value]
+        value = make()  # outside the lock: another session's file is not kept waiting
+        with self._lock:
+            self._items[key] = (value, size(value))
+            self._items.move_to_end(key)
+            while len(self._items) > 1 and sum(n for _, n in self._items.values()) > self.max_bytes:
+                self._items.popitem(last=False)
+        return value
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(n for _, n in self._items.values())
+
+
+UPLOAD_CACHE_BYTES = 1 << 30  # parsed tables and daily panels of every session together
+
+
+@st.cache_resource(show_spinner=False)
+def uploads() -> BytesBoundedCache:
+    return BytesBoundedCache(UPLOAD_CACHE_BYTES)
+
+
+def _frame_bytes(df: pd.DataFrame) -> int:
+    return int(df.memory_usage(index=True, deep=True).sum())
+
+
+def table(key: str, data: bytes) -> pd.DataFrame:
     """The raw table as read from the CSV (encoding and delimiter detected)."""
-    return read_table(_data)
+    with st.spinner("Reading the file…"):
+        return uploads().get_or_make(("table", key), lambda: read_table(data), _frame_bytes)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -40,10 +88,11 @@ def mapping(key: str, _data: bytes, options: IngestOptions) -> ColumnMapping:
     return detect_mapping(table(key, _data), options)
 
 
-@st.cache_data(max_entries=16, show_spinner="Building the daily table…")
-def ingest(key: str, _data: bytes, options: IngestOptions) -> IngestResult:
+def ingest(key: str, data: bytes, options: IngestOptions) -> IngestResult:
     """The daily panel and the ingest report for this file and these column choices."""
-    return build_panel(table(key, _data), mapping(key, _data, options), options)
+    return uploads().get_or_make(("panel", key, options),
+                                 lambda: build_panel(table(key, data), mapping(key, data, options), options),
+                                 lambda result: _frame_bytes(result.panel))
 
 
 def current_ingest() -> IngestResult | None:

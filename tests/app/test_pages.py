@@ -337,3 +337,17 @@ def test_a_chosen_or_shared_session_link_never_opens_someone_elses_session(train
     assert shared.session_state["owner_id"] != owner and "None yet: start one" in sidebar_text(shared)
     shared.switch_page("pages/evaluate.py").run()
     assert "No data and no trained model yet." in [i.value for i in shared.info]
+
+
+def test_parsed_uploads_are_bounded_in_bytes_across_sessions():
+    from ui.cached import BytesBoundedCache
+
+    cache = BytesBoundedCache(max_bytes=100)
+    for i in range(5):
+        assert cache.get_or_make(("table", i), lambda i=i: "x" * 40, len) == "x" * 40
+    assert cache.nbytes == 80  # the two newest fit in 100 bytes; the oldest three are gone
+    made = []
+    cache.get_or_make(("table", 0), lambda: made.append(1) or "y", len)
+    assert made == [1]  # evicted, so made again
+    big = cache.get_or_make(("table", 9), lambda: "z" * 500, len)
+    assert big and cache.nbytes == 500  # the newest always stays, alone if it must
