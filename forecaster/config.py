@@ -195,6 +195,10 @@ class ForecastConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
 
 
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
 def bounds(options: type, name: str) -> tuple[float, float]:
     """The allowed range of a numeric setting (the CLI, the widgets and the README show it)."""
     return next(f for f in dataclasses.fields(options) if f.name == name).metadata["bounds"]
@@ -218,7 +222,8 @@ def out_of_bounds(settings: Any) -> list[str]:
         for v in values:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
             if not ok:
-                problems.append(f"{f.name.replace('_', ' ')} must be between {lo:g} and {hi:g}, not {v!r}")
+                problems.append(f"{f.name.replace('_', ' ')} must be between {_number(lo)} and {_number(hi)}, "
+                                f"not {v!r}")
                 break
     return problems
 
@@ -251,7 +256,7 @@ def settings_table() -> str:
     for f in dataclasses.fields(ForecastConfig):
         default = default_text(f.default, f.metadata.get("parse"))
         choices, limits = f.metadata.get("choices"), f.metadata.get("bounds")
-        allowed = (", ".join(choices) if choices else f"{limits[0]:g} to {limits[1]:g}" if limits
+        allowed = (", ".join(choices) if choices else f"{_number(limits[0])} to {_number(limits[1])}" if limits
                    else "on, off" if isinstance(f.default, bool) else "")
         rows.append(f"| `{f.name}` | `{cli_flag(f)}` | `{default}` | {allowed} | {f.metadata['help']} |")
     return "\n".join(rows)
