@@ -356,7 +356,10 @@ def _detect_dayfirst(values: pd.Series) -> bool:
     return bool((parts[0] > 12).any())
 
 
-_OFFSET = r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_ZONE = r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+_OFFSET_TAIL = _TIME + _ZONE  # a time of day followed by a UTC offset
+_OFFSET = "(" + _TIME + ")" + _ZONE  # the same, keeping the time for the replacement
 
 
 def _check_dayfirst_choice(uniques: pd.Series, dayfirst: bool | None, col: pd.Series) -> None:
@@ -377,7 +380,8 @@ def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex
         raise DataError(f"The date column {col.name!r} is empty.")
     # a UTC offset after a time of day (+02:00, -0500, Z): the sale happened on the local day as written,
     # also across a daylight-saving change where the offset differs from row to row
-    uniques = uniques.str.replace(_OFFSET, r"\1", regex=True)
+    if uniques.head(2000).str.contains(_OFFSET_TAIL, regex=True).any():  # a sample decides: a million stamps cost
+        uniques = uniques.str.replace(_OFFSET, r"\1", regex=True)  # seconds (a later offset still fails loudly)
     _check_dayfirst_choice(uniques, dayfirst, col)
     if dayfirst is None:
         dayfirst = _detect_dayfirst(uniques)

@@ -11,11 +11,11 @@ from forecaster import DataError, ForecastConfig
 from forecaster.demo import demo_panel
 from forecaster.jobs import (CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob, check_settings,
                              panel_fingerprint, training_key)
+from conftest import TINY as SHARED_TINY
 from forecaster import fit
 from forecaster.trained import EpochRecord
 
-TINY = ForecastConfig(model="cnn_lstm", ensemble=1, epochs=3, conv_channels=8, hidden_size=8, test_days=14, val_days=14, batch_size=64,
-                      patience=0)
+TINY = SHARED_TINY.replace(batch_size=64)  # the shared tiny settings
 WAIT = 120  # generous: other CPU-heavy jobs may share this machine
 
 
