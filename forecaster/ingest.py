@@ -267,20 +267,7 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
         if wide is not None:
             return wide
 
-    product_cols = tuple(options.product_cols)
-    if not product_cols and options.format in ("auto", "long", "transactions"):
-        candidates = [c for c in others if not _looks_like_dates(df[c]) and c != options.quantity_col
-                      and _norm(c) not in _CALENDAR_HELPERS]
-        best = _best(candidates, _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
-        if best is None:  # no telling name: a text column that repeats, like product names do
-            text = [c for c in candidates if _numeric_share(df[c]) < 0.5
-                    and 2 <= df[c].head(100_000).nunique() <= max(2, len(df) // 2)]
-            best = max(text, key=lambda c: df[c].head(100_000).nunique(), default=None)
-        if best is not None:
-            product_cols = (best,)
-            store = _best([c for c in candidates if c != best], {"store": 1, "shop": 1, "location": 1})
-            if "store" not in _norm(best) and store is not None:
-                product_cols = (store, best)
+    product_cols = tuple(options.product_cols) or _detect_product_cols(df, others, options)
     if not product_cols:
         if options.quantity_col:
             raise DataError(f"The quantity column {options.quantity_col!r} was chosen, but no product column was "
@@ -306,6 +293,24 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
     if fmt == "auto":
         fmt = "transactions" if (_has_time_of_day(df[date_col]) or quantity_col is None) else "long"
     return ColumnMapping(fmt, date_col, product_cols, quantity_col)
+
+
+def _detect_product_cols(df: pd.DataFrame, others: list[str], options: IngestOptions) -> tuple[str, ...]:
+    """The product key of a long file or log: the best product-like name, else a repeating text column;
+    with a store column beside it, (store, product). Empty when nothing looks like a product."""
+    if options.format not in ("auto", "long", "transactions"):
+        return ()
+    candidates = [c for c in others if not _looks_like_dates(df[c]) and c != options.quantity_col
+                  and _norm(c) not in _CALENDAR_HELPERS]
+    best = _best(candidates, _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
+    if best is None:  # no telling name: a text column that repeats, like product names do
+        text = [c for c in candidates if _numeric_share(df[c]) < 0.5
+                and 2 <= df[c].head(100_000).nunique() <= max(2, len(df) // 2)]
+        best = max(text, key=lambda c: df[c].head(100_000).nunique(), default=None)
+    if best is None:
+        return ()
+    store = _best([c for c in candidates if c != best], {"store": 1, "shop": 1, "location": 1})
+    return (store, best) if "store" not in _norm(best) and store is not None else (best,)
 
 
 def _has_time_of_day(col: pd.Series) -> bool:
