@@ -163,8 +163,12 @@ def _check_horizon(horizon: int) -> None:
 
 def _demo(a: argparse.Namespace) -> None:
     from .demo import demo_csv_bytes
+    from .export import write_bytes
 
-    Path(a.out).write_bytes(demo_csv_bytes(a.products, a.days, a.seed))
+    if not (1 <= a.products <= 10_000 and 60 <= a.days <= 3660):
+        raise ForecasterError(f"--products goes from 1 to 10,000 and --days from 60 to 3,660, not {a.products:,} "
+                              f"and {a.days:,}.")
+    write_bytes(demo_csv_bytes(a.products, a.days, a.seed), a.out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,11 +53,17 @@ def write_csv(df: pd.DataFrame, path: str | Path, inputs: tuple[str | Path, ...]
     failed run leaves no half file), and never over one of ``inputs`` (the data a run read)."""
     path = Path(path)
     refuse_overwriting(path, inputs)
+    return write_bytes(to_csv_bytes(df), path)
+
+
+def write_bytes(data: bytes, path: str | Path) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then rename it there: never a half file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(to_csv_bytes(df))
+            out.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

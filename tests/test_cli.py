@@ -204,7 +204,10 @@ def test_csv_outputs_are_written_atomically(tmp_path, monkeypatch):
 
     target = tmp_path / "forecast.csv"
     target.write_text("old")
-    monkeypatch.setattr(export, "to_csv_bytes", lambda df: (_ for _ in ()).throw(OSError("disk full")))
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export.os, "replace", fail)  # the temporary file is written, the rename fails
     with pytest.raises(OSError):
         export.write_csv(pd.DataFrame({"a": [1]}), target)
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["forecast.csv"]
