@@ -98,6 +98,8 @@ def _train(a: argparse.Namespace) -> None:
     config = _config(a)
     _check_horizon(a.horizon)
     _check_outputs(a.data, a.forecast_out, a.metrics_out, a.predictions_out)
+    if a.save and Path(a.save).exists() and not Path(a.save).is_dir():
+        raise ForecasterError(f"--save {a.save!r} is a file; give a folder for the run directories.")
     resolve_device(config.device)  # a forced device that is absent: say so before reading and training
     ingested = load_panel(a.data, _ingest_options(a))
     r = ingested.report
@@ -138,6 +140,9 @@ def _forecast(a: argparse.Namespace) -> None:
 
     _check_horizon(a.horizon)
     _check_outputs(a.data, a.forecast_out)
+    if Path(a.forecast_out).resolve().parent == Path(a.model).resolve():
+        raise ForecasterError(f"The output {a.forecast_out!r} is inside the saved run {a.model!r}: writing there "
+                              "would damage the run. Choose a file outside it.")
     trained = load(a.model, device=str(resolve_device(a.device)))
     panel = load_panel(a.data, _ingest_options(a)).panel
     write_csv(forecast_table(forecast(trained, panel, a.horizon)), a.forecast_out, inputs=(a.data,))
@@ -150,6 +155,9 @@ def _check_outputs(data: str, *outputs: str | None) -> None:
     given = [Path(o) for o in outputs if o]
     for out in given:
         refuse_overwriting(out, (data,))
+        if out.is_dir():
+            raise ForecasterError(f"The output {str(out)!r} is a folder; give a file name, such as "
+                                  f"{str(out / 'forecast.csv')!r}.")
     if len({o.resolve() for o in given}) < len(given):
         raise ForecasterError("Two outputs name the same file; give each output its own file.")
 

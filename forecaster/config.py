@@ -219,8 +219,10 @@ def out_of_bounds(settings: Any) -> list[str]:
         if isinstance(value, tuple) and len(value) > MAX_LIST:
             problems.append(f"{f.name.replace('_', ' ')} takes at most {MAX_LIST} values, not {len(value)}")
             continue
+        whole = isinstance(lo, int) and isinstance(hi, int)  # a count: 8.0 or "8" from a tampered file is refused
         for v in values:
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+            kinds = (int,) if whole else (int, float)
+            ok = isinstance(v, kinds) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
             if not ok:
                 problems.append(f"{f.name.replace('_', ' ')} must be between {_number(lo)} and {_number(hi)}, "
                                 f"not {v!r}")

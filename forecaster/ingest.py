@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -91,7 +92,7 @@ class IngestResult:
 
 # what one file may be: past these a file is refused with the limit named, before it can fill the memory
 MAX_BYTES = 256 * 2**20  # of CSV text (after unpacking a .gz), read in chunks: /dev/zero is refused too
-MAX_CELLS = 60_000_000  # rows times columns, counted before pandas parses anything
+MAX_CELLS = 20_000_000  # rows times columns, counted before pandas parses anything (about 1.3 GB parsed)
 MAX_QUANTITY = 1e9  # units in one cell: beyond it (or inf, NaN written as a number) a value is refused
 
 
@@ -137,6 +138,10 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
+        pass
+    try:  # Windows' Western code page (what Excel writes): like Latin-1, but with € – “ ” in 0x80-0x9f
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
         return data.decode("latin-1")
 
 
@@ -155,9 +160,16 @@ def read_table(source: Source) -> pd.DataFrame:
     if cells > MAX_CELLS:
         raise DataError(f"The file has about {cells:,} cells (rows times columns); the most one file may hold is "
                         f"{MAX_CELLS:,}. Export a shorter period or fewer products.")
+    names = [c.strip() for c in next(csv.reader([header], delimiter=sep), [])]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise DataError(f"The header names {', '.join(repr(c) for c in repeated)} more than once; give every "
+                        "column its own name (a second column of the same name would be read silently instead "
+                        "of the one you mean).")
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, decimal="," if sep == ";" else ".", low_memory=False,
                          skipinitialspace=True)
+        df = _keep_leading_zeros(df, text, sep)
     except pd.errors.EmptyDataError:
         raise DataError("The file is empty.") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -168,6 +180,20 @@ def read_table(source: Source) -> pd.DataFrame:
     if len(df.columns) < 2:
         raise DataError(f"The file has a single column ({df.columns[0]!r}); a date column and at least one "
                         "product or quantity column are needed.")
+    return df
+
+
+def _keep_leading_zeros(df: pd.DataFrame, text: str, sep: str) -> pd.DataFrame:
+    """Whole-number columns whose text has leading zeros ("00123") are ids, not numbers: read them as text
+    again, so that "00123" and "123" stay two products."""
+    whole = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c])]
+    if not whole:
+        return df
+    sample = pd.read_csv(io.StringIO(text), sep=sep, usecols=whole, dtype=str, nrows=100_000,
+                         skipinitialspace=True)
+    ids = [c for c in whole if sample[c].str.match(r"^0\d").any()]
+    if ids:
+        df[ids] = pd.read_csv(io.StringIO(text), sep=sep, usecols=ids, dtype=str, skipinitialspace=True)[ids]
     return df
 
 
@@ -224,13 +250,30 @@ def _find_date_col(df: pd.DataFrame) -> str:
                     "the date column by hand. Columns found: " + ", ".join(repr(c) for c in cols) + ".")
 
 
+_GROUPED = {r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?": (".", ","), r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?": (",", ".")}
+
+
+def _parse_numbers(text: pd.Series) -> pd.Series:
+    """Numbers from text, also with thousands grouped the European (6.000,5) or the US way (6,000.5):
+    only a value whose groups are exactly three digits counts as grouped; anything else stays NaN."""
+    values = pd.to_numeric(text, errors="coerce").astype(float)
+    missed = values.isna() & text.notna()
+    for pattern, (group, decimal) in _GROUPED.items():
+        grouped = missed & text.str.fullmatch(pattern).fillna(False).astype(bool)
+        if grouped.any():
+            plain = text[grouped].str.replace(group, "", regex=False).str.replace(decimal, ".", regex=False)
+            values[grouped] = pd.to_numeric(plain, errors="coerce")
+            missed &= ~grouped
+    return values
+
+
 def _numeric_share(col: pd.Series) -> float:
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         return 1.0
     sample = col.dropna().head(500)
     if sample.empty:
         return 0.0
-    return float(pd.to_numeric(sample, errors="coerce").notna().mean())
+    return float(_parse_numbers(sample.astype("string").str.strip()).notna().mean())
 
 
 def _looks_like_counts(col: pd.Series) -> bool:
@@ -251,6 +294,11 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
         date_col = _find_date_col(df)
     others = [c for c in df.columns if c != date_col]
     _check_columns(df, list(options.product_cols) + ([options.quantity_col] if options.quantity_col else []))
+    clash = date_col in options.product_cols or date_col == options.quantity_col
+    if clash or (options.quantity_col is not None and options.quantity_col in options.product_cols):
+        raise DataError(f"One column was chosen for two roles (date {date_col!r}, product "
+                        f"{', '.join(map(repr, options.product_cols)) or 'detected'}, quantity "
+                        f"{options.quantity_col!r}); each role needs its own column.")
 
     if options.format == "wide" and options.quantity_col:
         raise DataError(f"The wide shape was chosen together with the quantity column {options.quantity_col!r}: a "
@@ -367,8 +415,22 @@ _OFFSET_TAIL = _TIME + _ZONE  # a time of day followed by a UTC offset
 _OFFSET = "(" + _TIME + ")" + _ZONE  # the same, keeping the time for the replacement
 
 
+def _check_date_formats(uniques: pd.Series, col: pd.Series) -> None:
+    """Year-first dates next to day/month dates in one column cannot all be read right: refuse, do not guess."""
+    iso = uniques.str.match(r"^\d{4}-\d{1,2}-\d{1,2}")
+    slashed = uniques.str.match(r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
+    if iso.any() and slashed.any():
+        raise DataError(f"Column {col.name!r} mixes year-first dates (such as {uniques[iso].iloc[0]!r}) with "
+                        f"day/month dates (such as {uniques[slashed].iloc[0]!r}), which cannot all be read right. "
+                        "Export the dates in one format.")
+
+
 def _check_dayfirst_choice(uniques: pd.Series, dayfirst: bool | None, col: pd.Series) -> None:
     """An explicit date order the dates contradict is an error naming both, never a silent reshuffle."""
+    parts = uniques.str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}").dropna().astype(int)
+    if dayfirst is True and (parts[1] > 12).any():
+        raise DataError(f"Day-first dates were chosen, but column {col.name!r} has dates whose second part is "
+                        "above 12, so they are month-first. Choose 'Detect automatically' or month first.")
     if dayfirst is True and uniques.str.match(r"^\d{4}-\d{1,2}-\d{1,2}").mean() >= 0.9:
         raise DataError(f"Day-first dates were chosen, but column {col.name!r} holds year-first dates such as "
                         f"{uniques.iloc[0]!r} (year-month-day). Choose 'Detect automatically' for the date order.")
@@ -387,11 +449,14 @@ def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex
     # also across a daylight-saving change where the offset differs from row to row
     if uniques.head(2000).str.contains(_OFFSET_TAIL, regex=True).any():  # a sample decides: a million stamps cost
         uniques = uniques.str.replace(_OFFSET, r"\1", regex=True)  # seconds (a later offset still fails loudly)
+    _check_date_formats(uniques, col)
     _check_dayfirst_choice(uniques, dayfirst, col)
     if dayfirst is None:
         dayfirst = _detect_dayfirst(uniques)
     try:
-        parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst)
+        with warnings.catch_warnings():  # pandas' "could not infer format" notes are not for the user
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst)
     except (ValueError, TypeError):
         try:
             parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst, format="mixed")
@@ -439,7 +504,7 @@ def _numbers(col: pd.Series, what: str) -> pd.Series:
         values = col.astype(float)
     else:
         text = col.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True)
-        values = pd.to_numeric(text, errors="coerce").astype(float)
+        values = _parse_numbers(text)
         bad = values.isna() & text.notna() & (text != "")
         if bad.any():
             idx = col.index[bad.to_numpy()]

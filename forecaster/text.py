@@ -14,10 +14,16 @@ import re
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^%@;,/?])")
 
 
+# what GitHub-flavoured Markdown turns into a link even without brackets (http://…, www.…, a@b.c); a word
+# joiner (U+2060, invisible) after the scheme, "www" or "@" keeps it text
+_AUTOLINK = re.compile(r"(?i)(://|\bwww(?=\.)|@)")
+WORD_JOINER = "\u2060"
+
+
 def markdown(text: object) -> str:
     """``text`` as Markdown that shows exactly these characters: no link, image, emphasis or HTML."""
     flat = " ".join(str(text).splitlines())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(1) + WORD_JOINER, flat))
 
 
 def plotly(text: object) -> str:

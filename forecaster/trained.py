@@ -24,6 +24,7 @@ from .labels import NETWORK
 from .windows import WindowFeatures
 
 EVAL_BATCH = 8192
+ABSURD_FACTOR = 100  # a forecast above this many times a product's busiest training day is refused
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,24 @@ class TrainedForecaster:
 
     def predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
         """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow)."""
-        days = np.asarray(days)
+        return self._sane(self._predict(panel, np.asarray(days)), panel)
+
+    def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:
+        """Refuse what no product could sell: a forecast that is not finite, or over ABSURD_FACTOR times the
+        product's busiest day (in training or in the history given; damaged weights, or a run that diverged),
+        never written as a number."""
+        history = np.nan_to_num(self.align(panel).to_numpy(dtype=np.float64)).max(axis=0, initial=0.0)
+        busiest = np.maximum(self.scaler.inverse(np.ones((1, len(self.products))))[0], history)
+        limit = ABSURD_FACTOR * (np.abs(busiest) + 1.0)
+        bad = ~np.isfinite(pred) | (pred > limit)
+        if bad.any():
+            p = int(np.flatnonzero(bad.any(axis=0))[0])
+            raise ForecasterError(f"The model predicts {pred[:, p].max():.4g} units a day for {self.products[p]!r}, "
+                                  f"over {ABSURD_FACTOR} times its busiest day ({busiest[p]:g}): the model is "
+                                  "damaged or did not train. Train it again.")
+        return pred
+
+    def _predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
         if not self.blend:
             return self.predict_networks(panel, days)
         values = self.align(panel).to_numpy(dtype=np.float64)

@@ -66,8 +66,8 @@ if trained is None:  # cancelled before the first epoch
     st.stop()
 jobs.render_progress(job)
 if snap.status == "cancelled":
-    st.warning(f"Cancelled after {snap.epochs_run} epochs: the best model so far is kept and can be "
-               "evaluated and used for forecasts.")
+    st.warning(markdown(snap.error or "") + f" Cancelled after {snap.epochs_run} epochs: the best model so far is "
+               "kept and can be evaluated and used for forecasts.")
 elif snap.reused:
     st.info("The same data and settings were trained before: that result is shown, nothing was retrained.")
 else:

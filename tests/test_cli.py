@@ -211,3 +211,14 @@ def test_csv_outputs_are_written_atomically(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         export.write_csv(pd.DataFrame({"a": [1]}), target)
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["forecast.csv"]
+
+
+def test_outputs_that_are_folders_or_inside_the_run_are_refused_before_any_work(trained_run, demo_csv, capsys, tmp_path):
+    code, err = run_main(capsys, "train", demo_csv, *SMALL, "--forecast-out", tmp_path)
+    assert code == 2 and "is a folder" in err
+    run = next(trained_run["runs"].iterdir())
+    before = (run / "config.json").read_bytes()
+    for target in ("config.json", "network_0.pt"):
+        code, err = run_main(capsys, "forecast", "--model", run, "--data", demo_csv, "--forecast-out", run / target)
+        assert code == 2 and "inside the saved run" in err
+    assert (run / "config.json").read_bytes() == before

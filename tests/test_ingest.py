@@ -425,3 +425,58 @@ def test_timestamps_with_utc_offsets_count_on_the_local_day_written_across_a_dst
     panel = load_panel(("timestamp,product,quantity\n" + "\n".join(rows) + "\n").encode()).panel
     assert panel["a"].to_dict() == {pd.Timestamp("2024-03-30"): 1.0, pd.Timestamp("2024-03-31"): 6.0,
                                     pd.Timestamp("2024-04-01"): 8.0, pd.Timestamp("2024-04-02"): 16.0}
+
+
+# --- what a hostile-user run found misread or crashed ----------------------------------------------------
+def _long_rows(n_days: int = 28, products=("P0", "P1")) -> list[tuple[str, str, int]]:
+    return [(f"2024-01-{d:02d}", p, d + i) for d in range(1, n_days + 1) for i, p in enumerate(products)]
+
+
+def test_thousands_separators_are_read_as_numbers_not_turned_into_one_unit_per_row():
+    text = "date;product;quantity\n" + "".join(f"{d};{p};6.000,5\n" for d, p, _ in _long_rows())
+    panel = load_panel(text.encode()).panel
+    assert panel.to_numpy().sum() == pytest.approx(6000.5 * 56)
+    us = "date,product,quantity\n" + "".join(f'{d},{p},"6,000.5"\n' for d, p, _ in _long_rows())
+    assert load_panel(us.encode()).panel.to_numpy().sum() == pytest.approx(6000.5 * 56)
+
+
+def test_a_decimal_point_in_a_semicolon_file_is_not_a_thousands_separator():
+    text = "date;product;quantity\n" + "".join(f"{d};{p};6.5\n" for d, p, _ in _long_rows())
+    assert load_panel(text.encode()).panel.to_numpy().sum() == pytest.approx(6.5 * 56)
+
+
+def test_product_ids_with_leading_zeros_stay_apart():
+    text = "date,product,quantity\n" + "".join(f"{d},{'00123' if p == 'P0' else '123'},{q}\n"
+                                                for d, p, q in _long_rows())
+    assert sorted(load_panel(text.encode()).panel.columns) == ["00123", "123"]
+
+
+def test_names_repeated_in_the_header_are_refused_naming_them():
+    for header in ("date,product,quantity ,quantity", "date,product,quantity,quantity"):
+        text = header + "\n" + "".join(f"{d},{p},{q},7\n" for d, p, q in _long_rows())
+        with pytest.raises(DataError, match="'quantity' more than once"):
+            load_panel(text.encode())
+
+
+def test_year_first_and_day_month_dates_in_one_column_are_refused():
+    rows = [(d if i % 2 else pd.Timestamp(d).strftime("%d/%m/%Y"), p, q) for i, (d, p, q) in enumerate(_long_rows())]
+    text = "date,product,quantity\n" + "".join(f"{d},{p},{q}\n" for d, p, q in rows)
+    with pytest.raises(DataError, match="mixes year-first dates"):
+        load_panel(text.encode())
+
+
+def test_day_first_chosen_for_month_first_dates_is_an_error():
+    text = "date,product,quantity\n" + "".join(f"01/{d:02d}/2024,a,{d}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="Day-first dates were chosen.*month-first"):
+        load_panel(text.encode(), IngestOptions(dayfirst=True))
+
+
+def test_windows_1252_names_keep_the_euro_sign_and_dashes():
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},Kaffee 5€ – grün,{d}\n" for d in range(1, 29))
+    assert list(load_panel(text.encode("cp1252")).panel.columns) == ["Kaffee 5€ – grün"]
+
+
+def test_one_column_in_two_roles_is_refused():
+    text = "date,product,quantity\n" + "".join(f"{d},{p},{q}\n" for d, p, q in _long_rows())
+    with pytest.raises(DataError, match="two roles"):
+        load_panel(text.encode(), IngestOptions(product_cols=("date",)))

@@ -205,3 +205,27 @@ def test_a_symlinked_run_config_is_refused(tmp_path, trained_small):
     (run / "config.json").symlink_to(real)
     with pytest.raises(ForecasterError, match="link"):
         load(run)
+
+
+def test_weights_scaled_to_absurd_forecasts_are_refused_even_with_a_matching_checksum(tmp_path, trained_small,
+                                                                                     small_panel):
+    import hashlib
+
+    run = save(trained_small, tmp_path)
+    meta = json.loads((run / "config.json").read_text())
+    for name in meta["networks"]:
+        state = torch.load(run / name, weights_only=True)
+        torch.save({k: v * 1e6 if v.is_floating_point() else v for k, v in state.items()}, run / name)
+        meta["sha256"][name] = hashlib.sha256((run / name).read_bytes()).hexdigest()
+    (run / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ForecasterError, match="busiest day"):
+        forecast(load(run), small_panel)
+
+
+def test_a_float_where_a_count_belongs_is_refused_not_a_traceback(tmp_path, trained_small):
+    run = save(trained_small, tmp_path)
+    meta = json.loads((run / "config.json").read_text())
+    meta["config"]["hidden_size"] = 8.0
+    (run / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ForecasterError, match="hidden size"):
+        load(run)
