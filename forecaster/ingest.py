@@ -427,6 +427,8 @@ def _check_date_formats(uniques: pd.Series, col: pd.Series) -> None:
 
 def _check_dayfirst_choice(uniques: pd.Series, dayfirst: bool | None, col: pd.Series) -> None:
     """An explicit date order the dates contradict is an error naming both, never a silent reshuffle."""
+    if dayfirst is None:
+        return
     parts = uniques.str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}").dropna().astype(int)
     if dayfirst is True and (parts[1] > 12).any():
         raise DataError(f"Day-first dates were chosen, but column {col.name!r} has dates whose second part is "
@@ -449,8 +451,9 @@ def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex
     # also across a daylight-saving change where the offset differs from row to row
     if uniques.head(2000).str.contains(_OFFSET_TAIL, regex=True).any():  # a sample decides: a million stamps cost
         uniques = uniques.str.replace(_OFFSET, r"\1", regex=True)  # seconds (a later offset still fails loudly)
-    _check_date_formats(uniques, col)
-    _check_dayfirst_choice(uniques, dayfirst, col)
+    heads = pd.Series(uniques.str.slice(0, 10).unique())  # the date parts: a log's million stamps share few days
+    _check_date_formats(heads, col)
+    _check_dayfirst_choice(heads, dayfirst, col)
     if dayfirst is None:
         dayfirst = _detect_dayfirst(uniques)
     try:
