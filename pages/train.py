@@ -54,10 +54,7 @@ if snap.running:
     st.stop()
 
 if snap.status == "failed":
-    st.error(markdown(snap.error or "Training failed."))
-    if snap.error_detail:
-        with st.expander("Details for a developer"):
-            st.code(snap.error_detail)
+    st.error(markdown(snap.error or "Training failed."))  # a bug's traceback is in the server's log only
     st.stop()
 
 trained = job.result

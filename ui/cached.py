@@ -79,8 +79,11 @@ def _frame_bytes(df: pd.DataFrame) -> int:
 
 def table(key: str, data: bytes) -> pd.DataFrame:
     """The raw table as read from the CSV (encoding and delimiter detected)."""
-    with st.spinner("Reading the file…"):
-        return uploads().get_or_make(("table", key), lambda: read_table(data), _frame_bytes)
+    def read() -> pd.DataFrame:
+        with st.spinner("Reading the file…"):  # only while it is parsed, not on every rerun
+            return read_table(data)
+
+    return uploads().get_or_make(("table", key), read, _frame_bytes)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
