@@ -43,6 +43,7 @@ import torch  # noqa: E402
 from forecaster import ForecastConfig, load_panel  # noqa: E402
 from forecaster.baselines import BASELINES  # noqa: E402
 from forecaster.evaluation import compare  # noqa: E402
+from forecaster.intervals import calibrate  # noqa: E402
 from forecaster.recommend import recommend  # noqa: E402
 from forecaster.windows import chronological_split  # noqa: E402
 
@@ -55,6 +56,14 @@ REFERENCE = {
     "bread_basket_top20": (2.493, 2.051, "AutoETS"),
     "favorita_stores": (107.75, 82.09, "LightGBM"),
     "coffee_vending": (1.170, 1.094, "AutoETS"),
+}
+# Issue 12, 80% intervals: dataset -> (best interval-score ratio, its method and coverage, best pinball ratio),
+# ratios to seasonal naive with per-product residual quantiles
+INTERVAL_REFERENCE = {
+    "online_retail_top100": (0.627, "LightGBM quantile, coverage 0.82", 0.684),
+    "bread_basket_top20": (0.843, "AutoETS, coverage 0.84", 0.839),
+    "favorita_stores": (0.651, "NHITS quantile loss, coverage 0.77", 0.676),
+    "coffee_vending": (0.880, "LSTM quantile loss, coverage 0.76", 0.882),
 }
 
 
@@ -95,7 +104,7 @@ def load(name: str) -> pd.DataFrame | None:
 
 
 def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
-        reference: bool = True) -> tuple[pd.DataFrame, str]:
+        reference: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rec = recommend(panel, config)  # exactly what fit(panel, config) returns for model="auto", plus the rest
     trained = rec.trained
@@ -103,10 +112,23 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
     preds = {"recommended (default)": trained.predict(panel, days)}
     cpu = time.process_time() - cpu0 + load_cpu
     wall = time.perf_counter() - wall0
+    cals = {"recommended (default)": trained.calibration}
+    values = panel.to_numpy(dtype=np.float64)
+    val_preds = rec.predictions(panel, rec.val_days)
     for cand, pred in rec.predictions(panel, days).items():
         if cand not in BASELINES:  # the baselines get their own rows below
             preds[f"  candidate: {cand}"] = pred
-    rows = compare(panel, preds, days).overall.reset_index()
+            # each candidate calibrated the way the shipped model is: on its own validation-day errors
+            cals[f"  candidate: {cand}"] = calibrate(values[rec.val_days], val_preds[cand], values[:rec.val_days[0]])
+    evaluation = compare(panel, preds, days, cals)
+    intervals = evaluation.interval_overall(0.8).reset_index()
+    best_is, best_method, best_pin = INTERVAL_REFERENCE.get(name, (np.nan, "?", np.nan)) if reference else (
+        np.nan, "n/a at this cut-off", np.nan)
+    intervals = pd.concat([intervals, pd.DataFrame([{"method": f"best reference ({best_method})",
+                                                      "interval_score_ratio": best_is, "pinball_ratio": best_pin}])],
+                          ignore_index=True)
+    intervals.insert(0, "dataset", name)
+    rows = evaluation.overall.reset_index()
     rows["cpu_s"] = np.where(rows["method"] == "recommended (default)", cpu, np.nan)
     rows["wall_s"] = np.where(rows["method"] == "recommended (default)", wall, np.nan)
     snaive, best, method = REFERENCE.get(name, (np.nan, np.nan, "?")) if reference else (np.nan, np.nan, "n/a at this cut-off")
@@ -117,7 +139,7 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
     rows.insert(1, "products", panel.shape[1])
     sel = trained.selection.assign(validation_mae=lambda d: d["validation_mae"].round(4))
     note = f"{name}: {trained.selection_reason}\n{sel.to_string(index=False)}"
-    return rows, note
+    return rows, intervals, note
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -152,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     config = ForecastConfig(seed=a.seed, **_overrides(a.set))
-    tables, notes = [], []
+    tables, interval_tables, notes = [], [], []
     for name in a.datasets or list(DATASETS):
         cpu0 = time.process_time()
         panel = load(name)
@@ -160,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if a.cutoff_days:
             panel = panel.iloc[:-a.cutoff_days]
-        table, note = run(name, panel, config, time.process_time() - cpu0, reference=not a.cutoff_days)
+        table, intervals, note = run(name, panel, config, time.process_time() - cpu0, reference=not a.cutoff_days)
         tables.append(table)
+        interval_tables.append(intervals)
         notes.append(note)
         print(f"# {name} done", file=sys.stderr, flush=True)
     if not tables:
@@ -173,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     pd.set_option("display.width", 220)
     pd.set_option("display.max_rows", 500)
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""))
+    print("\n80% intervals on the test days (coverage; interval score and pinball loss as ratios to seasonal naive "
+          "with per-product residual quantiles, lower is better):")
+    intervals = pd.concat(interval_tables, ignore_index=True)
+    print(intervals[["dataset", "method", "coverage", "interval_score_ratio", "pinball_ratio", "interval_score",
+                     "pinball"]].to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""))
     print("\nWhat the recommendation saw (validation span = the days just before the test span):")
     for note in notes:
         print("\n" + note)

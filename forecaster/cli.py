@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import DEVICES, ForecastConfig, IngestOptions, cli_flag, default_text, parse_days, parse_lags
+from .config import (DEVICES, ForecastConfig, IngestOptions, IntervalOptions, cli_flag, default_text, parse_days,
+                     parse_lags)
 from .errors import ForecasterError
 
 PARSERS = {"lags": parse_lags, "days": parse_days}
@@ -64,18 +65,23 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("data", help="purchase CSV (.csv or .csv.gz)")
     _add_settings(t.add_argument_group("reading the CSV"), IngestOptions)
     _add_settings(t.add_argument_group("features, model and training"), ForecastConfig)
+    _add_settings(t.add_argument_group("prediction intervals and order quantities"), IntervalOptions)
     t.add_argument("--horizon", type=int, default=1, help="days to forecast after the last date")
-    t.add_argument("--forecast-out", help="CSV: date,product,forecast")
-    t.add_argument("--metrics-out", help="CSV: one row per product, network MAE and baseline MAEs")
-    t.add_argument("--predictions-out", help="CSV: date,product,actual,predicted over the test span")
+    t.add_argument("--forecast-out", help="CSV: date,product,forecast,lower,median,upper,order_quantity,level,"
+                                          "service_level")
+    t.add_argument("--metrics-out", help="CSV: one row per product, MAE, interval coverage and interval score of "
+                                         "the model and each baseline")
+    t.add_argument("--predictions-out", help="CSV: date,product,actual,predicted,lower,upper over the test span")
     t.add_argument("--save", help="directory under which a timestamped run directory is written")
     t.add_argument("--quiet", action="store_true", help="print only the metrics table")
     f = sub.add_parser("forecast", help="forecast with a saved model")
     f.add_argument("--model", required=True, help="a run directory written by train --save")
     f.add_argument("--data", required=True, help="purchase CSV with the products the model was trained on")
     _add_settings(f.add_argument_group("reading the CSV"), IngestOptions)
+    _add_settings(f.add_argument_group("prediction intervals and order quantities"), IntervalOptions)
     f.add_argument("--horizon", type=int, default=1, help="days to forecast after the last date")
-    f.add_argument("--forecast-out", required=True, help="CSV: date,product,forecast")
+    f.add_argument("--forecast-out", required=True, help="CSV: date,product,forecast,lower,median,upper,"
+                                                         "order_quantity,level,service_level")
     f.add_argument("--device", choices=DEVICES, default="cpu", help="where to run the network (default: cpu)")
     d = sub.add_parser("demo", help="write the embedded demo dataset (generated, not real sales)")
     d.add_argument("--out", required=True, help="CSV file to write")
@@ -96,6 +102,7 @@ def _train(a: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     config = _config(a)
+    intervals = _settings(IntervalOptions, a, IntervalOptions())
     _check_horizon(a.horizon)
     _check_outputs(a.data, a.forecast_out, a.metrics_out, a.predictions_out)
     if a.save and Path(a.save).exists() and not Path(a.save).is_dir():
@@ -119,11 +126,21 @@ def _train(a: argparse.Namespace) -> None:
         say(trained.selection_reason)
     ev = evaluate(trained, ingested.panel)
     print(ev.overall.round(4).to_string())
+    if trained.calibration is None:
+        print("note: no prediction intervals: the model had no validation days to calibrate them on "
+              "(--val-days 0)", file=sys.stderr)
+    else:
+        say(f"{intervals.level:.0%} intervals on the test days (coverage; interval score and pinball loss as a "
+            "ratio to seasonal naive's own interval):")
+        print(ev.interval_overall(intervals.level).round(4).to_string())
+    if trained.backtest is not None:
+        say("rolling backtest, one row per cut-off and method:")
+        print(trained.backtest.round(4).to_string(index=False))
     if a.metrics_out:
-        write_csv(metrics_table(ev), a.metrics_out, inputs=(a.data,))
+        write_csv(metrics_table(ev, intervals.level), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:
-        write_csv(ev.predictions_table(), a.predictions_out, inputs=(a.data,))
-    fc = forecast(trained, ingested.panel, a.horizon)
+        write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
+    fc = forecast(trained, ingested.panel, a.horizon, intervals.level, intervals.service_level)
     if a.forecast_out:
         write_csv(forecast_table(fc), a.forecast_out, inputs=(a.data,))
     if a.save:
@@ -143,9 +160,15 @@ def _forecast(a: argparse.Namespace) -> None:
     if Path(a.forecast_out).resolve().parent == Path(a.model).resolve():
         raise ForecasterError(f"The output {a.forecast_out!r} is inside the saved run {a.model!r}: writing there "
                               "would damage the run. Choose a file outside it.")
+    intervals = _settings(IntervalOptions, a, IntervalOptions())
     trained = load(a.model, device=str(resolve_device(a.device)))
+    if trained.calibration is None:
+        print(f"note: {a.model} was saved without prediction intervals (before they existed, or without validation "
+              "days): the forecast has no lower, upper or order_quantity columns. Train and save again for them.",
+              file=sys.stderr)
     panel = load_panel(a.data, _ingest_options(a)).panel
-    write_csv(forecast_table(forecast(trained, panel, a.horizon)), a.forecast_out, inputs=(a.data,))
+    write_csv(forecast_table(forecast(trained, panel, a.horizon, intervals.level, intervals.service_level)),
+              a.forecast_out, inputs=(a.data,))
 
 
 def _check_outputs(data: str, *outputs: str | None) -> None:

@@ -94,6 +94,21 @@ class IngestOptions:
 
 
 @dataclass(frozen=True)
+class IntervalOptions:
+    """How wide a forecast's range is and what stock covers it; read at forecast time, nothing retrains."""
+
+    level: float = setting(0.8, "Central prediction interval, as a fraction: 0.8 gives the range that holds a "
+                           "day's demand 8 times in 10 (quantiles 0.1 and 0.9).", bounds=(0.5, 0.98))
+    service_level: float = setting(0.9, "Order quantity: stock that covers a day's demand with this probability "
+                                   "(0.9 = on 9 days out of 10; the 0.9 quantile).", bounds=(0.5, 0.99))
+
+    def __post_init__(self) -> None:
+        problems = out_of_bounds(self)
+        if problems:
+            raise ForecasterError("Invalid interval options: " + "; ".join(problems) + ".")
+
+
+@dataclass(frozen=True)
 class ForecastConfig:
     """Features, model and training settings of one run."""
 
@@ -152,6 +167,10 @@ class ForecastConfig:
                             "histories.", bounds=(1, 20))
     refit: bool = setting(False, "Recommended model: after the choice, train the chosen network again with the "
                           "validation days (off: the chosen model ships exactly as it was validated).")
+    backtest_origins: int = setting(0, "Rolling backtest: also train and score this many earlier cut-offs, a week "
+                                    "apart (each one step ahead over its own test days), so one lucky or unlucky "
+                                    "month does not decide; 0 = off. Each origin trains the model again.",
+                                    bounds=(0, 12))
     seed: int = setting(0, "Random seed: the same seed, data and settings give the same model on the CPU.",
                     bounds=(0, 2**31 - 1))
     device: str = setting("auto", "Where to train: auto picks a CUDA GPU, then Apple MPS, then the CPU.",
@@ -266,3 +285,4 @@ def settings_table() -> str:
 
 DEFAULT_CONFIG = ForecastConfig()
 DEFAULT_INGEST = IngestOptions()
+DEFAULT_INTERVALS = IntervalOptions()

@@ -39,13 +39,33 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
-    """date, product, forecast."""
-    return forecast[["date", "product", "forecast"]]
+    """date, product, forecast and, with intervals, lower, median, upper, order_quantity and the level and
+    service level they were drawn at (as columns, so every row says what its range means)."""
+    columns = ["date", "product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity")
+                                                 if c in forecast.columns]
+    table = forecast[columns].copy()
+    if "lower" in table.columns:
+        table["level"] = forecast.attrs["level"]
+        table["service_level"] = forecast.attrs["service_level"]
+    return table
 
 
-def metrics_table(evaluation: Evaluation) -> pd.DataFrame:
-    """One row per product: the network's MAE, each baseline's, and whether the network beat them."""
-    return evaluation.per_product.copy()
+def metrics_table(evaluation: Evaluation, level: float | None = None) -> pd.DataFrame:
+    """One row per product: the network's MAE, each baseline's, whether the network beat them, and each
+    method's interval coverage and interval score at ``level`` (default 0.8) on the test days."""
+    from .intervals import DEFAULT_LEVEL
+    from .metrics import coverage, interval_score
+
+    level = DEFAULT_LEVEL if level is None else level
+    table = evaluation.per_product.copy()
+    for method in evaluation.predictions:
+        bounds = evaluation.bounds(method, level)
+        if bounds is not None:
+            table[f"coverage_{method}"] = coverage(evaluation.actual, *bounds, axis=0)
+            table[f"interval_score_{method}"] = interval_score(evaluation.actual, *bounds, alpha=1 - level, axis=0)
+    if any(c.startswith("coverage_") for c in table.columns):
+        table["interval_level"] = level
+    return table
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:

@@ -1,20 +1,23 @@
-"""Next-day (and recursive multi-day) forecasts from the latest actual history."""
+"""Next-day (and recursive multi-day) forecasts from the latest actual history, with their intervals."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from .errors import ForecasterError
+from .intervals import DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, Calibration, check_level, SERVICE_LEVELS
 from .trained import TrainedForecaster
 
-MAX_HORIZON = 90
+__all__ = ["MAX_HORIZON", "forecast", "point_forecast", "with_intervals"]
+
+INTERVAL_COLUMNS = ("lower", "median", "upper", "order_quantity")
 
 
-def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
+def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
     """Demand per product for the ``horizon`` days after the panel's last date, clipped at zero.
 
     Beyond the first day the forecast is recursive: each day's forecast is fed back as the next day's
-    lag. Returns a long table: date, product, forecast.
+    lag. Returns a long table: date, product, step (days ahead), forecast.
     """
     if not 1 <= horizon <= MAX_HORIZON:
         raise ForecasterError(f"The horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")
@@ -32,4 +35,39 @@ def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1) 
         tail.index.freq = "D"
     wide = pd.DataFrame(rows)
     wide.index.name = "date"
-    return wide.rename_axis(columns="product").stack().rename("forecast").reset_index()
+    long = wide.rename_axis(columns="product").stack().rename("forecast").reset_index()
+    long.insert(2, "step", np.repeat(np.arange(1, horizon + 1), len(history.columns)))
+    return long
+
+
+def with_intervals(points: pd.DataFrame, calibration: Calibration | None, products: list[str],
+                   level: float = DEFAULT_LEVEL, service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+    """The point forecast with lower, median and upper bounds of the central ``level`` interval and the
+    order quantity that covers a day's demand with probability ``service_level``; each day's band is
+    that of its horizon step. Without a calibration the table is returned as it is (no intervals).
+
+    Cheap (no network call): a page redraws it for another level without forecasting again.
+    """
+    check_level(level)
+    check_level(service_level, "service level", SERVICE_LEVELS)
+    if calibration is None:
+        return points
+    horizon = int(points["step"].max())
+    point = points["forecast"].to_numpy(dtype=np.float64).reshape(horizon, len(products))
+    steps = np.arange(1, horizon + 1)
+    lower, upper = calibration.bounds(point, level, steps)
+    out = points.assign(lower=lower.ravel(), median=calibration.quantile(point, 0.5, steps).ravel(),
+                        upper=upper.ravel(),
+                        order_quantity=calibration.order_quantity(point, service_level, steps).ravel())
+    out.attrs.update(level=level, service_level=service_level)
+    return out
+
+
+def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, level: float = DEFAULT_LEVEL,
+             service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+    """Forecast the ``horizon`` days after the panel's last date: date, product, step, forecast and, for a
+    model with a calibration, lower, median, upper and order_quantity (see :func:`with_intervals`)."""
+    check_level(level)
+    check_level(service_level, "service level", SERVICE_LEVELS)
+    return with_intervals(point_forecast(trained, panel, horizon), trained.calibration, trained.products, level,
+                          service_level)

@@ -31,3 +31,30 @@ def pooled_metrics(actual: np.ndarray, predicted: np.ndarray, history: np.ndarra
 
 def per_product_mae(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return mean_absolute_error(actual, predicted, multioutput="raw_values")
+
+
+INTERVAL_METRICS = ("coverage", "interval_score", "pinball")
+PINBALL_PROBS = (0.1, 0.5, 0.9)
+
+
+def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Share of product-days whose demand fell inside [lower, upper] (0.8 is right for an 80% interval)."""
+    return np.mean((actual >= lower) & (actual <= upper), axis=axis)
+
+
+def interval_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float,
+                   axis: int | None = None) -> np.ndarray | float:
+    """Mean Winkler score of a central (1 - alpha) interval: its width, plus 2/alpha times each miss's
+    distance. Lower is better; it rewards a narrow band only if the band still holds the demand."""
+    miss_low = np.clip(lower - actual, 0, None)
+    miss_high = np.clip(actual - upper, 0, None)
+    return np.mean((upper - lower) + (2 / alpha) * (miss_low + miss_high), axis=axis)
+
+
+def pinball_loss(actual: np.ndarray, quantiles: dict[float, np.ndarray], axis: int | None = None) -> np.ndarray | float:
+    """Mean quantile (pinball) loss over the given probabilities -> (D, P) quantile forecasts."""
+    losses = []
+    for prob, q in quantiles.items():
+        diff = actual - q
+        losses.append(np.mean(np.maximum(prob * diff, (prob - 1) * diff), axis=axis))
+    return np.mean(losses, axis=0)

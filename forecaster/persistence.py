@@ -7,6 +7,7 @@ tampered file cannot run code.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import pickle
@@ -22,9 +23,11 @@ from models import REGISTRY
 
 from . import __version__
 from .baselines import BLEND_COMPONENTS
+from .backtest import COLUMNS as BACKTEST_COLUMNS
 from .config import ForecastConfig
 from .errors import ForecasterError
 from .features import PanelScaler, calendar_names
+from .intervals import Calibration
 from .labels import NETWORK
 from .trained import TrainedForecaster, build_network
 
@@ -60,6 +63,9 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "blend": dict(trained.blend),
         "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
         "selection_reason": trained.selection_reason,
+        "calibration": trained.calibration.to_dict() if trained.calibration is not None else None,
+        "backtest": (trained.backtest.to_json(orient="records", date_format="iso")
+                     if trained.backtest is not None else None),
     }
     for name, net in zip(meta["networks"], trained.networks):
         torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, run / name)
@@ -104,6 +110,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
         raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
     n_features = _n_features(config, len(products), REGISTRY[config.model].layout)
     networks = [_network(run, name, checksums, config, n_features, len(products), device) for name in names]
+    calibration = _calibration(run, meta.get("calibration"), len(products))
     last = meta.get("last_date")
     try:
         return TrainedForecaster(
@@ -112,7 +119,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             last_date=pd.Timestamp(last) if last else None, cancelled=bool(meta.get("cancelled")),
             train_seconds=float(meta.get("train_seconds", 0.0)), version=str(meta.get("library_version", "unknown")),
             selection=pd.DataFrame(meta["selection"]) if meta.get("selection") else None,
-            selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()})
+            selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
+            calibration=calibration, backtest=_backtest(run, meta.get("backtest")))
     except (TypeError, ValueError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 
@@ -169,6 +177,32 @@ def _scaler(run: Path, data: dict, n_products: int) -> PanelScaler:
     if not ok:
         raise _foreign(run, "scaler (one finite minimum and maximum per product)")
     return PanelScaler.from_dict(data)
+
+
+def _calibration(run: Path, data: Any, n_products: int) -> Calibration | None:
+    """The saved interval calibration; None for a run saved before intervals existed (it loads without)."""
+    if data is None:
+        return None
+    try:
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        return Calibration.from_dict(data, n_products)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _foreign(run, f"interval calibration ({exc})") from None
+
+
+def _backtest(run: Path, data: Any) -> pd.DataFrame | None:
+    """The saved backtest table (JSON records); None when the run has none."""
+    if data is None:
+        return None
+    try:
+        table = pd.read_json(io.StringIO(data), orient="records") if isinstance(data, str) else None
+        if table is None or list(table.columns) != list(BACKTEST_COLUMNS):
+            raise ValueError("unexpected columns")
+        return table.assign(test_start=pd.to_datetime(table["test_start"]).dt.tz_localize(None),
+                            test_end=pd.to_datetime(table["test_end"]).dt.tz_localize(None))
+    except (TypeError, ValueError) as exc:
+        raise _foreign(run, f"backtest table ({exc})") from None
 
 
 def _network(run: Path, name: str, checksums: dict, config: ForecastConfig, n_features: int, n_products: int,

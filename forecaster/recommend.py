@@ -29,13 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .backtest import backtest
 from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
 from .errors import ForecasterError
 from .labels import (AUTO, CNN_LSTM, GLOBAL_CNN_LSTM, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE,
                      WEEKDAY_MEAN_4, blend_label)
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
-from .training import ProgressCallback, train
+from .training import ProgressCallback, calibrate_on_validation, train
 from .windows import Split, chronological_split
 
 # network variants tried, first = preferred on a tie
@@ -57,13 +58,29 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback
     ``config.model == "auto"`` (the default) recommends a model among candidates by their error on the
     validation span; any other model trains that one registry network.
     """
+    origins, once = config.backtest_origins, config.replace(backtest_origins=0)  # each cut-off trains ``once``
+    per_run = planned_epochs(once)
+    relay = callback
+    if callback is not None and origins > 1:  # the progress bar spans every cut-off's training
+        relay = lambda r: callback(dataclasses.replace(r, total_epochs=per_run * origins))  # noqa: E731
+    trained = _fit_once(panel, once, relay, cancel)
+    if origins and trained.networks and not trained.cancelled:
+        trained.backtest = backtest(panel, once, origins, trained, _fit_once, callback, cancel, per_run)
+    return trained
+
+
+def _fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallback | None,
+              cancel: CancelFlag | None) -> TrainedForecaster:
     if config.model == AUTO:
         return recommend(panel, config, callback, cancel).trained
     return train(panel, config, callback, cancel)
 
 
 def planned_epochs(config: ForecastConfig) -> int:
-    """Epochs a run trains at most (early stopping ends sooner): every candidate, then any refit."""
+    """Epochs a run trains at most (early stopping ends sooner): every candidate, then any refit, for each
+    cut-off of a rolling backtest."""
+    if config.backtest_origins > 1:
+        return planned_epochs(config.replace(backtest_origins=0)) * config.backtest_origins
     if config.model != AUTO:
         return config.epochs * config.ensemble
     search = _search_config(config)
@@ -250,8 +267,11 @@ def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: d
     elif callback is not None and history and history[-1].done_epochs < total and not cancelled:
         # early stopping or no refit left planned epochs unused: close the progress bar on the last epoch
         callback(dataclasses.replace(history[-1], done_epochs=total))
-    shipped = dataclasses.replace(result, blend={} if chosen.weights == PURE_NETWORK else dict(chosen.weights),
-                                  history=history, train_seconds=seconds, cancelled=cancelled)
+    blend = {} if chosen.weights == PURE_NETWORK else dict(chosen.weights)
+    # intervals from the chosen candidate as validated: a refit network has trained on the validation days
+    validated = dataclasses.replace(networks[chosen.network], blend=blend)
+    shipped = dataclasses.replace(result, blend=blend, history=history, train_seconds=seconds, cancelled=cancelled,
+                                  calibration=calibrate_on_validation(validated, panel, split))
     return shipped, refitted
 
 

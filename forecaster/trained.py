@@ -20,6 +20,7 @@ from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
 from .errors import ForecasterError
 from .features import PanelScaler
+from .intervals import Calibration
 from .labels import NETWORK
 from .windows import WindowFeatures
 
@@ -84,6 +85,11 @@ class TrainedForecaster:
     # a validation-weighted blend: component -> weight (NETWORK = this forecaster's networks, other keys
     # name forecaster.baselines.BLEND_COMPONENTS); empty means the networks alone
     blend: dict[str, float] = field(default_factory=dict)
+    # prediction intervals calibrated on the validation days (forecaster.intervals); None: a model without
+    # validation days, or saved before intervals existed
+    calibration: Calibration | None = None
+    # rolling backtest (forecaster.backtest): one row per cut-off and method; None when not asked for
+    backtest: pd.DataFrame | None = None
 
     @property
     def history_days(self) -> int:

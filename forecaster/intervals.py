@@ -1,0 +1,211 @@
+"""Prediction intervals and order quantities, calibrated on days the networks never trained on.
+
+The method is split-conformal on normalised residuals (chosen by measurement on the four shared datasets,
+see the README): on held-out days (the validation span, before the test span) the residual
+``actual - forecast`` of every product-day is divided by a spread ``s = scale_p * rel ** LEVEL_POWER``:
+
+* ``scale_p`` is the product's mean absolute week-on-week change over the history before those days (its
+  usual size of a surprise, in units; it exists for every product that ever sold);
+* ``rel`` is the forecast relative to the product's mean level (``(forecast + 0.25 level) / 1.25 level``):
+  count-like demand spreads with the square root of its level, so a busy day gets a wider band than a
+  quiet one.
+
+The quantiles of these normalised residuals are taken per product and shrunk towards the quantiles pooled
+over every product, with weight ``n / (n + SHRINK_DAYS)`` for ``n`` held-out days: a product with a few
+weeks of residuals keeps its own shape (an intermittent seller's skew), and a thin one borrows from the
+catalog. A quantile is then ``forecast + offset(prob) * s``, never below 0.
+
+Multi-day (recursive) forecasts widen with the horizon: ``growth[h-1]`` multiplies the day-1 spread. It is
+measured on the history, as how much worse the better of two simple rules (carry the last day forward,
+carry the same weekday forward) does ``h`` days ahead than one day ahead, pooled over products, never
+shrinking with ``h``: on a random walk that is about ``sqrt(h)``, on a stable weekly pattern about 1.
+
+Baselines get their own intervals the plain way: each product's empirical residual quantiles over every
+day before the test span (nothing is fitted, so every earlier day is held out for them).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import DEFAULT_INTERVALS, IntervalOptions, bounds
+from .errors import ForecasterError
+
+GRID = np.round(np.arange(1, 100) / 100, 2)  # quantile probabilities kept: 0.01 .. 0.99
+SHRINK_DAYS = 10  # per-product quantiles count as this many days' worth of pooled ones
+LEVEL_POWER = 0.5  # spread grows with the square root of the forecast level
+LEVEL_FLOOR = 0.25  # of the product's mean level, added so a forecast of 0 keeps a spread
+REL_CLIP = (1 / 16, 16.0)
+MAX_HORIZON = 90
+GROWTH_PRODUCTS = 500  # products (evenly spaced) and days the horizon growth is measured on, at most
+GROWTH_DAYS = 730
+LEVELS = bounds(IntervalOptions, "level")  # central interval levels a user may pick
+SERVICE_LEVELS = bounds(IntervalOptions, "service_level")
+DEFAULT_LEVEL = DEFAULT_INTERVALS.level
+DEFAULT_SERVICE_LEVEL = DEFAULT_INTERVALS.service_level
+
+
+def check_level(level: float, name: str = "interval level", bounds: tuple[float, float] = LEVELS) -> float:
+    """A level as a fraction within ``bounds`` (0.8 for 80%), or an error naming the value."""
+    lo, hi = bounds
+    if not isinstance(level, (int, float)) or not math.isfinite(level) or not lo <= level <= hi:
+        raise ForecasterError(f"The {name} goes from {lo:g} to {hi:g} (a fraction: 0.8 means 80%), not {level!r}.")
+    return float(level)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Quantile offsets of normalised residuals per product, and how to turn them into bounds in units."""
+
+    offsets: np.ndarray  # (len(GRID), P) normalised residual quantile at each GRID probability
+    scale: np.ndarray  # (P,) units of one normalised residual at the product's mean level
+    level: np.ndarray  # (P,) the product's mean demand (for the level factor)
+    level_power: float  # 0: the spread does not follow the forecast (plain residual quantiles)
+    growth: np.ndarray  # (MAX_HORIZON,) spread multiplier of horizon step h at index h-1; growth[0] == 1
+    days: int  # held-out days it was calibrated on
+    method: str = "conformal"
+    integer: bool = field(default=False)  # demand comes in whole units: order quantities are rounded up
+
+    @property
+    def n_products(self) -> int:
+        return self.offsets.shape[1]
+
+    def spread(self, point: np.ndarray, steps: np.ndarray | int = 1) -> np.ndarray:
+        """(D, P) units per normalised residual, for forecasts ``point`` made ``steps`` days ahead."""
+        point = np.asarray(point, dtype=np.float64)
+        s = np.broadcast_to(self.scale, point.shape)
+        if self.level_power:
+            level = np.maximum(self.level, 1e-9)
+            rel = np.clip((np.clip(point, 0, None) + LEVEL_FLOOR * level) / ((1 + LEVEL_FLOOR) * level), *REL_CLIP)
+            s = s * rel ** self.level_power
+        idx = np.clip(np.asarray(steps, dtype=np.int64), 1, len(self.growth)) - 1
+        g = self.growth[idx]
+        return s * (g[:, None] if np.ndim(g) else g)
+
+    def offset(self, prob: float) -> np.ndarray:
+        """(P,) the normalised residual quantile at ``prob``, interpolated on the grid."""
+        prob = float(np.clip(prob, GRID[0], GRID[-1]))
+        pos = (prob - GRID[0]) / (GRID[1] - GRID[0])
+        i = min(int(pos), len(GRID) - 2)
+        w = pos - i
+        return (1 - w) * self.offsets[i] + w * self.offsets[i + 1]
+
+    def quantile(self, point: np.ndarray, prob: float, steps: np.ndarray | int = 1) -> np.ndarray:
+        """(D, P) demand quantile at ``prob`` around forecasts ``point``; demand is never below 0."""
+        return np.clip(np.asarray(point, dtype=np.float64) + self.offset(prob) * self.spread(point, steps), 0, None)
+
+    def bounds(self, point: np.ndarray, level: float, steps: np.ndarray | int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bound of the central ``level`` interval (0.8: quantiles 0.1 and 0.9)."""
+        check_level(level)
+        return self.quantile(point, (1 - level) / 2, steps), self.quantile(point, (1 + level) / 2, steps)
+
+    def order_quantity(self, point: np.ndarray, service_level: float, steps: np.ndarray | int = 1) -> np.ndarray:
+        """Stock that covers a day's demand with probability ``service_level`` (whole units for counts)."""
+        check_level(service_level, "service level", SERVICE_LEVELS)
+        q = self.quantile(point, service_level, steps)
+        return np.ceil(q - 1e-9) if self.integer else q
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"offsets": self.offsets.round(6).tolist(), "scale": self.scale.tolist(), "level": self.level.tolist(),
+                "level_power": self.level_power, "growth": self.growth.round(6).tolist(), "days": self.days,
+                "method": self.method, "integer": self.integer}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], n_products: int) -> "Calibration":
+        """Rebuild from :meth:`to_dict`, refusing anything of the wrong shape or not finite (ValueError)."""
+        offsets = np.asarray(data["offsets"], dtype=np.float64)
+        scale = np.asarray(data["scale"], dtype=np.float64)
+        level = np.asarray(data["level"], dtype=np.float64)
+        growth = np.asarray(data["growth"], dtype=np.float64)
+        ok = (offsets.shape == (len(GRID), n_products) and scale.shape == level.shape == (n_products,)
+              and growth.shape == (MAX_HORIZON,) and all(np.isfinite(a).all() for a in (offsets, scale, level, growth))
+              and (scale >= 0).all() and (growth >= 1).all() and (np.diff(offsets, axis=0) >= -1e-6).all())
+        power = float(data["level_power"])
+        if not ok or not 0 <= power <= 1:
+            raise ValueError("calibration arrays of the wrong shape or values")
+        return cls(offsets, scale, level, power, growth, int(data["days"]), str(data.get("method", "conformal")),
+                   bool(data.get("integer", False)))
+
+
+def product_scale(history: np.ndarray) -> np.ndarray:
+    """(P,) each product's mean absolute week-on-week change (one-day changes on histories under two
+    weeks); a product that never moved gets a tiny positive scale so that its residuals stay finite."""
+    lag = 7 if len(history) > 14 else 1
+    if len(history) <= lag:
+        return np.full(history.shape[1], 1e-6)
+    scale = np.abs(history[lag:] - history[:-lag]).mean(axis=0)
+    positive = scale[scale > 0]
+    floor = 1e-3 * float(np.median(positive)) if len(positive) else 1e-6
+    return np.maximum(scale, max(floor, 1e-6))
+
+
+def horizon_growth(history: np.ndarray, horizons: int = MAX_HORIZON) -> np.ndarray:
+    """(horizons,) how much wider a forecast ``h`` days ahead should be than one for tomorrow.
+
+    For each ``h``: the mean absolute error of the better of "the last day carried forward" and "the same
+    weekday carried forward" ``h`` days ahead, each product's errors divided by its scale, pooled; then
+    divided by the same at ``h = 1`` and made non-decreasing (a later day is never more certain)."""
+    values = history[-GROWTH_DAYS:]
+    if values.shape[1] > GROWTH_PRODUCTS:
+        values = values[:, np.linspace(0, values.shape[1] - 1, GROWTH_PRODUCTS).astype(int)]
+    values = values / product_scale(values)
+    errors = np.full(horizons, np.nan)
+    for h in range(1, horizons + 1):  # one vectorised difference per horizon, not a loop over days
+        season = 7 * math.ceil(h / 7)
+        naive = np.abs(values[h:] - values[:-h]).mean() if len(values) > h + 7 else np.nan
+        seasonal = np.abs(values[season:] - values[:-season]).mean() if len(values) > season + 7 else np.nan
+        errors[h - 1] = np.nanmin([naive, seasonal]) if not (np.isnan(naive) and np.isnan(seasonal)) else np.nan
+    if not np.isfinite(errors[0]) or errors[0] <= 0:
+        # too short or flat to measure: the random-walk rule, the widest a sensible forecast gets
+        return np.sqrt(np.arange(1, horizons + 1, dtype=np.float64))
+    errors = np.where(np.isfinite(errors), errors, np.nan)
+    # horizons beyond what the history can measure keep growing like a random walk from the last measured one
+    last = int(np.flatnonzero(np.isfinite(errors))[-1])
+    h = np.arange(1, horizons + 1)
+    errors[last + 1:] = errors[last] * np.sqrt(h[last + 1:] / h[last])
+    return np.maximum.accumulate(np.maximum(errors / errors[0], 1.0))
+
+
+def _quantiles(residuals: np.ndarray) -> np.ndarray:
+    """(len(GRID), P) per-product empirical quantiles (linear interpolation) of (n, P) residuals."""
+    return np.quantile(residuals, GRID, axis=0)
+
+
+def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method: str = "conformal") -> Calibration:
+    """Calibrate on held-out days: ``actual`` and ``point`` are (n, P) demand and one-step forecasts of days
+    the model never trained on; ``history`` (T, P) is every day before them (for scales and growth)."""
+    actual, point = np.asarray(actual, dtype=np.float64), np.asarray(point, dtype=np.float64)
+    if actual.shape != point.shape or actual.ndim != 2 or len(actual) < 1:
+        raise ValueError("calibrate needs (n, P) actuals and forecasts of the same shape, n >= 1")
+    scale = product_scale(history)
+    level = np.maximum(history[-365:].mean(axis=0) if len(history) else np.zeros(actual.shape[1]), 0)
+    partial = Calibration(np.zeros((len(GRID), actual.shape[1])), scale, level, LEVEL_POWER,
+                          np.ones(MAX_HORIZON), len(actual))
+    normalised = (actual - point) / partial.spread(point)
+    own = _quantiles(normalised)
+    pooled = np.quantile(normalised, GRID)[:, None]
+    w = len(actual) / (len(actual) + SHRINK_DAYS)
+    offsets = w * own + (1 - w) * pooled
+    return Calibration(offsets, scale, level, LEVEL_POWER, horizon_growth(history), len(actual), method,
+                       _is_integer(history))
+
+
+def residual_calibration(values: np.ndarray, predict: Callable[[np.ndarray, np.ndarray], np.ndarray], end: int,
+                         first: int = 7) -> Calibration:
+    """A baseline's own interval: each product's residual quantiles of ``predict`` (a baseline of
+    :mod:`forecaster.baselines`) over target days ``first .. end-1`` (every day before the test span)."""
+    days = np.arange(min(first, end - 1), end)
+    days = days[days >= 1]
+    if len(days) == 0:
+        raise ValueError("no days to calibrate a baseline on")
+    residuals = values[days] - predict(values, days)
+    P = values.shape[1]
+    return Calibration(_quantiles(residuals), np.ones(P), np.ones(P), 0.0, horizon_growth(values[:end]), len(days),
+                       "residual quantiles", _is_integer(values[:end]))
+
+
+def _is_integer(history: np.ndarray) -> bool:
+    return bool(len(history)) and bool(np.all(np.mod(history, 1) == 0))
