@@ -19,6 +19,7 @@ from .intervals import DEFAULT_LEVEL
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
 
 STEP_DAYS = 7
+DEFAULT_ORIGINS = 4  # what the dashboard offers: the test span and three earlier weekly cut-offs
 COLUMNS = ("origin", "test_start", "test_end", "method", "MAE", "coverage", "interval_score")
 
 FitOnce = Callable[[pd.DataFrame, ForecastConfig, "Callable[[EpochRecord], None] | None", "CancelFlag | None"],

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from .intervals import DEFAULT_LEVEL
 from .labels import NETWORK, SEASONAL_NAIVE, label
 from .text import plotly
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:  # charts stay torch-free: the Data page draws them before any
 BEAT, NOT_BEAT = "Beats seasonal naive", "Does not beat seasonal naive"
 COLOURS = {BEAT: "#2a9d8f", NOT_BEAT: "#e76f51", "actual": "#264653", NETWORK: "#e76f51",
            SEASONAL_NAIVE: "#8d99ae", "forecast": "#e76f51"}
+BAND_COLOUR = "rgba(231, 111, 81, 0.22)"
 LOSS_LABELS = {"train_loss": "Training days", "val_loss": "Validation days", "test_loss": "Test days"}
 LOSS_COLOURS = {"train_loss": "#1d3557", "val_loss": "#457b9d", "test_loss": "#e76f51"}
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=60, b=10),
@@ -107,8 +110,10 @@ def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
 
 def actual_vs_predicted(evaluation: Evaluation, product: str,
                         methods: Iterable[str] = (NETWORK, SEASONAL_NAIVE),
-                        network_label: str = label(NETWORK)) -> go.Figure:
-    """Actual daily demand of one product over the test span next to each method's prediction."""
+                        network_label: str = label(NETWORK), level: float = DEFAULT_LEVEL) -> go.Figure:
+    """Actual daily demand of one product over the test span next to each method's prediction, with the
+    model's central ``level`` interval as a band when it has one."""
+    methods = list(methods)
     col = evaluation.products.index(product)
     def name(m: str) -> str:
         return network_label if m == NETWORK else label(m)
@@ -124,7 +129,20 @@ def actual_vs_predicted(evaluation: Evaluation, product: str,
     for trace in fig.data:
         if trace.name != "Actual":
             trace.line.dash = "dash"
+    bounds = evaluation.bounds(NETWORK, level) if NETWORK in methods else None
+    if bounds is not None:
+        _band(fig, evaluation.dates, bounds[0][:, col], bounds[1][:, col], f"{level:.0%} interval ({network_label})")
     return _style(fig, f"{plotly(product)}: actual vs predicted on the test days", height=380)
+
+
+def _band(fig: go.Figure, dates, lower, upper, name: str) -> None:
+    """A filled range between ``lower`` and ``upper``, drawn under the lines already in ``fig``."""
+    x = list(dates)
+    fig.add_trace(go.Scatter(x=x, y=list(upper), mode="lines", line=dict(width=0), showlegend=False,
+                             hoverinfo="skip", name=name))
+    fig.add_trace(go.Scatter(x=x, y=list(lower), mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor=BAND_COLOUR, name=name, hovertemplate="%{y:.1f}"))
+    fig.data = fig.data[-2:] + fig.data[:-2]  # under the lines
 
 
 def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
@@ -181,6 +199,14 @@ def forecast_wide(forecast: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
+def forecast_day_table(forecast: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """One forecast day, one row per product: forecast and, with intervals, lower, median, upper and the
+    order quantity (largest forecast first)."""
+    columns = ["product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity") if c in forecast]
+    table = forecast.loc[forecast["date"] == day, columns]
+    return table.sort_values("forecast", ascending=False, kind="stable").reset_index(drop=True)
+
+
 def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
     """Forecast units per product for the first forecast day, largest first."""
     first = forecast["date"].min()
@@ -194,6 +220,9 @@ def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
                  labels={"forecast": "Forecast units", "product": ""}, color_discrete_sequence=[COLOURS["forecast"]],
                  text_auto=".1f")
     fig.update_traces(textposition="outside", textangle=0, cliponaxis=False)
+    if "lower" in day.columns:  # the range each bar may land in
+        fig.update_traces(error_x=dict(type="data", symmetric=False, array=(day["upper"] - day["forecast"]).clip(lower=0),
+                                       arrayminus=(day["forecast"] - day["lower"]).clip(lower=0), color="#264653"))
     title = f"Forecast for {pd.Timestamp(first):%A %d %B %Y}" + (
         f", the {len(day)} largest of {n_products:,} products" if len(day) < n_products else "")
     return _style(fig, title, height=max(300, 90 + 26 * len(day)),
@@ -220,5 +249,45 @@ def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: s
             trace.marker.size = 9
         else:
             trace.marker.size = 4
+    if "lower" in fc.columns:
+        level = forecast.attrs.get("level", DEFAULT_LEVEL)
+        _band(fig, fc["date"], fc["lower"], fc["upper"], f"{level:.0%} interval")
+        fig.add_scatter(x=fc["date"], y=fc["order_quantity"], mode="markers", name="Order quantity "
+                        f"({forecast.attrs.get('service_level', 0.9):.0%} service level)",
+                        marker=dict(symbol="line-ew-open", size=16, color="#1d3557", line=dict(width=2)))
     fig.add_vline(x=hist.index[-1], line_dash="dot", line_color="grey")
     return _style(fig, f"{plotly(product)}: last {len(hist)} days and the forecast", height=380)
+
+
+def coverage_per_product(per_product: pd.DataFrame, level: float, top_n: int | None = None) -> go.Figure:
+    """Share of test days inside the interval, per product, the products furthest from ``level`` first;
+    the target level is a vertical line (a product far left is under-covered: its band is too narrow)."""
+    table = per_product.head(top_n) if top_n else per_product
+    table = table.assign(product=table["product"].astype(str).map(plotly),
+                         result=np.where(table["coverage"] < level, "Below the level", "At or above the level"))
+    fig = px.bar(table, x="coverage", y="product", color="result", orientation="h",
+                 color_discrete_map={"Below the level": COLOURS[NOT_BEAT], "At or above the level": COLOURS[BEAT]},
+                 category_orders={"product": list(table["product"])},
+                 labels={"coverage": "Share of test days inside the interval", "product": "", "result": ""},
+                 hover_data={"interval_score": ":.2f", "coverage": ":.0%"})
+    fig.add_vline(x=level, line_dash="dash", line_color="#264653", annotation_text=f"target {level:.0%}")
+    fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
+    n = len(table)
+    title = "Interval coverage per product" + (f", the {n} furthest from {level:.0%}" if n < len(per_product) else "")
+    return _style(fig, title, height=max(320, 90 + 24 * n), hovermode="closest")
+
+
+def backtest_chart(table: pd.DataFrame, metric: str = "MAE", network_label: str = label(NETWORK)) -> go.Figure:
+    """``metric`` per cut-off (test span start) for the model and each baseline: is one month deciding?"""
+    frame = table.assign(method=table["method"].map(lambda m: network_label if m == NETWORK else label(m)))
+    frame = frame.sort_values("test_start")
+    fig = px.line(frame, x="test_start", y=metric, color="method", markers=True,
+                  color_discrete_map={network_label: COLOURS[NETWORK], label(SEASONAL_NAIVE): COLOURS[SEASONAL_NAIVE]},
+                  labels={"test_start": "First test day of the cut-off", metric: BACKTEST_AXES.get(metric, metric),
+                          "method": ""})
+    if metric == "coverage":
+        fig.update_yaxes(tickformat=".0%")
+    return _style(fig, f"Rolling backtest: {BACKTEST_AXES.get(metric, metric).lower()} per cut-off", height=340)
+
+
+BACKTEST_AXES = {"MAE": "Mean absolute error (units per day)", "coverage": "Share of test days inside the interval"}

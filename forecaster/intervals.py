@@ -109,8 +109,8 @@ class Calibration:
         return np.ceil(q - 1e-9) if self.integer else q
 
     def to_dict(self) -> dict[str, Any]:
-        return {"offsets": self.offsets.round(6).tolist(), "scale": self.scale.tolist(), "level": self.level.tolist(),
-                "level_power": self.level_power, "growth": self.growth.round(6).tolist(), "days": self.days,
+        return {"offsets": self.offsets.tolist(), "scale": self.scale.tolist(), "level": self.level.tolist(),
+                "level_power": self.level_power, "growth": self.growth.tolist(), "days": self.days,
                 "method": self.method, "integer": self.integer}
 
     @classmethod

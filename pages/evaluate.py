@@ -1,10 +1,13 @@
-"""Evaluate: the network next to the baselines on the test days, per product, and for one product."""
+"""Evaluate: the network next to the baselines on the test days, per product and for one product, with
+prediction intervals (coverage, interval score, pinball loss) and a rolling backtest."""
 import streamlit as st
 
-from forecaster import ForecasterError, charts
+from forecaster import ForecasterError, charts, export
+from forecaster.backtest import DEFAULT_ORIGINS as BACKTEST_DEFAULT
+from forecaster.backtest import summary as backtest_summary
 from forecaster.text import markdown
 from forecaster.labels import NETWORK, SEASONAL_NAIVE, label, trained_label
-from ui import jobs, results, router, state
+from ui import jobs, results, router, state, widgets
 
 router.ensure_frame()
 
@@ -60,6 +63,34 @@ if n_products > 5:
     state.put(state.TOP_N, top_n)
 st.plotly_chart(charts.per_product_mae_bar(evaluation.per_product, top_n, model_name), key="mae_chart")
 
+st.subheader("How far to trust each number: prediction intervals")
+options = widgets.interval_controls(state.get(state.INTERVALS), service_level=False)
+state.put(state.INTERVALS, options)
+level = options.level
+if trained.calibration is None:
+    st.warning("This model has no prediction intervals: it was trained without validation days (or saved before "
+               "intervals existed). The baselines' own intervals are shown below; train again with validation days "
+               "to compare.")
+intervals = evaluation.interval_overall(level)
+if NETWORK in intervals.index:
+    cov = float(intervals.loc[NETWORK, "coverage"])
+    ratio = float(intervals.loc[NETWORK, "interval_score_ratio"])
+    good = abs(cov - level) <= 0.05
+    (st.success if good else st.warning)(
+        f"The {model_name.lower()}'s {level:.0%} interval held the actual demand on {cov:.0%} of the product-days of "
+        f"the test span ({'close to' if good else 'off from'} the {level:.0%} it promises). Its interval score is "
+        f"{ratio:.2f} times seasonal naive's (below 1 is better: narrower, or missing less).")
+INTERVAL_LABELS = {"coverage": "Coverage", "interval_score": "Interval score", "pinball": "Pinball loss (0.1/0.5/0.9)",
+                   "interval_score_ratio": "Interval score vs seasonal naive", "pinball_ratio": "Pinball vs seasonal naive"}
+shown = intervals.rename(index=lambda m: model_name if m == NETWORK else label(m), columns=INTERVAL_LABELS)
+st.dataframe(shown, column_config={"Coverage": st.column_config.NumberColumn(format="percent")})
+st.caption("Coverage should be near the level; a lower interval score (the band's width plus a penalty for each "
+           "miss) and pinball loss are better. Baselines: each product's own past errors around the rule.")
+coverage_table = evaluation.interval_per_product(level)
+if coverage_table is not None:
+    st.plotly_chart(charts.coverage_per_product(coverage_table, level, top_n=min(top_n, len(coverage_table))),
+                    key="coverage_chart")
+
 st.subheader("Actual vs predicted for one product")
 products = evaluation.products
 chosen = state.get(state.PRODUCT)
@@ -69,8 +100,30 @@ product = c1.selectbox("Product", products, index=products.index(chosen) if chos
 state.put(state.PRODUCT, product)
 baselines = c2.multiselect("Compare with", [m for m in methods if m != NETWORK], default=[SEASONAL_NAIVE],
                            format_func=label, key="w_eval_baselines")
-st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *baselines], model_name), key="avp_chart")
+st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *baselines], model_name, level),
+                key="avp_chart")
 
-with st.expander("Error per product as a table"):
-    st.dataframe(evaluation.per_product, hide_index=True)
+with st.expander("Error and coverage per product as a table"):
+    st.dataframe(export.metrics_table(evaluation, level), hide_index=True)
+
+st.subheader("Rolling backtest: is one month deciding?")
+if trained.backtest is not None:
+    st.caption(f"The model trained again at {trained.backtest['origin'].nunique()} cut-offs a week apart, each scored "
+               "one step ahead on its own test days; the baselines on the same days.")
+    b1, b2 = st.columns(2)
+    b1.plotly_chart(charts.backtest_chart(trained.backtest, "MAE", model_name), key="backtest_mae")
+    b2.plotly_chart(charts.backtest_chart(trained.backtest, "coverage", model_name), key="backtest_coverage")
+    st.dataframe(backtest_summary(trained.backtest).rename(index=lambda m: model_name if m == NETWORK else label(m)),
+                 column_config={"mean coverage": st.column_config.NumberColumn(format="percent")})
+else:
+    origins = BACKTEST_DEFAULT
+    st.caption(f"Train the same model again at {origins} cut-offs a week apart (the latest is this test span) and "
+               f"score each: about {origins - 1} times this training's time, in the background.")
+    if st.button(f"Run a rolling backtest ({origins} weekly cut-offs)", key="run_backtest", icon=":material/history:"):
+        try:
+            jobs.start(job.panel, job.config.replace(backtest_origins=origins), label=job.label, meta=job.meta)
+        except ForecasterError as exc:
+            st.error(markdown(exc))
+        else:
+            st.switch_page("pages/train.py")
 st.page_link("pages/forecast.py", label="Next: forecasts and downloads", icon=":material/arrow_forward:")

@@ -1,10 +1,11 @@
-"""Forecast: next days per product, one product's history with its forecast, CSV downloads."""
+"""Forecast: next days per product with their range and order quantity, one product's history with its
+forecast band, CSV downloads."""
 import streamlit as st
 
 from forecaster import ForecasterError, charts
-from forecaster.forecasting import MAX_HORIZON
+from forecaster.forecasting import MAX_HORIZON, with_intervals
 from forecaster.text import markdown
-from ui import jobs, results, router, state
+from ui import jobs, results, router, state, widgets
 
 router.ensure_frame()
 
@@ -13,12 +14,17 @@ st.title("Forecast")
 job, trained = jobs.require_trained()
 
 panel = job.panel
-horizon = st.columns([1, 3])[0].number_input("Days to forecast", 1, MAX_HORIZON, int(state.get(state.HORIZON)), key="w_horizon",
-                          help="1 = tomorrow only. Further days feed each day's forecast back in, so they get "
-                               "less certain the further out they are.")
+top = st.columns([1, 3])
+horizon = top[0].number_input("Days to forecast", 1, MAX_HORIZON, int(state.get(state.HORIZON)), key="w_horizon",
+                              help="1 = tomorrow only. Further days feed each day's forecast back in, so their "
+                                   "ranges widen the further out they are.")
 state.put(state.HORIZON, int(horizon))
+with top[1]:
+    options = widgets.interval_controls(state.get(state.INTERVALS))
+state.put(state.INTERVALS, options)
 try:
-    fc = results.forecast_for(job.job_id, trained, panel, int(horizon))
+    points = results.forecast_for(job.job_id, trained, panel, int(horizon))
+    fc = with_intervals(points, trained.calibration, trained.products, options.level, options.service_level)
     evaluation = results.evaluation(job.job_id, trained, panel)
 except ForecasterError as exc:
     st.error(markdown(exc))
@@ -27,24 +33,41 @@ except ForecasterError as exc:
 first, last = fc["date"].min(), fc["date"].max()
 span = f"{first:%A %d %B %Y}" + (f" to {last:%A %d %B %Y}" if last != first else "")
 st.caption(f"{markdown(job.label)}: forecast for {span}, from history up to {panel.index[-1]:%d %B %Y}. Units per day.")
+if trained.calibration is None:
+    st.warning("This model has no prediction intervals: it was trained without validation days (or saved before "
+               "intervals existed), so there were no held-out days to calibrate a range on. Train it again with "
+               "validation days for lower and upper bounds and order quantities.")
+else:
+    st.info(f"**Lower – upper** is the range a day's demand falls in {options.level:.0%} of the time; the **order "
+            f"quantity** covers a day's demand on {options.service_level:.0%} of days. Calibrated on the "
+            f"{trained.calibration.days} validation days the model never trained on; later days get wider ranges.")
 
 d1, d2, _ = st.columns([1, 1, 2])
-d1.download_button("Download forecast CSV", results.forecast_csv(f"{job.job_id}-{horizon}", fc),
+d1.download_button("Download forecast CSV",
+                   results.forecast_csv(f"{job.job_id}-{horizon}-{options.level}-{options.service_level}", fc),
                    file_name=f"forecast_{first:%Y-%m-%d}_{int(horizon)}d.csv", mime="text/csv",
                    icon=":material/download:", type="primary", key="dl_forecast",
-                   help="Columns: date, product, forecast (one row per product and day).")
-d2.download_button("Download accuracy CSV", results.metrics_csv(job.job_id, evaluation),
+                   help="Columns: date, product, forecast, lower, median, upper, order_quantity, level, service_level "
+                        "(one row per product and day).")
+d2.download_button("Download accuracy CSV", results.metrics_csv(job.job_id, evaluation, options.level),
                    file_name="accuracy_per_product.csv", mime="text/csv", icon=":material/download:",
-                   key="dl_metrics", help="One row per product: the network's and each baseline's error on the test days.")
+                   key="dl_metrics", help="One row per product: the model's and each baseline's error, interval "
+                                          "coverage and interval score on the test days.")
 
+days = list(fc["date"].drop_duplicates())
+day = days[0]
+if len(days) > 1:
+    day = st.select_slider("Day shown in the table and bars", days, format_func=lambda d: f"{d:%a %d %b}",
+                           key="w_fc_day")
 left, right = st.columns([2, 3])
 with left:
-    table = charts.forecast_wide(fc)
+    table = charts.forecast_day_table(fc, day)
     st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 560),
                  column_config={"product": st.column_config.TextColumn("Product"),
-                                **{c: st.column_config.NumberColumn(c, format="%.1f") for c in table.columns[1:]}})
+                                **{c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.1f")
+                                   for c in table.columns[1:]}})
 with right:
-    st.plotly_chart(charts.forecast_bar(fc, top_n=30), key="forecast_bar")
+    st.plotly_chart(charts.forecast_bar(fc[fc["date"] == day], top_n=30), key="forecast_bar")
 
 st.subheader("One product: history and forecast")
 products = trained.products
@@ -53,5 +76,5 @@ c1, c2 = st.columns([2, 1])
 product = c1.selectbox("Product", products, index=products.index(chosen) if chosen in products else 0,
                        key="w_fc_product")
 state.put(state.PRODUCT, product)
-days = c2.slider("Days of history to show", 14, min(365, len(panel)), min(90, len(panel)), key="w_fc_days")
-st.plotly_chart(charts.history_and_forecast(panel, fc, product, days), key="history_forecast")
+shown = c2.slider("Days of history to show", 14, min(365, len(panel)), min(90, len(panel)), key="w_fc_days")
+st.plotly_chart(charts.history_and_forecast(panel, fc, product, shown), key="history_forecast")

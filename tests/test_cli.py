@@ -67,17 +67,41 @@ def test_train_exits_zero_and_prints_the_metrics_table(trained_run):
 def test_forecast_csv_is_date_product_forecast_for_the_day_after_the_last(trained_run, demo_csv):
     fc = pd.read_csv(trained_run["forecast"])
     demo = pd.read_csv(demo_csv)
-    assert list(fc.columns) == ["date", "product", "forecast"]
+    assert list(fc.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
+                                "level", "service_level"]
     assert sorted(fc["product"]) == sorted(demo["product"].unique())
     last = pd.to_datetime(demo["date"]).max()
     assert (pd.to_datetime(fc["date"]) == last + pd.Timedelta(days=1)).all()
     assert (fc["forecast"] >= 0).all()
+    assert (fc["lower"] >= 0).all() and (fc["lower"] <= fc["median"]).all() and (fc["median"] <= fc["upper"]).all()
+    assert (fc["order_quantity"] >= fc["median"]).all() and (fc["order_quantity"] % 1 == 0).all()  # whole units
+    assert (fc["level"] == 0.8).all() and (fc["service_level"] == 0.9).all()
+
+
+def test_level_and_service_level_flags_change_the_band_and_the_order(trained_run, demo_csv, workdir):
+    run = next(trained_run["runs"].iterdir())
+    out = workdir / "wide.csv"
+    assert main(["forecast", "--model", str(run), "--data", str(demo_csv), "--forecast-out", str(out),
+                 "--level", "0.95", "--service-level", "0.99"]) == 0
+    wide, narrow = pd.read_csv(out), pd.read_csv(trained_run["forecast"])
+    assert ((wide["upper"] - wide["lower"]) >= (narrow["upper"] - narrow["lower"]) - 1e-6).all()
+    assert (wide["upper"] - wide["lower"]).sum() > (narrow["upper"] - narrow["lower"]).sum()
+    assert (wide["order_quantity"] >= narrow["order_quantity"]).all() and (wide["level"] == 0.95).all()
+
+
+@pytest.mark.parametrize("flag,value", [("--level", "80"), ("--level", "0.3"), ("--service-level", "1")])
+def test_a_level_out_of_range_is_refused_naming_it(demo_csv, workdir, capsys, flag, value):
+    out = workdir / "never.csv"
+    assert main(["train", str(demo_csv), *SMALL, "--forecast-out", str(out), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag.lstrip("-").replace("-", " ") in err and value in err and not out.exists()
 
 
 def test_predictions_csv_covers_every_test_day_and_product(trained_run, demo_csv):
     pred = pd.read_csv(trained_run["predictions"])
     demo = pd.read_csv(demo_csv)
-    assert list(pred.columns) == ["date", "product", "actual", "predicted"]
+    assert list(pred.columns) == ["date", "product", "actual", "predicted", "lower", "upper"]
+    assert ((pred["lower"] <= pred["upper"]) & (pred["lower"] >= 0)).all()
     assert len(pred) == TEST_DAYS * demo["product"].nunique()
     dates = sorted(pd.to_datetime(pred["date"]).unique())
     assert dates == list(pd.date_range(end=pd.to_datetime(demo["date"]).max(), periods=TEST_DAYS, freq="D"))
@@ -91,8 +115,10 @@ def test_metrics_csv_has_one_row_per_product_with_network_and_baseline_maes(trai
     demo = pd.read_csv(demo_csv)
     assert sorted(metrics["product"]) == sorted(demo["product"].unique())
     assert len(metrics) == demo["product"].nunique()
-    for col in ("mae_network", "mae_naive", "mae_seasonal_naive"):
+    for col in ("mae_network", "mae_naive", "mae_seasonal_naive", "interval_score_network",
+                "interval_score_seasonal_naive"):
         assert col in metrics.columns and (metrics[col] >= 0).all()
+    assert metrics["coverage_network"].between(0, 1).all() and (metrics["interval_level"] == 0.8).all()
 
 
 def test_forecast_with_the_saved_run_reproduces_the_train_forecast(trained_run, demo_csv, workdir):

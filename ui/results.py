@@ -8,7 +8,7 @@ import streamlit as st
 from forecaster import export
 from forecaster.device import device_label, resolve_device
 from forecaster.evaluation import Evaluation, evaluate
-from forecaster.forecasting import forecast
+from forecaster.forecasting import point_forecast
 from forecaster.trained import TrainedForecaster
 
 
@@ -19,7 +19,8 @@ def evaluation(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame) -> E
 
 @st.cache_data(max_entries=32, show_spinner="Forecasting…")
 def forecast_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    return forecast(_trained, _panel, horizon)
+    """The point forecast (the network runs here); intervals are added per level by the page, cheaply."""
+    return point_forecast(_trained, _panel, horizon)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -28,8 +29,8 @@ def forecast_csv(key: str, _forecast: pd.DataFrame) -> bytes:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def metrics_csv(key: str, _evaluation: Evaluation) -> bytes:
-    return export.to_csv_bytes(export.metrics_table(_evaluation))
+def metrics_csv(key: str, _evaluation: Evaluation, level: float) -> bytes:
+    return export.to_csv_bytes(export.metrics_table(_evaluation, level))
 
 
 @st.cache_resource(show_spinner=False)

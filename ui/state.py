@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from forecaster.config import DEFAULT_CONFIG, DEFAULT_INGEST, ForecastConfig, IngestOptions
+from forecaster.config import DEFAULT_CONFIG, DEFAULT_INGEST, DEFAULT_INTERVALS, ForecastConfig, IngestOptions
 
 OWNER = "owner_id"  # this browser session's id in the job registry, issued by it (see ui.jobs.adopt_owner)
 DATASET = "dataset"  # Dataset | None
@@ -23,6 +23,7 @@ LAST_UPLOAD = "last_upload_id"  # file_id of the upload already adopted (so demo
 HORIZON = "forecast_horizon"
 TOP_N = "evaluate_top_n"
 PRODUCT = "chosen_product"  # product picked on Evaluate / Forecast
+INTERVALS = "interval_options"  # IntervalOptions: the level and service level on Evaluate and Forecast
 
 OWNER_PARAM = "session"  # query parameter that lets a browser refresh find this session's jobs again
 
@@ -39,7 +40,8 @@ class Dataset:
 
 def _defaults() -> dict[str, Any]:
     return {DATASET: None, INGEST: DEFAULT_INGEST, CONFIG: DEFAULT_CONFIG,
-            JOB_ID: None, LAST_UPLOAD: None, HORIZON: 1, TOP_N: 20, PRODUCT: None}
+            JOB_ID: None, LAST_UPLOAD: None, HORIZON: 1, TOP_N: 20, PRODUCT: None,
+            INTERVALS: DEFAULT_INTERVALS}
 
 
 def init() -> None:

@@ -43,6 +43,11 @@ def chart_titles(at) -> list[str]:
     return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts(at)]
 
 
+def chart_figures(at) -> list[dict]:
+    import json
+    return [json.loads(c.proto.spec) for c in charts(at)]
+
+
 def served_bytes(at, key: str) -> bytes:
     """What a download button serves: the file its URL names in this run's media storage."""
     button = next(b for b in at.get("download_button") if b.proto.id.endswith(key) or key in b.proto.id)
@@ -234,26 +239,59 @@ def test_evaluate_page_shows_cards_bars_and_any_product(trained_app):
     at.slider(key="w_top_n").set_value(5).run()
     assert chart_titles(at)[0] == "Error per product (neural network), the 5 largest"
     at.selectbox(key="w_eval_product").set_value(products[3]).run()
-    assert chart_titles(at)[1].startswith(products[3])
+    assert chart_titles(at)[2].startswith(products[3])
 
 
 def test_forecast_page_horizon_changes_table_and_download(trained_app):
     at = trained_app.switch_page("pages/forecast.py").run()
     assert not at.exception and not at.error
-    assert at.dataframe[0].value.shape == (6, 2)
+    assert list(at.dataframe[0].value.columns) == ["product", "forecast", "lower", "median", "upper", "order_quantity"]
+    assert at.dataframe[0].value.shape == (6, 6)
     first = at.get("download_button")[0]
     assert first.proto.label == "Download forecast CSV"
     at.number_input(key="w_horizon").set_value(3).run()
-    assert at.dataframe[0].value.shape == (6, 4)
+    assert at.dataframe[0].value.shape == (6, 6) and at.select_slider(key="w_fc_day") is not None
     assert any(t.startswith("Forecast for") for t in chart_titles(at))
     product = at.selectbox(key="w_fc_product").options[2]
     at.selectbox(key="w_fc_product").set_value(product).run()
     assert chart_titles(at)[-1].startswith(product)
     # the bytes the button serves: a CSV of every product for each of the 3 days
     table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")))
-    assert list(table.columns) == ["date", "product", "forecast"] and len(table) == 18
+    assert list(table.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
+                                   "level", "service_level"] and len(table) == 18
+    assert (table["lower"] <= table["upper"]).all() and (table["lower"] >= 0).all()
     assert sorted(table["product"].unique()) == sorted(at.selectbox(key="w_fc_product").options)
     assert table["forecast"].ge(0).all() and table["date"].nunique() == 3
+
+
+def test_forecast_page_level_and_service_level_redraw_the_band_without_training(trained_app):
+    at = trained_app.switch_page("pages/forecast.py").run()
+    job_id = at.session_state["job_id"]
+    narrow = at.dataframe[0].value.set_index("product")
+    band = [t for t in chart_figures(at)[-1]["data"] if t.get("fill") == "tonexty"]
+    assert band and band[0]["name"] == "80% interval"
+    at.slider(key="w_level").set_value(95).run()
+    at.number_input(key="w_service_level").set_value(99).run()
+    wide = at.dataframe[0].value.set_index("product").loc[narrow.index]
+    assert at.session_state["job_id"] == job_id and not at.exception  # no new training
+    assert ((wide["upper"] - wide["lower"]) >= (narrow["upper"] - narrow["lower"]) - 1e-9).all()
+    assert (wide["order_quantity"] >= narrow["order_quantity"]).all()
+    assert [t for t in chart_figures(at)[-1]["data"] if t.get("fill") == "tonexty"][0]["name"] == "95% interval"
+    table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")))
+    assert (table["level"] == 0.95).all() and (table["service_level"] == 0.99).all()
+
+
+def test_evaluate_page_shows_interval_coverage_next_to_the_baselines(trained_app):
+    at = trained_app.switch_page("pages/evaluate.py").run()
+    assert not at.exception and not at.error
+    intervals = next(d.value for d in at.dataframe if "Coverage" in d.value.columns)
+    assert len(intervals) == 4 and intervals["Coverage"].between(0, 1).all()
+    assert "Interval score vs seasonal naive" in intervals.columns
+    assert any("interval held the actual demand" in shown(m.value) for m in [*at.success, *at.warning])
+    assert "Interval coverage per product" in chart_titles(at)[1]
+    avp = next(f for f in chart_figures(at) if "actual vs predicted" in f["layout"]["title"]["text"])
+    assert any(t.get("fill") == "tonexty" for t in avp["data"])
+    assert at.button(key="run_backtest") is not None
 
 
 def test_the_recommended_model_shows_its_choice_and_reason(tiny_csv):
