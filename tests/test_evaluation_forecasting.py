@@ -63,7 +63,7 @@ def test_evaluate_scores_the_last_test_days_in_original_units(trained_small, sma
     days = np.arange(len(small_panel) - n, len(small_panel))
     np.testing.assert_allclose(ev.predictions["network"], trained_small.predict(small_panel, days))
     table = ev.predictions_table()
-    assert list(table.columns) == ["date", "product", "actual", "predicted"]
+    assert list(table.columns) == ["date", "product", "actual", "predicted", "lower", "upper"]
     assert len(table) == n * small_panel.shape[1]
 
 
@@ -78,7 +78,7 @@ def test_evaluate_reorders_columns_to_the_trained_product_order(trained_small, s
 
 def test_forecast_is_the_next_day_one_non_negative_row_per_product(trained_small, small_panel):
     fc = forecast(trained_small, small_panel)
-    assert list(fc.columns) == ["date", "product", "forecast"]
+    assert list(fc.columns) == ["date", "product", "step", "forecast", "lower", "median", "upper", "order_quantity"]
     assert len(fc) == small_panel.shape[1]
     assert list(fc["product"]) == list(small_panel.columns)
     assert (fc["date"] == small_panel.index[-1] + pd.Timedelta(days=1)).all()

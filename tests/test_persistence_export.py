@@ -129,7 +129,8 @@ def test_safe_frame_handles_pandas_string_dtype_columns():
 def test_forecast_and_metrics_csv_have_the_contract_columns(tmp_path, trained_small, small_panel):
     fc = write_csv(forecast_table(forecast(trained_small, small_panel)), tmp_path / "sub" / "forecast.csv")
     read = pd.read_csv(fc)
-    assert list(read.columns) == ["date", "product", "forecast"]
+    assert list(read.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
+                                  "level", "service_level"]
     assert len(read) == small_panel.shape[1]
     metrics = pd.read_csv(write_csv(metrics_table(evaluate(trained_small, small_panel)), tmp_path / "metrics.csv"))
     assert list(metrics["product"]) == list(small_panel.columns)
