@@ -59,7 +59,7 @@ day = days[0]
 if len(days) > 1:
     day = st.select_slider("Day shown in the table and bars", days, format_func=lambda d: f"{d:%a %d %b}",
                            key="w_fc_day")
-left, right = st.columns([2, 3])
+left, right = st.columns([3, 2])
 with left:
     table = charts.forecast_day_table(fc, day)
     st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 560),

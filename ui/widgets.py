@@ -122,17 +122,16 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
 
 
 def interval_controls(current: IntervalOptions, service_level: bool = True) -> IntervalOptions:
-    """The interval level slider (and the service level for order quantities), in percent, seeded from
-    ``current``; changing them redraws bands and order quantities without training again."""
+    """The interval level slider (and the service level for order quantities), in percent, starting from
+    ``current`` (the session's choice: a widget resets when its page is left); changing them redraws bands
+    and order quantities without training again."""
     lo, hi = (round(100 * b) for b in bounds(IntervalOptions, "level"))
-    _seed("w_level", round(100 * current.level))
     c1, c2 = st.columns(2)
-    level = c1.slider("Interval level (%)", lo, hi, key="w_level", step=1,
+    level = c1.slider("Interval level (%)", lo, hi, round(100 * current.level), step=1, key="w_level",
                       help=help_text(IntervalOptions, "level"))
     chosen = current.service_level
     if service_level:
         lo, hi = (round(100 * b) for b in bounds(IntervalOptions, "service_level"))
-        _seed("w_service_level", round(100 * current.service_level))
-        chosen = c2.number_input("Service level for the order quantity (%)", lo, hi, key="w_service_level", step=1,
-                                 help=help_text(IntervalOptions, "service_level")) / 100
+        chosen = c2.number_input("Service level for the order quantity (%)", lo, hi, round(100 * current.service_level),
+                                 step=1, key="w_service_level", help=help_text(IntervalOptions, "service_level")) / 100
     return IntervalOptions(level=level / 100, service_level=chosen)

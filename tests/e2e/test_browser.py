@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -109,14 +110,52 @@ def test_upload_train_evaluate_forecast_and_download(new_page, tmp_path, screens
     download = info.value
     assert download.suggested_filename.endswith("_3d.csv")
     table = pd.read_csv(download.path())
-    assert list(table.columns) == ["date", "product", "forecast"]
+    assert list(table.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
+                                   "level", "service_level"]
     assert len(table) == 8 * 3 and table["product"].nunique() == 8
+    assert (table["lower"] >= 0).all() and (table["lower"] <= table["upper"]).all()
     assert table["date"].nunique() == 3 and (table["forecast"] >= 0).all()
     with page.expect_download(timeout=STEP_MS) as info:
         only(page.get_by_role("button", name="Download accuracy CSV")).click()
     metrics = pd.read_csv(info.value.path())
-    assert len(metrics) == 8 and "mae_network" in metrics.columns
+    assert len(metrics) == 8 and {"mae_network", "coverage_network", "interval_score_network"} <= set(metrics.columns)
     page.screenshot(path=str(screenshots / "upload_forecast.png"), full_page=True)
+
+
+REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "coffee_vending_machine" / "index_1.csv"
+
+
+@pytest.mark.skipif(not REAL_DATA.exists(), reason="the shared real datasets are not beside this checkout")
+def test_intervals_on_real_data_band_and_coverage_screenshots(new_page, tmp_path, screenshots):
+    """The coffee machine's raw log (8 coffees, 1 to 2 cups a day) with the default settings: the Evaluate
+    coverage view and the Forecast band, saved as screenshots."""
+    csv = tmp_path / "coffee_sales.csv"
+    csv.write_bytes(REAL_DATA.read_bytes())  # a copy: the upload is the user's file, never the shared one
+    page = new_page()
+    go(page, "Data")
+    page.locator("input[type=file]").set_input_files(str(csv))
+    chart(page, "Total daily demand").wait_for()
+    go(page, "Train")
+    press_train(page)
+    page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
+    go(page, "Evaluate")
+    chart(page, "Interval coverage per product").wait_for()
+    chart(page, "actual vs predicted").wait_for()
+    expect(page.get_by_text(re.compile(r"interval held the actual demand on \d+%"))).to_be_visible()
+    settle(page)
+    page.mouse.move(5, 900)
+    chart(page, "Interval coverage per product").screenshot(path=str(screenshots / "intervals_coverage_real.png"))
+    page.screenshot(path=str(screenshots / "intervals_evaluate_real.png"), full_page=True)
+    go(page, "Forecast")
+    set_number(page, "Days to forecast", 14)
+    page.get_by_text(re.compile(r"forecast for \w+ \d\d \w+ \d{4} to ")).wait_for()
+    settle(page)
+    band = chart(page, "and the forecast")
+    band.wait_for()
+    page.mouse.move(5, 900)
+    band.screenshot(path=str(screenshots / "intervals_forecast_band_real.png"))
+    expect(band.locator("text.legendtext", has_text="80% interval")).to_have_count(1)
+    page.screenshot(path=str(screenshots / "intervals_forecast_real.png"), full_page=True)
 
 
 def test_demo_data_from_train_to_charts_timed(new_page, screenshots):
