@@ -1,7 +1,8 @@
 """Accuracy benchmark: this project's models against strong baselines on the real datasets in ../shared/data.
 
 usage: python bench/accuracy.py [dataset ...] [--seed S] [--threads T] [--set NAME=VALUE ...]
-       datasets: online_retail_top100 bread_basket_top20 favorita_stores coffee_vending (default: all found)
+       datasets: online_retail_top100 bread_basket_top20 favorita_stores coffee_vending (default: all found),
+                 or the extra checks bread_basket_all online_retail_top25_log
 
 The protocol is the one of issue 4 and ../shared/tools/reference_anchors.py, and it is the project's own
 ``forecaster.evaluate``: the daily panel (gaps filled with 0, returns dropped) as the project's
@@ -87,16 +88,32 @@ def _coffee() -> pd.DataFrame:
     return load_panel(DATA / "coffee_vending_machine" / "index_1.csv").panel
 
 
+def _bread_all() -> pd.DataFrame:
+    panel = load_panel(DATA / "bread_basket_bakery" / "BreadBasket_DMS.csv").panel
+    return panel.drop(columns=[c for c in panel.columns if c == "NONE"])  # 93 items, most sell on few days
+
+
+def _online_retail_log() -> pd.DataFrame:
+    return load_panel(DATA / "uci_online_retail" / "online_retail_top25_transactions.csv").panel
+
+
+# checks beyond the issues' tables (no reference figures): an intermittent catalog and a raw invoice log
+EXTRA = {
+    "bread_basket_all": ("bread_basket_bakery/BreadBasket_DMS.csv", _bread_all),
+    "online_retail_top25_log": ("uci_online_retail/online_retail_top25_transactions.csv", _online_retail_log),
+}
+
 DATASETS: dict[str, tuple[str, Callable[[], pd.DataFrame]]] = {
     "online_retail_top100": ("uci_online_retail/online_retail_top100_daily_long.csv", _online_retail),
     "bread_basket_top20": ("bread_basket_bakery/BreadBasket_DMS.csv", _bread),
     "favorita_stores": ("favorita_store_transactions/transactions.csv", _favorita),
     "coffee_vending": ("coffee_vending_machine/index_1.csv", _coffee),
 }
+ALL_DATASETS = {**DATASETS, **EXTRA}
 
 
 def load(name: str) -> pd.DataFrame | None:
-    path, loader = DATASETS[name]
+    path, loader = ALL_DATASETS[name]
     if not (DATA / path).exists():
         print(f"# {name}: skipped, {DATA / path} is missing", file=sys.stderr)
         return None
@@ -122,7 +139,7 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
             cals[f"  candidate: {cand}"] = calibrate(values[rec.val_days], val_preds[cand], values[:rec.val_days[0]])
     evaluation = compare(panel, preds, days, cals)
     intervals = evaluation.interval_overall(0.8).reset_index()
-    best_is, best_method, best_pin = INTERVAL_REFERENCE.get(name, (np.nan, "?", np.nan)) if reference else (
+    best_is, best_method, best_pin = INTERVAL_REFERENCE.get(name, (np.nan, "none quoted", np.nan)) if reference else (
         np.nan, "n/a at this cut-off", np.nan)
     intervals = pd.concat([intervals, pd.DataFrame([{"method": f"best reference ({best_method})",
                                                       "interval_score_ratio": best_is, "pinball_ratio": best_pin}])],
@@ -131,7 +148,7 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
     rows = evaluation.overall.reset_index()
     rows["cpu_s"] = np.where(rows["method"] == "recommended (default)", cpu, np.nan)
     rows["wall_s"] = np.where(rows["method"] == "recommended (default)", wall, np.nan)
-    snaive, best, method = REFERENCE.get(name, (np.nan, np.nan, "?")) if reference else (np.nan, np.nan, "n/a at this cut-off")
+    snaive, best, method = REFERENCE.get(name, (np.nan, np.nan, "none quoted")) if reference else (np.nan, np.nan, "n/a at this cut-off")
     ref = {"method": f"best reference ({method})", "MAE": best,
            "ratio_to_seasonal_naive": best / snaive if snaive else np.nan}
     rows = pd.concat([rows, pd.DataFrame([ref])], ignore_index=True)
@@ -160,7 +177,8 @@ def _overrides(pairs: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("datasets", nargs="*", choices=[[], *DATASETS], default=[])
+    p.add_argument("datasets", nargs="*", choices=[[], *ALL_DATASETS], default=[],
+                   help="default: the four of the issues' tables; also " + ", ".join(EXTRA))
     p.add_argument("--seed", type=int, default=ForecastConfig().seed)
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared 2-core machine two threads spend more CPU "
