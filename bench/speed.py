@@ -1,6 +1,7 @@
 """Speed benchmark: the whole pipeline against the bare-loop speed floor, as ratios, on this machine.
 
 usage: python bench/speed.py [--products 100,1000,5000] [--days 1095] [--epochs 4] [--rows 1000000]
+                             [--demo-runs 3] [--compare-tree DIR] [--only-demo]
 
 Prints one table. Each measurement runs in a fresh subprocess so that peak memory (max RSS) is its own.
 * epoch: seconds per training epoch of the reference-sized multi-output CNN+LSTM (conv 64, LSTM 64,
@@ -10,7 +11,10 @@ Prints one table. Each measurement runs in a fresh subprocess so that peak memor
 * ingest: a generated transaction log of ROWS rows (timestamp with time of day, product id, quantity,
   price, customer) parsed from CSV bytes into the daily panel;
 * demo train: the `python -m forecaster train` command on the demo data with default settings, process
-  start to files written.
+  start to files written (wall seconds, and the CPU seconds of the process);
+* with ``--compare-tree DIR`` (a checkout of another commit, e.g. ``git worktree add /tmp/before REV``) the
+  same demo command from that tree too, in the same run, the two alternating in ABBA order so that neither
+  always runs first; the ratio of medians says what the change costs.
 """
 from __future__ import annotations
 
@@ -77,15 +81,41 @@ def floor(products: int, days: int) -> float:
     return float(res.stdout.strip().splitlines()[-1])
 
 
-def demo_train() -> float:
+def demo_train(root: Path = ROOT) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the child) of the demo train command run from ``root``."""
+    import resource
+
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp) / "demo.csv"
-        subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=root, check=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "forecaster", "train", str(demo), "--quiet",
                         "--forecast-out", f"{tmp}/f.csv", "--metrics-out", f"{tmp}/m.csv",
-                        "--predictions-out", f"{tmp}/p.csv"], cwd=ROOT, check=True, capture_output=True)
-        return time.perf_counter() - t0
+                        "--predictions-out", f"{tmp}/p.csv"], cwd=root, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def demo_rows(runs: int, other: Path | None) -> list[dict]:
+    trees = {"this tree": ROOT} if other is None else {"this tree": ROOT, f"{other}": other}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+    for i in range(runs):
+        order = list(trees) if i % 2 == 0 else list(reversed(trees))  # ABBA: neither always goes first
+        for name in order:
+            times[name].append(demo_train(trees[name]))
+    rows = []
+    for name, got in times.items():
+        rows.append({"measure": f"demo `train` command, default settings, {name} (median of {runs})",
+                     "seconds": statistics.median(w for w, _ in got), "cpu_s": statistics.median(c for _, c in got),
+                     "floor_s": None, "ratio_to_floor": None, "peak_MiB": None})
+    if other is not None:
+        mine, theirs = rows
+        rows.append({"measure": f"demo `train`: this tree / {other}", "seconds": mine["seconds"] / theirs["seconds"],
+                     "cpu_s": mine["cpu_s"] / theirs["cpu_s"], "floor_s": None, "ratio_to_floor": None,
+                     "peak_MiB": None})
+    return rows
 
 
 def main() -> None:
@@ -94,19 +124,21 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=1095)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--demo-runs", type=int, default=3)
+    ap.add_argument("--compare-tree", type=Path, help="another checkout whose demo train command is timed too")
+    ap.add_argument("--only-demo", action="store_true", help="skip the epoch and ingest measurements")
     a = ap.parse_args()
     rows = []
-    for p in [int(x) for x in a.products.split(",")]:
+    for p in ([] if a.only_demo else [int(x) for x in a.products.split(",")]):
         f = floor(p, a.days)
         r = _child(EPOCH_CODE, str(p), str(a.days), str(a.epochs))
         rows.append({"measure": f"epoch, {p} products x {a.days} days", "seconds": r["epoch_s"],
                      "floor_s": f, "ratio_to_floor": r["epoch_s"] / f, "peak_MiB": r["peak_mib"]})
-    r = _child(INGEST_CODE, str(a.rows))
-    rows.append({"measure": f"ingest {a.rows:,} transaction rows ({r['mib']:.0f} MiB CSV -> {r['shape'][0]}x{r['shape'][1]})",
-                 "seconds": r["ingest_s"], "floor_s": None, "ratio_to_floor": None, "peak_MiB": r["peak_mib"]})
-    runs = [demo_train() for _ in range(3)]
-    rows.append({"measure": "demo `train` command, default settings (median of 3)", "seconds": statistics.median(runs),
-                 "floor_s": None, "ratio_to_floor": None, "peak_MiB": None})
+    if not a.only_demo:
+        r = _child(INGEST_CODE, str(a.rows))
+        rows.append({"measure": f"ingest {a.rows:,} transaction rows ({r['mib']:.0f} MiB CSV -> {r['shape'][0]}x{r['shape'][1]})",
+                     "seconds": r["ingest_s"], "floor_s": None, "ratio_to_floor": None, "peak_MiB": r["peak_mib"]})
+    rows += demo_rows(a.demo_runs, a.compare_tree)
     import pandas as pd
 
     pd.set_option("display.width", 200)

@@ -8,7 +8,7 @@ days with their own intervals. Each cut-off's model sees nothing after its cut-o
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Optional
 
 import pandas as pd
 
@@ -22,7 +22,8 @@ STEP_DAYS = 7
 DEFAULT_ORIGINS = 4  # what the dashboard offers: the test span and three earlier weekly cut-offs
 COLUMNS = ("origin", "test_start", "test_end", "method", "MAE", "coverage", "interval_score")
 
-FitOnce = Callable[[pd.DataFrame, ForecastConfig, "Callable[[EpochRecord], None] | None", "CancelFlag | None"],
+# trains one model on a panel: (panel, config, progress callback or None, cancel flag or None) -> model
+FitOnce = Callable[[pd.DataFrame, ForecastConfig, Optional[Callable[[EpochRecord], None]], Optional[CancelFlag]],
                    TrainedForecaster]
 
 

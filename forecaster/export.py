@@ -44,9 +44,9 @@ def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
     columns = ["date", "product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity")
                                                  if c in forecast.columns]
     table = forecast[columns].copy()
-    if "lower" in table.columns:
-        table["level"] = forecast.attrs["level"]
-        table["service_level"] = forecast.attrs["service_level"]
+    if "lower" in table.columns:  # with_intervals notes what its bounds were drawn at
+        table["level"] = forecast.attrs.get("level", float("nan"))
+        table["service_level"] = forecast.attrs.get("service_level", float("nan"))
     return table
 
 

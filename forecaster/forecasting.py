@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ForecasterError
-from .intervals import DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, Calibration, check_level, SERVICE_LEVELS
+from .intervals import DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, SERVICE_LEVELS, Calibration, check_level
 from .trained import TrainedForecaster
 
 __all__ = ["MAX_HORIZON", "forecast", "point_forecast", "with_intervals"]
@@ -40,8 +40,8 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     return long
 
 
-def with_intervals(points: pd.DataFrame, calibration: Calibration | None, products: list[str],
-                   level: float = DEFAULT_LEVEL, service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level: float = DEFAULT_LEVEL,
+                   service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
     """The point forecast with lower, median and upper bounds of the central ``level`` interval and the
     order quantity that covers a day's demand with probability ``service_level``; each day's band is
     that of its horizon step. Without a calibration the table is returned as it is (no intervals).
@@ -53,7 +53,7 @@ def with_intervals(points: pd.DataFrame, calibration: Calibration | None, produc
     if calibration is None:
         return points
     horizon = int(points["step"].max())
-    point = points["forecast"].to_numpy(dtype=np.float64).reshape(horizon, len(products))
+    point = points["forecast"].to_numpy(dtype=np.float64).reshape(horizon, -1)  # (step, product)
     steps = np.arange(1, horizon + 1)
     lower, upper = calibration.bounds(point, level, steps)
     out = points.assign(lower=lower.ravel(), median=calibration.quantile(point, 0.5, steps).ravel(),
@@ -69,5 +69,4 @@ def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, 
     model with a calibration, lower, median, upper and order_quantity (see :func:`with_intervals`)."""
     check_level(level)
     check_level(service_level, "service level", SERVICE_LEVELS)
-    return with_intervals(point_forecast(trained, panel, horizon), trained.calibration, trained.products, level,
-                          service_level)
+    return with_intervals(point_forecast(trained, panel, horizon), trained.calibration, level, service_level)

@@ -24,7 +24,7 @@ with top[1]:
 state.put(state.INTERVALS, options)
 try:
     points = results.forecast_for(job.job_id, trained, panel, int(horizon))
-    fc = with_intervals(points, trained.calibration, trained.products, options.level, options.service_level)
+    fc = with_intervals(points, trained.calibration, options.level, options.service_level)
     evaluation = results.evaluation(job.job_id, trained, panel)
 except ForecasterError as exc:
     st.error(markdown(exc))
