@@ -248,3 +248,11 @@ def test_outputs_that_are_folders_or_inside_the_run_are_refused_before_any_work(
         code, err = run_main(capsys, "forecast", "--model", run, "--data", demo_csv, "--forecast-out", run / target)
         assert code == 2 and "inside the saved run" in err
     assert (run / "config.json").read_bytes() == before
+
+
+def test_backtest_origins_flag_prints_one_row_per_cut_off_and_method(demo_csv, workdir):
+    done = cli("train", demo_csv, *SMALL, "--backtest-origins", "2", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "rolling backtest" in done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]
+    assert len(rows) == 2 * 4  # two cut-offs, the network and three baselines each

@@ -389,3 +389,19 @@ def test_parsed_uploads_are_bounded_in_bytes_across_sessions():
     assert made == [1]  # evicted, so made again
     big = cache.get_or_make(("table", 9), lambda: "z" * 500, len)
     assert big and cache.nbytes == 500  # the newest always stays, alone if it must
+
+
+def test_the_backtest_button_trains_the_cut_offs_and_evaluate_shows_mae_and_coverage_per_cut_off(trained_app):
+    at = trained_app.switch_page("pages/evaluate.py").run()
+    first = job_of(at)
+    at.button(key="run_backtest").click().run()
+    job = job_of(at)
+    assert job.job_id != first.job_id and job.config.backtest_origins == 4
+    assert job.wait(TIMEOUT) and job.result is not None
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception and not at.error
+    titles = chart_titles(at)
+    assert "Rolling backtest: mean absolute error (units per day) per cut-off" in titles
+    assert "Rolling backtest: share of test days inside the interval per cut-off" in titles
+    cut_offs = next(d.value for d in at.dataframe if "mean coverage" in d.value.columns)
+    assert (cut_offs["cut-offs"] == 4).all() and len(cut_offs) == 4
