@@ -56,7 +56,9 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback
     """Train on the daily panel (dates x products); the last ``config.test_days`` are held out.
 
     ``config.model == "auto"`` (the default) recommends a model among candidates by their error on the
-    validation span; any other model trains that one registry network.
+    validation span; any other model trains that one registry network. Either way the forecaster carries
+    its intervals, calibrated on the validation span; with ``config.backtest_origins`` N > 0 it also carries
+    the rolling backtest of N cut-offs (:mod:`forecaster.backtest`), each earlier one trained again.
     """
     origins, once = config.backtest_origins, config.replace(backtest_origins=0)  # each cut-off trains ``once``
     per_run = planned_epochs(once)
