@@ -11,6 +11,8 @@ st.markdown(
     "- **How much of each product will we sell tomorrow?** Upload your daily sales or transaction export.\n"
     "- A neural network learns each product's weekly rhythm and trends; it is checked against simple "
     "rules of thumb on the last weeks of **your own** history.\n"
+    "- **How far can I trust that number?** Every forecast comes with a range (80% of days fall inside it, "
+    "measured on days the network never trained on) and an order quantity for the service level you pick.\n"
     "- Download next-day (or next-weeks) forecasts per product as a CSV for ordering.")
 
 ds = state.dataset()
