@@ -20,7 +20,7 @@ from .trained import CancelFlag, EpochRecord, TrainedForecaster
 
 STEP_DAYS = 7
 DEFAULT_ORIGINS = 4  # what the dashboard offers: the test span and three earlier weekly cut-offs
-COLUMNS = ("origin", "test_start", "test_end", "method", "MAE", "coverage", "interval_score")
+COLUMNS = ("origin", "test_start", "test_end", "method", "MAE", "level", "coverage", "interval_score")
 
 # trains one model on a panel: (panel, config, progress callback or None, cancel flag or None) -> model
 FitOnce = Callable[[pd.DataFrame, ForecastConfig, Optional[Callable[[EpochRecord], None]], Optional[CancelFlag]],
@@ -32,6 +32,7 @@ def origin_rows(origin: int, evaluation: Evaluation, level: float = DEFAULT_LEVE
     intervals = evaluation.interval_overall(level)
     table = evaluation.overall[["MAE"]].join(intervals[["coverage", "interval_score"]], how="left").reset_index()
     table.insert(0, "origin", origin)
+    table["level"] = level
     table.insert(1, "test_start", evaluation.dates[0])
     table.insert(2, "test_end", evaluation.dates[-1])
     return table[list(COLUMNS)]

@@ -137,11 +137,12 @@ def actual_vs_predicted(evaluation: Evaluation, product: str,
 
 def _band(fig: go.Figure, dates, lower, upper, name: str) -> None:
     """A filled range between ``lower`` and ``upper``, drawn under the lines already in ``fig``."""
-    x = list(dates)
-    fig.add_trace(go.Scatter(x=x, y=list(upper), mode="lines", line=dict(width=0), showlegend=False,
+    x, upper = list(dates), list(upper)
+    fig.add_trace(go.Scatter(x=x, y=upper, mode="lines", line=dict(width=0), showlegend=False,
                              hoverinfo="skip", name=name))
     fig.add_trace(go.Scatter(x=x, y=list(lower), mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor=BAND_COLOUR, name=name, hovertemplate="%{y:.1f}"))
+                             fillcolor=BAND_COLOUR, name=name, customdata=upper,
+                             hovertemplate="%{y:.1f} – %{customdata:.1f}"))
     fig.data = fig.data[-2:] + fig.data[:-2]  # under the lines
 
 

@@ -134,8 +134,13 @@ def _train(a: argparse.Namespace) -> None:
             "ratio to seasonal naive's own interval):")
         print(ev.interval_overall(intervals.level).round(4).to_string())
     if trained.backtest is not None:
-        say("rolling backtest, one row per cut-off and method:")
-        print(trained.backtest.round(4).to_string(index=False))
+        done = trained.backtest["origin"].nunique()
+        say(f"rolling backtest, one row per cut-off and method (coverage of the {trained.backtest['level'].iloc[0]:.0%} "
+            "interval):")
+        print(trained.backtest.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        if done < config.backtest_origins:
+            print(f"note: only {done} of the {config.backtest_origins} backtest cut-offs fit the history "
+                  "(each needs its own training, validation and test days)", file=sys.stderr)
     if a.metrics_out:
         write_csv(metrics_table(ev, intervals.level), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:

@@ -105,7 +105,7 @@ class IntervalOptions:
     def __post_init__(self) -> None:
         problems = out_of_bounds(self)
         if problems:
-            raise ForecasterError("Invalid interval options: " + "; ".join(problems) + ".")
+            raise ForecasterError("Invalid interval options: " + "; ".join(problems) + " (fractions: 0.8 means 80%).")
 
 
 @dataclass(frozen=True)

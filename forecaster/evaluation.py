@@ -54,7 +54,8 @@ class Evaluation:
         table.index.name = "method"
         if SEASONAL_NAIVE in table.index:
             for metric in ("interval_score", "pinball"):
-                table[f"{metric}_ratio"] = table[metric] / table.loc[SEASONAL_NAIVE, metric]
+                base = table.loc[SEASONAL_NAIVE, metric]  # 0 on an all-zero test span: no ratio, not inf
+                table[f"{metric}_ratio"] = table[metric] / base if base > 0 else np.nan
         return table
 
     def interval_per_product(self, level: float = DEFAULT_LEVEL, method: str = NETWORK) -> pd.DataFrame | None:

@@ -25,6 +25,7 @@ day before the test span (nothing is fitted, so every earlier day is held out fo
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -40,6 +41,10 @@ LEVEL_POWER = 0.5  # spread grows with the square root of the forecast level
 LEVEL_FLOOR = 0.25  # of the product's mean level, added so a forecast of 0 keeps a spread
 REL_CLIP = (1 / 16, 16.0)
 MAX_HORIZON = 90
+RECENT_DAYS = 28  # days a product that starts selling after calibration is judged on
+MAX_OFFSET = 1e6  # bounds a saved calibration must respect (normalised units, units, spread multiplier)
+MAX_UNITS = 1e10
+MAX_GROWTH = 1e3
 GROWTH_PRODUCTS = 500  # products (evenly spaced) and days the horizon growth is measured on, at most
 GROWTH_DAYS = 730
 LEVELS = bounds(IntervalOptions, "level")  # central interval levels a user may pick
@@ -68,10 +73,37 @@ class Calibration:
     days: int  # held-out days it was calibrated on
     method: str = "conformal"
     integer: bool = field(default=False)  # demand comes in whole units: order quantities are rounded up
+    # (P,) products that had never sold by the end of the calibration days (their band is [0, 0]), and the
+    # normalised quantiles pooled over the catalog, which such a product borrows once it starts selling
+    dormant: np.ndarray | None = None
+    pooled: np.ndarray | None = None
 
     @property
     def n_products(self) -> int:
         return self.offsets.shape[1]
+
+    @property
+    def reliable_level(self) -> float:
+        """The widest central level the calibration days can support: with n days per product a tail
+        beyond 1/(n+1) lies past the most extreme residual seen (wider bands are extrapolated)."""
+        return 1 - 2 / (self.days + 1)
+
+    def refreshed(self, history: np.ndarray) -> "Calibration":
+        """This calibration for forecasting after ``history`` (T, P): a product that had never sold at
+        calibration time but has sold since gets the catalog's pooled quantiles and a scale and level
+        from its own recent days, instead of the [0, 0] band of a product that never sells."""
+        if self.dormant is None or self.pooled is None or not self.dormant.any():
+            return self
+        recent = np.asarray(history, dtype=np.float64)[-RECENT_DAYS:]
+        woke = self.dormant & (recent > 0).any(axis=0)
+        if not woke.any():
+            return self
+        floor = unit_floor(self.integer, self.scale)
+        offsets, scale, level = self.offsets.copy(), self.scale.copy(), self.level.copy()
+        offsets[:, woke] = self.pooled[:, None]
+        scale[woke] = np.maximum(product_scale(recent[:, woke], floor), floor)
+        level[woke] = np.maximum(recent[:, woke].mean(axis=0), floor)
+        return dataclasses.replace(self, offsets=offsets, scale=scale, level=level, dormant=self.dormant & ~woke)
 
     def spread(self, point: np.ndarray, steps: np.ndarray | int = 1) -> np.ndarray:
         """(D, P) units per normalised residual, for forecasts ``point`` made ``steps`` days ahead."""
@@ -94,8 +126,10 @@ class Calibration:
         return (1 - w) * self.offsets[i] + w * self.offsets[i + 1]
 
     def quantile(self, point: np.ndarray, prob: float, steps: np.ndarray | int = 1) -> np.ndarray:
-        """(D, P) demand quantile at ``prob`` around forecasts ``point``; demand is never below 0."""
-        return np.clip(np.asarray(point, dtype=np.float64) + self.offset(prob) * self.spread(point, steps), 0, None)
+        """(D, P) demand quantile at ``prob`` around forecasts ``point``; demand is never below 0, and a
+        product that has never sold has every quantile at 0 (see :meth:`refreshed` for one that starts)."""
+        q = np.clip(np.asarray(point, dtype=np.float64) + self.offset(prob) * self.spread(point, steps), 0, None)
+        return q if self.dormant is None else np.where(self.dormant, 0.0, q)
 
     def bounds(self, point: np.ndarray, level: float, steps: np.ndarray | int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bound of the central ``level`` interval (0.8: quantiles 0.1 and 0.9)."""
@@ -111,7 +145,9 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         return {"offsets": self.offsets.tolist(), "scale": self.scale.tolist(), "level": self.level.tolist(),
                 "level_power": self.level_power, "growth": self.growth.tolist(), "days": self.days,
-                "method": self.method, "integer": self.integer}
+                "method": self.method, "integer": self.integer,
+                "dormant": None if self.dormant is None else self.dormant.tolist(),
+                "pooled": None if self.pooled is None else self.pooled.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], n_products: int) -> "Calibration":
@@ -120,26 +156,45 @@ class Calibration:
         scale = np.asarray(data["scale"], dtype=np.float64)
         level = np.asarray(data["level"], dtype=np.float64)
         growth = np.asarray(data["growth"], dtype=np.float64)
+        dormant = None if data.get("dormant") is None else np.asarray(data["dormant"])
+        pooled = None if data.get("pooled") is None else np.asarray(data["pooled"], dtype=np.float64)
+        days, power = data["days"], float(data["level_power"])
         ok = (offsets.shape == (len(GRID), n_products) and scale.shape == level.shape == (n_products,)
               and growth.shape == (MAX_HORIZON,) and all(np.isfinite(a).all() for a in (offsets, scale, level, growth))
-              and (scale >= 0).all() and (growth >= 1).all() and (np.diff(offsets, axis=0) >= -1e-6).all())
-        power = float(data["level_power"])
-        if not ok or not 0 <= power <= 1:
-            raise ValueError("calibration arrays of the wrong shape or values")
-        return cls(offsets, scale, level, power, growth, int(data["days"]), str(data.get("method", "conformal")),
-                   bool(data.get("integer", False)))
+              # in range: a damaged run must not forecast 1e300 units (quantities above 1e9 are refused at ingest)
+              and (np.abs(offsets) <= MAX_OFFSET).all() and ((scale > 0) & (scale <= MAX_UNITS)).all()
+              and ((level >= 0) & (level <= MAX_UNITS)).all() and ((growth >= 1) & (growth <= MAX_GROWTH)).all()
+              and (np.diff(offsets, axis=0) >= -1e-6).all() and 0 <= power <= 1
+              and isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 100_000
+              and (dormant is None or (dormant.shape == (n_products,) and dormant.dtype == bool))
+              and (pooled is None or (pooled.shape == (len(GRID),) and np.isfinite(pooled).all()
+                                      and (np.abs(pooled) <= MAX_OFFSET).all())))
+        if not ok:
+            raise ValueError("calibration arrays of the wrong shape or values out of range")
+        return cls(offsets, scale, level, power, growth, days, str(data.get("method", "conformal")),
+                   bool(data.get("integer", False)), dormant, pooled)
 
 
-def product_scale(history: np.ndarray) -> np.ndarray:
+def unit_floor(integer: bool, scale: np.ndarray) -> float:
+    """The smallest scale and level a product gets: half a unit for whole-unit demand (a count never moves
+    by less), else a thousandth of the smallest positive scale in the catalog."""
+    if integer:
+        return 0.5
+    positive = scale[scale > 0]
+    return max(1e-3 * float(positive.min()), 1e-9) if len(positive) else 1e-6
+
+
+def product_scale(history: np.ndarray, floor: float | None = None) -> np.ndarray:
     """(P,) each product's mean absolute week-on-week change (one-day changes on histories under two
-    weeks); a product that never moved gets a tiny positive scale so that its residuals stay finite."""
+    weeks), at least ``floor`` (default: :func:`unit_floor`), so that normalised residuals stay finite."""
     lag = 7 if len(history) > 14 else 1
     if len(history) <= lag:
-        return np.full(history.shape[1], 1e-6)
-    scale = np.abs(history[lag:] - history[:-lag]).mean(axis=0)
-    positive = scale[scale > 0]
-    floor = 1e-3 * float(np.median(positive)) if len(positive) else 1e-6
-    return np.maximum(scale, max(floor, 1e-6))
+        scale = np.zeros(history.shape[1])
+    else:
+        scale = np.abs(history[lag:] - history[:-lag]).mean(axis=0)
+    if floor is None:
+        floor = unit_floor(_is_integer(history), scale)
+    return np.maximum(scale, floor)
 
 
 def horizon_growth(history: np.ndarray, horizons: int = MAX_HORIZON) -> np.ndarray:
@@ -180,17 +235,23 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
     actual, point = np.asarray(actual, dtype=np.float64), np.asarray(point, dtype=np.float64)
     if actual.shape != point.shape or actual.ndim != 2 or len(actual) < 1:
         raise ValueError("calibrate needs (n, P) actuals and forecasts of the same shape, n >= 1")
-    scale = product_scale(history)
-    level = np.maximum(history[-365:].mean(axis=0) if len(history) else np.zeros(actual.shape[1]), 0)
+    seen = np.vstack([history, actual])  # every day up to the end of the calibration days
+    integer = _is_integer(seen)
+    scale = product_scale(seen)
+    floor = unit_floor(integer, scale)
+    level = np.maximum(seen[-365:].mean(axis=0), floor)
     partial = Calibration(np.zeros((len(GRID), actual.shape[1])), scale, level, LEVEL_POWER,
                           np.ones(MAX_HORIZON), len(actual))
     normalised = (actual - point) / partial.spread(point)
     own = _quantiles(normalised)
-    pooled = np.quantile(normalised, GRID)[:, None]
-    w = len(actual) / (len(actual) + SHRINK_DAYS)
-    offsets = w * own + (1 - w) * pooled
-    return Calibration(offsets, scale, level, LEVEL_POWER, horizon_growth(history), len(actual), method,
-                       _is_integer(history))
+    pooled = np.quantile(normalised, GRID)
+    # a product's own quantiles count by the days that say something about it (it sold, or was forecast to)
+    informative = ((actual > 0) | (point > 0)).sum(axis=0)
+    w = informative / (informative + SHRINK_DAYS)
+    offsets = w * own + (1 - w) * pooled[:, None]
+    dormant = (seen == 0).all(axis=0)  # never sold: no range and nothing to stock, until it sells
+    return Calibration(offsets, scale, level, LEVEL_POWER, horizon_growth(seen), len(actual), method, integer,
+                       dormant, pooled)
 
 
 def residual_calibration(values: np.ndarray, predict: Callable[[np.ndarray, np.ndarray], np.ndarray], end: int,

@@ -187,7 +187,7 @@ def _calibration(run: Path, data: Any, n_products: int) -> Calibration | None:
         if not isinstance(data, dict):
             raise TypeError("not an object")
         return Calibration.from_dict(data, n_products)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"interval calibration ({exc})") from None
 
 

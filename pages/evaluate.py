@@ -1,5 +1,6 @@
 """Evaluate: the network next to the baselines on the test days, per product and for one product, with
 prediction intervals (coverage, interval score, pinball loss) and a rolling backtest."""
+import numpy as np
 import streamlit as st
 
 from forecaster import ForecasterError, charts, export
@@ -76,10 +77,16 @@ if NETWORK in intervals.index:
     cov = float(intervals.loc[NETWORK, "coverage"])
     ratio = float(intervals.loc[NETWORK, "interval_score_ratio"])
     good = abs(cov - level) <= 0.05
+    versus = (f" Its interval score is {ratio:.2f} times seasonal naive's (below 1 is better: narrower, or missing "
+              "less)." if np.isfinite(ratio) else " Seasonal naive's interval was exact on every test day (no "
+              "demand to miss), so there is no ratio to show.")
     (st.success if good else st.warning)(
         f"The {model_name.lower()}'s {level:.0%} interval held the actual demand on {cov:.0%} of the product-days of "
-        f"the test span ({'close to' if good else 'off from'} the {level:.0%} it promises). Its interval score is "
-        f"{ratio:.2f} times seasonal naive's (below 1 is better: narrower, or missing less).")
+        f"the test span ({'close to' if good else 'off from'} the {level:.0%} it promises).{versus}")
+    if level > trained.calibration.reliable_level:
+        st.info(f"{trained.calibration.days} calibration days support ranges up to about "
+                f"{trained.calibration.reliable_level:.0%}; a {level:.0%} range is extrapolated beyond the most "
+                "extreme errors seen.")
 INTERVAL_LABELS = {"coverage": "Coverage", "interval_score": "Interval score", "pinball": "Pinball loss (0.1/0.5/0.9)",
                    "interval_score_ratio": "Interval score vs seasonal naive", "pinball_ratio": "Pinball vs seasonal naive"}
 shown = intervals.rename(index=lambda m: model_name if m == NETWORK else label(m), columns=INTERVAL_LABELS)
@@ -108,8 +115,12 @@ with st.expander("Error and coverage per product as a table"):
 
 st.subheader("Rolling backtest: is one month deciding?")
 if trained.backtest is not None:
-    st.caption(f"The model trained again at {trained.backtest['origin'].nunique()} cut-offs a week apart, each scored "
-               "one step ahead on its own test days; the baselines on the same days.")
+    done, asked = trained.backtest["origin"].nunique(), job.config.backtest_origins
+    st.caption(f"The model trained again at {done} cut-offs a week apart, each scored one step ahead on its own "
+               f"test days; the baselines on the same days. Coverage is that of the "
+               f"{trained.backtest['level'].iloc[0]:.0%} interval." + (
+                   f" Only {done} of the {asked} cut-offs asked for fit the history (or the run was cancelled)."
+                   if done < asked else ""))
     b1, b2 = st.columns(2)
     b1.plotly_chart(charts.backtest_chart(trained.backtest, "MAE", model_name), key="backtest_mae")
     b2.plotly_chart(charts.backtest_chart(trained.backtest, "coverage", model_name), key="backtest_coverage")

@@ -3,7 +3,7 @@ forecast band, CSV downloads."""
 import streamlit as st
 
 from forecaster import ForecasterError, charts
-from forecaster.forecasting import MAX_HORIZON, with_intervals
+from forecaster.forecasting import MAX_HORIZON, current_calibration, with_intervals
 from forecaster.text import markdown
 from ui import jobs, results, router, state, widgets
 
@@ -24,7 +24,8 @@ with top[1]:
 state.put(state.INTERVALS, options)
 try:
     points = results.forecast_for(job.job_id, trained, panel, int(horizon))
-    fc = with_intervals(points, trained.calibration, options.level, options.service_level)
+    calibration = current_calibration(trained, panel)
+    fc = with_intervals(points, calibration, options.level, options.service_level)
     evaluation = results.evaluation(job.job_id, trained, panel)
 except ForecasterError as exc:
     st.error(markdown(exc))
@@ -41,6 +42,10 @@ else:
     st.info(f"**Lower – upper** is the range a day's demand falls in {options.level:.0%} of the time; the **order "
             f"quantity** covers a day's demand on {options.service_level:.0%} of days. Calibrated on the "
             f"{trained.calibration.days} validation days the model never trained on; later days get wider ranges.")
+    if options.level > calibration.reliable_level:
+        st.warning(f"{trained.calibration.days} calibration days support ranges up to about "
+                   f"{calibration.reliable_level:.0%}: a {options.level:.0%} range lies beyond the most extreme "
+                   "errors seen, so it is extrapolated and may hold less often than it says (Evaluate measures it).")
 
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("Download forecast CSV",

@@ -217,3 +217,70 @@ def test_fit_with_backtest_origins_returns_the_table_and_counts_every_cut_off_in
     assert records[-1].total_epochs == 2 * TINY.epochs and records[-1].done_epochs <= records[-1].total_epochs
     plain = fit(panel, TINY)
     pd.testing.assert_frame_equal(forecast(plain, panel), forecast(trained, panel))  # the model is the same
+
+
+def _late_starter_panel(days: int = 200, seed: int = 5) -> pd.DataFrame:
+    """p0 steady, 'dead' never sells, 'new' sells about 15 a day only in the last 10 days."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-01-01", periods=days, freq="D", name="date")
+    values = np.column_stack([rng.poisson(20, days), np.zeros(days), np.r_[np.zeros(days - 10), rng.poisson(15, 10)]])
+    return pd.DataFrame(values.astype(float), index=index, columns=pd.Index(["p0", "dead", "new"], name="product"))
+
+
+def test_a_product_that_never_sold_gets_no_range_and_orders_nothing():
+    panel = _late_starter_panel()
+    trained = fit(panel.iloc[:-10], TINY)  # 'new' has not sold yet either
+    fc = forecast(trained, panel.iloc[:-10]).set_index("product")
+    for product in ("dead", "new"):
+        assert fc.loc[product, "upper"] < 1e-9 and fc.loc[product, "order_quantity"] == 0, fc.loc[product]
+    assert fc.loc["p0", "upper"] - fc.loc["p0", "lower"] > 2
+
+
+def test_a_product_that_starts_selling_after_calibration_borrows_the_catalogs_spread():
+    panel = _late_starter_panel()
+    trained = fit(panel.iloc[:-10], TINY)
+    fc = forecast(trained, panel).set_index("product")  # 'new' has sold about 15 a day for 10 days now
+    assert fc.loc["new", "upper"] - fc.loc["new", "lower"] > 3  # not a zero-width band around its forecast
+    assert fc.loc["new", "order_quantity"] > fc.loc["new", "forecast"]
+    assert fc.loc["dead", "order_quantity"] == 0
+    assert trained.calibration.dormant.tolist() == [False, True, True]  # the model itself is unchanged
+
+
+def test_a_huge_product_does_not_widen_a_small_products_band():
+    rng = np.random.default_rng(0)
+    history = np.column_stack([rng.poisson(1e8, 300), rng.poisson(3, 300)]).astype(float)
+    actual = np.column_stack([rng.poisson(1e8, 28), rng.poisson(3, 28)]).astype(float)
+    point = np.tile([1e8, 3.0], (28, 1))
+    cal = calibrate(actual, point, history)
+    lower, upper = cal.bounds(np.array([[1e8, 3.0]]), 0.8)
+    assert upper[0, 1] < 10 and cal.order_quantity(np.array([[1e8, 3.0]]), 0.9)[0, 1] <= 8
+
+
+@pytest.mark.parametrize("field,value", [("days", float("inf")), ("scale", "huge"), ("offsets", "huge"),
+                                         ("growth", "huge"), ("level", "negative")])
+def test_a_saved_calibration_out_of_range_is_refused(tmp_path, trained_small, field, value):
+    run = save(trained_small, tmp_path)
+    meta = json.loads((run / "config.json").read_text())
+    cal = meta["calibration"]
+    if value == "huge":
+        cal[field] = (np.asarray(cal[field]) * 1e300).tolist()
+    elif value == "negative":
+        cal[field] = (-np.ones_like(np.asarray(cal[field]))).tolist()
+    else:
+        cal[field] = value
+    (run / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ForecasterError, match="interval calibration"):
+        load(run)
+
+
+def test_an_all_zero_test_span_has_no_interval_score_ratio_rather_than_infinity():
+    panel = make_panel(days=120)
+    panel.iloc[:] = 0.0
+    table = evaluate(fit(panel, TINY), panel).interval_overall(0.8)
+    assert table["interval_score_ratio"].isna().all() and np.isfinite(table["coverage"]).all()
+
+
+def test_wide_levels_beyond_what_the_calibration_days_support_are_flagged():
+    actual, point, history, _, _ = _known_residuals(n=28)
+    cal = calibrate(actual, point, history)
+    assert 0.9 < cal.reliable_level < 0.95
