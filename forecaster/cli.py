@@ -122,6 +122,9 @@ def _train(a: argparse.Namespace) -> None:
         say(f"epoch {rec.done_epochs}/{rec.total_epochs} train {rec.train_loss:.4f}{val} test {rec.test_loss:.4f}")
 
     trained = fit(ingested.panel, config, callback=progress)
+    if config.yearly == "auto" and trained.config.yearly == "on":
+        say(f"the history holds {len(ingested.panel):,} days: the same weekday a year earlier (lag 364) was added "
+            "to the lags (--yearly off leaves it out)")
     if trained.selection_reason:
         say(trained.selection_reason)
     ev = evaluate(trained, ingested.panel)

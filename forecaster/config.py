@@ -21,6 +21,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # the others are models.REGISTRY's names (tests/test_models_contract.py keeps the two in step)
 MODEL_CHOICES = (AUTO, GLOBAL_CNN_LSTM, CNN_LSTM)
 MAX_LAG = 400  # days: a year and a month, enough for same-day-last-year features
+YEARLY_CHOICES = ("auto", "on", "off")
+YEAR_LAG = 364  # the same weekday a year earlier
 MAX_LIST = 64  # lags or rolling windows in one list
 
 
@@ -119,6 +121,10 @@ class ForecastConfig:
     # features
     lags: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7), "Past days of demand each day's features hold: 7 means "
                                     "each of the last 7 days; or a list such as 1,7,14.", parse="lags", bounds=(1, MAX_LAG))
+    yearly: str = setting("auto", "Add the same weekday a year earlier (lag 364) to the lags: auto does when the "
+                          "history holds two years plus the validation and test days, on always, off never "
+                          "(measured better on the long favorita history, at the test span and at an earlier "
+                          "cut-off).", choices=YEARLY_CHOICES)
     rolling_windows: tuple[int, ...] = setting((), "Rolling means of the past days as extra features, in days, "
                                                "such as 7,28 (empty for none).", parse="days", flag="rolling",
                                                bounds=(2, MAX_LAG))
@@ -187,6 +193,8 @@ class ForecastConfig:
             problems.append("give at least one lag")
         if self.loss not in LOSSES:
             problems.append(f"loss must be one of {', '.join(LOSSES)}")
+        if self.yearly not in YEARLY_CHOICES:
+            problems.append(f"yearly must be one of {', '.join(YEARLY_CHOICES)}")
         if self.device not in DEVICES:
             problems.append(f"device must be one of {', '.join(DEVICES)}")
         if problems:
@@ -201,6 +209,14 @@ class ForecastConfig:
     def n_series_features(self) -> int:
         """Features per product and day (its lags and rolling means), the part window scaling rescales."""
         return len(self.lags) + len(self.rolling_windows)
+
+    def resolved(self, n_days: int) -> "ForecastConfig":
+        """The settings a panel of ``n_days`` days trains with: ``yearly`` auto becomes on (lag 364 joins the
+        lags) when the history holds two years plus the validation and test days, else off."""
+        on = self.yearly == "on" or (self.yearly == "auto" and n_days >= 2 * 365 + self.val_days + self.test_days)
+        if on:
+            return self.replace(lags=tuple(sorted(set(self.lags) | {YEAR_LAG})), yearly="on")
+        return self.replace(yearly="off")
 
     def replace(self, **changes: Any) -> "ForecastConfig":
         return dataclasses.replace(self, **changes)

@@ -62,7 +62,7 @@ def check_settings(panel: pd.DataFrame, config: ForecastConfig) -> None:
     (the settings themselves were checked when the config was built)."""
     from .windows import chronological_split
 
-    chronological_split(len(panel), config)
+    chronological_split(len(panel), config.resolved(len(panel)))
 
 
 @dataclass(frozen=True)

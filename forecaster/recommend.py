@@ -73,6 +73,7 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback
 
 def _fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallback | None,
               cancel: CancelFlag | None) -> TrainedForecaster:
+    config = config.resolved(len(panel))  # yearly "auto" decided by this panel's length
     if config.model == AUTO:
         return recommend(panel, config, callback, cancel).trained
     return train(panel, config, callback, cancel)
@@ -197,6 +198,7 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     """Train every candidate on ``panel`` and recommend the one with the lowest validation MAE."""
     if config.model != AUTO:
         raise ValueError("recommend() is for model='auto'")
+    config = config.resolved(len(panel))
     if config.val_days < 1:
         raise ForecasterError("The recommended model is chosen on validation days before the test span; "
                               "set validation days to at least 7, or pick a model yourself.")

@@ -99,6 +99,7 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
     if config.model not in REGISTRY:
         raise ValueError(f"train() trains one registry network, not {config.model!r}; use forecaster.fit")
     start = time.perf_counter()
+    config = config.resolved(len(panel))  # yearly "auto" decided by this panel's length
     device = resolve_device(config.device)
     values = panel.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():

@@ -67,3 +67,32 @@ def test_the_readme_settings_table_is_the_configs():
     found = re.search(r"<!-- settings table: start -->\n(.*?)\n<!-- settings table: end -->", text, re.S)
     assert found, "README.md lacks the settings table markers"
     assert found.group(1) == settings_table()
+
+
+def test_yearly_auto_adds_the_same_weekday_a_year_earlier_only_on_long_histories():
+    from forecaster.config import YEAR_LAG
+
+    config = ForecastConfig()
+    need = 2 * 365 + config.val_days + config.test_days
+    assert YEAR_LAG in config.resolved(need).lags and config.resolved(need).yearly == "on"
+    assert config.resolved(need - 1).lags == config.lags and config.resolved(need - 1).yearly == "off"
+    assert YEAR_LAG in config.replace(yearly="on").resolved(100).lags  # explicit: the user's choice wins
+    assert YEAR_LAG not in config.replace(yearly="off").resolved(5000).lags
+    assert config.resolved(need).resolved(need) == config.resolved(need)  # resolving twice changes nothing
+
+
+def test_yearly_on_with_too_short_a_history_is_refused_naming_the_days():
+    from conftest import TINY, make_panel
+    from forecaster import fit
+    from forecaster.errors import DataError
+
+    with pytest.raises(DataError, match="364"):
+        fit(make_panel(days=200), TINY.replace(yearly="on"))
+
+
+def test_a_long_history_trains_with_the_yearly_lag_and_saves_it():
+    from conftest import TINY, make_panel
+    from forecaster import fit
+
+    trained = fit(make_panel(days=800), TINY)
+    assert trained.config.yearly == "on" and 364 in trained.config.lags
