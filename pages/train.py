@@ -73,6 +73,10 @@ else:
             "validation days")
     st.success(f"Training finished in {jobs.format_seconds(trained.train_seconds)} ({snap.epochs_run} epochs{kept}).")
 
+if trained.config.yearly == "on" and job.config.yearly == "auto":
+    st.caption(f"The history holds {len(job.panel):,} days, so the same weekday a year earlier (lag 364) was added "
+               "to the lags (setting yearly: auto).")
+
 if trained.selection is not None:
     st.subheader("Recommended model")
     st.info(markdown(trained.selection_reason))
