@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ForecasterError
-from .labels import AUTO, CNN_LSTM, GLOBAL_CNN_LSTM
+from .labels import AUTO, CNN_LSTM, GLOBAL_CNN_BIGRU, GLOBAL_CNN_LSTM, GLOBAL_GRU_ATTENTION
 
 FORMATS = ("auto", "long", "wide", "transactions")
 LOSSES = ("mse", "l1", "huber")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # AUTO trains the network variants and simple baselines and recommends one (or a blend) by validation;
 # the others are models.REGISTRY's names (tests/test_models_contract.py keeps the two in step)
-MODEL_CHOICES = (AUTO, GLOBAL_CNN_LSTM, CNN_LSTM)
+MODEL_CHOICES = (AUTO, GLOBAL_CNN_LSTM, CNN_LSTM, GLOBAL_CNN_BIGRU, GLOBAL_GRU_ATTENTION)
 MAX_LAG = 400  # days: a year and a month, enough for same-day-last-year features
 YEARLY_CHOICES = ("auto", "on", "off")
 YEAR_LAG = 364  # the same weekday a year earlier
@@ -117,7 +117,10 @@ class ForecastConfig:
     model: str = setting(AUTO, "auto trains both networks and simple baselines and recommends the "
                          "one, or the blend, with the lowest error on the validation days; global_cnn_lstm is one "
                          "network shared by all products (with a product embedding); cnn_lstm is one network "
-                         "with one output per product (the reference design).", choices=MODEL_CHOICES)
+                         "with one output per product (the reference design); global_cnn_bigru and "
+                         "global_gru_attention are shared networks of the seed designs (a bidirectional GRU "
+                         "after the convolution; a GRU with attention over the window's days), trained on "
+                         "request, not yet among auto's candidates.", choices=MODEL_CHOICES)
     # features
     lags: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7), "Past days of demand each day's features hold: 7 means "
                                     "each of the last 7 days; or a list such as 1,7,14.", parse="lags", bounds=(1, MAX_LAG))

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 AUTO = "auto"  # the recommended model: candidates chosen by validation (forecaster.recommend)
 GLOBAL_CNN_LSTM = "global_cnn_lstm"
 CNN_LSTM = "cnn_lstm"
+GLOBAL_CNN_BIGRU = "global_cnn_bigru"
+GLOBAL_GRU_ATTENTION = "global_gru_attention"
 # methods in evaluations and blend components
 NETWORK = "network"  # the trained forecaster's own prediction
 NAIVE = "naive"
@@ -25,6 +27,8 @@ LABELS: dict[str, str] = {
     AUTO: "Recommended model",
     GLOBAL_CNN_LSTM: "Global CNN+LSTM (one network shared by all products)",
     CNN_LSTM: "Multi-output CNN+LSTM (one output per product)",
+    GLOBAL_CNN_BIGRU: "Global CNN+BiGRU (a bidirectional GRU shared by all products)",
+    GLOBAL_GRU_ATTENTION: "Global GRU with attention over the window's days",
     NETWORK: "Neural network",
     NAIVE: "Naive (same as yesterday)",
     SEASONAL_NAIVE: "Seasonal naive (same weekday last week)",

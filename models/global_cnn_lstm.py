@@ -55,3 +55,11 @@ class GlobalCNNLSTM(nn.Module):
         h, _ = self.lstm(h.transpose(1, 2))  # (B, L, H)
         out = self.head(torch.cat([h[:, -1], e], dim=1)).squeeze(1)  # (B,)
         return out * scale if self.window_scaling else out
+
+
+def scale_window(x: torch.Tensor, n_series: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, L, F) windows with the first ``n_series`` features divided by their mean absolute value over the
+    window plus SCALE_FLOOR, and the (B,) scale to multiply the output back by (the other global networks'
+    window scaling; GlobalCNNLSTM keeps its own copy of these lines so its saved behaviour stays put)."""
+    scale = x[:, :, :n_series].abs().mean(dim=(1, 2)) + SCALE_FLOOR  # (B,)
+    return torch.cat([x[:, :, :n_series] / scale[:, None, None], x[:, :, n_series:]], dim=2), scale

@@ -147,3 +147,15 @@ def test_window_scaling_stays_positive_below_the_training_minimum():
         inner.load_state_dict(net.state_dict())
         expected = inner(torch.cat([x[..., :4] / (0.5 + SCALE_FLOOR), x[..., 4:]], dim=2), torch.tensor([0]))
     torch.testing.assert_close(out, expected * (0.5 + SCALE_FLOOR))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_registry_model_trains_saves_and_loads_to_the_same_forecast(name, tmp_path):
+    import pandas as pd
+
+    from conftest import TINY, make_panel
+    from forecaster import fit, forecast, load, save
+
+    panel = make_panel(days=100)
+    trained = fit(panel, TINY.replace(model=name))
+    pd.testing.assert_frame_equal(forecast(load(save(trained, tmp_path)), panel), forecast(trained, panel))
