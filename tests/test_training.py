@@ -223,7 +223,8 @@ def test_invalid_settings_raise_a_forecaster_error(change):
 
 
 def test_unknown_model_is_refused_when_the_settings_are_made_naming_the_choices():
-    with pytest.raises(ForecasterError, match="model must be one of auto, global_cnn_lstm, cnn_lstm, not 'transformer'"):
+    with pytest.raises(ForecasterError, match="model must be one of auto, global_cnn_lstm, cnn_lstm, global_cnn_bigru, "
+                                              "global_gru_attention, not 'transformer'"):
         TINY.replace(model="transformer")
 
 
