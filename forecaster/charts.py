@@ -192,14 +192,6 @@ def top_products(panel: pd.DataFrame, n: int = 10) -> go.Figure:
 
 
 # --- forecast ----------------------------------------------------------------------------------------
-def forecast_wide(forecast: pd.DataFrame) -> pd.DataFrame:
-    """The long forecast (date, product, forecast) as one row per product and one column per day."""
-    wide = forecast.pivot(index="product", columns="date", values="forecast")
-    wide = wide.reindex(pd.unique(forecast["product"]))
-    wide.columns = [pd.Timestamp(c).strftime("%a %Y-%m-%d") for c in wide.columns]
-    return wide.reset_index()
-
-
 def forecast_day_table(forecast: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     """One forecast day, one row per product: forecast and, with intervals, lower, median, upper and the
     order quantity (largest forecast first)."""

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .baselines import BASELINES
-from .intervals import DEFAULT_LEVEL, Calibration, check_level, residual_calibration
+from .intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_growth, residual_calibration
 from .labels import NETWORK, SEASONAL_NAIVE
 from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, coverage, interval_score, per_product_mae,
                       pinball_loss, pooled_metrics)
@@ -108,9 +108,10 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
             if name != first:
                 per_product[f"beats_{name}"] = per_product[f"mae_{first}"] < per_product[f"mae_{name}"]
     cals = {name: cal for name, cal in (calibrations or {}).items() if cal is not None}
+    growth = horizon_growth(values[:days[0]])  # one history, shared by every baseline's interval
     for name, baseline in BASELINES.items():
         if name not in predictions:
-            cals[name] = residual_calibration(values, baseline, int(days[0]))
+            cals[name] = residual_calibration(values, baseline, int(days[0]), growth=growth)
     return Evaluation(panel.index[days], list(per_product["product"]), actual, all_preds, overall, per_product, cals)
 
 

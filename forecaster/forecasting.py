@@ -5,12 +5,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import ForecasterError
-from .intervals import DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, SERVICE_LEVELS, Calibration, check_level
+from .intervals import (DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, RECENT_DAYS, SERVICE_LEVELS, Calibration,
+                        check_level)
 from .trained import TrainedForecaster
 
 __all__ = ["MAX_HORIZON", "current_calibration", "forecast", "point_forecast", "with_intervals"]
-
-INTERVAL_COLUMNS = ("lower", "median", "upper", "order_quantity")
 
 
 def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
@@ -68,14 +67,14 @@ def current_calibration(trained: TrainedForecaster, panel: pd.DataFrame) -> Cali
     it was calibrated but have sold since borrow the catalog's spread (see Calibration.refreshed)."""
     if trained.calibration is None:
         return None
-    return trained.calibration.refreshed(trained.align(panel).to_numpy(dtype=np.float64))
+    recent = trained.align(panel).iloc[-RECENT_DAYS:]  # all refreshed() reads: not a copy of the whole panel
+    return trained.calibration.refreshed(recent.to_numpy(dtype=np.float64))
 
 
 def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, level: float = DEFAULT_LEVEL,
              service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
     """Forecast the ``horizon`` days after the panel's last date: date, product, step, forecast and, for a
-    model with a calibration, lower, median, upper and order_quantity (see :func:`with_intervals`)."""
-    check_level(level)
-    check_level(service_level, "service level", SERVICE_LEVELS)
+    model with a calibration, lower, median, upper and order_quantity (see :func:`with_intervals`, which
+    checks the levels)."""
     return with_intervals(point_forecast(trained, panel, horizon), current_calibration(trained, panel), level,
                           service_level)

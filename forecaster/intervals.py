@@ -79,10 +79,6 @@ class Calibration:
     pooled: np.ndarray | None = None
 
     @property
-    def n_products(self) -> int:
-        return self.offsets.shape[1]
-
-    @property
     def reliable_level(self) -> float:
         """The widest central level the calibration days can support: with n days per product a tail
         beyond 1/(n+1) lies past the most extreme residual seen (wider bands are extrapolated)."""
@@ -255,16 +251,18 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
 
 
 def residual_calibration(values: np.ndarray, predict: Callable[[np.ndarray, np.ndarray], np.ndarray], end: int,
-                         first: int = 7) -> Calibration:
+                         first: int = 7, growth: np.ndarray | None = None) -> Calibration:
     """A baseline's own interval: each product's residual quantiles of ``predict`` (a baseline of
-    :mod:`forecaster.baselines`) over target days ``first .. end-1`` (every day before the test span)."""
+    :mod:`forecaster.baselines`) over target days ``first .. end-1`` (every day before the test span).
+    ``growth`` is ``horizon_growth(values[:end])``, passed in when several baselines share one history."""
     days = np.arange(min(first, end - 1), end)
     days = days[days >= 1]
     if len(days) == 0:
         raise ValueError("no days to calibrate a baseline on")
     residuals = values[days] - predict(values, days)
     P = values.shape[1]
-    return Calibration(_quantiles(residuals), np.ones(P), np.ones(P), 0.0, horizon_growth(values[:end]), len(days),
+    growth = horizon_growth(values[:end]) if growth is None else growth
+    return Calibration(_quantiles(residuals), np.ones(P), np.ones(P), 0.0, growth, len(days),
                        "residual quantiles", _is_integer(values[:end]))
 
 

@@ -33,10 +33,11 @@ from .backtest import backtest
 from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
 from .errors import ForecasterError
+from .intervals import Calibration, calibrate
 from .labels import (AUTO, CNN_LSTM, GLOBAL_CNN_LSTM, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE,
                      WEEKDAY_MEAN_4, blend_label)
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
-from .training import ProgressCallback, calibrate_on_validation, train
+from .training import ProgressCallback, train
 from .windows import Split, chronological_split
 
 # network variants tried, first = preferred on a tie
@@ -76,7 +77,19 @@ def _fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCal
     config = config.resolved(len(panel))  # yearly "auto" decided by this panel's length
     if config.model == AUTO:
         return recommend(panel, config, callback, cancel).trained
-    return train(panel, config, callback, cancel)
+    trained = train(panel, config, callback, cancel)
+    split = chronological_split(len(panel), config)
+    if trained.networks and len(split.val):
+        trained.calibration = calibrate_on_validation(trained, panel, split)
+    return trained
+
+
+def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split) -> Calibration:
+    """Intervals for the forecaster that ships, from its one-step errors on the validation days (which it
+    never trained on) and the history before them; the test span plays no part. Done once, for what ships:
+    candidates that are not chosen need none."""
+    values = panel.to_numpy(dtype=np.float64)
+    return calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]])
 
 
 def planned_epochs(config: ForecastConfig) -> int:

@@ -28,8 +28,7 @@ from .device import resolve_device
 from .errors import ForecasterError, TrainingError
 from .features import PanelScaler
 from .trained import EVAL_BATCH, CancelFlag, EpochRecord, TrainedForecaster, build_network
-from .intervals import Calibration, calibrate
-from .windows import Split, WindowDataset, WindowFeatures, chronological_split
+from .windows import WindowDataset, WindowFeatures, chronological_split
 
 ProgressCallback = Callable[[EpochRecord], None]
 
@@ -123,17 +122,8 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
         trained.best_epochs.append(best_epoch)
         if trained.cancelled:
             break
-    if trained.networks and len(split.val):
-        trained.calibration = calibrate_on_validation(trained, panel, split)
     trained.train_seconds = time.perf_counter() - start
     return trained
-
-
-def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split) -> Calibration:
-    """Intervals for ``trained`` from its one-step errors on the validation days (which it never trained
-    on) and the history before them; the test span plays no part."""
-    values = panel.to_numpy(dtype=np.float64)
-    return calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]])
 
 
 @dataclass(frozen=True)

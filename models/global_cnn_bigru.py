@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .global_cnn_lstm import scale_window
+from .global_cnn_lstm import GlobalWindowNet
 
 
-class GlobalCNNBiGRU(nn.Module):
+class GlobalCNNBiGRU(GlobalWindowNet):
     """Global CNN + bidirectional GRU with a learned product embedding (one of the seed architectures).
 
     Shapes: B batch (product-days), L seq_len, F features (one product's K lag features + calendar),
@@ -17,15 +17,10 @@ class GlobalCNNBiGRU(nn.Module):
     scaling as in GlobalCNNLSTM.
     """
 
-    layout = "global"
-
     def __init__(self, n_features: int, n_products: int, conv_channels: int = 64, kernel_size: int = 3,
                  hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0, embedding_dim: int = 8,
                  n_series: int = 0, window_scaling: bool = False) -> None:
-        super().__init__()
-        self.n_series = n_series
-        self.window_scaling = bool(window_scaling and n_series)
-        self.embedding = nn.Embedding(n_products, embedding_dim)
+        super().__init__(n_products, embedding_dim, n_series, window_scaling)
         self.conv = nn.Sequential(
             nn.Conv1d(n_features + embedding_dim, conv_channels, kernel_size, padding=kernel_size // 2),
             nn.ReLU(), nn.Dropout(dropout))
@@ -35,13 +30,9 @@ class GlobalCNNBiGRU(nn.Module):
                                   nn.Dropout(dropout), nn.Linear(hidden_size, 1))
 
     def forward(self, x: torch.Tensor, products: torch.Tensor) -> torch.Tensor:
-        B, L, _ = x.shape
-        if self.window_scaling:
-            x, scale = scale_window(x, self.n_series)
-        e = self.embedding(products)  # (B, E)
-        h = torch.cat([x, e[:, None, :].expand(B, L, -1)], dim=2)  # (B, L, F + E)
+        L = x.shape[1]
+        h, e, scale = self.inputs(x, products)  # (B, L, F + E), (B, E)
         h = self.conv(h.transpose(1, 2))[..., :L]  # (B, C, L)
         _, last = self.gru(h.transpose(1, 2))  # (layers * 2, B, H)
         both = torch.cat([last[-2], last[-1]], dim=1)  # (B, 2H): forward and backward final states
-        out = self.head(torch.cat([both, e], dim=1)).squeeze(1)  # (B,)
-        return out * scale if self.window_scaling else out
+        return self.output(self.head(torch.cat([both, e], dim=1)).squeeze(1), scale)  # (B,)

@@ -9,7 +9,43 @@ from torch import nn
 SCALE_FLOOR = 0.02
 
 
-class GlobalCNNLSTM(nn.Module):
+class GlobalWindowNet(nn.Module):
+    """What every global network shares: a product embedding and DeepAR-style window scaling.
+
+    With ``window_scaling`` the first ``n_series`` features (the product's lags and rolling means) are
+    divided by their mean absolute value over the window plus :data:`SCALE_FLOOR`, and the output is
+    multiplied back. Subclasses build their layers after ``super().__init__`` and call :meth:`inputs`
+    and :meth:`output` around them.
+    """
+
+    layout = "global"
+
+    def __init__(self, n_products: int, embedding_dim: int, n_series: int, window_scaling: bool) -> None:
+        super().__init__()
+        self.n_series = n_series
+        self.window_scaling = bool(window_scaling and n_series)
+        self.embedding = nn.Embedding(n_products, embedding_dim)
+
+    def inputs(self, x: torch.Tensor, products: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(B, L, F) windows and (B,) ids -> (B, L, F + E) scaled windows with the embedding on every day,
+        the (B, E) embedding, and the (B,) scale (None without window scaling)."""
+        B, L, _ = x.shape
+        scale = None
+        if self.window_scaling:
+            K = self.n_series
+            # mean of absolute values: demand below the training minimum scales below 0, and a signed
+            # mean near 0 would blow the inputs up and flip the output's sign
+            scale = x[:, :, :K].abs().mean(dim=(1, 2)) + SCALE_FLOOR  # (B,)
+            x = torch.cat([x[:, :, :K] / scale[:, None, None], x[:, :, K:]], dim=2)
+        e = self.embedding(products)  # (B, E)
+        return torch.cat([x, e[:, None, :].expand(B, L, -1)], dim=2), e, scale
+
+    @staticmethod
+    def output(out: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+        return out if scale is None else out * scale
+
+
+class GlobalCNNLSTM(GlobalWindowNet):
     """Global CNN+LSTM with a learned product embedding.
 
     Shapes: B batch (product-days), L seq_len, F features (one product's K lag features + calendar),
@@ -17,22 +53,15 @@ class GlobalCNNLSTM(nn.Module):
     Weights are shared across products, so the parameter count does not grow with the catalog and
     every product's history teaches the network about all the others.
 
-    With ``window_scaling`` the first ``n_series`` features (the product's lags and rolling means) are
-    divided by their mean absolute value over the window plus :data:`SCALE_FLOOR`, and the output is multiplied back
-    (DeepAR-style mean scaling). The network then learns the shape of demand relative to its recent
-    level, which follows level shifts (holidays, a product taking off) that a scaler fit once on the
-    training days cannot, and lets products of different sizes share one set of weights.
+    Window scaling (see :class:`GlobalWindowNet`) lets the network learn the shape of demand relative to
+    its recent level, which follows level shifts (holidays, a product taking off) that a scaler fit once
+    on the training days cannot, and lets products of different sizes share one set of weights.
     """
-
-    layout = "global"
 
     def __init__(self, n_features: int, n_products: int, conv_channels: int = 64, kernel_size: int = 3,
                  hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0, embedding_dim: int = 8,
                  n_series: int = 0, window_scaling: bool = False) -> None:
-        super().__init__()
-        self.n_series = n_series
-        self.window_scaling = bool(window_scaling and n_series)
-        self.embedding = nn.Embedding(n_products, embedding_dim)
+        super().__init__(n_products, embedding_dim, n_series, window_scaling)
         self.conv = nn.Sequential(
             nn.Conv1d(n_features + embedding_dim, conv_channels, kernel_size, padding=kernel_size // 2),
             nn.ReLU(), nn.Dropout(dropout))
@@ -42,24 +71,8 @@ class GlobalCNNLSTM(nn.Module):
                                   nn.Dropout(dropout), nn.Linear(hidden_size, 1))
 
     def forward(self, x: torch.Tensor, products: torch.Tensor) -> torch.Tensor:
-        B, L, _ = x.shape
-        if self.window_scaling:
-            K = self.n_series
-            # mean of absolute values: demand below the training minimum scales below 0, and a signed
-            # mean near 0 would blow the inputs up and flip the output's sign
-            scale = x[:, :, :K].abs().mean(dim=(1, 2)) + SCALE_FLOOR  # (B,)
-            x = torch.cat([x[:, :, :K] / scale[:, None, None], x[:, :, K:]], dim=2)
-        e = self.embedding(products)  # (B, E)
-        h = torch.cat([x, e[:, None, :].expand(B, L, -1)], dim=2)  # (B, L, F + E)
+        L = x.shape[1]
+        h, e, scale = self.inputs(x, products)  # (B, L, F + E), (B, E)
         h = self.conv(h.transpose(1, 2))[..., :L]  # (B, C, L)
         h, _ = self.lstm(h.transpose(1, 2))  # (B, L, H)
-        out = self.head(torch.cat([h[:, -1], e], dim=1)).squeeze(1)  # (B,)
-        return out * scale if self.window_scaling else out
-
-
-def scale_window(x: torch.Tensor, n_series: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, L, F) windows with the first ``n_series`` features divided by their mean absolute value over the
-    window plus SCALE_FLOOR, and the (B,) scale to multiply the output back by (the other global networks'
-    window scaling; GlobalCNNLSTM keeps its own copy of these lines so its saved behaviour stays put)."""
-    scale = x[:, :, :n_series].abs().mean(dim=(1, 2)) + SCALE_FLOOR  # (B,)
-    return torch.cat([x[:, :, :n_series] / scale[:, None, None], x[:, :, n_series:]], dim=2), scale
+        return self.output(self.head(torch.cat([h[:, -1], e], dim=1)).squeeze(1), scale)  # (B,)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .global_cnn_lstm import scale_window
+from .global_cnn_lstm import GlobalWindowNet
 
 
-class GlobalGRUAttention(nn.Module):
+class GlobalGRUAttention(GlobalWindowNet):
     """Global GRU + additive attention over time steps, with a learned product embedding.
 
     Shapes: B batch (product-days), L seq_len, F features (one product's K lag features + calendar),
@@ -17,15 +17,10 @@ class GlobalGRUAttention(nn.Module):
     the embedding in the head. Window scaling as in GlobalCNNLSTM.
     """
 
-    layout = "global"
-
     def __init__(self, n_features: int, n_products: int, hidden_size: int = 64, lstm_layers: int = 1,
                  dropout: float = 0.0, embedding_dim: int = 8, n_series: int = 0,
                  window_scaling: bool = False) -> None:
-        super().__init__()
-        self.n_series = n_series
-        self.window_scaling = bool(window_scaling and n_series)
-        self.embedding = nn.Embedding(n_products, embedding_dim)
+        super().__init__(n_products, embedding_dim, n_series, window_scaling)
         self.gru = nn.GRU(n_features + embedding_dim, hidden_size, num_layers=lstm_layers, batch_first=True,
                           dropout=dropout if lstm_layers > 1 else 0.0)
         self.score = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.Tanh(), nn.Linear(hidden_size, 1))
@@ -33,12 +28,8 @@ class GlobalGRUAttention(nn.Module):
                                   nn.Dropout(dropout), nn.Linear(hidden_size, 1))
 
     def forward(self, x: torch.Tensor, products: torch.Tensor) -> torch.Tensor:
-        B, L, _ = x.shape
-        if self.window_scaling:
-            x, scale = scale_window(x, self.n_series)
-        e = self.embedding(products)  # (B, E)
-        h, _ = self.gru(torch.cat([x, e[:, None, :].expand(B, L, -1)], dim=2))  # (B, L, H)
+        h, e, scale = self.inputs(x, products)  # (B, L, F + E), (B, E)
+        h, _ = self.gru(h)  # (B, L, H)
         weights = torch.softmax(self.score(h).squeeze(2), dim=1)  # (B, L): how much each day counts
         context = (weights[:, :, None] * h).sum(dim=1)  # (B, H)
-        out = self.head(torch.cat([context, h[:, -1], e], dim=1)).squeeze(1)  # (B,)
-        return out * scale if self.window_scaling else out
+        return self.output(self.head(torch.cat([context, h[:, -1], e], dim=1)).squeeze(1), scale)  # (B,)

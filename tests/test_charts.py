@@ -105,8 +105,8 @@ def test_forecast_charts_and_table(panel):
     bar = charts.forecast_bar(fc)
     assert list(bar.data[0].y) == ["Coffee", "Milk", "Tea"]  # first day only, largest first
     assert "Friday 01 March 2024" in bar.layout.title.text
-    wide = charts.forecast_wide(fc)
-    assert list(wide["product"]) == ["Tea", "Coffee", "Milk"] and wide.shape == (3, 3)
+    day = charts.forecast_day_table(fc, dates[1])
+    assert list(day["product"]) == ["Coffee", "Milk", "Tea"] and day.shape == (3, 2)  # one day, largest first
     hist_fc = charts.history_and_forecast(panel.set_axis(pd.date_range(end="2024-02-29", periods=60), axis=0),
                                           fc, "Coffee", history_days=30)
     lines = {t.name: t for t in hist_fc.data}
