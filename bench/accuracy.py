@@ -169,7 +169,8 @@ def _overrides(pairs: list[str]) -> dict:
         if isinstance(current, bool):
             out[name] = value.lower() in ("1", "true", "yes")
         elif isinstance(current, tuple):
-            out[name] = tuple(int(x) for x in value.split(",") if x)
+            cast = str if current and isinstance(current[0], str) else int
+            out[name] = tuple(cast(x) for x in value.split(",") if x)
         else:
             out[name] = type(current)(value)
     return out

@@ -11,6 +11,7 @@ from typing import Any
 from .config import (DEVICES, ForecastConfig, IngestOptions, IntervalOptions, cli_flag, default_text, parse_days,
                      parse_lags)
 from .errors import ForecasterError
+from .labels import AUTO
 
 PARSERS = {"lags": parse_lags, "days": parse_days}
 
@@ -25,6 +26,8 @@ def _add_settings(group: argparse._ArgumentGroup, options: type) -> None:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif meta.get("repeat"):
             kwargs.update(action="append", metavar="NAME")
+            if "choices" in meta:
+                kwargs.update(choices=meta["choices"], metavar=None)
         elif "parse" in meta:
             kwargs["metavar"] = "DAYS"
         elif "choices" in meta:
@@ -55,7 +58,11 @@ def _ingest_options(a: argparse.Namespace) -> IngestOptions:
 
 
 def _config(a: argparse.Namespace) -> ForecastConfig:
-    return _settings(ForecastConfig, a, ForecastConfig())
+    config = _settings(ForecastConfig, a, ForecastConfig())
+    if a.candidates is not None and config.model != AUTO:  # a flag given must not be ignored silently
+        raise ForecasterError(f"--candidate names what --model auto chooses among; with --model {config.model} "
+                              "leave it out, or use --model auto.")
+    return config
 
 
 def parser() -> argparse.ArgumentParser:

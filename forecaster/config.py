@@ -20,6 +20,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # AUTO trains the network variants and simple baselines and recommends one (or a blend) by validation;
 # the others are models.REGISTRY's names (tests/test_models_contract.py keeps the two in step)
 MODEL_CHOICES = (AUTO, GLOBAL_CNN_LSTM, CNN_LSTM, GLOBAL_CNN_BIGRU, GLOBAL_GRU_ATTENTION)
+NETWORK_CHOICES = MODEL_CHOICES[1:]  # what the recommendation may train as candidates
+DEFAULT_CANDIDATES = (GLOBAL_CNN_LSTM, CNN_LSTM)
 MAX_LAG = 400  # days: a year and a month, enough for same-day-last-year features
 YEARLY_CHOICES = ("auto", "on", "off")
 YEAR_LAG = 364  # the same weekday a year earlier
@@ -112,15 +114,21 @@ class IntervalOptions:
 
 @dataclass(frozen=True)
 class ForecastConfig:
-    """Features, model and training settings of one run."""
+    """Features, model and training settings of one run (``candidates`` matter only to model auto: a
+    candidate's own settings keep the list it came from)."""
 
     model: str = setting(AUTO, "auto trains both networks and simple baselines and recommends the "
                          "one, or the blend, with the lowest error on the validation days; global_cnn_lstm is one "
                          "network shared by all products (with a product embedding); cnn_lstm is one network "
                          "with one output per product (the reference design); global_cnn_bigru and "
                          "global_gru_attention are shared networks of the seed designs (a bidirectional GRU "
-                         "after the convolution; a GRU with attention over the window's days), trained on "
-                         "request, not yet among auto's candidates.", choices=MODEL_CHOICES)
+                         "after the convolution; a GRU with attention over the window's days).",
+                         choices=MODEL_CHOICES)
+    candidates: tuple[str, ...] = setting(DEFAULT_CANDIDATES, "The networks auto trains and chooses among (with "
+                                          "the baselines and blends); give the flag once per network. The default "
+                                          "pair was measured best for accuracy per second of training (the seed "
+                                          "designs added no accuracy at earlier cut-offs, see the README).",
+                                          flag="candidate", repeat=True, choices=NETWORK_CHOICES)
     # features
     lags: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7), "Past days of demand each day's features hold: 7 means "
                                     "each of the last 7 days; or a list such as 1,7,14.", parse="lags", bounds=(1, MAX_LAG))
@@ -192,6 +200,11 @@ class ForecastConfig:
         problems = out_of_bounds(self)
         if self.model not in MODEL_CHOICES:
             problems.append(f"model must be one of {', '.join(MODEL_CHOICES)}, not {self.model!r}")
+        object.__setattr__(self, "candidates", tuple(self.candidates))
+        unknown = [c for c in self.candidates if c not in NETWORK_CHOICES]
+        if unknown or not self.candidates or len(set(self.candidates)) < len(self.candidates):
+            problems.append(f"candidates must be one or more different networks of {', '.join(NETWORK_CHOICES)}, "
+                            f"not {', '.join(map(repr, self.candidates)) or 'none'}")
         if not lags:
             problems.append("give at least one lag")
         if self.loss not in LOSSES:

@@ -2,7 +2,7 @@
 
 :func:`fit` is the library's entry point. With a registry model it trains that network
 (:func:`forecaster.training.train`). With ``model="auto"`` (the default) :func:`recommend` trains each
-network variant of :data:`NETWORKS` with the config's settings (one network each when a refit follows,
+network of ``config.candidates`` with the config's settings (one network each when a refit follows,
 the configured ensemble otherwise; the global variant's batch grows with the data, see
 :func:`candidate_config`), predicts the validation span (the ``val_days`` just before the test span) one
 day ahead from the actual history, adds the simple baselines on the same days, and also tries blends:
@@ -29,19 +29,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models import REGISTRY
+
 from .backtest import backtest
 from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
 from .errors import ForecasterError
 from .intervals import Calibration, calibrate
-from .labels import (AUTO, CNN_LSTM, GLOBAL_CNN_LSTM, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE,
+from .labels import (AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE,
                      WEEKDAY_MEAN_4, blend_label)
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
 from .training import ProgressCallback, train
 from .windows import Split, chronological_split
 
-# network variants tried, first = preferred on a tie
-NETWORKS = (GLOBAL_CNN_LSTM, CNN_LSTM)
 # the global layout's batch: a "global" sample is one product-day, a "multi" sample one day of every product
 GLOBAL_BATCH_FACTOR = 4
 MIN_STEPS = 32
@@ -100,7 +100,7 @@ def planned_epochs(config: ForecastConfig) -> int:
     if config.model != AUTO:
         return config.epochs * config.ensemble
     search = _search_config(config)
-    return search.epochs * search.ensemble * len(NETWORKS) + config.epochs * config.ensemble * int(config.refit)
+    return search.epochs * search.ensemble * len(config.candidates) + config.epochs * config.ensemble * int(config.refit)
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def candidate_config(config: ForecastConfig, model: str, n_train_days: int, n_pr
     multi-output layout's: its batch grows with the data (up to GLOBAL_BATCH_FACTOR times the configured
     batch size) while keeping at least MIN_STEPS optimiser steps per epoch on short histories.
     """
-    if model != GLOBAL_CNN_LSTM:
+    if REGISTRY[model].layout != "global":
         return config.replace(model=model)
     samples = n_train_days * n_products
     if config.epoch_samples:
@@ -233,12 +233,12 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
 def train_candidates(panel: pd.DataFrame, config: ForecastConfig, split: Split, total: int,
                      callback: ProgressCallback | None, cancel: CancelFlag | None
                      ) -> tuple[dict[str, TrainedForecaster], TrainedForecaster]:
-    """Each network of NETWORKS trained in turn (stopping at a cancel), histories renumbered for the whole
-    run; also returns the last one trained (the only one, with no networks, when the first was cancelled)."""
+    """Each network of ``config.candidates`` trained in turn (stopping at a cancel; the first is preferred on a
+    tie), histories renumbered for the whole run; also returns the last one trained (the only one, with no networks, when the first was cancelled)."""
     search = _search_config(config)
     per_candidate = search.epochs * search.ensemble
     networks: dict[str, TrainedForecaster] = {}
-    for i, model in enumerate(NETWORKS):
+    for i, model in enumerate(config.candidates):
         offset = i * per_candidate
         trained = train(panel, candidate_config(search, model, len(split.train), panel.shape[1]),
                         _relay(callback, offset, total), cancel)
@@ -271,7 +271,7 @@ def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: d
     the whole run's history, time and cancel state; and whether it was refit."""
     history = [h for trained in networks.values() for h in trained.history]
     seconds = sum(n.train_seconds for n in networks.values())
-    cancelled = any(n.cancelled for n in networks.values()) or len(networks) < len(NETWORKS)
+    cancelled = any(n.cancelled for n in networks.values()) or len(networks) < len(config.candidates)
     result, refitted = networks[chosen.network], False
     if config.refit and chosen.weights.get(NETWORK, 0) > 0 and not cancelled:
         refit = _refit(panel, config, result, split, total, callback, cancel)

@@ -256,3 +256,14 @@ def test_backtest_origins_flag_prints_one_row_per_cut_off_and_method(demo_csv, w
     assert "rolling backtest" in done.stderr
     rows = [line for line in done.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]
     assert len(rows) == 2 * 4  # two cut-offs, the network and three baselines each
+
+
+def test_candidate_flags_are_kept_and_a_conflict_with_a_named_model_is_refused():
+    from forecaster.cli import _config, parser
+    from forecaster.errors import ForecasterError
+
+    args = parser().parse_args(["train", "x.csv", "--candidate", "global_gru_attention", "--candidate", "cnn_lstm"])
+    assert _config(args).candidates == ("global_gru_attention", "cnn_lstm")
+    args = parser().parse_args(["train", "x.csv", "--candidate", "cnn_lstm", "--model", "global_cnn_lstm"])
+    with pytest.raises(ForecasterError, match="--candidate"):
+        _config(args)

@@ -11,9 +11,10 @@ import torch
 from conftest import TINY as TINY_NETWORK, make_panel
 from forecaster import ForecastConfig, evaluate, fit, forecast, load, save
 from forecaster.baselines import BASELINES
+from forecaster.config import DEFAULT_CANDIDATES
 from forecaster.errors import ForecasterError
 from forecaster.labels import CNN_LSTM, GLOBAL_CNN_LSTM, MOVING_AVERAGE_7, NETWORK
-from forecaster.recommend import NETWORKS, best_blend, network_blends, recommend
+from forecaster.recommend import best_blend, network_blends, recommend
 from forecaster.windows import chronological_split
 
 # the shared tiny settings, recommending (refit has its own test below)
@@ -46,7 +47,7 @@ def test_test_span_values_change_nothing_in_the_recommendation(panel, rec):
     pd.testing.assert_frame_equal(rec.trained.selection, other.trained.selection)  # same validation MAEs, same choice
     assert rec.trained.selection_reason == other.trained.selection_reason
     assert rec.trained.blend == other.trained.blend
-    for model in NETWORKS:
+    for model in DEFAULT_CANDIDATES:
         a, b = rec.networks[model], other.networks[model]
         assert a.scaler.to_dict() == b.scaler.to_dict()  # scaling fit before the test span
         assert a.best_epochs == b.best_epochs  # early stopping watched the validation span only
@@ -73,14 +74,14 @@ def test_recommendation_is_the_lowest_validation_mae(panel, rec):
     actual = panel.to_numpy()[val]
     assert np.isclose(np.abs(rec.trained.predict(panel, val) - actual).mean(), chosen["validation_mae"])
     assert f"{chosen['validation_mae']:.3g}" in rec.trained.selection_reason
-    assert set(sel["candidate"]) >= set(NETWORKS) | {"moving_average_7", "seasonal_naive"}
+    assert set(sel["candidate"]) >= set(DEFAULT_CANDIDATES) | {"moving_average_7", "seasonal_naive"}
 
 
 def test_every_candidate_is_scored_on_the_same_validation_days(panel, rec):
     val = chronological_split(len(panel), TINY).val
     actual = panel.to_numpy()[val]
     preds = rec.predictions(panel, val)
-    assert len(rec.candidates) >= len(NETWORKS) + 3
+    assert len(rec.candidates) >= len(DEFAULT_CANDIDATES) + 3
     for candidate in rec.candidates:
         assert np.isclose(np.abs(preds[candidate.name] - actual).mean(), candidate.val_mae), candidate.name
     assert np.allclose(preds[MOVING_AVERAGE_7], BASELINES[MOVING_AVERAGE_7](panel.to_numpy(), val))
@@ -96,7 +97,7 @@ def test_fit_with_auto_returns_the_recommendation(panel, rec):
 def test_progress_covers_every_candidate(panel):
     records = []
     fit(panel, TINY.replace(patience=0), callback=records.append)
-    total = TINY.epochs * TINY.ensemble * len(NETWORKS)
+    total = TINY.epochs * TINY.ensemble * len(DEFAULT_CANDIDATES)
     assert {r.total_epochs for r in records} == {total}
     assert [r.done_epochs for r in records] == list(range(1, total + 1))
 
@@ -175,7 +176,7 @@ def test_without_refit_the_chosen_ensemble_ships_as_validated(panel):
     config = TINY.replace(ensemble=2)
     assert ForecastConfig().refit is False
     rec = recommend(panel, config)
-    for model in NETWORKS:
+    for model in DEFAULT_CANDIDATES:
         assert len(rec.networks[model].networks) == 2
     chosen_name = rec.trained.selection.loc[rec.trained.selection["chosen"], "candidate"].iloc[0]
     chosen = next(c for c in rec.candidates if c.name == chosen_name)
@@ -184,3 +185,18 @@ def test_without_refit_the_chosen_ensemble_ships_as_validated(panel):
     val = chronological_split(len(panel), config).val
     chosen_mae = rec.trained.selection.loc[rec.trained.selection["chosen"], "validation_mae"].iloc[0]
     assert np.isclose(np.abs(rec.trained.predict(panel, val) - panel.to_numpy()[val]).mean(), chosen_mae)
+
+
+def test_the_recommendation_trains_exactly_the_candidates_asked_for(panel):
+    config = TINY.replace(candidates=("global_gru_attention", "cnn_lstm"), ensemble=1, epochs=2)
+    rec = recommend(panel, config)
+    assert list(rec.networks) == ["global_gru_attention", "cnn_lstm"]
+    assert {c.network for c in rec.candidates} <= {"global_gru_attention", "cnn_lstm"}
+    assert rec.networks["global_gru_attention"].config.model == "global_gru_attention"
+    assert len(rec.trained.history) <= 2 * 2  # two networks, two epochs each
+
+
+def test_candidates_must_be_different_registry_networks():
+    for bad in ((), ("auto",), ("cnn_lstm", "cnn_lstm"), ("lightgbm",)):
+        with pytest.raises(ForecasterError, match="candidates must be"):
+            ForecastConfig(candidates=bad)

@@ -9,10 +9,11 @@ import dataclasses
 
 import streamlit as st
 
-from forecaster.config import (FORMATS, MODEL_CHOICES, ForecastConfig, IngestOptions, IntervalOptions, bounds,
+from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, ForecastConfig, IngestOptions, IntervalOptions, bounds,
                                default_text, format_lags, help_text, parse_lags)
+from forecaster.errors import ForecasterError
 from forecaster.ingest import ColumnMapping
-from forecaster.labels import label
+from forecaster.labels import AUTO, label
 
 FORMAT_LABELS = {"auto": "Detect automatically", "long": "Long: one row per date and product",
                  "wide": "Wide: one column per product", "transactions": "Transactions: one row per sale"}
@@ -45,7 +46,7 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
 
     Raises ForecasterError for settings that are invalid whatever the data (the page shows it).
     """
-    seeds = {"w_model": current.model, "w_lags": format_lags(current.lags), "w_seq_len": current.seq_len,
+    seeds = {"w_model": current.model, "w_candidates": list(current.candidates), "w_lags": format_lags(current.lags), "w_seq_len": current.seq_len,
              "w_epochs": current.epochs, "w_batch": current.batch_size, "w_lr": current.learning_rate,
              "w_conv": current.conv_channels, "w_hidden": current.hidden_size, "w_test_days": current.test_days,
              "w_val_days": current.val_days, "w_seed": current.seed}
@@ -53,6 +54,8 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
         _seed(key, value)
     with st.form("training_form", border=True):
         st.selectbox("Model", MODEL_CHOICES, format_func=label, key="w_model", help=setting_help("model"))
+        st.multiselect("Networks the recommended model chooses among", NETWORK_CHOICES, format_func=label,
+                       key="w_candidates", help=setting_help("candidates"))
         c1, c2, c3 = st.columns(3)
         with c1:
             st.text_input("Past days the model looks at (lags)", key="w_lags", help=setting_help("lags"))
@@ -73,7 +76,13 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
     if not submitted:
         return None
     s = st.session_state
-    return current.replace(model=s.w_model, lags=parse_lags(s.w_lags), seq_len=int(s.w_seq_len),
+    candidates = tuple(s.w_candidates)
+    if s.w_model != AUTO and candidates != DEFAULT_CANDIDATES:  # a choice the user made is never ignored
+        raise ForecasterError(f"The networks to choose among apply to the recommended model only; with "
+                              f"{label(s.w_model)} set them back to {', '.join(map(label, DEFAULT_CANDIDATES))}, "
+                              "or pick the recommended model.")
+    return current.replace(model=s.w_model, candidates=candidates,
+                           lags=parse_lags(s.w_lags), seq_len=int(s.w_seq_len),
                            epochs=int(s.w_epochs), batch_size=int(s.w_batch), learning_rate=float(s.w_lr),
                            conv_channels=int(s.w_conv), hidden_size=int(s.w_hidden),
                            test_days=int(s.w_test_days), val_days=int(s.w_val_days), seed=int(s.w_seed))

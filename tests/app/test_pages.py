@@ -120,6 +120,19 @@ def test_train_page_shows_device_and_prefilled_form_for_demo_data():
     assert at.selectbox(key="w_model").value == DEFAULT_CONFIG.model
     assert at.selectbox(key="w_model").options == [label(m) for m in MODEL_CHOICES]  # shown by label
     assert at.number_input(key="w_epochs").proto.help == setting_help("epochs")  # help from forecaster.config
+    assert at.multiselect(key="w_candidates").value == list(DEFAULT_CONFIG.candidates)
+
+
+def test_candidates_with_a_named_model_are_refused_naming_the_conflict():
+    at = new_app()
+    at.button[0].click().run()
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="w_model").set_value("cnn_lstm")
+    at.multiselect(key="w_candidates").set_value(["global_gru_attention"])
+    at.button(key="FormSubmitter:training_form-Train").click().run()
+    assert not at.exception
+    assert any("recommended model only" in e.value for e in at.error)
+    assert job_of(at) is None  # nothing trains with a setting it would ignore
 
 
 # --- upload ----------------------------------------------------------------------------------------
