@@ -1,6 +1,7 @@
 """Accuracy benchmark: this project's models against strong baselines on the real datasets in ../shared/data.
 
-usage: python bench/accuracy.py [dataset ...] [--seed S] [--threads T] [--set NAME=VALUE ...]
+usage: python bench/accuracy.py [dataset ...] [--seed S | --seeds 0,1,2,3] [--threads T] [--set NAME=VALUE ...]
+                              [--cutoff-days N]
        datasets: online_retail_top100 bread_basket_top20 favorita_stores coffee_vending (default: all found),
                  or the extra checks bread_basket_all online_retail_top25_log
 
@@ -57,6 +58,14 @@ REFERENCE = {
     "bread_basket_top20": (2.493, 2.051, "AutoETS"),
     "favorita_stores": (107.75, 82.09, "LightGBM"),
     "coffee_vending": (1.170, 1.094, "AutoETS"),
+}
+# Issue 13, one-step MAE ratio to seasonal naive of two neural references run under the same protocol
+# (NeuralForecast NHITS and LSTM) and the best classical reference: dataset -> (NHITS, LSTM, best classical)
+NEURAL_REFERENCE = {
+    "online_retail_top100": (0.749, 0.746, 0.885),
+    "bread_basket_top20": (0.899, 0.810, 0.823),
+    "favorita_stores": (0.708, 0.944, 0.762),
+    "coffee_vending": (1.062, 0.883, 0.935),
 }
 # Issue 12, 80% intervals: dataset -> (best interval-score ratio, its method and coverage, best pinball ratio),
 # ratios to seasonal naive with per-product residual quantiles
@@ -181,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("datasets", nargs="*", choices=[[], *ALL_DATASETS], default=[],
                    help="default: the four of the issues' tables; also " + ", ".join(EXTRA))
     p.add_argument("--seed", type=int, default=ForecastConfig().seed)
+    p.add_argument("--seeds", default="", metavar="S,S,...",
+                   help="run every dataset once per seed (e.g. 0,1,2,3): the detailed tables of the first seed, "
+                        "then the default's range over the seeds next to the issues' references")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared 2-core machine two threads spend more CPU "
                         "time waiting on each other than they save)")
@@ -192,23 +204,30 @@ def main(argv: list[str] | None = None) -> int:
                         "so the real test span stays unseen (the reference rows then no longer apply)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    config = ForecastConfig(seed=a.seed, **_overrides(a.set))
+    seeds = [int(x) for x in a.seeds.split(",") if x.strip()] or [a.seed]
     tables, interval_tables, notes = [], [], []
-    for name in a.datasets or list(DATASETS):
-        cpu0 = time.process_time()
-        panel = load(name)
-        if panel is None:
-            continue
-        if a.cutoff_days:
-            panel = panel.iloc[:-a.cutoff_days]
-        table, intervals, note = run(name, panel, config, time.process_time() - cpu0, reference=not a.cutoff_days)
-        tables.append(table)
-        interval_tables.append(intervals)
-        notes.append(note)
-        print(f"# {name} done", file=sys.stderr, flush=True)
+    for seed in seeds:
+        config = ForecastConfig(seed=seed, **_overrides(a.set))
+        for name in a.datasets or list(DATASETS):
+            cpu0 = time.process_time()
+            panel = load(name)
+            if panel is None:
+                continue
+            if a.cutoff_days:
+                panel = panel.iloc[:-a.cutoff_days]
+            table, intervals, note = run(name, panel, config, time.process_time() - cpu0, reference=not a.cutoff_days)
+            tables.append(table.assign(seed=seed))
+            interval_tables.append(intervals.assign(seed=seed))
+            notes.append(note)
+            print(f"# {name} seed {seed} done", file=sys.stderr, flush=True)
     if not tables:
         print("no dataset found under", DATA, file=sys.stderr)
         return 1
+    every_seed = pd.concat(tables, ignore_index=True)
+    every_interval = pd.concat(interval_tables, ignore_index=True)
+    tables = [t for t in tables if t["seed"].iloc[0] == seeds[0]]
+    interval_tables = [t for t in interval_tables if t["seed"].iloc[0] == seeds[0]]
+    notes = notes[:len(tables)]
     table = pd.concat(tables, ignore_index=True)
     table = table.rename(columns={"ratio_to_seasonal_naive": "ratio_snaive"})
     cols = ["dataset", "products", "method", "MAE", "ratio_snaive", "RMSE", "WAPE", "MASE", "cpu_s", "wall_s"]
@@ -223,7 +242,32 @@ def main(argv: list[str] | None = None) -> int:
     print("\nWhat the recommendation saw (validation span = the days just before the test span):")
     for note in notes:
         print("\n" + note)
+    if len(seeds) > 1:
+        print(seed_ranges(every_seed, every_interval, seeds, reference=not a.cutoff_days))
     return 0
+
+
+def seed_ranges(tables: pd.DataFrame, intervals: pd.DataFrame, seeds: list[int], reference: bool) -> str:
+    """The default over every seed next to the issues' references: MAE ratio (issue 13) and the 80% interval's
+    coverage, interval-score ratio and pinball ratio (issue 12); 'worst' is the seed furthest from the bar."""
+    default = "recommended (default)"
+    mae = tables[tables["method"] == default].pivot(index="dataset", columns="seed", values="ratio_to_seasonal_naive")
+    ivl = intervals[intervals["method"] == default].set_index(["dataset", "seed"])
+    rows = []
+    for name in mae.index:
+        nhits, lstm, classical = NEURAL_REFERENCE.get(name, (np.nan,) * 3) if reference else (np.nan,) * 3
+        best_is, _, best_pin = INTERVAL_REFERENCE.get(name, (np.nan, "", np.nan)) if reference else (np.nan, "", np.nan)
+        ratios = mae.loc[name]
+        cov = ivl.loc[name, "coverage"]
+        rows.append({"dataset": name, **{f"ratio s{s}": ratios[s] for s in seeds},
+                     "ratio worst": ratios.max(), "NHITS": nhits, "LSTM": lstm, "classical": classical,
+                     "below all": bool(ratios.max() < min(nhits, lstm, classical)) if reference else None,
+                     "coverage min-max": f"{cov.min():.3f}-{cov.max():.3f}",
+                     "IS ratio worst": ivl.loc[name, "interval_score_ratio"].max(), "IS ref": best_is,
+                     "pinball worst": ivl.loc[name, "pinball_ratio"].max(), "pinball ref": best_pin})
+    return (f"\nThe default over seeds {','.join(map(str, seeds))}: MAE ratio to seasonal naive next to issue 13's "
+            "references, 80% interval next to issue 12's (coverage bar 0.75-0.85):\n"
+            + pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep=""))
 
 
 if __name__ == "__main__":
