@@ -15,6 +15,12 @@ over every product, with weight ``n / (n + SHRINK_DAYS)`` for ``n`` held-out day
 weeks of residuals keeps its own shape (an intermittent seller's skew), and a thin one borrows from the
 catalog. A quantile is then ``forecast + offset(prob) * s``, never below 0.
 
+A calm month is no promise of a calm test span: when the products moved less from week to week on the
+calibration days than over the year before them (pooled, ``past / now > 1``), every offset is widened by
+``(past / now) ** CALM_POWER`` (at most :data:`MAX_CALM`); a rough month is kept as it is, never narrowed.
+On the long favorita history the validation weeks of July were calmer than the year with its December
+peaks, and the band covered 0.70 of the test days without this, 0.79 with it (see the README).
+
 Multi-day (recursive) forecasts widen with the horizon: ``growth[h-1]`` multiplies the day-1 spread. It is
 measured on the history, as how much worse the better of two simple rules (carry the last day forward,
 carry the same weekday forward) does ``h`` days ahead than one day ahead, pooled over products, never
@@ -40,6 +46,9 @@ SHRINK_DAYS = 10  # per-product quantiles count as this many days' worth of pool
 LEVEL_POWER = 0.5  # spread grows with the square root of the forecast level
 LEVEL_FLOOR = 0.25  # of the product's mean level, added so a forecast of 0 keeps a spread
 REL_CLIP = (1 / 16, 16.0)
+CALM_POWER = 0.5  # widening for calm calibration days: square root of how much calmer than the past year
+CALM_YEAR = 365  # days before the calibration days they are compared with
+MAX_CALM = 2.0
 MAX_HORIZON = 90
 RECENT_DAYS = 28  # days a product that starts selling after calibration is judged on
 MAX_OFFSET = 1e6  # bounds a saved calibration must respect (normalised units, units, spread multiplier)
@@ -77,6 +86,7 @@ class Calibration:
     # normalised quantiles pooled over the catalog, which such a product borrows once it starts selling
     dormant: np.ndarray | None = None
     pooled: np.ndarray | None = None
+    widened: float = 1.0  # the calm-days factor already in the offsets (1: the calibration days were not calm)
 
     @property
     def reliable_level(self) -> float:
@@ -143,7 +153,7 @@ class Calibration:
                 "level_power": self.level_power, "growth": self.growth.tolist(), "days": self.days,
                 "method": self.method, "integer": self.integer,
                 "dormant": None if self.dormant is None else self.dormant.tolist(),
-                "pooled": None if self.pooled is None else self.pooled.tolist()}
+                "pooled": None if self.pooled is None else self.pooled.tolist(), "widened": self.widened}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], n_products: int) -> "Calibration":
@@ -155,6 +165,7 @@ class Calibration:
         dormant = None if data.get("dormant") is None else np.asarray(data["dormant"])
         pooled = None if data.get("pooled") is None else np.asarray(data["pooled"], dtype=np.float64)
         days, power = data["days"], float(data["level_power"])
+        widened = float(data.get("widened", 1.0))
         ok = (offsets.shape == (len(GRID), n_products) and scale.shape == level.shape == (n_products,)
               and growth.shape == (MAX_HORIZON,) and all(np.isfinite(a).all() for a in (offsets, scale, level, growth))
               # in range: a damaged run must not forecast 1e300 units (quantities above 1e9 are refused at ingest)
@@ -162,13 +173,14 @@ class Calibration:
               and ((level >= 0) & (level <= MAX_UNITS)).all() and ((growth >= 1) & (growth <= MAX_GROWTH)).all()
               and (np.diff(offsets, axis=0) >= -1e-6).all() and 0 <= power <= 1
               and isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 100_000
+              and 1 <= widened <= MAX_CALM
               and (dormant is None or (dormant.shape == (n_products,) and dormant.dtype == bool))
               and (pooled is None or (pooled.shape == (len(GRID),) and np.isfinite(pooled).all()
                                       and (np.abs(pooled) <= MAX_OFFSET).all())))
         if not ok:
             raise ValueError("calibration arrays of the wrong shape or values out of range")
         return cls(offsets, scale, level, power, growth, days, str(data.get("method", "conformal")),
-                   bool(data.get("integer", False)), dormant, pooled)
+                   bool(data.get("integer", False)), dormant, pooled, widened)
 
 
 def unit_floor(integer: bool, scale: np.ndarray) -> float:
@@ -220,6 +232,22 @@ def horizon_growth(history: np.ndarray, horizons: int = MAX_HORIZON) -> np.ndarr
     return np.maximum.accumulate(np.maximum(errors / errors[0], 1.0))
 
 
+def calm_factor(history: np.ndarray, n: int) -> float:
+    """How much to widen a calibration on the last ``n`` days of ``history``: ``(past / now) ** CALM_POWER``
+    where ``now`` is the mean absolute week-on-week change on those days and ``past`` the same over the
+    CALM_YEAR days before them, pooled over products; 1 when they were not calmer (or too little history to
+    compare), at most MAX_CALM."""
+    if len(history) < n + 7 + 28:  # four weeks of past changes at least
+        return 1.0
+    changes = np.abs(history[7:] - history[:-7])  # row i: day i + 7 against day i
+    now, past = changes[-n:].mean(), changes[-n - CALM_YEAR:-n].mean()
+    if not past > 0:
+        return 1.0
+    if not now > 0:
+        return MAX_CALM
+    return float(np.clip((past / now) ** CALM_POWER, 1.0, MAX_CALM))
+
+
 def _quantiles(residuals: np.ndarray) -> np.ndarray:
     """(len(GRID), P) per-product empirical quantiles (linear interpolation) of (n, P) residuals."""
     return np.quantile(residuals, GRID, axis=0)
@@ -244,10 +272,11 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
     # a product's own quantiles count by the days that say something about it (it sold, or was forecast to)
     informative = ((actual > 0) | (point > 0)).sum(axis=0)
     w = informative / (informative + SHRINK_DAYS)
-    offsets = w * own + (1 - w) * pooled[:, None]
+    widened = calm_factor(seen, len(actual))
+    offsets = (w * own + (1 - w) * pooled[:, None]) * widened
     dormant = (seen == 0).all(axis=0)  # never sold: no range and nothing to stock, until it sells
     return Calibration(offsets, scale, level, LEVEL_POWER, horizon_growth(seen), len(actual), method, integer,
-                       dormant, pooled)
+                       dormant, pooled * widened, widened)
 
 
 def residual_calibration(values: np.ndarray, predict: Callable[[np.ndarray, np.ndarray], np.ndarray], end: int,

@@ -83,6 +83,9 @@ if NETWORK in intervals.index:
     (st.success if good else st.warning)(
         f"The {model_name.lower()}'s {level:.0%} interval held the actual demand on {cov:.0%} of the product-days of "
         f"the test span ({'close to' if good else 'off from'} the {level:.0%} it promises).{versus}")
+    if trained.calibration.widened > 1:
+        st.caption(f"Ranges widened {trained.calibration.widened:.2f}×: demand changed less from week to week on the "
+                   "validation days than over the year before them, and a calm month is no promise of a calm one.")
     if level > trained.calibration.reliable_level:
         st.info(f"{trained.calibration.days} calibration days support ranges up to about "
                 f"{trained.calibration.reliable_level:.0%}; a {level:.0%} range is extrapolated beyond the most "

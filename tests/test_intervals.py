@@ -2,6 +2,7 @@
 further out on a random walk; order quantities; interval metrics; rolling backtest; old runs load without."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ from forecaster.backtest import backtest, summary
 from forecaster.baselines import seasonal_naive
 from forecaster.errors import ForecasterError
 from forecaster.evaluation import evaluate
-from forecaster.intervals import Calibration, calibrate, horizon_growth, residual_calibration
+from forecaster.intervals import Calibration, calibrate, calm_factor, horizon_growth, residual_calibration
 from forecaster.metrics import coverage, interval_score, pinball_loss
 
 from conftest import TINY, make_panel
@@ -284,3 +285,22 @@ def test_wide_levels_beyond_what_the_calibration_days_support_are_flagged():
     actual, point, history, _, _ = _known_residuals(n=28)
     cal = calibrate(actual, point, history)
     assert 0.9 < cal.reliable_level < 0.95
+
+
+def test_calm_calibration_days_widen_the_band_and_rough_ones_never_narrow_it():
+    rng = np.random.default_rng(5)
+    year = rng.normal(100, 20, (400, 3)).round().clip(0)
+    calm = rng.normal(100, 5, (28, 3)).round().clip(0)
+    point = np.full_like(calm, 100.0)
+    history = np.vstack([year, calm])
+    assert calm_factor(history, 28) > 1.5  # four times calmer: about sqrt(4) wider, capped at MAX_CALM
+    rough = rng.normal(100, 60, (28, 3)).round().clip(0)
+    assert calm_factor(np.vstack([year, rough]), 28) == 1.0
+    assert calm_factor(calm, 28) == 1.0  # nothing before the calibration days to compare with
+    plain = calibrate(calm, point, year)
+    assert plain.widened == calm_factor(np.vstack([year, calm]), 28)
+    lo, hi = plain.bounds(point, 0.8)
+    unwidened = dataclasses.replace(plain, offsets=plain.offsets / plain.widened)
+    lo0, hi0 = unwidened.bounds(point, 0.8)
+    assert np.allclose(hi - point, (hi0 - point) * plain.widened)
+    assert Calibration.from_dict(plain.to_dict(), 3).widened == plain.widened  # saved with the run
