@@ -2,6 +2,7 @@
 
 usage: python bench/speed.py [--products 100,1000,5000] [--days 1095] [--epochs 4] [--rows 1000000]
                              [--demo-runs 3] [--compare-tree DIR] [--only-demo]
+                             [--large PRODUCTS,DAYS] [--large-runs 2]
 
 Prints one table. Each measurement runs in a fresh subprocess so that peak memory (max RSS) is its own.
 * epoch: seconds per training epoch of the reference-sized multi-output CNN+LSTM (conv 64, LSTM 64,
@@ -81,13 +82,32 @@ def floor(products: int, days: int) -> float:
     return float(res.stdout.strip().splitlines()[-1])
 
 
-def demo_train(root: Path = ROOT) -> tuple[float, float]:
-    """Wall and CPU seconds (user + system of the child) of the demo train command run from ``root``."""
+def large_csv(path: Path, products: int, days: int) -> Path:
+    """A wide CSV of ``products`` x ``days`` of weekly-patterned Poisson demand with a yearly swing."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    t = np.arange(days)[:, None]
+    level = rng.gamma(2.0, 5.0, products)[None, :]
+    rate = level * (1 + 0.3 * np.sin(2 * np.pi * t / 7)) * (1 + 0.2 * np.sin(2 * np.pi * t / 365.25))
+    panel = pd.DataFrame(rng.poisson(rate), index=pd.date_range("2022-01-01", periods=days, freq="D"),
+                         columns=[f"SKU{i:05d}" for i in range(products)])
+    panel.rename_axis("date").to_csv(path)
+    return path
+
+
+def demo_train(root: Path = ROOT, data: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the child) of the train command run from ``root``, with
+    default settings, on ``data`` (default: the demo data, written by that tree's own demo command)."""
     import resource
 
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp) / "demo.csv"
-        subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=root, check=True)
+        if data is None:
+            subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=root, check=True)
+        else:
+            demo = data
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "forecaster", "train", str(demo), "--quiet",
@@ -98,21 +118,21 @@ def demo_train(root: Path = ROOT) -> tuple[float, float]:
         return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def demo_rows(runs: int, other: Path | None) -> list[dict]:
+def demo_rows(runs: int, other: Path | None, data: Path | None = None, what: str = "demo") -> list[dict]:
     trees = {"this tree": ROOT} if other is None else {"this tree": ROOT, f"{other}": other}
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
     for i in range(runs):
         order = list(trees) if i % 2 == 0 else list(reversed(trees))  # ABBA: neither always goes first
         for name in order:
-            times[name].append(demo_train(trees[name]))
+            times[name].append(demo_train(trees[name], data))
     rows = []
     for name, got in times.items():
-        rows.append({"measure": f"demo `train` command, default settings, {name} (median of {runs})",
+        rows.append({"measure": f"{what} `train` command, default settings, {name} (median of {runs})",
                      "seconds": statistics.median(w for w, _ in got), "cpu_s": statistics.median(c for _, c in got),
                      "floor_s": None, "ratio_to_floor": None, "peak_MiB": None})
     if other is not None:
         mine, theirs = rows
-        rows.append({"measure": f"demo `train`: this tree / {other}", "seconds": mine["seconds"] / theirs["seconds"],
+        rows.append({"measure": f"{what} `train`: this tree / {other}", "seconds": mine["seconds"] / theirs["seconds"],
                      "cpu_s": mine["cpu_s"] / theirs["cpu_s"], "floor_s": None, "ratio_to_floor": None,
                      "peak_MiB": None})
     return rows
@@ -127,6 +147,10 @@ def main() -> None:
     ap.add_argument("--demo-runs", type=int, default=3)
     ap.add_argument("--compare-tree", type=Path, help="another checkout whose demo train command is timed too")
     ap.add_argument("--only-demo", action="store_true", help="skip the epoch and ingest measurements")
+    ap.add_argument("--large", default="", metavar="PRODUCTS,DAYS",
+                    help="also time the train command on a generated wide CSV of this size (e.g. 1000,1095), "
+                         "in both trees with --compare-tree")
+    ap.add_argument("--large-runs", type=int, default=2)
     a = ap.parse_args()
     rows = []
     for p in ([] if a.only_demo else [int(x) for x in a.products.split(",")]):
@@ -138,7 +162,13 @@ def main() -> None:
         r = _child(INGEST_CODE, str(a.rows))
         rows.append({"measure": f"ingest {a.rows:,} transaction rows ({r['mib']:.0f} MiB CSV -> {r['shape'][0]}x{r['shape'][1]})",
                      "seconds": r["ingest_s"], "floor_s": None, "ratio_to_floor": None, "peak_MiB": r["peak_mib"]})
-    rows += demo_rows(a.demo_runs, a.compare_tree)
+    if a.demo_runs:
+        rows += demo_rows(a.demo_runs, a.compare_tree)
+    if a.large:
+        products, days = (int(x) for x in a.large.split(","))
+        with tempfile.TemporaryDirectory() as tmp:
+            data = large_csv(Path(tmp) / "large.csv", products, days)
+            rows += demo_rows(a.large_runs, a.compare_tree, data, f"{products:,} products x {days} days")
     import pandas as pd
 
     pd.set_option("display.width", 200)
