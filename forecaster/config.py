@@ -125,9 +125,10 @@ class ForecastConfig:
                          "after the convolution; a GRU with attention over the window's days).",
                          choices=MODEL_CHOICES)
     candidates: tuple[str, ...] = setting(DEFAULT_CANDIDATES, "The networks auto trains and chooses among (with "
-                                          "the baselines and blends); give the flag once per network. The default "
-                                          "pair was measured best for accuracy per second of training (the seed "
-                                          "designs added no accuracy at earlier cut-offs, see the README).",
+                                          "the baselines and blends); give the flag once per network. The seed "
+                                          "designs are not in the default pair: as extra candidates they gave no "
+                                          "steady gain at an earlier cut-off, for twice the training (see the "
+                                          "README).",
                                           flag="candidate", repeat=True, choices=NETWORK_CHOICES)
     # features
     lags: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7), "Past days of demand each day's features hold: 7 means "
