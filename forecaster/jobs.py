@@ -200,6 +200,7 @@ class TrainingJob:
             if self._thread is not None or self._status != QUEUED:
                 return self
             self._thread = threading.Thread(target=self._run, name=f"training-{self.job_id}", daemon=True)
+            self._status, self._started = RUNNING, time.time()  # running from now on, for every reader
         self._thread.start()
         return self
 
@@ -279,8 +280,6 @@ class TrainingJob:
             self._history.append(record)
 
     def _run(self) -> None:
-        with self._lock:
-            self._status, self._started = RUNNING, time.time()
         try:
             trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=_StopFlag(self))
         except ForecasterError as exc:  # a message meant for the user
