@@ -26,6 +26,7 @@ import multiprocessing
 import queue
 import threading
 import time
+import weakref
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -173,6 +174,8 @@ class ProcessExecutor:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._manager: Any = None  # a multiprocessing manager: each run's progress queue and cancel event
+        self._stops: set[Any] = set()  # the cancel events of the runs in progress
+        _stop_runs_at_exit(self)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> "ProcessExecutor":
@@ -195,6 +198,16 @@ class ProcessExecutor:
         with self._lock:
             procs = getattr(self._pool, "_processes", None) or {}
             return [p.pid for p in procs.values() if p.is_alive()]
+
+    def stop_runs(self) -> None:
+        """Cancel every run in progress (they keep what they learned), e.g. when the server exits."""
+        with self._lock:
+            stops = list(self._stops)
+        for stop in stops:
+            try:
+                stop.set()
+            except (OSError, EOFError):  # the manager is gone already: so are the runs
+                pass
 
     def shutdown(self, wait: bool = True) -> None:
         """End the workers and the manager (a run in progress fails). ``wait=False`` terminates workers
@@ -235,6 +248,8 @@ class ProcessExecutor:
             return []
         pool, manager = self._acquire()
         records, stop = manager.Queue(), manager.Event()
+        with self._lock:
+            self._stops.add(stop)
         progress = Progress(tasks, callback)
         try:
             # the longest tasks first would balance better, but results and seeds do not depend on the order
@@ -252,6 +267,8 @@ class ProcessExecutor:
             stop.set()  # whatever happened, no task of this run goes on training
             for f in futures:
                 f.cancel()
+            with self._lock:
+                self._stops.discard(stop)
         return [_unpack(p) for p in packed]
 
     @staticmethod
@@ -283,6 +300,24 @@ def _drain(records: Any, progress: Progress) -> None:
         except queue.Empty:
             return
         progress.record(task, record)
+
+
+def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
+    """When the interpreter exits (the server stops), cancel the executor's runs first: the pool's own exit
+    hook waits for the tasks in progress, which would otherwise train to the end. Registered with the
+    hooks that run before threads are joined (concurrent.futures registers its own there, at import, and
+    they run last registered first)."""
+    ref = weakref.ref(executor)
+
+    def stop() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.stop_runs()
+
+    try:
+        threading._register_atexit(stop)  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # another Python, or already exiting: the pool's hook still ends it
+        pass
 
 
 def make_executor(settings: ServerSettings) -> Executor:
