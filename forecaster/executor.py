@@ -20,17 +20,20 @@ process that runs threads (Streamlit's server, torch's pools) can deadlock the c
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import multiprocessing
 import queue
+import sys
 import threading
 import time
+import types
 import weakref
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 import pandas as pd
 
@@ -164,7 +167,8 @@ class ProcessExecutor:
     """A pool of ``workers`` spawned processes, each with ``threads`` torch threads, reused by every run.
 
     The pool starts on the first run (or :meth:`start`, to spawn the workers ahead: each imports torch,
-    which takes seconds); several runs may share it at once (their tasks queue in submission order).
+    which takes seconds); several runs may share it at once, each keeping at most its even share of the
+    workers busy.
     After a worker died the pool is broken for every run using it: those runs fail with
     :class:`WorkerError`, and the next run gets a new pool."""
 
@@ -182,14 +186,9 @@ class ProcessExecutor:
         return cls(settings.workers, settings.threads_per_worker)
 
     def start(self) -> "ProcessExecutor":
-        """Spawn the workers now, without waiting for them, so the first run does not pay their start; a
-        no-op while the pool is up."""
-        with self._lock:
-            if self._pool is not None:
-                return self
-        pool, _ = self._acquire()
-        for _ in range(self.slots):  # each submit to a pool without an idle worker spawns one
-            pool.submit(_ready)
+        """Spawn the workers now, without waiting for them to import torch, so the first run does not pay
+        their start; a no-op while the pool is up."""
+        self._acquire()
         return self
 
     @property
@@ -223,13 +222,18 @@ class ProcessExecutor:
             manager.shutdown()
 
     def _acquire(self) -> tuple[ProcessPoolExecutor, Any]:
+        """The pool (and the manager), made and every worker spawned on first use or after a break: all
+        spawning happens here, where the parent's main module is hidden from the children."""
         with self._lock:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                if self._manager is None:
-                    self._manager = context.Manager()
-                self._pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker,
-                                                 initargs=(self.threads,))
+                with _main_hidden():
+                    if self._manager is None:
+                        self._manager = context.Manager()
+                    self._pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker,
+                                                     initargs=(self.threads,))
+                    for _ in range(self.slots):  # a submit finding no idle worker spawns one: all of them now
+                        self._pool.submit(_ready)
             return self._pool, self._manager
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
@@ -250,33 +254,38 @@ class ProcessExecutor:
         records, stop = manager.Queue(), manager.Event()
         with self._lock:
             self._stops.add(stop)
-        progress = Progress(tasks, callback)
+        futures: dict[int, Future] = {}
         try:
-            # the longest tasks first would balance better, but results and seeds do not depend on the order
-            futures = [pool.submit(_run_task, task, i, records, stop) for i, task in enumerate(tasks)]
-        except BrokenProcessPool:
-            self._discard(pool)
-            raise WorkerError(WORKER_DIED) from None
-        try:
-            self._follow(futures, records, stop, progress, cancel)
-            packed = [f.result() for f in futures]
+            self._follow(pool, tasks, futures, records, stop, Progress(tasks, callback), cancel)
+            packed = [futures[i].result() for i in range(len(tasks))]
         except BrokenProcessPool:
             self._discard(pool)
             raise WorkerError(WORKER_DIED) from None
         finally:
             stop.set()  # whatever happened, no task of this run goes on training
-            for f in futures:
+            for f in futures.values():
                 f.cancel()
             with self._lock:
                 self._stops.discard(stop)
         return [_unpack(p) for p in packed]
 
-    @staticmethod
-    def _follow(futures: list[Future], records: Any, stop: Any, progress: Progress,
-                cancel: CancelFlag | None) -> None:
-        """Relay progress in this thread until every task has ended, forwarding a cancel to the workers."""
-        pending = dict(enumerate(futures))
+    def _share(self) -> int:
+        """Tasks one run may have in the pool at once: the workers split evenly between the runs in
+        progress, so two jobs at once both move (the pool itself is first come, first served)."""
+        with self._lock:
+            return max(1, self.slots // max(1, len(self._stops)))
+
+    def _follow(self, pool: ProcessPoolExecutor, tasks: Sequence[TrainTask], futures: dict[int, Future],
+                records: Any, stop: Any, progress: Progress, cancel: CancelFlag | None) -> None:
+        """Submit the tasks, at most this run's share at a time, and relay progress in this thread until
+        every task has ended, forwarding a cancel to the workers (tasks not yet submitted then still run,
+        and end at once, having trained nothing)."""
+        pending: dict[int, Future] = {}
+        unsent = list(range(len(tasks)))  # in task order; results and seeds do not depend on the order
         while True:
+            while unsent and len(pending) < self._share():
+                i = unsent.pop(0)
+                futures[i] = pending[i] = pool.submit(_run_task, tasks[i], i, records, stop)
             _drain(records, progress)
             if cancel is not None and cancel.is_set() and not stop.is_set():
                 stop.set()
@@ -287,8 +296,9 @@ class ProcessExecutor:
                         progress.finish(i)
                     else:  # the run fails: the other tasks need not go on
                         stop.set()
+                        unsent.clear()
                     del pending[i]
-            if not pending:
+            if not pending and not unsent:
                 return
             wait(list(pending.values()), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
 
@@ -300,6 +310,21 @@ def _drain(records: Any, progress: Progress) -> None:
         except queue.Empty:
             return
         progress.record(task, record)
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """A spawned child imports the parent's ``__main__`` again (by path or module name) before its first
+    task. Workers need nothing from it (their tasks are this module's functions), and under Streamlit it is
+    the app script, which would run again, in bare mode, in every worker. While the workers spawn, the
+    parent's main is a blank module, so the children leave theirs alone."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
