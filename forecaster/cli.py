@@ -6,12 +6,15 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import (DEVICES, ForecastConfig, IngestOptions, IntervalOptions, cli_flag, default_text, parse_days,
-                     parse_lags)
+from .config import (DEFAULT_SERVER, DEVICES, ForecastConfig, IngestOptions, IntervalOptions, ServerSettings, cli_flag,
+                     default_text, help_text, parse_days, parse_lags)
 from .errors import ForecasterError
 from .labels import AUTO
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 PARSERS = {"lags": parse_lags, "days": parse_days}
 
@@ -80,6 +83,8 @@ def parser() -> argparse.ArgumentParser:
                                          "the model and each baseline")
     t.add_argument("--predictions-out", help="CSV: date,product,actual,predicted,lower,upper over the test span")
     t.add_argument("--save", help="directory under which a timestamped run directory is written")
+    t.add_argument("--workers", type=int, metavar="N",
+                   help=f"{help_text(ServerSettings, 'workers')} (default here: {DEFAULT_SERVER.workers})")
     t.add_argument("--quiet", action="store_true", help="print only the metrics table")
     f = sub.add_parser("forecast", help="forecast with a saved model")
     f.add_argument("--model", required=True, help="a run directory written by train --save")
@@ -99,13 +104,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _train(a: argparse.Namespace) -> None:
-    from .evaluation import evaluate
-    from .export import forecast_table, metrics_table, write_csv
-    from .forecasting import forecast
-    from .ingest import load_panel
-    from .device import device_label, resolve_device
-    from .persistence import save
-    from .recommend import fit
+    """Read, train, evaluate, forecast and write. Once the flags are checked the worker processes start,
+    importing torch while this process reads the CSV; they end with the command."""
+    from .executor import make_executor
 
     start = time.perf_counter()
     config = _config(a)
@@ -114,6 +115,28 @@ def _train(a: argparse.Namespace) -> None:
     _check_outputs(a.data, a.forecast_out, a.metrics_out, a.predictions_out)
     if a.save and Path(a.save).exists() and not Path(a.save).is_dir():
         raise ForecasterError(f"--save {a.save!r} is a file; give a folder for the run directories.")
+    server = ServerSettings.from_env()
+    if a.workers is not None:
+        server = dataclasses.replace(server, workers=a.workers)
+    if config.model != AUTO and config.ensemble == 1:  # one network: nothing to train side by side
+        server = dataclasses.replace(server, workers=0)
+    executor = make_executor(server).start()
+    try:
+        _train_with(a, config, intervals, executor, start)
+    finally:
+        executor.shutdown(wait=False)  # done or failed: workers still starting need not finish importing
+
+
+def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: IntervalOptions, executor: Executor,
+                start: float) -> None:
+    from .evaluation import evaluate
+    from .export import forecast_table, metrics_table, write_csv
+    from .forecasting import forecast
+    from .ingest import load_panel
+    from .device import device_label, resolve_device
+    from .persistence import save
+    from .recommend import fit
+
     resolve_device(config.device)  # a forced device that is absent: say so before reading and training
     ingested = load_panel(a.data, _ingest_options(a))
     r = ingested.report
@@ -128,7 +151,7 @@ def _train(a: argparse.Namespace) -> None:
         val = f" val {rec.val_loss:.4f}" if rec.val_loss is not None else ""
         say(f"epoch {rec.done_epochs}/{rec.total_epochs} train {rec.train_loss:.4f}{val} test {rec.test_loss:.4f}")
 
-    trained = fit(ingested.panel, config, callback=progress)
+    trained = fit(ingested.panel, config, callback=progress, executor=executor)
     if config.yearly == "auto" and trained.config.yearly == "on":
         say(f"the history holds {len(ingested.panel):,} days: the same weekday a year earlier (lag 364) was added "
             "to the lags (--yearly off leaves it out)")

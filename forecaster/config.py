@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,6 +248,66 @@ class ForecastConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may use (a container's limit where the OS reports one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# from this many cores on, training runs in worker processes by default: on a 2-core machine the pool
+# measured 0.9-1.1x the in-process run, whose torch already uses both cores (bench/parallel.py)
+MIN_CORES_FOR_WORKERS = 4
+MAX_WORKERS = 8  # an auto run trains 6 independent networks (2 candidates x 3 members): more workers idle
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How much of this machine training uses at once. Server-level, not part of a run's settings: they
+    change how fast a model trains, never which model (a member's seed is the same in any worker). The
+    dashboard reads them from the environment (:meth:`from_env`); the CLI has ``--workers``."""
+
+    workers: int = setting(min(cpu_cores(), MAX_WORKERS) if cpu_cores() >= MIN_CORES_FOR_WORKERS else 0,
+                           "Worker processes that train networks at once (a run's ensemble members and "
+                           "candidates); 0 or 1 trains in the calling process, one network after another, "
+                           "torch using every core. Default: the CPU cores, at most 8, from 4 cores on (on "
+                           "2 cores the workers were measured no faster: bench/parallel.py).", bounds=(0, 64),
+                           env="FORECASTER_WORKERS")
+    max_jobs: int = setting(max(1, cpu_cores() // 4), "Training jobs the dashboard runs at once, sharing the "
+                            "workers; later ones wait in a queue, first come first served. Default: a quarter "
+                            "of the CPU cores, at least 1.", bounds=(1, 64), env="FORECASTER_MAX_JOBS")
+
+    def __post_init__(self) -> None:
+        problems = out_of_bounds(self)
+        if problems:
+            raise ForecasterError("Invalid server settings: " + "; ".join(problems) + ".")
+
+    @property
+    def parallel(self) -> bool:
+        """Whether training runs in worker processes (one worker would only add the cost of starting it)."""
+        return self.workers > 1
+
+    @property
+    def threads_per_worker(self) -> int:
+        """torch threads each worker uses: workers x threads stays within the cores (no oversubscription)."""
+        return max(1, cpu_cores() // max(self.workers, 1))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "ServerSettings":
+        """The defaults, overridden by FORECASTER_WORKERS and FORECASTER_MAX_JOBS where set."""
+        environ = dict(os.environ if environ is None else environ)
+        changes = {}
+        for f in dataclasses.fields(cls):
+            text = environ.get(f.metadata["env"], "").strip()
+            if text:
+                try:
+                    changes[f.name] = int(text)
+                except ValueError:
+                    raise ForecasterError(f"{f.metadata['env']} must be a whole number, not {text[:40]!r}.") from None
+        return cls(**changes)
+
+
 def _number(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
@@ -317,5 +378,6 @@ def settings_table() -> str:
 
 
 DEFAULT_CONFIG = ForecastConfig()
+DEFAULT_SERVER = ServerSettings()
 DEFAULT_INGEST = IngestOptions()
 DEFAULT_INTERVALS = IntervalOptions()

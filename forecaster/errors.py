@@ -11,3 +11,7 @@ class DataError(ForecasterError):
 
 class TrainingError(ForecasterError):
     """Training could not produce a usable model (for example the loss became NaN)."""
+
+
+class WorkerError(TrainingError):
+    """A training worker process ended without an answer (killed, perhaps for lack of memory)."""

@@ -1,9 +1,12 @@
-"""Background training: a job object that owns one thread, and a registry of jobs per owner.
+"""Background training: a job object that owns one thread, and a registry of jobs per owner with a
+server-wide queue.
 
 The training thread writes only to its own :class:`TrainingJob` (progress behind a lock, result, error);
 readers take :meth:`TrainingJob.snapshot`, an immutable copy. Nothing here knows about Streamlit: the
 dashboard keeps one :class:`JobRegistry` per server process and passes each browser session's own
-owner id, so two sessions never see each other's jobs. Finished results are remembered by
+owner id, so two sessions never see each other's jobs. The registry trains at most ``max_running`` jobs
+at once, on its executor's worker processes (:mod:`forecaster.executor`); later jobs wait, first come
+first served, and a snapshot says their place in the line. Finished results are remembered by
 :func:`training_key` (panel content + settings), so the same data and settings are not trained twice.
 """
 from __future__ import annotations
@@ -16,16 +19,17 @@ import threading
 import time
 import traceback
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
-from .config import ForecastConfig
+from .config import DEFAULT_SERVER, ForecastConfig, ServerSettings
 from .errors import ForecasterError
 
 if TYPE_CHECKING:  # torch-free at import: the dashboard's sidebar and Home page read jobs before any training
+    from .executor import Executor
     from .trained import EpochRecord, TrainedForecaster
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,13 @@ def default_fit(*args: Any, **kwargs: Any) -> "TrainedForecaster":
     from .recommend import fit
 
     return fit(*args, **kwargs)
+
+
+def fit_with(executor: "Executor") -> FitFn:
+    """forecaster.fit training its networks on ``executor`` (a registry's worker pool)."""
+    def fit_on_executor(*args: Any, **kwargs: Any) -> "TrainedForecaster":
+        return default_fit(*args, executor=executor, **kwargs)
+    return fit_on_executor
 
 
 def panel_fingerprint(panel: pd.DataFrame) -> str:
@@ -78,6 +89,13 @@ class JobSnapshot:
     error_detail: str | None = None
     reused: bool = False
     label: str = ""
+    queue_position: int = 0  # 1 = next to start; 0 when not waiting
+    queue_length: int = 0  # jobs waiting, this one included
+
+    @property
+    def queued(self) -> bool:
+        """Waiting in the server's queue for a free training slot."""
+        return self.status == QUEUED and self.queue_position > 0
 
     @property
     def done_epochs(self) -> int:
@@ -158,6 +176,9 @@ class TrainingJob:
         self._error_detail: str | None = None
         self._reused = False
         self._thread: threading.Thread | None = None
+        # set by a registry that queues this job: its place in the line, and whom to tell when it ends
+        self.queue_place: Callable[["TrainingJob"], tuple[int, int]] | None = None
+        self.on_end: Callable[["TrainingJob"], None] | None = None
 
     @classmethod
     def finished_with(cls, trained: TrainedForecaster, panel: pd.DataFrame, config: ForecastConfig, *,
@@ -174,14 +195,32 @@ class TrainingJob:
 
     # --- control -------------------------------------------------------------------------------
     def start(self) -> "TrainingJob":
-        if self._thread is None and not self._done.is_set():
+        """Start the training thread (once; a job cancelled while waiting never starts)."""
+        with self._lock:
+            if self._thread is not None or self._status != QUEUED:
+                return self
             self._thread = threading.Thread(target=self._run, name=f"training-{self.job_id}", daemon=True)
-            self._thread.start()
+            self._status, self._started = RUNNING, time.time()  # running from now on, for every reader
+        self._thread.start()
         return self
 
-    def cancel(self) -> None:
-        """Ask the thread to stop after the current batch; the best weights so far are kept."""
+    @property
+    def started(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def cancel(self, why: str = "") -> None:
+        """Ask the thread to stop after the current batch; the best weights so far are kept. A job still
+        waiting for its turn ends at once, having trained nothing."""
         self._cancel.set()
+        with self._lock:
+            waiting = self._thread is None and self._status == QUEUED
+            if waiting:
+                self._status, self._ended = CANCELLED, time.time()
+                self._started = self._ended
+                self._error = why + "Cancelled before it started: nothing was trained. Train again."
+        if waiting:
+            self._done.set()
 
     @property
     def cancelled_by_user(self) -> bool:
@@ -218,14 +257,17 @@ class TrainingJob:
             return self._status
 
     def snapshot(self) -> JobSnapshot:
+        place = self.queue_place(self) if self.queue_place is not None else (0, 0)  # before our lock: the registry's
         with self._lock:
             if self._started is None:
                 elapsed = 0.0
             else:
                 elapsed = (self._ended or time.time()) - self._started
             total = self._history[-1].total_epochs if self._history else self._planned_epochs()
+            if self._status != QUEUED or self._thread is not None:
+                place = (0, 0)
             return JobSnapshot(self.job_id, self._status, tuple(self._history), total, elapsed, self._error,
-                               self._error_detail, self._reused, self.label)
+                               self._error_detail, self._reused, self.label, *place)
 
     def _planned_epochs(self) -> int:
         from .recommend import planned_epochs
@@ -238,8 +280,6 @@ class TrainingJob:
             self._history.append(record)
 
     def _run(self) -> None:
-        with self._lock:
-            self._status, self._started = RUNNING, time.time()
         try:
             trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=_StopFlag(self))
         except ForecasterError as exc:  # a message meant for the user
@@ -268,6 +308,8 @@ class TrainingJob:
                 self._history = list(result.history)
             self._ended = time.time()
         self._done.set()
+        if self.on_end is not None:  # the registry starts the next job in line
+            self.on_end(self)
 
 
 @dataclass
@@ -282,17 +324,24 @@ class JobRegistry:
 
     Owners are ids the registry issued (:meth:`issue_owner`), each bound to the browser that got it: only
     that browser may resume it (:meth:`resume_owner`), so a chosen or shared id never opens someone else's
-    session. ``get`` and ``latest`` only return jobs of the owner who asks. A new run cancels the owner's
-    running one; a running job nobody asked for during ``abandon_after`` seconds stops by itself. Old
+    session. ``get`` and ``latest`` only return jobs of the owner who asks. At most ``max_running`` jobs
+    train at once, on ``executor`` (default: each in its own thread, in this process); the others wait in
+    a first-come, first-served queue. A new run cancels the owner's running or waiting one; a job nobody
+    asked for during ``abandon_after`` seconds stops by itself (a waiting one never starts). Old
     finished jobs are evicted: at most ``max_jobs_per_owner`` per owner, none idle longer than
     ``max_idle_seconds``, and the oldest first while all finished jobs hold more than ``max_bytes`` of
     panels and uploads; at most ``max_results`` finished models are kept for reuse.
     """
 
-    def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn = default_fit,
+    def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn | None = None,
                  max_idle_seconds: float = 12 * 3600, abandon_after: float | None = 120.0,
-                 max_bytes: int = 1 << 30) -> None:
+                 max_bytes: int = 1 << 30, max_running: int = DEFAULT_SERVER.max_jobs,
+                 executor: "Executor | None" = None) -> None:
         self._lock = threading.Lock()
+        self.max_running = max(1, max_running)
+        self.executor = executor  # owned: shutdown() ends its worker processes
+        self._waiting: deque[TrainingJob] = deque()  # first come, first served
+        self._active: dict[str, TrainingJob] = {}  # started and not yet ended
         self.max_idle_seconds = max_idle_seconds  # finished jobs nobody asked for this long are dropped
         self.abandon_after = abandon_after
         self.max_bytes = max_bytes
@@ -301,7 +350,30 @@ class JobRegistry:
         self._owners: dict[str, str] = {}  # owner id -> the browser key it was issued to
         self.max_jobs_per_owner = max_jobs_per_owner
         self.max_results = max_results
-        self._fit = fit_fn
+        self._fit = fit_fn or (default_fit if executor is None else fit_with(executor))
+
+    @classmethod
+    def for_server(cls, settings: ServerSettings | None = None, **kwargs: Any) -> "JobRegistry":
+        """The dashboard's registry: ``settings.max_jobs`` at once, on worker processes when it has several
+        workers (started on the first job, or by :meth:`warm_up`)."""
+        from .executor import make_executor
+
+        settings = settings or ServerSettings.from_env()
+        return cls(max_running=settings.max_jobs, executor=make_executor(settings), **kwargs)
+
+    def warm_up(self) -> None:
+        """Start the worker processes now (each imports torch: seconds), so the first job need not wait."""
+        if self.executor is not None:
+            self.executor.start()
+
+    def shutdown(self) -> None:
+        """Cancel every job and end the worker processes."""
+        with self._lock:
+            jobs = [e.job for e in self._jobs.values()]
+        for job in jobs:
+            job.cancel()
+        if self.executor is not None:
+            self.executor.shutdown()
 
     def issue_owner(self, browser: str) -> str:
         """A new owner id for the browser with this key (a hash of a cookie only that browser holds)."""
@@ -336,9 +408,43 @@ class JobRegistry:
             else:
                 job = TrainingJob(panel, config, key=key, label=label, meta=meta, fit_fn=self._fit,
                                   abandon_after=self.abandon_after)
+                job.queue_place, job.on_end = self._place, self._ended
+                self._waiting.append(job)
             self._jobs[job.job_id] = _Entry(owner, job)
             self._evict(owner)
-        return job.start()
+            self._schedule()
+        return job
+
+    # --- the queue -------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        """Start waiting jobs, oldest first, while fewer than max_running train. Caller holds the lock."""
+        for jid in [jid for jid, job in self._active.items() if job.status in FINISHED]:
+            del self._active[jid]
+        while self._waiting and len(self._active) < self.max_running:
+            job = self._waiting.popleft()
+            if job.abandoned and not job.cancelled_by_user:
+                job.cancel(f"Stopped: nobody looked at this training for {self.abandon_after:.0f} s (its browser "
+                           "tab was closed). ")
+            if job.status in FINISHED:  # cancelled while it waited
+                continue
+            self._active[job.job_id] = job.start()
+
+    def _ended(self, job: TrainingJob) -> None:
+        """A job's thread ended: its slot goes to the next job in line."""
+        with self._lock:
+            self._active.pop(job.job_id, None)
+            self._schedule()
+
+    def _place(self, job: TrainingJob) -> tuple[int, int]:
+        """(position, jobs waiting) of a waiting job, 1 = next to start; (0, n) when it is not waiting."""
+        line = self.waiting()
+        position = next((i + 1 for i, j in enumerate(line) if j is job), 0)
+        return position, len(line)
+
+    def waiting(self) -> list[TrainingJob]:
+        """Jobs waiting for a free slot, server-wide, next to start first."""
+        with self._lock:
+            return [j for j in self._waiting if j.status not in FINISHED]
 
     def get(self, owner: str, job_id: str | None) -> TrainingJob | None:
         """The job with this id if it belongs to ``owner``; None otherwise (or when evicted)."""

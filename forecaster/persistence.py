@@ -26,17 +26,12 @@ from .baselines import BLEND_COMPONENTS
 from .backtest import COLUMNS as BACKTEST_COLUMNS
 from .config import ForecastConfig
 from .errors import ForecasterError
-from .features import PanelScaler, calendar_names
+from .features import PanelScaler
 from .intervals import Calibration
 from .labels import NETWORK
-from .trained import TrainedForecaster, build_network
+from .trained import TrainedForecaster, build_network, feature_count
 
 CONFIG_FILE = "config.json"
-
-
-def _n_features(config: ForecastConfig, n_products: int, layout: str) -> int:
-    per_series = config.n_series_features * (n_products if layout == "multi" else 1)
-    return per_series + len(calendar_names(config.extended_calendar))
 
 
 def save(trained: TrainedForecaster, root: str | Path) -> Path:
@@ -108,7 +103,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     unknown = [k for k in blend if k != NETWORK and k not in BLEND_COMPONENTS]
     if unknown:
         raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
-    n_features = _n_features(config, len(products), REGISTRY[config.model].layout)
+    n_features = feature_count(config, len(products), REGISTRY[config.model].layout)
     networks = [_network(run, name, checksums, config, n_features, len(products), device) for name in names]
     calibration = _calibration(run, meta.get("calibration"), len(products))
     last = meta.get("last_date")

@@ -23,7 +23,9 @@ family, its weights and scaler) with ``blend`` weights when a blend or a baselin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,11 +37,12 @@ from .backtest import backtest
 from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
 from .errors import ForecasterError
+from .executor import Executor, InlineExecutor, train_models
 from .intervals import Calibration, calibrate
 from .labels import (AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE,
                      WEEKDAY_MEAN_4, blend_label)
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
-from .training import ProgressCallback, train
+from .training import ProgressCallback
 from .windows import Split, chronological_split
 
 # the global layout's batch: a "global" sample is one product-day, a "multi" sample one day of every product
@@ -53,31 +56,36 @@ PURE_NETWORK = {NETWORK: 1.0}  # blend weights of a network on its own
 
 
 def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback: ProgressCallback | None = None,
-        cancel: CancelFlag | None = None) -> TrainedForecaster:
+        cancel: CancelFlag | None = None, executor: Executor | None = None) -> TrainedForecaster:
     """Train on the daily panel (dates x products); the last ``config.test_days`` are held out.
 
     ``config.model == "auto"`` (the default) recommends a model among candidates by their error on the
     validation span; any other model trains that one registry network. Either way the forecaster carries
     its intervals, calibrated on the validation span; with ``config.backtest_origins`` N > 0 it also carries
     the rolling backtest of N cut-offs (:mod:`forecaster.backtest`), each earlier one trained again.
+    ``executor`` trains the networks (:mod:`forecaster.executor`; default: here, one after another): the
+    same seeds give the same model with any executor, only the time differs.
     """
+    fit_once = functools.partial(_fit_once, executor=executor or InlineExecutor())
     origins, once = config.backtest_origins, config.replace(backtest_origins=0)  # each cut-off trains ``once``
     per_run = planned_epochs(once)
     relay = callback
     if callback is not None and origins > 1:  # the progress bar spans every cut-off's training
         relay = lambda r: callback(dataclasses.replace(r, total_epochs=per_run * origins))  # noqa: E731
-    trained = _fit_once(panel, once, relay, cancel)
+    trained = fit_once(panel, once, relay, cancel)
     if origins and trained.networks and not trained.cancelled:
-        trained.backtest = backtest(panel, once, origins, trained, _fit_once, callback, cancel, per_run)
+        trained.backtest = backtest(panel, once, origins, trained, fit_once, callback, cancel, per_run)
     return trained
 
 
 def _fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallback | None,
-              cancel: CancelFlag | None) -> TrainedForecaster:
+              cancel: CancelFlag | None, executor: Executor) -> TrainedForecaster:
     config = config.resolved(len(panel))  # yearly "auto" decided by this panel's length
     if config.model == AUTO:
-        return recommend(panel, config, callback, cancel).trained
-    trained = train(panel, config, callback, cancel)
+        return recommend(panel, config, callback, cancel, executor).trained
+    start = time.perf_counter()
+    trained = train_models(executor, panel, [config], callback, cancel)[0]
+    trained.train_seconds = time.perf_counter() - start  # the wall time, members trained at once or not
     split = chronological_split(len(panel), config)
     if trained.networks and len(split.val):
         trained.calibration = calibrate_on_validation(trained, panel, split)
@@ -207,8 +215,11 @@ def _search_config(config: ForecastConfig) -> ForecastConfig:
 
 
 def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
-              callback: ProgressCallback | None = None, cancel: CancelFlag | None = None) -> Recommendation:
-    """Train every candidate on ``panel`` and recommend the one with the lowest validation MAE."""
+              callback: ProgressCallback | None = None, cancel: CancelFlag | None = None,
+              executor: Executor | None = None) -> Recommendation:
+    """Train every candidate on ``panel`` (all at once where ``executor`` can) and recommend the one with the
+    lowest validation MAE."""
+    executor = executor or InlineExecutor()
     if config.model != AUTO:
         raise ValueError("recommend() is for model='auto'")
     config = config.resolved(len(panel))
@@ -217,12 +228,14 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
                               "set validation days to at least 7, or pick a model yourself.")
     split = chronological_split(len(panel), config)
     total = planned_epochs(config)
-    networks, last = train_candidates(panel, config, split, total, callback, cancel)
+    start = time.perf_counter()
+    networks, last = train_candidates(panel, config, split, total, callback, cancel, executor)
+    seconds = time.perf_counter() - start
     if not networks:  # cancelled before the first candidate learned anything
         return Recommendation(last, {}, split.val, [])
     candidates = score_candidates(panel, networks, split.val)
     chosen = min(candidates, key=lambda c: c.val_mae)  # min keeps the first on a tie: networks first
-    result, refitted = _ship(panel, config, split, networks, chosen, total, callback, cancel)
+    result, refitted = _ship(panel, config, split, networks, chosen, total, callback, cancel, executor, seconds)
     result.selection = selection_table(candidates, chosen)
     result.selection_reason = _reason(chosen, candidates, len(split.val)) + (
         " After this choice its network was trained again on every day before the test span, the validation "
@@ -231,24 +244,23 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
 
 
 def train_candidates(panel: pd.DataFrame, config: ForecastConfig, split: Split, total: int,
-                     callback: ProgressCallback | None, cancel: CancelFlag | None
+                     callback: ProgressCallback | None, cancel: CancelFlag | None,
+                     executor: Executor | None = None
                      ) -> tuple[dict[str, TrainedForecaster], TrainedForecaster]:
-    """Each network of ``config.candidates`` trained in turn (stopping at a cancel; the first is preferred on a
-    tie), histories renumbered for the whole run; also returns the last one trained (the only one, with no networks, when the first was cancelled)."""
+    """Each network of ``config.candidates`` (and each of its ensemble members) trained as an independent task of
+    ``executor``, all at once where it can; histories renumbered for the whole run as if the candidates had
+    trained in turn. A candidate that learned nothing (cancelled before its first epoch) is left out; also
+    returns the last one (the only one, with no networks, when none learned anything)."""
     search = _search_config(config)
     per_candidate = search.epochs * search.ensemble
+    configs = [candidate_config(search, model, len(split.train), panel.shape[1]) for model in config.candidates]
+    trained_all = train_models(executor or InlineExecutor(), panel, configs, _relay(callback, 0, total), cancel)
     networks: dict[str, TrainedForecaster] = {}
-    for i, model in enumerate(config.candidates):
-        offset = i * per_candidate
-        trained = train(panel, candidate_config(search, model, len(split.train), panel.shape[1]),
-                        _relay(callback, offset, total), cancel)
-        if not trained.networks:  # cancelled before this candidate learned anything
-            return networks, trained
-        trained.history = [shift_progress(h, offset, total) for h in trained.history]
-        networks[model] = trained
-        if trained.cancelled:
-            break
-    return networks, trained
+    for i, (model, trained) in enumerate(zip(config.candidates, trained_all)):
+        if trained.networks:
+            trained.history = [shift_progress(h, i * per_candidate, total) for h in trained.history]
+            networks[model] = trained
+    return networks, trained_all[-1]
 
 
 def score_candidates(panel: pd.DataFrame, networks: dict[str, TrainedForecaster], days: np.ndarray) -> list[Candidate]:
@@ -266,15 +278,15 @@ def score_candidates(panel: pd.DataFrame, networks: dict[str, TrainedForecaster]
 
 def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: dict[str, TrainedForecaster],
           chosen: Candidate, total: int, callback: ProgressCallback | None,
-          cancel: CancelFlag | None) -> tuple[TrainedForecaster, bool]:
+          cancel: CancelFlag | None, executor: Executor, seconds: float) -> tuple[TrainedForecaster, bool]:
     """The forecaster that ships for the chosen candidate: its network (refit when asked), its blend, and
-    the whole run's history, time and cancel state; and whether it was refit."""
+    the whole run's history, time (``seconds`` the candidates took, plus any refit) and cancel state; and
+    whether it was refit."""
     history = [h for trained in networks.values() for h in trained.history]
-    seconds = sum(n.train_seconds for n in networks.values())
     cancelled = any(n.cancelled for n in networks.values()) or len(networks) < len(config.candidates)
     result, refitted = networks[chosen.network], False
     if config.refit and chosen.weights.get(NETWORK, 0) > 0 and not cancelled:
-        refit = _refit(panel, config, result, split, total, callback, cancel)
+        refit = _refit(panel, config, result, split, total, callback, cancel, executor)
         history += refit.history
         seconds += refit.train_seconds
         if refit.cancelled:  # a half-done refit is not better than the finished candidate: keep that
@@ -293,7 +305,7 @@ def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: d
 
 
 def _refit(panel: pd.DataFrame, config: ForecastConfig, chosen: TrainedForecaster, split: Split, total: int,
-           callback: ProgressCallback | None, cancel: CancelFlag | None) -> TrainedForecaster:
+           callback: ProgressCallback | None, cancel: CancelFlag | None, executor: Executor) -> TrainedForecaster:
     """Train the chosen network again on every day before the test span (validation days included), for
     the median number of epochs early stopping found; the choice and the blend weights stay as they are."""
     epochs = max(1, int(np.median(chosen.best_epochs or [config.epochs])))
@@ -301,7 +313,9 @@ def _refit(panel: pd.DataFrame, config: ForecastConfig, chosen: TrainedForecaste
     refit_config = candidate_config(config.replace(val_days=0, epochs=epochs, patience=0), chosen.config.model,
                                     days, panel.shape[1])
     offset = total - epochs * config.ensemble  # the refit's epochs are known now: it ends the progress bar
-    refit = train(panel, refit_config, _relay(callback, offset, total), cancel)
+    start = time.perf_counter()
+    refit = train_models(executor, panel, [refit_config], _relay(callback, offset, total), cancel)[0]
+    refit.train_seconds = time.perf_counter() - start
     refit.history = [shift_progress(h, offset, total) for h in refit.history]
     return refit
 

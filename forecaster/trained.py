@@ -19,7 +19,7 @@ from . import __version__
 from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
 from .errors import ForecasterError
-from .features import PanelScaler
+from .features import PanelScaler, calendar_names
 from .intervals import Calibration
 from .labels import NETWORK
 from .windows import WindowFeatures
@@ -56,6 +56,13 @@ def network_arguments(config: ForecastConfig, model: type[nn.Module]) -> dict:
                  "window_scaling": config.window_scaling, "n_series": config.n_series_features}
     declared = inspect.signature(model).parameters
     return {k: v for k, v in available.items() if k in declared}
+
+
+def feature_count(config: ForecastConfig, n_products: int, layout: str) -> int:
+    """Features per window step a network of this layout reads: what its constructor needs to be rebuilt
+    from a state dict (a saved run, or weights sent back by a worker process)."""
+    per_series = config.n_series_features * (n_products if layout == "multi" else 1)
+    return per_series + len(calendar_names(config.extended_calendar))
 
 
 def build_network(config: ForecastConfig, n_features: int, n_products: int) -> nn.Module:

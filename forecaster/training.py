@@ -10,10 +10,11 @@ is :func:`forecaster.recommend.fit`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -92,9 +93,15 @@ def _span_loss(net: nn.Module, dataset: WindowDataset, loss_fn: nn.Module) -> fl
 
 
 def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallback | None = None,
-          cancel: CancelFlag | None = None) -> TrainedForecaster:
+          cancel: CancelFlag | None = None, members: Sequence[int] | None = None) -> TrainedForecaster:
     """Train ``config.model`` (a registry network, as ``config.ensemble`` seeds) on the daily panel
-    (dates x products); the last ``config.test_days`` are held out."""
+    (dates x products); the last ``config.test_days`` are held out.
+
+    ``members`` trains only those ensemble members (0-based; default all of them). Member m is seeded
+    with ``config.seed + m`` whichever members train with it, so members trained apart (in worker
+    processes, :mod:`forecaster.executor`) and joined by :func:`merge_members` give the same networks as
+    one run. Progress counts the epochs of the members asked for.
+    """
     if config.model not in REGISTRY:
         raise ValueError(f"train() trains one registry network, not {config.model!r}; use forecaster.fit")
     start = time.perf_counter()
@@ -104,7 +111,12 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
     if not np.isfinite(values).all():
         raise ForecasterError("The panel contains missing or infinite values; ingest fills gaps with 0.")
     split = chronological_split(len(panel), config)
+    members = tuple(range(config.ensemble)) if members is None else tuple(members)
     scaler = PanelScaler.fit(values[:split.fit_end], log1p=config.log1p)
+    if cancel is not None and cancel.is_set():  # cancelled before it started (a task still waiting): build nothing
+        return TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler, networks=[],
+                                 device=str(device), last_date=panel.index[-1], cancelled=True,
+                                 train_seconds=time.perf_counter() - start)
     features = WindowFeatures(scaler.transform(values), panel.index, config, REGISTRY[config.model].layout, device)
     spans = _Spans(WindowDataset(features, split.train),
                    WindowDataset(features, split.val) if len(split.val) else None,
@@ -112,10 +124,11 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
     loss_fn = ProductWeightedLoss(config.loss, product_weights(scaler, device) if config.weighted_loss else None)
     trained = TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler,
                                 networks=[], device=str(device), last_date=panel.index[-1])
-    for member in range(config.ensemble):
+    for position, member in enumerate(members):
         torch.manual_seed(config.seed + member)
         net = build_network(config, features.n_features, features.n_products).to(device)
-        best_epoch = _train_member(net, member, config, spans, loss_fn, trained, start, callback, cancel)
+        best_epoch = _train_member(net, member, (position, len(members)), config, spans, loss_fn, trained, start,
+                                   callback, cancel)
         if best_epoch is None:  # cancelled before this member finished an epoch: nothing learned to keep
             break
         trained.networks.append(net.eval())
@@ -135,10 +148,11 @@ class _Spans:
     test: WindowDataset
 
 
-def _train_member(net: nn.Module, member: int, config: ForecastConfig, spans: _Spans, loss_fn: nn.Module,
-                  trained: TrainedForecaster, start: float, callback: ProgressCallback | None,
+def _train_member(net: nn.Module, member: int, place: tuple[int, int], config: ForecastConfig, spans: _Spans,
+                  loss_fn: nn.Module, trained: TrainedForecaster, start: float, callback: ProgressCallback | None,
                   cancel: CancelFlag | None) -> int | None:
     """Train one ensemble member and load its best weights; returns the best epoch (None: none finished).
+    ``place`` is (its position, how many members) in this run, for the progress count.
 
     Appends an EpochRecord per epoch to ``trained.history`` and sets ``trained.cancelled`` on a cancel."""
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -156,7 +170,7 @@ def _train_member(net: nn.Module, member: int, config: ForecastConfig, spans: _S
                                 f"Lower the learning rate (now {config.learning_rate:g}).")
         record = EpochRecord(member, epoch, config.epochs, train_loss, val_loss,
                              _span_loss(net, spans.test, loss_fn), time.perf_counter() - start,
-                             config.epochs * config.ensemble, member * config.epochs + epoch)
+                             config.epochs * place[1], place[0] * config.epochs + epoch)
         trained.history.append(record)
         if callback is not None:
             callback(record)
@@ -195,3 +209,20 @@ def _train_epoch(net: nn.Module, loader: DataLoader, optimizer: torch.optim.Opti
         total += float(loss.detach()) * len(target)
         count += len(target)
     return total / count if count else None
+
+
+def merge_members(parts: Sequence[TrainedForecaster]) -> TrainedForecaster:
+    """One forecaster from ensemble members trained apart (``train(..., members=...)`` of one config, the
+    parts together covering members 0..ensemble-1 in order): networks and best epochs in member order,
+    the histories numbered as one run's (member m's epoch e is done epoch m * epochs + e), training time
+    added up (a caller that ran the parts at once sets the wall time). A part that learned nothing
+    (cancelled before its first epoch) adds no network; any cancelled part marks the whole cancelled."""
+    first = parts[0]
+    config = first.config
+    total = config.epochs * config.ensemble
+    history = [dataclasses.replace(h, total_epochs=total, done_epochs=h.member * config.epochs + h.epoch)
+               for part in parts for h in part.history]
+    return dataclasses.replace(first, networks=[n for p in parts for n in p.networks],
+                               best_epochs=[b for p in parts for b in p.best_epochs], history=history,
+                               cancelled=any(p.cancelled for p in parts),
+                               train_seconds=sum(p.train_seconds for p in parts))

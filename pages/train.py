@@ -29,6 +29,7 @@ if ds is not None:
         st.caption(f"Data: {markdown(ds.name)}, {panel.shape[1]:,} products × {panel.shape[0]:,} days.")
 
 if panel is not None:
+    jobs.warm_up()  # the training workers start while the form is filled in
     try:
         new_config = widgets.training_form(state.config())
     except ForecasterError as exc:

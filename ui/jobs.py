@@ -1,8 +1,10 @@
 """The process-wide job registry (st.cache_resource) and the live-progress fragment.
 
 The registry outlives reruns, page switches and browser refreshes; each browser session asks it with
-its own owner id (ui.state.OWNER), so it only ever sees its own jobs. The training thread never calls
-Streamlit: the fragment below polls ``job.snapshot()`` every half second and redraws.
+its own owner id (ui.state.OWNER), so it only ever sees its own jobs. It owns the server's training
+worker processes and its queue (FORECASTER_WORKERS, FORECASTER_MAX_JOBS: forecaster.config.ServerSettings).
+The training thread never calls Streamlit: the fragment below polls ``job.snapshot()`` every half second
+and redraws.
 """
 from __future__ import annotations
 
@@ -26,7 +28,12 @@ STATUS_TEXT = {"queued": "Starting…", "running": "Training…", DONE: "Finishe
 
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
-    return JobRegistry()
+    return JobRegistry.for_server()
+
+
+def warm_up() -> None:
+    """Start the training workers while the user fills in the form (a no-op once they run)."""
+    registry().warm_up()
 
 
 def adopt_owner() -> None:
@@ -65,6 +72,9 @@ def restore_after_refresh() -> None:
 
 
 def status_line(snap: JobSnapshot) -> str:
+    if snap.queued:
+        return (f"Queued, position {snap.queue_position} of {snap.queue_length}: it starts when a training "
+                "slot of this server is free.")
     text = STATUS_TEXT.get(snap.status, snap.status)
     if snap.running and not snap.history:
         text += f" first epoch of {snap.total_epochs} under way"
@@ -113,10 +123,10 @@ def live_progress(job_id: str) -> None:
     if job is None:
         st.rerun()
     snap = render_progress(job)
-    if st.button("Cancel training", help="Stops after the current batch and keeps the best model so far.",
-                 key="cancel_training", icon=":material/stop_circle:"):
+    if st.button("Cancel training", help="Stops after the current batch and keeps the best model so far; a "
+                 "queued training never starts.", key="cancel_training", icon=":material/stop_circle:"):
         job.cancel()
-        st.toast("Cancelling: the best model so far is kept.")
+        st.toast("Cancelled before it started." if snap.queued else "Cancelling: the best model so far is kept.")
     if snap.finished:
         st.rerun()
 

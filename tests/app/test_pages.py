@@ -238,6 +238,41 @@ def test_running_job_shows_progress_and_cancel_keeps_the_best_model(tiny_csv, mo
     assert not at.exception and any("cancelled" in shown(w.value) for w in at.warning)
 
 
+def test_a_queued_training_says_its_place_in_line_and_cancel_means_it_never_starts(tiny_csv, monkeypatch):
+    import threading
+
+    from forecaster import ForecastConfig, fit
+    from forecaster.ingest import load_panel
+
+    release = threading.Event()
+
+    def held(panel, config, callback=None, cancel=None):
+        release.wait(TIMEOUT)
+        return fit(panel, config, callback=callback, cancel=cancel)
+
+    reg = registry()
+    monkeypatch.setattr(reg, "_fit", held)
+    monkeypatch.setattr(reg, "max_running", 1)
+    blocker = reg.submit("another-session", load_panel(tiny_csv).panel,
+                         ForecastConfig(model="cnn_lstm", epochs=1, ensemble=1, conv_channels=8, hidden_size=8,
+                                        test_days=14, val_days=14, seed=4242))
+    try:
+        at = with_data(tiny_csv).switch_page("pages/train.py").run()
+        at.number_input(key="w_seed").set_value(4243)
+        at.button(key="FormSubmitter:training_form-Train").click().run()
+        job = job_of(at)
+        assert job is not None and job.snapshot().queued
+        assert at.get("progress")[0].proto.text.startswith("Queued, position 1 of 1")
+        at.button(key="cancel_training").click().run()
+        assert job.wait(1)
+        at.run()
+        assert not job.started and job.result is None
+        assert any("before it started" in shown(w.value) for w in at.warning)
+    finally:
+        release.set()
+        assert blocker.wait(TIMEOUT)
+
+
 def test_evaluate_page_shows_cards_bars_and_any_product(trained_app):
     at = trained_app.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error

@@ -1,0 +1,103 @@
+"""Parallel-training benchmark: the default `train` command with its networks trained in this process, one
+after another (``--workers 0``, the behaviour before issue 14), against the worker-process pool
+(``--workers N``, the default), end to end, on the same data, in one run.
+
+usage: python bench/parallel.py [--workers N] [--demo-runs 2] [--big-products 1000] [--big-days 1095]
+                                [--big-runs 1] [--skip-big] [--one-thread]
+
+Each measurement is the wall time of one `python -m forecaster train` process, start to files written
+(interpreter start, torch import, reading the CSV, every candidate trained, evaluation, forecast); the
+two settings alternate in ABBA order so that neither always runs first. The datasets are the demo data
+(20 products x 3 years, what the Home page loads) and a generated catalog of ``--big-products`` products
+(the demo generator, another seed). The test-span MAE (the network row of the printed table) and the
+validation MAE of the recommended candidate (from its selection reason) of both settings are printed
+next to each other: the seeds do not depend on where a network trains, so they must be equal, with one
+proviso: torch splits large operations across its threads, and a different thread count rounds floats
+differently. Inline training uses every core's thread, a worker ``cores // workers``; so a third setting,
+inline with one torch thread (``OMP_NUM_THREADS=1``, the workers' count on 2 cores), shows which MAE
+differences come from the thread count and which (none, if the executor is right) from the executor.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from forecaster.config import DEFAULT_SERVER  # noqa: E402
+
+
+def train_once(csv: Path, workers: int, tmp: Path, env: dict[str, str]) -> dict:
+    """Wall seconds, test MAE and validation MAE of one train command."""
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "forecaster", "train", str(csv), "--workers", str(workers),
+                          "--forecast-out", str(tmp / f"f{workers}.csv")], cwd=ROOT, capture_output=True,
+                         text=True, env={**os.environ, **env})
+    wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(res.stderr[-3000:])
+    test_mae = float(re.search(r"^network\s+([0-9.]+)", res.stdout, re.M).group(1))
+    val = re.search(r"validation MAE ([0-9.eE+-]+)", res.stderr)
+    return {"wall": wall, "test_mae": test_mae, "val_mae": float(val.group(1)) if val else float("nan")}
+
+
+def measure(name: str, csv: Path, runs: int, workers: int, tmp: Path, one_thread: bool) -> list[dict]:
+    settings = {"inline (workers 0)": (0, {}), f"{workers} worker processes": (workers, {})}
+    if one_thread:
+        settings["inline, 1 torch thread"] = (0, {"OMP_NUM_THREADS": "1"})
+    got: dict[str, list[dict]] = {k: [] for k in settings}
+    for i in range(runs):
+        for k in (list(settings) if i % 2 == 0 else list(reversed(settings))):  # ABBA
+            got[k].append(train_once(csv, *settings[k][:1], tmp, settings[k][1]))
+            print(f"  {name}, {k}: {got[k][-1]}", file=sys.stderr)
+    rows = []
+    for k, results in got.items():
+        rows.append({"data": name, "training": k, "wall_s (median)": statistics.median(r["wall"] for r in results),
+                     "runs": len(results), "test_MAE": results[0]["test_mae"], "val_MAE": results[0]["val_mae"],
+                     "same_MAE_every_run": len({(r["test_mae"], r["val_mae"]) for r in results}) == 1})
+    inline, pooled = rows[:2]
+    rows.append({"data": name, "training": "speed-up (inline / workers)",
+                 "wall_s (median)": inline["wall_s (median)"] / pooled["wall_s (median)"], "runs": None,
+                 "test_MAE": inline["test_MAE"] == pooled["test_MAE"], "val_MAE": inline["val_MAE"] == pooled["val_MAE"],
+                 "same_MAE_every_run": None})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workers", type=int, default=max(DEFAULT_SERVER.workers, 2))
+    ap.add_argument("--demo-runs", type=int, default=2)
+    ap.add_argument("--big-products", type=int, default=1000)
+    ap.add_argument("--big-days", type=int, default=1095)
+    ap.add_argument("--big-runs", type=int, default=1)
+    ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--one-thread", action="store_true", help="also inline with OMP_NUM_THREADS=1")
+    a = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        demo = tmp / "demo.csv"
+        subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=ROOT, check=True)
+        rows += measure("demo (20 x 1095)", demo, a.demo_runs, a.workers, tmp, a.one_thread)
+        if not a.skip_big:
+            big = tmp / "big.csv"
+            subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(big), "--products",
+                            str(a.big_products), "--days", str(a.big_days), "--seed", "11"], cwd=ROOT, check=True)
+            rows += measure(f"generated ({a.big_products} x {a.big_days})", big, a.big_runs, a.workers, tmp,
+                            a.one_thread)
+    import pandas as pd
+
+    pd.set_option("display.width", 200)
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+
+
+if __name__ == "__main__":
+    main()

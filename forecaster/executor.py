@@ -1,0 +1,422 @@
+"""Run independent training tasks: here, one after another, or at once in a pool of worker processes.
+
+A :class:`TrainTask` is one registry network's config and which of its ensemble members to train; the
+recommended model's candidates, their members and a refit's members are all independent tasks. An
+:class:`Executor` runs a list of them and returns one :class:`~forecaster.trained.TrainedForecaster` per
+task, in task order, relaying every epoch's record to the caller's callback and stopping at its cancel:
+
+* :class:`InlineExecutor` trains in the calling thread, one task after another (the tests' choice, and
+  what runs when there is one core);
+* :class:`ProcessExecutor` keeps a bounded pool of worker processes (started once, reused by every run;
+  ``shutdown`` ends it). Small networks gain little from torch's threads inside one process, much more
+  from training several networks side by side, each worker with ``cores // workers`` threads.
+
+Progress and cancel cross the process boundary through a per-run queue and event (a
+``multiprocessing`` manager's); the weights come back as state-dict bytes, loaded with
+``weights_only=True``. A member's seed does not depend on where it trains, so both executors give the
+same networks. A worker that dies (killed, out of memory) fails the run with a :class:`WorkerError` the
+user can read; the pool is rebuilt for the next run. Processes are spawned, never forked: forking a
+process that runs threads (Streamlit's server, torch's pools) can deadlock the child.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import multiprocessing
+import queue
+import sys
+import threading
+import time
+import types
+import weakref
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
+
+import pandas as pd
+
+from .config import ForecastConfig, ServerSettings
+from .errors import WorkerError
+
+if TYPE_CHECKING:  # torch-free at import: the dashboard makes its executor before any page trains
+    from .trained import CancelFlag, EpochRecord, TrainedForecaster
+
+ProgressCallback = Callable[["EpochRecord"], None]
+
+POLL_SECONDS = 0.05  # how often the parent relays progress and forwards a cancel
+CANCEL_POLL_SECONDS = 0.1  # how often a worker asks whether its run was cancelled (between batches)
+WORKER_DIED = ("The training process stopped unexpectedly (killed, perhaps out of memory), so this training "
+               "ended without a model. Train again; if it happens again, try fewer products, a smaller model "
+               "or fewer workers (FORECASTER_WORKERS).")
+
+
+@dataclass(frozen=True)
+class TrainTask:
+    """One registry network's settings and the ensemble members of it to train (their seeds are
+    ``config.seed + member``, wherever they train)."""
+
+    panel: pd.DataFrame
+    config: ForecastConfig
+    members: tuple[int, ...]
+
+    @property
+    def planned_epochs(self) -> int:
+        return self.config.epochs * len(self.members)
+
+
+class Executor(Protocol):
+    """Runs independent training tasks; ``slots`` is how many it trains at once (1: one after another)."""
+
+    slots: int
+
+    def run(self, tasks: Sequence[TrainTask], callback: ProgressCallback | None = None,
+            cancel: CancelFlag | None = None) -> list[TrainedForecaster]: ...
+
+    def start(self) -> "Executor": ...
+
+    def shutdown(self, wait: bool = True) -> None: ...
+
+
+def member_tasks(panel: pd.DataFrame, config: ForecastConfig, slots: int) -> list[TrainTask]:
+    """The tasks that train ``config``'s ensemble: one per member when several train at once, else one for
+    all (built once, the features shared by the members)."""
+    if slots > 1 and config.ensemble > 1:
+        return [TrainTask(panel, config, (m,)) for m in range(config.ensemble)]
+    return [TrainTask(panel, config, tuple(range(config.ensemble)))]
+
+
+def train_models(executor: Executor, panel: pd.DataFrame, configs: Sequence[ForecastConfig],
+                 callback: ProgressCallback | None = None, cancel: CancelFlag | None = None
+                 ) -> list[TrainedForecaster]:
+    """Each config's ensemble trained by ``executor`` (all of them at once where it can), one forecaster per
+    config in order, histories numbered as if each had trained alone; the progress callback counts every
+    epoch of the whole list."""
+    from .training import merge_members
+
+    per_config = [member_tasks(panel, c, executor.slots) for c in configs]
+    results = iter(executor.run([t for tasks in per_config for t in tasks], callback, cancel))
+    return [merge_members([next(results) for _ in tasks]) for tasks in per_config]
+
+
+class Progress:
+    """Relays the tasks' epoch records to one callback as if the tasks had run one after another.
+
+    Records leave in task order (a later task's records wait until every earlier task has finished, so
+    the loss chart draws one network after another, as a serial run does), each with ``done_epochs``
+    counting every task's progress so far (a finished task counts all its planned epochs, as a serial
+    run counts the epochs early stopping skipped) and ``total_epochs`` the whole list's: the progress bar
+    moves with all the tasks at once."""
+
+    def __init__(self, tasks: Sequence[TrainTask], callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.planned = [t.planned_epochs for t in tasks]
+        self.total = sum(self.planned)
+        self.done = [0] * len(tasks)
+        self.finished = [False] * len(tasks)
+        self.waiting: list[list[EpochRecord]] = [[] for _ in tasks]
+        self.next = 0  # the first task not finished yet: its records leave at once
+
+    def record(self, task: int, record: EpochRecord) -> None:
+        self.done[task] = record.done_epochs
+        self.waiting[task].append(record)
+        self._flush()
+
+    def finish(self, task: int) -> None:
+        if not self.finished[task]:
+            self.finished[task], self.done[task] = True, self.planned[task]
+            self._flush()
+
+    def _flush(self) -> None:
+        while self.next < len(self.planned):
+            for record in self.waiting[self.next]:
+                if self.callback is not None:
+                    self.callback(dataclasses.replace(record, total_epochs=self.total, done_epochs=sum(self.done)))
+            self.waiting[self.next].clear()
+            if not self.finished[self.next]:
+                return
+            self.next += 1
+
+
+class InlineExecutor:
+    """Trains every task in the calling thread, one after another (today's behaviour and the fallback)."""
+
+    slots = 1
+
+    def run(self, tasks: Sequence[TrainTask], callback: ProgressCallback | None = None,
+            cancel: CancelFlag | None = None) -> list[TrainedForecaster]:
+        from .training import train
+
+        progress, results = Progress(tasks, callback), []
+        for i, task in enumerate(tasks):
+            results.append(train(task.panel, task.config, lambda r, i=i: progress.record(i, r), cancel,
+                                 members=task.members))
+            progress.finish(i)
+        return results
+
+    def start(self) -> "InlineExecutor":
+        """Nothing to start: no processes."""
+        return self
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Nothing to end: no processes."""
+
+
+class ProcessExecutor:
+    """A pool of ``workers`` spawned processes, each with ``threads`` torch threads, reused by every run.
+
+    The pool starts on the first run (or :meth:`start`, to spawn the workers ahead: each imports torch,
+    which takes seconds); several runs may share it at once, each keeping at most its even share of the
+    workers busy.
+    After a worker died the pool is broken for every run using it: those runs fail with
+    :class:`WorkerError`, and the next run gets a new pool."""
+
+    def __init__(self, workers: int, threads: int = 1) -> None:
+        self.slots = workers
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._manager: Any = None  # a multiprocessing manager: each run's progress queue and cancel event
+        self._stops: set[Any] = set()  # the cancel events of the runs in progress
+        _stop_runs_at_exit(self)
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> "ProcessExecutor":
+        return cls(settings.workers, settings.threads_per_worker)
+
+    def start(self) -> "ProcessExecutor":
+        """Spawn the workers now, without waiting for them to import torch, so the first run does not pay
+        their start; a no-op while the pool is up."""
+        self._acquire()
+        return self
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for a test that kills one)."""
+        with self._lock:
+            procs = getattr(self._pool, "_processes", None) or {}
+            return [p.pid for p in procs.values() if p.is_alive()]
+
+    def stop_runs(self) -> None:
+        """Cancel every run in progress (they keep what they learned), e.g. when the server exits."""
+        with self._lock:
+            stops = list(self._stops)
+        for stop in stops:
+            try:
+                stop.set()
+            except (OSError, EOFError):  # the manager is gone already: so are the runs
+                pass
+
+    def shutdown(self, wait: bool = True) -> None:
+        """End the workers and the manager (a run in progress fails). ``wait=False`` terminates workers
+        still starting or training instead of waiting for them (a command that is done)."""
+        with self._lock:
+            pool, manager, self._pool, self._manager = self._pool, self._manager, None, None
+        if pool is not None:
+            if not wait:
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+        if manager is not None:
+            manager.shutdown()
+
+    def _acquire(self) -> tuple[ProcessPoolExecutor, Any]:
+        """The pool (and the manager), made and every worker spawned on first use or after a break: all
+        spawning happens here, where the parent's main module is hidden from the children."""
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                with _main_hidden():
+                    if self._manager is None:
+                        self._manager = context.Manager()
+                    self._pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker,
+                                                     initargs=(self.threads,))
+                    for _ in range(self.slots):  # a submit finding no idle worker spawns one: all of them now
+                        self._pool.submit(_ready)
+            return self._pool, self._manager
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """Drop a broken pool (once, whichever run saw it break first); the next run starts a new one."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+            else:
+                pool = None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def run(self, tasks: Sequence[TrainTask], callback: ProgressCallback | None = None,
+            cancel: CancelFlag | None = None) -> list[TrainedForecaster]:
+        if not tasks:
+            return []
+        pool, manager = self._acquire()
+        records, stop = manager.Queue(), manager.Event()
+        with self._lock:
+            self._stops.add(stop)
+        futures: dict[int, Future] = {}
+        try:
+            self._follow(pool, tasks, futures, records, stop, Progress(tasks, callback), cancel)
+            packed = [futures[i].result() for i in range(len(tasks))]
+        except BrokenProcessPool:
+            self._discard(pool)
+            raise WorkerError(WORKER_DIED) from None
+        finally:
+            stop.set()  # whatever happened, no task of this run goes on training
+            for f in futures.values():
+                f.cancel()
+            with self._lock:
+                self._stops.discard(stop)
+        return [_unpack(p) for p in packed]
+
+    def _share(self) -> int:
+        """Tasks one run may have in the pool at once: the workers split evenly between the runs in
+        progress, so two jobs at once both move (the pool itself is first come, first served)."""
+        with self._lock:
+            return max(1, self.slots // max(1, len(self._stops)))
+
+    def _follow(self, pool: ProcessPoolExecutor, tasks: Sequence[TrainTask], futures: dict[int, Future],
+                records: Any, stop: Any, progress: Progress, cancel: CancelFlag | None) -> None:
+        """Submit the tasks, at most this run's share at a time, and relay progress in this thread until
+        every task has ended, forwarding a cancel to the workers (tasks not yet submitted then still run,
+        and end at once, having trained nothing)."""
+        pending: dict[int, Future] = {}
+        unsent = list(range(len(tasks)))  # in task order; results and seeds do not depend on the order
+        while True:
+            while unsent and len(pending) < self._share():
+                i = unsent.pop(0)
+                futures[i] = pending[i] = pool.submit(_run_task, tasks[i], i, records, stop)
+            _drain(records, progress)
+            if cancel is not None and cancel.is_set() and not stop.is_set():
+                stop.set()
+            for i, f in list(pending.items()):
+                if f.done():
+                    if f.exception() is None:  # an error is raised by the caller's f.result()
+                        _drain(records, progress)  # its last records were queued before it returned
+                        progress.finish(i)
+                    else:  # the run fails: the other tasks need not go on
+                        stop.set()
+                        unsent.clear()
+                    del pending[i]
+            if not pending and not unsent:
+                return
+            wait(list(pending.values()), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+
+
+def _drain(records: Any, progress: Progress) -> None:
+    while True:
+        try:
+            task, record = records.get_nowait()
+        except queue.Empty:
+            return
+        progress.record(task, record)
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """A spawned child imports the parent's ``__main__`` again (by path or module name) before its first
+    task. Workers need nothing from it (their tasks are this module's functions), and under Streamlit it is
+    the app script, which would run again, in bare mode, in every worker. While the workers spawn, the
+    parent's main is a blank module, so the children leave theirs alone."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
+    """When the interpreter exits (the server stops), cancel the executor's runs first: the pool's own exit
+    hook waits for the tasks in progress, which would otherwise train to the end. Registered with the
+    hooks that run before threads are joined (concurrent.futures registers its own there, at import, and
+    they run last registered first)."""
+    ref = weakref.ref(executor)
+
+    def stop() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.stop_runs()
+
+    try:
+        threading._register_atexit(stop)  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # another Python, or already exiting: the pool's hook still ends it
+        pass
+
+
+def make_executor(settings: ServerSettings) -> Executor:
+    """Worker processes when the settings ask for several, else training in the calling process."""
+    return ProcessExecutor.from_settings(settings) if settings.parallel else InlineExecutor()
+
+
+# --- in the worker processes ----------------------------------------------------------------------------
+def _init_worker(threads: int) -> None:
+    """Each worker: its share of the cores, and the training code imported once, before the first task."""
+    import torch
+
+    from . import training  # noqa: F401  (torch, the models and the loop, imported before the first task)
+
+    torch.set_num_threads(threads)
+
+
+def _ready() -> bool:
+    return True
+
+
+class _RemoteFlag:
+    """The run's cancel event as the training loop polls it between batches: asked of the manager at most
+    every CANCEL_POLL_SECONDS (a batch can take a millisecond), and once set it stays set."""
+
+    def __init__(self, event: Any) -> None:
+        self.event, self.seen, self.asked = event, False, 0.0
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if not self.seen and now - self.asked >= CANCEL_POLL_SECONDS:
+            self.asked, self.seen = now, self.event.is_set()
+        return self.seen
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """A trained forecaster on its way back from a worker: its networks as state-dict bytes (plain
+    tensors, read back with weights_only=True), everything else as it was."""
+
+    trained: TrainedForecaster  # networks left out
+    weights: tuple[bytes, ...]
+
+
+def _run_task(task: TrainTask, index: int, records: Any, stop: Any) -> _Packed:
+    """A worker's job: train the task's members, sending each epoch's record back as it ends."""
+    import torch
+
+    from .training import train
+
+    trained = train(task.panel, task.config, lambda r: records.put((index, r)), _RemoteFlag(stop),
+                    members=task.members)
+    weights = []
+    for net in trained.networks:
+        buffer = io.BytesIO()
+        torch.save(net.state_dict(), buffer)
+        weights.append(buffer.getvalue())
+    return _Packed(dataclasses.replace(trained, networks=[]), tuple(weights))
+
+
+def _unpack(packed: _Packed) -> TrainedForecaster:
+    """The forecaster a worker trained, its networks rebuilt here from their weights."""
+    import torch
+
+    from models import REGISTRY
+
+    from .trained import build_network, feature_count
+
+    trained = packed.trained
+    config, n_products = trained.config, len(trained.products)
+    n_features = feature_count(config, n_products, REGISTRY[config.model].layout)
+    networks = []
+    for blob in packed.weights:
+        net = build_network(config, n_features, n_products)
+        net.load_state_dict(torch.load(io.BytesIO(blob), map_location=trained.device, weights_only=True))
+        networks.append(net.to(trained.device).eval())
+    return dataclasses.replace(trained, networks=networks)
