@@ -116,6 +116,9 @@ def _train(a: argparse.Namespace) -> None:
     if a.save and Path(a.save).exists() and not Path(a.save).is_dir():
         raise ForecasterError(f"--save {a.save!r} is a file; give a folder for the run directories.")
     server = ServerSettings.from_env()
+    if a.workers is not None and server.ray_address:  # both name where to train: neither is ignored
+        raise ForecasterError(f"--workers trains on this machine, but RAY_ADDRESS names a Ray cluster "
+                              f"({server.ray_address!r}); unset RAY_ADDRESS or leave out --workers.")
     if a.workers is not None:
         server = dataclasses.replace(server, workers=a.workers)
     if config.model != AUTO and config.ensemble == 1:  # one network: nothing to train side by side

@@ -277,6 +277,10 @@ class ServerSettings:
     max_jobs: int = setting(max(1, cpu_cores() // 4), "Training jobs the dashboard runs at once, sharing the "
                             "workers; later ones wait in a queue, first come first served. Default: a quarter "
                             "of the CPU cores, at least 1.", bounds=(1, 64), env="FORECASTER_MAX_JOBS")
+    ray_address: str = setting("", "A Ray cluster to train on (such as ray://head:10001, or local for a Ray instance "
+                               "started on this machine): each network trains as a Ray task there, on a GPU "
+                               "where the cluster has them; empty trains on this machine. Needs "
+                               "requirements-ray.txt.", env="RAY_ADDRESS")
 
     def __post_init__(self) -> None:
         problems = out_of_bounds(self)
@@ -295,12 +299,14 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "ServerSettings":
-        """The defaults, overridden by FORECASTER_WORKERS and FORECASTER_MAX_JOBS where set."""
+        """The defaults, overridden by FORECASTER_WORKERS, FORECASTER_MAX_JOBS and RAY_ADDRESS where set."""
         environ = dict(os.environ if environ is None else environ)
         changes = {}
         for f in dataclasses.fields(cls):
             text = environ.get(f.metadata["env"], "").strip()
-            if text:
+            if text and f.type == "str":
+                changes[f.name] = text
+            elif text:
                 try:
                     changes[f.name] = int(text)
                 except ValueError:

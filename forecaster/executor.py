@@ -346,7 +346,12 @@ def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
 
 
 def make_executor(settings: ServerSettings) -> Executor:
-    """Worker processes when the settings ask for several, else training in the calling process."""
+    """Ray tasks when a cluster is named, worker processes when the settings ask for several, else
+    training in the calling process."""
+    if settings.ray_address:
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(settings.ray_address)
     return ProcessExecutor.from_settings(settings) if settings.parallel else InlineExecutor()
 
 

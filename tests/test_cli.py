@@ -267,3 +267,11 @@ def test_candidate_flags_are_kept_and_a_conflict_with_a_named_model_is_refused()
     args = parser().parse_args(["train", "x.csv", "--candidate", "cnn_lstm", "--model", "global_cnn_lstm"])
     with pytest.raises(ForecasterError, match="--candidate"):
         _config(args)
+
+
+def test_workers_flag_with_a_ray_cluster_named_is_refused_naming_both(demo_csv, workdir, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+    done = cli("train", demo_csv, "--workers", "2", "--forecast-out", workdir / "never.csv", cwd=workdir)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--workers" in done.stderr and "RAY_ADDRESS" in done.stderr
+    assert not (workdir / "never.csv").exists()
