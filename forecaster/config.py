@@ -256,9 +256,10 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-# from this many cores on, training runs in worker processes by default: on a 2-core machine the pool
-# measured 0.9-1.1x the in-process run, whose torch already uses both cores (bench/parallel.py)
-MIN_CORES_FOR_WORKERS = 4
+# below this many cores the command line trains in its own process unless told otherwise: a short-lived
+# command pays the workers' start (spawn, import torch) on every run, about 5 s, which a 2-core machine
+# does not win back (bench/parallel.py); the dashboard's pool starts once and stays warm
+MIN_CORES_FOR_CLI_WORKERS = 4
 MAX_WORKERS = 8  # an auto run trains 6 independent networks (2 candidates x 3 members): more workers idle
 
 
@@ -268,11 +269,12 @@ class ServerSettings:
     change how fast a model trains, never which model (a member's seed is the same in any worker). The
     dashboard reads them from the environment (:meth:`from_env`); the CLI has ``--workers``."""
 
-    workers: int = setting(min(cpu_cores(), MAX_WORKERS) if cpu_cores() >= MIN_CORES_FOR_WORKERS else 0,
+    workers: int = setting(min(cpu_cores(), MAX_WORKERS) if cpu_cores() > 1 else 0,
                            "Worker processes that train networks at once (a run's ensemble members and "
-                           "candidates); 0 or 1 trains in the calling process, one network after another, "
-                           "torch using every core. Default: the CPU cores, at most 8, from 4 cores on (on "
-                           "2 cores the workers were measured no faster: bench/parallel.py).", bounds=(0, 64),
+                           "candidates), started once and kept warm by the dashboard; a worker that dies "
+                           "(out of memory) fails its job, not the server. 0 or 1 trains in the calling "
+                           "process, one network after another. Default: the CPU cores, at most 8 (the "
+                           "command line: in its own process below 4 cores).", bounds=(0, 64),
                            env="FORECASTER_WORKERS")
     max_jobs: int = setting(max(1, cpu_cores() // 4), "Training jobs the dashboard runs at once, sharing the "
                             "workers; later ones wait in a queue, first come first served. Default: a quarter "
