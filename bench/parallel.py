@@ -3,7 +3,7 @@ after another (``--workers 0``, the behaviour before issue 14), against the work
 (``--workers N``, the default), end to end, on the same data, in one run.
 
 usage: python bench/parallel.py [--workers N] [--demo-runs 2] [--big-products 1000] [--big-days 1095]
-                                [--big-runs 1] [--skip-big] [--one-thread]
+                                [--big-runs 1] [--skip-big] [--one-thread] [--warm]
 
 Each measurement is the wall time of one `python -m forecaster train` process, start to files written
 (interpreter start, torch import, reading the CSV, every candidate trained, evaluation, forecast); the
@@ -16,10 +16,15 @@ proviso: torch splits large operations across its threads, and a different threa
 differently. Inline training uses every core's thread, a worker ``cores // workers``; so a third setting,
 inline with one torch thread (``OMP_NUM_THREADS=1``, the workers' count on 2 cores), shows which MAE
 differences come from the thread count and which (none, if the executor is right) from the executor.
+
+With ``--warm`` each measurement is instead fit + evaluate inside a process that already runs, the pool
+started and both settings warmed up by a one-epoch fit first (imports done): what a dashboard user waits
+for after pressing Train, the server's pool being started once and kept.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -49,14 +54,43 @@ def train_once(csv: Path, workers: int, tmp: Path, env: dict[str, str]) -> dict:
     return {"wall": wall, "test_mae": test_mae, "val_mae": float(val.group(1)) if val else float("nan")}
 
 
-def measure(name: str, csv: Path, runs: int, workers: int, tmp: Path, one_thread: bool) -> list[dict]:
+WARM_CODE = """
+import sys, time, json
+from forecaster import ForecastConfig, evaluate, fit, load_panel
+from forecaster.executor import InlineExecutor, ProcessExecutor
+panel = load_panel(open(sys.argv[1], 'rb').read()).panel
+workers = int(sys.argv[2])
+executor = ProcessExecutor(workers, 1) if workers > 1 else InlineExecutor()
+fit(panel.iloc[:200, :4], ForecastConfig(epochs=1, ensemble=max(workers, 1)), executor=executor.start())  # warm
+t0 = time.perf_counter()
+trained = fit(panel, ForecastConfig(), executor=executor)
+test_mae = float(evaluate(trained, panel).overall.loc["network", "MAE"])
+wall = time.perf_counter() - t0
+executor.shutdown()
+print(json.dumps({"wall": wall, "test_mae": round(test_mae, 4), "val_mae": float("nan")}))
+"""
+
+
+def warm_once(csv: Path, workers: int) -> dict:
+    """Seconds from Train to evaluated model in a process that already runs (as in the dashboard): the pool
+    started and warmed up, and the in-process run warmed up too (imports done), before the clock starts."""
+    res = subprocess.run([sys.executable, "-c", WARM_CODE, str(csv), str(workers)], cwd=ROOT, capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        raise RuntimeError(res.stderr[-3000:])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def measure(name: str, csv: Path, runs: int, workers: int, tmp: Path, one_thread: bool,
+            warm: bool = False) -> list[dict]:
     settings = {"inline (workers 0)": (0, {}), f"{workers} worker processes": (workers, {})}
     if one_thread:
         settings["inline, 1 torch thread"] = (0, {"OMP_NUM_THREADS": "1"})
     got: dict[str, list[dict]] = {k: [] for k in settings}
     for i in range(runs):
         for k in (list(settings) if i % 2 == 0 else list(reversed(settings))):  # ABBA
-            got[k].append(train_once(csv, *settings[k][:1], tmp, settings[k][1]))
+            got[k].append(warm_once(csv, settings[k][0]) if warm else train_once(csv, *settings[k][:1], tmp,
+                                                                                  settings[k][1]))
             print(f"  {name}, {k}: {got[k][-1]}", file=sys.stderr)
     rows = []
     for k, results in got.items():
@@ -80,19 +114,22 @@ def main() -> None:
     ap.add_argument("--big-runs", type=int, default=1)
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--one-thread", action="store_true", help="also inline with OMP_NUM_THREADS=1")
+    ap.add_argument("--warm", action="store_true",
+                    help="time fit + evaluate inside a running process with the pool already warm (the "
+                         "dashboard's case) instead of the whole train command")
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         demo = tmp / "demo.csv"
         subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=ROOT, check=True)
-        rows += measure("demo (20 x 1095)", demo, a.demo_runs, a.workers, tmp, a.one_thread)
+        rows += measure("demo (20 x 1095)", demo, a.demo_runs, a.workers, tmp, a.one_thread, a.warm)
         if not a.skip_big:
             big = tmp / "big.csv"
             subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(big), "--products",
                             str(a.big_products), "--days", str(a.big_days), "--seed", "11"], cwd=ROOT, check=True)
             rows += measure(f"generated ({a.big_products} x {a.big_days})", big, a.big_runs, a.workers, tmp,
-                            a.one_thread)
+                            a.one_thread, a.warm)
     import pandas as pd
 
     pd.set_option("display.width", 200)
