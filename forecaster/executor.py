@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import io
 import multiprocessing
+import os
 import queue
 import sys
 import threading
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # torch-free at import: the dashboard makes its executor befo
 
 ProgressCallback = Callable[["EpochRecord"], None]
 
+WORKER_NICENESS = 10  # workers yield the CPU to the dashboard server (a page's rerun is short and urgent)
 POLL_SECONDS = 0.05  # how often the parent relays progress and forwards a cancel
 CANCEL_POLL_SECONDS = 0.1  # how often a worker asks whether its run was cancelled (between batches)
 WORKER_DIED = ("The training process stopped unexpectedly (killed, perhaps out of memory), so this training "
@@ -357,7 +359,12 @@ def make_executor(settings: ServerSettings) -> Executor:
 
 # --- in the worker processes ----------------------------------------------------------------------------
 def _init_worker(threads: int) -> None:
-    """Each worker: its share of the cores, and the training code imported once, before the first task."""
+    """Each worker: a lower CPU priority than the server (pages stay quick while every core trains), its
+    share of the cores, and the training code imported once, before the first task."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not allowed here: train at the usual priority
+        pass
     import torch
 
     from . import training  # noqa: F401  (torch, the models and the loop, imported before the first task)
