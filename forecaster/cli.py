@@ -114,7 +114,7 @@ def _default_workers() -> int:
 def _train(a: argparse.Namespace) -> None:
     """Read, train, evaluate, forecast and write. Once the flags are checked the worker processes start,
     importing torch while this process reads the CSV; they end with the command."""
-    from .executor import make_executor
+    from .backends import make_executor
 
     start = time.perf_counter()
     config = _config(a)

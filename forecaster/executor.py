@@ -347,16 +347,6 @@ def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
         pass
 
 
-def make_executor(settings: ServerSettings) -> Executor:
-    """Ray tasks when a cluster is named, worker processes when the settings ask for several, else
-    training in the calling process."""
-    if settings.ray_address:
-        from .ray_executor import RayExecutor
-
-        return RayExecutor(settings.ray_address)
-    return ProcessExecutor.from_settings(settings) if settings.parallel else InlineExecutor()
-
-
 # --- in the worker processes ----------------------------------------------------------------------------
 def _init_worker(threads: int) -> None:
     """Each worker: a lower CPU priority than the server (pages stay quick while every core trains), its

@@ -356,7 +356,7 @@ class JobRegistry:
     def for_server(cls, settings: ServerSettings | None = None, **kwargs: Any) -> "JobRegistry":
         """The dashboard's registry: ``settings.max_jobs`` at once, on worker processes when it has several
         workers (started on the first job, or by :meth:`warm_up`)."""
-        from .executor import make_executor
+        from .backends import make_executor
 
         settings = settings or ServerSettings.from_env()
         return cls(max_running=settings.max_jobs, executor=make_executor(settings), **kwargs)

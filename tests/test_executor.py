@@ -17,7 +17,8 @@ from forecaster import ForecastConfig, fit
 from forecaster.config import ServerSettings
 from forecaster.errors import ForecasterError, WorkerError
 from forecaster.executor import (InlineExecutor, ProcessExecutor, Progress, TrainTask, WORKER_DIED,
-                                 make_executor, member_tasks, train_models)
+                                 member_tasks, train_models)
+from forecaster.backends import make_executor
 from forecaster.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobRegistry
 from forecaster.trained import EpochRecord
 

@@ -20,7 +20,7 @@ else:
 from conftest import TINY, make_panel  # noqa: E402
 from forecaster import fit, forecast  # noqa: E402
 from forecaster.config import ServerSettings  # noqa: E402
-from forecaster.executor import make_executor  # noqa: E402
+from forecaster.backends import make_executor  # noqa: E402
 from forecaster.jobs import CANCELLED, DONE, JobRegistry  # noqa: E402
 from forecaster.ray_executor import LOCAL, RayExecutor  # noqa: E402
 
