@@ -5,11 +5,13 @@ recommended model's candidates, their members and a refit's members are all inde
 :class:`Executor` runs a list of them and returns one :class:`~forecaster.trained.TrainedForecaster` per
 task, in task order, relaying every epoch's record to the caller's callback and stopping at its cancel:
 
-* :class:`InlineExecutor` trains in the calling thread, one task after another (the tests' choice, and
-  what runs when there is one core);
+* :class:`InlineExecutor` trains in the calling thread, one task after another (the tests' choice, the
+  command line's below 4 cores, and what runs with one core);
 * :class:`ProcessExecutor` keeps a bounded pool of worker processes (started once, reused by every run;
   ``shutdown`` ends it). Small networks gain little from torch's threads inside one process, much more
-  from training several networks side by side, each worker with ``cores // workers`` threads.
+  from training several networks side by side, each worker with ``cores // workers`` threads;
+* :class:`forecaster.ray_executor.RayExecutor` runs the same tasks as Ray tasks on a cluster
+  (:func:`forecaster.backends.make_executor` picks one of the three from the server settings).
 
 Progress and cancel cross the process boundary through a per-run queue and event (a
 ``multiprocessing`` manager's); the weights come back as state-dict bytes, loaded with
