@@ -50,6 +50,9 @@ if job is None:
 
 st.subheader("Training")
 snap = job.snapshot()
+if snap.queued:
+    jobs.queued_progress(job.job_id)
+    st.stop()
 if snap.running:
     jobs.live_progress(job.job_id)
     st.stop()

@@ -21,6 +21,7 @@ from forecaster.text import markdown
 from . import state
 
 POLL_SECONDS = 0.5
+QUEUED_POLL_SECONDS = 2.0
 SIDEBAR_POLL_SECONDS = 5.0
 STATUS_TEXT = {"queued": "Starting…", "running": "Training…", DONE: "Finished", CANCELLED: "Cancelled",
                FAILED: "Failed"}
@@ -116,19 +117,35 @@ def _loss_figure(job_id: str, done_epochs: int, status: str, best: int | None, t
     return charts.loss_curve(_history, total, best)
 
 
-@st.fragment(run_every=POLL_SECONDS)
-def live_progress(job_id: str) -> None:
-    """Redraws by itself while the job runs; one full rerun when it ends, then it is no longer called."""
+def _progress(job_id: str, waiting: bool) -> None:
     job = registry().get(state.owner(), job_id)
     if job is None:
         st.rerun()
-    snap = render_progress(job)
+    if waiting:  # its place in the line, and nothing to chart yet
+        snap = job.snapshot()
+        st.progress(0.0, text=status_line(snap))
+    else:
+        snap = render_progress(job)
     if st.button("Cancel training", help="Stops after the current batch and keeps the best model so far; a "
                  "queued training never starts.", key="cancel_training", icon=":material/stop_circle:"):
         job.cancel()
         st.toast("Cancelled before it started." if snap.queued else "Cancelling: the best model so far is kept.")
-    if snap.finished:
+    if snap.finished or (waiting and not snap.queued):  # ended, or its turn came: the page redraws once
         st.rerun()
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_progress(job_id: str) -> None:
+    """Redraws by itself while the job runs; one full rerun when it ends, then it is no longer called."""
+    _progress(job_id, waiting=False)
+
+
+@st.fragment(run_every=QUEUED_POLL_SECONDS)
+def queued_progress(job_id: str) -> None:
+    """A waiting job's place in the line, redrawn less often than a running job's progress (several
+    waiting pages must not take the server's time from the pages people are using); one full rerun when
+    its turn comes."""
+    _progress(job_id, waiting=True)
 
 
 def sidebar_status(job: TrainingJob) -> JobSnapshot:

@@ -263,6 +263,7 @@ def test_a_queued_training_says_its_place_in_line_and_cancel_means_it_never_star
         job = job_of(at)
         assert job is not None and job.snapshot().queued
         assert at.get("progress")[0].proto.text.startswith("Queued, position 1 of 1")
+        assert not at.get("plotly_chart")  # a waiting page draws no chart (it polls less often, too)
         at.button(key="cancel_training").click().run()
         assert job.wait(1)
         at.run()
