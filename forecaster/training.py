@@ -113,17 +113,16 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
     split = chronological_split(len(panel), config)
     members = tuple(range(config.ensemble)) if members is None else tuple(members)
     scaler = PanelScaler.fit(values[:split.fit_end], log1p=config.log1p)
+    trained = TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler,
+                                networks=[], device=str(device), last_date=panel.index[-1])
     if cancel is not None and cancel.is_set():  # cancelled before it started (a task still waiting): build nothing
-        return TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler, networks=[],
-                                 device=str(device), last_date=panel.index[-1], cancelled=True,
-                                 train_seconds=time.perf_counter() - start)
+        trained.cancelled, trained.train_seconds = True, time.perf_counter() - start
+        return trained
     features = WindowFeatures(scaler.transform(values), panel.index, config, REGISTRY[config.model].layout, device)
     spans = _Spans(WindowDataset(features, split.train),
                    WindowDataset(features, split.val) if len(split.val) else None,
                    WindowDataset(features, split.test))
     loss_fn = ProductWeightedLoss(config.loss, product_weights(scaler, device) if config.weighted_loss else None)
-    trained = TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler,
-                                networks=[], device=str(device), last_date=panel.index[-1])
     for position, member in enumerate(members):
         torch.manual_seed(config.seed + member)
         net = build_network(config, features.n_features, features.n_products).to(device)

@@ -21,9 +21,7 @@ class GlobalCNNBiGRU(GlobalWindowNet):
                  hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0, embedding_dim: int = 8,
                  n_series: int = 0, window_scaling: bool = False) -> None:
         super().__init__(n_products, embedding_dim, n_series, window_scaling)
-        self.conv = nn.Sequential(
-            nn.Conv1d(n_features + embedding_dim, conv_channels, kernel_size, padding=kernel_size // 2),
-            nn.ReLU(), nn.Dropout(dropout))
+        self.conv = self.conv_block(n_features + embedding_dim, conv_channels, kernel_size, dropout)
         self.gru = nn.GRU(conv_channels, hidden_size, num_layers=lstm_layers, batch_first=True, bidirectional=True,
                           dropout=dropout if lstm_layers > 1 else 0.0)
         self.head = nn.Sequential(nn.Linear(2 * hidden_size + embedding_dim, hidden_size), nn.ReLU(),

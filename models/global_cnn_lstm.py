@@ -26,6 +26,13 @@ class GlobalWindowNet(nn.Module):
         self.window_scaling = bool(window_scaling and n_series)
         self.embedding = nn.Embedding(n_products, embedding_dim)
 
+    @staticmethod
+    def conv_block(in_channels: int, conv_channels: int, kernel_size: int, dropout: float) -> nn.Sequential:
+        """The convolution over the window's days that the CNN-based global networks start with:
+        (B, C_in, L) -> (B, C, L), length kept."""
+        return nn.Sequential(nn.Conv1d(in_channels, conv_channels, kernel_size, padding=kernel_size // 2),
+                             nn.ReLU(), nn.Dropout(dropout))
+
     def inputs(self, x: torch.Tensor, products: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(B, L, F) windows and (B,) ids -> (B, L, F + E) scaled windows with the embedding on every day,
         the (B, E) embedding, and the (B,) scale (None without window scaling)."""
@@ -62,9 +69,7 @@ class GlobalCNNLSTM(GlobalWindowNet):
                  hidden_size: int = 64, lstm_layers: int = 1, dropout: float = 0.0, embedding_dim: int = 8,
                  n_series: int = 0, window_scaling: bool = False) -> None:
         super().__init__(n_products, embedding_dim, n_series, window_scaling)
-        self.conv = nn.Sequential(
-            nn.Conv1d(n_features + embedding_dim, conv_channels, kernel_size, padding=kernel_size // 2),
-            nn.ReLU(), nn.Dropout(dropout))
+        self.conv = self.conv_block(n_features + embedding_dim, conv_channels, kernel_size, dropout)
         self.lstm = nn.LSTM(conv_channels, hidden_size, num_layers=lstm_layers, batch_first=True,
                             dropout=dropout if lstm_layers > 1 else 0.0)
         self.head = nn.Sequential(nn.Linear(hidden_size + embedding_dim, hidden_size), nn.ReLU(),
