@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import (DEFAULT_SERVER, DEVICES, MIN_CORES_FOR_CLI_WORKERS, ForecastConfig, IngestOptions,
-                     IntervalOptions, ServerSettings, cli_flag, cpu_cores, default_text, help_text, parse_days,
+from .config import (DEFAULT_SERVER, DEVICES, ForecastConfig, IngestOptions,
+                     IntervalOptions, ServerSettings, cli_flag, default_text, help_text, parse_days,
                      parse_lags)
 from .errors import ForecasterError
 from .labels import AUTO
@@ -86,7 +85,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--predictions-out", help="CSV: date,product,actual,predicted,lower,upper over the test span")
     t.add_argument("--save", help="directory under which a timestamped run directory is written")
     t.add_argument("--workers", type=int, metavar="N",
-                   help=f"{help_text(ServerSettings, 'workers')} (default here: {_default_workers()})")
+                   help=f"{help_text(ServerSettings, 'workers')} (default here: {DEFAULT_SERVER.workers})")
     t.add_argument("--quiet", action="store_true", help="print only the metrics table")
     f = sub.add_parser("forecast", help="forecast with a saved model")
     f.add_argument("--model", required=True, help="a run directory written by train --save")
@@ -103,12 +102,6 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--days", type=int, default=1095, help="days of history (default: 1095)")
     d.add_argument("--seed", type=int, default=7, help="random seed of the generator (default: 7)")
     return p
-
-
-def _default_workers() -> int:
-    """The command's worker processes when neither --workers nor FORECASTER_WORKERS says: none below
-    MIN_CORES_FOR_CLI_WORKERS cores (one run would not win back the workers' start), else the server's."""
-    return 0 if cpu_cores() < MIN_CORES_FOR_CLI_WORKERS else DEFAULT_SERVER.workers
 
 
 def _train(a: argparse.Namespace) -> None:
@@ -129,8 +122,6 @@ def _train(a: argparse.Namespace) -> None:
                               f"({server.ray_address!r}); unset RAY_ADDRESS or leave out --workers.")
     if a.workers is not None:
         server = dataclasses.replace(server, workers=a.workers)
-    elif not os.environ.get("FORECASTER_WORKERS"):
-        server = dataclasses.replace(server, workers=_default_workers())
     if config.model != AUTO and config.ensemble == 1:  # one network: nothing to train side by side
         server = dataclasses.replace(server, workers=0)
     executor = make_executor(server).start()
@@ -237,7 +228,7 @@ def _check_outputs(data: str, *outputs: str | None) -> None:
 
 
 def _check_horizon(horizon: int) -> None:
-    from .forecasting import MAX_HORIZON
+    from .intervals import MAX_HORIZON  # numpy only: torch is imported while the workers start
 
     if not 1 <= horizon <= MAX_HORIZON:
         raise ForecasterError(f"--horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")

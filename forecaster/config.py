@@ -256,10 +256,6 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-# below this many cores the command line trains in its own process unless told otherwise: a short-lived
-# command pays the workers' start (spawn, import torch) on every run, about 5 s, which a 2-core machine
-# does not win back (bench/parallel.py); the dashboard's pool starts once and stays warm
-MIN_CORES_FOR_CLI_WORKERS = 4
 MAX_WORKERS = 8  # an auto run trains 6 independent networks (2 candidates x 3 members): more workers idle
 
 
@@ -273,8 +269,7 @@ class ServerSettings:
                            "Worker processes that train networks at once (a run's ensemble members and "
                            "candidates), started once and kept warm by the dashboard; a worker that dies "
                            "(out of memory) fails its job, not the server. 0 or 1 trains in the calling "
-                           "process, one network after another. Default: the CPU cores, at most 8 (the "
-                           "command line: in its own process below 4 cores).", bounds=(0, 64),
+                           "process, one network after another. Default: the CPU cores, at most 8.", bounds=(0, 64),
                            env="FORECASTER_WORKERS")
     max_jobs: int = setting(max(1, cpu_cores() // 4), "Training jobs the dashboard runs at once, sharing the "
                             "workers; later ones wait in a queue, first come first served. Default: a quarter "
@@ -293,11 +288,6 @@ class ServerSettings:
     def parallel(self) -> bool:
         """Whether training runs in worker processes (one worker would only add the cost of starting it)."""
         return self.workers > 1
-
-    @property
-    def threads_per_worker(self) -> int:
-        """torch threads each worker uses: workers x threads stays within the cores (no oversubscription)."""
-        return max(1, cpu_cores() // max(self.workers, 1))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "ServerSettings":

@@ -8,8 +8,9 @@ task, in task order, relaying every epoch's record to the caller's callback and 
 * :class:`InlineExecutor` trains in the calling thread, one task after another (the tests' choice, the
   command line's below 4 cores, and what runs with one core);
 * :class:`ProcessExecutor` keeps a bounded pool of worker processes (started once, reused by every run;
-  ``shutdown`` ends it). Small networks gain little from torch's threads inside one process, much more
-  from training several networks side by side, each worker with ``cores // workers`` threads;
+  ``shutdown`` ends it). Every training uses one torch thread wherever it runs
+  (:data:`forecaster.training.TRAIN_THREADS`, so that a seed gives the same networks on every backend):
+  the cores are used by training several networks side by side, one per worker;
 * :class:`forecaster.ray_executor.RayExecutor` runs the same tasks as Ray tasks on a cluster
   (:func:`forecaster.backends.make_executor` picks one of the three from the server settings).
 
@@ -28,6 +29,7 @@ import io
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -51,6 +53,8 @@ ProgressCallback = Callable[["EpochRecord"], None]
 WORKER_NICENESS = 10  # workers yield the CPU to the dashboard server (a page's rerun is short and urgent)
 POLL_SECONDS = 0.05  # how often the parent relays progress and forwards a cancel
 CANCEL_POLL_SECONDS = 0.1  # how often a worker asks whether its run was cancelled (between batches)
+REAP_SECONDS = 5.0  # how long a broken pool's workers may take to be ended before their exit codes are read
+MAX_POOL_RESTARTS = 3  # a run whose tasks were cut short by other runs' dead workers starts them again
 WORKER_DIED = ("The training process stopped unexpectedly (killed, perhaps out of memory), so this training "
                "ended without a model. Train again; if it happens again, try fewer products, a smaller model "
                "or fewer workers (FORECASTER_WORKERS).")
@@ -121,11 +125,22 @@ class Progress:
         self.finished = [False] * len(tasks)
         self.waiting: list[list[EpochRecord]] = [[] for _ in tasks]
         self.next = 0  # the first task not finished yet: its records leave at once
+        self.sent = [0] * len(tasks)  # records of each task passed on so far
+        self.skip = [0] * len(tasks)  # records of a restarted task still to drop
 
     def record(self, task: int, record: EpochRecord) -> None:
         self.done[task] = record.done_epochs
+        if self.skip[task]:
+            self.skip[task] -= 1
+            return
         self.waiting[task].append(record)
         self._flush()
+
+    def restart(self, task: int) -> None:
+        """The task trains again from its start (its worker was lost): the records it sends again that
+        were passed on already (the same seed gives the same epochs) are not passed on twice."""
+        self.waiting[task].clear()
+        self.skip[task], self.done[task], self.finished[task] = self.sent[task], 0, False
 
     def finish(self, task: int) -> None:
         if not self.finished[task]:
@@ -135,6 +150,7 @@ class Progress:
     def _flush(self) -> None:
         while self.next < len(self.planned):
             for record in self.waiting[self.next]:
+                self.sent[self.next] += 1
                 if self.callback is not None:
                     self.callback(dataclasses.replace(record, total_epochs=self.total, done_epochs=sum(self.done)))
             self.waiting[self.next].clear()
@@ -168,7 +184,7 @@ class InlineExecutor:
 
 
 class ProcessExecutor:
-    """A pool of ``workers`` spawned processes, each with ``threads`` torch threads, reused by every run.
+    """A pool of ``workers`` spawned processes (one training each at a time), reused by every run.
 
     The pool starts on the first run (or :meth:`start`, to spawn the workers ahead: each imports torch,
     which takes seconds); several runs may share it at once, each keeping at most its even share of the
@@ -176,18 +192,19 @@ class ProcessExecutor:
     After a worker died the pool is broken for every run using it: those runs fail with
     :class:`WorkerError`, and the next run gets a new pool."""
 
-    def __init__(self, workers: int, threads: int = 1) -> None:
+    def __init__(self, workers: int) -> None:
         self.slots = workers
-        self.threads = threads
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._manager: Any = None  # a multiprocessing manager: each run's progress queue and cancel event
         self._stops: set[Any] = set()  # the cancel events of the runs in progress
+        self._workers: list[Any] = []  # the current pool's worker processes
+        self._dead: dict[int, set[int]] = {}  # a broken pool's id -> the workers that died of their own
         _stop_runs_at_exit(self)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> "ProcessExecutor":
-        return cls(settings.workers, settings.threads_per_worker)
+        return cls(settings.workers)
 
     def start(self) -> "ProcessExecutor":
         """Spawn the workers now, without waiting for them to import torch, so the first run does not pay
@@ -234,44 +251,61 @@ class ProcessExecutor:
                 with _main_hidden():
                     if self._manager is None:
                         self._manager = context.Manager()
-                    self._pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker,
-                                                     initargs=(self.threads,))
+                    self._pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker)
                     for _ in range(self.slots):  # a submit finding no idle worker spawns one: all of them now
                         self._pool.submit(_ready)
+                self._workers = list(self._pool._processes.values())  # type: ignore[attr-defined]
             return self._pool, self._manager
 
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
-        """Drop a broken pool (once, whichever run saw it break first); the next run starts a new one."""
+    def _discard(self, pool: ProcessPoolExecutor) -> set[int]:
+        """Drop a broken pool (whichever run saw it break first; the next run starts a new one) and return
+        the process ids of the workers that died, found once, by that first run.
+
+        concurrent.futures fails every task of a broken pool and terminates (SIGTERM) its other workers;
+        a worker that died of its own (the kernel's out-of-memory kill, a kill -9) has another exit code,
+        or is the only one dead yet. Only the runs that had a task on it fail; the others train their
+        unfinished tasks again on a new pool."""
         with self._lock:
-            if self._pool is pool:
+            first = self._pool is pool
+            if first:
                 self._pool = None
-            else:
-                pool = None
-        if pool is not None:
+                self._dead[id(pool)] = _dead_workers(self._workers)
+            dead = self._dead.get(id(pool), set())
+        if first:
             pool.shutdown(wait=False, cancel_futures=True)
+        return dead
 
     def run(self, tasks: Sequence[TrainTask], callback: ProgressCallback | None = None,
             cancel: CancelFlag | None = None) -> list[TrainedForecaster]:
         if not tasks:
             return []
-        pool, manager = self._acquire()
-        records, stop = manager.Queue(), manager.Event()
-        with self._lock:
-            self._stops.add(stop)
-        futures: dict[int, Future] = {}
-        try:
-            self._follow(pool, tasks, futures, records, stop, Progress(tasks, callback), cancel)
-            packed = [futures[i].result() for i in range(len(tasks))]
-        except BrokenProcessPool:
-            self._discard(pool)
-            raise WorkerError(WORKER_DIED) from None
-        finally:
-            stop.set()  # whatever happened, no task of this run goes on training
-            for f in futures.values():
-                f.cancel()
+        progress, done = Progress(tasks, callback), {}
+        for attempt in range(MAX_POOL_RESTARTS + 1):
+            pool, manager = self._acquire()
+            records, stop = manager.Queue(), manager.Event()
             with self._lock:
-                self._stops.discard(stop)
-        return [_unpack(p) for p in packed]
+                self._stops.add(stop)
+            futures: dict[int, Future] = {}
+            started: dict[int, int] = {}  # task -> the process id of the worker it started on
+            try:
+                self._follow(pool, tasks, done, futures, records, stop, progress, cancel, started)
+                break
+            except BrokenProcessPool:
+                _drain(records, progress, started)  # which worker each task started on, up to the break
+                dead = self._discard(pool)
+                lost = [i for i, pid in started.items() if pid in dead and i not in done]
+                if lost or not dead or attempt == MAX_POOL_RESTARTS:
+                    raise WorkerError(WORKER_DIED) from None
+                for i in range(len(tasks)):  # another run's worker died: train what is unfinished again
+                    if i not in done:
+                        progress.restart(i)
+            finally:
+                stop.set()  # whatever happened, no task of this run goes on training
+                for f in futures.values():
+                    f.cancel()
+                with self._lock:
+                    self._stops.discard(stop)
+        return [_unpack(done[i]) for i in range(len(tasks))]
 
     def _share(self) -> int:
         """Tasks one run may have in the pool at once: the workers split evenly between the runs in
@@ -279,41 +313,67 @@ class ProcessExecutor:
         with self._lock:
             return max(1, self.slots // max(1, len(self._stops)))
 
-    def _follow(self, pool: ProcessPoolExecutor, tasks: Sequence[TrainTask], futures: dict[int, Future],
-                records: Any, stop: Any, progress: Progress, cancel: CancelFlag | None) -> None:
-        """Submit the tasks, at most this run's share at a time, and relay progress in this thread until
-        every task has ended, forwarding a cancel to the workers (tasks not yet submitted then still run,
-        and end at once, having trained nothing)."""
+    def _follow(self, pool: ProcessPoolExecutor, tasks: Sequence[TrainTask], done: dict[int, "_Packed"],
+                futures: dict[int, Future], records: Any, stop: Any, progress: Progress,
+                cancel: CancelFlag | None, started: dict[int, int]) -> None:
+        """Submit the tasks not ``done`` yet, at most this run's share at a time, and relay progress in this
+        thread until every task has ended, each result put in ``done``; forward a cancel to the workers
+        (tasks not yet submitted then still run, and end at once, having trained nothing). The first
+        task's error (in task order) is raised once every task has ended; a broken pool at once."""
         pending: dict[int, Future] = {}
-        unsent = list(range(len(tasks)))  # in task order; results and seeds do not depend on the order
+        errors: dict[int, BaseException] = {}
+        unsent = [i for i in range(len(tasks)) if i not in done]  # results and seeds do not depend on the order
         while True:
             while unsent and len(pending) < self._share():
                 i = unsent.pop(0)
                 futures[i] = pending[i] = pool.submit(_run_task, tasks[i], i, records, stop)
-            _drain(records, progress)
+            _drain(records, progress, started)
             if cancel is not None and cancel.is_set() and not stop.is_set():
                 stop.set()
             for i, f in list(pending.items()):
                 if f.done():
-                    if f.exception() is None:  # an error is raised by the caller's f.result()
-                        _drain(records, progress)  # its last records were queued before it returned
+                    error = f.exception()
+                    if isinstance(error, BrokenProcessPool):
+                        raise error
+                    if error is None:
+                        _drain(records, progress, started)  # its last records were queued before it returned
+                        done[i] = f.result()
                         progress.finish(i)
                     else:  # the run fails: the other tasks need not go on
+                        errors[i] = error
                         stop.set()
                         unsent.clear()
                     del pending[i]
             if not pending and not unsent:
+                if errors:
+                    raise errors[min(errors)]
                 return
             wait(list(pending.values()), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
 
 
-def _drain(records: Any, progress: Progress) -> None:
+def _dead_workers(workers: Sequence[Any]) -> set[int]:
+    """Process ids of the workers that died of their own: exited with another code than the SIGTERM a
+    broken pool sends the rest; or, when all of them read SIGTERM (a plain ``kill``), every one dead."""
+    deadline = time.monotonic() + REAP_SECONDS  # the pool ends (and reaps) the rest: exit codes come soon
+    while any(p.exitcode is None for p in workers) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    gone = [p for p in workers if p.exitcode is not None]
+    return {p.pid for p in gone if p.exitcode != -signal.SIGTERM} or {p.pid for p in gone}
+
+
+def _drain(records: Any, progress: Progress, started: dict[int, int]) -> None:
+    """Relay the queued messages: a task's epoch records, and the process id it announces on starting."""
     while True:
         try:
-            task, record = records.get_nowait()
+            task, message = records.get_nowait()
         except queue.Empty:
             return
-        progress.record(task, record)
+        except (OSError, EOFError):  # the manager is gone (the server is stopping): nothing more to relay
+            return
+        if isinstance(message, int):
+            started[task] = message
+        else:
+            progress.record(task, message)
 
 
 @contextlib.contextmanager
@@ -350,18 +410,20 @@ def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
 
 
 # --- in the worker processes ----------------------------------------------------------------------------
-def _init_worker(threads: int) -> None:
-    """Each worker: a lower CPU priority than the server (pages stay quick while every core trains), its
-    share of the cores, and the training code imported once, before the first task."""
+def _init_worker() -> None:
+    """Each worker: a lower CPU priority than the server (pages stay quick while every core trains), and
+    the training code imported once, before the first task (torch, the models, the loop, and what the
+    first optimiser would import, about 2 s: ``torch._dynamo``, which torch.optim imports on first use)."""
     try:
         os.nice(WORKER_NICENESS)
     except OSError:  # not allowed here: train at the usual priority
         pass
     import torch
+    import torch._dynamo  # noqa: F401
 
-    from . import training  # noqa: F401  (torch, the models and the loop, imported before the first task)
+    from . import training
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(training.TRAIN_THREADS)
 
 
 def _ready() -> bool:
@@ -397,6 +459,7 @@ def _run_task(task: TrainTask, index: int, records: Any, stop: Any) -> _Packed:
 
     from .training import train
 
+    records.put((index, os.getpid()))  # so the parent knows whose task a worker that dies was training
     trained = train(task.panel, task.config, lambda r: records.put((index, r)), _RemoteFlag(stop),
                     members=task.members)
     weights = []

@@ -120,8 +120,11 @@ class RayExecutor:
 
 
 def _drain(records: Any, progress: Progress) -> None:
-    for task, record in records.get_nowait_batch(records.qsize()):
-        progress.record(task, record)
+    """Relay the tasks' epoch records (the process id a task announces on starting is not needed here:
+    Ray fails only the task whose worker died)."""
+    for task, message in records.get_nowait_batch(records.qsize()):
+        if not isinstance(message, int):
+            progress.record(task, message)
 
 
 class _StopActor:
@@ -158,10 +161,7 @@ class _ActorFlag:
 
 
 def _ray_task(task: TrainTask, index: int, records: Any, stop: Any) -> _Packed:
-    """On a Ray worker: the local worker's training, with one torch thread (the one CPU it asked for)."""
-    import torch
-
-    torch.set_num_threads(1)
+    """On a Ray worker: the local worker's training (one torch thread: the one CPU it asked for)."""
     return _run_task(task, index, records, _ActorFlag(stop))
 
 

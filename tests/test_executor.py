@@ -34,7 +34,7 @@ def panel() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def pool():
     """Two spawned workers, shared by this module's tests (spawning and importing torch takes seconds)."""
-    executor = ProcessExecutor(workers=2, threads=1).start()
+    executor = ProcessExecutor(workers=2).start()
     yield executor
     executor.shutdown()
 
@@ -93,7 +93,7 @@ def test_cancel_stops_the_worker_processes_and_keeps_the_best_model_so_far(panel
 
 
 def test_a_killed_worker_fails_its_job_with_a_readable_message_and_the_next_job_trains(panel):
-    executor = ProcessExecutor(workers=2, threads=1)
+    executor = ProcessExecutor(workers=2)
     registry = JobRegistry(executor=executor, max_running=1)
     try:
         long = registry.submit("alice", panel, TINY.replace(ensemble=2, epochs=5000, patience=0, seed=11))
@@ -115,8 +115,53 @@ def test_a_killed_worker_fails_its_job_with_a_readable_message_and_the_next_job_
         registry.shutdown()
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _busy_worker(executor: ProcessExecutor) -> int:
+    """The one worker using the CPU (the other is idle): found from /proc, the test's only view into it."""
+    pids = executor.worker_pids
+    before = {pid: _cpu_ticks(pid) for pid in pids}
+    time.sleep(0.5)
+    used = {pid: _cpu_ticks(pid) - before[pid] for pid in pids}
+    busy = max(used, key=used.get)
+    assert used[busy] > 0 and sorted(used.values())[0] < used[busy], used
+    return busy
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="finds the busy worker through /proc")
+def test_a_killed_worker_fails_only_the_job_it_was_training_and_the_other_job_finishes_unchanged(panel):
+    """Two jobs share the pool, one task each; the worker of one is killed. concurrent.futures breaks the
+    whole pool; the other job's task trains again on a new pool and gives the same networks."""
+    executor = ProcessExecutor(workers=2)
+    registry = JobRegistry(executor=executor, max_running=2)
+    try:
+        bob_config = TINY.replace(ensemble=1, epochs=150, patience=0, seed=16)
+        alice = registry.submit("alice", panel, TINY.replace(ensemble=1, epochs=5000, patience=0, seed=15))
+        deadline = time.time() + WAIT
+        while alice.snapshot().done_epochs < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        alices_worker = _busy_worker(executor)  # only alice trains yet
+        bob = registry.submit("bob", panel, bob_config)
+        while bob.snapshot().done_epochs < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        assert not bob.wait(0), "bob finished before the kill: make his training longer"
+        os.kill(alices_worker, signal.SIGKILL)
+        assert alice.wait(WAIT) and bob.wait(WAIT)
+        assert alice.snapshot().status == FAILED and alice.snapshot().error == WORKER_DIED
+        assert bob.snapshot().status == DONE, bob.snapshot().error
+        alone = fit(panel, bob_config)
+        days = np.arange(len(panel) - 14, len(panel) + 1)
+        np.testing.assert_allclose(bob.result.predict(panel, days), alone.predict(panel, days), rtol=1e-6)
+        assert [h.epoch for h in bob.result.history] == list(range(1, 151))  # no epoch shown twice
+    finally:
+        registry.shutdown()
+
+
 def test_a_run_on_a_shut_down_pool_starts_a_new_one(panel):
-    executor = ProcessExecutor(workers=2, threads=1)
+    executor = ProcessExecutor(workers=2)
     executor.shutdown()  # nothing started: nothing to end
     [trained] = train_models(executor, panel, [TINY.replace(ensemble=2, epochs=1, seed=13)])
     assert len(trained.networks) == 2
@@ -162,7 +207,6 @@ def test_server_settings_come_from_the_environment_and_pick_the_executor():
     assert isinstance(two, ProcessExecutor) and two.slots == 2
     assert ServerSettings.from_env({"FORECASTER_MAX_JOBS": "3"}).max_jobs == 3
     assert ServerSettings().workers <= os.cpu_count() and ServerSettings().max_jobs >= 1
-    assert ServerSettings(workers=2).threads_per_worker * 2 <= max(os.cpu_count(), 2)
     with pytest.raises(ForecasterError, match="FORECASTER_WORKERS"):
         ServerSettings.from_env({"FORECASTER_WORKERS": "many"})
     with pytest.raises(ForecasterError, match="workers must be between"):

@@ -47,14 +47,7 @@ def test_a_named_cluster_makes_a_ray_executor():
 
 
 def test_ray_tasks_give_the_same_forecast_as_training_here(panel, cluster):
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a Ray task trains with one thread: compare like with like
-    try:
-        here = fit(panel, AUTO)
-    finally:
-        torch.set_num_threads(threads)
+    here = fit(panel, AUTO)  # in this process; each training uses TRAIN_THREADS here as on Ray
     on_ray = fit(panel, AUTO, executor=cluster)
     assert cluster.slots == 2 and cluster.gpus == 0.0  # sized from the local instance, no GPU asked for
     a = forecast(here, panel, horizon=3)["forecast"].to_numpy()
