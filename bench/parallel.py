@@ -1,9 +1,11 @@
 """Parallel-training benchmark: the default `train` command with its networks trained in this process, one
-after another (``--workers 0``, the behaviour before issue 14), against the worker-process pool
-(``--workers N``, the default), end to end, on the same data, in one run.
+after another (``--workers 0``), against the worker-process pool (``--workers N``, the default), end to
+end, on the same data, in one run; with ``--compare-tree DIR`` (a checkout of the commit before issue 14,
+e.g. ``git worktree add /tmp/before 09fc8fe``) that tree's default command too: the sequential run as it
+was, every network trained in the process with torch's default thread count.
 
 usage: python bench/parallel.py [--workers N] [--demo-runs 2] [--big-products 1000] [--big-days 1095]
-                                [--big-runs 1] [--skip-big] [--one-thread] [--warm]
+                                [--big-runs 1] [--skip-big] [--one-thread] [--warm] [--compare-tree DIR]
 
 Each measurement is the wall time of one `python -m forecaster train` process, start to files written
 (interpreter start, torch import, reading the CSV, every candidate trained, evaluation, forecast); the
@@ -40,11 +42,13 @@ sys.path.insert(0, str(ROOT))
 from forecaster.config import DEFAULT_SERVER  # noqa: E402
 
 
-def train_once(csv: Path, workers: int, tmp: Path, env: dict[str, str]) -> dict:
-    """Wall seconds, test MAE and validation MAE of one train command."""
+def train_once(csv: Path, workers: int | None, tmp: Path, env: dict[str, str], root: Path = ROOT) -> dict:
+    """Wall seconds, test MAE and validation MAE of one train command (``workers`` None: that tree's
+    default, without the flag)."""
+    flag = [] if workers is None else ["--workers", str(workers)]
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "forecaster", "train", str(csv), "--workers", str(workers),
-                          "--forecast-out", str(tmp / f"f{workers}.csv")], cwd=ROOT, capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "forecaster", "train", str(csv), *flag,
+                          "--forecast-out", str(tmp / f"f{workers}.csv")], cwd=root, capture_output=True,
                          text=True, env={**os.environ, **env})
     wall = time.perf_counter() - t0
     if res.returncode != 0:
@@ -57,51 +61,59 @@ def train_once(csv: Path, workers: int, tmp: Path, env: dict[str, str]) -> dict:
 WARM_CODE = """
 import sys, time, json
 from forecaster import ForecastConfig, evaluate, fit, load_panel
-from forecaster.executor import InlineExecutor, ProcessExecutor
 panel = load_panel(open(sys.argv[1], 'rb').read()).panel
 workers = int(sys.argv[2])
-executor = ProcessExecutor(workers, 1) if workers > 1 else InlineExecutor()
-fit(panel.iloc[:200, :4], ForecastConfig(epochs=1, ensemble=max(workers, 1)), executor=executor.start())  # warm
+try:
+    from forecaster.executor import InlineExecutor, ProcessExecutor
+    executor = ProcessExecutor(workers) if workers > 1 else InlineExecutor()
+    kwargs = {"executor": executor.start()}
+except ImportError:  # a tree from before the executor: fit trains in this process
+    executor, kwargs = None, {}
+fit(panel.iloc[:200, :4], ForecastConfig(epochs=1, ensemble=max(workers, 1)), **kwargs)  # warm
 t0 = time.perf_counter()
-trained = fit(panel, ForecastConfig(), executor=executor)
+trained = fit(panel, ForecastConfig(), **kwargs)
 test_mae = float(evaluate(trained, panel).overall.loc["network", "MAE"])
 wall = time.perf_counter() - t0
-executor.shutdown()
+if executor is not None:
+    executor.shutdown()
 print(json.dumps({"wall": wall, "test_mae": round(test_mae, 4), "val_mae": float("nan")}))
 """
 
 
-def warm_once(csv: Path, workers: int) -> dict:
+def warm_once(csv: Path, workers: int | None, root: Path = ROOT) -> dict:
     """Seconds from Train to evaluated model in a process that already runs (as in the dashboard): the pool
     started and warmed up, and the in-process run warmed up too (imports done), before the clock starts."""
-    res = subprocess.run([sys.executable, "-c", WARM_CODE, str(csv), str(workers)], cwd=ROOT, capture_output=True,
-                         text=True)
+    res = subprocess.run([sys.executable, "-c", WARM_CODE, str(csv), str(workers or 0)], cwd=root,
+                         capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(res.stderr[-3000:])
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def measure(name: str, csv: Path, runs: int, workers: int, tmp: Path, one_thread: bool,
-            warm: bool = False) -> list[dict]:
-    settings = {"inline (workers 0)": (0, {}), f"{workers} worker processes": (workers, {})}
+            warm: bool = False, before: Path | None = None) -> list[dict]:
+    settings = {"inline (workers 0)": (0, {}, ROOT), f"{workers} worker processes": (workers, {}, ROOT)}
     if one_thread:
-        settings["inline, 1 torch thread"] = (0, {"OMP_NUM_THREADS": "1"})
+        settings["inline, 1 torch thread"] = (0, {"OMP_NUM_THREADS": "1"}, ROOT)
+    if before is not None:
+        settings[f"before: {before} (its default)"] = (None, {}, before)
     got: dict[str, list[dict]] = {k: [] for k in settings}
     for i in range(runs):
         for k in (list(settings) if i % 2 == 0 else list(reversed(settings))):  # ABBA
-            got[k].append(warm_once(csv, settings[k][0]) if warm else train_once(csv, *settings[k][:1], tmp,
-                                                                                  settings[k][1]))
+            workers_k, env, root = settings[k]
+            got[k].append(warm_once(csv, workers_k, root) if warm else train_once(csv, workers_k, tmp, env, root))
             print(f"  {name}, {k}: {got[k][-1]}", file=sys.stderr)
     rows = []
     for k, results in got.items():
         rows.append({"data": name, "training": k, "wall_s (median)": statistics.median(r["wall"] for r in results),
                      "runs": len(results), "test_MAE": results[0]["test_mae"], "val_MAE": results[0]["val_mae"],
                      "same_MAE_every_run": len({(r["test_mae"], r["val_mae"]) for r in results}) == 1})
-    inline, pooled = rows[:2]
-    rows.append({"data": name, "training": "speed-up (inline / workers)",
-                 "wall_s (median)": inline["wall_s (median)"] / pooled["wall_s (median)"], "runs": None,
-                 "test_MAE": inline["test_MAE"] == pooled["test_MAE"], "val_MAE": inline["val_MAE"] == pooled["val_MAE"],
-                 "same_MAE_every_run": None})
+    pooled = rows[1]
+    for base in [rows[0]] + ([rows[-1]] if before is not None else []):
+        rows.append({"data": name, "training": f"speed-up ({base['training']} / workers)",
+                     "wall_s (median)": base["wall_s (median)"] / pooled["wall_s (median)"], "runs": None,
+                     "test_MAE": base["test_MAE"] == pooled["test_MAE"],
+                     "val_MAE": base["val_MAE"] == pooled["val_MAE"], "same_MAE_every_run": None})
     return rows
 
 
@@ -117,19 +129,20 @@ def main() -> None:
     ap.add_argument("--warm", action="store_true",
                     help="time fit + evaluate inside a running process with the pool already warm (the "
                          "dashboard's case) instead of the whole train command")
+    ap.add_argument("--compare-tree", type=Path, help="a checkout from before issue 14: its default command too")
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         demo = tmp / "demo.csv"
         subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=ROOT, check=True)
-        rows += measure("demo (20 x 1095)", demo, a.demo_runs, a.workers, tmp, a.one_thread, a.warm)
+        rows += measure("demo (20 x 1095)", demo, a.demo_runs, a.workers, tmp, a.one_thread, a.warm, a.compare_tree)
         if not a.skip_big:
             big = tmp / "big.csv"
             subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(big), "--products",
                             str(a.big_products), "--days", str(a.big_days), "--seed", "11"], cwd=ROOT, check=True)
             rows += measure(f"generated ({a.big_products} x {a.big_days})", big, a.big_runs, a.workers, tmp,
-                            a.one_thread, a.warm)
+                            a.one_thread, a.warm, a.compare_tree)
     import pandas as pd
 
     pd.set_option("display.width", 200)

@@ -17,9 +17,13 @@ task, in task order, relaying every epoch's record to the caller's callback and 
 Progress and cancel cross the process boundary through a per-run queue and event (a
 ``multiprocessing`` manager's); the weights come back as state-dict bytes, loaded with
 ``weights_only=True``. A member's seed does not depend on where it trains, so both executors give the
-same networks. A worker that dies (killed, out of memory) fails the run with a :class:`WorkerError` the
-user can read; the pool is rebuilt for the next run. Processes are spawned, never forked: forking a
-process that runs threads (Streamlit's server, torch's pools) can deadlock the child.
+same networks. A worker that dies (killed, out of memory) fails the run that had a task on it with a
+:class:`WorkerError` the user can read; other runs on that pool train their unfinished tasks again on a
+new one. The server process is never forked (forking a process that runs threads, Streamlit's server or
+torch's pools, can deadlock the child): workers come from multiprocessing's fork server, a clean
+single-threaded process that imports torch and the training code once and forks each worker from that
+(the pool is ready in about half the time of spawning workers that each import torch); where there is
+no fork server (Windows) they are spawned.
 """
 from __future__ import annotations
 
@@ -184,13 +188,12 @@ class InlineExecutor:
 
 
 class ProcessExecutor:
-    """A pool of ``workers`` spawned processes (one training each at a time), reused by every run.
+    """A pool of ``workers`` processes (one training each at a time), reused by every run.
 
-    The pool starts on the first run (or :meth:`start`, to spawn the workers ahead: each imports torch,
-    which takes seconds); several runs may share it at once, each keeping at most its even share of the
-    workers busy.
-    After a worker died the pool is broken for every run using it: those runs fail with
-    :class:`WorkerError`, and the next run gets a new pool."""
+    The pool starts on the first run (or :meth:`start`, to start the workers ahead: importing torch takes
+    seconds); several runs may share it at once, each keeping at most its even share of the workers busy.
+    After a worker died the pool is broken: the run that had a task on that worker fails with
+    :class:`WorkerError`, the others go on on a new pool."""
 
     def __init__(self, workers: int) -> None:
         self.slots = workers
@@ -247,7 +250,7 @@ class ProcessExecutor:
         spawning happens here, where the parent's main module is hidden from the children."""
         with self._lock:
             if self._pool is None:
-                context = multiprocessing.get_context("spawn")
+                context = _worker_context()
                 with _main_hidden():
                     if self._manager is None:
                         self._manager = context.Manager()
@@ -351,6 +354,16 @@ class ProcessExecutor:
             wait(list(pending.values()), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
 
 
+def _worker_context() -> Any:
+    """Where workers come from: the fork server, with torch and the training code imported in it once
+    (see the module docstring), else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([f"{__package__}.training", "torch._dynamo"])
+    return context
+
+
 def _dead_workers(workers: Sequence[Any]) -> set[int]:
     """Process ids of the workers that died of their own: exited with another code than the SIGTERM a
     broken pool sends the rest; or, when all of them read SIGTERM (a plain ``kill``), every one dead."""
@@ -378,8 +391,8 @@ def _drain(records: Any, progress: Progress, started: dict[int, int]) -> None:
 
 @contextlib.contextmanager
 def _main_hidden() -> Iterator[None]:
-    """A spawned child imports the parent's ``__main__`` again (by path or module name) before its first
-    task. Workers need nothing from it (their tasks are this module's functions), and under Streamlit it is
+    """A spawned child (and a worker of the fork server) imports the parent's ``__main__`` again (by path
+    or module name) before its first task. Workers need nothing from it (their tasks are this module's functions), and under Streamlit it is
     the app script, which would run again, in bare mode, in every worker. While the workers spawn, the
     parent's main is a blank module, so the children leave theirs alone."""
     main = sys.modules.get("__main__")
