@@ -5,19 +5,18 @@ e.g. ``git worktree add /tmp/before 09fc8fe``) that tree's default command too: 
 was, every network trained in the process with torch's default thread count.
 
 usage: python bench/parallel.py [--workers N] [--demo-runs 2] [--big-products 1000] [--big-days 1095]
-                                [--big-runs 1] [--skip-big] [--one-thread] [--warm] [--compare-tree DIR]
+                                [--big-runs 1] [--skip-big] [--warm] [--compare-tree DIR]
 
 Each measurement is the wall time of one `python -m forecaster train` process, start to files written
 (interpreter start, torch import, reading the CSV, every candidate trained, evaluation, forecast); the
-two settings alternate in ABBA order so that neither always runs first. The datasets are the demo data
+settings alternate in ABBA order so that neither always runs first. The datasets are the demo data
 (20 products x 3 years, what the Home page loads) and a generated catalog of ``--big-products`` products
 (the demo generator, another seed). The test-span MAE (the network row of the printed table) and the
-validation MAE of the recommended candidate (from its selection reason) of both settings are printed
-next to each other: the seeds do not depend on where a network trains, so they must be equal, with one
-proviso: torch splits large operations across its threads, and a different thread count rounds floats
-differently. Inline training uses every core's thread, a worker ``cores // workers``; so a third setting,
-inline with one torch thread (``OMP_NUM_THREADS=1``, the workers' count on 2 cores), shows which MAE
-differences come from the thread count and which (none, if the executor is right) from the executor.
+validation MAE of the recommended candidate (from its selection reason) of every setting are printed
+next to each other: neither the seeds nor the thread count (one per training, TRAIN_THREADS) depend on
+where a network trains, so inline and the workers must agree. The tree before issue 14 trained with
+torch's default thread count (every core): torch splits large sums across its threads, so its MAE may
+differ in the last digits where the products are many.
 
 With ``--warm`` each measurement is instead fit + evaluate inside a process that already runs, the pool
 started and both settings warmed up by a one-epoch fit first (imports done): what a dashboard user waits
@@ -90,11 +89,11 @@ def warm_once(csv: Path, workers: int | None, root: Path = ROOT) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def measure(name: str, csv: Path, runs: int, workers: int, tmp: Path, one_thread: bool,
-            warm: bool = False, before: Path | None = None) -> list[dict]:
+def measure(name: str, csv: Path, runs: int, workers: int, tmp: Path, warm: bool = False,
+            before: Path | None = None) -> list[dict]:
+    if runs < 1:
+        return []
     settings = {"inline (workers 0)": (0, {}, ROOT), f"{workers} worker processes": (workers, {}, ROOT)}
-    if one_thread:
-        settings["inline, 1 torch thread"] = (0, {"OMP_NUM_THREADS": "1"}, ROOT)
     if before is not None:
         settings[f"before: {before} (its default)"] = (None, {}, before)
     got: dict[str, list[dict]] = {k: [] for k in settings}
@@ -125,7 +124,6 @@ def main() -> None:
     ap.add_argument("--big-days", type=int, default=1095)
     ap.add_argument("--big-runs", type=int, default=1)
     ap.add_argument("--skip-big", action="store_true")
-    ap.add_argument("--one-thread", action="store_true", help="also inline with OMP_NUM_THREADS=1")
     ap.add_argument("--warm", action="store_true",
                     help="time fit + evaluate inside a running process with the pool already warm (the "
                          "dashboard's case) instead of the whole train command")
@@ -136,13 +134,13 @@ def main() -> None:
         tmp = Path(tmp_name)
         demo = tmp / "demo.csv"
         subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(demo)], cwd=ROOT, check=True)
-        rows += measure("demo (20 x 1095)", demo, a.demo_runs, a.workers, tmp, a.one_thread, a.warm, a.compare_tree)
+        rows += measure("demo (20 x 1095)", demo, a.demo_runs, a.workers, tmp, a.warm, a.compare_tree)
         if not a.skip_big:
             big = tmp / "big.csv"
             subprocess.run([sys.executable, "-m", "forecaster", "demo", "--out", str(big), "--products",
                             str(a.big_products), "--days", str(a.big_days), "--seed", "11"], cwd=ROOT, check=True)
             rows += measure(f"generated ({a.big_products} x {a.big_days})", big, a.big_runs, a.workers, tmp,
-                            a.one_thread, a.warm, a.compare_tree)
+                            a.warm, a.compare_tree)
     import pandas as pd
 
     pd.set_option("display.width", 200)

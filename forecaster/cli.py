@@ -105,8 +105,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _train(a: argparse.Namespace) -> None:
-    """Read, train, evaluate, forecast and write. Once the flags are checked the worker processes start,
-    importing torch while this process reads the CSV; they end with the command."""
+    """Read, train, evaluate, forecast and write. Once the CSV is read the worker processes start, importing
+    torch while this process imports it too; they end with the command."""
     from .backends import make_executor
 
     start = time.perf_counter()
@@ -124,7 +124,7 @@ def _train(a: argparse.Namespace) -> None:
         server = dataclasses.replace(server, workers=a.workers)
     if config.model != AUTO and config.ensemble == 1:  # one network: nothing to train side by side
         server = dataclasses.replace(server, workers=0)
-    executor = make_executor(server).start()
+    executor = make_executor(server)
     try:
         _train_with(a, config, intervals, executor, start)
     finally:
@@ -133,16 +133,22 @@ def _train(a: argparse.Namespace) -> None:
 
 def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: IntervalOptions, executor: Executor,
                 start: float) -> None:
+    from .ingest import load_panel  # pandas only: torch is imported once the workers start
+
+    if config.device != "auto":  # a forced device that is absent: say so before reading and training
+        from .device import resolve_device
+
+        resolve_device(config.device)
+    ingested = load_panel(a.data, _ingest_options(a))
+    executor.start()  # the workers start in the background, importing torch while this process does
+
+    from .device import device_label, resolve_device
     from .evaluation import evaluate
     from .export import forecast_table, metrics_table, write_csv
     from .forecasting import forecast
-    from .ingest import load_panel
-    from .device import device_label, resolve_device
     from .persistence import save
     from .recommend import fit
 
-    resolve_device(config.device)  # a forced device that is absent: say so before reading and training
-    ingested = load_panel(a.data, _ingest_options(a))
     r = ingested.report
     say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr))
     say(f"read {r.rows_read:,} rows: {r.mapping.describe()}; {r.products} products x {r.days} days "

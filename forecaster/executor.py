@@ -197,7 +197,9 @@ class ProcessExecutor:
 
     def __init__(self, workers: int) -> None:
         self.slots = workers
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the state below; held briefly
+        self._starting = threading.Lock()  # held while the pool starts (seconds)
+        self._starter: threading.Thread | None = None  # start()'s background start
         self._pool: ProcessPoolExecutor | None = None
         self._manager: Any = None  # a multiprocessing manager: each run's progress queue and cancel event
         self._stops: set[Any] = set()  # the cancel events of the runs in progress
@@ -210,10 +212,20 @@ class ProcessExecutor:
         return cls(settings.workers)
 
     def start(self) -> "ProcessExecutor":
-        """Spawn the workers now, without waiting for them to import torch, so the first run does not pay
-        their start; a no-op while the pool is up."""
-        self._acquire()
+        """Start the workers now, in the background (this returns at once; the fork server imports torch
+        for seconds), so the first run does not wait for all of it; a no-op while the pool is up or
+        starting. A run waits for a start in progress; a start that failed is tried again by the run."""
+        with self._lock:
+            if self._pool is None and (self._starter is None or not self._starter.is_alive()):
+                self._starter = threading.Thread(target=self._start_quietly, name="worker-pool-start", daemon=True)
+                self._starter.start()
         return self
+
+    def _start_quietly(self) -> None:
+        try:
+            self._acquire()
+        except Exception:  # noqa: BLE001  the next run starts the pool itself and raises what goes wrong
+            pass
 
     @property
     def worker_pids(self) -> list[int]:
@@ -235,8 +247,9 @@ class ProcessExecutor:
     def shutdown(self, wait: bool = True) -> None:
         """End the workers and the manager (a run in progress fails). ``wait=False`` terminates workers
         still starting or training instead of waiting for them (a command that is done)."""
-        with self._lock:
-            pool, manager, self._pool, self._manager = self._pool, self._manager, None, None
+        with self._starting:  # a start in progress finishes first: what it makes is ended here too
+            with self._lock:
+                pool, manager, self._pool, self._manager = self._pool, self._manager, None, None
         if pool is not None:
             if not wait:
                 for process in list((getattr(pool, "_processes", None) or {}).values()):
@@ -246,19 +259,24 @@ class ProcessExecutor:
             manager.shutdown()
 
     def _acquire(self) -> tuple[ProcessPoolExecutor, Any]:
-        """The pool (and the manager), made and every worker spawned on first use or after a break: all
-        spawning happens here, where the parent's main module is hidden from the children."""
-        with self._lock:
-            if self._pool is None:
-                context = _worker_context()
-                with _main_hidden():
-                    if self._manager is None:
-                        self._manager = context.Manager()
-                    self._pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker)
-                    for _ in range(self.slots):  # a submit finding no idle worker spawns one: all of them now
-                        self._pool.submit(_ready)
-                self._workers = list(self._pool._processes.values())  # type: ignore[attr-defined]
-            return self._pool, self._manager
+        """The pool (and the manager), made and every worker started on first use or after a break, one
+        start at a time (a second caller waits for it); all starting happens here, where the parent's
+        main module is hidden from the children."""
+        with self._starting:
+            with self._lock:
+                if self._pool is not None:
+                    return self._pool, self._manager
+                manager = self._manager
+            context = _worker_context()
+            with _main_hidden():
+                manager = manager or context.Manager()
+                pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker)
+                for _ in range(self.slots):  # a submit finding no idle worker starts one: all of them now
+                    pool.submit(_ready)
+            with self._lock:
+                self._pool, self._manager = pool, manager
+                self._workers = list(pool._processes.values())  # type: ignore[attr-defined]
+            return pool, manager
 
     def _discard(self, pool: ProcessPoolExecutor) -> set[int]:
         """Drop a broken pool (whichever run saw it break first; the next run starts a new one) and return
@@ -392,15 +410,17 @@ def _drain(records: Any, progress: Progress, started: dict[int, int]) -> None:
 @contextlib.contextmanager
 def _main_hidden() -> Iterator[None]:
     """A spawned child (and a worker of the fork server) imports the parent's ``__main__`` again (by path
-    or module name) before its first task. Workers need nothing from it (their tasks are this module's functions), and under Streamlit it is
-    the app script, which would run again, in bare mode, in every worker. While the workers spawn, the
-    parent's main is a blank module, so the children leave theirs alone."""
+    or module name) before its first task. Workers need nothing from it (their tasks are this module's
+    functions), and under Streamlit it is the app script, which would run again, in bare mode, in every
+    worker. While the workers start, the parent's main is a blank module, so the children leave theirs
+    alone. Put back only if still blank: Streamlit installs each script run's own main, and one that
+    started meanwhile keeps it."""
     main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
+    blank = sys.modules["__main__"] = types.ModuleType("__main__")
     try:
         yield
     finally:
-        if main is not None:
+        if main is not None and sys.modules.get("__main__") is blank:
             sys.modules["__main__"] = main
 
 
