@@ -27,9 +27,9 @@ What one run does and measures:
    its "Total daily demand" chart title are visible (the issue's bar: under 2 s).
 6. After they all finished: session 1 trains again with another seed and ``--kill-epochs`` epochs (so that
    it is not a reused result and runs long enough); once its page shows an epoch under way, one pool worker
-   is killed with SIGKILL. Pool workers are the server's children started by multiprocessing's spawn_main
-   that are not the manager (the manager is the spawn_main child holding a listening unix socket, and the
-   first one started; both are checked). The Train page must then show executor.WORKER_DIED, without a
+   is killed with SIGKILL. Pool workers are the children of the server's fork server (or, where workers are
+   spawned, the server's children started by spawn_main) that are not the manager (the manager is the child
+   holding a listening unix socket, and the first one started; both are checked). The Train page must then show executor.WORKER_DIED, without a
    traceback; Train is pressed again and that job must finish.
 7. One summary table; exit status 1 if any check failed (2 for a set-up error, 3 for the overall timeout).
 """
@@ -156,10 +156,16 @@ def holds_listening_socket(pid: int, listening: set[str]) -> bool:
 
 
 def pool_workers(server: int) -> tuple[list[int], int | None, str]:
-    """(worker pids, manager pid, how they were told apart) among the server's direct children."""
-    spawned = [p for p in descendants(server) if _stat(p) and _stat(p)[0] == server and "spawn_main" in cmdline(p)]
+    """(worker pids, manager pid, how they were told apart): the children of the server's fork server
+    (multiprocessing's forkserver, the executor's way to start workers on Linux), else the server's own
+    children started by spawn_main."""
+    tree = descendants(server)
+    forkservers = [p for p in tree if _stat(p) and _stat(p)[0] == server and "forkserver" in cmdline(p)]
+    parent = forkservers[0] if len(forkservers) == 1 else server
+    marker = "forkserver" if parent != server else "spawn_main"
+    spawned = [p for p in tree if _stat(p) and _stat(p)[0] == parent and marker in cmdline(p)]
     if not spawned:
-        return [], None, "no spawn_main children"
+        return [], None, f"no {marker} children"
     listening = listening_unix_inodes()
     by_socket = [p for p in spawned if holds_listening_socket(p, listening)]
     oldest = min(spawned, key=lambda p: (_stat(p) or (0, 1 << 62))[1])
@@ -530,7 +536,7 @@ def report(args, settings: ServerSettings, res: dict, mem: MemorySampler, loads:
         ("sessions training", len(sessions)),
         ("max_jobs (jobs at once)", f"{settings.max_jobs}" + ("" if args.max_jobs is not None else " (default)")),
         ("workers (pool processes)", f"{settings.workers}" + ("" if args.workers is not None else " (default)")
-         + f", {settings.threads_per_worker} torch thread(s) each"),
+         + ", one torch thread per training"),
         ("cores (os.cpu_count)", os.cpu_count()),
         ("epochs typed in the form", f"{args.epochs} (recommended model, otherwise defaults; planned epochs "
                                      f"shown: {sorted({s.at_most for s in sessions if s.at_most}) or '-'})"),

@@ -268,10 +268,13 @@ class ProcessExecutor:
                     return self._pool, self._manager
                 manager = self._manager
             context = _worker_context()
+            # main hidden anew for each process: a start can wait seconds for the fork server's imports, and
+            # Streamlit installs a script run's main meanwhile; a child reads it at the start of its start
             with _main_hidden():
                 manager = manager or context.Manager()
-                pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker)
-                for _ in range(self.slots):  # a submit finding no idle worker starts one: all of them now
+            pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker)
+            for _ in range(self.slots):  # a submit finding no idle worker starts one: all of them now
+                with _main_hidden():
                     pool.submit(_ready)
             with self._lock:
                 self._pool, self._manager = pool, manager
@@ -347,7 +350,10 @@ class ProcessExecutor:
         while True:
             while unsent and len(pending) < self._share():
                 i = unsent.pop(0)
-                futures[i] = pending[i] = pool.submit(_run_task, tasks[i], i, records, stop)
+                try:
+                    futures[i] = pending[i] = pool.submit(_run_task, tasks[i], i, records, stop)
+                except RuntimeError:  # the pool was shut down under this run (the server is stopping)
+                    raise BrokenProcessPool("the worker pool was shut down") from None
             _drain(records, progress, started)
             if cancel is not None and cancel.is_set() and not stop.is_set():
                 stop.set()
@@ -378,7 +384,7 @@ def _worker_context() -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([f"{__package__}.training", "torch._dynamo"])
+    context.set_forkserver_preload([f"{__package__}.forkserver_init", f"{__package__}.training", "torch._dynamo"])
     return context
 
 
@@ -444,19 +450,26 @@ def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
 
 # --- in the worker processes ----------------------------------------------------------------------------
 def _init_worker() -> None:
-    """Each worker: a lower CPU priority than the server (pages stay quick while every core trains), and
+    """Each worker: a lower CPU priority than the server (pages stay quick while every core trains; from
+    the fork server it has it already), and
     the training code imported once, before the first task (torch, the models, the loop, and what the
     first optimiser would import, about 2 s: ``torch._dynamo``, which torch.optim imports on first use)."""
-    try:
-        os.nice(WORKER_NICENESS)
-    except OSError:  # not allowed here: train at the usual priority
-        pass
+    lower_priority()
     import torch
     import torch._dynamo  # noqa: F401
 
     from . import training
 
     torch.set_num_threads(training.TRAIN_THREADS)
+
+
+def lower_priority() -> None:
+    """This process at WORKER_NICENESS: a worker forked from the fork server is there already and stays
+    there; where lowering is not allowed it keeps the usual priority."""
+    try:
+        os.nice(max(0, WORKER_NICENESS - os.nice(0)))
+    except OSError:
+        pass
 
 
 def _ready() -> bool:

@@ -299,3 +299,19 @@ def test_a_registry_with_worker_processes_trains_the_same_model_as_one_without(p
     inline = fit(panel, config)
     days = np.arange(len(panel) - 14, len(panel))
     np.testing.assert_allclose(job.result.predict(panel, days), inline.predict(panel, days), rtol=1e-4, atol=1e-6)
+
+
+def _niceness(pid: int) -> int:
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads niceness from /proc")
+def test_workers_train_at_a_lower_priority_than_the_process_that_started_them(panel, pool):
+    """The dashboard's pages must stay quick while every core trains: workers (and the fork server they
+    come from) yield the CPU; the calling process keeps its priority."""
+    from forecaster.executor import WORKER_NICENESS
+
+    train_models(pool, panel, [TINY.replace(ensemble=2, epochs=1, seed=17)])  # the pool is up
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert pool.worker_pids and all(_niceness(pid) == max(mine, WORKER_NICENESS) for pid in pool.worker_pids)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine
