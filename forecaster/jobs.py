@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -45,6 +46,10 @@ def default_fit(*args: Any, **kwargs: Any) -> "TrainedForecaster":
     from .recommend import fit
 
     return fit(*args, **kwargs)
+
+
+def _import_training_code() -> None:
+    from . import recommend  # noqa: F401  (torch, scikit-learn, the models)
 
 
 def fit_with(executor: "Executor") -> FitFn:
@@ -362,9 +367,14 @@ class JobRegistry:
         return cls(max_running=settings.max_jobs, executor=make_executor(settings), **kwargs)
 
     def warm_up(self) -> None:
-        """Start the worker processes now (each imports torch: seconds), so the first job need not wait."""
+        """Start the worker processes now (importing torch takes seconds), and import the training code
+        in this process too, in the background: so the first job need not wait, and so that import,
+        which holds the interpreter for seconds, happens while the user fills in the form, not while
+        jobs run and other sessions' pages draw. Returns at once."""
         if self.executor is not None:
             self.executor.start()
+        if "forecaster.recommend" not in sys.modules:
+            threading.Thread(target=_import_training_code, name="import-training-code", daemon=True).start()
 
     def shutdown(self) -> None:
         """Cancel every job and end the worker processes."""
