@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import json
 import logging
 import sys
@@ -49,7 +50,7 @@ def default_fit(*args: Any, **kwargs: Any) -> "TrainedForecaster":
 
 
 def _import_training_code() -> None:
-    from . import recommend  # noqa: F401  (torch, scikit-learn, the models)
+    importlib.import_module(f"{__package__}.recommend")  # torch, scikit-learn, the models
 
 
 def fit_with(executor: "Executor") -> FitFn:
