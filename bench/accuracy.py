@@ -194,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="run every dataset once per seed (e.g. 0,1,2,3): the detailed tables of the first seed, "
                         "then the default's range over the seeds next to the issues' references")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: on a shared 2-core machine two threads spend more CPU "
-                        "time waiting on each other than they save)")
+                   help="torch CPU threads outside training, which always uses forecaster.training.TRAIN_THREADS "
+                        "(default 1: on a shared 2-core machine two threads spend more CPU time waiting on each "
+                        "other than they save)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override one ForecastConfig setting for every dataset, e.g. --set ensemble=5 "
                         "(for experiments; the table's point is the defaults)")
