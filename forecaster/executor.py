@@ -22,8 +22,8 @@ same networks. A worker that dies (killed, out of memory) fails the run that had
 new one. The server process is never forked (forking a process that runs threads, Streamlit's server or
 torch's pools, can deadlock the child): workers come from multiprocessing's fork server, a clean
 single-threaded process that imports torch and the training code once and forks each worker from that
-(the pool is ready in about half the time of spawning workers that each import torch); where there is
-no fork server (Windows) they are spawned.
+(the pool is ready in about half the time of spawning workers that each import torch); on Linux only:
+elsewhere they are spawned.
 """
 from __future__ import annotations
 
@@ -379,9 +379,10 @@ class ProcessExecutor:
 
 
 def _worker_context() -> Any:
-    """Where workers come from: the fork server, with torch and the training code imported in it once
-    (see the module docstring), else spawn."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    """Where workers come from: on Linux the fork server, with torch and the training code imported in it
+    once (see the module docstring); elsewhere spawn (macOS does not allow forking a process that has
+    loaded Apple's frameworks, as torch does; Windows has no fork server)."""
+    if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([f"{__package__}.forkserver_init", f"{__package__}.training", "torch._dynamo"])

@@ -315,3 +315,25 @@ def test_workers_train_at_a_lower_priority_than_the_process_that_started_them(pa
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     assert pool.worker_pids and all(_niceness(pid) == max(mine, WORKER_NICENESS) for pid in pool.worker_pids)
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine
+
+
+def test_where_there_is_no_fork_server_for_torch_the_workers_are_spawned_and_train_the_same(panel, monkeypatch):
+    """macOS and Windows spawn the workers (each imports torch itself): the same networks come back."""
+    import multiprocessing
+
+    import forecaster.executor as executor_module
+
+    monkeypatch.setattr(executor_module.sys, "platform", "darwin")
+    assert executor_module._worker_context().get_start_method() == "spawn"
+    monkeypatch.setattr(multiprocessing.context.ForkServerContext, "Process", None)  # never the fork server
+    executor = ProcessExecutor(workers=2)
+    try:
+        config = TINY.replace(ensemble=2, epochs=2, seed=18)
+        [spawned] = train_models(executor, panel, [config])
+        assert executor.worker_pids
+    finally:
+        executor.shutdown()
+    monkeypatch.undo()
+    [inline] = train_models(InlineExecutor(), panel, [config])
+    days = np.arange(len(panel) - 14, len(panel) + 1)
+    np.testing.assert_allclose(spawned.predict(panel, days), inline.predict(panel, days), rtol=1e-6)
