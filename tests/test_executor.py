@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from conftest import TINY, make_panel
-from forecaster import ForecastConfig, fit
+from forecaster import fit
 from forecaster.config import ServerSettings
-from forecaster.errors import ForecasterError, WorkerError
+from forecaster.errors import ForecasterError
 from forecaster.executor import (InlineExecutor, ProcessExecutor, Progress, TrainTask, WORKER_DIED,
                                  member_tasks, train_models)
 from forecaster.backends import make_executor
