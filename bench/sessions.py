@@ -409,6 +409,22 @@ async def data_page_times(page, sessions: list[Session], repeats: int, deadline:
     return results
 
 
+async def read_until(page, done, deadline: float, every: float) -> str:
+    """The page's main text, read every ``every`` seconds until ``done(text)`` or the deadline; the last
+    text read ("" if none could be)."""
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            text = await main_text(page)
+        except Exception:  # the page is redrawing: read again
+            await asyncio.sleep(every)
+            continue
+        if done(text):
+            break
+        await asyncio.sleep(every)
+    return text
+
+
 async def killed_worker(session: Session, server_pid: int, kill_epochs: int, deadline: float) -> dict:
     page = session.page
     out = {"killed": None, "how": "", "message": False, "traceback": False, "next_finished": False,
@@ -417,18 +433,10 @@ async def killed_worker(session: Session, server_pid: int, kill_epochs: int, dea
     await set_number(page, SEED_LABEL, random.randint(1000, 10**6))  # not the cached result of phase 1
     await set_number(page, EPOCHS_LABEL, kill_epochs)
     await press_train(page)
-    seen_running = False  # the page still shows the previous job's "Training finished" until it reruns
-    while time.monotonic() < deadline:  # until an epoch is under way in the workers
-        try:
-            text = await main_text(page)
-        except Exception:
-            await asyncio.sleep(0.2)
-            continue
-        if re.search(r"Training… (first epoch|epoch \d+ of)", text):
-            seen_running = True
-            break
-        await asyncio.sleep(0.2)
-    if not seen_running:
+    # until an epoch is under way in the workers (the page still shows the previous job's "Training
+    # finished" until it reruns)
+    running = re.compile(r"Training… (first epoch|epoch \d+ of)")
+    if not running.search(await read_until(page, running.search, deadline, 0.2)):
         out["note"] = "the new job was never seen running"
         return out
     await asyncio.sleep(1.0)  # well inside the workers' training loop
@@ -441,16 +449,8 @@ async def killed_worker(session: Session, server_pid: int, kill_epochs: int, dea
     log(f"killing pool worker {victim} ({how}; workers {workers}, manager {manager}): {cmdline(victim)[:120]}")
     os.kill(victim, signal.SIGKILL)
     out["killed"] = victim
-    text = ""
-    while time.monotonic() < deadline:
-        try:
-            text = await main_text(page)
-        except Exception:
-            await asyncio.sleep(0.3)
-            continue
-        if WORKER_DIED in text or "Training finished in" in text or "Training failed" in text:
-            break
-        await asyncio.sleep(0.3)
+    text = await read_until(page, lambda t: WORKER_DIED in t or "Training finished in" in t or "Training failed" in t,
+                            deadline, 0.3)
     out["message"] = WORKER_DIED in text
     out["traceback"] = "Traceback" in text or 'File "' in text
     out["page_said"] = " ".join(text.split())[-400:]
@@ -459,20 +459,15 @@ async def killed_worker(session: Session, server_pid: int, kill_epochs: int, dea
     await settle(page)
     t0 = time.monotonic()
     await press_train(page)  # same settings again: a failed job is not a cached result
-    while time.monotonic() < deadline:
-        try:
-            text = await main_text(page)
-        except Exception:
-            await asyncio.sleep(0.3)
-            continue
-        if "Training finished in" in text:
-            out["next_finished"], out["next_s"] = True, time.monotonic() - t0
-            break
-        if "Training failed" in text or (WORKER_DIED in text and "Training…" not in text
-                                         and time.monotonic() - t0 > 10):
-            out["note"] = "the next job did not finish: " + " ".join(text.split())[-300:]
-            break
-        await asyncio.sleep(0.5)
+
+    def failed(t: str) -> bool:
+        return "Training failed" in t or (WORKER_DIED in t and "Training…" not in t and time.monotonic() - t0 > 10)
+
+    text = await read_until(page, lambda t: "Training finished in" in t or failed(t), deadline, 0.5)
+    if "Training finished in" in text:
+        out["next_finished"], out["next_s"] = True, time.monotonic() - t0
+    elif failed(text):
+        out["note"] = "the next job did not finish: " + " ".join(text.split())[-300:]
     return out
 
 

@@ -5,8 +5,8 @@ recommended model's candidates, their members and a refit's members are all inde
 :class:`Executor` runs a list of them and returns one :class:`~forecaster.trained.TrainedForecaster` per
 task, in task order, relaying every epoch's record to the caller's callback and stopping at its cancel:
 
-* :class:`InlineExecutor` trains in the calling thread, one task after another (the tests' choice, the
-  command line's below 4 cores, and what runs with one core);
+* :class:`InlineExecutor` trains in the calling thread, one task after another (the tests' choice, and
+  what runs with one core or ``--workers 0``);
 * :class:`ProcessExecutor` keeps a bounded pool of worker processes (started once, reused by every run;
   ``shutdown`` ends it). Every training uses one torch thread wherever it runs
   (:data:`forecaster.training.TRAIN_THREADS`, so that a seed gives the same networks on every backend):
@@ -452,9 +452,8 @@ def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
 # --- in the worker processes ----------------------------------------------------------------------------
 def _init_worker() -> None:
     """Each worker: a lower CPU priority than the server (pages stay quick while every core trains; from
-    the fork server it has it already), and
-    the training code imported once, before the first task (torch, the models, the loop, and what the
-    first optimiser would import, about 2 s: ``torch._dynamo``, which torch.optim imports on first use)."""
+    the fork server it has it already), and the training code imported once, before the first task
+    (torch, the models, the loop, and ``torch._dynamo``, which torch.optim imports on first use: 1-2 s)."""
     lower_priority()
     import torch
     import torch._dynamo  # noqa: F401

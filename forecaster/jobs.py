@@ -49,8 +49,11 @@ def default_fit(*args: Any, **kwargs: Any) -> "TrainedForecaster":
     return fit(*args, **kwargs)
 
 
+TRAINING_CODE = f"{__package__}.recommend"  # what the first job imports: torch, scikit-learn, the models
+
+
 def _import_training_code() -> None:
-    importlib.import_module(f"{__package__}.recommend")  # torch, scikit-learn, the models
+    importlib.import_module(TRAINING_CODE)
 
 
 def fit_with(executor: "Executor") -> FitFn:
@@ -374,7 +377,7 @@ class JobRegistry:
         jobs run and other sessions' pages draw. Returns at once."""
         if self.executor is not None:
             self.executor.start()
-        if "forecaster.recommend" not in sys.modules:
+        if TRAINING_CODE not in sys.modules:
             threading.Thread(target=_import_training_code, name="import-training-code", daemon=True).start()
 
     def shutdown(self) -> None:
