@@ -56,10 +56,13 @@ def loss_curve(history: Sequence[EpochRecord], total_epochs: int | None = None,
     # break the lines there and mark it
     starts = [i for i, r in enumerate(history) if i and r.epoch == 1]
     fig = go.Figure()
+    sample = max((r.test_sample for r in history), default=0)
     for attr, name in LOSS_LABELS.items():
         values = [getattr(r, attr) for r in history]
         if history and all(v is None for v in values):
             continue
+        if attr == "test_loss" and sample:  # a large catalog's curve measures a fixed sample of test windows
+            name = f"{name} (a sample of {sample:,} product-days)"
         x, y = list(epochs), list(values)
         for i in reversed(starts):
             x.insert(i, None)

@@ -105,8 +105,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _train(a: argparse.Namespace) -> None:
-    """Read, train, evaluate, forecast and write. Once the CSV is read the worker processes start, importing
-    torch while this process imports it too; they end with the command."""
+    """Read, train, evaluate, forecast and write. The workers' fork server starts first, importing torch and
+    the training code while this process imports pandas and reads the CSV (both cores busy, neither
+    waiting for the other); the workers start once the CSV is read and end with the command."""
     from .backends import make_executor
 
     start = time.perf_counter()
@@ -133,14 +134,18 @@ def _train(a: argparse.Namespace) -> None:
 
 def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: IntervalOptions, executor: Executor,
                 start: float) -> None:
-    from .ingest import load_panel  # pandas only: torch is imported once the workers start
-
     if config.device != "auto":  # a forced device that is absent: say so before reading and training
         from .device import resolve_device
 
         resolve_device(config.device)
+    from .executor import ProcessExecutor  # torch-free
+
+    if isinstance(executor, ProcessExecutor):
+        executor.start_fork_server()  # returns at once: it imports torch while this process reads the CSV
+    from .ingest import load_panel  # pandas only
+
     ingested = load_panel(a.data, _ingest_options(a))
-    executor.start()  # the workers start in the background, importing torch while this process does
+    executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
     from .device import device_label, resolve_device
     from .evaluation import evaluate
@@ -159,7 +164,10 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
 
     def progress(rec):
         val = f" val {rec.val_loss:.4f}" if rec.val_loss is not None else ""
-        say(f"epoch {rec.done_epochs}/{rec.total_epochs} train {rec.train_loss:.4f}{val} test {rec.test_loss:.4f}")
+        test = "test" + (f" (sample of {rec.test_sample:,})" if rec.test_sample else "")
+        # networks that trained side by side report one after another, so the run's count moves in jumps
+        say(f"member {rec.member + 1} epoch {rec.epoch}/{rec.epochs} train {rec.train_loss:.4f}{val} "
+            f"{test} {rec.test_loss:.4f} [run: {rec.done_epochs}/{rec.total_epochs} epochs]")
 
     trained = fit(ingested.panel, config, callback=progress, executor=executor)
     if config.yearly == "auto" and trained.config.yearly == "on":

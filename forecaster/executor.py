@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import io
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import queue
 import signal
@@ -44,12 +45,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
-import pandas as pd
-
 from .config import ForecastConfig, ServerSettings
 from .errors import WorkerError
 
-if TYPE_CHECKING:  # torch-free at import: the dashboard makes its executor before any page trains
+if TYPE_CHECKING:  # torch- and pandas-free at import: the dashboard makes its executor before any page
+    # trains, and the command line starts the workers before it imports pandas to read the CSV
+    import pandas as pd
+
     from .trained import CancelFlag, EpochRecord, TrainedForecaster
 
 ProgressCallback = Callable[["EpochRecord"], None]
@@ -220,6 +222,16 @@ class ProcessExecutor:
                 self._starter = threading.Thread(target=self._start_quietly, name="worker-pool-start", daemon=True)
                 self._starter.start()
         return self
+
+    def start_fork_server(self) -> None:
+        """Start only the fork server (on Linux), which imports torch and the training code in its own
+        process: returns at once and never holds up this process's exit (a command whose CSV is refused
+        ends in a blink), unlike :meth:`start`, whose manager and workers a shutdown waits for. The
+        command line calls it first thing and :meth:`start` once the CSV is read."""
+        if sys.platform.startswith("linux"):
+            _worker_context()  # the preload list
+            with _main_hidden():
+                multiprocessing.forkserver.ensure_running()
 
     def _start_quietly(self) -> None:
         try:

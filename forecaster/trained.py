@@ -41,6 +41,7 @@ class EpochRecord:
     elapsed: float  # seconds since fit started
     total_epochs: int  # epochs planned for the whole run, for a progress bar
     done_epochs: int
+    test_sample: int = 0  # test_loss is on this many sampled test windows (0: on all; training.CURVE_SAMPLES)
 
 
 class CancelFlag(Protocol):

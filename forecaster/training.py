@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from models import REGISTRY
 
@@ -40,6 +40,12 @@ ProgressCallback = Callable[[EpochRecord], None]
 # products. With one count everywhere a seed gives the same networks on every backend and worker count;
 # the cores are used by training several networks side by side (forecaster.executor).
 TRAIN_THREADS = 1
+# The learning curve's test loss is measured every epoch on at most this many test windows (one evaluation
+# batch): a fixed random sample when the test span holds more (1,000 products x 28 test days are 28,000
+# windows, and measuring them all every epoch took a fifth of the global network's training time). It only
+# draws the curve: early stopping reads the validation loss on every validation window, and the test
+# metrics (forecaster.evaluation) use every test day of every product.
+CURVE_SAMPLES = 8192
 
 
 @contextlib.contextmanager
@@ -156,7 +162,7 @@ def _train_members(trained: TrainedForecaster, values: np.ndarray, index: pd.Dat
     features = WindowFeatures(scaler.transform(values), index, config, REGISTRY[config.model].layout, device)
     spans = _Spans(WindowDataset(features, split.train),
                    WindowDataset(features, split.val) if len(split.val) else None,
-                   WindowDataset(features, split.test))
+                   curve_sample(WindowDataset(features, split.test)))
     loss_fn = ProductWeightedLoss(config.loss, product_weights(scaler, device) if config.weighted_loss else None)
     for position, member in enumerate(members):
         torch.manual_seed(config.seed + member)
@@ -171,13 +177,29 @@ def _train_members(trained: TrainedForecaster, values: np.ndarray, index: pd.Dat
             break
 
 
+def curve_sample(dataset: WindowDataset) -> Dataset:
+    """The test windows the learning curve measures each epoch: all of them up to CURVE_SAMPLES, else a
+    fixed random sample of that many, drawn with its own seed: the same windows in every epoch, member,
+    candidate and worker, and the training's random stream untouched."""
+    if len(dataset) <= CURVE_SAMPLES:
+        return dataset
+    pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:CURVE_SAMPLES]
+    return Subset(dataset, pick.sort().values)
+
+
 @dataclass(frozen=True)
 class _Spans:
-    """The training, validation (None without validation days) and test samples of one run."""
+    """The training, validation (None without validation days) and test samples of one run (the test
+    span's as :func:`curve_sample` draws them)."""
 
     train: WindowDataset
     val: WindowDataset | None
-    test: WindowDataset
+    test: Dataset
+
+    @property
+    def test_sample(self) -> int:
+        """How many test windows the curve measures when they are a sample of the span, else 0."""
+        return len(self.test) if isinstance(self.test, Subset) else 0
 
 
 def _train_member(net: nn.Module, member: int, place: tuple[int, int], config: ForecastConfig, spans: _Spans,
@@ -202,7 +224,7 @@ def _train_member(net: nn.Module, member: int, place: tuple[int, int], config: F
                                 f"Lower the learning rate (now {config.learning_rate:g}).")
         record = EpochRecord(member, epoch, config.epochs, train_loss, val_loss,
                              _span_loss(net, spans.test, loss_fn), time.perf_counter() - start,
-                             config.epochs * place[1], place[0] * config.epochs + epoch)
+                             config.epochs * place[1], place[0] * config.epochs + epoch, spans.test_sample)
         trained.history.append(record)
         if callback is not None:
             callback(record)

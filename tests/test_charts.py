@@ -1,6 +1,8 @@
 """forecaster.charts: pure figure builders, tested without Streamlit."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -49,6 +51,11 @@ def test_loss_curve_without_validation_and_before_the_first_epoch():
     assert [t.name for t in charts.loss_curve(history(3, with_val=False)).data] == ["Training days", "Test days"]
     empty = charts.loss_curve([], total_epochs=10)
     assert "Waiting" in empty.layout.annotations[0].text
+
+
+def test_loss_curve_says_when_its_test_loss_is_measured_on_a_sample():
+    sampled = [dataclasses.replace(r, test_sample=8192) for r in history(3)]
+    assert [t.name for t in charts.loss_curve(sampled).data][-1] == "Test days (a sample of 8,192 product-days)"
 
 
 def test_per_product_bars_are_sorted_and_coloured_by_beating_seasonal_naive(evaluation):

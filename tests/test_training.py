@@ -308,3 +308,27 @@ def test_weighted_l1_loss_is_the_pooled_mae_in_units():
     products = torch.tensor([0, 1, 2, 2])
     flat = ProductWeightedLoss("l1", weights)(torch.zeros(4), torch.ones(4), products)
     assert np.isclose(float(flat), float(weights[products].mean()))
+
+
+def test_a_large_test_span_draws_its_curve_from_a_fixed_sample_and_trains_the_same_networks(monkeypatch):
+    """Above CURVE_SAMPLES test windows the curve's test loss is measured on a fixed sample of them: the
+    networks, the validation losses early stopping reads and the test metrics are those of a full
+    measurement, and the sampled loss estimates the full one."""
+    panel = make_panel(days=140, products=12, seed=3)  # 12 products x 14 test days = 168 global test windows
+    config = TINY.replace(model="global_cnn_lstm", epochs=4, patience=0)
+    full = fit(panel, config)
+    assert {h.test_sample for h in full.history} == {0}
+    monkeypatch.setattr(training, "CURVE_SAMPLES", 60)
+    sampled = fit(panel, config)
+    assert same_weights(full, sampled) and full.best_epochs == sampled.best_epochs
+    assert [(h.train_loss, h.val_loss) for h in full.history] == [(h.train_loss, h.val_loss) for h in sampled.history]
+    assert {h.test_sample for h in sampled.history} == {60}
+    curve, whole = np.array([h.test_loss for h in sampled.history]), np.array([h.test_loss for h in full.history])
+    assert not np.array_equal(curve, whole)  # really measured on fewer windows ...
+    np.testing.assert_allclose(curve, whole, rtol=0.35)  # ... and close to the full measurement
+    pd.testing.assert_frame_equal(evaluate(full, panel).overall, evaluate(sampled, panel).overall)
+    # the same windows every epoch: the sample is drawn with its own seed, not from the training's stream
+    again = fit(panel, config)
+    assert [h.test_loss for h in again.history] == list(curve)
+    # the multi-output layout has one test window per day: far below the cap, measured whole
+    assert {h.test_sample for h in fit(panel, config.replace(model="cnn_lstm")).history} == {0}
