@@ -56,13 +56,14 @@ def loss_curve(history: Sequence[EpochRecord], total_epochs: int | None = None,
     # break the lines there and mark it
     starts = [i for i, r in enumerate(history) if i and r.epoch == 1]
     fig = go.Figure()
-    sample = max((r.test_sample for r in history), default=0)
+    samples = {r.test_sample for r in history}
     for attr, name in LOSS_LABELS.items():
         values = [getattr(r, attr) for r in history]
         if history and all(v is None for v in values):
             continue
-        if attr == "test_loss" and sample:  # a large catalog's curve measures a fixed sample of test windows
-            name = f"{name} (a sample of {sample:,} product-days)"
+        if attr == "test_loss" and max(samples, default=0):  # a large catalog's global network: a sample
+            partly = "partly " if 0 in samples else ""  # the multi-output candidate's part is every test day
+            name = f"{name} ({partly}a sample of {max(samples):,} product-days)"
         x, y = list(epochs), list(values)
         for i in reversed(starts):
             x.insert(i, None)

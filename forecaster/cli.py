@@ -268,4 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the workers are ended on the way out; no traceback to read
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0

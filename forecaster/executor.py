@@ -49,7 +49,7 @@ from .config import ForecastConfig, ServerSettings
 from .errors import WorkerError
 
 if TYPE_CHECKING:  # torch- and pandas-free at import: the dashboard makes its executor before any page
-    # trains, and the command line starts the workers before it imports pandas to read the CSV
+    # trains, and the command line starts the fork server before it imports pandas to read the CSV
     import pandas as pd
 
     from .trained import CancelFlag, EpochRecord, TrainedForecaster
@@ -207,6 +207,7 @@ class ProcessExecutor:
         self._stops: set[Any] = set()  # the cancel events of the runs in progress
         self._workers: list[Any] = []  # the current pool's worker processes
         self._dead: dict[int, set[int]] = {}  # a broken pool's id -> the workers that died of their own
+        self._fork_server: int | None = None  # pid of the fork server start_fork_server started, until a pool uses it
         _stop_runs_at_exit(self)
 
     @classmethod
@@ -225,13 +226,32 @@ class ProcessExecutor:
 
     def start_fork_server(self) -> None:
         """Start only the fork server (on Linux), which imports torch and the training code in its own
-        process: returns at once and never holds up this process's exit (a command whose CSV is refused
-        ends in a blink), unlike :meth:`start`, whose manager and workers a shutdown waits for. The
-        command line calls it first thing and :meth:`start` once the CSV is read."""
-        if sys.platform.startswith("linux"):
-            _worker_context()  # the preload list
+        process, and return at once: unlike :meth:`start` (whose manager and workers a shutdown waits
+        for), a command whose CSV is then refused is not held up. The command line calls it first thing
+        and :meth:`start` once the CSV is read.
+
+        Called from the main thread, the fork server (and so its workers) ignores Ctrl-C: the command
+        handles it and ends them, instead of their printing a traceback from the middle of an import. A
+        ``shutdown`` before any pool used the server ends it too: it would otherwise go on importing (and
+        hold the command's output open) for seconds after the command is done."""
+        if not sys.platform.startswith("linux"):
+            return
+        _worker_context()  # the preload list
+        main = threading.current_thread() is threading.main_thread()
+        # a Python started with SIGINT ignored keeps ignoring it (the signal module's documented default)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        # multiprocessing names no public handle on its fork server: its pid, to end an unused one that this
+        # call started (one already running serves other executors of this process too: left alone)
+        running = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)
+        try:
             with _main_hidden():
                 multiprocessing.forkserver.ensure_running()
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+        started = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)
+        with self._lock:
+            self._fork_server = started if started != running else None
 
     def _start_quietly(self) -> None:
         try:
@@ -262,6 +282,10 @@ class ProcessExecutor:
         with self._starting:  # a start in progress finishes first: what it makes is ended here too
             with self._lock:
                 pool, manager, self._pool, self._manager = self._pool, self._manager, None, None
+                unused, self._fork_server = self._fork_server, None
+        if unused is not None and pool is None and manager is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(unused, signal.SIGTERM)
         if pool is not None:
             if not wait:
                 for process in list((getattr(pool, "_processes", None) or {}).values()):
@@ -289,7 +313,7 @@ class ProcessExecutor:
                 with _main_hidden():
                     pool.submit(_ready)
             with self._lock:
-                self._pool, self._manager = pool, manager
+                self._pool, self._manager, self._fork_server = pool, manager, None
                 self._workers = list(pool._processes.values())  # type: ignore[attr-defined]
             return pool, manager
 

@@ -56,6 +56,8 @@ def test_loss_curve_without_validation_and_before_the_first_epoch():
 def test_loss_curve_says_when_its_test_loss_is_measured_on_a_sample():
     sampled = [dataclasses.replace(r, test_sample=8192) for r in history(3)]
     assert [t.name for t in charts.loss_curve(sampled).data][-1] == "Test days (a sample of 8,192 product-days)"
+    mixed = sampled + history(2)  # an auto run: the multi-output candidate measured every test day
+    assert [t.name for t in charts.loss_curve(mixed).data][-1] == "Test days (partly a sample of 8,192 product-days)"
 
 
 def test_per_product_bars_are_sorted_and_coloured_by_beating_seasonal_naive(evaluation):

@@ -275,3 +275,15 @@ def test_workers_flag_with_a_ray_cluster_named_is_refused_naming_both(demo_csv, 
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "--workers" in done.stderr and "RAY_ADDRESS" in done.stderr
     assert not (workdir / "never.csv").exists()
+
+
+def test_ctrl_c_exits_130_with_one_line_and_no_traceback(demo_csv, workdir, capsys, monkeypatch):
+    import forecaster.ingest
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forecaster.ingest, "load_panel", interrupted)  # Ctrl-C while the CSV is read
+    assert main(["train", str(demo_csv), "--workers", "2", "--forecast-out", str(workdir / "f.csv")]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+    assert not (workdir / "f.csv").exists()

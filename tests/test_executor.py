@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -337,3 +340,29 @@ def test_where_there_is_no_fork_server_for_torch_the_workers_are_spawned_and_tra
     [inline] = train_models(InlineExecutor(), panel, [config])
     days = np.arange(len(panel) - 14, len(panel) + 1)
     np.testing.assert_allclose(spawned.predict(panel, days), inline.predict(panel, days), rtol=1e-6)
+
+
+FORK_SERVER_CHILD = """
+import os, signal, sys, time
+sys.path.insert(0, sys.argv[1])
+from forecaster.executor import ProcessExecutor
+executor = ProcessExecutor(workers=2)
+executor.start_fork_server()  # as the command line does before it reads the CSV
+pid = executor._fork_server
+assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back in this process
+with open(f"/proc/{pid}/status") as f:  # the fork server ignores Ctrl-C (bit 2 of its ignored set)
+    assert int(next(line for line in f if line.startswith("SigIgn:")).split()[1], 16) & 1 << (signal.SIGINT - 1)
+executor.shutdown(wait=False)  # the CSV was refused: no pool was made
+_, status = os.waitpid(pid, 0)  # ended at once, not seconds later when its imports are done
+print(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux's")
+def test_a_fork_server_started_ahead_ignores_ctrl_c_and_ends_with_a_shutdown_that_made_no_pool():
+    """The command line starts the fork server before it reads the CSV: a refused CSV must not leave it
+    importing torch (and holding the command's output open) after the command is done."""
+    res = subprocess.run([sys.executable, "-c", FORK_SERVER_CHILD, str(Path(__file__).resolve().parents[1])],
+                         capture_output=True, text=True, timeout=WAIT)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "True"
