@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ForecasterError
+from .errors import DataError, ForecasterError
 from .labels import AUTO, CNN_LSTM, GLOBAL_CNN_BIGRU, GLOBAL_CNN_LSTM, GLOBAL_GRU_ATTENTION
 
 FORMATS = ("auto", "long", "wide", "transactions")
@@ -27,6 +27,7 @@ MAX_LAG = 400  # days: a year and a month, enough for same-day-last-year feature
 YEARLY_CHOICES = ("auto", "on", "off")
 YEAR_LAG = 364  # the same weekday a year earlier
 MAX_LIST = 64  # lags or rolling windows in one list
+MIN_TRAIN_DAYS = 14  # target days to train on, at the least
 
 
 def setting(default: Any, help: str, **cli: Any) -> Any:
@@ -235,6 +236,22 @@ class ForecastConfig:
         if on:
             return self.replace(lags=tuple(sorted(set(self.lags) | {YEAR_LAG})), yearly="on")
         return self.replace(yearly="off")
+
+    def check_trainable(self, n_days: int) -> None:
+        """Refuse what these (``resolved``) settings cannot train on a history of ``n_days``, saying what they
+        need. Arithmetic only: the command line asks before it starts its workers or imports torch, and
+        the chronological split asks again before any training."""
+        if self.model == AUTO and self.val_days < 1:
+            raise ForecasterError("The recommended model is chosen on validation days before the test span; "
+                                  "set validation days to at least 7, or pick a model yourself.")
+        need = self.history_needed + MIN_TRAIN_DAYS + self.val_days + self.test_days
+        if n_days < need:
+            raise DataError(
+                f"The data covers {n_days} days, but these settings need at least {need}: the longest lag or "
+                f"rolling window ({max(self.lags + self.rolling_windows)}) plus sequence length "
+                f"({self.seq_len}) minus 1, {MIN_TRAIN_DAYS} training days, {self.val_days} validation days "
+                f"and {self.test_days} test days. Upload a longer history or reduce lags, sequence length, "
+                "validation or test days.")
 
     def replace(self, **changes: Any) -> "ForecastConfig":
         return dataclasses.replace(self, **changes)

@@ -80,9 +80,7 @@ def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
 def check_settings(panel: pd.DataFrame, config: ForecastConfig) -> None:
     """Raise the user-facing error for settings this panel cannot train with, before starting a thread
     (the settings themselves were checked when the config was built)."""
-    from .windows import chronological_split
-
-    chronological_split(len(panel), config.resolved(len(panel)))
+    config.resolved(len(panel)).check_trainable(len(panel))
 
 
 @dataclass(frozen=True)

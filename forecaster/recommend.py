@@ -36,7 +36,6 @@ from models import REGISTRY
 from .backtest import backtest
 from .baselines import BLEND_COMPONENTS
 from .config import ForecastConfig
-from .errors import ForecasterError
 from .executor import Executor, InlineExecutor, train_models
 from .intervals import Calibration, calibrate
 from .labels import (AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE,
@@ -223,10 +222,7 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     if config.model != AUTO:
         raise ValueError("recommend() is for model='auto'")
     config = config.resolved(len(panel))
-    if config.val_days < 1:
-        raise ForecasterError("The recommended model is chosen on validation days before the test span; "
-                              "set validation days to at least 7, or pick a model yourself.")
-    split = chronological_split(len(panel), config)
+    split = chronological_split(len(panel), config)  # refuses too few days, or no validation days to choose on
     total = planned_epochs(config)
     start = time.perf_counter()
     networks, last = train_candidates(panel, config, split, total, callback, cancel, executor)

@@ -20,10 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from .config import ForecastConfig
-from .errors import DataError
 from .features import calendar_features, first_feature_day, series_features
 
-MIN_TRAIN_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -42,17 +40,10 @@ class Split:
 
 def chronological_split(n_days: int, config: ForecastConfig) -> Split:
     """Last ``test_days`` are the test span, the ``val_days`` before it steer early stopping, the rest trains."""
+    config.check_trainable(n_days)
     start = config.history_needed
     test_start = n_days - config.test_days
     val_start = test_start - config.val_days
-    need = start + MIN_TRAIN_DAYS + config.val_days + config.test_days
-    if n_days < need:
-        raise DataError(
-            f"The data covers {n_days} days, but these settings need at least {need}: the longest lag or "
-            f"rolling window ({max(config.lags + config.rolling_windows)}) plus sequence length "
-            f"({config.seq_len}) minus 1, {MIN_TRAIN_DAYS} training days, {config.val_days} validation days "
-            f"and {config.test_days} test days. Upload a longer history or reduce lags, sequence length, "
-            "validation or test days.")
     return Split(np.arange(start, val_start), np.arange(val_start, test_start), np.arange(test_start, n_days))
 
 

@@ -287,3 +287,20 @@ def test_ctrl_c_exits_130_with_one_line_and_no_traceback(demo_csv, workdir, caps
     assert main(["train", str(demo_csv), "--workers", "2", "--forecast-out", str(workdir / "f.csv")]) == 130
     assert capsys.readouterr().err.strip() == "interrupted"
     assert not (workdir / "f.csv").exists()
+
+
+@pytest.mark.parametrize("extra, says", [((), "settings need at least"), (("--val-days", "0"), "validation days")])
+def test_settings_the_data_cannot_train_are_refused_before_any_worker_starts(workdir, capsys, monkeypatch,
+                                                                             extra, says):
+    from forecaster.executor import ProcessExecutor
+
+    started = []
+    monkeypatch.setattr(ProcessExecutor, "start", lambda self: started.append(self))
+    short = workdir / "short.csv"
+    short.write_text("date,product,quantity\n" + "".join(f"2024-01-{d:02d},A,{d % 5}\n" for d in range(1, 31)))
+    data = short if not extra else workdir / "demo.csv"
+    if extra:
+        main(["demo", "--out", str(data), "--products", "2", "--days", "120"])
+    assert main(["train", str(data), "--workers", "2", *extra, "--forecast-out", str(workdir / "f.csv")]) == 2
+    assert says in capsys.readouterr().err
+    assert started == []

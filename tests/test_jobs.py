@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import pytest
 
-from forecaster import DataError, ForecastConfig
+from forecaster import DataError, ForecastConfig, ForecasterError
 from forecaster.demo import demo_panel
 from forecaster.jobs import (CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob, check_settings,
                              panel_fingerprint, training_key)
@@ -207,6 +207,9 @@ def test_settings_the_data_cannot_take_are_rejected_before_a_thread_starts(panel
     assert reg.jobs("alice") == []
     with pytest.raises(DataError, match="need at least"):
         check_settings(panel, TINY.replace(val_days=200))
+    with pytest.raises(ForecasterError, match="validation days"):  # the recommended model chooses on them
+        reg.submit("alice", panel, TINY.replace(model="auto", val_days=0))
+    assert reg.jobs("alice") == []
 
 
 def test_training_key_follows_content_and_settings(panel):
