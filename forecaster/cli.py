@@ -145,7 +145,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     from .ingest import load_panel  # pandas only
 
     ingested = load_panel(a.data, _ingest_options(a))
-    config.resolved(len(ingested.panel)).check_trainable(len(ingested.panel))  # refused before workers start
+    config.check_trainable(len(ingested.panel))  # refused before the workers start
     executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
     from .device import device_label, resolve_device

@@ -238,19 +238,20 @@ class ForecastConfig:
         return self.replace(yearly="off")
 
     def check_trainable(self, n_days: int) -> None:
-        """Refuse what these (``resolved``) settings cannot train on a history of ``n_days``, saying what they
-        need. Arithmetic only: the command line asks before it starts its workers or imports torch, and
-        the chronological split asks again before any training."""
-        if self.model == AUTO and self.val_days < 1:
+        """Refuse what these settings (as a history of ``n_days`` resolves them) cannot train on it, saying
+        what they need. Arithmetic only: the command line asks before it starts its workers or imports
+        torch, the dashboard before it makes a job, the chronological split again before any training."""
+        c = self.resolved(n_days)  # the lags the run will use (resolving twice changes nothing)
+        if c.model == AUTO and c.val_days < 1:
             raise ForecasterError("The recommended model is chosen on validation days before the test span; "
                                   "set validation days to at least 7, or pick a model yourself.")
-        need = self.history_needed + MIN_TRAIN_DAYS + self.val_days + self.test_days
+        need = c.history_needed + MIN_TRAIN_DAYS + c.val_days + c.test_days
         if n_days < need:
             raise DataError(
                 f"The data covers {n_days} days, but these settings need at least {need}: the longest lag or "
-                f"rolling window ({max(self.lags + self.rolling_windows)}) plus sequence length "
-                f"({self.seq_len}) minus 1, {MIN_TRAIN_DAYS} training days, {self.val_days} validation days "
-                f"and {self.test_days} test days. Upload a longer history or reduce lags, sequence length, "
+                f"rolling window ({max(c.lags + c.rolling_windows)}) plus sequence length "
+                f"({c.seq_len}) minus 1, {MIN_TRAIN_DAYS} training days, {c.val_days} validation days "
+                f"and {c.test_days} test days. Upload a longer history or reduce lags, sequence length, "
                 "validation or test days.")
 
     def replace(self, **changes: Any) -> "ForecastConfig":

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import io
 import multiprocessing
 import multiprocessing.forkserver
@@ -59,6 +60,9 @@ ProgressCallback = Callable[["EpochRecord"], None]
 WORKER_NICENESS = 10  # workers yield the CPU to the dashboard server (a page's rerun is short and urgent)
 POLL_SECONDS = 0.05  # how often the parent relays progress and forwards a cancel
 CANCEL_POLL_SECONDS = 0.1  # how often a worker asks whether its run was cancelled (between batches)
+# what a worker imports before its first task (the fork server once, for all its workers): torch, the
+# models and the loop, and torch._dynamo, which torch.optim imports on first use (1-2 s)
+WORKER_IMPORTS = (f"{__package__}.training", "torch._dynamo")
 REAP_SECONDS = 5.0  # how long a broken pool's workers may take to be ended before their exit codes are read
 MAX_POOL_RESTARTS = 3  # a run whose tasks were cut short by other runs' dead workers starts them again
 WORKER_DIED = ("The training process stopped unexpectedly (killed, perhaps out of memory), so this training "
@@ -283,7 +287,7 @@ class ProcessExecutor:
             with self._lock:
                 pool, manager, self._pool, self._manager = self._pool, self._manager, None, None
                 unused, self._fork_server = self._fork_server, None
-        if unused is not None and pool is None and manager is None:
+        if unused is not None:  # started ahead, and no pool ever used it
             with contextlib.suppress(ProcessLookupError):
                 os.kill(unused, signal.SIGTERM)
         if pool is not None:
@@ -421,7 +425,7 @@ def _worker_context() -> Any:
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([f"{__package__}.forkserver_init", f"{__package__}.training", "torch._dynamo"])
+    context.set_forkserver_preload([f"{__package__}.forkserver_init", *WORKER_IMPORTS])
     return context
 
 
@@ -488,11 +492,12 @@ def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
 # --- in the worker processes ----------------------------------------------------------------------------
 def _init_worker() -> None:
     """Each worker: a lower CPU priority than the server (pages stay quick while every core trains; from
-    the fork server it has it already), and the training code imported once, before the first task
-    (torch, the models, the loop, and ``torch._dynamo``, which torch.optim imports on first use: 1-2 s)."""
+    the fork server it has it already), and WORKER_IMPORTS imported once, before the first task (from the
+    fork server they are there already)."""
     lower_priority()
+    for name in WORKER_IMPORTS:
+        importlib.import_module(name)
     import torch
-    import torch._dynamo  # noqa: F401
 
     from . import training
 

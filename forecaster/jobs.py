@@ -52,10 +52,6 @@ def default_fit(*args: Any, **kwargs: Any) -> "TrainedForecaster":
 TRAINING_CODE = f"{__package__}.recommend"  # what the first job imports: torch, scikit-learn, the models
 
 
-def _import_training_code() -> None:
-    importlib.import_module(TRAINING_CODE)
-
-
 def fit_with(executor: "Executor") -> FitFn:
     """forecaster.fit training its networks on ``executor`` (a registry's worker pool)."""
     def fit_on_executor(*args: Any, **kwargs: Any) -> "TrainedForecaster":
@@ -80,7 +76,7 @@ def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
 def check_settings(panel: pd.DataFrame, config: ForecastConfig) -> None:
     """Raise the user-facing error for settings this panel cannot train with, before starting a thread
     (the settings themselves were checked when the config was built)."""
-    config.resolved(len(panel)).check_trainable(len(panel))
+    config.check_trainable(len(panel))
 
 
 @dataclass(frozen=True)
@@ -376,7 +372,8 @@ class JobRegistry:
         if self.executor is not None:
             self.executor.start()
         if TRAINING_CODE not in sys.modules:
-            threading.Thread(target=_import_training_code, name="import-training-code", daemon=True).start()
+            threading.Thread(target=importlib.import_module, args=(TRAINING_CODE,), name="import-training-code",
+                             daemon=True).start()
 
     def shutdown(self) -> None:
         """Cancel every job and end the worker processes."""

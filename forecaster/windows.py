@@ -23,7 +23,6 @@ from .config import ForecastConfig
 from .features import calendar_features, first_feature_day, series_features
 
 
-
 @dataclass(frozen=True)
 class Split:
     """Target-day indices (positions in the panel) of each span, oldest first."""
