@@ -425,7 +425,7 @@ def _worker_context() -> Any:
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([f"{__package__}.forkserver_init", *WORKER_IMPORTS])
+    context.set_forkserver_preload([f"{__package__}.forkserver_init"])  # which imports WORKER_IMPORTS
     return context
 
 

@@ -320,6 +320,18 @@ def test_workers_train_at_a_lower_priority_than_the_process_that_started_them(pa
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux's")
+def test_workers_come_from_the_fork_server_with_their_imports_done_and_the_collector_frozen(panel, pool):
+    """The fork server imports what every worker needs once, then freezes the garbage collector's view of
+    it (no copy-on-write of those pages in the workers, no second collection of them when it exits)."""
+    from forecaster.executor import WORKER_IMPORTS
+
+    train_models(pool, panel, [TINY.replace(ensemble=2, epochs=1, seed=17)])  # the pool is up
+    probe = f"(__import__('gc').get_freeze_count(), {list(WORKER_IMPORTS)!r} == [m for m in {list(WORKER_IMPORTS)!r} if m in __import__('sys').modules])"
+    frozen, imported = pool._pool.submit(eval, probe).result(timeout=WAIT)
+    assert imported and frozen > 10_000
+
+
 def test_where_there_is_no_fork_server_for_torch_the_workers_are_spawned_and_train_the_same(panel, monkeypatch):
     """macOS and Windows spawn the workers (each imports torch itself): the same networks come back."""
     import multiprocessing
