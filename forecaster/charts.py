@@ -30,6 +30,10 @@ COLOURS = {BEAT: "#2a9d8f", NOT_BEAT: "#e76f51", "actual": "#264653", NETWORK: "
 BAND_COLOUR = "rgba(231, 111, 81, 0.22)"
 LOSS_LABELS = {"train_loss": "Training days", "val_loss": "Validation days", "test_loss": "Test days"}
 LOSS_COLOURS = {"train_loss": "#1d3557", "val_loss": "#457b9d", "test_loss": "#e76f51"}
+# plotly express draws a line chart of more than 1,000 rows with WebGL, which a browser without a graphics
+# card (and a headless one) emulates on its CPU: the Data page's demand chart (2 x 1,095 points) took seconds
+# to appear while the workers trained. Drawn as SVG, charts of a few thousand points show at once.
+SVG = "svg"
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=60, b=10),
                legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, title_text=""))
 
@@ -127,7 +131,7 @@ def actual_vs_predicted(evaluation: Evaluation, product: str,
         frame[name(m)] = evaluation.predictions[m][:, col]
     long = frame.melt(id_vars="date", var_name="series", value_name="units")
     colours = {"Actual": COLOURS["actual"], **{name(m): COLOURS.get(m, None) for m in methods}}
-    fig = px.line(long, x="date", y="units", color="series", markers=True,
+    fig = px.line(long, render_mode=SVG, x="date", y="units", color="series", markers=True,
                   color_discrete_map={k: v for k, v in colours.items() if v},
                   labels={"date": "", "units": "Units sold per day", "series": ""})
     for trace in fig.data:
@@ -178,7 +182,7 @@ def total_daily_demand(panel: pd.DataFrame) -> go.Figure:
     frame = pd.DataFrame({"date": panel.index, "Units per day": total.to_numpy(),
                           "7-day average": total.rolling(7, min_periods=1).mean().to_numpy()})
     long = frame.melt(id_vars="date", var_name="series", value_name="units")
-    fig = px.line(long, x="date", y="units", color="series",
+    fig = px.line(long, render_mode=SVG, x="date", y="units", color="series",
                   color_discrete_map={"Units per day": "#a8dadc", "7-day average": "#1d3557"},
                   labels={"date": "", "units": "Units sold (all products)", "series": ""})
     return _style(fig, "Total daily demand", height=340)
@@ -237,7 +241,7 @@ def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: s
         pd.DataFrame({"date": [hist.index[-1], *fc["date"]], "units": [hist.iloc[-1], *fc["forecast"]],
                       "series": "Forecast"}),
     ])
-    fig = px.line(frame, x="date", y="units", color="series", markers=True,
+    fig = px.line(frame, render_mode=SVG, x="date", y="units", color="series", markers=True,
                   color_discrete_map={"Actual sales": COLOURS["actual"], "Forecast": COLOURS["forecast"]},
                   labels={"date": "", "units": "Units sold per day", "series": ""})
     for trace in fig.data:
@@ -278,7 +282,7 @@ def backtest_chart(table: pd.DataFrame, metric: str = "MAE", network_label: str 
     """``metric`` per cut-off (test span start) for the model and each baseline: is one month deciding?"""
     frame = table.assign(method=table["method"].map(lambda m: network_label if m == NETWORK else label(m)))
     frame = frame.sort_values("test_start")
-    fig = px.line(frame, x="test_start", y=metric, color="method", markers=True,
+    fig = px.line(frame, render_mode=SVG, x="test_start", y=metric, color="method", markers=True,
                   color_discrete_map={network_label: COLOURS[NETWORK], label(SEASONAL_NAIVE): COLOURS[SEASONAL_NAIVE]},
                   labels={"test_start": "First test day of the cut-off", metric: BACKTEST_AXES.get(metric, metric),
                           "method": ""})

@@ -102,6 +102,20 @@ def test_total_daily_demand_sums_all_products(panel):
     np.testing.assert_allclose(np.asarray(total.y), panel.sum(axis=1).to_numpy())
 
 
+def test_long_line_charts_are_drawn_as_svg_not_webgl():
+    """plotly express switches a line chart of more than 1,000 rows to WebGL, which a browser without a
+    graphics card emulates slowly: three years of daily demand, and a long history, stay SVG."""
+    rng = np.random.default_rng(1)
+    index = pd.date_range("2023-01-01", periods=1095, freq="D", name="date")
+    long = pd.DataFrame(rng.poisson([3, 20], size=(1095, 2)).astype(float), index=index,
+                        columns=pd.Index(["Tea", "Coffee"], name="product"))
+    fc = pd.DataFrame({"date": [index[-1] + pd.Timedelta(days=1)] * 2, "product": ["Tea", "Coffee"],
+                       "forecast": [3.0, 20.0]})
+    figures = [charts.total_daily_demand(long), charts.history_and_forecast(long, fc, "Coffee", history_days=1095)]
+    types = {t.type for fig in figures for t in fig.data}
+    assert types == {"scatter"}, types
+
+
 def test_top_products_orders_by_units_sold(panel):
     fig = charts.top_products(panel, n=2)
     assert list(fig.data[0].y) == ["Coffee", "Milk"]
