@@ -73,12 +73,6 @@ def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
     return hashlib.sha256((panel_fingerprint(panel) + settings).encode("utf-8")).hexdigest()[:24]
 
 
-def check_settings(panel: pd.DataFrame, config: ForecastConfig) -> None:
-    """Raise the user-facing error for settings this panel cannot train with, before starting a thread
-    (the settings themselves were checked when the config was built)."""
-    config.check_trainable(len(panel))
-
-
 @dataclass(frozen=True)
 class JobSnapshot:
     """A consistent copy of a job's progress, safe to read from any thread."""
@@ -400,7 +394,7 @@ class JobRegistry:
     def submit(self, owner: str, panel: pd.DataFrame, config: ForecastConfig, *, label: str = "",
                meta: dict[str, Any] | None = None) -> TrainingJob:
         """Start training for ``owner``, or hand back a finished (or this owner's running) identical run."""
-        check_settings(panel, config)
+        config.check_trainable(len(panel))  # the user-facing refusal, before any thread or queue place
         key = training_key(panel, config)
         with self._lock:
             self._collect_results()

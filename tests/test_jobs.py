@@ -9,7 +9,7 @@ import pytest
 
 from forecaster import DataError, ForecastConfig, ForecasterError
 from forecaster.demo import demo_panel
-from forecaster.jobs import (CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob, check_settings,
+from forecaster.jobs import (CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob,
                              panel_fingerprint, training_key)
 from conftest import TINY as SHARED_TINY
 from forecaster import fit
@@ -206,7 +206,7 @@ def test_settings_the_data_cannot_take_are_rejected_before_a_thread_starts(panel
         reg.submit("alice", panel, TINY.replace(test_days=150))
     assert reg.jobs("alice") == []
     with pytest.raises(DataError, match="need at least"):
-        check_settings(panel, TINY.replace(val_days=200))
+        reg.submit("alice", panel, TINY.replace(val_days=200))
     with pytest.raises(ForecasterError, match="validation days"):  # the recommended model chooses on them
         reg.submit("alice", panel, TINY.replace(model="auto", val_days=0))
     assert reg.jobs("alice") == []
