@@ -17,7 +17,7 @@ Rows per dataset:
 * one row per candidate the recommendation trained (network variants, one blend per network; with
   ``--set refit=true``, as trained before the chosen one's refit), scored on the test span only for this
   table (the choice was made without it);
-* the baselines of ``forecaster.baselines`` on exactly the same days;
+* the baselines of ``forecaster.model.baselines`` on exactly the same days;
 * ``best reference``: quoted from issue 4, measured on this machine with reference_anchors.py (LightGBM,
   AutoETS or moving average, whichever was best); not recomputed here so that the project does not depend
   on lightgbm / statsforecast (re-run in a scratch venv on 2026-11-24 it gave the same figures: 42.792,
@@ -43,11 +43,11 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from forecaster import ForecastConfig, load_panel  # noqa: E402
-from forecaster.baselines import BASELINES  # noqa: E402
-from forecaster.evaluation import compare  # noqa: E402
-from forecaster.intervals import calibrate  # noqa: E402
-from forecaster.recommend import recommend  # noqa: E402
-from forecaster.windows import chronological_split  # noqa: E402
+from forecaster.model.baselines import BASELINES  # noqa: E402
+from forecaster.results.evaluation import compare  # noqa: E402
+from forecaster.model.intervals import calibrate  # noqa: E402
+from forecaster.model.recommend import recommend  # noqa: E402
+from forecaster.model.windows import chronological_split  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -185,7 +185,7 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("datasets", nargs="*", choices=[[], *ALL_DATASETS], default=[],
                    help="default: the four of the issues' tables; also " + ", ".join(EXTRA))
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="run every dataset once per seed (e.g. 0,1,2,3): the detailed tables of the first seed, "
                         "then the default's range over the seeds next to the issues' references")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads outside training, which always uses forecaster.training.TRAIN_THREADS "
+                   help="torch CPU threads outside training, which always uses forecaster.model.training.TRAIN_THREADS "
                         "(default 1: on a shared 2-core machine two threads spend more CPU time waiting on each "
                         "other than they save)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -203,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cutoff-days", type=int, default=0, metavar="N",
                    help="drop the last N days of every dataset first: tune settings on earlier spans like this, "
                         "so the real test span stays unseen (the reference rows then no longer apply)")
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
     torch.set_num_threads(a.threads)
     seeds = [int(x) for x in a.seeds.split(",") if x.strip()] or [a.seed]
     tables, interval_tables, notes = [], [], []

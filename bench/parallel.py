@@ -63,7 +63,7 @@ from forecaster import ForecastConfig, evaluate, fit, load_panel
 panel = load_panel(open(sys.argv[1], 'rb').read()).panel
 workers = int(sys.argv[2])
 try:
-    from forecaster.executor import InlineExecutor, ProcessExecutor
+    from forecaster.run.executor import InlineExecutor, ProcessExecutor
     executor = ProcessExecutor(workers) if workers > 1 else InlineExecutor()
     kwargs = {"executor": executor.start()}
 except ImportError:  # a tree from before the executor: fit trains in this process

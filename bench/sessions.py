@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from forecaster.config import ServerSettings  # noqa: E402  (torch-free)
-from forecaster.executor import WORKER_DIED  # noqa: E402  (torch-free at import)
+from forecaster.run.executor import WORKER_DIED  # noqa: E402  (torch-free at import)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -530,6 +530,46 @@ def fmt(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def summary_rows(args, settings: ServerSettings, res: dict, mem: MemorySampler, loads: list,
+                 all_finished: bool) -> list[tuple[str, object]]:
+    """The report's summary, one (label, value) row each."""
+    sessions: list[Session] = res["sessions"]
+    kill = res["kill"]
+    data = res["data"]
+    mib = 1 << 20
+    rows = [
+        ("sessions training", f"{len(sessions)}" + (f" (their Chromium at nice {args.trainers_nice}; the Data "
+                                                    "page's at 0)" if args.trainers_nice else " (one Chromium)")),
+        ("max_jobs (jobs at once)", f"{settings.max_jobs}" + ("" if args.max_jobs is not None else " (default)")),
+        ("workers (pool processes)", f"{settings.workers}" + ("" if args.workers is not None else " (default)")
+         + ", one torch thread per training"),
+        ("cores (os.cpu_count)", os.cpu_count()),
+        ("epochs typed in the form", f"{args.epochs} (recommended model, otherwise defaults; planned epochs "
+                                     f"shown: {sorted({s.at_most for s in sessions if s.at_most}) or '-'})"),
+        ("Train presses spread", f"{res['spread']:.2f} s"),
+        ("first press -> last job finished", f"{fmt(res['makespan'])} s"),
+        ("all finished", "yes" if all_finished else "no"),
+        ("peak RSS, server alone", f"{mem.peak_server / mib:.0f} MiB"),
+        ("peak RSS, server + children", f"{mem.peak_tree / mib:.0f} MiB ({mem.peak_tree_procs} processes; "
+                                        "shared libraries counted per process)"),
+        ("peak PSS, server + children", f"{mem.peak_pss / mib:.0f} MiB ({mem.samples} samples, every "
+                                        f"{MEMORY_S} s, whole run)"),
+        ("Data page before training (1st visit)", f"{res['idle']['seconds']:.2f} s"),
+        ("Data page, click -> metrics+chart", ", ".join(f"{d['seconds']:.2f} s" for d in data) or "-"),
+        ("  page title / metrics visible after", ", ".join(f"{d['title_s']:.2f}/{d['metrics_s']:.2f} s"
+                                                          for d in data) or "-"),
+        ("  jobs training / waiting then", ", ".join(f"{d['training']}/{d['queued']}" for d in data) or "-"),
+        ("killed worker", f"pid {kill.get('killed')} of {kill.get('workers_before')}; {kill.get('how', '')}"),
+        ("killed-worker message seen", "yes" if kill.get("message") else "no"),
+        ("traceback on the page", "yes" if kill.get("traceback") else "no"),
+        ("next job finished", ("yes" if kill.get("next_finished") else "no")
+         + (f" ({kill['next_s']:.1f} s from press, pool restarted)" if kill.get("next_s") else "")),
+        ("load average 1/5/15 min, start", " ".join(f"{x:.2f}" for x in loads[0])),
+        ("load average 1/5/15 min, end", " ".join(f"{x:.2f}" for x in loads[1])),
+    ]
+    return rows
+
+
 def report(args, settings: ServerSettings, res: dict, mem: MemorySampler, loads: list, log_path: Path) -> bool:
     sessions: list[Session] = res["sessions"]
     kill = res["kill"]
@@ -549,41 +589,11 @@ def report(args, settings: ServerSettings, res: dict, mem: MemorySampler, loads:
         "no traceback on the page": kill.get("killed") is not None and not kill.get("traceback"),
         "next job after the kill finished": bool(kill.get("next_finished")),
     }
-    mib = 1 << 20
     w = 78
     print("=" * w)
     print("bench/sessions.py: many browser sessions training at once on one dashboard server")
     print("-" * w)
-    rows = [
-        ("sessions training", f"{len(sessions)}" + (f" (their Chromium at nice {args.trainers_nice}; the Data "
-                                                    "page's at 0)" if args.trainers_nice else " (one Chromium)")),
-        ("max_jobs (jobs at once)", f"{settings.max_jobs}" + ("" if args.max_jobs is not None else " (default)")),
-        ("workers (pool processes)", f"{settings.workers}" + ("" if args.workers is not None else " (default)")
-         + ", one torch thread per training"),
-        ("cores (os.cpu_count)", os.cpu_count()),
-        ("epochs typed in the form", f"{args.epochs} (recommended model, otherwise defaults; planned epochs "
-                                     f"shown: {sorted({s.at_most for s in sessions if s.at_most}) or '-'})"),
-        ("Train presses spread", f"{res['spread']:.2f} s"),
-        ("first press -> last job finished", f"{fmt(res['makespan'])} s"),
-        ("all finished", "yes" if checks[f"all {len(sessions)} jobs finished"] else "no"),
-        ("peak RSS, server alone", f"{mem.peak_server / mib:.0f} MiB"),
-        ("peak RSS, server + children", f"{mem.peak_tree / mib:.0f} MiB ({mem.peak_tree_procs} processes; "
-                                        "shared libraries counted per process)"),
-        ("peak PSS, server + children", f"{mem.peak_pss / mib:.0f} MiB ({mem.samples} samples, every "
-                                        f"{MEMORY_S} s, whole run)"),
-        ("Data page before training (1st visit)", f"{res['idle']['seconds']:.2f} s"),
-        ("Data page, click -> metrics+chart", ", ".join(f"{d['seconds']:.2f} s" for d in data) or "-"),
-        ("  page title / metrics visible after", ", ".join(f"{d['title_s']:.2f}/{d['metrics_s']:.2f} s"
-                                                          for d in data) or "-"),
-        ("  jobs training / waiting then", ", ".join(f"{d['training']}/{d['queued']}" for d in data) or "-"),
-        ("killed worker", f"pid {kill.get('killed')} of {kill.get('workers_before')}; {kill.get('how', '')}"),
-        ("killed-worker message seen", "yes" if kill.get("message") else "no"),
-        ("traceback on the page", "yes" if kill.get("traceback") else "no"),
-        ("next job finished", ("yes" if kill.get("next_finished") else "no")
-         + (f" ({kill['next_s']:.1f} s from press, pool restarted)" if kill.get("next_s") else "")),
-        ("load average 1/5/15 min, start", " ".join(f"{x:.2f}" for x in loads[0])),
-        ("load average 1/5/15 min, end", " ".join(f"{x:.2f}" for x in loads[1])),
-    ]
+    rows = summary_rows(args, settings, res, mem, loads, checks[f"all {len(sessions)} jobs finished"])
     for k, v in rows:
         print(f"{k:<36} {v}")
     if kill.get("note"):

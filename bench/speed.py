@@ -61,7 +61,7 @@ out = {"epoch_s": statistics.median(steps)}
 
 INGEST_CODE = """
 import sys, time, numpy as np, pandas as pd
-from forecaster.ingest import load_panel
+from forecaster.data.ingest import load_panel
 ROWS = int(sys.argv[1])
 rng = np.random.default_rng(0)
 stamps = pd.Timestamp("2023-01-01 08:00") + pd.to_timedelta(rng.integers(0, 3 * 365 * 86400, ROWS), unit="s")

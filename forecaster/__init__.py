@@ -22,12 +22,12 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ForecastConfig": "config", "IngestOptions": "config",
     "DataError": "errors", "ForecasterError": "errors", "TrainingError": "errors",
-    "load_panel": "ingest",
-    "TrainedForecaster": "trained",
-    "fit": "recommend",
-    "Evaluation": "evaluation", "evaluate": "evaluation",
-    "forecast": "forecasting",
-    "load": "persistence", "save": "persistence",
+    "load_panel": "data.ingest",
+    "TrainedForecaster": "model.trained",
+    "fit": "run.fit",
+    "Evaluation": "results.evaluation", "evaluate": "results.evaluation",
+    "forecast": "results.forecasting",
+    "load": "io.persistence", "save": "io.persistence",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

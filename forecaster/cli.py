@@ -6,16 +6,15 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from .config import (DEFAULT_SERVER, DEVICES, ForecastConfig, IngestOptions,
-                     IntervalOptions, ServerSettings, cli_flag, default_text, help_text, parse_days,
-                     parse_lags)
+from .config import (DEFAULT_SERVER, DEVICES, ForecastConfig, IngestOptions, IntervalOptions, ServerSettings, cli_flag,
+                     default_text, help_text, parse_days, parse_lags)
 from .errors import ForecasterError
 from .labels import AUTO
 
 if TYPE_CHECKING:
-    from .executor import Executor
+    from .model.tasks import Executor
 
 PARSERS = {"lags": parse_lags, "days": parse_days}
 
@@ -108,7 +107,7 @@ def _train(a: argparse.Namespace) -> None:
     """Read, train, evaluate, forecast and write. The workers' fork server starts first, importing torch and
     the training code while this process imports pandas and reads the CSV (both cores busy, neither
     waiting for the other); the workers start once the CSV is read and end with the command."""
-    from .backends import make_executor
+    from .run.backends import make_executor
 
     start = time.perf_counter()
     config = _config(a)
@@ -138,22 +137,22 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
         from .device import resolve_device
 
         resolve_device(config.device)
-    from .executor import ProcessExecutor  # torch-free
+    from .run.executor import ProcessExecutor  # torch-free
 
     if isinstance(executor, ProcessExecutor):
         executor.start_fork_server()  # returns at once: it imports torch while this process reads the CSV
-    from .ingest import load_panel  # pandas only
+    from .data.ingest import load_panel  # pandas only
 
     ingested = load_panel(a.data, _ingest_options(a))
     config.check_trainable(len(ingested.panel))  # refused before the workers start
     executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
     from .device import device_label, resolve_device
-    from .evaluation import evaluate
-    from .export import forecast_table, metrics_table, write_csv
-    from .forecasting import forecast
-    from .persistence import save
-    from .recommend import fit
+    from .io.export import forecast_table, metrics_table, write_csv
+    from .io.persistence import save
+    from .results.evaluation import evaluate
+    from .results.forecasting import forecast
+    from .run.fit import fit
 
     r = ingested.report
     say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr))
@@ -177,6 +176,22 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     if trained.selection_reason:
         say(trained.selection_reason)
     ev = evaluate(trained, ingested.panel)
+    _print_evaluation(ev, trained, config, intervals, say)
+    if a.metrics_out:
+        write_csv(metrics_table(ev, intervals.level), a.metrics_out, inputs=(a.data,))
+    if a.predictions_out:
+        write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
+    fc = forecast(trained, ingested.panel, a.horizon, intervals.level, intervals.service_level)
+    if a.forecast_out:
+        write_csv(forecast_table(fc), a.forecast_out, inputs=(a.data,))
+    if a.save:
+        say(f"saved to {save(trained, a.save)}")
+    say(f"done in {time.perf_counter() - start:.1f}s")
+
+
+def _print_evaluation(ev: Any, trained: Any, config: ForecastConfig, intervals: IntervalOptions,
+                      say: Callable[..., None]) -> None:
+    """The test-span tables on stdout: the methods' errors, the intervals' scores and any backtest."""
     print(ev.overall.round(4).to_string())
     if trained.calibration is None:
         print("note: no prediction intervals: the model had no validation days to calibrate them on "
@@ -193,24 +208,14 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
         if done < config.backtest_origins:
             print(f"note: only {done} of the {config.backtest_origins} backtest cut-offs fit the history "
                   "(each needs its own training, validation and test days)", file=sys.stderr)
-    if a.metrics_out:
-        write_csv(metrics_table(ev, intervals.level), a.metrics_out, inputs=(a.data,))
-    if a.predictions_out:
-        write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
-    fc = forecast(trained, ingested.panel, a.horizon, intervals.level, intervals.service_level)
-    if a.forecast_out:
-        write_csv(forecast_table(fc), a.forecast_out, inputs=(a.data,))
-    if a.save:
-        say(f"saved to {save(trained, a.save)}")
-    say(f"done in {time.perf_counter() - start:.1f}s")
 
 
 def _forecast(a: argparse.Namespace) -> None:
-    from .export import forecast_table, write_csv
-    from .forecasting import forecast
-    from .ingest import load_panel
+    from .data.ingest import load_panel
     from .device import resolve_device
-    from .persistence import load
+    from .io.export import forecast_table, write_csv
+    from .io.persistence import load
+    from .results.forecasting import forecast
 
     _check_horizon(a.horizon)
     _check_outputs(a.data, a.forecast_out)
@@ -230,7 +235,7 @@ def _forecast(a: argparse.Namespace) -> None:
 
 def _check_outputs(data: str, *outputs: str | None) -> None:
     """Before reading or training: no output may overwrite the input, and no two outputs may be one file."""
-    from .export import refuse_overwriting
+    from .io.export import refuse_overwriting
 
     given = [Path(o) for o in outputs if o]
     for out in given:
@@ -243,15 +248,17 @@ def _check_outputs(data: str, *outputs: str | None) -> None:
 
 
 def _check_horizon(horizon: int) -> None:
-    from .intervals import MAX_HORIZON  # numpy only: torch is imported while the workers start
+    from .model.intervals import (
+        MAX_HORIZON,  # numpy only: torch is imported while the workers start
+    )
 
     if not 1 <= horizon <= MAX_HORIZON:
         raise ForecasterError(f"--horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")
 
 
 def _demo(a: argparse.Namespace) -> None:
-    from .demo import demo_csv_bytes
-    from .export import write_bytes
+    from .data.demo import demo_csv_bytes
+    from .io.export import write_bytes
 
     if not (1 <= a.products <= 10_000 and 60 <= a.days <= 3660):
         raise ForecasterError(f"--products goes from 1 to 10,000 and --days from 60 to 3,660, not {a.products:,} "

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .trained import TrainedForecaster
+    from .model.trained import TrainedForecaster
 
 # models (the network keys are models.REGISTRY's names; a contract test keeps the two in step)
-AUTO = "auto"  # the recommended model: candidates chosen by validation (forecaster.recommend)
+AUTO = "auto"  # the recommended model: candidates chosen by validation (forecaster.model.recommend)
 GLOBAL_CNN_LSTM = "global_cnn_lstm"
 CNN_LSTM = "cnn_lstm"
 GLOBAL_CNN_BIGRU = "global_cnn_bigru"

@@ -2,7 +2,7 @@
 
 One place escapes it for each place it is shown: Streamlit's Markdown (:func:`markdown`), Plotly's
 pseudo-HTML in titles, labels, ticks and hovers (:func:`plotly`); CSV cells a spreadsheet would run as a
-formula are neutralised in :mod:`forecaster.export` (:func:`forecaster.export.neutralise`).
+formula are neutralised in :mod:`forecaster.io.export` (:func:`forecaster.io.export.neutralise`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Data: upload a CSV, check how it was read, override the column choices, look at it."""
 import streamlit as st
 
-from forecaster import DataError, charts
+from forecaster import DataError
+from forecaster.io import charts
 from forecaster.text import markdown
 from ui import cached, router, state, widgets
 

@@ -3,9 +3,10 @@ prediction intervals (coverage, interval score, pinball loss) and a rolling back
 import numpy as np
 import streamlit as st
 
-from forecaster import ForecasterError, charts, export
-from forecaster.backtest import DEFAULT_ORIGINS as BACKTEST_DEFAULT
-from forecaster.backtest import summary as backtest_summary
+from forecaster import ForecasterError
+from forecaster.io import charts, export
+from forecaster.results.backtest import DEFAULT_ORIGINS as BACKTEST_DEFAULT
+from forecaster.results.backtest import summary as backtest_summary
 from forecaster.text import markdown
 from forecaster.labels import NETWORK, SEASONAL_NAIVE, label, trained_label
 from ui import jobs, results, router, state, widgets

@@ -2,8 +2,9 @@
 forecast band, CSV downloads."""
 import streamlit as st
 
-from forecaster import ForecasterError, charts
-from forecaster.forecasting import MAX_HORIZON, current_calibration, with_intervals
+from forecaster import ForecasterError
+from forecaster.io import charts
+from forecaster.results.forecasting import MAX_HORIZON, current_calibration, with_intervals
 from forecaster.text import markdown
 from ui import jobs, results, router, state, widgets
 

@@ -12,6 +12,7 @@ import torch
 from forecaster import ForecastConfig
 
 TESTS_DIR = Path(__file__).resolve().parent
+APP_TEST_DIRS = ("app", "e2e")  # page and browser tests: their own thread settings
 
 # one network, a few epochs, small layers: seconds, not minutes
 TINY = ForecastConfig(model="cnn_lstm", ensemble=1, epochs=3, patience=0, conv_channels=8, hidden_size=8,
@@ -52,7 +53,7 @@ def one_torch_thread(request):
     """Tiny networks gain nothing from a second thread, and on a shared 2-core machine two busy torch
     threads fighting other jobs made a 1-second training take 40+ seconds. Library test modules only
     (the page and browser tests under tests/app, tests/e2e keep their own settings)."""
-    if Path(request.path).resolve().parent != TESTS_DIR:
+    if Path(request.path).resolve().relative_to(TESTS_DIR).parts[0] in APP_TEST_DIRS:
         yield
         return
     before = torch.get_num_threads()

@@ -226,7 +226,7 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_is_untouched(demo_
 
 def test_csv_outputs_are_written_atomically(tmp_path, monkeypatch):
     """A failure while writing leaves the old file (or none) and no temporary file behind."""
-    from forecaster import export
+    from forecaster.io import export
 
     target = tmp_path / "forecast.csv"
     target.write_text("old")
@@ -278,12 +278,12 @@ def test_workers_flag_with_a_ray_cluster_named_is_refused_naming_both(demo_csv, 
 
 
 def test_ctrl_c_exits_130_with_one_line_and_no_traceback(demo_csv, workdir, capsys, monkeypatch):
-    import forecaster.ingest
+    import forecaster.data.ingest
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(forecaster.ingest, "load_panel", interrupted)  # Ctrl-C while the CSV is read
+    monkeypatch.setattr(forecaster.data.ingest, "load_panel", interrupted)  # Ctrl-C while the CSV is read
     assert main(["train", str(demo_csv), "--workers", "2", "--forecast-out", str(workdir / "f.csv")]) == 130
     assert capsys.readouterr().err.strip() == "interrupted"
     assert not (workdir / "f.csv").exists()
@@ -292,7 +292,7 @@ def test_ctrl_c_exits_130_with_one_line_and_no_traceback(demo_csv, workdir, caps
 @pytest.mark.parametrize("extra, says", [((), "settings need at least"), (("--val-days", "0"), "validation days")])
 def test_settings_the_data_cannot_train_are_refused_before_any_worker_starts(workdir, capsys, monkeypatch,
                                                                              extra, says):
-    from forecaster.executor import ProcessExecutor
+    from forecaster.run.executor import ProcessExecutor
 
     started = []
     monkeypatch.setattr(ProcessExecutor, "start", lambda self: started.append(self))

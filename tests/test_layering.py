@@ -63,7 +63,7 @@ def test_import_reader_sees_every_form_of_import():
         "from . import sibling\n"
         "def later():\n"
         "    import torch.nn\n"
-        "    from forecaster.ingest import load_panel\n"
+        "    from forecaster.data.ingest import load_panel\n"
         "    from ..sklearn import x\n"
         "    importlib.import_module('plotly.express')\n"
     )
@@ -175,11 +175,13 @@ def test_cycle_finder_sees_a_cycle_and_a_clean_graph():
 
 
 def test_import_reader_resolves_relative_and_from_package_imports():
-    known = {"forecaster", "forecaster.config", "forecaster.recommend", "forecaster.training", "models"}
-    source = ("from . import config\nfrom .training import train\nimport models\n"
-              "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .recommend import fit\n")
-    assert module_imports(source, "forecaster.jobs", False, known) == {"forecaster", "forecaster.config",
-                                                                      "forecaster.training", "models"}
+    known = {"forecaster", "forecaster.config", "forecaster.model", "forecaster.model.training", "forecaster.run",
+             "forecaster.run.fit", "forecaster.run.executor", "models"}
+    source = ("from .. import config\nfrom ..model.training import train\nfrom . import executor\nimport models\n"
+              "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .fit import fit\n")
+    assert module_imports(source, "forecaster.run.jobs", False, known) == {
+        "forecaster", "forecaster.config", "forecaster.model.training", "forecaster.run", "forecaster.run.executor",
+        "models"}
 
 
 def test_no_import_cycle_inside_the_project():
@@ -195,14 +197,64 @@ def test_the_package_init_imports_nothing_at_import_time():
 
 
 def test_a_deliberate_cycle_is_caught(tmp_path):
-    """The real tree with one extra import: the training loop importing the dispatcher that imports it."""
+    """The real tree with one extra import: the training loop importing the recommendation that imports it."""
     graph = import_graph()
     graph.pop("forecaster", None)
-    graph["forecaster.training"] = graph["forecaster.training"] | {"forecaster.recommend"}
+    graph["forecaster.model.training"] = graph["forecaster.model.training"] | {"forecaster.model.recommend"}
     cycle = find_cycle(graph)  # through the executor or directly: either way, a cycle through both
     assert cycle is not None and cycle[0] == cycle[-1]
-    assert {"forecaster.recommend", "forecaster.training"} <= set(cycle)
-    assert find_cycle({**graph, "forecaster.training": graph["forecaster.training"] - {"forecaster.recommend"}}) is None
+    assert {"forecaster.model.recommend", "forecaster.model.training"} <= set(cycle)
+    graph["forecaster.model.training"] -= {"forecaster.model.recommend"}
+    assert find_cycle(graph) is None
+
+
+# inside forecaster/: the stages of the pipeline, each importing only the stages before it (and itself),
+# and the shared modules at the top of the package, which import only each other; cli and __main__ may
+# import anything (they are the library's front door)
+STAGES = {"data": set(), "model": {"data"}, "results": {"model", "data"}, "run": {"results", "model", "data"},
+          "io": {"results", "model", "data"}}
+SHARED = {"config", "labels", "errors", "text", "device"}
+FRONT = {"cli", "__main__"}
+
+
+def stage_offenders(graph: dict[str, set[str]]) -> list[str]:
+    """Imports inside forecaster/ that point back up the pipeline (a later stage, or a stage from a shared
+    module)."""
+    offenders = []
+    for name, targets in graph.items():
+        parts = name.split(".")
+        if parts[0] != "forecaster" or len(parts) < 2 or parts[1] in FRONT:
+            continue
+        allowed = SHARED | ({parts[1]} | STAGES[parts[1]] if parts[1] in STAGES else set())
+        for target in targets:
+            tparts = target.split(".")
+            if tparts[0] == "forecaster" and len(tparts) > 1 and tparts[1] not in allowed:
+                offenders.append(f"{name} -> {target}")
+    return offenders
+
+
+def test_the_library_is_grouped_by_stage():
+    """Every module of forecaster/ is a shared module, the front door, or in a stage's subpackage."""
+    stray = [name for name in import_graph() if name.startswith("forecaster.")
+             and name.split(".")[1] not in SHARED | FRONT | set(STAGES)]
+    assert stray == []
+    assert {name.split(".")[1] for name in import_graph() if name.count(".") == 2} == set(STAGES)
+
+
+def test_stages_import_only_the_stages_before_them():
+    assert stage_offenders(import_graph()) == []
+
+
+def test_an_import_back_up_the_pipeline_is_caught():
+    """The real tree with one extra import each: the training loop using the job registry, ingest using a
+    metric, a shared module using the model."""
+    graph = import_graph()
+    graph["forecaster.model.training"] = graph["forecaster.model.training"] | {"forecaster.run.jobs"}
+    graph["forecaster.data.ingest"] = graph["forecaster.data.ingest"] | {"forecaster.results.metrics"}
+    graph["forecaster.config"] = graph["forecaster.config"] | {"forecaster.model.features"}
+    assert stage_offenders(graph) == ["forecaster.config -> forecaster.model.features",
+                                      "forecaster.data.ingest -> forecaster.results.metrics",
+                                      "forecaster.model.training -> forecaster.run.jobs"]
 
 
 def test_imports_only_point_down():
@@ -218,7 +270,7 @@ def test_imports_only_point_down():
     assert offenders == []
 
 
-FIRST_PAINT = ["ui.state", "ui.cached", "ui.jobs", "ui.router", "ui.widgets", "forecaster.charts", "forecaster.text",
+FIRST_PAINT = ["ui.state", "ui.cached", "ui.jobs", "ui.router", "ui.widgets", "forecaster.io.charts", "forecaster.text",
                "forecaster"]
 
 
@@ -238,3 +290,25 @@ def test_the_frame_and_home_page_never_import_torch():
     for script in ("app.py", "pages/home.py"):
         used = {n for n in import_graph()[module_name(ROOT / script)] if n.startswith(("ui", "forecaster"))}
         assert used <= set(FIRST_PAINT) | {"ui"}, used
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """Functions (methods and nested ones too) longer than ``limit`` lines, decorators and docstring included."""
+    return [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > limit]
+
+
+def test_the_length_check_sees_a_long_function():
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions("def long():\n" + body) == [f"long ({MAX_FUNCTION_LINES + 1} lines)"]
+    assert long_functions("def short():\n" + body[: body.rindex("    x")]) == []
+
+
+def test_no_function_is_longer_than_60_lines():
+    """Small functions that say why: one that grows past a screen gets split where its steps are."""
+    files = project_files() + sorted((ROOT / "tests").rglob("*.py"))
+    offenders = {str(p.relative_to(ROOT)): found for p in files if (found := long_functions(p.read_text(encoding="utf-8")))}
+    assert offenders == {}

@@ -16,9 +16,9 @@ from typing import Callable, TypeVar
 import pandas as pd
 import streamlit as st
 
-from forecaster import demo
+from forecaster.data import demo
 from forecaster.config import IngestOptions
-from forecaster.ingest import ColumnMapping, IngestResult, build_panel, detect_mapping, read_table
+from forecaster.data.ingest import ColumnMapping, IngestResult, build_panel, detect_mapping, read_table
 
 from . import state
 

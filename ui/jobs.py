@@ -12,9 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from forecaster import charts
+from forecaster.io import charts
 from forecaster.config import ForecastConfig
-from forecaster.jobs import CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob
+from forecaster.run.jobs import CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob
 
 from forecaster.text import markdown
 

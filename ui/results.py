@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from forecaster import export
+from forecaster.io import export
 from forecaster.device import device_label, resolve_device
-from forecaster.evaluation import Evaluation, evaluate
-from forecaster.forecasting import point_forecast
-from forecaster.trained import TrainedForecaster
+from forecaster.results.evaluation import Evaluation, evaluate
+from forecaster.results.forecasting import point_forecast
+from forecaster.model.trained import TrainedForecaster
 
 
 @st.cache_data(max_entries=16, show_spinner="Scoring the test days…")

@@ -12,7 +12,7 @@ import streamlit as st
 from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, ForecastConfig, IngestOptions, IntervalOptions, bounds,
                                default_text, format_lags, help_text, parse_lags)
 from forecaster.errors import ForecasterError
-from forecaster.ingest import ColumnMapping
+from forecaster.data.ingest import ColumnMapping
 from forecaster.labels import AUTO, label
 
 FORMAT_LABELS = {"auto": "Detect automatically", "long": "Long: one row per date and product",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from forecaster.demo import demo_csv_bytes
+from forecaster.data.demo import demo_csv_bytes
 from ui.jobs import registry
 from ui.state import Dataset
 

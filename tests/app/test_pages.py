@@ -10,7 +10,7 @@ import pytest
 from forecaster.config import DEFAULT_CONFIG, MODEL_CHOICES, format_lags
 from forecaster.labels import label
 from ui.widgets import setting_help
-from forecaster.demo import DEMO_NAME, demo_csv_bytes
+from forecaster.data.demo import DEMO_NAME, demo_csv_bytes
 from ui.jobs import registry
 
 from .conftest import TIMEOUT, all_text, job_of, new_app, shown, sidebar_text, train, with_data
@@ -242,7 +242,7 @@ def test_a_queued_training_says_its_place_in_line_and_cancel_means_it_never_star
     import threading
 
     from forecaster import ForecastConfig, fit
-    from forecaster.ingest import load_panel
+    from forecaster.data.ingest import load_panel
 
     release = threading.Event()
 

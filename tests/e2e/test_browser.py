@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from forecaster.demo import demo_csv_bytes
+from forecaster.data.demo import demo_csv_bytes
 
 from .conftest import MENU_LINK, STEP_MS, TRAIN_MS
 

@@ -1,0 +1,644 @@
+"""CSV bytes -> the daily panel (dates x products), with a report of what was read, dropped and assumed.
+
+Three shapes are accepted and detected from column names and contents; every guess can be overridden
+through :class:`~forecaster.config.IngestOptions`. Anything that cannot be read raises
+:class:`~forecaster.errors.DataError` with a message that names the column or the first bad rows.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import pandas as pd
+
+from ..config import IngestOptions
+from ..errors import DataError
+
+Source = Union[str, Path, bytes, BinaryIO]
+
+# Name fragments, already lower-cased with non-alphanumerics removed, scored by how strongly they
+# suggest a role. Higher wins; the first column wins a tie.
+_DATE_HINTS = {"date": 5, "datetime": 4, "timestamp": 4, "ds": 3, "day": 2, "period": 1}
+_PRODUCT_HINTS = {"sku": 10, "product": 10, "stockcode": 9, "item": 9, "article": 9, "ean": 8, "upc": 8,
+                  "store": 7, "name": 6, "code": 5, "series": 5, "description": 4, "dept": 3,
+                  "category": 3, "id": 2}
+_NOT_PRODUCT = ("invoice", "transaction", "customer", "client", "order", "basket", "receipt", "cash",
+                "card", "payment", "country", "city", "state", "region", "type", "channel", "time", "date")
+_QUANTITY_HINTS = {"quantity": 10, "qty": 10, "units": 9, "unitssold": 10, "sold": 8, "demand": 8,
+                   "sales": 7, "volume": 6, "count": 5, "orders": 4}
+_QUANTITY_EXACT = {"transactions": 5, "y": 3, "value": 3, "n": 3}
+_NOT_QUANTITY = ("price", "money", "cost", "revenue", "amount", "nbr", "number", "no", "id", "year",
+                 "month", "week", "hour", "total", "code")
+# calendar helper columns (spreadsheet exports add them): never a product key, even when text like "Monday"
+_CALENDAR_HELPERS = {"year", "month", "day", "dayofweek", "weekday", "week", "weekofyear", "hour", "minute",
+                     "quarter", "dow", "doy", "dayofyear", "weekend", "isweekend", "holiday", "isholiday",
+                     "dayname", "monthname", "weekdayname", "dayofweekname"}
+# in a wide file: the calendar helpers, totals, row numbers and the date itself are not products
+_WIDE_HELPERS = _CALENDAR_HELPERS | {"total", "sum", "all", "index", "id", "date", "time", "row", "totalsales",
+                                     "grandtotal"}
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which columns play which role. For wide files ``product_cols`` lists the product columns."""
+
+    format: str
+    date_col: str
+    product_cols: tuple[str, ...]
+    quantity_col: str | None = None
+    # set when the shape was a close call: what else the file could be, for the Data page and the CLI
+    doubt: str = ""
+
+    def describe(self) -> str:
+        if self.format == "wide":
+            return f"wide: dates in '{self.date_col}', {len(self.product_cols)} product columns"
+        qty = f"quantity in '{self.quantity_col}'" if self.quantity_col else "each row counts as one unit"
+        key = " + ".join(f"'{c}'" for c in self.product_cols)
+        return f"{self.format}: dates in '{self.date_col}', products in {key}, {qty}"
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What ingest read, dropped and assumed, for the user to check."""
+
+    mapping: ColumnMapping
+    rows_read: int
+    rows_used: int
+    returns_dropped: int
+    returns_kept: int
+    rows_without_product: int
+    rows_without_quantity: int
+    dayfirst: bool
+    products: int
+    days: int
+    start: pd.Timestamp
+    end: pd.Timestamp
+    zero_share: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    panel: pd.DataFrame
+    report: IngestReport
+
+
+# what one file may be: past these a file is refused with the limit named, before it can fill the memory
+MAX_BYTES = 256 * 2**20  # of CSV text (after unpacking a .gz), read in chunks: /dev/zero is refused too
+MAX_CELLS = 20_000_000  # rows times columns, counted before pandas parses anything (about 1.3 GB parsed)
+MAX_QUANTITY = 1e9  # units in one cell: beyond it (or inf, NaN written as a number) a value is refused
+
+
+def _limited(data: bytes, what: str = "The file") -> bytes:
+    """``data`` if it is at most MAX_BYTES, else a DataError that names the limit."""
+    if len(data) > MAX_BYTES:
+        raise DataError(f"{what} is larger than {MAX_BYTES // 2**20} MB of CSV text, the most one file may hold. "
+                        "Export a shorter period or fewer products.")
+    return data
+
+
+def read_bytes(source: Source) -> bytes:
+    """Raw bytes from a path, bytes or a file-like object (such as Streamlit's UploadedFile); a .gz is
+    unpacked as a stream, so a small file that unpacks to gigabytes is refused after MAX_BYTES."""
+    if isinstance(source, (bytes, bytearray)):
+        data = _limited(bytes(source))
+    elif isinstance(source, (str, Path)):
+        try:
+            with open(source, "rb") as handle:  # one byte past the limit is enough to refuse an endless file
+                data = _limited(handle.read(MAX_BYTES + 1))
+        except OSError as exc:
+            raise DataError(f"Cannot read the file {str(source)!r}: {exc.strerror or exc}.") from None
+    elif hasattr(source, "getvalue"):
+        data = _limited(source.getvalue())
+    else:
+        data = _limited(source.read(MAX_BYTES + 1))
+    if data[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:  # a stream: never unpacked past the limit
+                data = _limited(unpacked.read(MAX_BYTES + 1), "The unpacked .gz file")
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise DataError(f"The file looks gzip-compressed but cannot be unpacked ({exc}).") from None
+    return data
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text", with or without BOM), else Latin-1."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16")
+    head = data[:4000]
+    if len(head) >= 4 and head.count(b"\x00") >= len(head) // 4:  # UTF-16 without a BOM: every other byte 0
+        return data.decode("utf-16-le" if head[1:2] == b"\x00" else "utf-16-be", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:  # Windows' Western code page (what Excel writes): like Latin-1, but with € – “ ” in 0x80-0x9f
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def read_table(source: Source) -> pd.DataFrame:
+    """Parse CSV text into a DataFrame: encoding and delimiter detected, cells left as pandas reads them."""
+    text = _decode(read_bytes(source))
+    if not text.strip():
+        raise DataError("The file is empty.")
+    sample = text[:50_000]
+    try:
+        sep = csv.Sniffer().sniff("\n".join(sample.splitlines()[:20]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        sep = ","
+    header = sample.lstrip().split("\n", 1)[0]
+    cells = (text.count("\n") + 1) * (header.count(sep) + 1)
+    if cells > MAX_CELLS:
+        raise DataError(f"The file has about {cells:,} cells (rows times columns); the most one file may hold is "
+                        f"{MAX_CELLS:,}. Export a shorter period or fewer products.")
+    names = [c.strip() for c in next(csv.reader([header], delimiter=sep), [])]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise DataError(f"The header names {', '.join(repr(c) for c in repeated)} more than once; give every "
+                        "column its own name (a second column of the same name would be read silently instead "
+                        "of the one you mean).")
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, decimal="," if sep == ";" else ".", low_memory=False,
+                         skipinitialspace=True)
+        df = _keep_leading_zeros(df, text, sep)
+    except pd.errors.EmptyDataError:
+        raise DataError("The file is empty.") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"The file is not a readable CSV table: {str(exc).strip().splitlines()[0]}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if df.empty:
+        raise DataError("The file has a header but no data rows.")
+    if len(df.columns) < 2:
+        raise DataError(f"The file has a single column ({df.columns[0]!r}); a date column and at least one "
+                        "product or quantity column are needed.")
+    return df
+
+
+def _keep_leading_zeros(df: pd.DataFrame, text: str, sep: str) -> pd.DataFrame:
+    """Whole-number columns whose text has leading zeros ("00123") are ids, not numbers: read them as text
+    again, so that "00123" and "123" stay two products."""
+    whole = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c])]
+    if not whole:
+        return df
+    sample = pd.read_csv(io.StringIO(text), sep=sep, usecols=whole, dtype=str, nrows=100_000,
+                         skipinitialspace=True)
+    ids = [c for c in whole if sample[c].str.match(r"^0\d").any()]
+    if ids:
+        df[ids] = pd.read_csv(io.StringIO(text), sep=sep, usecols=ids, dtype=str, skipinitialspace=True)[ids]
+    return df
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _rows(index: pd.Index, limit: int = 5) -> str:
+    """Spreadsheet row numbers (the header is row 1) of the first offending rows."""
+    shown = ", ".join(str(int(i) + 2) for i in index[:limit])
+    return shown + (f" and {len(index) - limit} more" if len(index) > limit else "")
+
+
+def _looks_like_dates(col: pd.Series) -> bool:
+    sample = col.head(2000).dropna().head(200).astype(str).str.strip().str.replace(_OFFSET, r"\1", regex=True)
+    if sample.empty or pd.api.types.is_numeric_dtype(col):
+        return False
+    if not sample.str.match(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").mean() >= 0.9:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return parsed.notna().mean() >= 0.9
+
+
+def _best(columns: list[str], hints: dict[str, int], exact: dict[str, int] | None = None,
+          exclude: tuple[str, ...] = ()) -> str | None:
+    best, best_score = None, 0
+    for col in columns:
+        n = _norm(col)
+        if exclude and any(x in n for x in exclude) and not any(h == n for h in hints):
+            continue
+        score = max([s for h, s in hints.items() if h in n] + [(exact or {}).get(n, 0)])
+        if score > best_score:
+            best, best_score = col, score
+    return best
+
+
+def _check_columns(df: pd.DataFrame, names: list[str]) -> None:
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        raise DataError(f"Column {missing[0]!r} is not in the file. Columns found: "
+                        + ", ".join(repr(c) for c in df.columns) + ".")
+
+
+def _find_date_col(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    ranked = sorted(cols, key=lambda c: -max([s for h, s in _DATE_HINTS.items() if h in _norm(c)] + [0]))
+    for col in ranked:
+        if _looks_like_dates(df[col]):
+            return col
+    named = _best(cols, _DATE_HINTS)
+    if named is not None:
+        return named  # parsing it will say which rows are not dates
+    raise DataError("No date column found. Name one column 'date' (for example 2024-03-01), or choose "
+                    "the date column by hand. Columns found: " + ", ".join(repr(c) for c in cols) + ".")
+
+
+_GROUPED = {r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?": (".", ","), r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?": (",", ".")}
+
+
+def _parse_numbers(text: pd.Series) -> pd.Series:
+    """Numbers from text, also with thousands grouped the European (6.000,5) or the US way (6,000.5):
+    only a value whose groups are exactly three digits counts as grouped; anything else stays NaN."""
+    values = pd.to_numeric(text, errors="coerce").astype(float)
+    missed = values.isna() & text.notna()
+    for pattern, (group, decimal) in _GROUPED.items():
+        grouped = missed & text.str.fullmatch(pattern).fillna(False).astype(bool)
+        if grouped.any():
+            plain = text[grouped].str.replace(group, "", regex=False).str.replace(decimal, ".", regex=False)
+            values[grouped] = pd.to_numeric(plain, errors="coerce")
+            missed &= ~grouped
+    return values
+
+
+def _numeric_share(col: pd.Series) -> float:
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return 1.0
+    sample = col.dropna().head(500)
+    if sample.empty:
+        return 0.0
+    return float(_parse_numbers(sample.astype("string").str.strip()).notna().mean())
+
+
+def _looks_like_counts(col: pd.Series) -> bool:
+    """Whole numbers that repeat and do not climb row after row (which ids and receipt numbers do)."""
+    sample = pd.to_numeric(col.head(100_000), errors="coerce").dropna()
+    if len(sample) < 2 or sample.is_monotonic_increasing:
+        return False
+    whole = bool((sample == sample.round()).mean() >= 0.95)
+    return whole and sample.nunique() <= max(2, len(sample) // 2)
+
+
+def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -> ColumnMapping:
+    """Guess the shape and the role of each column; explicit options always win."""
+    date_col = options.date_col
+    if date_col is not None:
+        _check_columns(df, [date_col])
+    else:
+        date_col = _find_date_col(df)
+    others = [c for c in df.columns if c != date_col]
+    _check_columns(df, list(options.product_cols) + ([options.quantity_col] if options.quantity_col else []))
+    clash = date_col in options.product_cols or date_col == options.quantity_col
+    if clash or (options.quantity_col is not None and options.quantity_col in options.product_cols):
+        raise DataError(f"One column was chosen for two roles (date {date_col!r}, product "
+                        f"{', '.join(map(repr, options.product_cols)) or 'detected'}, quantity "
+                        f"{options.quantity_col!r}); each role needs its own column.")
+
+    if options.format == "wide" and options.quantity_col:
+        raise DataError(f"The wide shape was chosen together with the quantity column {options.quantity_col!r}: a "
+                        "wide file has one column of quantities per product. Choose the long shape for a "
+                        "quantity column, or leave the quantity column on detect.")
+    if options.format == "wide":
+        value_cols = tuple(options.product_cols) or _wide_value_columns(df, others)
+        if not value_cols:
+            raise DataError("A wide file needs one numeric column per product next to the date column; none found.")
+        return ColumnMapping("wide", date_col, value_cols)
+
+    if options.format == "auto" and not options.product_cols and not options.quantity_col:
+        wide = _wide_if_one_row_per_day(df, date_col, others)
+        if wide is not None:
+            return wide
+
+    product_cols = tuple(options.product_cols) or _detect_product_cols(df, others, options)
+    if not product_cols:
+        if options.quantity_col:
+            raise DataError(f"The quantity column {options.quantity_col!r} was chosen, but no product column was "
+                            "found to go with it. Choose the product column too (a wide file has no quantity "
+                            "column: leave it on detect).")
+        if options.format in ("long", "transactions"):
+            raise DataError("No product column found. Choose the column that names the product (for "
+                            "example 'product' or 'sku').")
+        value_cols = _wide_value_columns(df, others)
+        if not value_cols:
+            raise DataError("Could not tell which columns hold products: name a product column "
+                            "'product' (long format) or give one numeric column per product (wide format).")
+        return ColumnMapping("wide", date_col, value_cols)
+
+    quantity_col = options.quantity_col
+    if quantity_col is None:
+        rest = [c for c in others if c not in product_cols and _numeric_share(df[c]) >= 0.5]
+        quantity_col = _best(rest, _QUANTITY_HINTS, _QUANTITY_EXACT, exclude=_NOT_QUANTITY)
+        if quantity_col is None:  # no telling name: the one column of counts, if there is exactly one
+            counts = [c for c in rest if _looks_like_counts(df[c]) and not any(x in _norm(c) for x in _NOT_QUANTITY)]
+            quantity_col = counts[0] if len(counts) == 1 else None
+    fmt = options.format
+    if fmt == "auto":
+        fmt = "transactions" if (_has_time_of_day(df[date_col]) or quantity_col is None) else "long"
+    return ColumnMapping(fmt, date_col, product_cols, quantity_col)
+
+
+def _detect_product_cols(df: pd.DataFrame, others: list[str], options: IngestOptions) -> tuple[str, ...]:
+    """The product key of a long file or log: the best product-like name, else a repeating text column;
+    with a store column beside it, (store, product). Empty when nothing looks like a product."""
+    if options.format not in ("auto", "long", "transactions"):
+        return ()
+    candidates = [c for c in others if not _looks_like_dates(df[c]) and c != options.quantity_col
+                  and _norm(c) not in _CALENDAR_HELPERS]
+    best = _best(candidates, _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
+    if best is None:  # no telling name: a text column that repeats, like product names do
+        text = [c for c in candidates if _numeric_share(df[c]) < 0.5
+                and 2 <= df[c].head(100_000).nunique() <= max(2, len(df) // 2)]
+        best = max(text, key=lambda c: df[c].head(100_000).nunique(), default=None)
+    if best is None:
+        return ()
+    store = _best([c for c in candidates if c != best], {"store": 1, "shop": 1, "location": 1})
+    return (store, best) if "store" not in _norm(best) and store is not None else (best,)
+
+
+def _has_time_of_day(col: pd.Series) -> bool:
+    times = col.head(2000).dropna().head(500).astype(str)
+    return bool(times.str.contains(r"\d{1,2}:\d{2}").any())
+
+
+def _wide_if_one_row_per_day(df: pd.DataFrame, date_col: str, others: list[str]) -> ColumnMapping | None:
+    """The wide reading, when the file has one row per day (no time of day) and every other column is a
+    number or a calendar helper: then a column named like a product ("item 3") is a product's daily
+    demand, not a product id, and reading it as wide keeps every numeric column."""
+    if _has_time_of_day(df[date_col]) or df[date_col].duplicated().any():
+        return None
+    values = _wide_value_columns(df, others)
+    text = [c for c in others if c not in values and _norm(c) not in _WIDE_HELPERS and _numeric_share(df[c]) < 0.5]
+    if not values or text:
+        return None
+    named = _best(list(values), _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
+    doubt = ""
+    if named is not None and len(values) <= 3:
+        doubt = (f"Read as wide (one column per product) because every row is a different day and every "
+                 f"column is a number; if {named!r} holds product ids instead, choose the long shape.")
+    return ColumnMapping("wide", date_col, values, doubt=doubt)
+
+
+def _wide_value_columns(df: pd.DataFrame, columns: list[str]) -> tuple[str, ...]:
+    values = [c for c in columns if _norm(c) not in _WIDE_HELPERS and not _norm(c).startswith("unnamed")
+              and _numeric_share(df[c]) >= 0.5 and not _looks_like_dates(df[c])]
+    if len(values) > 2:  # drop a row-total column: equal to the sum of the others
+        numeric = df[values].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+        total = numeric.sum(axis=1)
+        values = [c for c in values if not np.allclose(numeric[c] * 2, total, rtol=1e-9, atol=1e-9)]
+    return tuple(values)
+
+
+# plausible purchase dates; anything outside is reported as a likely typo rather than silently spanned
+EARLIEST, LATEST = pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31")
+MAX_SPAN_YEARS = 50
+
+
+def _detect_dayfirst(values: pd.Series) -> bool:
+    """True when a d/m/y-looking date has a first part above 12 (13/01/2024 can only be day-first)."""
+    heads = pd.Series(values.astype(str).str.slice(0, 10).unique())  # timestamps share few dates
+    parts = heads.str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})")
+    parts = parts.dropna().astype(int)
+    if parts.empty:
+        return False
+    return bool((parts[0] > 12).any())
+
+
+_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_ZONE = r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+_OFFSET_TAIL = _TIME + _ZONE  # a time of day followed by a UTC offset
+_OFFSET = "(" + _TIME + ")" + _ZONE  # the same, keeping the time for the replacement
+
+
+def _check_date_formats(uniques: pd.Series, col: pd.Series) -> None:
+    """Year-first dates next to day/month dates in one column cannot all be read right: refuse, do not guess."""
+    iso = uniques.str.match(r"^\d{4}-\d{1,2}-\d{1,2}")
+    slashed = uniques.str.match(r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
+    if iso.any() and slashed.any():
+        raise DataError(f"Column {col.name!r} mixes year-first dates (such as {uniques[iso].iloc[0]!r}) with "
+                        f"day/month dates (such as {uniques[slashed].iloc[0]!r}), which cannot all be read right. "
+                        "Export the dates in one format.")
+
+
+def _check_dayfirst_choice(uniques: pd.Series, dayfirst: bool | None, col: pd.Series) -> None:
+    """An explicit date order the dates contradict is an error naming both, never a silent reshuffle."""
+    if dayfirst is None:
+        return
+    parts = uniques.str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}").dropna().astype(int)
+    if dayfirst is True and (parts[1] > 12).any():
+        raise DataError(f"Day-first dates were chosen, but column {col.name!r} has dates whose second part is "
+                        "above 12, so they are month-first. Choose 'Detect automatically' or month first.")
+    if dayfirst is True and uniques.str.match(r"^\d{4}-\d{1,2}-\d{1,2}").mean() >= 0.9:
+        raise DataError(f"Day-first dates were chosen, but column {col.name!r} holds year-first dates such as "
+                        f"{uniques.iloc[0]!r} (year-month-day). Choose 'Detect automatically' for the date order.")
+    if dayfirst is False and _detect_dayfirst(uniques):
+        raise DataError(f"Month-first dates were chosen, but column {col.name!r} has dates whose first part is "
+                        "above 12, so they are day-first. Choose 'Detect automatically' or day first.")
+
+
+def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex, bool]:
+    """Parse each distinct value once (logs repeat timestamps), floor to days; reject what is not a date."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    uniques = pd.Series(uniques).astype("string").str.strip()
+    if len(uniques) == 0:
+        raise DataError(f"The date column {col.name!r} is empty.")
+    # a UTC offset after a time of day (+02:00, -0500, Z): the sale happened on the local day as written,
+    # also across a daylight-saving change where the offset differs from row to row
+    if uniques.head(2000).str.contains(_OFFSET_TAIL, regex=True).any():  # a sample decides: a million stamps cost
+        uniques = uniques.str.replace(_OFFSET, r"\1", regex=True)  # seconds (a later offset still fails loudly)
+    heads = pd.Series(uniques.str.slice(0, 10).unique())  # the date parts: a log's million stamps share few days
+    _check_date_formats(heads, col)
+    _check_dayfirst_choice(heads, dayfirst, col)
+    if dayfirst is None:
+        dayfirst = _detect_dayfirst(uniques)
+    try:
+        with warnings.catch_warnings():  # pandas' "could not infer format" notes are not for the user
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst)
+    except (ValueError, TypeError):
+        try:
+            parsed = pd.to_datetime(uniques, errors="coerce", dayfirst=dayfirst, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"Column {col.name!r} holds dates this tool cannot read consistently (such as "
+                            f"{uniques.iloc[0]!r}): {str(exc).splitlines()[0]}") from None
+    missed = parsed.isna() & uniques.notna()
+    if missed.any():  # the format inferred from the first value misses others (2024-01-02 next to 2024-01-02 10:00)
+        parsed[missed] = pd.to_datetime(uniques[missed], errors="coerce", dayfirst=dayfirst, format="mixed")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    _check_date_range(parsed, uniques, codes, col)
+    parsed_values = parsed.dt.as_unit("ns").to_numpy()
+    result = np.where(codes >= 0, parsed_values[np.maximum(codes, 0)], np.datetime64("NaT"))
+    dates = pd.DatetimeIndex(result)
+    bad = np.flatnonzero(pd.isna(dates))
+    if len(bad):
+        blank = codes[bad] < 0
+        first = col.index[bad]
+        example = "" if blank[0] else f" (first one: {str(col.iloc[bad[0]])!r})"
+        raise DataError(f"Column {col.name!r} has {len(bad)} cell(s) that are not dates{example}, at rows "
+                        f"{_rows(first)}. Fix or remove those rows, or choose another date column.")
+    return dates.floor("D"), bool(dayfirst)
+
+
+def _check_date_range(parsed: pd.Series, uniques: pd.Series, codes: np.ndarray, col: pd.Series) -> None:
+    """Reject dates outside EARLIEST..LATEST, or spanning more than MAX_SPAN_YEARS: almost always a typo
+    (3024 for 2024) that would otherwise stretch the panel over centuries of zero days."""
+    outside = (parsed < EARLIEST) | (parsed > LATEST)
+    if outside.any():
+        value = uniques[outside].iloc[0]
+        rows = col.index[np.isin(codes, np.flatnonzero(outside.to_numpy()))]
+        raise DataError(f"Column {col.name!r} has {len(rows)} date(s) outside {EARLIEST.year}-{LATEST.year} "
+                        f"(first one: {value!r}) at rows {_rows(rows)}. Fix those dates (a typo in the year?).")
+    first, last = parsed.min(), parsed.max()
+    if pd.notna(first) and (last - first).days > MAX_SPAN_YEARS * 366:
+        rows = col.index[np.isin(codes, [int(parsed.argmin()), int(parsed.argmax())])]
+        raise DataError(f"Column {col.name!r} runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}, more than "
+                        f"{MAX_SPAN_YEARS} years of daily data: check the dates at rows {_rows(rows)} for typos.")
+
+
+def _numbers(col: pd.Series, what: str) -> pd.Series:
+    """Coerce to float; blanks stay NaN, text that is not a number is rejected with its rows."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        values = col.astype(float)
+    else:
+        text = col.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True)
+        values = _parse_numbers(text)
+        bad = values.isna() & text.notna() & (text != "")
+        if bad.any():
+            idx = col.index[bad.to_numpy()]
+            raise DataError(f"{what} {col.name!r} has {int(bad.sum())} value(s) that are not numbers "
+                            f"(first one: {str(col.loc[idx[0]])!r}) at rows {_rows(idx)}. Fix those cells or "
+                            "choose another column.")
+    absurd = values.notna() & ~(values.abs() <= MAX_QUANTITY)  # inf, 1e308: not unit sales of one row
+    if absurd.any():
+        idx = col.index[absurd.to_numpy()]
+        raise DataError(f"{what} {col.name!r} has {int(absurd.sum())} value(s) beyond {MAX_QUANTITY:,.0f} units "
+                        f"or not finite (first one: {str(col.loc[idx[0]])!r}) at rows {_rows(idx)}: these cannot "
+                        "be unit sales. Fix those cells or choose another column.")
+    return values
+
+
+def _natural_key(name: str) -> tuple:
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name) if t)
+
+
+@dataclass
+class _RowCounts:
+    """What aggregation skipped, dropped or kept, for the report."""
+
+    rows_used: int = 0
+    returns_dropped: int = 0
+    returns_kept: int = 0
+    no_product: int = 0
+    no_quantity: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def returns(self, negative: int, keep: bool) -> None:
+        if keep:
+            self.returns_kept = negative
+        else:
+            self.returns_dropped = negative
+
+
+def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions = IngestOptions()) -> IngestResult:
+    """Aggregate the table to daily demand per product on a gap-free calendar (missing days are 0)."""
+    _check_columns(df, [mapping.date_col, *mapping.product_cols] + ([mapping.quantity_col] if mapping.quantity_col else []))
+    dates, dayfirst = parse_dates(df[mapping.date_col], options.dayfirst)
+    counts = _RowCounts()
+    daily = (_wide_daily if mapping.format == "wide" else _long_daily)(df, mapping, dates, options, counts)
+    observed = _check_daily(daily, mapping, options)
+    # the calendar spans every date in the file: a last day with only returns (or skipped rows) still
+    # happened, so it is a day of zero sales and tomorrow is the day after it
+    full = pd.date_range(min(observed[0], dates.min()), max(observed[-1], dates.max()), freq="D", name="date")
+    daily = daily.reindex(full, fill_value=0.0).astype(float)
+    daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
+    daily = daily[sorted(daily.columns, key=_natural_key)]
+    report = IngestReport(
+        mapping=mapping, rows_read=len(df), rows_used=counts.rows_used, returns_dropped=counts.returns_dropped,
+        returns_kept=counts.returns_kept, rows_without_product=counts.no_product,
+        rows_without_quantity=counts.no_quantity, dayfirst=dayfirst, products=daily.shape[1], days=len(full),
+        start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes))
+    return IngestResult(daily, report)
+
+
+def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
+                counts: _RowCounts) -> pd.DataFrame:
+    """A wide file's product columns summed per day (empty cells are 0, negative cells are returns)."""
+    values = pd.DataFrame({c: _numbers(df[c], "Product column") for c in mapping.product_cols})
+    counts.no_quantity = int(values.isna().to_numpy().sum())
+    if counts.no_quantity:
+        counts.notes.append(f"{counts.no_quantity} empty cell(s) read as 0.")
+    values = values.fillna(0.0)
+    negative = values < 0
+    counts.returns(int(negative.to_numpy().sum()), options.keep_returns)
+    if not options.keep_returns:
+        values = values.mask(negative, 0.0)
+    values.index = dates
+    counts.rows_used = len(df)
+    return values.groupby(level=0).sum()
+
+
+def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
+                counts: _RowCounts) -> pd.DataFrame:
+    """A long file or transaction log summed per day and product (rows without a product or quantity are
+    skipped and reported; without a quantity column each row is one unit)."""
+    if len(mapping.product_cols) == 1:
+        product = df[mapping.product_cols[0]].astype("string").str.strip()
+    else:
+        parts = [df[c].astype("string").str.strip() for c in mapping.product_cols]
+        product = parts[0].str.cat(parts[1:], sep=" / ")
+    missing_product = product.isna() | (product == "")
+    qty = (_numbers(df[mapping.quantity_col], "Quantity column") if mapping.quantity_col
+           else pd.Series(1.0, index=df.index))
+    missing_qty = qty.isna() & ~missing_product
+    negative = (qty < 0) & ~missing_product
+    counts.no_product, counts.no_quantity = int(missing_product.sum()), int(missing_qty.sum())
+    if counts.no_product:
+        counts.notes.append(f"{counts.no_product} row(s) with no product name were skipped (rows "
+                            f"{_rows(df.index[missing_product.to_numpy()])}).")
+    if counts.no_quantity:
+        counts.notes.append(f"{counts.no_quantity} row(s) with an empty quantity were skipped (rows "
+                            f"{_rows(df.index[missing_qty.to_numpy()])}).")
+    keep = ~missing_product & ~missing_qty
+    counts.returns(int(negative.sum()), options.keep_returns)
+    if not options.keep_returns:
+        keep &= ~negative
+    keep_np = keep.to_numpy()
+    counts.rows_used = int(keep_np.sum())
+    if counts.rows_used == 0:
+        raise DataError("No usable rows: every row lacks a product or a quantity, or is a return.")
+    frame = pd.DataFrame({"date": dates[keep_np], "product": product[keep_np].to_numpy(),
+                          "qty": qty[keep_np].to_numpy()})
+    return frame.groupby(["date", "product"], sort=False)["qty"].sum().unstack("product", fill_value=0.0)
+
+
+def _check_daily(daily: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions) -> pd.DatetimeIndex:
+    """Refuse what is not daily demand of a bounded catalog; returns the observed days, sorted."""
+    if daily.shape[1] == 0:
+        raise DataError("No products found in the file.")
+    if daily.shape[1] > options.max_products:
+        raise DataError(f"The file has {daily.shape[1]:,} products; the limit is {options.max_products:,}. "
+                        "Filter the export to fewer products, or check that the product column is right "
+                        f"(it is {', '.join(repr(c) for c in mapping.product_cols[:3])}).")
+    observed = daily.index.sort_values().unique()
+    if len(observed) < 2:
+        raise DataError(f"The file covers a single day ({observed[0].date()}); at least several weeks of "
+                        "daily history are needed to forecast.")
+    gaps = np.diff(observed.asi8) // 86_400_000_000_000
+    if len(observed) >= 3 and gaps.min() >= 7:
+        step = "weekly" if gaps.min() < 28 else "monthly or coarser"
+        raise DataError(f"The dates are at least {int(gaps.min())} days apart ({step} data, e.g. "
+                        f"{observed[0].date()}, {observed[1].date()}). This tool forecasts daily demand: "
+                        "upload daily totals or the raw transaction log.")
+    return observed
+
+
+def load_panel(source: Source, options: IngestOptions = IngestOptions()) -> IngestResult:
+    """Read a CSV (path, bytes or upload) into the daily panel and its report."""
+    df = read_table(source)
+    return build_panel(df, detect_mapping(df, options), options)

@@ -1,0 +1,294 @@
+"""Plotly figure builders: tables in, figures out. No Streamlit, no model code, no metric computation.
+
+Product names are user text: every one that reaches a title, tick, legend or hover goes through
+:func:`forecaster.text.plotly`, so "<a href=...>" or "<b>" in a name shows as typed, never as markup.
+
+Every builder returns a ``plotly.graph_objects.Figure`` with a title, axis labels a merchandiser reads
+("Units sold per day") and a legend only where there is more than one thing to tell apart.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from ..labels import NETWORK, SEASONAL_NAIVE, label
+from ..model.intervals import DEFAULT_LEVEL
+from ..text import plotly
+
+if TYPE_CHECKING:  # charts stay torch-free: the Data page draws them before any model is imported
+    from ..model.trained import EpochRecord
+    from ..results.evaluation import Evaluation
+
+BEAT, NOT_BEAT = "Beats seasonal naive", "Does not beat seasonal naive"
+COLOURS = {BEAT: "#2a9d8f", NOT_BEAT: "#e76f51", "actual": "#264653", NETWORK: "#e76f51",
+           SEASONAL_NAIVE: "#8d99ae", "forecast": "#e76f51"}
+BAND_COLOUR = "rgba(231, 111, 81, 0.22)"
+LOSS_LABELS = {"train_loss": "Training days", "val_loss": "Validation days", "test_loss": "Test days"}
+LOSS_COLOURS = {"train_loss": "#1d3557", "val_loss": "#457b9d", "test_loss": "#e76f51"}
+# plotly express draws a line chart of more than 1,000 rows with WebGL, which a browser without a graphics
+# card (and a headless one) emulates on its CPU: the Data page's demand chart (2 x 1,095 points) took seconds
+# to appear while the workers trained. Drawn as SVG, charts of a few thousand points show at once.
+SVG = "svg"
+_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=60, b=10),
+               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, title_text=""))
+
+
+def _style(fig: go.Figure, title: str, height: int | None = None, hovermode: str = "x unified") -> go.Figure:
+    """Title, template, legend and hover for every figure; bar charts hover on the bar ("closest")."""
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top"), hovermode=hovermode, **_LAYOUT)
+    if height:
+        fig.update_layout(height=height)
+    return fig
+
+
+# --- training ----------------------------------------------------------------------------------------
+def loss_curve(history: Sequence[EpochRecord], total_epochs: int | None = None,
+               best_epoch: int | None = None) -> go.Figure:
+    """Loss per epoch on training, validation and test days (lower is better).
+
+    Built with graph_objects rather than plotly express: the Train page redraws it twice a second.
+    """
+    # x counts the epochs actually run, one after another: early stopping leaves planned epochs unused,
+    # and a run of several networks should not show those as gaps
+    epochs = list(range(1, len(history) + 1))
+    # a new network (another ensemble member, or the next candidate of the "auto" choice) starts at epoch 1:
+    # break the lines there and mark it
+    starts = [i for i, r in enumerate(history) if i and r.epoch == 1]
+    fig = go.Figure()
+    samples = {r.test_sample for r in history}
+    for attr, name in LOSS_LABELS.items():
+        values = [getattr(r, attr) for r in history]
+        if history and all(v is None for v in values):
+            continue
+        if attr == "test_loss" and max(samples, default=0):  # a large catalog's global network: a sample
+            partly = "partly " if 0 in samples else ""  # the multi-output candidate's part is every test day
+            name = f"{name} ({partly}a sample of {max(samples):,} product-days)"
+        x, y = list(epochs), list(values)
+        for i in reversed(starts):
+            x.insert(i, None)
+            y.insert(i, None)
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers" if len(epochs) <= 60 else "lines",
+                                 line=dict(color=LOSS_COLOURS[attr])))
+    for i in starts:
+        fig.add_vline(x=epochs[i] - 0.5, line_dash="dash", line_color="#adb5bd")
+    fig.update_xaxes(title_text="Epochs run" + (" (a dashed line: the next network starts)" if starts else ""))
+    fig.update_yaxes(title_text="Loss (scaled units, lower is better)")
+    if total_epochs:  # room to grow, without squeezing a short run into a long planned one
+        shown = max(epochs, default=0)
+        fig.update_xaxes(range=[0.5, min(total_epochs, max(10, math.ceil(shown * 1.25))) + 0.5])
+    if best_epoch:
+        fig.add_vline(x=best_epoch, line_dash="dot", line_color="grey",
+                      annotation_text="kept (best validation)", annotation_position="top left")
+    if not history:
+        fig.add_annotation(text="Waiting for the first epoch…", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    return _style(fig, "Learning curve: error per epoch", height=360)
+
+
+# --- evaluation --------------------------------------------------------------------------------------
+def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
+                        network_label: str = label(NETWORK)) -> go.Figure:
+    """Network MAE per product, largest first, coloured by whether it beat seasonal naive.
+
+    ``top_n`` keeps the products with the largest network error (for large catalogs). The seasonal
+    naive MAE of each product is drawn as a marker to compare against.
+    """
+    table = per_product.sort_values(f"mae_{NETWORK}", ascending=False)
+    if top_n:
+        table = table.head(top_n)
+    table = table.assign(result=table[f"beats_{SEASONAL_NAIVE}"].map({True: BEAT, False: NOT_BEAT}),
+                         product=table["product"].map(plotly))
+    n = len(table)
+    fig = px.bar(table, x=f"mae_{NETWORK}", y="product", color="result", orientation="h",
+                 color_discrete_map={BEAT: COLOURS[BEAT], NOT_BEAT: COLOURS[NOT_BEAT]},
+                 category_orders={"product": list(table["product"]), "result": [BEAT, NOT_BEAT]},
+                 labels={f"mae_{NETWORK}": "Mean absolute error (units per day)", "product": "", "result": ""},
+                 hover_data={f"mae_{SEASONAL_NAIVE}": ":.2f", f"mae_{NETWORK}": ":.2f"})
+    fig.add_scatter(x=table[f"mae_{SEASONAL_NAIVE}"], y=table["product"], mode="markers",
+                    name=label(SEASONAL_NAIVE),
+                    marker=dict(symbol="line-ns-open", size=14, color="#264653", line=dict(width=2)))
+    title = f"Error per product ({network_label.lower()})" + (f", the {n} largest" if top_n and n < len(per_product) else "")
+    return _style(fig, title, height=max(320, 90 + 24 * n), hovermode="closest")
+
+
+def actual_vs_predicted(evaluation: Evaluation, product: str,
+                        methods: Iterable[str] = (NETWORK, SEASONAL_NAIVE),
+                        network_label: str = label(NETWORK), level: float = DEFAULT_LEVEL) -> go.Figure:
+    """Actual daily demand of one product over the test span next to each method's prediction, with the
+    model's central ``level`` interval as a band when it has one."""
+    methods = list(methods)
+    col = evaluation.products.index(product)
+    def name(m: str) -> str:
+        return network_label if m == NETWORK else label(m)
+
+    frame = pd.DataFrame({"date": evaluation.dates, "Actual": evaluation.actual[:, col]})
+    for m in methods:
+        frame[name(m)] = evaluation.predictions[m][:, col]
+    long = frame.melt(id_vars="date", var_name="series", value_name="units")
+    colours = {"Actual": COLOURS["actual"], **{name(m): COLOURS.get(m, None) for m in methods}}
+    fig = px.line(long, render_mode=SVG, x="date", y="units", color="series", markers=True,
+                  color_discrete_map={k: v for k, v in colours.items() if v},
+                  labels={"date": "", "units": "Units sold per day", "series": ""})
+    for trace in fig.data:
+        if trace.name != "Actual":
+            trace.line.dash = "dash"
+    bounds = evaluation.bounds(NETWORK, level) if NETWORK in methods else None
+    if bounds is not None:
+        _band(fig, evaluation.dates, bounds[0][:, col], bounds[1][:, col], f"{level:.0%} interval ({network_label})")
+    return _style(fig, f"{plotly(product)}: actual vs predicted on the test days", height=380)
+
+
+def _band(fig: go.Figure, dates, lower, upper, name: str) -> None:
+    """A filled range between ``lower`` and ``upper``, drawn under the lines already in ``fig``."""
+    x, upper = list(dates), list(upper)
+    fig.add_trace(go.Scatter(x=x, y=upper, mode="lines", line=dict(width=0), showlegend=False,
+                             hoverinfo="skip", name=name))
+    fig.add_trace(go.Scatter(x=x, y=list(lower), mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor=BAND_COLOUR, name=name, customdata=upper,
+                             hovertemplate="%{y:.1f} – %{customdata:.1f}"))
+    fig.data = fig.data[-2:] + fig.data[:-2]  # under the lines
+
+
+def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
+    """One sentence on whether the model beats the baselines (the caption of the metric cards)."""
+    overall = evaluation.overall
+    net = float(overall.loc[NETWORK, "MAE"])
+    baselines = overall.drop(index=NETWORK)
+    best = str(baselines["MAE"].idxmin())
+    best_mae = float(baselines.loc[best, "MAE"])
+    beats = evaluation.per_product.get(f"beats_{SEASONAL_NAIVE}")
+    share = f" It beats seasonal naive on {int(beats.sum())} of {len(beats)} products." if beats is not None else ""
+    if net < best_mae:
+        change = (best_mae - net) / best_mae if best_mae else 0.0
+        return (f"The {network_label.lower()} beats every baseline on the test days: its average error is "
+                f"{change:.0%} lower than the best baseline ({label(best)}).{share}")
+    if net == best_mae:
+        return (f"The {network_label.lower()} is exactly as accurate as {label(best)} on the test days."
+                f"{share}")
+    change = (net - best_mae) / best_mae if best_mae else 0.0
+    return (f"The {network_label.lower()} does NOT beat the best baseline on this data: {label(best)} "
+            f"is {change:.0%} more accurate on the test days. Use that simple rule, or try other settings.{share}")
+
+
+# --- data --------------------------------------------------------------------------------------------
+def total_daily_demand(panel: pd.DataFrame) -> go.Figure:
+    """Units sold per day over all products, with a 7-day average to show the trend."""
+    total = panel.sum(axis=1)
+    frame = pd.DataFrame({"date": panel.index, "Units per day": total.to_numpy(),
+                          "7-day average": total.rolling(7, min_periods=1).mean().to_numpy()})
+    long = frame.melt(id_vars="date", var_name="series", value_name="units")
+    fig = px.line(long, render_mode=SVG, x="date", y="units", color="series",
+                  color_discrete_map={"Units per day": "#a8dadc", "7-day average": "#1d3557"},
+                  labels={"date": "", "units": "Units sold (all products)", "series": ""})
+    return _style(fig, "Total daily demand", height=340)
+
+
+def top_products(panel: pd.DataFrame, n: int = 10) -> go.Figure:
+    """The ``n`` products with the most units sold over the whole history."""
+    totals = panel.sum(axis=0).sort_values(ascending=False).head(n)
+    frame = pd.DataFrame({"product": totals.index.astype(str).map(plotly), "units": totals.to_numpy()})
+    fig = px.bar(frame, x="units", y="product", orientation="h",
+                 category_orders={"product": list(frame["product"])},
+                 labels={"units": "Units sold in total", "product": ""}, color_discrete_sequence=["#457b9d"])
+    return _style(fig, f"Top {len(frame)} products by units sold", height=max(300, 90 + 26 * len(frame)),
+                  hovermode="closest")
+
+
+# --- forecast ----------------------------------------------------------------------------------------
+def forecast_day_table(forecast: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """One forecast day, one row per product: forecast and, with intervals, lower, median, upper and the
+    order quantity (largest forecast first)."""
+    columns = ["product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity") if c in forecast]
+    table = forecast.loc[forecast["date"] == day, columns]
+    return table.sort_values("forecast", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
+    """Forecast units per product for the first forecast day, largest first."""
+    first = forecast["date"].min()
+    day = forecast[forecast["date"] == first].sort_values("forecast", ascending=False)
+    n_products = len(day)
+    if top_n:
+        day = day.head(top_n)
+    day = day.assign(product=day["product"].astype(str).map(plotly))
+    fig = px.bar(day, x="forecast", y="product", orientation="h",
+                 category_orders={"product": list(day["product"])},
+                 labels={"forecast": "Forecast units", "product": ""}, color_discrete_sequence=[COLOURS["forecast"]],
+                 text_auto=".1f")
+    fig.update_traces(textposition="outside", textangle=0, cliponaxis=False)
+    if "lower" in day.columns:  # the range each bar may land in
+        fig.update_traces(error_x=dict(type="data", symmetric=False, array=(day["upper"] - day["forecast"]).clip(lower=0),
+                                       arrayminus=(day["forecast"] - day["lower"]).clip(lower=0), color="#264653"))
+    title = f"Forecast for {pd.Timestamp(first):%A %d %B %Y}" + (
+        f", the {len(day)} largest of {n_products:,} products" if len(day) < n_products else "")
+    return _style(fig, title, height=max(300, 90 + 26 * len(day)),
+                  hovermode="closest")
+
+
+def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: str,
+                         history_days: int = 90) -> go.Figure:
+    """One product's recent daily demand and its forecast in one chart."""
+    hist = panel[product].iloc[-history_days:]
+    fc = forecast[forecast["product"] == product].sort_values("date")
+    frame = pd.concat([
+        pd.DataFrame({"date": hist.index, "units": hist.to_numpy(), "series": "Actual sales"}),
+        # the forecast line starts at the last actual day so the two lines join
+        pd.DataFrame({"date": [hist.index[-1], *fc["date"]], "units": [hist.iloc[-1], *fc["forecast"]],
+                      "series": "Forecast"}),
+    ])
+    fig = px.line(frame, render_mode=SVG, x="date", y="units", color="series", markers=True,
+                  color_discrete_map={"Actual sales": COLOURS["actual"], "Forecast": COLOURS["forecast"]},
+                  labels={"date": "", "units": "Units sold per day", "series": ""})
+    for trace in fig.data:
+        if trace.name == "Forecast":
+            trace.line.dash = "dash"
+            trace.marker.size = 9
+        else:
+            trace.marker.size = 4
+    if "lower" in fc.columns:
+        level = forecast.attrs.get("level", DEFAULT_LEVEL)
+        _band(fig, fc["date"], fc["lower"], fc["upper"], f"{level:.0%} interval")
+        fig.add_scatter(x=fc["date"], y=fc["order_quantity"], mode="markers", name="Order quantity "
+                        f"({forecast.attrs.get('service_level', 0.9):.0%} service level)",
+                        marker=dict(symbol="line-ew-open", size=16, color="#1d3557", line=dict(width=2)))
+    fig.add_vline(x=hist.index[-1], line_dash="dot", line_color="grey")
+    return _style(fig, f"{plotly(product)}: last {len(hist)} days and the forecast", height=380)
+
+
+def coverage_per_product(per_product: pd.DataFrame, level: float, top_n: int | None = None) -> go.Figure:
+    """Share of test days inside the interval, per product, the products furthest from ``level`` first;
+    the target level is a vertical line (a product far left is under-covered: its band is too narrow)."""
+    table = per_product.head(top_n) if top_n else per_product
+    table = table.assign(product=table["product"].astype(str).map(plotly),
+                         result=np.where(table["coverage"] < level, "Below the level", "At or above the level"))
+    fig = px.bar(table, x="coverage", y="product", color="result", orientation="h",
+                 color_discrete_map={"Below the level": COLOURS[NOT_BEAT], "At or above the level": COLOURS[BEAT]},
+                 category_orders={"product": list(table["product"])},
+                 labels={"coverage": "Share of test days inside the interval", "product": "", "result": ""},
+                 hover_data={"interval_score": ":.2f", "coverage": ":.0%"})
+    fig.add_vline(x=level, line_dash="dash", line_color="#264653", annotation_text=f"target {level:.0%}")
+    fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
+    n = len(table)
+    title = "Interval coverage per product" + (f", the {n} furthest from {level:.0%}" if n < len(per_product) else "")
+    return _style(fig, title, height=max(320, 90 + 24 * n), hovermode="closest")
+
+
+def backtest_chart(table: pd.DataFrame, metric: str = "MAE", network_label: str = label(NETWORK)) -> go.Figure:
+    """``metric`` per cut-off (test span start) for the model and each baseline: is one month deciding?"""
+    frame = table.assign(method=table["method"].map(lambda m: network_label if m == NETWORK else label(m)))
+    frame = frame.sort_values("test_start")
+    fig = px.line(frame, render_mode=SVG, x="test_start", y=metric, color="method", markers=True,
+                  color_discrete_map={network_label: COLOURS[NETWORK], label(SEASONAL_NAIVE): COLOURS[SEASONAL_NAIVE]},
+                  labels={"test_start": "First test day of the cut-off", metric: BACKTEST_AXES.get(metric, metric),
+                          "method": ""})
+    if metric == "coverage":
+        fig.update_yaxes(tickformat=".0%")
+    return _style(fig, f"Rolling backtest: {BACKTEST_AXES.get(metric, metric).lower()} per cut-off", height=340)
+
+
+BACKTEST_AXES = {"MAE": "Mean absolute error (units per day)", "coverage": "Share of test days inside the interval"}

@@ -1,0 +1,104 @@
+"""CSV writers for what users download. Text cells a spreadsheet would run as a formula are neutralised."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..errors import ForecasterError
+
+if TYPE_CHECKING:
+    from ..results.evaluation import Evaluation
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """Prefix a text cell that starts like a formula with a quote, so a spreadsheet shows it as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text columns (and text column names) are formula-safe; numbers are left alone."""
+    out = df.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_datetime64_any_dtype(out[col])
+                or pd.api.types.is_bool_dtype(out[col])):
+            out[col] = out[col].map(neutralise)
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    return safe_frame(df).to_csv(index=False, date_format="%Y-%m-%d", float_format="%.4f").encode("utf-8")
+
+
+def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
+    """date, product, forecast and, with intervals, lower, median, upper, order_quantity and the level and
+    service level they were drawn at (as columns, so every row says what its range means)."""
+    columns = ["date", "product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity")
+                                                 if c in forecast.columns]
+    table = forecast[columns].copy()
+    if "lower" in table.columns:  # with_intervals notes what its bounds were drawn at
+        table["level"] = forecast.attrs.get("level", float("nan"))
+        table["service_level"] = forecast.attrs.get("service_level", float("nan"))
+    return table
+
+
+def metrics_table(evaluation: Evaluation, level: float | None = None) -> pd.DataFrame:
+    """One row per product: the network's MAE, each baseline's, whether the network beat them, and each
+    method's interval coverage and interval score at ``level`` (default 0.8) on the test days."""
+    from ..model.intervals import DEFAULT_LEVEL
+    from ..results.metrics import coverage, interval_score
+
+    level = DEFAULT_LEVEL if level is None else level
+    table = evaluation.per_product.copy()
+    for method in evaluation.predictions:
+        bounds = evaluation.bounds(method, level)
+        if bounds is not None:
+            table[f"coverage_{method}"] = coverage(evaluation.actual, *bounds, axis=0)
+            table[f"interval_score_{method}"] = interval_score(evaluation.actual, *bounds, alpha=1 - level, axis=0)
+    if any(c.startswith("coverage_") for c in table.columns):
+        table["interval_level"] = level
+    return table
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
+    """Write ``df`` as formula-safe CSV, atomically (a temporary file in the same folder, then a rename: a
+    failed run leaves no half file), and never over one of ``inputs`` (the data a run read)."""
+    path = Path(path)
+    refuse_overwriting(path, inputs)
+    return write_bytes(to_csv_bytes(df), path)
+
+
+def write_bytes(data: bytes, path: str | Path) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then rename it there: never a half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def refuse_overwriting(path: Path, inputs: tuple[str | Path, ...]) -> None:
+    """An output that resolves to an input (the same file, by any path or link) is an error naming both."""
+    for source in inputs:
+        source = Path(source)
+        same = path.resolve() == source.resolve() or (path.exists() and source.exists() and path.samefile(source))
+        if same:
+            raise ForecasterError(f"The output {str(path)!r} is the input file {str(source)!r}: writing it would "
+                                  "overwrite your data. Choose another output file.")

@@ -1,0 +1,222 @@
+"""Save and load a trained forecaster as weights plus JSON, never pickle.
+
+A run directory holds ``config.json`` (settings, registry name, products, scaler bounds, library
+version, training summary) and ``network_<i>.pt`` state dicts, loaded with ``weights_only=True`` so a
+tampered file cannot run code.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import pickle
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from models import REGISTRY
+
+from .. import __version__
+from ..config import ForecastConfig
+from ..errors import ForecasterError
+from ..labels import NETWORK
+from ..model.baselines import BLEND_COMPONENTS
+from ..model.features import PanelScaler
+from ..model.intervals import Calibration
+from ..model.trained import TrainedForecaster, build_network, feature_count
+from ..results.backtest import COLUMNS as BACKTEST_COLUMNS
+
+CONFIG_FILE = "config.json"
+
+
+def save(trained: TrainedForecaster, root: str | Path) -> Path:
+    """Write the forecaster to a new timestamped directory under ``root`` and return its path."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    root = Path(root)
+    run = root / f"run-{stamp}"
+    n = 1
+    while run.exists():
+        n += 1
+        run = root / f"run-{stamp}-{n}"
+    run.mkdir(parents=True)
+    meta = {
+        "library_version": __version__,
+        "model": trained.config.model,
+        "config": trained.config.to_dict(),
+        "products": trained.products,
+        "scaler": trained.scaler.to_dict(),
+        "last_date": trained.last_date.strftime("%Y-%m-%d") if trained.last_date is not None else None,
+        "best_epochs": trained.best_epochs,
+        "cancelled": trained.cancelled,
+        "train_seconds": trained.train_seconds,
+        "networks": [f"network_{i}.pt" for i in range(len(trained.networks))],
+        "blend": dict(trained.blend),
+        "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
+        "selection_reason": trained.selection_reason,
+        "calibration": trained.calibration.to_dict() if trained.calibration is not None else None,
+        "backtest": (trained.backtest.to_json(orient="records", date_format="iso")
+                     if trained.backtest is not None else None),
+    }
+    for name, net in zip(meta["networks"], trained.networks):
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, run / name)
+    meta["sha256"] = {name: _sha256(run / name) for name in meta["networks"]}  # verified at load
+    (run / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+    return run
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
+    """Load a run directory written by :func:`save`, refusing anything it did not write.
+
+    config.json is checked against the expected fields, types and bounds before anything is built; each
+    weights file must be a plain file inside the run directory (no link), match the SHA-256 stored at save
+    time, load with ``weights_only=True`` and hold finite numbers only."""
+    run = Path(run)
+    meta = _read_meta(run)
+    try:
+        # runs saved before window scaling existed were trained without it
+        config = ForecastConfig.from_dict({"window_scaling": False, **_field(meta, "config", dict)})
+    except (TypeError, ValueError) as exc:
+        raise _foreign(run, f"settings ({exc})") from None
+    except ForecasterError as exc:  # settings this version refuses, such as a model it does not know
+        raise ForecasterError(f"{str(run)!r} was saved with settings this version cannot use. {exc}") from None
+    products = _field(meta, "products", list)
+    if not products or len(products) > MAX_PRODUCTS or not all(isinstance(p, str) for p in products) \
+            or len(set(products)) < len(products):
+        raise _foreign(run, "product list")
+    scaler = _scaler(run, _field(meta, "scaler", dict), len(products))
+    names = _field(meta, "networks", list)
+    checksums = _field(meta, "sha256", dict)
+    if not 1 <= len(names) <= MAX_NETWORKS or not all(isinstance(n, str) and WEIGHTS_NAME.fullmatch(n) for n in names):
+        raise _foreign(run, "network list")
+    blend = _field(meta, "blend", dict)
+    if not all(isinstance(k, str) and isinstance(v, (int, float)) and 0 <= v <= 1 for k, v in blend.items()):
+        raise _foreign(run, "blend weights")
+    unknown = [k for k in blend if k != NETWORK and k not in BLEND_COMPONENTS]
+    if unknown:
+        raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
+    n_features = feature_count(config, len(products), REGISTRY[config.model].layout)
+    networks = [_network(run, name, checksums, config, n_features, len(products), device) for name in names]
+    calibration = _calibration(run, meta.get("calibration"), len(products))
+    last = meta.get("last_date")
+    try:
+        return TrainedForecaster(
+            config=config, products=products, scaler=scaler, networks=networks,
+            best_epochs=[int(e) for e in meta.get("best_epochs", [])], device=device,
+            last_date=pd.Timestamp(last) if last else None, cancelled=bool(meta.get("cancelled")),
+            train_seconds=float(meta.get("train_seconds", 0.0)), version=str(meta.get("library_version", "unknown")),
+            selection=pd.DataFrame(meta["selection"]) if meta.get("selection") else None,
+            selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
+            calibration=calibration, backtest=_backtest(run, meta.get("backtest")))
+    except (TypeError, ValueError) as exc:
+        raise _foreign(run, f"summary fields ({exc})") from None
+
+
+MAX_CONFIG_BYTES = 20 * 2**20
+MAX_WEIGHTS_BYTES = 512 * 2**20
+MAX_NETWORKS = 64
+MAX_PRODUCTS = 100_000
+WEIGHTS_NAME = re.compile(r"network_\d{1,3}\.pt")
+
+
+def _foreign(run: Path, what: str) -> ForecasterError:
+    return ForecasterError(f"{str(run)!r} holds a damaged or foreign config.json (its {what} is not what this tool "
+                           "saves). Train and save the model again.")
+
+
+def _field(meta: dict, name: str, kind: type) -> Any:
+    value = meta.get(name)
+    if not isinstance(value, kind):
+        raise ForecasterError(f"The saved model's config.json lacks a valid {name!r} (expected a {kind.__name__}); "
+                              "it was not saved by this version, or it was changed. Train and save the model again.")
+    return value
+
+
+def _plain_file(run: Path, name: str) -> Path:
+    """``run/name`` if it is a regular file directly inside the run directory, never a link or a way out."""
+    path = run / name
+    if path.is_symlink() or not path.is_file() or path.resolve().parent != run.resolve():
+        raise ForecasterError(f"{name!r} in {str(run)!r} is missing, a link or not a plain file; saved runs hold "
+                              "plain files only. Train and save the model again.")
+    return path
+
+
+def _read_meta(run: Path) -> dict:
+    try:
+        path = _plain_file(run, CONFIG_FILE)
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ForecasterError(f"{str(run)!r} holds a config.json far larger than this tool writes.")
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except ForecasterError as exc:
+        raise ForecasterError(f"{str(run)!r} is not a saved model directory: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ForecasterError(f"{str(run)!r} is not a saved model directory ({type(exc).__name__}).") from None
+    if not isinstance(meta, dict):
+        raise _foreign(run, "top level")
+    return meta
+
+
+def _scaler(run: Path, data: dict, n_products: int) -> PanelScaler:
+    lows, highs = data.get("data_min"), data.get("data_max")
+    ok = (isinstance(data.get("log1p"), bool) and isinstance(lows, list) and isinstance(highs, list)
+          and len(lows) == len(highs) == n_products
+          and all(isinstance(v, (int, float)) and math.isfinite(v) for v in lows + highs))
+    if not ok:
+        raise _foreign(run, "scaler (one finite minimum and maximum per product)")
+    return PanelScaler.from_dict(data)
+
+
+def _calibration(run: Path, data: Any, n_products: int) -> Calibration | None:
+    """The saved interval calibration; None for a run saved before intervals existed (it loads without)."""
+    if data is None:
+        return None
+    try:
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        return Calibration.from_dict(data, n_products)
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise _foreign(run, f"interval calibration ({exc})") from None
+
+
+def _backtest(run: Path, data: Any) -> pd.DataFrame | None:
+    """The saved backtest table (JSON records); None when the run has none."""
+    if data is None:
+        return None
+    try:
+        table = pd.read_json(io.StringIO(data), orient="records") if isinstance(data, str) else None
+        if table is None or list(table.columns) != list(BACKTEST_COLUMNS):
+            raise ValueError("unexpected columns")
+        return table.assign(test_start=pd.to_datetime(table["test_start"]).dt.tz_localize(None),
+                            test_end=pd.to_datetime(table["test_end"]).dt.tz_localize(None))
+    except (TypeError, ValueError) as exc:
+        raise _foreign(run, f"backtest table ({exc})") from None
+
+
+def _network(run: Path, name: str, checksums: dict, config: ForecastConfig, n_features: int, n_products: int,
+             device: str) -> torch.nn.Module:
+    path = _plain_file(run, name)
+    if path.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise ForecasterError(f"The weights file {name!r} in {str(run)!r} is far larger than its settings need.")
+    if checksums.get(name) != _sha256(path):
+        raise ForecasterError(f"The weights file {name!r} in {str(run)!r} does not match the checksum saved with "
+                              "it: it was changed or damaged after saving. Train and save the model again.")
+    net = build_network(config, n_features, n_products)
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        net.load_state_dict(state)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError, OSError, AttributeError):
+        # tampered, damaged or mismatched weights: refused, never loaded with weights_only=False
+        raise ForecasterError(f"The weights file {name!r} in {str(run)!r} is damaged, does not match its "
+                              "config.json, or holds more than plain weights. Train and save the model again.") from None
+    if not all(torch.isfinite(t).all() for t in net.state_dict().values() if t.is_floating_point()):
+        raise ForecasterError(f"The weights file {name!r} in {str(run)!r} holds values that are not finite "
+                              "numbers. Train and save the model again.")
+    return net.to(device).eval()

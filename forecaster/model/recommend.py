@@ -1,0 +1,310 @@
+"""The one place that decides what to train: a single network, or candidates chosen by validation.
+
+:func:`fit_once` trains one cut-off's model (:func:`forecaster.run.fit.fit`, the library's entry point,
+calls it once per cut-off on the executor it is given). With a registry model it trains that network
+(:func:`forecaster.model.training.train`). With ``model="auto"`` (the default) :func:`recommend` trains each
+network of ``config.candidates`` with the config's settings (one network each when a refit follows,
+the configured ensemble otherwise; the global variant's batch grows with the data, see
+:func:`candidate_config`), predicts the validation span (the ``val_days`` just before the test span) one
+day ahead from the actual history, adds the simple baselines on the same days, and also tries blends:
+for each network, a weighted average of it and the baselines, weights on a coarse grid (steps of
+:data:`BLEND_STEP`) fit to the validation span. The candidate with the lowest validation MAE is
+recommended. With ``config.refit`` and a network in the choice, that network is then trained again, as
+the configured ensemble, on every day before the test span (validation days included) for the epoch
+count early stopping found; the blend weights stay. The test span is never looked at: scaling is fit
+before it, training and early stopping end before it, and so does every score used to choose.
+
+Cancel keeps what finished: a candidate that learned nothing is left out, no refit starts after a
+cancel, and a cancelled refit is dropped in favour of the finished candidate.
+
+The recommended :class:`~forecaster.model.trained.TrainedForecaster` is an ordinary one (the chosen network
+family, its weights and scaler) with ``blend`` weights when a blend or a baseline won, plus
+``selection`` (one row per candidate) and ``selection_reason`` (a sentence for the user).
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models import REGISTRY
+
+from ..config import ForecastConfig
+from ..labels import AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE, WEEKDAY_MEAN_4, blend_label
+from .baselines import BLEND_COMPONENTS
+from .intervals import Calibration, calibrate
+from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
+from .trained import CancelFlag, EpochRecord, TrainedForecaster
+from .windows import Split, chronological_split
+
+# the global layout's batch: a "global" sample is one product-day, a "multi" sample one day of every product
+GLOBAL_BATCH_FACTOR = 4
+MIN_STEPS = 32
+MIN_GLOBAL_BATCH = 64
+# baselines that may be recommended or blended with a network
+BLEND_BASELINES = (MOVING_AVERAGE_7, WEEKDAY_MEAN_4, SEASONAL_NAIVE)
+BLEND_STEP = 0.1
+PURE_NETWORK = {NETWORK: 1.0}  # blend weights of a network on its own
+
+
+def fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallback | None,
+             cancel: CancelFlag | None, executor: Executor) -> TrainedForecaster:
+    """One cut-off's model: the recommendation (``model="auto"``) or one registry network, with its
+    intervals calibrated on the validation days."""
+    config = config.resolved(len(panel))  # yearly "auto" decided by this panel's length
+    if config.model == AUTO:
+        return recommend(panel, config, callback, cancel, executor).trained
+    start = time.perf_counter()
+    trained = train_models(executor, panel, [config], callback, cancel)[0]
+    trained.train_seconds = time.perf_counter() - start  # the wall time, members trained at once or not
+    split = chronological_split(len(panel), config)
+    if trained.networks and len(split.val):
+        trained.calibration = calibrate_on_validation(trained, panel, split)
+    return trained
+
+
+def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split) -> Calibration:
+    """Intervals for the forecaster that ships, from its one-step errors on the validation days (which it
+    never trained on) and the history before them; the test span plays no part. Done once, for what ships:
+    candidates that are not chosen need none."""
+    values = panel.to_numpy(dtype=np.float64)
+    return calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]])
+
+
+def planned_epochs(config: ForecastConfig) -> int:
+    """Epochs a run trains at most (early stopping ends sooner): every candidate, then any refit, for each
+    cut-off of a rolling backtest."""
+    if config.backtest_origins > 1:
+        return planned_epochs(config.replace(backtest_origins=0)) * config.backtest_origins
+    if config.model != AUTO:
+        return config.epochs * config.ensemble
+    search = _search_config(config)
+    return search.epochs * search.ensemble * len(config.candidates) + config.epochs * config.ensemble * int(config.refit)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One row of the choice: a pure network, a baseline or a blend, and its validation error."""
+
+    name: str
+    network: str  # the network family whose trained forecaster it uses (a baseline: the best network)
+    weights: dict[str, float]  # blend weights; PURE_NETWORK = the network alone
+    val_mae: float
+
+    @property
+    def description(self) -> str:
+        return LABELS[self.name] if self.name in LABELS else blend_label(self.weights, self.network)
+
+
+@dataclass
+class Recommendation:
+    """Everything the choice saw: the recommended forecaster, every trained network, every candidate."""
+
+    trained: TrainedForecaster  # the recommended forecaster (what fit returns)
+    networks: dict[str, TrainedForecaster]  # every network candidate, by model name
+    val_days: np.ndarray
+    candidates: list[Candidate]
+
+    def predictions(self, panel: pd.DataFrame, days: np.ndarray) -> dict[str, np.ndarray]:
+        """(D, P) predictions of every candidate for target days ``days`` (e.g. the test span, for a report)."""
+        return {c.name: dataclasses.replace(self.networks[c.network], blend=c.weights).predict(panel, days)
+                for c in self.candidates}
+
+
+def shift_progress(record: EpochRecord, offset: int, total: int) -> EpochRecord:
+    """An epoch record of one part of a longer run, renumbered for the whole run's progress bar."""
+    return dataclasses.replace(record, total_epochs=total, done_epochs=offset + record.done_epochs)
+
+
+def _relay(callback: ProgressCallback | None, offset: int, total: int) -> ProgressCallback | None:
+    if callback is None:
+        return None
+    return lambda record: callback(shift_progress(record, offset, total))
+
+
+def _mae(actual: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.abs(actual - pred).mean())
+
+
+def _grid(k: int, step: float) -> np.ndarray:
+    """All weight vectors of length k on the simplex with the given step."""
+    n = int(round(1 / step))
+    rows = [c for c in itertools.product(range(n + 1), repeat=k) if sum(c) == n]
+    return np.array(rows, dtype=np.float64) / n
+
+
+def best_blend(actual: np.ndarray, parts: dict[str, np.ndarray], step: float = BLEND_STEP) -> tuple[dict[str, float], float]:
+    """Weights (summing to 1, on a grid) of ``parts`` with the lowest MAE against ``actual``; first wins ties."""
+    names = list(parts)
+    stack = np.stack([parts[n] for n in names])  # (k, D, P)
+    grid = _grid(len(names), step)
+    maes = np.abs(np.tensordot(grid, stack, axes=1) - actual[None]).mean(axis=(1, 2))
+    # prefer more network weight on a tie: order the grid by the first weight, descending
+    order = np.lexsort((-grid[:, 0], maes))
+    w = grid[order[0]]
+    return {n: round(float(x), 6) for n, x in zip(names, w)}, float(maes[order[0]])
+
+
+def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray],
+                   baseline_pred: dict[str, np.ndarray]) -> list[Candidate]:
+    """One blend candidate per network, ``blend_<network>``: its best mix with the baselines.
+
+    Each network gets its own mix, not only the best network: a weaker network may still add the most to
+    the baselines, its errors differing more from theirs. A "mix" that is all one component repeats a
+    pure candidate and is left out.
+    """
+    out = []
+    for model, pred in network_pred.items():
+        weights, mae = best_blend(actual, {NETWORK: pred, **baseline_pred})
+        if not any(w == 1.0 for w in weights.values()):
+            out.append(Candidate(f"blend_{model}", model, {k: w for k, w in weights.items() if w > 0}, mae))
+    return out
+
+
+def candidate_config(config: ForecastConfig, model: str, n_train_days: int, n_products: int) -> ForecastConfig:
+    """The candidate's settings: the user's, with the batch size fitted to the layout.
+
+    A "global" sample is one product-day, so its epochs hold products times more samples than the
+    multi-output layout's: its batch grows with the data (up to GLOBAL_BATCH_FACTOR times the configured
+    batch size) while keeping at least MIN_STEPS optimiser steps per epoch on short histories.
+    """
+    if REGISTRY[model].layout != "global":
+        return config.replace(model=model)
+    samples = n_train_days * n_products
+    if config.epoch_samples:
+        samples = min(samples, config.epoch_samples)
+    batch = 2 ** int(np.floor(np.log2(max(samples // MIN_STEPS, 1))))
+    batch = int(np.clip(batch, min(MIN_GLOBAL_BATCH, config.batch_size), config.batch_size * GLOBAL_BATCH_FACTOR))
+    return config.replace(model=model, batch_size=batch)
+
+
+def _search_config(config: ForecastConfig) -> ForecastConfig:
+    """The candidates' settings: with a refit to come each candidate is one network (the choice needs its
+    validation error, not its ensemble), and the refit trains the configured ensemble; without a refit
+    the candidates are the ensembles."""
+    return config.replace(ensemble=1) if config.refit else config
+
+
+def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
+              callback: ProgressCallback | None = None, cancel: CancelFlag | None = None,
+              executor: Executor | None = None) -> Recommendation:
+    """Train every candidate on ``panel`` (all at once where ``executor`` can) and recommend the one with the
+    lowest validation MAE."""
+    executor = executor or InlineExecutor()
+    if config.model != AUTO:
+        raise ValueError("recommend() is for model='auto'")
+    config = config.resolved(len(panel))
+    split = chronological_split(len(panel), config)  # refuses too few days, or no validation days to choose on
+    total = planned_epochs(config)
+    start = time.perf_counter()
+    networks, last = train_candidates(panel, config, split, total, callback, cancel, executor)
+    seconds = time.perf_counter() - start
+    if not networks:  # cancelled before the first candidate learned anything
+        return Recommendation(last, {}, split.val, [])
+    candidates = score_candidates(panel, networks, split.val)
+    chosen = min(candidates, key=lambda c: c.val_mae)  # min keeps the first on a tie: networks first
+    result, refitted = _ship(panel, config, split, networks, chosen, total, callback, cancel, executor, seconds)
+    result.selection = selection_table(candidates, chosen)
+    result.selection_reason = _reason(chosen, candidates, len(split.val)) + (
+        " After this choice its network was trained again on every day before the test span, the validation "
+        "days included." if refitted else "")
+    return Recommendation(result, networks, split.val, candidates)
+
+
+def train_candidates(panel: pd.DataFrame, config: ForecastConfig, split: Split, total: int,
+                     callback: ProgressCallback | None, cancel: CancelFlag | None,
+                     executor: Executor | None = None
+                     ) -> tuple[dict[str, TrainedForecaster], TrainedForecaster]:
+    """Each network of ``config.candidates`` (and each of its ensemble members) trained as an independent task of
+    ``executor``, all at once where it can; histories renumbered for the whole run as if the candidates had
+    trained in turn. A candidate that learned nothing (cancelled before its first epoch) is left out; also
+    returns the last one (the only one, with no networks, when none learned anything)."""
+    search = _search_config(config)
+    per_candidate = search.epochs * search.ensemble
+    configs = [candidate_config(search, model, len(split.train), panel.shape[1]) for model in config.candidates]
+    trained_all = train_models(executor or InlineExecutor(), panel, configs, _relay(callback, 0, total), cancel)
+    networks: dict[str, TrainedForecaster] = {}
+    for i, (model, trained) in enumerate(zip(config.candidates, trained_all)):
+        if trained.networks:
+            trained.history = [shift_progress(h, i * per_candidate, total) for h in trained.history]
+            networks[model] = trained
+    return networks, trained_all[-1]
+
+
+def score_candidates(panel: pd.DataFrame, networks: dict[str, TrainedForecaster], days: np.ndarray) -> list[Candidate]:
+    """Every candidate's MAE on the validation days: the networks, the baselines, one blend per network."""
+    values = panel.to_numpy(dtype=np.float64)
+    actual = values[days]
+    network_pred = {m: trained.predict(panel, days) for m, trained in networks.items()}
+    candidates = [Candidate(m, m, PURE_NETWORK, _mae(actual, pred)) for m, pred in network_pred.items()]
+    best_network = min(candidates, key=lambda c: c.val_mae).network
+    baseline_pred = {b: BLEND_COMPONENTS[b][0](values, days) for b in BLEND_BASELINES}
+    candidates += [Candidate(b, best_network, {NETWORK: 0.0, b: 1.0}, _mae(actual, pred))
+                   for b, pred in baseline_pred.items()]
+    return candidates + network_blends(actual, network_pred, baseline_pred)
+
+
+def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: dict[str, TrainedForecaster],
+          chosen: Candidate, total: int, callback: ProgressCallback | None,
+          cancel: CancelFlag | None, executor: Executor, seconds: float) -> tuple[TrainedForecaster, bool]:
+    """The forecaster that ships for the chosen candidate: its network (refit when asked), its blend, and
+    the whole run's history, time (``seconds`` the candidates took, plus any refit) and cancel state; and
+    whether it was refit."""
+    history = [h for trained in networks.values() for h in trained.history]
+    cancelled = any(n.cancelled for n in networks.values()) or len(networks) < len(config.candidates)
+    result, refitted = networks[chosen.network], False
+    if config.refit and chosen.weights.get(NETWORK, 0) > 0 and not cancelled:
+        refit = _refit(panel, config, result, split, total, callback, cancel, executor)
+        history += refit.history
+        seconds += refit.train_seconds
+        if refit.cancelled:  # a half-done refit is not better than the finished candidate: keep that
+            cancelled = True
+        else:
+            result, refitted = refit, True
+    elif callback is not None and history and history[-1].done_epochs < total and not cancelled:
+        # early stopping or no refit left planned epochs unused: close the progress bar on the last epoch
+        callback(dataclasses.replace(history[-1], done_epochs=total))
+    blend = {} if chosen.weights == PURE_NETWORK else dict(chosen.weights)
+    # intervals from the chosen candidate as validated: a refit network has trained on the validation days
+    validated = dataclasses.replace(networks[chosen.network], blend=blend)
+    shipped = dataclasses.replace(result, blend=blend, history=history, train_seconds=seconds, cancelled=cancelled,
+                                  calibration=calibrate_on_validation(validated, panel, split))
+    return shipped, refitted
+
+
+def _refit(panel: pd.DataFrame, config: ForecastConfig, chosen: TrainedForecaster, split: Split, total: int,
+           callback: ProgressCallback | None, cancel: CancelFlag | None, executor: Executor) -> TrainedForecaster:
+    """Train the chosen network again on every day before the test span (validation days included), for
+    the median number of epochs early stopping found; the choice and the blend weights stay as they are."""
+    epochs = max(1, int(np.median(chosen.best_epochs or [config.epochs])))
+    days = len(split.train) + len(split.val)
+    refit_config = candidate_config(config.replace(val_days=0, epochs=epochs, patience=0), chosen.config.model,
+                                    days, panel.shape[1])
+    offset = total - epochs * config.ensemble  # the refit's epochs are known now: it ends the progress bar
+    start = time.perf_counter()
+    refit = train_models(executor, panel, [refit_config], _relay(callback, offset, total), cancel)[0]
+    refit.train_seconds = time.perf_counter() - start
+    refit.history = [shift_progress(h, offset, total) for h in refit.history]
+    return refit
+
+
+def selection_table(candidates: list[Candidate], chosen: Candidate) -> pd.DataFrame:
+    """One row per candidate, in the order they were tried: what it is, its validation MAE, the choice."""
+    return pd.DataFrame({
+        "candidate": [c.name for c in candidates],
+        "description": [c.description for c in candidates],
+        "validation_mae": [c.val_mae for c in candidates],
+        "chosen": [c is chosen for c in candidates],
+    })
+
+
+def _reason(chosen: Candidate, candidates: list[Candidate], days: int) -> str:
+    others = sorted((c for c in candidates if c is not chosen), key=lambda c: c.val_mae)
+    rest = "; ".join(f"{c.description} {c.val_mae:.3g}" for c in others)
+    return (f"Recommended: {chosen.description}, because it had the smallest average error per product and day "
+            f"on the {days} days just before the test span (validation MAE {chosen.val_mae:.3g}; {rest}).")
+

@@ -1,0 +1,174 @@
+"""The inference object: fitted networks, scaler, settings and blend weights; predict and align, no training.
+
+Evaluate, forecast and persistence depend on this module only, never on the training loop.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from models import REGISTRY
+
+from .. import __version__
+from ..config import ForecastConfig
+from ..errors import ForecasterError
+from ..labels import NETWORK
+from .baselines import BLEND_COMPONENTS
+from .features import PanelScaler, calendar_names
+from .intervals import Calibration
+from .windows import WindowFeatures
+
+EVAL_BATCH = 8192
+ABSURD_FACTOR = 100  # a forecast above this many times a product's busiest training day is refused
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What the progress callback receives after every epoch (losses are on the scaled data)."""
+
+    member: int  # which ensemble member (0-based)
+    epoch: int  # 1-based within the member
+    epochs: int
+    train_loss: float
+    val_loss: float | None
+    test_loss: float
+    elapsed: float  # seconds since fit started
+    total_epochs: int  # epochs planned for the whole run, for a progress bar
+    done_epochs: int
+    test_sample: int = 0  # test_loss is on this many sampled test windows (0: on all; training.CURVE_SAMPLES)
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def network_arguments(config: ForecastConfig, model: type[nn.Module]) -> dict:
+    """The settings a registry model's constructor names, and only those: a model never receives (and
+    silently ignores) a setting it does not declare."""
+    available = {"conv_channels": config.conv_channels, "kernel_size": config.kernel_size,
+                 "hidden_size": config.hidden_size, "lstm_layers": config.lstm_layers,
+                 "dropout": config.dropout, "embedding_dim": config.embedding_dim,
+                 "window_scaling": config.window_scaling, "n_series": config.n_series_features}
+    declared = inspect.signature(model).parameters
+    return {k: v for k, v in available.items() if k in declared}
+
+
+def feature_count(config: ForecastConfig, n_products: int, layout: str) -> int:
+    """Features per window step a network of this layout reads: what its constructor needs to be rebuilt
+    from a state dict (a saved run, or weights sent back by a worker process)."""
+    per_series = config.n_series_features * (n_products if layout == "multi" else 1)
+    return per_series + len(calendar_names(config.extended_calendar))
+
+
+def build_network(config: ForecastConfig, n_features: int, n_products: int) -> nn.Module:
+    """A fresh registry network for these settings (config validation already refused unknown models)."""
+    model = REGISTRY[config.model]
+    return model(n_features=n_features, n_products=n_products, **network_arguments(config, model))
+
+
+@dataclass
+class TrainedForecaster:
+    """A fitted forecaster: everything needed to predict, evaluate, forecast and save."""
+
+    config: ForecastConfig
+    products: list[str]
+    scaler: PanelScaler
+    networks: list[nn.Module]
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epochs: list[int] = field(default_factory=list)
+    device: str = "cpu"
+    last_date: pd.Timestamp | None = None
+    cancelled: bool = False
+    train_seconds: float = 0.0
+    version: str = __version__
+    # set when the model was chosen by validation among candidates: one row per candidate, and why
+    selection: pd.DataFrame | None = None
+    selection_reason: str = ""
+    # a validation-weighted blend: component -> weight (NETWORK = this forecaster's networks, other keys
+    # name forecaster.model.baselines.BLEND_COMPONENTS); empty means the networks alone
+    blend: dict[str, float] = field(default_factory=dict)
+    # prediction intervals calibrated on the validation days (forecaster.model.intervals); None: a model without
+    # validation days, or saved before intervals existed
+    calibration: Calibration | None = None
+    # rolling backtest (forecaster.results.backtest): one row per cut-off and method; None when not asked for
+    backtest: pd.DataFrame | None = None
+
+    @property
+    def history_days(self) -> int:
+        """Days of actual history one prediction reads (the network's windows and any blended baseline)."""
+        return max([self.config.history_needed] + [BLEND_COMPONENTS[k][1] for k in self.blend if k != NETWORK])
+
+    @property
+    def layout(self) -> str:
+        return REGISTRY[self.config.model].layout
+
+    def align(self, panel: pd.DataFrame) -> pd.DataFrame:
+        """The panel's columns in training order; a product the model never saw cannot be forecast."""
+        missing = [p for p in self.products if p not in panel.columns]
+        if missing:
+            raise ForecasterError(f"The data lacks {len(missing)} product(s) the model was trained on "
+                                  f"(first: {missing[0]!r}). Train again on this data.")
+        return panel[self.products]
+
+    def features(self, panel: pd.DataFrame) -> WindowFeatures:
+        values = self.align(panel).to_numpy(dtype=np.float64)
+        return WindowFeatures(self.scaler.transform(values), panel.index, self.config, self.layout, self.device)
+
+    @torch.no_grad()
+    def predict_scaled(self, features: WindowFeatures, days: np.ndarray) -> torch.Tensor:
+        """(D, P) scaled predictions for target days, averaged over the ensemble members."""
+        days_t = torch.as_tensor(days, dtype=torch.long, device=features.device)
+        P = features.n_products
+        outs = []
+        for net in self.networks:
+            net.eval()
+            if self.layout == "multi":
+                outs.append(torch.cat([net(*features.inputs(d)) for d in days_t.split(EVAL_BATCH)]))
+            else:
+                flat = torch.arange(len(days_t) * P, device=features.device)
+                pred = torch.cat([net(*features.inputs(days_t[i // P], i % P)) for i in flat.split(EVAL_BATCH)])
+                outs.append(pred.reshape(len(days_t), P))
+        return torch.stack(outs).mean(0)
+
+    def predict_networks(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
+        """(D, P) the networks' own predictions in original units, clipped at zero."""
+        scaled = self.predict_scaled(self.features(panel), np.asarray(days)).cpu().numpy()
+        return np.clip(self.scaler.inverse(scaled), 0, None)
+
+    def predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
+        """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow)."""
+        return self._sane(self._predict(panel, np.asarray(days)), panel)
+
+    def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:
+        """Refuse what no product could sell: a forecast that is not finite, or over ABSURD_FACTOR times the
+        product's busiest day (in training or in the history given; damaged weights, or a run that diverged),
+        never written as a number."""
+        history = np.nan_to_num(self.align(panel).to_numpy(dtype=np.float64)).max(axis=0, initial=0.0)
+        busiest = np.maximum(self.scaler.inverse(np.ones((1, len(self.products))))[0], history)
+        limit = ABSURD_FACTOR * (np.abs(busiest) + 1.0)
+        bad = ~np.isfinite(pred) | (pred > limit)
+        if bad.any():
+            p = int(np.flatnonzero(bad.any(axis=0))[0])
+            raise ForecasterError(f"The model predicts {pred[:, p].max():.4g} units a day for {self.products[p]!r}, "
+                                  f"over {ABSURD_FACTOR} times its busiest day ({busiest[p]:g}): the model is "
+                                  "damaged or did not train. Train it again.")
+        return pred
+
+    def _predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
+        if not self.blend:
+            return self.predict_networks(panel, days)
+        values = self.align(panel).to_numpy(dtype=np.float64)
+        out = np.zeros((len(days), len(self.products)))
+        for name, weight in self.blend.items():
+            if weight == 0:
+                continue
+            part = (self.predict_networks(panel, days) if name == NETWORK
+                    else BLEND_COMPONENTS[name][0](values, days))
+            out += weight * part
+        return np.clip(out, 0, None)

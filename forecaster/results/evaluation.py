@@ -1,0 +1,122 @@
+"""Test-span predictions and metric tables: the network next to the baselines, on exactly the same days."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..labels import NETWORK, SEASONAL_NAIVE
+from ..model.baselines import BASELINES
+from ..model.intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_growth, residual_calibration
+from ..model.trained import TrainedForecaster
+from ..model.windows import chronological_split
+from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, coverage, interval_score, per_product_mae,
+                      pinball_loss, pooled_metrics)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every test day predicted one step ahead from the actual history before it."""
+
+    dates: pd.DatetimeIndex
+    products: list[str]
+    actual: np.ndarray  # (D, P)
+    predictions: dict[str, np.ndarray]  # method -> (D, P), "network" first
+    overall: pd.DataFrame  # one row per method: MAE, RMSE, WAPE, MASE, ratio_to_seasonal_naive
+    per_product: pd.DataFrame  # one row per product: mae_<method>, beats_<baseline>
+    # method -> its interval calibration (the model's on its validation days, each baseline's on every day
+    # before the test span); a method missing here has no interval (a model saved before intervals existed)
+    calibrations: dict[str, Calibration] = field(default_factory=dict)
+
+    def bounds(self, method: str, level: float = DEFAULT_LEVEL) -> tuple[np.ndarray, np.ndarray] | None:
+        """(D, P) lower and upper bounds of ``method``'s central ``level`` interval, or None without one."""
+        cal = self.calibrations.get(method)
+        return None if cal is None else cal.bounds(self.predictions[method], check_level(level))
+
+    def quantiles(self, method: str, probs: tuple[float, ...] = PINBALL_PROBS) -> dict[float, np.ndarray] | None:
+        cal = self.calibrations.get(method)
+        return None if cal is None else {p: cal.quantile(self.predictions[method], p) for p in probs}
+
+    def interval_overall(self, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+        """One row per method with an interval: coverage of the central ``level`` interval on the test days,
+        its interval score (mean Winkler score at alpha = 1 - level), the mean pinball loss over quantiles
+        0.1/0.5/0.9, and both scores as a ratio to seasonal naive's own interval (lower is better)."""
+        rows = {}
+        for method in self.predictions:
+            bounds = self.bounds(method, level)
+            if bounds is None:
+                continue
+            rows[method] = {"coverage": coverage(self.actual, *bounds),
+                            "interval_score": interval_score(self.actual, *bounds, alpha=1 - level),
+                            "pinball": pinball_loss(self.actual, self.quantiles(method))}
+        table = pd.DataFrame.from_dict(rows, orient="index", columns=list(INTERVAL_METRICS), dtype=float)
+        table.index.name = "method"
+        if SEASONAL_NAIVE in table.index:
+            for metric in ("interval_score", "pinball"):
+                base = table.loc[SEASONAL_NAIVE, metric]  # 0 on an all-zero test span: no ratio, not inf
+                table[f"{metric}_ratio"] = table[metric] / base if base > 0 else np.nan
+        return table
+
+    def interval_per_product(self, level: float = DEFAULT_LEVEL, method: str = NETWORK) -> pd.DataFrame | None:
+        """One row per product: coverage and interval score of ``method``'s interval, the products whose
+        coverage is furthest from ``level`` first; None without an interval."""
+        bounds = self.bounds(method, level)
+        if bounds is None:
+            return None
+        table = pd.DataFrame({"product": self.products, "coverage": coverage(self.actual, *bounds, axis=0),
+                              "interval_score": interval_score(self.actual, *bounds, alpha=1 - level, axis=0),
+                              "mae": per_product_mae(self.actual, self.predictions[method])})
+        table["off_by"] = (table["coverage"] - level).abs()
+        return table.sort_values("off_by", ascending=False, kind="stable").reset_index(drop=True)
+
+    def predictions_table(self, method: str = NETWORK, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+        """Long table date, product, actual, predicted (and lower, upper with an interval) for one method."""
+        D, P = self.actual.shape
+        table = pd.DataFrame({
+            "date": np.repeat(self.dates.to_numpy(), P),
+            "product": np.tile(np.asarray(self.products, dtype=object), D),
+            "actual": self.actual.ravel(),
+            "predicted": self.predictions[method].ravel(),
+        })
+        bounds = self.bounds(method, level)
+        if bounds is not None:
+            table["lower"], table["upper"] = bounds[0].ravel(), bounds[1].ravel()
+        return table
+
+
+def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.ndarray,
+            calibrations: dict[str, Calibration | None] | None = None) -> Evaluation:
+    """Score any set of (D, P) predictions for target days ``days`` against the baselines; ``calibrations``
+    gives the predictions' intervals (the baselines get their own from the days before ``days``)."""
+    values = panel.to_numpy(dtype=np.float64)
+    actual = values[days]
+    history = values[:days[0]]
+    all_preds = dict(predictions)
+    for name, baseline in BASELINES.items():
+        all_preds.setdefault(name, baseline(values, days))
+    rows = {name: pooled_metrics(actual, pred, history) for name, pred in all_preds.items()}
+    overall = pd.DataFrame.from_dict(rows, orient="index", columns=list(METRIC_NAMES))
+    overall.index.name = "method"
+    overall["ratio_to_seasonal_naive"] = overall["MAE"] / overall.loc[SEASONAL_NAIVE, "MAE"]
+    per_product = pd.DataFrame({"product": [str(c) for c in panel.columns]})
+    for name, pred in all_preds.items():
+        per_product[f"mae_{name}"] = per_product_mae(actual, pred)
+    first = next(iter(predictions), None)
+    if first is not None:
+        for name in BASELINES:
+            if name != first:
+                per_product[f"beats_{name}"] = per_product[f"mae_{first}"] < per_product[f"mae_{name}"]
+    cals = {name: cal for name, cal in (calibrations or {}).items() if cal is not None}
+    growth = horizon_growth(values[:days[0]])  # one history, shared by every baseline's interval
+    for name, baseline in BASELINES.items():
+        if name not in predictions:
+            cals[name] = residual_calibration(values, baseline, int(days[0]), growth=growth)
+    return Evaluation(panel.index[days], list(per_product["product"]), actual, all_preds, overall, per_product, cals)
+
+
+def evaluate(trained: TrainedForecaster, panel: pd.DataFrame) -> Evaluation:
+    """Score the trained network on the test span of ``panel`` (its last ``test_days`` days)."""
+    panel = trained.align(panel)
+    days = chronological_split(len(panel), trained.config).test
+    return compare(panel, {NETWORK: trained.predict(panel, days)}, days, {NETWORK: trained.calibration})

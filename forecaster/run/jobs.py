@@ -1,0 +1,504 @@
+"""Background training: a job object that owns one thread, and a registry of jobs per owner with a
+server-wide queue.
+
+The training thread writes only to its own :class:`TrainingJob` (progress behind a lock, result, error);
+readers take :meth:`TrainingJob.snapshot`, an immutable copy. Nothing here knows about Streamlit: the
+dashboard keeps one :class:`JobRegistry` per server process and passes each browser session's own
+owner id, so two sessions never see each other's jobs. The registry trains at most ``max_running`` jobs
+at once, on its executor's worker processes (:mod:`forecaster.run.executor`); later jobs wait, first come
+first served, and a snapshot says their place in the line. Finished results are remembered by
+:func:`training_key` (panel content + settings), so the same data and settings are not trained twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import pandas as pd
+
+from ..config import DEFAULT_SERVER, ForecastConfig, ServerSettings
+from ..errors import ForecasterError
+
+if TYPE_CHECKING:  # torch-free at import: the dashboard's sidebar and Home page read jobs before any training
+    from ..model.tasks import Executor
+    from ..model.trained import EpochRecord, TrainedForecaster
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
+FINISHED = (DONE, CANCELLED, FAILED)
+
+FitFn = Callable[..., "TrainedForecaster"]
+
+
+def default_fit(*args: Any, **kwargs: Any) -> "TrainedForecaster":
+    """forecaster.run.fit, imported when the first job trains (it brings torch), not when a page lists jobs."""
+    from .fit import fit
+
+    return fit(*args, **kwargs)
+
+
+TRAINING_CODE = f"{__package__}.fit"  # what the first job imports: torch, scikit-learn, the models
+
+
+def fit_with(executor: "Executor") -> FitFn:
+    """forecaster.run.fit training its networks on ``executor`` (a registry's worker pool)."""
+    def fit_on_executor(*args: Any, **kwargs: Any) -> "TrainedForecaster":
+        return default_fit(*args, executor=executor, **kwargs)
+    return fit_on_executor
+
+
+def panel_fingerprint(panel: pd.DataFrame) -> str:
+    """A content hash of a daily panel: dates, product names and every value."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(panel, index=True).to_numpy().tobytes())
+    digest.update("\x1f".join(map(str, panel.columns)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
+    """Same panel content and same settings give the same key (and so reuse a finished model)."""
+    settings = json.dumps(config.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256((panel_fingerprint(panel) + settings).encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent copy of a job's progress, safe to read from any thread."""
+
+    job_id: str
+    status: str
+    history: tuple[EpochRecord, ...]
+    total_epochs: int
+    elapsed: float
+    error: str | None = None
+    error_detail: str | None = None
+    reused: bool = False
+    label: str = ""
+    queue_position: int = 0  # 1 = next to start; 0 when not waiting
+    queue_length: int = 0  # jobs waiting, this one included
+
+    @property
+    def queued(self) -> bool:
+        """Waiting in the server's queue for a free training slot."""
+        return self.status == QUEUED and self.queue_position > 0
+
+    @property
+    def done_epochs(self) -> int:
+        return self.history[-1].done_epochs if self.history else 0
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs actually trained (done_epochs also counts the planned epochs early stopping skipped)."""
+        return len(self.history)
+
+    @property
+    def epoch(self) -> int:
+        return self.history[-1].epoch if self.history else 0
+
+    @property
+    def fraction(self) -> float:
+        if self.status in FINISHED:
+            return 1.0
+        return min(1.0, self.done_epochs / max(self.total_epochs, 1))
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Upper bound from the mean epoch time (early stopping can end sooner); None before epoch 1."""
+        if self.status in FINISHED:
+            return 0.0
+        if not self.history:
+            return None
+        per_epoch = self.elapsed / max(self.epochs_run, 1)  # the job's time over the epochs it really ran
+        return per_epoch * max(self.total_epochs - self.done_epochs, 0)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def running(self) -> bool:
+        return self.status in (QUEUED, RUNNING)
+
+
+class _StopFlag:
+    """What the training loop polls between batches: the job's Cancel, or nobody looking at the job."""
+
+    def __init__(self, job: "TrainingJob") -> None:
+        self._job = job
+
+    def is_set(self) -> bool:
+        return self._job.cancelled_by_user or self._job.abandoned
+
+    def set(self) -> None:
+        self._job.cancel()
+
+
+class TrainingJob:
+    """One training run on its own daemon thread; cancel keeps the best model found so far."""
+
+    def __init__(self, panel: pd.DataFrame, config: ForecastConfig, *, key: str | None = None,
+                 label: str = "", meta: dict[str, Any] | None = None, fit_fn: FitFn = default_fit,
+                 abandon_after: float | None = None) -> None:
+        self.job_id = uuid.uuid4().hex[:12]
+        self.panel = panel
+        self.config = config
+        self.key = key or training_key(panel, config)
+        self.label = label
+        self.meta = dict(meta or {})
+        self._fit = fit_fn
+        # seconds without anyone asking for this job (see seen()) after which it stops by itself; None: never
+        self.abandon_after = abandon_after
+        self.last_seen = time.time()
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._status = QUEUED
+        self._history: list[EpochRecord] = []
+        self._started: float | None = None
+        self._ended: float | None = None
+        self._result: TrainedForecaster | None = None
+        self._error: str | None = None
+        self._error_detail: str | None = None
+        self._reused = False
+        self._thread: threading.Thread | None = None
+        # set by a registry that queues this job: its place in the line, and whom to tell when it ends
+        self.queue_place: Callable[["TrainingJob"], tuple[int, int]] | None = None
+        self.on_end: Callable[["TrainingJob"], None] | None = None
+
+    @classmethod
+    def finished_with(cls, trained: TrainedForecaster, panel: pd.DataFrame, config: ForecastConfig, *,
+                      key: str, label: str = "", meta: dict[str, Any] | None = None) -> "TrainingJob":
+        """A job that is already done, holding a result trained earlier on the same data and settings."""
+        job = cls(panel, config, key=key, label=label, meta=meta)
+        job._history = list(trained.history)
+        job._result = trained
+        job._status = DONE
+        job._reused = True
+        job._started = job._ended = time.time()
+        job._done.set()
+        return job
+
+    # --- control -------------------------------------------------------------------------------
+    def start(self) -> "TrainingJob":
+        """Start the training thread (once; a job cancelled while waiting never starts)."""
+        with self._lock:
+            if self._thread is not None or self._status != QUEUED:
+                return self
+            self._thread = threading.Thread(target=self._run, name=f"training-{self.job_id}", daemon=True)
+            self._status, self._started = RUNNING, time.time()  # running from now on, for every reader
+        self._thread.start()
+        return self
+
+    @property
+    def started(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def cancel(self, why: str = "") -> None:
+        """Ask the thread to stop after the current batch; the best weights so far are kept. A job still
+        waiting for its turn ends at once, having trained nothing."""
+        self._cancel.set()
+        with self._lock:
+            waiting = self._thread is None and self._status == QUEUED
+            if waiting:
+                self._status, self._ended = CANCELLED, time.time()
+                self._started = self._ended
+                self._error = why + "Cancelled before it started: nothing was trained. Train again."
+        if waiting:
+            self._done.set()
+
+    @property
+    def cancelled_by_user(self) -> bool:
+        return self._cancel.is_set()
+
+    def seen(self) -> None:
+        """Someone is still looking at this job (its page, or the sidebar of its session)."""
+        self.last_seen = time.time()
+
+    @property
+    def abandoned(self) -> bool:
+        """Nobody asked for this job for longer than ``abandon_after`` (its browser tab is gone)."""
+        return self.abandon_after is not None and time.time() - self.last_seen > self.abandon_after
+
+    @property
+    def nbytes(self) -> int:
+        """Memory this job holds for its owner: the daily panel and the uploaded file it came from."""
+        dataset = self.meta.get("dataset")
+        return int(self.panel.memory_usage(index=True).sum()) + len(getattr(dataset, "data", b""))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished (True) or the timeout passed (False)."""
+        return self._done.wait(timeout)
+
+    # --- what readers see ----------------------------------------------------------------------
+    @property
+    def result(self) -> TrainedForecaster | None:
+        with self._lock:
+            return self._result
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._status
+
+    def snapshot(self) -> JobSnapshot:
+        place = self.queue_place(self) if self.queue_place is not None else (0, 0)  # before our lock: the registry's
+        with self._lock:
+            if self._started is None:
+                elapsed = 0.0
+            else:
+                elapsed = (self._ended or time.time()) - self._started
+            total = self._history[-1].total_epochs if self._history else self._planned_epochs()
+            if self._status != QUEUED or self._thread is not None:
+                place = (0, 0)
+            return JobSnapshot(self.job_id, self._status, tuple(self._history), total, elapsed, self._error,
+                               self._error_detail, self._reused, self.label, *place)
+
+    def _planned_epochs(self) -> int:
+        from ..model.recommend import planned_epochs
+
+        return planned_epochs(self.config)
+
+    # --- the thread ----------------------------------------------------------------------------
+    def _on_epoch(self, record: EpochRecord) -> None:
+        with self._lock:
+            self._history.append(record)
+
+    def _run(self) -> None:
+        try:
+            trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=_StopFlag(self))
+        except ForecasterError as exc:  # a message meant for the user
+            self._finish(FAILED, error=str(exc))
+        except Exception as exc:  # a bug: a short message on the page, the traceback in the server's log
+            log.exception("training job %s failed", self.job_id)
+            self._finish(FAILED, error=f"Training failed unexpectedly ({type(exc).__name__}). The details are in "
+                                       "the server's log.", detail=traceback.format_exc())
+        else:
+            if trained.cancelled:
+                why = (f"Stopped: nobody looked at this training for {self.abandon_after:.0f} s (its browser tab "
+                       "was closed). " if self.abandoned and not self.cancelled_by_user else "")
+                if trained.networks:
+                    self._finish(CANCELLED, result=trained, error=why or None)
+                else:
+                    self._finish(CANCELLED, error=why + "Cancelled before the first epoch finished: there is no "
+                                                        "model to keep. Train again.")
+            else:
+                self._finish(DONE, result=trained)
+
+    def _finish(self, status: str, *, result: TrainedForecaster | None = None, error: str | None = None,
+                detail: str | None = None) -> None:
+        with self._lock:
+            self._status, self._result, self._error, self._error_detail = status, result, error, detail
+            if result is not None and result.history and len(result.history) >= len(self._history):
+                self._history = list(result.history)
+            self._ended = time.time()
+        self._done.set()
+        if self.on_end is not None:  # the registry starts the next job in line
+            self.on_end(self)
+
+
+@dataclass
+class _Entry:
+    owner: str
+    job: TrainingJob
+    last_seen: float = field(default_factory=time.time)
+
+
+class JobRegistry:
+    """Jobs by id, each tagged with its owner (one browser session); finished results by training key.
+
+    Owners are ids the registry issued (:meth:`issue_owner`), each bound to the browser that got it: only
+    that browser may resume it (:meth:`resume_owner`), so a chosen or shared id never opens someone else's
+    session. ``get`` and ``latest`` only return jobs of the owner who asks. At most ``max_running`` jobs
+    train at once, on ``executor`` (default: each in its own thread, in this process); the others wait in
+    a first-come, first-served queue. A new run cancels the owner's running or waiting one; a job nobody
+    asked for during ``abandon_after`` seconds stops by itself (a waiting one never starts). Old
+    finished jobs are evicted: at most ``max_jobs_per_owner`` per owner, none idle longer than
+    ``max_idle_seconds``, and the oldest first while all finished jobs hold more than ``max_bytes`` of
+    panels and uploads; at most ``max_results`` finished models are kept for reuse.
+    """
+
+    def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn | None = None,
+                 max_idle_seconds: float = 12 * 3600, abandon_after: float | None = 120.0,
+                 max_bytes: int = 1 << 30, max_running: int = DEFAULT_SERVER.max_jobs,
+                 executor: "Executor | None" = None) -> None:
+        self._lock = threading.Lock()
+        self.max_running = max(1, max_running)
+        self.executor = executor  # owned: shutdown() ends its worker processes
+        self._waiting: deque[TrainingJob] = deque()  # first come, first served
+        self._active: dict[str, TrainingJob] = {}  # started and not yet ended
+        self.max_idle_seconds = max_idle_seconds  # finished jobs nobody asked for this long are dropped
+        self.abandon_after = abandon_after
+        self.max_bytes = max_bytes
+        self._jobs: OrderedDict[str, _Entry] = OrderedDict()
+        self._results: OrderedDict[str, TrainedForecaster] = OrderedDict()
+        self._owners: dict[str, str] = {}  # owner id -> the browser key it was issued to
+        self.max_jobs_per_owner = max_jobs_per_owner
+        self.max_results = max_results
+        self._fit = fit_fn or (default_fit if executor is None else fit_with(executor))
+
+    @classmethod
+    def for_server(cls, settings: ServerSettings | None = None, **kwargs: Any) -> "JobRegistry":
+        """The dashboard's registry: ``settings.max_jobs`` at once, on worker processes when it has several
+        workers (started on the first job, or by :meth:`warm_up`)."""
+        from .backends import make_executor
+
+        settings = settings or ServerSettings.from_env()
+        return cls(max_running=settings.max_jobs, executor=make_executor(settings), **kwargs)
+
+    def warm_up(self) -> None:
+        """Start the worker processes now (importing torch takes seconds), and import the training code
+        in this process too, in the background: so the first job need not wait, and so that import,
+        which holds the interpreter for seconds, happens while the user fills in the form, not while
+        jobs run and other sessions' pages draw. Returns at once."""
+        if self.executor is not None:
+            self.executor.start()
+        if TRAINING_CODE not in sys.modules:
+            threading.Thread(target=importlib.import_module, args=(TRAINING_CODE,), name="import-training-code",
+                             daemon=True).start()
+
+    def shutdown(self) -> None:
+        """Cancel every job and end the worker processes."""
+        with self._lock:
+            jobs = [e.job for e in self._jobs.values()]
+        for job in jobs:
+            job.cancel()
+        if self.executor is not None:
+            self.executor.shutdown()
+
+    def issue_owner(self, browser: str) -> str:
+        """A new owner id for the browser with this key (a hash of a cookie only that browser holds)."""
+        owner = uuid.uuid4().hex
+        with self._lock:
+            self._owners[owner] = browser
+        return owner
+
+    def resume_owner(self, owner: str, browser: str) -> bool:
+        """True only for an id this registry issued, asked for by the browser it was issued to."""
+        with self._lock:
+            issued = self._owners.get(owner)
+        return issued is not None and hmac.compare_digest(issued, browser)
+
+    def submit(self, owner: str, panel: pd.DataFrame, config: ForecastConfig, *, label: str = "",
+               meta: dict[str, Any] | None = None) -> TrainingJob:
+        """Start training for ``owner``, or hand back a finished (or this owner's running) identical run."""
+        config.check_trainable(len(panel))  # the user-facing refusal, before any thread or queue place
+        key = training_key(panel, config)
+        with self._lock:
+            self._collect_results()
+            for entry in reversed(self._jobs.values()):  # pressing Train twice does not train twice
+                if entry.owner == owner and entry.job.key == key and entry.job.status in (QUEUED, RUNNING):
+                    return entry.job
+            for entry in self._jobs.values():  # one training per owner: a new run replaces a running one
+                if entry.owner == owner and entry.job.status in (QUEUED, RUNNING):
+                    entry.job.cancel()
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+                job = TrainingJob.finished_with(cached, panel, config, key=key, label=label, meta=meta)
+            else:
+                job = TrainingJob(panel, config, key=key, label=label, meta=meta, fit_fn=self._fit,
+                                  abandon_after=self.abandon_after)
+                job.queue_place, job.on_end = self._place, self._ended
+                self._waiting.append(job)
+            self._jobs[job.job_id] = _Entry(owner, job)
+            self._evict(owner)
+            self._schedule()
+        return job
+
+    # --- the queue -------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        """Start waiting jobs, oldest first, while fewer than max_running train. Caller holds the lock."""
+        for jid in [jid for jid, job in self._active.items() if job.status in FINISHED]:
+            del self._active[jid]
+        while self._waiting and len(self._active) < self.max_running:
+            job = self._waiting.popleft()
+            if job.abandoned and not job.cancelled_by_user:
+                job.cancel(f"Stopped: nobody looked at this training for {self.abandon_after:.0f} s (its browser "
+                           "tab was closed). ")
+            if job.status in FINISHED:  # cancelled while it waited
+                continue
+            self._active[job.job_id] = job.start()
+
+    def _ended(self, job: TrainingJob) -> None:
+        """A job's thread ended: its slot goes to the next job in line."""
+        with self._lock:
+            self._active.pop(job.job_id, None)
+            self._schedule()
+
+    def _place(self, job: TrainingJob) -> tuple[int, int]:
+        """(position, jobs waiting) of a waiting job, 1 = next to start; (0, n) when it is not waiting."""
+        line = self.waiting()
+        position = next((i + 1 for i, j in enumerate(line) if j is job), 0)
+        return position, len(line)
+
+    def waiting(self) -> list[TrainingJob]:
+        """Jobs waiting for a free slot, server-wide, next to start first."""
+        with self._lock:
+            return [j for j in self._waiting if j.status not in FINISHED]
+
+    def get(self, owner: str, job_id: str | None) -> TrainingJob | None:
+        """The job with this id if it belongs to ``owner``; None otherwise (or when evicted)."""
+        if not job_id:
+            return None
+        with self._lock:
+            self._collect_results()
+            entry = self._jobs.get(job_id)
+            if entry is None or entry.owner != owner:
+                return None
+            entry.last_seen = time.time()
+            entry.job.seen()
+            return entry.job
+
+    def latest(self, owner: str) -> TrainingJob | None:
+        with self._lock:
+            for entry in reversed(self._jobs.values()):
+                if entry.owner == owner:
+                    return entry.job
+        return None
+
+    def jobs(self, owner: str) -> list[TrainingJob]:
+        with self._lock:
+            return [e.job for e in self._jobs.values() if e.owner == owner]
+
+    def _collect_results(self) -> None:
+        """Move models of fully finished (not cancelled) jobs into the result cache. Caller holds the lock."""
+        for entry in self._jobs.values():
+            job = entry.job
+            if job.key not in self._results and job.status == DONE and job.result is not None:
+                self._results[job.key] = job.result
+        while len(self._results) > self.max_results:
+            self._results.popitem(last=False)
+
+    def _evict(self, owner: str) -> None:
+        """Drop finished jobs idle for max_idle_seconds (abandoned sessions hold panels and uploads), then the
+        oldest finished jobs of ``owner`` beyond the limit. Caller holds the lock."""
+        stale = time.time() - self.max_idle_seconds
+        for jid in [jid for jid, e in self._jobs.items() if e.job.status in FINISHED and e.last_seen < stale]:
+            del self._jobs[jid]
+        mine = [jid for jid, e in self._jobs.items() if e.owner == owner and e.job.status in FINISHED]
+        total = sum(1 for e in self._jobs.values() if e.owner == owner)
+        for jid in mine:
+            if total <= self.max_jobs_per_owner:
+                break
+            del self._jobs[jid]
+            total -= 1
+        finished = [(jid, e.job.nbytes) for jid, e in self._jobs.items() if e.job.status in FINISHED]
+        held = sum(n for _, n in finished)
+        for jid, n in finished[:-1]:  # oldest first; the newest finished job always stays
+            if held <= self.max_bytes:
+                break
+            del self._jobs[jid]
+            held -= n

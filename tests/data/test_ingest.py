@@ -1,0 +1,482 @@
+"""Ingest: every accepted CSV shape becomes the right daily panel, and every rejection is a DataError
+whose message names the column or the first offending rows."""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import DataError, ForecastConfig, ForecasterError, IngestOptions, fit, load_panel
+from forecaster.model.windows import chronological_split
+
+
+def panel_of(data: bytes, **options) -> pd.DataFrame:
+    return load_panel(data, IngestOptions(**options)).panel
+
+
+def days(*isodates: str) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(list(isodates)))
+
+
+LONG = (b"date,product,quantity\n"
+        b"2024-01-01,A,3\n"
+        b"2024-01-01,A,2\n"
+        b"2024-01-01,B,1\n"
+        b"2024-01-03,B,4\n"
+        b"2024-01-04,A,-2\n"
+        b"2024-01-04,B,6\n")
+
+
+# --- accepted shapes -------------------------------------------------------------------------------------
+
+def test_long_format_sums_rows_per_day_and_product_and_fills_gaps_with_zero():
+    result = load_panel(LONG)
+    panel = result.panel
+    assert result.report.mapping.format == "long"
+    assert list(panel.columns) == ["A", "B"]
+    assert panel.index.equals(pd.date_range("2024-01-01", "2024-01-04", freq="D"))
+    assert panel.loc["2024-01-01", "A"] == 5.0  # 3 + 2 summed
+    assert panel.loc["2024-01-02"].tolist() == [0.0, 0.0]  # a day with no sales at all
+    assert panel.loc["2024-01-03"].tolist() == [0.0, 4.0]
+    assert panel.dtypes.eq(float).all()
+
+
+def test_returns_are_dropped_by_default_and_counted():
+    result = load_panel(LONG)
+    assert result.report.returns_dropped == 1
+    assert result.report.returns_kept == 0
+    assert (result.panel >= 0).all().all()
+    assert result.panel.loc["2024-01-04", "A"] == 0.0
+    assert result.panel.loc["2024-01-04", "B"] == 6.0
+
+
+def test_returns_are_kept_with_keep_returns():
+    result = load_panel(LONG, IngestOptions(keep_returns=True))
+    assert result.report.returns_kept == 1
+    assert result.report.returns_dropped == 0
+    assert result.panel.loc["2024-01-04", "A"] == -2.0
+
+
+@pytest.mark.parametrize("text_helper", ["weekday name", "day_name", "Month name"])
+def test_wide_format_ignores_helper_columns_and_the_row_total(text_helper):
+    index = pd.date_range("2024-01-01", periods=14, freq="D")
+    rng = np.random.default_rng(0)
+    products = pd.DataFrame(rng.integers(0, 9, (14, 3)), columns=["Apples", "Pears", "Plums"])
+    table = pd.DataFrame({"date": index.strftime("%Y-%m-%d"), "year": index.year, "month": index.month,
+                          "weekday": index.day_of_week, text_helper: index.day_name(), "hour": 0})
+    table = pd.concat([table, products, products.sum(axis=1).rename("Row total")], axis=1)
+    result = load_panel(table.to_csv(index=False).encode())
+    assert result.report.mapping.format == "wide"
+    assert list(result.panel.columns) == ["Apples", "Pears", "Plums"]
+    assert result.panel.to_numpy().tolist() == products.to_numpy(dtype=float).tolist()
+
+
+def test_a_last_day_with_only_returns_is_a_day_of_zero_sales_not_missing():
+    """Otherwise "tomorrow" would be a day that already happened."""
+    result = load_panel(b"date,product,quantity\n2024-01-01,A,3\n2024-01-02,A,2\n2024-01-03,A,-1\n")
+    assert result.panel.index[-1] == pd.Timestamp("2024-01-03")
+    assert result.panel["A"].tolist() == [3.0, 2.0, 0.0]
+    assert result.report.end == pd.Timestamp("2024-01-03") and result.report.days == 3
+
+
+def test_rows_without_a_product_are_skipped_and_reported():
+    result = load_panel(b"date,product,quantity\n2024-01-01,A,3\n2024-01-02,,4\n2024-01-03,A,1\n")
+    assert result.report.rows_without_product == 1
+    assert result.panel["A"].tolist() == [3.0, 0.0, 1.0]
+    assert any("rows 3" in note for note in result.report.notes)
+
+
+def test_wide_format_negative_cells_are_returns_dropped_by_default():
+    data = b"date,Apples,Pears\n2024-01-01,3,-1\n2024-01-02,1,2\n2024-01-03,5,0\n"
+    result = load_panel(data)
+    assert result.report.returns_dropped == 1
+    assert result.panel.loc["2024-01-01", "Pears"] == 0.0
+    assert load_panel(data, IngestOptions(keep_returns=True)).panel.loc["2024-01-01", "Pears"] == -1.0
+
+
+def test_transactions_floor_timestamps_to_days_and_count_rows_without_a_quantity_column():
+    data = (b"InvoiceNo,InvoiceDate,StockCode,Country\n"
+            b"1,2024-01-01 09:15,X1,UK\n"
+            b"1,2024-01-01 23:59,X1,UK\n"
+            b"2,2024-01-02 00:00,X2,UK\n"
+            b"3,2024-01-04 17:40,X1,FR\n")
+    result = load_panel(data)
+    m = result.report.mapping
+    assert (m.format, m.date_col, m.product_cols, m.quantity_col) == ("transactions", "InvoiceDate", ("StockCode",), None)
+    panel = result.panel
+    assert panel.index.equals(pd.date_range("2024-01-01", "2024-01-04", freq="D"))
+    assert panel["X1"].tolist() == [2.0, 0.0, 0.0, 1.0]  # 23:59 stays on Jan 1; each row is one unit
+    assert panel["X2"].tolist() == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_transaction_log_uses_quantity_and_ignores_price_customer_and_cancellations():
+    data = (b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+            b"536365,85123A,WHITE HANGING HEART,6,12/01/2010 08:26,2.55,17850,United Kingdom\n"
+            b"536366,85123A,WHITE HANGING HEART,4,12/01/2010 09:01,2.55,17850,United Kingdom\n"
+            b"536367,71053,WHITE METAL LANTERN,2,12/02/2010 10:00,3.39,13047,United Kingdom\n"
+            b"C536379,71053,WHITE METAL LANTERN,-1,12/03/2010 09:41,3.39,14527,United Kingdom\n"
+            b"536380,71053,WHITE METAL LANTERN,3,12/03/2010 11:41,3.39,14527,United Kingdom\n")
+    result = load_panel(data)
+    m = result.report.mapping
+    assert m.format == "transactions" and m.quantity_col == "Quantity" and m.date_col == "InvoiceDate"
+    assert result.report.returns_dropped == 1
+    panel = result.panel
+    assert panel.index.equals(pd.date_range("2010-12-01", "2010-12-03", freq="D"))
+    assert panel.sum().sum() == 6 + 4 + 2 + 3
+    assert panel.loc["2010-12-01"].max() == 10.0  # 6 + 4 of one product on one day, not the price
+
+
+def test_multi_column_product_key_is_joined_into_one_name():
+    data = (b"date,store,item,units\n"
+            b"2024-01-01,S1,I1,2\n"
+            b"2024-01-01,S2,I1,3\n"
+            b"2024-01-02,S1,I1,1\n"
+            b"2024-01-02,S1,I2,7\n")
+    panel = panel_of(data, product_cols=("store", "item"))
+    assert list(panel.columns) == ["S1 / I1", "S1 / I2", "S2 / I1"]
+    assert panel["S1 / I1"].tolist() == [2.0, 1.0]
+    assert panel["S2 / I1"].tolist() == [3.0, 0.0]
+    # detected without the override too: a store column next to the item column
+    assert list(panel_of(data).columns) == ["S1 / I1", "S1 / I2", "S2 / I1"]
+
+
+def test_day_first_dates_are_detected_from_a_day_above_twelve():
+    data = b"date,product,quantity\n13/01/2024,A,1\n14/01/2024,A,2\n02/01/2024,A,5\n"
+    result = load_panel(data)
+    assert result.report.dayfirst is True
+    panel = result.panel
+    assert panel.index[0] == pd.Timestamp("2024-01-02") and panel.index[-1] == pd.Timestamp("2024-01-14")
+    assert panel.loc["2024-01-02", "A"] == 5.0 and panel.loc["2024-01-13", "A"] == 1.0
+    assert len(panel) == 13
+
+
+def test_dayfirst_option_is_honoured_for_ambiguous_dates():
+    data = b"date,product,quantity\n01/05/2024,A,1\n02/05/2024,A,2\n03/05/2024,A,5\n"
+    panel = panel_of(data, dayfirst=True)
+    assert panel.index.equals(days("2024-05-01", "2024-05-02", "2024-05-03"))
+    assert panel["A"].tolist() == [1.0, 2.0, 5.0]
+    # read month-first these are 5 Jan, 5 Feb, 5 Mar: not daily data, so it is rejected rather than misread
+    with pytest.raises(DataError):
+        panel_of(data, dayfirst=False)
+
+
+def test_semicolon_delimiter_with_decimal_comma():
+    data = "date;product;quantity\n2024-01-01;Café;1,5\n2024-01-02;Café;2\n2024-01-02;Tea;3\n".encode()
+    panel = panel_of(data)
+    assert list(panel.columns) == ["Café", "Tea"]
+    assert panel["Café"].tolist() == [1.5, 2.0]
+
+
+def test_utf8_with_bom_reads_the_first_column_name_cleanly():
+    result = load_panel(b"\xef\xbb\xbf" + LONG)
+    assert result.report.mapping.date_col == "date"
+    assert result.panel.loc["2024-01-01", "A"] == 5.0
+
+
+def test_latin1_file_falls_back_and_keeps_accented_names():
+    data = "date,product,quantity\n2024-01-01,Café,1\n2024-01-02,Crème brûlée,2\n".encode("latin-1")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # the point of the test: not valid UTF-8
+    panel = panel_of(data)
+    assert list(panel.columns) == ["Café", "Crème brûlée"]
+
+
+def test_gzip_bytes_and_gz_files_are_unpacked(tmp_path):
+    assert load_panel(gzip.compress(LONG)).panel.equals(load_panel(LONG).panel)
+    path = tmp_path / "purchases.csv.gz"
+    path.write_bytes(gzip.compress(LONG))
+    assert load_panel(path).panel.equals(load_panel(LONG).panel)
+
+
+def test_file_like_upload_is_read():
+    class Upload:  # what Streamlit's UploadedFile offers
+        def getvalue(self) -> bytes:
+            return LONG
+
+    assert load_panel(Upload()).panel.equals(load_panel(LONG).panel)
+
+
+def test_explicit_column_overrides_win_over_detection():
+    data = (b"order_date,ship_date,sku,category,quantity,units_returned\n"
+            b"2024-01-01,2024-01-05,A,fruit,3,1\n"
+            b"2024-01-02,2024-01-06,B,fruit,4,2\n"
+            b"2024-01-03,2024-01-07,A,veg,5,3\n")
+    detected = load_panel(data).report.mapping
+    assert (detected.date_col, detected.product_cols, detected.quantity_col) == ("order_date", ("sku",), "quantity")
+    result = load_panel(data, IngestOptions(date_col="ship_date", product_cols=("category",),
+                                            quantity_col="units_returned"))
+    m = result.report.mapping
+    assert (m.date_col, m.product_cols, m.quantity_col) == ("ship_date", ("category",), "units_returned")
+    panel = result.panel
+    assert panel.index[0] == pd.Timestamp("2024-01-05")
+    assert list(panel.columns) == ["fruit", "veg"]
+    assert panel["fruit"].tolist() == [1.0, 2.0, 0.0]
+
+
+def test_format_override_reads_a_long_looking_file_as_wide():
+    data = b"date,A,B\n2024-01-01,1,2\n2024-01-02,3,4\n"
+    result = load_panel(data, IngestOptions(format="wide", product_cols=("B",)))
+    assert result.report.mapping.format == "wide"
+    assert list(result.panel.columns) == ["B"]
+
+
+def test_override_naming_a_missing_column_is_rejected_with_its_name():
+    with pytest.raises(DataError, match="'qty'"):
+        load_panel(LONG, IngestOptions(quantity_col="qty"))
+
+
+# --- rejections ----------------------------------------------------------------------------------------
+
+def test_data_error_is_a_forecaster_error():
+    assert issubclass(DataError, ForecasterError)
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\n"])
+def test_empty_file_is_rejected(data):
+    with pytest.raises(DataError, match="empty"):
+        load_panel(data)
+
+
+def test_header_without_rows_is_rejected():
+    with pytest.raises(DataError, match="no data rows"):
+        load_panel(b"date,product,quantity\n")
+
+
+def test_file_without_a_date_column_is_rejected_naming_the_columns():
+    with pytest.raises(DataError, match="No date column") as exc:
+        load_panel(b"shop,product,quantity\nx,A,1\ny,B,2\n")
+    assert "'shop'" in str(exc.value)
+
+
+def test_unparseable_dates_name_the_column_and_the_first_bad_rows():
+    data = b"date,product,quantity\n2024-01-01,A,1\nnot a date,A,2\n2024-01-03,A,1\nsoon,A,1\n"
+    with pytest.raises(DataError) as exc:
+        load_panel(data)
+    msg = str(exc.value)
+    assert "'date'" in msg and "not a date" in msg
+    assert "rows 3, 5" in msg  # spreadsheet rows: the header is row 1
+
+
+def test_non_numeric_quantities_name_the_column_and_the_first_bad_rows():
+    data = b"date,product,quantity\n2024-01-01,A,1\n2024-01-02,A,lots\n2024-01-03,A,1\n"
+    with pytest.raises(DataError) as exc:
+        load_panel(data)
+    msg = str(exc.value)
+    assert "'quantity'" in msg and "'lots'" in msg and "rows 3" in msg
+
+
+def test_non_numeric_cell_in_a_wide_product_column_is_rejected():
+    data = b"date,Apples,Pears\n2024-01-01,1,2\n2024-01-02,3,4\n2024-01-03,5,six\n"
+    with pytest.raises(DataError, match="'Pears'"):
+        load_panel(data, IngestOptions(format="wide"))
+
+
+def test_a_single_day_is_rejected():
+    with pytest.raises(DataError, match="single day"):
+        load_panel(b"date,product,quantity\n2024-01-01,A,1\n2024-01-01,B,2\n")
+
+
+def test_weekly_data_is_rejected():
+    data = b"date,product,quantity\n2024-01-01,A,1\n2024-01-08,A,2\n2024-01-15,A,1\n2024-01-22,A,1\n"
+    with pytest.raises(DataError, match="weekly"):
+        load_panel(data)
+
+
+def test_more_products_than_max_products_is_rejected():
+    with pytest.raises(DataError, match="limit is 1") as exc:
+        load_panel(LONG, IngestOptions(max_products=1))
+    assert "'product'" in str(exc.value)  # names the product column to check
+    assert load_panel(LONG, IngestOptions(max_products=2)).panel.shape[1] == 2
+
+
+def test_fewer_days_than_the_settings_need_is_rejected_by_the_split():
+    config = ForecastConfig(lags=(1, 2, 3, 4, 5, 6, 7), seq_len=3, val_days=14, test_days=14)
+    need = config.history_needed + 14 + 14 + 14  # history, minimum training days, validation, test
+    with pytest.raises(DataError, match=f"covers {need - 1} days.*at least {need}"):
+        chronological_split(need - 1, config)
+    split = chronological_split(need, config)
+    assert len(split.test) == 14 and len(split.val) == 14
+
+
+def test_fit_rejects_a_panel_too_short_for_the_settings(tiny_config):
+    index = pd.date_range("2024-01-01", periods=30, freq="D")
+    short = pd.DataFrame(np.ones((30, 2)), index=index, columns=["a", "b"])
+    with pytest.raises(DataError, match="need at least"):
+        fit(short, tiny_config)
+
+
+def test_a_year_typo_is_rejected_naming_the_row_instead_of_spanning_centuries():
+    rows = [f"2024-01-{d:02d},Tea,{d}" for d in range(1, 29)] + ["3024-01-29,Tea,5"]
+    with pytest.raises(DataError, match=r"(?s)outside 1900-2100.*'3024-01-29'.*rows 30\b"):
+        load_panel(("date,product,quantity\n" + "\n".join(rows)).encode())
+
+
+def test_dates_spanning_more_than_fifty_years_are_rejected_as_a_likely_typo():
+    rows = [f"2024-01-{d:02d},Tea,{d}" for d in range(1, 29)] + ["1924-01-29,Tea,5"]
+    with pytest.raises(DataError, match=r"(?s)1924-01-29 to 2024-01-28.*rows .*30"):
+        load_panel(("date,product,quantity\n" + "\n".join(rows)).encode())
+
+
+def test_dates_with_and_without_a_time_of_day_in_one_column_are_both_read():
+    rows = [f"2024-01-{d:02d},Tea,1" for d in range(1, 21)] + [f"2024-01-{d:02d} 10:30,Tea,2" for d in range(5, 9)]
+    panel = load_panel(("date,product,quantity\n" + "\n".join(rows)).encode()).panel
+    assert len(panel) == 20 and panel.loc["2024-01-05", "Tea"] == 3 and panel["Tea"].sum() == 28
+
+
+@pytest.mark.parametrize("n_products", [1, 2, 3000])
+def test_a_wide_file_with_product_like_names_keeps_every_numeric_column(n_products):
+    """'item 0', 'item 1' ... hold each product's daily demand: one row per day, every column a number. Read
+    as a product-id column of a transaction log, 3,000 products became 16 without a word."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.poisson(5, size=(40, n_products)), columns=[f"item {i}" for i in range(n_products)])
+    frame.insert(0, "date", pd.date_range("2024-01-01", periods=40).strftime("%Y-%m-%d"))
+    result = load_panel(frame.to_csv(index=False).encode())
+    assert result.report.mapping.format == "wide" and result.panel.shape == (40, n_products)
+    np.testing.assert_array_equal(result.panel.to_numpy(), frame.drop(columns="date").to_numpy())
+    if n_products <= 3:  # a close call is said, naming the column that could be a product id
+        assert "item 0" in result.report.mapping.doubt
+
+
+def test_a_daily_long_file_with_a_numeric_product_id_is_still_long():
+    text = "date,sku,qty\n" + "".join(f"2024-01-{d:02d},{sku},{d + sku}\n" for d in range(1, 29) for sku in (101, 202))
+    result = load_panel(text.encode())
+    assert result.report.mapping.format == "long" and list(result.panel.columns) == ["101", "202"]
+
+
+# --- files that would fill the memory, and the encodings Excel writes -----------------------------------
+def test_a_gzip_bomb_is_refused_naming_the_limit_before_it_is_unpacked(monkeypatch):
+    """A small .gz that unpacks to far more than the limit: refused after reading just past it."""
+    import resource
+
+    from forecaster.data import ingest
+
+    monkeypatch.setattr(ingest, "MAX_BYTES", 8 * 2**20)
+    bomb = gzip.compress(b"date,product,quantity\n" + b"2024-01-01,a,1\n" * (4 * 2**20), compresslevel=9)
+    assert len(bomb) < 2**20  # under 1 MB compressed, 60 MB unpacked
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError, match="larger than 8 MB"):
+        load_panel(bomb)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: never all of it
+
+
+def test_an_endless_source_is_refused(monkeypatch):
+    from forecaster.data import ingest
+
+    monkeypatch.setattr(ingest, "MAX_BYTES", 2**20)
+    with pytest.raises(DataError, match="larger than 1 MB"):
+        load_panel("/dev/zero")
+
+
+def test_too_many_cells_are_refused_before_parsing(monkeypatch):
+    from forecaster.data import ingest
+
+    monkeypatch.setattr(ingest, "MAX_CELLS", 1000)
+    text = "date," + ",".join(f"p{i}" for i in range(50)) + "\n" + "".join(
+        f"2024-01-{d:02d}," + ",".join("1" * 50) + "\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="cells"):
+        load_panel(text.encode())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_utf16_tab_separated_is_read(encoding):
+    text = "date\tproduct\tquantity\n" + "".join(f"2024-01-{d:02d}\tCafé crème\t{d}\n" for d in range(1, 29))
+    panel = load_panel(text.encode(encoding)).panel
+    assert list(panel.columns) == ["Café crème"] and panel.iloc[:, 0].tolist() == list(range(1, 29))
+
+
+@pytest.mark.parametrize("value", ["1e308", "inf", "-inf", "2e9"])
+def test_quantities_that_cannot_be_unit_sales_are_refused_naming_the_rows(value):
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},a,{value if d == 5 else 3}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match=r"beyond 1,000,000,000 units or not finite .* rows 6"):
+        load_panel(text.encode())
+
+
+def test_absurd_values_in_a_wide_file_are_refused_too():
+    text = "date,a,b\n" + "".join(f"2024-01-{d:02d},1,{'1e308' if d == 3 else 2}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="'b'.*rows 4"):
+        load_panel(text.encode())
+
+
+def test_day_first_chosen_for_year_first_dates_is_an_error_naming_both():
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},a,{d}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="Day-first dates were chosen.*year-first"):
+        load_panel(text.encode(), IngestOptions(dayfirst=True))
+
+
+def test_month_first_chosen_for_day_first_dates_is_an_error():
+    text = "date,product,quantity\n" + "".join(f"{d:02d}/01/2024,a,{d}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="Month-first dates were chosen"):
+        load_panel(text.encode(), IngestOptions(dayfirst=False))
+
+
+def test_a_quantity_column_that_cannot_be_one_is_an_error_not_ignored():
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},a,{d}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="'product'"):
+        load_panel(text.encode(), IngestOptions(quantity_col="product"))
+    with pytest.raises(DataError, match="wide shape was chosen together with the quantity column 'quantity'"):
+        load_panel(text.encode(), IngestOptions(format="wide", quantity_col="quantity"))
+
+
+def test_timestamps_with_utc_offsets_count_on_the_local_day_written_across_a_dst_change():
+    rows = ["2024-03-30 23:30:00+01:00,a,1", "2024-03-31 00:30:00+01:00,a,2", "2024-03-31 23:30:00+02:00,a,4",
+            "2024-04-01T08:00:00Z,a,8", "2024-04-02 09:15:00-0500,a,16"]
+    panel = load_panel(("timestamp,product,quantity\n" + "\n".join(rows) + "\n").encode()).panel
+    assert panel["a"].to_dict() == {pd.Timestamp("2024-03-30"): 1.0, pd.Timestamp("2024-03-31"): 6.0,
+                                    pd.Timestamp("2024-04-01"): 8.0, pd.Timestamp("2024-04-02"): 16.0}
+
+
+# --- what a hostile-user run found misread or crashed ----------------------------------------------------
+def _long_rows(n_days: int = 28, products=("P0", "P1")) -> list[tuple[str, str, int]]:
+    return [(f"2024-01-{d:02d}", p, d + i) for d in range(1, n_days + 1) for i, p in enumerate(products)]
+
+
+def test_thousands_separators_are_read_as_numbers_not_turned_into_one_unit_per_row():
+    text = "date;product;quantity\n" + "".join(f"{d};{p};6.000,5\n" for d, p, _ in _long_rows())
+    panel = load_panel(text.encode()).panel
+    assert panel.to_numpy().sum() == pytest.approx(6000.5 * 56)
+    us = "date,product,quantity\n" + "".join(f'{d},{p},"6,000.5"\n' for d, p, _ in _long_rows())
+    assert load_panel(us.encode()).panel.to_numpy().sum() == pytest.approx(6000.5 * 56)
+
+
+def test_a_decimal_point_in_a_semicolon_file_is_not_a_thousands_separator():
+    text = "date;product;quantity\n" + "".join(f"{d};{p};6.5\n" for d, p, _ in _long_rows())
+    assert load_panel(text.encode()).panel.to_numpy().sum() == pytest.approx(6.5 * 56)
+
+
+def test_product_ids_with_leading_zeros_stay_apart():
+    text = "date,product,quantity\n" + "".join(f"{d},{'00123' if p == 'P0' else '123'},{q}\n"
+                                                for d, p, q in _long_rows())
+    assert sorted(load_panel(text.encode()).panel.columns) == ["00123", "123"]
+
+
+def test_names_repeated_in_the_header_are_refused_naming_them():
+    for header in ("date,product,quantity ,quantity", "date,product,quantity,quantity"):
+        text = header + "\n" + "".join(f"{d},{p},{q},7\n" for d, p, q in _long_rows())
+        with pytest.raises(DataError, match="'quantity' more than once"):
+            load_panel(text.encode())
+
+
+def test_year_first_and_day_month_dates_in_one_column_are_refused():
+    rows = [(d if i % 2 else pd.Timestamp(d).strftime("%d/%m/%Y"), p, q) for i, (d, p, q) in enumerate(_long_rows())]
+    text = "date,product,quantity\n" + "".join(f"{d},{p},{q}\n" for d, p, q in rows)
+    with pytest.raises(DataError, match="mixes year-first dates"):
+        load_panel(text.encode())
+
+
+def test_day_first_chosen_for_month_first_dates_is_an_error():
+    text = "date,product,quantity\n" + "".join(f"01/{d:02d}/2024,a,{d}\n" for d in range(1, 29))
+    with pytest.raises(DataError, match="Day-first dates were chosen.*month-first"):
+        load_panel(text.encode(), IngestOptions(dayfirst=True))
+
+
+def test_windows_1252_names_keep_the_euro_sign_and_dashes():
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},Kaffee 5€ – grün,{d}\n" for d in range(1, 29))
+    assert list(load_panel(text.encode("cp1252")).panel.columns) == ["Kaffee 5€ – grün"]
+
+
+def test_one_column_in_two_roles_is_refused():
+    text = "date,product,quantity\n" + "".join(f"{d},{p},{q}\n" for d, p, q in _long_rows())
+    with pytest.raises(DataError, match="two roles"):
+        load_panel(text.encode(), IngestOptions(product_cols=("date",)))

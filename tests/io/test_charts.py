@@ -1,0 +1,147 @@
+"""forecaster.io.charts: pure figure builders, tested without Streamlit."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from forecaster.io import charts
+from forecaster.results.evaluation import compare
+from forecaster.labels import label
+from forecaster.model.trained import EpochRecord
+
+
+@pytest.fixture()
+def panel() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2024-01-01", periods=60, freq="D", name="date")
+    values = rng.poisson([3, 20, 8], size=(60, 3)).astype(float)
+    return pd.DataFrame(values, index=index, columns=pd.Index(["Tea", "Coffee", "Milk"], name="product"))
+
+
+@pytest.fixture()
+def evaluation(panel):
+    days = np.arange(46, 60)
+    values = panel.to_numpy()
+    predicted = values[days].copy()
+    predicted[:, 0] += 5  # Tea predicted badly, the others perfectly
+    return compare(panel, {"network": predicted}, days)
+
+
+def history(n: int, with_val: bool = True) -> list[EpochRecord]:
+    return [EpochRecord(0, e, n, 1.0 / e, 1.2 / e if with_val else None, 1.3 / e, e * 0.1, n, e)
+            for e in range(1, n + 1)]
+
+
+def test_loss_curve_draws_train_validation_and_test_per_epoch():
+    fig = charts.loss_curve(history(5), total_epochs=10, best_epoch=4)
+    assert tuple(charts.loss_curve(history(40), total_epochs=1000).layout.xaxis.range) == (0.5, 50.5)
+    assert isinstance(fig, go.Figure)
+    assert [t.name for t in fig.data] == ["Training days", "Validation days", "Test days"]
+    assert list(fig.data[0].x) == [1, 2, 3, 4, 5]
+    assert fig.data[0].y[1] == pytest.approx(0.5)
+    assert tuple(fig.layout.xaxis.range) == (0.5, 10.5)  # a short run spans all planned epochs
+    assert any(s.x0 == 4 for s in fig.layout.shapes)
+
+
+def test_loss_curve_without_validation_and_before_the_first_epoch():
+    assert [t.name for t in charts.loss_curve(history(3, with_val=False)).data] == ["Training days", "Test days"]
+    empty = charts.loss_curve([], total_epochs=10)
+    assert "Waiting" in empty.layout.annotations[0].text
+
+
+def test_loss_curve_says_when_its_test_loss_is_measured_on_a_sample():
+    sampled = [dataclasses.replace(r, test_sample=8192) for r in history(3)]
+    assert [t.name for t in charts.loss_curve(sampled).data][-1] == "Test days (a sample of 8,192 product-days)"
+    mixed = sampled + history(2)  # an auto run: the multi-output candidate measured every test day
+    assert [t.name for t in charts.loss_curve(mixed).data][-1] == "Test days (partly a sample of 8,192 product-days)"
+
+
+def test_per_product_bars_are_sorted_and_coloured_by_beating_seasonal_naive(evaluation):
+    fig = charts.per_product_mae_bar(evaluation.per_product)
+    bars = [t for t in fig.data if t.type == "bar"]
+    by_name = {t.name: list(t.y) for t in bars}
+    assert by_name[charts.NOT_BEAT] == ["Tea"]
+    assert set(by_name[charts.BEAT]) == {"Coffee", "Milk"}
+    assert list(fig.layout.yaxis.categoryarray)[-1] == "Tea"  # largest error on top (y runs bottom-up)
+    markers = [t for t in fig.data if t.type == "scatter"]
+    assert markers and markers[0].name == label("seasonal_naive")
+
+
+def test_per_product_bars_top_n_keeps_the_largest_errors(evaluation):
+    fig = charts.per_product_mae_bar(evaluation.per_product, top_n=1)
+    shown = [y for t in fig.data if t.type == "bar" for y in t.y]
+    assert shown == ["Tea"]
+    assert "the 1 largest" in fig.layout.title.text
+
+
+def test_actual_vs_predicted_shows_the_products_test_days(evaluation, panel):
+    fig = charts.actual_vs_predicted(evaluation, "Tea", ["network", "seasonal_naive"])
+    series = {t.name: np.asarray(t.y) for t in fig.data}
+    assert set(series) == {"Actual", "Neural network", label("seasonal_naive")}
+    np.testing.assert_allclose(series["Actual"], panel["Tea"].iloc[46:].to_numpy())
+    np.testing.assert_allclose(series["Neural network"], panel["Tea"].iloc[46:].to_numpy() + 5)
+    assert "Tea" in fig.layout.title.text
+
+
+def test_verdict_says_when_the_network_does_not_beat_the_baselines(panel):
+    days = np.arange(46, 60)
+    worse = compare(panel, {"network": panel.to_numpy()[days] + 50}, days)
+    assert "does NOT beat" in charts.verdict(worse)
+    better = compare(panel, {"network": panel.to_numpy()[days]}, days)
+    assert "beats every baseline" in charts.verdict(better)
+    assert "3 of 3 products" in charts.verdict(better)
+
+
+def test_total_daily_demand_sums_all_products(panel):
+    fig = charts.total_daily_demand(panel)
+    total = next(t for t in fig.data if t.name == "Units per day")
+    np.testing.assert_allclose(np.asarray(total.y), panel.sum(axis=1).to_numpy())
+
+
+def test_long_line_charts_are_drawn_as_svg_not_webgl():
+    """plotly express switches a line chart of more than 1,000 rows to WebGL, which a browser without a
+    graphics card emulates slowly: three years of daily demand, and a long history, stay SVG."""
+    rng = np.random.default_rng(1)
+    index = pd.date_range("2023-01-01", periods=1095, freq="D", name="date")
+    long = pd.DataFrame(rng.poisson([3, 20], size=(1095, 2)).astype(float), index=index,
+                        columns=pd.Index(["Tea", "Coffee"], name="product"))
+    fc = pd.DataFrame({"date": [index[-1] + pd.Timedelta(days=1)] * 2, "product": ["Tea", "Coffee"],
+                       "forecast": [3.0, 20.0]})
+    figures = [charts.total_daily_demand(long), charts.history_and_forecast(long, fc, "Coffee", history_days=1095)]
+    types = {t.type for fig in figures for t in fig.data}
+    assert types == {"scatter"}, types
+
+
+def test_top_products_orders_by_units_sold(panel):
+    fig = charts.top_products(panel, n=2)
+    assert list(fig.data[0].y) == ["Coffee", "Milk"]
+
+
+def test_forecast_charts_and_table(panel):
+    dates = pd.date_range("2024-03-01", periods=2, freq="D")
+    fc = pd.DataFrame({"date": np.repeat(dates, 3), "product": ["Tea", "Coffee", "Milk"] * 2,
+                       "forecast": [1.0, 9.0, 4.0, 2.0, 8.0, 5.0]})
+    bar = charts.forecast_bar(fc)
+    assert list(bar.data[0].y) == ["Coffee", "Milk", "Tea"]  # first day only, largest first
+    assert "Friday 01 March 2024" in bar.layout.title.text
+    day = charts.forecast_day_table(fc, dates[1])
+    assert list(day["product"]) == ["Coffee", "Milk", "Tea"] and day.shape == (3, 2)  # one day, largest first
+    hist_fc = charts.history_and_forecast(panel.set_axis(pd.date_range(end="2024-02-29", periods=60), axis=0),
+                                          fc, "Coffee", history_days=30)
+    lines = {t.name: t for t in hist_fc.data}
+    assert len(lines["Actual sales"].x) == 30
+    assert list(lines["Forecast"].y)[1:] == [9.0, 8.0]  # joined to the last actual day
+
+
+def test_loss_curve_runs_networks_back_to_back_without_the_epochs_early_stopping_skipped():
+    # two networks with a plan of 10 epochs each; the first stopped early after 3
+    first = [EpochRecord(0, e, 10, 1.0, 1.0, 1.0, e, 20, e) for e in (1, 2, 3)]
+    second = [EpochRecord(0, e, 10, 1.0, 1.0, 1.0, 3 + e, 20, 10 + e) for e in (1, 2)]
+    fig = charts.loss_curve(first + second, total_epochs=20)
+    assert list(fig.data[0].x) == [1, 2, 3, None, 4, 5]  # no gap from 4 to 10, a break between networks
+    assert [s.x0 for s in fig.layout.shapes] == [3.5]
+    assert "next network" in fig.layout.xaxis.title.text

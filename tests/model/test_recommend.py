@@ -1,0 +1,202 @@
+"""forecaster.model.recommend: the test span never steers the recommendation (training, scaling, early stopping,
+the choice); the recommendation is the candidate with the lowest validation MAE and ships as validated;
+a recommended model survives save/load. Tiny panels and a few epochs keep these fast."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import TINY as TINY_NETWORK, make_panel
+from forecaster import ForecastConfig, evaluate, fit, forecast, load, save
+from forecaster.model.baselines import BASELINES
+from forecaster.config import DEFAULT_CANDIDATES
+from forecaster.errors import ForecasterError
+from forecaster.labels import CNN_LSTM, GLOBAL_CNN_LSTM, MOVING_AVERAGE_7, NETWORK
+from forecaster.model.recommend import best_blend, network_blends, recommend
+from forecaster.model.windows import chronological_split
+
+# the shared tiny settings, recommending (refit has its own test below)
+TINY = TINY_NETWORK.replace(model="auto", patience=2, seed=3, refit=False)
+
+
+def _state(trained) -> list[dict[str, torch.Tensor]]:
+    return [net.state_dict() for net in trained.networks]
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return make_panel(days=110, products=4)
+
+
+@pytest.fixture(scope="module")
+def rec(panel):
+    return recommend(panel, TINY)
+
+
+def test_auto_is_the_default_model():
+    assert ForecastConfig().model == "auto"
+
+
+def test_test_span_values_change_nothing_in_the_recommendation(panel, rec):
+    test = chronological_split(len(panel), TINY).test
+    changed = panel.copy()
+    changed.iloc[test] = changed.iloc[test] * 10 + 7  # wildly different test span
+    other = recommend(changed, TINY)
+    pd.testing.assert_frame_equal(rec.trained.selection, other.trained.selection)  # same validation MAEs, same choice
+    assert rec.trained.selection_reason == other.trained.selection_reason
+    assert rec.trained.blend == other.trained.blend
+    for model in DEFAULT_CANDIDATES:
+        a, b = rec.networks[model], other.networks[model]
+        assert a.scaler.to_dict() == b.scaler.to_dict()  # scaling fit before the test span
+        assert a.best_epochs == b.best_epochs  # early stopping watched the validation span only
+        assert [(h.train_loss, h.val_loss) for h in a.history] == [(h.train_loss, h.val_loss) for h in b.history]
+        for sa, sb in zip(_state(a), _state(b)):
+            for key in sa:
+                assert torch.equal(sa[key], sb[key]), f"{model}: {key} depends on the test span"
+
+
+def test_validation_predictions_do_not_read_the_test_span(panel, rec):
+    split = chronological_split(len(panel), TINY)
+    cut = panel.iloc[:split.test[0]]  # no test span at all
+    full = rec.trained.predict(panel, split.val)
+    assert np.allclose(full, rec.trained.predict(cut, split.val))
+
+
+def test_recommendation_is_the_lowest_validation_mae(panel, rec):
+    sel = rec.trained.selection
+    assert sel["chosen"].sum() == 1
+    chosen = sel.loc[sel["chosen"]].iloc[0]
+    assert chosen["validation_mae"] == sel["validation_mae"].min()
+    # the recorded validation MAE is what the returned forecaster really scores on the validation span
+    val = chronological_split(len(panel), TINY).val
+    actual = panel.to_numpy()[val]
+    assert np.isclose(np.abs(rec.trained.predict(panel, val) - actual).mean(), chosen["validation_mae"])
+    assert f"{chosen['validation_mae']:.3g}" in rec.trained.selection_reason
+    assert set(sel["candidate"]) >= set(DEFAULT_CANDIDATES) | {"moving_average_7", "seasonal_naive"}
+
+
+def test_every_candidate_is_scored_on_the_same_validation_days(panel, rec):
+    val = chronological_split(len(panel), TINY).val
+    actual = panel.to_numpy()[val]
+    preds = rec.predictions(panel, val)
+    assert len(rec.candidates) >= len(DEFAULT_CANDIDATES) + 3
+    for candidate in rec.candidates:
+        assert np.isclose(np.abs(preds[candidate.name] - actual).mean(), candidate.val_mae), candidate.name
+    assert np.allclose(preds[MOVING_AVERAGE_7], BASELINES[MOVING_AVERAGE_7](panel.to_numpy(), val))
+
+
+def test_fit_with_auto_returns_the_recommendation(panel, rec):
+    trained = fit(panel, TINY)
+    pd.testing.assert_frame_equal(trained.selection, rec.trained.selection)
+    test = chronological_split(len(panel), TINY).test
+    assert np.array_equal(trained.predict(panel, test), rec.trained.predict(panel, test))
+
+
+def test_progress_covers_every_candidate(panel):
+    records = []
+    fit(panel, TINY.replace(patience=0), callback=records.append)
+    total = TINY.epochs * TINY.ensemble * len(DEFAULT_CANDIDATES)
+    assert {r.total_epochs for r in records} == {total}
+    assert [r.done_epochs for r in records] == list(range(1, total + 1))
+
+
+def test_saved_recommended_model_gives_identical_forecasts(panel, rec, tmp_path):
+    run = save(rec.trained, tmp_path)
+    loaded = load(run)
+    assert loaded.blend == rec.trained.blend
+    assert loaded.selection_reason == rec.trained.selection_reason
+    pd.testing.assert_frame_equal(loaded.selection, rec.trained.selection)
+    pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=3), forecast(rec.trained, panel, horizon=3))
+    assert np.array_equal(evaluate(loaded, panel).predictions[NETWORK], evaluate(rec.trained, panel).predictions[NETWORK])
+
+
+def test_a_blend_saves_and_loads(panel, rec, tmp_path):
+    import dataclasses
+
+    blended = dataclasses.replace(rec.trained, blend={NETWORK: 0.6, MOVING_AVERAGE_7: 0.4})
+    loaded = load(save(blended, tmp_path))
+    pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=2), forecast(blended, panel, horizon=2))
+
+
+def test_auto_needs_validation_days(panel):
+    with pytest.raises(ForecasterError, match="validation"):
+        fit(panel, TINY.replace(val_days=0))
+
+
+def test_best_blend_finds_the_mixing_weights():
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0, 10, (20, 3)), rng.uniform(0, 10, (20, 3))
+    weights, mae = best_blend(0.3 * a + 0.7 * b, {NETWORK: a, MOVING_AVERAGE_7: b})
+    assert weights == {NETWORK: 0.3, MOVING_AVERAGE_7: 0.7}
+    assert mae < 1e-9
+
+
+def test_refit_on_validation_days_still_never_sees_the_test_span(panel):
+    config = TINY.replace(refit=True, patience=0)
+    test = chronological_split(len(panel), config).test
+    changed = panel.copy()
+    changed.iloc[test] = changed.iloc[test] * 10 + 7
+    records = []
+    a, b = recommend(panel, config, callback=records.append), recommend(changed, config)
+    pd.testing.assert_frame_equal(a.trained.selection, b.trained.selection)
+    for sa, sb in zip(_state(a.trained), _state(b.trained)):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    done = [r.done_epochs for r in records]
+    assert done == sorted(done) and done[-1] == records[-1].total_epochs  # the bar ends full
+    if a.trained.blend.get(NETWORK, 1) > 0:  # the chosen network was trained again
+        assert a.trained.networks is not a.networks[a.trained.config.model].networks
+
+
+def test_each_network_gets_its_own_blend_with_the_baselines():
+    """Not only the best network is blended: a weaker one whose errors differ from the baseline's can
+    make the best mix, and a network the baseline cannot improve gets no blend."""
+    rng = np.random.default_rng(0)
+    actual = rng.uniform(5, 10, (28, 4))
+    noise = rng.normal(0, 1, (28, 4))
+    baseline = actual + noise  # errors +noise
+    weak = actual - noise * 1.5  # worse alone, but its errors cancel the baseline's
+    strong = actual + noise * 0.5  # better alone, same direction of error as the baseline
+    perfect = actual.copy()
+    out = {c.name: c for c in network_blends(actual, {GLOBAL_CNN_LSTM: strong, CNN_LSTM: weak, "exact": perfect},
+                                             {MOVING_AVERAGE_7: baseline})}
+    assert np.abs(weak - actual).mean() > np.abs(strong - actual).mean()
+    blend = out["blend_cnn_lstm"]
+    assert blend.network == CNN_LSTM and blend.weights == {NETWORK: 0.4, MOVING_AVERAGE_7: 0.6}
+    assert blend.val_mae < 1e-9
+    assert "blend_global_cnn_lstm" not in out or blend.val_mae < out["blend_global_cnn_lstm"].val_mae
+    assert "blend_exact" not in out  # 100 % network: the pure candidate already covers it
+    assert blend.description.startswith("blend of 40% Multi-output CNN+LSTM")
+
+
+def test_without_refit_the_chosen_ensemble_ships_as_validated(panel):
+    """The default: each candidate is the configured ensemble and the recommended model is that very
+    ensemble, so the validation MAE the user reads is the shipped model's."""
+    config = TINY.replace(ensemble=2)
+    assert ForecastConfig().refit is False
+    rec = recommend(panel, config)
+    for model in DEFAULT_CANDIDATES:
+        assert len(rec.networks[model].networks) == 2
+    chosen_name = rec.trained.selection.loc[rec.trained.selection["chosen"], "candidate"].iloc[0]
+    chosen = next(c for c in rec.candidates if c.name == chosen_name)
+    assert rec.trained.networks is rec.networks[chosen.network].networks  # not trained again
+    assert "trained again" not in rec.trained.selection_reason
+    val = chronological_split(len(panel), config).val
+    chosen_mae = rec.trained.selection.loc[rec.trained.selection["chosen"], "validation_mae"].iloc[0]
+    assert np.isclose(np.abs(rec.trained.predict(panel, val) - panel.to_numpy()[val]).mean(), chosen_mae)
+
+
+def test_the_recommendation_trains_exactly_the_candidates_asked_for(panel):
+    config = TINY.replace(candidates=("global_gru_attention", "cnn_lstm"), ensemble=1, epochs=2)
+    rec = recommend(panel, config)
+    assert list(rec.networks) == ["global_gru_attention", "cnn_lstm"]
+    assert {c.network for c in rec.candidates} <= {"global_gru_attention", "cnn_lstm"}
+    assert rec.networks["global_gru_attention"].config.model == "global_gru_attention"
+    assert len(rec.trained.history) <= 2 * 2  # two networks, two epochs each
+
+
+def test_candidates_must_be_different_registry_networks():
+    for bad in ((), ("auto",), ("cnn_lstm", "cnn_lstm"), ("lightgbm",)):
+        with pytest.raises(ForecasterError, match="candidates must be"):
+            ForecastConfig(candidates=bad)

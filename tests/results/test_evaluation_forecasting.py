@@ -1,0 +1,128 @@
+"""Evaluation (baselines on exactly the test days, per-product table) and forecasting
+(the day after the last date, clipped at zero, one row per product, recursive horizons)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import TINY
+from forecaster import ForecasterError, evaluate, fit, forecast
+from forecaster.results.evaluation import compare
+
+# --- evaluation ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def panel3() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    index = pd.date_range("2024-01-01", periods=40, freq="D", name="date")
+    return pd.DataFrame(rng.poisson([3, 20, 8], size=(40, 3)).astype(float), index=index,
+                        columns=pd.Index(["Tea", "Coffee", "Milk"], name="product"))
+
+
+def test_baselines_are_scored_on_exactly_the_same_days(panel3):
+    values = panel3.to_numpy()
+    days = np.arange(30, 40)
+    ev = compare(panel3, {"network": values[days] + 1.0}, days)
+    assert ev.dates.equals(panel3.index[30:40])
+    np.testing.assert_array_equal(ev.actual, values[30:40])
+    np.testing.assert_array_equal(ev.predictions["naive"], values[29:39])
+    np.testing.assert_array_equal(ev.predictions["seasonal_naive"], values[23:33])
+    for method, pred in ev.predictions.items():
+        assert pred.shape == ev.actual.shape
+        assert ev.overall.loc[method, "MAE"] == pytest.approx(np.abs(pred - ev.actual).mean())
+    assert ev.overall.loc["network", "MAE"] == pytest.approx(1.0)
+    assert list(ev.overall.columns[:4]) == ["MAE", "RMSE", "WAPE", "MASE"]
+
+
+def test_per_product_table_says_which_baselines_the_network_beat(panel3):
+    values = panel3.to_numpy()
+    days = np.arange(30, 40)
+    predicted = values[days].copy()
+    predicted[:, 0] += 100  # Tea predicted terribly, the others perfectly
+    ev = compare(panel3, {"network": predicted}, days)
+    table = ev.per_product
+    assert list(table["product"]) == ["Tea", "Coffee", "Milk"]
+    for col in ("mae_network", "mae_naive", "mae_seasonal_naive", "beats_naive", "beats_seasonal_naive"):
+        assert col in table.columns
+    assert table["mae_network"].tolist() == pytest.approx([100.0, 0.0, 0.0])
+    assert table["beats_naive"].tolist() == [False, True, True]
+    assert table["beats_seasonal_naive"].tolist() == [False, True, True]
+    assert table["mae_naive"].tolist() == pytest.approx(np.abs(values[days] - values[days - 1]).mean(0).tolist())
+
+
+def test_evaluate_scores_the_last_test_days_in_original_units(trained_small, small_panel):
+    ev = evaluate(trained_small, small_panel)
+    n = TINY.test_days
+    assert ev.dates.equals(small_panel.index[-n:])
+    np.testing.assert_array_equal(ev.actual, small_panel.to_numpy()[-n:])
+    assert ev.predictions["network"].shape == (n, small_panel.shape[1])
+    assert (ev.predictions["network"] >= 0).all()
+    # predictions are one step ahead from the actual history: the same numbers as predict() on those days
+    days = np.arange(len(small_panel) - n, len(small_panel))
+    np.testing.assert_allclose(ev.predictions["network"], trained_small.predict(small_panel, days))
+    table = ev.predictions_table()
+    assert list(table.columns) == ["date", "product", "actual", "predicted", "lower", "upper"]
+    assert len(table) == n * small_panel.shape[1]
+
+
+def test_evaluate_reorders_columns_to_the_trained_product_order(trained_small, small_panel):
+    shuffled = small_panel[small_panel.columns[::-1]]
+    a, b = evaluate(trained_small, small_panel), evaluate(trained_small, shuffled)
+    assert a.products == b.products == list(small_panel.columns)
+    np.testing.assert_allclose(a.predictions["network"], b.predictions["network"])
+
+
+# --- forecast ------------------------------------------------------------------------------------------
+
+def test_forecast_is_the_next_day_one_non_negative_row_per_product(trained_small, small_panel):
+    fc = forecast(trained_small, small_panel)
+    assert list(fc.columns) == ["date", "product", "step", "forecast", "lower", "median", "upper", "order_quantity"]
+    assert len(fc) == small_panel.shape[1]
+    assert list(fc["product"]) == list(small_panel.columns)
+    assert (fc["date"] == small_panel.index[-1] + pd.Timedelta(days=1)).all()
+    assert (fc["forecast"] >= 0).all() and np.isfinite(fc["forecast"]).all()
+    np.testing.assert_allclose(fc["forecast"], trained_small.predict(small_panel, np.array([len(small_panel)]))[0])
+
+
+def test_forecast_is_clipped_at_zero(small_panel):
+    trained = fit(small_panel, TINY.replace(epochs=1))
+    with torch.no_grad():
+        trained.networks[0].head[-1].bias.fill_(-1000.0)  # the network now says "minus a lot" everywhere
+    scaled = trained.predict_scaled(trained.features(small_panel), np.array([len(small_panel)]))
+    assert (scaled < 0).all()
+    assert (forecast(trained, small_panel, horizon=3)["forecast"] == 0).all()
+
+
+def test_horizon_gives_consecutive_days_fed_back_as_lags(trained_small, small_panel):
+    fc = forecast(trained_small, small_panel, horizon=3)
+    P = small_panel.shape[1]
+    assert len(fc) == 3 * P
+    expected_days = pd.date_range(small_panel.index[-1] + pd.Timedelta(days=1), periods=3, freq="D")
+    assert sorted(fc["date"].unique()) == list(expected_days)
+    assert (fc.groupby("product").size() == 3).all()
+    one = forecast(trained_small, small_panel, horizon=1)
+    np.testing.assert_allclose(fc[fc["date"] == expected_days[0]]["forecast"], one["forecast"])
+    # day 2 is the one-step forecast from the history extended by day 1's forecast
+    day1 = one.pivot(index="date", columns="product", values="forecast")[list(small_panel.columns)]
+    extended = pd.concat([small_panel, day1]).asfreq("D")
+    step2 = forecast(trained_small, extended, horizon=1)
+    np.testing.assert_allclose(fc[fc["date"] == expected_days[1]]["forecast"].to_numpy(), step2["forecast"].to_numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("horizon", [0, -1, 10_000])
+def test_out_of_range_horizon_is_a_user_error(trained_small, small_panel, horizon):
+    with pytest.raises(ForecasterError, match="horizon"):
+        forecast(trained_small, small_panel, horizon=horizon)
+
+
+def test_forecast_needs_the_products_it_was_trained_on(trained_small, small_panel):
+    with pytest.raises(ForecasterError, match="p1"):
+        forecast(trained_small, small_panel.drop(columns=["p1"]))
+
+
+def test_forecast_needs_enough_history(trained_small, small_panel):
+    with pytest.raises(ForecasterError, match="history"):
+        forecast(trained_small, small_panel.iloc[:3])
