@@ -2,6 +2,8 @@
 
 usage: python bench/accuracy.py [dataset ...] [--seed S | --seeds 0,1,2,3] [--threads T] [--set NAME=VALUE ...]
                               [--cutoff-days N]
+       python bench/accuracy.py --horizon-origins [dataset ...] [--seed S] [--threads T] [--set NAME=VALUE ...]
+                              [--cutoff-days N]
        datasets: online_retail_top100 bread_basket_top20 favorita_stores coffee_vending (default: all found),
                  or the extra checks bread_basket_all online_retail_top25_log
 
@@ -23,6 +25,17 @@ Rows per dataset:
   on lightgbm / statsforecast (re-run in a scratch venv on 2026-11-24 it gave the same figures: 42.792,
   2.051, 82.094, 1.094).
 
+``--horizon-origins`` (issue 23) measures multi-day forecasts instead: for each origin T-28, T-21 and T-14
+(T = the panel's length) ``fit(panel before the origin, ForecastConfig(seed=S, **overrides))`` (which holds back
+its own validation and test days of that cut panel, as a user's fit does) forecasts the 14 days after the origin.
+Scored by bucket (day 1, days 2-7, days 8-14) pooled over the 3 origins: MAE of the median and RMSE of the mean as
+ratios to seasonal naive (the last 7 days before the origin repeated), and the mean's bias (bar +/-15 %); and the
+7-day totals per product (both weeks of every origin) of the mean against seasonal naive's. Next to each bucket the
+issue's best reference (fit on the same days: LightGBM, AutoETS or NHITS). Then the coverage of the daily 80 %
+interval and of the daily order quantity at a 90 % service level (bar 0.85-0.95), of the 7-day total's 80 % range
+(bar 0.7-0.9; only where ``forecasting.lead_time_total`` exists), and the forecast's level on days 8-14 over days
+1-7 next to the actuals'. Product-days the forecast marks ``closed`` are left out of the daily scores.
+
 CPU seconds are process CPU time (user + system, all threads: up to 2x wall time on 2 cores) of ingest
 plus the whole recommendation (every candidate trained) plus evaluation.
 """
@@ -42,9 +55,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from forecaster import ForecastConfig, load_panel  # noqa: E402
+from forecaster import ForecastConfig, fit, load_panel  # noqa: E402
 from forecaster.model.baselines import BASELINES  # noqa: E402
 from forecaster.results.evaluation import compare  # noqa: E402
+from forecaster.results import forecasting  # noqa: E402
 from forecaster.model.intervals import calibrate  # noqa: E402
 from forecaster.model.recommend import recommend  # noqa: E402
 from forecaster.model.windows import chronological_split  # noqa: E402
@@ -67,6 +81,30 @@ NEURAL_REFERENCE = {
     "favorita_stores": (0.708, 0.944, 0.762),
     "coffee_vending": (1.062, 0.883, 0.935),
 }
+# Issue 23, the mean forecast one step ahead (../shared/tools/reference_point.py): dataset -> (best RMSE ratio
+# to seasonal naive, its method, its bias)
+POINT_REFERENCE = {
+    "online_retail_top100": (0.838, "LightGBM L2", 0.004),
+    "bread_basket_top20": (0.805, "AutoETS", 0.034),
+    "favorita_stores": (0.788, "LightGBM L2", 0.001),
+    "coffee_vending": (0.884, "AutoETS", -0.033),
+}
+# Issue 23, multi-day forecasts from origins T-28, T-21 and T-14 (references fit on the days before each origin):
+# dataset -> per bucket (day 1, days 2-7, days 8-14, 7-day total) the best reference's MAE ratio to seasonal naive
+# (the last week repeated) and its method; NaN where the issue quotes none
+HORIZON_REFERENCE: dict[str, tuple[tuple[float, str], ...]] = {
+    "online_retail_top100": ((np.nan, "none: day 1 is a closed Saturday"), (0.744, "NHITS"), (0.700, "NHITS"),
+                             (0.887, "LightGBM")),
+    "bread_basket_top20": ((0.899, "AutoETS"), (0.813, "AutoETS"), (0.845, "AutoETS"), (0.927, "NHITS")),
+    "favorita_stores": ((0.521, "NHITS"), (0.733, "NHITS"), (0.791, "NHITS"), (0.735, "NHITS")),
+    "coffee_vending": ((0.830, "LightGBM"), (0.892, "AutoETS"), (0.820, "AutoETS"), (0.772, "AutoETS")),
+}
+HORIZON_CUTS = (28, 21, 14)  # days cut off the panel's end: origins T-28, T-21, T-14 (T = len(panel))
+HORIZON_DAYS = 14
+BUCKETS = {"day 1": slice(0, 1), "days 2-7": slice(1, 7), "days 8-14": slice(7, 14)}
+BIAS_BAR = 0.15  # issue 23: the mean's bias per bucket within +/-15 %
+TOTAL_RANGE_BAR = (0.7, 0.9)  # the 7-day total's 80 % range covers this share of product-weeks
+ORDER_BAR = (0.85, 0.95)  # the daily order quantity at a 90 % service level covers this share of product-days
 # Issue 12, 80% intervals: dataset -> (best interval-score ratio, its method and coverage, best pinball ratio),
 # ratios to seasonal naive with per-product residual quantiles
 INTERVAL_REFERENCE = {
@@ -160,10 +198,13 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
     snaive, best, method = REFERENCE.get(name, (np.nan, np.nan, "none quoted")) if reference else (np.nan, np.nan, "n/a at this cut-off")
     ref = {"method": f"best reference ({method})", "MAE": best,
            "ratio_to_seasonal_naive": best / snaive if snaive else np.nan}
-    rows = pd.concat([rows, pd.DataFrame([ref])], ignore_index=True)
+    point_ratio, point_method, point_bias = POINT_REFERENCE.get(name, (np.nan, "none quoted", np.nan)) if reference \
+        else (np.nan, "n/a at this cut-off", np.nan)
+    point = {"method": f"best mean reference ({point_method})", "rmse_ratio": point_ratio, "Bias": point_bias}
+    rows = pd.concat([rows, pd.DataFrame([ref, point])], ignore_index=True)
     rows.insert(0, "dataset", name)
     rows.insert(1, "products", panel.shape[1])
-    sel = trained.selection.assign(validation_mae=lambda d: d["validation_mae"].round(4))
+    sel = trained.selection.round({"validation_rmsse": 4, "validation_bias": 4})
     note = f"{name}: {trained.selection_reason}\n{sel.to_string(index=False)}"
     return rows, intervals, note
 
@@ -203,12 +244,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cutoff-days", type=int, default=0, metavar="N",
                    help="drop the last N days of every dataset first: tune settings on earlier spans like this, "
                         "so the real test span stays unseen (the reference rows then no longer apply)")
+    p.add_argument("--horizon-origins", action="store_true",
+                   help="multi-day mode of issue 23: train at origins T-28, T-21 and T-14 and score days 1-14 after "
+                        "each by bucket (day 1, days 2-7, days 8-14, 7-day total) against seasonal naive")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.horizon_origins:
+        return horizon_main(a)
     seeds = [int(x) for x in a.seeds.split(",") if x.strip()] or [a.seed]
     tables, interval_tables, notes = [], [], []
     for seed in seeds:
@@ -235,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = notes[:len(tables)]
     table = pd.concat(tables, ignore_index=True)
     table = table.rename(columns={"ratio_to_seasonal_naive": "ratio_snaive"})
-    cols = ["dataset", "products", "method", "MAE", "ratio_snaive", "RMSE", "WAPE", "MASE", "cpu_s", "wall_s"]
+    cols = ["dataset", "products", "method", "MAE", "ratio_snaive", "RMSE", "rmse_ratio", "Bias", "RMSSE", "WAPE",
+            "cpu_s", "wall_s"]
     pd.set_option("display.width", 220)
     pd.set_option("display.max_rows", 500)
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""))
@@ -273,6 +320,165 @@ def seed_ranges(tables: pd.DataFrame, intervals: pd.DataFrame, seeds: list[int],
     return (f"\nThe default over seeds {','.join(map(str, seeds))}: MAE ratio to seasonal naive next to issue 13's "
             "references, 80% interval next to issue 12's (coverage bar 0.75-0.85):\n"
             + pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep=""))
+
+
+# --horizon-origins (issue 23): multi-day forecasts from three origins, scored by horizon bucket
+
+def seasonal_naive_days(history: np.ndarray, horizon: int = HORIZON_DAYS) -> np.ndarray:
+    """(horizon, P) seasonal naive from ``history`` (days, P): the last 7 days repeated, day h (1-based)
+    getting day origin-7+((h-1)%7)."""
+    return history[len(history) - 7 + np.arange(horizon) % 7]
+
+
+def _wide(table: pd.DataFrame, column: str, products: list) -> np.ndarray:
+    """One column of forecast's long table as a (step, product) array in ``products`` order; NaN if absent."""
+    if column not in table.columns:
+        return np.full((int(table["step"].max()), len(products)), np.nan)
+    wide = table.pivot(index="step", columns="product", values=column).reindex(columns=products)
+    return wide.to_numpy(dtype=np.float64)
+
+
+def _lead_time(trained: object, history: pd.DataFrame, products: list) -> dict[str, np.ndarray]:
+    """The next 7 days' total per product (P,) from ``forecasting.lead_time_total``: forecast, lower, upper and
+    order_quantity under keys total_*; an empty dict where the library has no such function."""
+    if not hasattr(forecasting, "lead_time_total"):
+        return {}
+    total = forecasting.lead_time_total(trained, history, days=7, level=0.8, service_level=0.9)
+    total = total.set_index("product").reindex(products)
+    return {f"total_{c}": total[c].to_numpy(dtype=np.float64) if c in total else np.full(len(products), np.nan)
+            for c in ("forecast", "lower", "upper", "order_quantity")}
+
+
+def horizon_origin(panel: pd.DataFrame, cut: int, config: ForecastConfig) -> dict:
+    """Train on ``panel`` less its last ``cut`` days and forecast the 14 days after: (14, P) arrays actual, mean,
+    median (the mean where there is none), lower and upper (80 %), order (90 % service level), closed and the
+    seasonal naive snaive; plus first_day and, where the library has it, the 7-day total's range."""
+    history = panel.iloc[:len(panel) - cut]
+    trained = fit(history, config)
+    products = list(trained.products)
+    table = forecasting.forecast(trained, history, HORIZON_DAYS, level=0.8, service_level=0.9)
+    mean, median = _wide(table, "forecast", products), _wide(table, "median", products)
+    future = panel[products].iloc[len(history):len(history) + HORIZON_DAYS]
+    run = {"actual": future.to_numpy(dtype=np.float64), "mean": mean,
+           "median": np.where(np.isnan(median), mean, median),
+           "lower": _wide(table, "lower", products), "upper": _wide(table, "upper", products),
+           "order": _wide(table, "order_quantity", products), "closed": _wide(table, "closed", products) == 1,
+           "snaive": seasonal_naive_days(history[products].to_numpy(dtype=np.float64)), "first_day": future.index[0]}
+    return {**run, **_lead_time(trained, history, products)}
+
+
+def _share(num: float, den: float) -> float:
+    """num / den, NaN where den is not positive."""
+    return num / den if den > 0 else np.nan
+
+
+def _bucket_scores(actual: np.ndarray, median: np.ndarray, mean: np.ndarray, naive: np.ndarray) -> dict:
+    """MAE of the median and RMSE of the mean, each as a ratio to seasonal naive's, and the mean's bias, over
+    the given (flat) product-days or product-weeks."""
+    if actual.size == 0:
+        return {"n": 0, "MAE ratio": np.nan, "RMSE ratio": np.nan, "bias": np.nan}
+    rmse = lambda f: np.sqrt(np.mean((f - actual) ** 2))  # noqa: E731
+    return {"n": actual.size,
+            "MAE ratio": _share(np.abs(median - actual).mean(), np.abs(naive - actual).mean()),
+            "RMSE ratio": _share(rmse(mean), rmse(naive)),
+            "bias": _share(mean.sum() - actual.sum(), actual.sum())}
+
+
+def horizon_table(runs: list[dict]) -> pd.DataFrame:
+    """Rows day 1, days 2-7, days 8-14 (closed product-days left out) and 7-day total (product-week sums of the
+    mean, both weeks of every origin; closed days included), pooled over the origins."""
+    s = {k: np.stack([r[k] for r in runs]) for k in ("actual", "mean", "median", "snaive", "closed")}  # (O, 14, P)
+    rows = {}
+    for bucket, days in BUCKETS.items():
+        keep = ~s["closed"][:, days]
+        rows[bucket] = _bucket_scores(*(s[k][:, days][keep] for k in ("actual", "median", "mean", "snaive")))
+    week = lambda x: x.reshape(len(runs), 2, 7, -1).sum(axis=2).ravel()  # noqa: E731  (origin, week, product)
+    rows["7-day total"] = _bucket_scores(week(s["actual"]), week(s["mean"]), week(s["mean"]), week(s["snaive"]))
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def horizon_coverage(runs: list[dict]) -> dict[str, float]:
+    """Shares of open product-days inside the daily 80 % interval and at or below the 90 % order quantity, and
+    (where the library gives the 7-day total's range) of product-weeks (week 1 of each origin) inside it and at
+    or below its order quantity; plus the mean forecast's and the actuals' level of days 8-14 over days 1-7."""
+    s = {k: np.stack([r[k] for r in runs]) for k in ("actual", "mean", "lower", "upper", "order", "closed")}
+    a, keep = s["actual"], ~s["closed"]
+    within = lambda x, lo, hi: np.nan if np.isnan(hi).all() else float(((x >= lo) & (x <= hi)).mean())  # noqa: E731
+    out = {"daily 80%": within(a[keep], s["lower"][keep], s["upper"][keep]),
+           "daily order 90%": within(a[keep], -np.inf, s["order"][keep]),
+           "level forecast": _share(s["mean"][:, 7:].sum(), s["mean"][:, :7].sum()),
+           "level actual": _share(a[:, 7:].sum(), a[:, :7].sum())}
+    if "total_lower" in runs[0]:
+        week = a[:, :7].sum(axis=1)
+        total = {k: np.stack([r[f"total_{k}"] for r in runs]) for k in ("lower", "upper", "order_quantity")}
+        out["7-day total 80%"] = within(week, total["lower"], total["upper"])
+        out["7-day total order 90%"] = within(week, -np.inf, total["order_quantity"])
+    return out
+
+
+def _day_profile(runs: list[dict]) -> str:
+    """The mean forecast's total over the actual total for each day ahead, pooled over origins and products."""
+    mean, actual = (np.stack([r[k] for r in runs]).sum(axis=(0, 2)) for k in ("mean", "actual"))
+    return " ".join(f"{_share(m, a):.2f}" for m, a in zip(mean, actual))
+
+
+def horizon_report(name: str, runs: list[dict], seconds: float, reference: bool) -> str:
+    """One dataset's table (buckets x MAE ratio, RMSE ratio, bias, the issue's reference, whether it is met)
+    with its coverage, level and day-1 notes."""
+    table = horizon_table(runs)
+    refs = HORIZON_REFERENCE.get(name) if reference else None
+    refs = refs or ((np.nan, "none quoted" if reference else "n/a at this cut-off"),) * 4
+    table["reference"], table["ref method"] = [r[0] for r in refs], [r[1] for r in refs]
+    yes_no = lambda ok, known: np.where(known, np.where(ok, "yes", "no"), "")  # noqa: E731
+    table["below ref"] = yes_no(table["MAE ratio"] < table["reference"], table["reference"].notna())
+    table["bias ok"] = yes_no(table["bias"].abs() <= BIAS_BAR, table["bias"].notna())
+    cov = horizon_coverage(runs)
+    first = ", ".join(f"{r['first_day']:%a %Y-%m-%d}" for r in runs)
+    lines = [f"\n{name}: {runs[0]['actual'].shape[1]} products, origins T-{', T-'.join(map(str, HORIZON_CUTS))} "
+             f"(first forecast days {first}), {seconds:.0f} s",
+             table.to_string(float_format=lambda x: f"{x:.3f}", na_rep=""),
+             f"coverage: daily 80% interval {cov['daily 80%']:.3f}, daily order quantity (90%) "
+             f"{cov['daily order 90%']:.3f} (bar {ORDER_BAR[0]}-{ORDER_BAR[1]})"]
+    if "7-day total 80%" in cov:
+        lines.append(f"7-day total (week 1 of each origin): 80% range {cov['7-day total 80%']:.3f} "
+                     f"(bar {TOTAL_RANGE_BAR[0]}-{TOTAL_RANGE_BAR[1]}), "
+                     f"order quantity (90%) {cov['7-day total order 90%']:.3f}")
+    else:
+        lines.append("7-day total range: not measured, forecaster.results.forecasting has no lead_time_total yet")
+    lines.append(f"level of days 8-14 over days 1-7: forecast {cov['level forecast']:.3f}, actual "
+                 f"{cov['level actual']:.3f}; forecast / actual by day 1..14: {_day_profile(runs)}")
+    for r in runs:
+        day1, rest = r["mean"][0].sum(), r["mean"][1:7].sum() / 6
+        if r["closed"][0].all():
+            lines.append(f"note: day 1 ({r['first_day']:%a %Y-%m-%d}) is closed, left out of the day-1 scores")
+        elif r["actual"][0].sum() == 0:
+            lines.append(f"note: no sales on day 1 ({r['first_day']:%a %Y-%m-%d}), no closed column to leave it out; "
+                         f"its forecast totals {day1:.1f}, {_share(day1, rest):.2f} of the mean day 2-7 forecast")
+    return "\n".join(lines)
+
+
+def horizon_main(a: argparse.Namespace) -> int:
+    """--horizon-origins: per dataset, train at the three origins and print the horizon table (see the module
+    docstring)."""
+    config = ForecastConfig(seed=a.seed, **_overrides(a.set))
+    pd.set_option("display.width", 220)
+    print(f"Multi-day forecasts (issue 23), seed {a.seed}: MAE of the median and RMSE of the mean as ratios to "
+          f"seasonal naive (the last week repeated), bias of the mean (bar +/-{BIAS_BAR:.0%}), pooled over the "
+          "origins; n = product-days (product-weeks for the 7-day total); below ref = MAE ratio below the reference's")
+    found = False
+    for name in a.datasets or list(DATASETS):
+        panel = load(name)
+        if panel is None:
+            continue
+        panel = panel.iloc[:len(panel) - a.cutoff_days]
+        wall0 = time.perf_counter()
+        runs = [horizon_origin(panel, cut, config) for cut in HORIZON_CUTS]
+        print(horizon_report(name, runs, time.perf_counter() - wall0, reference=not a.cutoff_days), flush=True)
+        print(f"# {name} seed {a.seed} done", file=sys.stderr, flush=True)
+        found = True
+    if not found:
+        print("no dataset found under", DATA, file=sys.stderr)
+    return 0 if found else 1
 
 
 if __name__ == "__main__":

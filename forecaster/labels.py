@@ -22,6 +22,9 @@ NAIVE = "naive"
 SEASONAL_NAIVE = "seasonal_naive"
 MOVING_AVERAGE_7 = "moving_average_7"
 WEEKDAY_MEAN_4 = "weekday_mean_4"
+# reference rows of an evaluation: what no method may look good against by forecasting less
+ZERO = "zero"
+MEAN_28 = "mean_28"
 
 LABELS: dict[str, str] = {
     AUTO: "Recommended model",
@@ -34,6 +37,8 @@ LABELS: dict[str, str] = {
     SEASONAL_NAIVE: "Seasonal naive (same weekday last week)",
     MOVING_AVERAGE_7: "7-day moving average",
     WEEKDAY_MEAN_4: "Same weekday, mean of the last 4 weeks",
+    ZERO: "Forecast zero (reference)",
+    MEAN_28: "Mean of the last 28 days",
 }
 
 

@@ -30,25 +30,34 @@ st.caption(f"{markdown(job.label)}: the last {len(evaluation.dates)} days ({eval
 if trained.cancelled:
     st.warning("Training was cancelled: these are the scores of the best model found before that.")
 
-HELP = {"MAE": "Mean absolute error: how many units off per product per day, on average.",
-        "RMSE": "Like MAE, but big misses count more.",
-        "WAPE": "All errors added up, as a share of everything sold. 25% means errors equal a quarter of sales.",
-        "MASE": "Error relative to copying last week's same weekday. Below 1 beats that rule."}
-FORMAT = {"MAE": "{:.2f}", "RMSE": "{:.2f}", "WAPE": "{:.1%}", "MASE": "{:.2f}"}
+HELP = {"MAE": "Mean absolute error of the median (the typical day): units off per product per day. A forecast "
+               "of zero can win it on products that sell on few days, so read it with RMSE and Bias.",
+        "RMSE": "Root mean squared error of the expected demand (the forecast): big misses count more. Forecasting "
+                "less never wins it.",
+        "Bias": "Forecast total against what sold: -30% means the forecasts added up to 30% too little.",
+        "WAPE": "All errors of the median added up, as a share of everything sold.",
+        "RMSSE": "RMSE of each product relative to its own day-to-day change, averaged over products.",
+        "MASE": "MAE relative to copying last week's same weekday. Below 1 beats that rule."}
+FORMAT = {"MAE": "{:.2f}", "RMSE": "{:.2f}", "Bias": "{:+.1%}", "WAPE": "{:.1%}", "RMSSE": "{:.3f}",
+          "MASE": "{:.2f}"}
+CARDS = ("MAE", "RMSE", "Bias", "WAPE")
 methods = list(overall.index)
 cols = st.columns(len(methods))
 for col, method in zip(cols, methods):
     with col.container(border=True):
         st.markdown(f"**{model_name if method == NETWORK else label(method)}**")
-        for metric in ("MAE", "RMSE", "WAPE", "MASE"):
+        for metric in CARDS:
             value = overall.loc[method, metric]
             delta = None
             if method == NETWORK:
                 ref = overall.loc[SEASONAL_NAIVE, metric]
                 delta = FORMAT[metric].format(value - ref) + " vs seasonal naive"
-            st.metric(metric, FORMAT[metric].format(value), delta=delta, delta_color="inverse",
+            st.metric(metric, FORMAT[metric].format(value), delta=delta,
+                      delta_color="off" if metric == "Bias" else "inverse",
                       help=HELP[metric])
-(st.success if overall["MAE"].idxmin() == NETWORK else st.warning)(charts.verdict(evaluation, model_name))
+(st.warning if evaluation.shortfalls(NETWORK) else st.success)(charts.verdict(evaluation, model_name))
+with st.expander("Every measure, every method", expanded=False):
+    st.dataframe(results.overall_table(overall, model_name), hide_index=True)
 
 if trained.selection is not None:
     with st.expander("Recommended model: why this one", expanded=False):

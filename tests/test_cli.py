@@ -255,7 +255,7 @@ def test_backtest_origins_flag_prints_one_row_per_cut_off_and_method(demo_csv, w
     assert done.returncode == 0, done.stderr
     assert "rolling backtest" in done.stderr
     rows = [line for line in done.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]
-    assert len(rows) == 2 * 4  # two cut-offs, the network and three baselines each
+    assert len(rows) == 2 * 6  # two cut-offs, the network, three baselines and two reference rows each
 
 
 def test_candidate_flags_are_kept_and_a_conflict_with_a_named_model_is_refused():

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from forecaster.io import export
+from forecaster.labels import NETWORK, label
 from forecaster.device import device_label, resolve_device
 from forecaster.results.evaluation import Evaluation, evaluate
 from forecaster.results.forecasting import point_forecast
@@ -31,6 +32,12 @@ def forecast_csv(key: str, _forecast: pd.DataFrame) -> bytes:
 @st.cache_data(max_entries=16, show_spinner=False)
 def metrics_csv(key: str, _evaluation: Evaluation, level: float) -> bytes:
     return export.to_csv_bytes(export.metrics_table(_evaluation, level))
+
+
+def overall_table(overall: pd.DataFrame, model_name: str) -> pd.DataFrame:
+    """The evaluation's methods x measures, each method under the name a user reads."""
+    named = overall.rename(index=lambda m: model_name if m == NETWORK else label(m))
+    return named.rename_axis("method").reset_index()
 
 
 @st.cache_resource(show_spinner=False)

@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..labels import MOVING_AVERAGE_7, NAIVE, SEASONAL_NAIVE, WEEKDAY_MEAN_4
+from ..labels import MEAN_28, MOVING_AVERAGE_7, NAIVE, SEASONAL_NAIVE, WEEKDAY_MEAN_4, ZERO
 
 
 def naive(values: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -24,11 +24,26 @@ def moving_average(values: np.ndarray, days: np.ndarray, window: int = 7) -> np.
     return (csum[days] - csum[days - window]) / window
 
 
+def zero(values: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Nothing sells: the forecast that wins MAE on intermittent demand while ordering nothing."""
+    return np.zeros((len(days), values.shape[1]))
+
+
+def mean_28(values: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Tomorrow sells the mean of the last 28 days (fewer at the start of the history): an unbiased level."""
+    csum = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
+    start = np.maximum(days - 28, 0)
+    return (csum[days] - csum[start]) / np.maximum(days - start, 1)[:, None]
+
+
 BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     NAIVE: naive,
     SEASONAL_NAIVE: seasonal_naive,
     MOVING_AVERAGE_7: moving_average,
 }
+# reference rows every evaluation shows next to the baselines: no method may look good by forecasting less
+# than forecast zero, nor by a bias the plain 28-day mean does not have
+REFERENCES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {ZERO: zero, MEAN_28: mean_28}
 
 
 def weekday_mean(values: np.ndarray, days: np.ndarray, weeks: int = 4) -> np.ndarray:

@@ -49,6 +49,9 @@ MIN_GLOBAL_BATCH = 64
 BLEND_BASELINES = (MOVING_AVERAGE_7, WEEKDAY_MEAN_4, SEASONAL_NAIVE)
 BLEND_STEP = 0.1
 PURE_NETWORK = {NETWORK: 1.0}  # blend weights of a network on its own
+# a candidate whose validation total is this much further from what sold than the least biased baseline's
+# ranks after every other (a level change moves every method's bias alike: the baselines say how much)
+BIAS_LIMIT = 0.1
 
 
 def fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallback | None,
@@ -88,12 +91,21 @@ def planned_epochs(config: ForecastConfig) -> int:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One row of the choice: a pure network, a baseline or a blend, and its validation error."""
+    """One row of the choice: a pure network, a baseline or a blend, and its validation error (RMSSE) and
+    bias."""
 
     name: str
     network: str  # the network family whose trained forecaster it uses (a baseline: the best network)
     weights: dict[str, float]  # blend weights; PURE_NETWORK = the network alone
-    val_mae: float
+    val_rmsse: float
+    val_bias: float = 0.0
+    biased: bool = False  # its validation bias is BIAS_LIMIT beyond the least biased baseline's
+
+    @property
+    def rank(self) -> tuple[bool, float]:
+        """What the choice minimises: a biased candidate ranks after every other, then RMSSE (squared error
+        of the mean: no candidate wins it by forecasting less)."""
+        return (self.biased, self.val_rmsse)
 
     @property
     def description(self) -> str:
@@ -126,8 +138,22 @@ def _relay(callback: ProgressCallback | None, offset: int, total: int) -> Progre
     return lambda record: callback(shift_progress(record, offset, total))
 
 
-def _mae(actual: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.abs(actual - pred).mean())
+def naive_scale(history: np.ndarray) -> np.ndarray:
+    """(P,) each product's mean squared one-day change over ``history`` (RMSSE's scale, as in the M5
+    competition), NaN for a product that never changed (it says nothing about the choice)."""
+    scale = np.mean(np.diff(history, axis=0) ** 2, axis=0) if len(history) > 1 else np.zeros(history.shape[1])
+    return np.where(scale > 0, scale, np.nan)
+
+
+def _rmsse(actual: np.ndarray, pred: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Mean over products of the root mean squared scaled error of ``pred`` (..., D, P): (...,)."""
+    per_product = np.sqrt(np.mean((pred - actual) ** 2, axis=-2) / scale)
+    return np.nanmean(per_product, axis=-1) if np.isfinite(scale).any() else np.sqrt(np.mean((pred - actual) ** 2, axis=(-2, -1)))
+
+
+def _bias(actual: np.ndarray, pred: np.ndarray) -> float:
+    sold = float(actual.sum())
+    return float((pred.sum() - sold) / sold) if sold > 0 else 0.0
 
 
 def _grid(k: int, step: float) -> np.ndarray:
@@ -137,20 +163,22 @@ def _grid(k: int, step: float) -> np.ndarray:
     return np.array(rows, dtype=np.float64) / n
 
 
-def best_blend(actual: np.ndarray, parts: dict[str, np.ndarray], step: float = BLEND_STEP) -> tuple[dict[str, float], float]:
-    """Weights (summing to 1, on a grid) of ``parts`` with the lowest MAE against ``actual``; first wins ties."""
+def best_blend(actual: np.ndarray, parts: dict[str, np.ndarray], scale: np.ndarray,
+               step: float = BLEND_STEP) -> tuple[dict[str, float], float]:
+    """Weights (summing to 1, on a grid) of ``parts`` with the lowest RMSSE against ``actual`` (``scale``:
+    :func:`naive_scale`); first wins ties."""
     names = list(parts)
     stack = np.stack([parts[n] for n in names])  # (k, D, P)
     grid = _grid(len(names), step)
-    maes = np.abs(np.tensordot(grid, stack, axes=1) - actual[None]).mean(axis=(1, 2))
+    scores = _rmsse(actual[None], np.tensordot(grid, stack, axes=1), scale)
     # prefer more network weight on a tie: order the grid by the first weight, descending
-    order = np.lexsort((-grid[:, 0], maes))
+    order = np.lexsort((-grid[:, 0], scores))
     w = grid[order[0]]
-    return {n: round(float(x), 6) for n, x in zip(names, w)}, float(maes[order[0]])
+    return {n: round(float(x), 6) for n, x in zip(names, w)}, float(scores[order[0]])
 
 
 def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray],
-                   baseline_pred: dict[str, np.ndarray]) -> list[Candidate]:
+                   baseline_pred: dict[str, np.ndarray], scale: np.ndarray) -> list[Candidate]:
     """One blend candidate per network, ``blend_<network>``: its best mix with the baselines.
 
     Each network gets its own mix, not only the best network: a weaker network may still add the most to
@@ -159,9 +187,11 @@ def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray],
     """
     out = []
     for model, pred in network_pred.items():
-        weights, mae = best_blend(actual, {NETWORK: pred, **baseline_pred})
+        weights, score = best_blend(actual, {NETWORK: pred, **baseline_pred}, scale)
         if not any(w == 1.0 for w in weights.values()):
-            out.append(Candidate(f"blend_{model}", model, {k: w for k, w in weights.items() if w > 0}, mae))
+            mix = sum(w * ({NETWORK: pred, **baseline_pred}[k]) for k, w in weights.items())
+            out.append(Candidate(f"blend_{model}", model, {k: w for k, w in weights.items() if w > 0}, score,
+                                 _bias(actual, mix)))
     return out
 
 
@@ -193,7 +223,7 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
               callback: ProgressCallback | None = None, cancel: CancelFlag | None = None,
               executor: Executor | None = None) -> Recommendation:
     """Train every candidate on ``panel`` (all at once where ``executor`` can) and recommend the one with the
-    lowest validation MAE."""
+    lowest validation RMSSE among those whose validation bias is within BIAS_LIMIT."""
     executor = executor or InlineExecutor()
     if config.model != AUTO:
         raise ValueError("recommend() is for model='auto'")
@@ -206,7 +236,7 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     if not networks:  # cancelled before the first candidate learned anything
         return Recommendation(last, {}, split.val, [])
     candidates = score_candidates(panel, networks, split.val)
-    chosen = min(candidates, key=lambda c: c.val_mae)  # min keeps the first on a tie: networks first
+    chosen = min(candidates, key=lambda c: c.rank)  # min keeps the first on a tie: networks first
     result, refitted = _ship(panel, config, split, networks, chosen, total, callback, cancel, executor, seconds)
     result.selection = selection_table(candidates, chosen)
     result.selection_reason = _reason(chosen, candidates, len(split.val)) + (
@@ -236,16 +266,20 @@ def train_candidates(panel: pd.DataFrame, config: ForecastConfig, split: Split, 
 
 
 def score_candidates(panel: pd.DataFrame, networks: dict[str, TrainedForecaster], days: np.ndarray) -> list[Candidate]:
-    """Every candidate's MAE on the validation days: the networks, the baselines, one blend per network."""
+    """Every candidate's RMSSE and bias on the validation days: the networks, the baselines, one blend per
+    network."""
     values = panel.to_numpy(dtype=np.float64)
-    actual = values[days]
+    actual, scale = values[days], naive_scale(values[:days[0]])
     network_pred = {m: trained.predict(panel, days) for m, trained in networks.items()}
-    candidates = [Candidate(m, m, PURE_NETWORK, _mae(actual, pred)) for m, pred in network_pred.items()]
-    best_network = min(candidates, key=lambda c: c.val_mae).network
+    candidates = [Candidate(m, m, PURE_NETWORK, float(_rmsse(actual, pred, scale)), _bias(actual, pred))
+                  for m, pred in network_pred.items()]
+    best_network = min(candidates, key=lambda c: c.rank).network
     baseline_pred = {b: BLEND_COMPONENTS[b][0](values, days) for b in BLEND_BASELINES}
-    candidates += [Candidate(b, best_network, {NETWORK: 0.0, b: 1.0}, _mae(actual, pred))
-                   for b, pred in baseline_pred.items()]
-    return candidates + network_blends(actual, network_pred, baseline_pred)
+    candidates += [Candidate(b, best_network, {NETWORK: 0.0, b: 1.0}, float(_rmsse(actual, pred, scale)),
+                             _bias(actual, pred)) for b, pred in baseline_pred.items()]
+    candidates += network_blends(actual, network_pred, baseline_pred, scale)
+    allowed = min(abs(c.val_bias) for c in candidates if c.name in baseline_pred) + BIAS_LIMIT
+    return [dataclasses.replace(c, biased=abs(c.val_bias) > allowed) for c in candidates]
 
 
 def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: dict[str, TrainedForecaster],
@@ -293,18 +327,24 @@ def _refit(panel: pd.DataFrame, config: ForecastConfig, chosen: TrainedForecaste
 
 
 def selection_table(candidates: list[Candidate], chosen: Candidate) -> pd.DataFrame:
-    """One row per candidate, in the order they were tried: what it is, its validation MAE, the choice."""
+    """One row per candidate, in the order they were tried: what it is, its validation RMSSE and bias, the
+    choice."""
     return pd.DataFrame({
         "candidate": [c.name for c in candidates],
         "description": [c.description for c in candidates],
-        "validation_mae": [c.val_mae for c in candidates],
+        "validation_rmsse": [c.val_rmsse for c in candidates],
+        "validation_bias": [c.val_bias for c in candidates],
         "chosen": [c is chosen for c in candidates],
     })
 
 
 def _reason(chosen: Candidate, candidates: list[Candidate], days: int) -> str:
-    others = sorted((c for c in candidates if c is not chosen), key=lambda c: c.val_mae)
-    rest = "; ".join(f"{c.description} {c.val_mae:.3g}" for c in others)
-    return (f"Recommended: {chosen.description}, because it had the smallest average error per product and day "
-            f"on the {days} days just before the test span (validation MAE {chosen.val_mae:.3g}; {rest}).")
+    others = sorted((c for c in candidates if c is not chosen), key=lambda c: c.rank)
+    rest = "; ".join(f"{c.description} {c.val_rmsse:.3g}" for c in others)
+    within = (f", its total no further from what sold than the least biased simple rule's plus {BIAS_LIMIT:.0%}"
+              if not chosen.biased else " (every candidate's total was further from what sold than that)")
+    return (f"Recommended: {chosen.description}, because its forecasts of expected demand had the smallest "
+            f"squared error per product (relative to each product's day-to-day change) on the {days} days just "
+            f"before the test span{within} (validation RMSSE "
+            f"{chosen.val_rmsse:.3g}, bias {chosen.val_bias:+.1%}; {rest}).")
 

@@ -6,28 +6,55 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..labels import NETWORK, SEASONAL_NAIVE
-from ..model.baselines import BASELINES
+from ..labels import NETWORK, SEASONAL_NAIVE, label
+from ..model.baselines import BASELINES, REFERENCES
 from ..model.intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_growth, residual_calibration
 from ..model.trained import TrainedForecaster
 from ..model.windows import chronological_split
-from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, coverage, interval_score, per_product_mae,
-                      pinball_loss, pooled_metrics)
+from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, bias, coverage, interval_score,
+                      per_product_mae, pinball_loss, pooled_metrics, rmsse)
+
+
+BIAS_OK = 0.1  # a forecast total within 10 % of what sold is not called biased
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Every test day predicted one step ahead from the actual history before it."""
+    """Every test day predicted one step ahead from the actual history before it.
+
+    ``predictions`` are each method's expected demand (the mean, what totals, RMSE and bias judge);
+    ``medians`` its median (what MAE judges): the network's from its calibrated distribution, a
+    baseline's its own rule (a rule of thumb is read as a typical day)."""
 
     dates: pd.DatetimeIndex
     products: list[str]
     actual: np.ndarray  # (D, P)
-    predictions: dict[str, np.ndarray]  # method -> (D, P), "network" first
-    overall: pd.DataFrame  # one row per method: MAE, RMSE, WAPE, MASE, ratio_to_seasonal_naive
-    per_product: pd.DataFrame  # one row per product: mae_<method>, beats_<baseline>
+    predictions: dict[str, np.ndarray]  # method -> (D, P) mean, "network" first
+    overall: pd.DataFrame  # one row per method: METRIC_NAMES, ratio_to_seasonal_naive (MAE), rmse_ratio
+    per_product: pd.DataFrame  # one row per product: mae_<method>, beats_<baseline>, the first method's error
     # method -> its interval calibration (the model's on its validation days, each baseline's on every day
     # before the test span); a method missing here has no interval (a model saved before intervals existed)
     calibrations: dict[str, Calibration] = field(default_factory=dict)
+    medians: dict[str, np.ndarray] = field(default_factory=dict)  # method -> (D, P); missing: the mean
+
+    def shortfalls(self, method: str = NETWORK) -> list[str]:
+        """Why ``method`` does not beat every other row, in a planner's words (empty: it beats them all on
+        the median's MAE, the mean's RMSE, and with a total within BIAS_OK of what sold, or no further off
+        than the least biased other row)."""
+        overall = self.overall
+        others = overall.drop(index=method)
+        row, found = overall.loc[method], []
+        for metric, what in (("MAE", "its typical day (median) is further off"),
+                             ("RMSE", "its expected demand (mean) has a larger squared error")):
+            best = others[metric].idxmin()
+            if not row[metric] < others.loc[best, metric]:
+                found.append(f"{what} than {label(best)}'s ({metric} {row[metric]:.3g} against "
+                             f"{others.loc[best, metric]:.3g})")
+        allowed = max(BIAS_OK, float(others["Bias"].abs().min()))
+        if np.isfinite(row["Bias"]) and abs(row["Bias"]) > allowed:
+            found.append(f"its forecasts add up to {abs(row['Bias']):.0%} {'more' if row['Bias'] > 0 else 'less'} "
+                         "than what sold")
+        return found
 
     def bounds(self, method: str, level: float = DEFAULT_LEVEL) -> tuple[np.ndarray, np.ndarray] | None:
         """(D, P) lower and upper bounds of ``method``'s central ``level`` interval, or None without one."""
@@ -87,32 +114,49 @@ class Evaluation:
 
 def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.ndarray,
             calibrations: dict[str, Calibration | None] | None = None) -> Evaluation:
-    """Score any set of (D, P) predictions for target days ``days`` against the baselines; ``calibrations``
-    gives the predictions' intervals (the baselines get their own from the days before ``days``)."""
+    """Score any set of (D, P) mean predictions for target days ``days`` against the baselines and the
+    reference rows; ``calibrations`` gives the predictions' distributions (their medians and intervals;
+    the baselines get their own from the days before ``days``)."""
     values = panel.to_numpy(dtype=np.float64)
     actual = values[days]
     history = values[:days[0]]
     all_preds = dict(predictions)
-    for name, baseline in BASELINES.items():
-        all_preds.setdefault(name, baseline(values, days))
-    rows = {name: pooled_metrics(actual, pred, history) for name, pred in all_preds.items()}
+    for name, rule in {**BASELINES, **REFERENCES}.items():
+        all_preds.setdefault(name, rule(values, days))
+    cals = {name: cal for name, cal in (calibrations or {}).items() if cal is not None}
+    medians = {name: cals[name].quantile(predictions[name], 0.5) if name in cals else pred
+               for name, pred in all_preds.items()}
+    rows = {name: pooled_metrics(actual, pred, history, medians[name]) for name, pred in all_preds.items()}
     overall = pd.DataFrame.from_dict(rows, orient="index", columns=list(METRIC_NAMES))
     overall.index.name = "method"
     overall["ratio_to_seasonal_naive"] = overall["MAE"] / overall.loc[SEASONAL_NAIVE, "MAE"]
-    per_product = pd.DataFrame({"product": [str(c) for c in panel.columns]})
-    for name, pred in all_preds.items():
-        per_product[f"mae_{name}"] = per_product_mae(actual, pred)
-    first = next(iter(predictions), None)
+    overall["rmse_ratio"] = overall["RMSE"] / overall.loc[SEASONAL_NAIVE, "RMSE"]
+    per_product = _per_product(panel, actual, history, all_preds, medians, next(iter(predictions), None))
+    growth = horizon_growth(history)  # one history, shared by every baseline's interval
+    for name, rule in {**BASELINES, **REFERENCES}.items():
+        if name not in predictions:
+            cals[name] = residual_calibration(values, rule, int(days[0]), growth=growth)
+    return Evaluation(panel.index[days], list(per_product["product"]), actual, all_preds, overall, per_product, cals,
+                      medians)
+
+
+def _per_product(panel: pd.DataFrame, actual: np.ndarray, history: np.ndarray, means: dict[str, np.ndarray],
+                 medians: dict[str, np.ndarray], first: str | None) -> pd.DataFrame:
+    """One row per product: each method's MAE (of its median); for the first method also its error as a
+    share of the product's sales, its bias and RMSSE, and whether it beats each baseline's MAE."""
+    table = pd.DataFrame({"product": [str(c) for c in panel.columns]})
+    for name, median in medians.items():
+        table[f"mae_{name}"] = per_product_mae(actual, median)
     if first is not None:
+        sold = actual.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["error_pct"] = np.where(sold > 0, np.abs(actual - medians[first]).sum(axis=0) / sold, np.nan)
+        table["bias"] = bias(actual, means[first], axis=0)
+        table["rmsse"] = rmsse(actual, means[first], history, axis=0)
         for name in BASELINES:
             if name != first:
-                per_product[f"beats_{name}"] = per_product[f"mae_{first}"] < per_product[f"mae_{name}"]
-    cals = {name: cal for name, cal in (calibrations or {}).items() if cal is not None}
-    growth = horizon_growth(values[:days[0]])  # one history, shared by every baseline's interval
-    for name, baseline in BASELINES.items():
-        if name not in predictions:
-            cals[name] = residual_calibration(values, baseline, int(days[0]), growth=growth)
-    return Evaluation(panel.index[days], list(per_product["product"]), actual, all_preds, overall, per_product, cals)
+                table[f"beats_{name}"] = table[f"mae_{first}"] < table[f"mae_{name}"]
+    return table
 
 
 def evaluate(trained: TrainedForecaster, panel: pd.DataFrame) -> Evaluation:

@@ -9,6 +9,7 @@ import pytest
 
 from forecaster.config import DEFAULT_CONFIG, MODEL_CHOICES, format_lags
 from forecaster.labels import label
+from forecaster.model.recommend import BIAS_LIMIT
 from ui.widgets import setting_help
 from forecaster.data.demo import DEMO_NAME, demo_csv_bytes
 from ui.jobs import registry
@@ -278,9 +279,13 @@ def test_evaluate_page_shows_cards_bars_and_any_product(trained_app):
     at = trained_app.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error
     labels = [m.label for m in at.metric]
-    assert labels.count("MAE") == 4 and labels.count("WAPE") == 4 and labels.count("MASE") == 4
+    # the network, three baselines and the two reference rows (forecast zero, 28-day mean), each on the
+    # median's MAE, the mean's RMSE and bias, and WAPE
+    assert [labels.count(m) for m in ("MAE", "RMSE", "Bias", "WAPE")] == [6, 6, 6, 6]
     assert "vs seasonal naive" in at.metric[0].proto.delta
     assert any("baseline" in m.value for m in [*at.success, *at.warning])
+    every = next(d.value for d in at.dataframe if "RMSSE" in d.value.columns)
+    assert {"Forecast zero (reference)", "Mean of the last 28 days"} <= set(every["method"])
     titles = chart_titles(at)
     assert titles[0] == "Error per product (neural network)"
     products = at.selectbox(key="w_eval_product").options
@@ -334,7 +339,7 @@ def test_evaluate_page_shows_interval_coverage_next_to_the_baselines(trained_app
     at = trained_app.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error
     intervals = next(d.value for d in at.dataframe if "Coverage" in d.value.columns)
-    assert len(intervals) == 4 and intervals["Coverage"].between(0, 1).all()
+    assert len(intervals) == 6 and intervals["Coverage"].between(0, 1).all()
     assert "Interval score vs seasonal naive" in intervals.columns
     assert any("interval held the actual demand" in shown(m.value) for m in [*at.success, *at.warning])
     assert "Interval coverage per product" in chart_titles(at)[1]
@@ -349,13 +354,15 @@ def test_the_recommended_model_shows_its_choice_and_reason(tiny_csv):
     assert "Recommended model" in [s.value for s in at.subheader]
     assert any("Recommended:" in shown(i.value) for i in at.info)
     table = at.dataframe[0].value
-    assert list(table.columns) == ["candidate", "description", "validation_mae", "chosen"]
+    assert list(table.columns) == ["candidate", "description", "validation_rmsse", "validation_bias", "chosen"]
     assert table["chosen"].sum() == 1 and {"global_cnn_lstm", "cnn_lstm", "seasonal_naive"} <= set(table["candidate"])
-    chosen = table.loc[table["chosen"], "validation_mae"].iloc[0]
-    assert chosen == table["validation_mae"].min()
+    chosen = table.loc[table["chosen"]].iloc[0]
+    rules = table["candidate"].isin(["moving_average_7", "weekday_mean_4", "seasonal_naive"])
+    fair = table["validation_bias"].abs() <= table.loc[rules, "validation_bias"].abs().min() + BIAS_LIMIT
+    assert chosen["validation_rmsse"] == table.loc[fair, "validation_rmsse"].min()
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception
-    assert at.expander[0].label.startswith("Recommended model")
+    assert any(e.label.startswith("Recommended model") for e in at.expander)
     assert chart_titles(at)[0].startswith("Error per product (recommended model)")
 
 
@@ -370,7 +377,7 @@ def test_a_browser_refresh_finds_the_sessions_job_again(trained_app):
     assert at.session_state["owner_id"] == owner
     assert f"Finished after {3 * DEFAULT_CONFIG.ensemble} epochs" in sidebar_text(at)  # 3 per ensemble member
     at.switch_page("pages/evaluate.py").run()
-    assert not at.exception and len(at.metric) == 16
+    assert not at.exception and len(at.metric) == 24
     other = new_app()  # another browser session: none of that
     assert other.session_state["owner_id"] != owner and "None yet: start one" in sidebar_text(other)
 
@@ -453,4 +460,4 @@ def test_the_backtest_button_trains_the_cut_offs_and_evaluate_shows_mae_and_cove
     assert "Rolling backtest: mean absolute error (units per day) per cut-off" in titles
     assert "Rolling backtest: share of test days inside the interval per cut-off" in titles
     cut_offs = next(d.value for d in at.dataframe if "mean coverage" in d.value.columns)
-    assert (cut_offs["cut-offs"] == 4).all() and len(cut_offs) == 4
+    assert (cut_offs["cut-offs"] == 4).all() and len(cut_offs) == 6

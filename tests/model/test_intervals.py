@@ -148,7 +148,7 @@ def test_baselines_get_their_own_residual_quantiles_from_the_days_before_the_tes
                                np.clip(seasonal_naive(values, np.arange(start, len(values))) + expected, 0, None))
     table = ev.interval_overall(0.8)
     assert table.loc["seasonal_naive", "interval_score_ratio"] == 1
-    assert set(table.index) == {"network", "naive", "seasonal_naive", "moving_average_7"}
+    assert set(table.index) == {"network", "naive", "seasonal_naive", "moving_average_7", "zero", "mean_28"}
     per_product = ev.interval_per_product(0.8)
     assert list(per_product["off_by"]) == sorted(per_product["off_by"], reverse=True)
 
@@ -205,7 +205,7 @@ def test_the_rolling_backtest_trains_each_cut_off_on_the_days_before_it_only():
     assert seen == [panel.index[-8], panel.index[-15]]
     ends = table.drop_duplicates("origin").set_index("origin")["test_end"]
     assert list(ends) == [panel.index[-1], panel.index[-8], panel.index[-15]]
-    assert set(table["method"]) == {"network", "naive", "seasonal_naive", "moving_average_7"}
+    assert set(table["method"]) == {"network", "naive", "seasonal_naive", "moving_average_7", "zero", "mean_28"}
     assert table["coverage"].between(0, 1).all()
     assert list(summary(table)["cut-offs"]) == [3, 3, 3, 3]
 

@@ -14,7 +14,7 @@ from forecaster.model.baselines import BASELINES
 from forecaster.config import DEFAULT_CANDIDATES
 from forecaster.errors import ForecasterError
 from forecaster.labels import CNN_LSTM, GLOBAL_CNN_LSTM, MOVING_AVERAGE_7, NETWORK
-from forecaster.model.recommend import best_blend, network_blends, recommend
+from forecaster.model.recommend import BIAS_LIMIT, best_blend, naive_scale, network_blends, recommend
 from forecaster.model.windows import chronological_split
 
 # the shared tiny settings, recommending (refit has its own test below)
@@ -64,16 +64,27 @@ def test_validation_predictions_do_not_read_the_test_span(panel, rec):
     assert np.allclose(full, rec.trained.predict(cut, split.val))
 
 
-def test_recommendation_is_the_lowest_validation_mae(panel, rec):
+def rmsse_on(panel: pd.DataFrame, pred: np.ndarray, days: np.ndarray) -> float:
+    """The choice's measure, computed here from its definition: per product sqrt(MSE / mean squared one-day
+    change before ``days``), averaged over the products."""
+    values = panel.to_numpy()
+    scale = np.mean(np.diff(values[:days[0]], axis=0) ** 2, axis=0)
+    return float(np.mean(np.sqrt(np.mean((pred - values[days]) ** 2, axis=0) / scale)))
+
+
+def test_recommendation_is_the_lowest_validation_rmsse_among_the_unbiased(panel, rec):
     sel = rec.trained.selection
     assert sel["chosen"].sum() == 1
     chosen = sel.loc[sel["chosen"]].iloc[0]
-    assert chosen["validation_mae"] == sel["validation_mae"].min()
-    # the recorded validation MAE is what the returned forecaster really scores on the validation span
+    baselines = sel[sel["candidate"].isin(BASELINES) | sel["candidate"].eq("weekday_mean_4")]
+    fair = sel[sel["validation_bias"].abs() <= baselines["validation_bias"].abs().min() + BIAS_LIMIT]
+    assert chosen["validation_rmsse"] == fair["validation_rmsse"].min()
+    # the recorded validation RMSSE and bias are what the returned forecaster really scores there
     val = chronological_split(len(panel), TINY).val
-    actual = panel.to_numpy()[val]
-    assert np.isclose(np.abs(rec.trained.predict(panel, val) - actual).mean(), chosen["validation_mae"])
-    assert f"{chosen['validation_mae']:.3g}" in rec.trained.selection_reason
+    pred, actual = rec.trained.predict(panel, val), panel.to_numpy()[val]
+    assert np.isclose(rmsse_on(panel, pred, val), chosen["validation_rmsse"])
+    assert np.isclose(pred.sum() / actual.sum() - 1, chosen["validation_bias"])
+    assert f"{chosen['validation_rmsse']:.3g}" in rec.trained.selection_reason
     assert set(sel["candidate"]) >= set(DEFAULT_CANDIDATES) | {"moving_average_7", "seasonal_naive"}
 
 
@@ -83,7 +94,8 @@ def test_every_candidate_is_scored_on_the_same_validation_days(panel, rec):
     preds = rec.predictions(panel, val)
     assert len(rec.candidates) >= len(DEFAULT_CANDIDATES) + 3
     for candidate in rec.candidates:
-        assert np.isclose(np.abs(preds[candidate.name] - actual).mean(), candidate.val_mae), candidate.name
+        assert np.isclose(rmsse_on(panel, preds[candidate.name], val), candidate.val_rmsse), candidate.name
+        assert np.isclose(preds[candidate.name].sum() / actual.sum() - 1, candidate.val_bias), candidate.name
     assert np.allclose(preds[MOVING_AVERAGE_7], BASELINES[MOVING_AVERAGE_7](panel.to_numpy(), val))
 
 
@@ -128,9 +140,9 @@ def test_auto_needs_validation_days(panel):
 def test_best_blend_finds_the_mixing_weights():
     rng = np.random.default_rng(1)
     a, b = rng.uniform(0, 10, (20, 3)), rng.uniform(0, 10, (20, 3))
-    weights, mae = best_blend(0.3 * a + 0.7 * b, {NETWORK: a, MOVING_AVERAGE_7: b})
+    weights, score = best_blend(0.3 * a + 0.7 * b, {NETWORK: a, MOVING_AVERAGE_7: b}, naive_scale(a))
     assert weights == {NETWORK: 0.3, MOVING_AVERAGE_7: 0.7}
-    assert mae < 1e-9
+    assert score < 1e-9
 
 
 def test_refit_on_validation_days_still_never_sees_the_test_span(panel):
@@ -160,19 +172,19 @@ def test_each_network_gets_its_own_blend_with_the_baselines():
     strong = actual + noise * 0.5  # better alone, same direction of error as the baseline
     perfect = actual.copy()
     out = {c.name: c for c in network_blends(actual, {GLOBAL_CNN_LSTM: strong, CNN_LSTM: weak, "exact": perfect},
-                                             {MOVING_AVERAGE_7: baseline})}
+                                             {MOVING_AVERAGE_7: baseline}, naive_scale(actual))}
     assert np.abs(weak - actual).mean() > np.abs(strong - actual).mean()
     blend = out["blend_cnn_lstm"]
     assert blend.network == CNN_LSTM and blend.weights == {NETWORK: 0.4, MOVING_AVERAGE_7: 0.6}
-    assert blend.val_mae < 1e-9
-    assert "blend_global_cnn_lstm" not in out or blend.val_mae < out["blend_global_cnn_lstm"].val_mae
+    assert blend.val_rmsse < 1e-9
+    assert "blend_global_cnn_lstm" not in out or blend.val_rmsse < out["blend_global_cnn_lstm"].val_rmsse
     assert "blend_exact" not in out  # 100 % network: the pure candidate already covers it
     assert blend.description.startswith("blend of 40% Multi-output CNN+LSTM")
 
 
 def test_without_refit_the_chosen_ensemble_ships_as_validated(panel):
     """The default: each candidate is the configured ensemble and the recommended model is that very
-    ensemble, so the validation MAE the user reads is the shipped model's."""
+    ensemble, so the validation error the user reads is the shipped model's."""
     config = TINY.replace(ensemble=2)
     assert ForecastConfig().refit is False
     rec = recommend(panel, config)
@@ -183,8 +195,8 @@ def test_without_refit_the_chosen_ensemble_ships_as_validated(panel):
     assert rec.trained.networks is rec.networks[chosen.network].networks  # not trained again
     assert "trained again" not in rec.trained.selection_reason
     val = chronological_split(len(panel), config).val
-    chosen_mae = rec.trained.selection.loc[rec.trained.selection["chosen"], "validation_mae"].iloc[0]
-    assert np.isclose(np.abs(rec.trained.predict(panel, val) - panel.to_numpy()[val]).mean(), chosen_mae)
+    chosen_rmsse = rec.trained.selection.loc[rec.trained.selection["chosen"], "validation_rmsse"].iloc[0]
+    assert np.isclose(rmsse_on(panel, rec.trained.predict(panel, val), val), chosen_rmsse)
 
 
 def test_the_recommendation_trains_exactly_the_candidates_asked_for(panel):
@@ -200,3 +212,16 @@ def test_candidates_must_be_different_registry_networks():
     for bad in ((), ("auto",), ("cnn_lstm", "cnn_lstm"), ("lightgbm",)):
         with pytest.raises(ForecasterError, match="candidates must be"):
             ForecastConfig(candidates=bad)
+
+
+def test_a_candidate_cannot_win_by_forecasting_less():
+    """Forecasting zero on intermittent demand beats a fair forecast on MAE, never on RMSSE: the choice's
+    measure ranks the mean above it, and a blend that forecasts too little is marked biased."""
+    rng = np.random.default_rng(3)
+    actual = rng.poisson(0.4, (28, 5)) * rng.integers(1, 20, (28, 5)).astype(float)  # mostly zero, spiky
+    fair = np.full_like(actual, actual.mean())
+    zero = np.zeros_like(actual)
+    assert np.abs(zero - actual).mean() < np.abs(fair - actual).mean()  # MAE prefers forecasting nothing
+    scale = naive_scale(actual)
+    (_, fair_score), (_, zero_score) = (best_blend(actual, {NETWORK: p}, scale) for p in (fair, zero))
+    assert fair_score < zero_score

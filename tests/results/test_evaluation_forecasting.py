@@ -31,9 +31,28 @@ def test_baselines_are_scored_on_exactly_the_same_days(panel3):
     np.testing.assert_array_equal(ev.predictions["seasonal_naive"], values[23:33])
     for method, pred in ev.predictions.items():
         assert pred.shape == ev.actual.shape
-        assert ev.overall.loc[method, "MAE"] == pytest.approx(np.abs(pred - ev.actual).mean())
+        assert ev.overall.loc[method, "MAE"] == pytest.approx(np.abs(pred - ev.actual).mean())  # no distribution
     assert ev.overall.loc["network", "MAE"] == pytest.approx(1.0)
-    assert list(ev.overall.columns[:4]) == ["MAE", "RMSE", "WAPE", "MASE"]
+    assert list(ev.overall.columns[:6]) == ["MAE", "RMSE", "RMSSE", "Bias", "WAPE", "MASE"]
+    assert ev.overall.loc["network", "Bias"] == pytest.approx(10 * 3 / values[days].sum())
+    np.testing.assert_array_equal(ev.predictions["zero"], 0.0)
+    assert ev.overall.loc["zero", "Bias"] == -1.0
+
+
+def test_mae_judges_the_median_and_rmse_and_bias_the_mean(panel3):
+    """With a distribution the MAE column scores its median; totals (bias) and RMSE score the mean."""
+    from forecaster.model.intervals import calibrate
+
+    values = panel3.to_numpy()
+    days = np.arange(30, 40)
+    mean = values[days] + 2.0
+    cal = calibrate(values[20:30], values[20:30] + 2.0, values[:20])  # residuals say: the median is 2 lower
+    ev = compare(panel3, {"network": mean}, days, {"network": cal})
+    median = cal.quantile(mean, 0.5)
+    assert not np.allclose(median, mean)
+    assert ev.overall.loc["network", "MAE"] == pytest.approx(np.abs(median - values[days]).mean())
+    assert ev.overall.loc["network", "RMSE"] == pytest.approx(2.0)
+    assert ev.overall.loc["network", "Bias"] == pytest.approx(2.0 * mean.size / values[days].sum())
 
 
 def test_per_product_table_says_which_baselines_the_network_beat(panel3):
