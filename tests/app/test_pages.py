@@ -11,7 +11,7 @@ from forecaster.config import DEFAULT_CONFIG, MODEL_CHOICES, format_lags
 from forecaster.labels import label
 from forecaster.model.recommend import BIAS_LIMIT
 from ui.widgets import setting_help
-from forecaster.data.demo import DEMO_NAME, demo_csv_bytes
+from forecaster.data.demo import DEMO_NAME
 from ui.jobs import registry
 
 from .conftest import TIMEOUT, all_text, job_of, new_app, shown, sidebar_text, train, with_data

@@ -14,7 +14,7 @@ from forecaster.results.backtest import backtest, summary
 from forecaster.model.baselines import seasonal_naive
 from forecaster.errors import ForecasterError
 from forecaster.results.evaluation import evaluate
-from forecaster.model.intervals import Calibration, calibrate, calm_factor, horizon_growth, residual_calibration
+from forecaster.model.intervals import Calibration, calibrate, calm_factor, horizon_growth
 from forecaster.results.metrics import coverage, interval_score, pinball_loss
 
 from conftest import TINY, make_panel
