@@ -61,7 +61,7 @@ from forecaster.results.evaluation import compare  # noqa: E402
 from forecaster.results import forecasting  # noqa: E402
 from forecaster.model.intervals import calibrate  # noqa: E402
 from forecaster.model.recommend import recommend  # noqa: E402
-from forecaster.model.windows import chronological_split  # noqa: E402
+from forecaster.model.windows import trading_split  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -172,7 +172,7 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rec = recommend(panel, config)  # exactly what fit(panel, config) returns for model="auto", plus the rest
     trained = rec.trained
-    days = chronological_split(len(panel), trained.config).test
+    days = trading_split(panel, trained.config).test
     preds = {"recommended (default)": trained.predict(panel, days)}
     cpu = time.process_time() - cpu0 + load_cpu
     wall = time.perf_counter() - wall0

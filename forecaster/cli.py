@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .config import (DEFAULT_SERVER, DEVICES, ForecastConfig, IngestOptions, IntervalOptions, ServerSettings, cli_flag,
-                     default_text, help_text, parse_days, parse_lags)
+from .config import (DEFAULT_SERVER, DEVICES, TOTAL_DAYS, ForecastConfig, IngestOptions, IntervalOptions,
+                     ServerSettings, cli_flag, default_text, help_text, parse_days, parse_lags)
 from .errors import ForecasterError
 from .labels import AUTO
 
@@ -68,6 +68,19 @@ def _config(a: argparse.Namespace) -> ForecastConfig:
     return config
 
 
+def _add_forecast_outputs(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--horizon", type=int, default=1,
+                   help="days to forecast from the next trading day (closed days in between are forecast 0)")
+    p.add_argument("--forecast-out", required=required,
+                   help="CSV: date,product,forecast,lower,median,upper,order_quantity,closed,level,service_level")
+    p.add_argument("--total-days", type=int, default=TOTAL_DAYS, metavar="K",
+                   help="days the --total-out total covers, from the next trading day: a lead time plus review "
+                        f"period (default: {TOTAL_DAYS})")
+    p.add_argument("--total-out", help="CSV: product,first_day,last_day,days,forecast,lower,median,upper,"
+                                       "order_quantity,level,service_level: each product's total over the next "
+                                       "--total-days days, its range and the order-up-to quantity")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m forecaster", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -76,9 +89,7 @@ def parser() -> argparse.ArgumentParser:
     _add_settings(t.add_argument_group("reading the CSV"), IngestOptions)
     _add_settings(t.add_argument_group("features, model and training"), ForecastConfig)
     _add_settings(t.add_argument_group("prediction intervals and order quantities"), IntervalOptions)
-    t.add_argument("--horizon", type=int, default=1, help="days to forecast after the last date")
-    t.add_argument("--forecast-out", help="CSV: date,product,forecast,lower,median,upper,order_quantity,level,"
-                                          "service_level")
+    _add_forecast_outputs(t, required=False)
     t.add_argument("--metrics-out", help="CSV: one row per product, MAE, interval coverage and interval score of "
                                          "the model and each baseline")
     t.add_argument("--predictions-out", help="CSV: date,product,actual,predicted,lower,upper over the test span")
@@ -91,9 +102,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--data", required=True, help="purchase CSV with the products the model was trained on")
     _add_settings(f.add_argument_group("reading the CSV"), IngestOptions)
     _add_settings(f.add_argument_group("prediction intervals and order quantities"), IntervalOptions)
-    f.add_argument("--horizon", type=int, default=1, help="days to forecast after the last date")
-    f.add_argument("--forecast-out", required=True, help="CSV: date,product,forecast,lower,median,upper,"
-                                                         "order_quantity,level,service_level")
+    _add_forecast_outputs(f, required=True)
     f.add_argument("--device", choices=DEVICES, default="cpu", help="where to run the network (default: cpu)")
     d = sub.add_parser("demo", help="write the embedded demo dataset (generated, not real sales)")
     d.add_argument("--out", required=True, help="CSV file to write")
@@ -112,8 +121,8 @@ def _train(a: argparse.Namespace) -> None:
     start = time.perf_counter()
     config = _config(a)
     intervals = _settings(IntervalOptions, a, IntervalOptions())
-    _check_horizon(a.horizon)
-    _check_outputs(a.data, a.forecast_out, a.metrics_out, a.predictions_out)
+    _check_horizon(a.horizon, a.total_days)
+    _check_outputs(a.data, a.forecast_out, a.metrics_out, a.predictions_out, a.total_out)
     if a.save and Path(a.save).exists() and not Path(a.save).is_dir():
         raise ForecasterError(f"--save {a.save!r} is a file; give a folder for the run directories.")
     server = ServerSettings.from_env()
@@ -148,10 +157,9 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
     from .device import device_label, resolve_device
-    from .io.export import forecast_table, metrics_table, write_csv
+    from .io.export import metrics_table, write_csv
     from .io.persistence import save
     from .results.evaluation import evaluate
-    from .results.forecasting import forecast
     from .run.fit import fit
 
     r = ingested.report
@@ -181,9 +189,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
         write_csv(metrics_table(ev, intervals.level), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:
         write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
-    fc = forecast(trained, ingested.panel, a.horizon, intervals.level, intervals.service_level)
-    if a.forecast_out:
-        write_csv(forecast_table(fc), a.forecast_out, inputs=(a.data,))
+    _write_forecasts(trained, ingested.panel, a, intervals)
     if a.save:
         say(f"saved to {save(trained, a.save)}")
     say(f"done in {time.perf_counter() - start:.1f}s")
@@ -213,12 +219,10 @@ def _print_evaluation(ev: Any, trained: Any, config: ForecastConfig, intervals: 
 def _forecast(a: argparse.Namespace) -> None:
     from .data.ingest import load_panel
     from .device import resolve_device
-    from .io.export import forecast_table, write_csv
     from .io.persistence import load
-    from .results.forecasting import forecast
 
-    _check_horizon(a.horizon)
-    _check_outputs(a.data, a.forecast_out)
+    _check_horizon(a.horizon, a.total_days)
+    _check_outputs(a.data, a.forecast_out, a.total_out)
     if Path(a.forecast_out).resolve().parent == Path(a.model).resolve():
         raise ForecasterError(f"The output {a.forecast_out!r} is inside the saved run {a.model!r}: writing there "
                               "would damage the run. Choose a file outside it.")
@@ -228,9 +232,22 @@ def _forecast(a: argparse.Namespace) -> None:
         print(f"note: {a.model} was saved without prediction intervals (before they existed, or without validation "
               "days): the forecast has no lower, upper or order_quantity columns. Train and save again for them.",
               file=sys.stderr)
-    panel = load_panel(a.data, _ingest_options(a)).panel
-    write_csv(forecast_table(forecast(trained, panel, a.horizon, intervals.level, intervals.service_level)),
-              a.forecast_out, inputs=(a.data,))
+    _write_forecasts(trained, load_panel(a.data, _ingest_options(a)).panel, a, intervals)
+
+
+def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals: IntervalOptions) -> None:
+    """The daily forecast and the k-day totals the flags ask for, and a note on closed days passed over."""
+    from .io.export import forecast_table, totals_table, write_csv
+    from .results.forecasting import forecast, lead_time_total
+
+    fc = forecast(trained, panel, a.horizon, intervals.level, intervals.service_level)
+    for day, why in fc.attrs.get("closed_reasons", {}).items():
+        print(f"note: {day:%A %d %B %Y} is a closed day ({why}): forecast 0, nothing to order", file=sys.stderr)
+    if a.forecast_out:
+        write_csv(forecast_table(fc), a.forecast_out, inputs=(a.data,))
+    if a.total_out:
+        total = lead_time_total(trained, panel, a.total_days, intervals.level, intervals.service_level)
+        write_csv(totals_table(total), a.total_out, inputs=(a.data,))
 
 
 def _check_outputs(data: str, *outputs: str | None) -> None:
@@ -247,13 +264,12 @@ def _check_outputs(data: str, *outputs: str | None) -> None:
         raise ForecasterError("Two outputs name the same file; give each output its own file.")
 
 
-def _check_horizon(horizon: int) -> None:
-    from .model.intervals import (
-        MAX_HORIZON,  # numpy only: torch is imported while the workers start
-    )
+def _check_horizon(horizon: int, total_days: int) -> None:
+    from .model.intervals import MAX_HORIZON  # numpy only: torch is imported while the workers start
 
-    if not 1 <= horizon <= MAX_HORIZON:
-        raise ForecasterError(f"--horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")
+    for flag, days in (("--horizon", horizon), ("--total-days", total_days)):
+        if not 1 <= days <= MAX_HORIZON:
+            raise ForecasterError(f"{flag} must be between 1 and {MAX_HORIZON} days, not {days}.")
 
 
 def _demo(a: argparse.Namespace) -> None:

@@ -28,6 +28,7 @@ YEARLY_CHOICES = ("auto", "on", "off")
 YEAR_LAG = 364  # the same weekday a year earlier
 MAX_LIST = 64  # lags or rolling windows in one list
 MIN_TRAIN_DAYS = 14  # target days to train on, at the least
+TOTAL_DAYS = 7  # days a lead-time total covers by default (a week's lead time plus review period)
 
 
 def setting(default: Any, help: str, **cli: Any) -> Any:
@@ -68,6 +69,27 @@ def parse_days(text: str) -> tuple[int, ...]:
         return tuple(int(x) for x in parts)
     except ValueError:
         raise ForecasterError(f"Expected whole numbers of days like 7,28, not {text!r}.") from None
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def closed_weekdays_named(spec: str) -> tuple[int, ...] | None:
+    """The closed weekdays a ``closed_days`` setting names (Monday = 0): None for "auto" (find them in the
+    history), () for "off", or a list such as "sat,sun" (full names and any case too)."""
+    text = str(spec).strip().lower()[:200]
+    if text == "auto":
+        return None
+    if text in ("off", "none", ""):
+        return ()
+    days = []
+    for part in (x.strip() for x in text.split(",") if x.strip()):
+        if part[:3] not in WEEKDAYS or not "monday tuesday wednesday thursday friday saturday sunday".count(part):
+            raise ForecasterError(f"Closed days are auto, off or weekdays such as sat,sun; {part!r} is not a weekday.")
+        days.append(WEEKDAYS.index(part[:3]))
+    if len(set(days)) == 7:
+        raise ForecasterError("Closed days cannot be every day of the week: name the days the business is closed.")
+    return tuple(sorted(set(days)))
 
 
 @dataclass(frozen=True)
@@ -145,6 +167,11 @@ class ForecastConfig:
     seq_len: int = setting(3, "How many consecutive days of features the network reads at once.", bounds=(1, 366))
     extended_calendar: bool = setting(True, "Add day of month and week of year to the weekday and month "
                                       "features (measured better on long histories with a yearly season).")
+    closed_days: str = setting("auto", "Days the business does not trade: auto finds them in the history (a weekday "
+                               "with no sale in the last year, a day nothing sold that a trading day of the "
+                               "catalog almost never has); they are forecast 0 with nothing to order and left out "
+                               "of training, calibration and the scores. off: every day trades; or name the "
+                               "closed weekdays, such as sat,sun.")
     log1p: bool = setting(False, "Take log(1 + demand) before scaling (measured worse with per-product "
                           "min-max scaling: it squeezes large, steady series).")
     # split
@@ -215,6 +242,10 @@ class ForecastConfig:
             problems.append(f"loss must be one of {', '.join(LOSSES)}")
         if self.yearly not in YEARLY_CHOICES:
             problems.append(f"yearly must be one of {', '.join(YEARLY_CHOICES)}")
+        try:
+            closed_weekdays_named(self.closed_days)
+        except ForecasterError as exc:
+            problems.append(str(exc))
         if self.device not in DEVICES:
             problems.append(f"device must be one of {', '.join(DEVICES)}")
         if problems:

@@ -34,7 +34,17 @@ except ForecasterError as exc:
 
 first, last = fc["date"].min(), fc["date"].max()
 span = f"{first:%A %d %B %Y}" + (f" to {last:%A %d %B %Y}" if last != first else "")
-st.caption(f"{markdown(job.label)}: forecast for {span}, from history up to {panel.index[-1]:%d %B %Y}. Units per day.")
+st.caption(f"{markdown(job.label)}: forecast for {span}, from history up to {panel.index[-1]:%d %B %Y}. Units per day; "
+           "the forecast is the expected demand, the median a typical day.")
+closed_reasons = points.attrs.get("closed_reasons", {})
+skipped = [d for d in closed_reasons if d < first]
+if skipped:
+    st.info(f"**{first:%A %d %B}** is the next trading day: "
+            + "; ".join(f"{d:%A %d %B} is closed ({closed_reasons[d]})" for d in skipped) + ".")
+later = [d for d in closed_reasons if d >= first]
+if later:
+    st.caption("Closed days in this forecast (forecast 0, nothing to order): "
+               + ", ".join(f"{d:%a %d %b}" for d in later) + ".")
 if trained.calibration is None:
     st.warning("This model has no prediction intervals: it was trained without validation days (or saved before "
                "intervals existed), so there were no held-out days to calibrate a range on. Train it again with "
@@ -53,8 +63,8 @@ d1.download_button("Download forecast CSV",
                    results.forecast_csv(f"{job.job_id}-{horizon}-{options.level}-{options.service_level}", fc),
                    file_name=f"forecast_{first:%Y-%m-%d}_{int(horizon)}d.csv", mime="text/csv",
                    icon=":material/download:", type="primary", key="dl_forecast",
-                   help="Columns: date, product, forecast, lower, median, upper, order_quantity, level, service_level "
-                        "(one row per product and day).")
+                   help="Columns: date, product, forecast, lower, median, upper, order_quantity, closed, level, "
+                        "service_level (one row per product and day).")
 d2.download_button("Download accuracy CSV", results.metrics_csv(job.job_id, evaluation, options.level),
                    file_name="accuracy_per_product.csv", mime="text/csv", icon=":material/download:",
                    key="dl_metrics", help="One row per product: the model's and each baseline's error, interval "
@@ -63,8 +73,10 @@ d2.download_button("Download accuracy CSV", results.metrics_csv(job.job_id, eval
 days = list(fc["date"].drop_duplicates())
 day = days[0]
 if len(days) > 1:
-    day = st.select_slider("Day shown in the table and bars", days, format_func=lambda d: f"{d:%a %d %b}",
-                           key="w_fc_day")
+    day = st.select_slider("Day shown in the table and bars", days, key="w_fc_day",
+                           format_func=lambda d: f"{d:%a %d %b}" + (" (closed)" if d in closed_reasons else ""))
+if day in closed_reasons:
+    st.info(f"**Closed**: {day:%A %d %B} is not a trading day ({closed_reasons[day]}): forecast 0, nothing to order.")
 left, right = st.columns([3, 2])
 with left:
     table = charts.forecast_day_table(fc, day)
@@ -74,6 +86,32 @@ with left:
                                    for c in table.columns[1:]}})
 with right:
     st.plotly_chart(charts.forecast_bar(fc[fc["date"] == day], top_n=30), key="forecast_bar")
+
+st.subheader("Totals for a lead time")
+total_days = st.number_input("Days to cover (lead time plus review period)", 1, MAX_HORIZON,
+                             min(int(state.get(state.TOTAL_DAYS)), MAX_HORIZON), key="w_total_days",
+                             help="Each product's total demand over this many days from the next trading day, with "
+                                  "its range and the order-up-to quantity that covers the total at the service level.")
+state.put(state.TOTAL_DAYS, int(total_days))
+try:
+    total = results.totals_for(job.job_id, trained, panel, int(total_days), options.level, options.service_level)
+except ForecasterError as exc:
+    st.error(markdown(exc))
+    st.stop()
+period = f"{total['first_day'].iloc[0]:%a %d %b} to {total['last_day'].iloc[0]:%a %d %b}"
+if "lower" in total:
+    st.caption(f"Totals for {period}. The range holds the total {options.level:.0%} of the time and the order-up-to "
+               f"quantity covers it with {options.service_level:.0%} probability: read from sampled paths of the "
+               "daily forecasts, not by adding up daily ranges (which would overstate them).")
+else:
+    st.caption(f"Totals for {period} (no range: this model has no calibration).")
+st.dataframe(charts.totals_display(total), hide_index=True, height=min(38 + 35 * len(total), 420),
+             column_config={"product": st.column_config.TextColumn("Product")})
+st.download_button("Download totals CSV",
+                   results.totals_csv(f"{job.job_id}-{total_days}-{options.level}-{options.service_level}", total),
+                   file_name=f"totals_{int(total_days)}d.csv", mime="text/csv", icon=":material/download:",
+                   key="dl_totals", help="Columns: product, first_day, last_day, days, forecast, lower, median, upper, "
+                                         "order_quantity, level, service_level.")
 
 st.subheader("One product: history and forecast")
 products = trained.products

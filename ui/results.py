@@ -9,7 +9,7 @@ from forecaster.io import export
 from forecaster.labels import NETWORK, label
 from forecaster.device import device_label, resolve_device
 from forecaster.results.evaluation import Evaluation, evaluate
-from forecaster.results.forecasting import point_forecast
+from forecaster.results.forecasting import lead_time_total, point_forecast
 from forecaster.model.trained import TrainedForecaster
 
 
@@ -22,6 +22,18 @@ def evaluation(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame) -> E
 def forecast_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """The point forecast (the network runs here); intervals are added per level by the page, cheaply."""
     return point_forecast(_trained, _panel, horizon)
+
+
+@st.cache_data(max_entries=32, show_spinner="Adding up the days…")
+def totals_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, days: int, level: float,
+               service_level: float) -> pd.DataFrame:
+    """Each product's total over the next ``days`` days, its range and order-up-to quantity."""
+    return lead_time_total(_trained, _panel, days, level, service_level)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def totals_csv(key: str, _totals: pd.DataFrame) -> bytes:
+    return export.to_csv_bytes(export.totals_table(_totals))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from forecaster.config import TOTAL_DAYS as DEFAULT_TOTAL_DAYS
 from forecaster.config import DEFAULT_CONFIG, DEFAULT_INGEST, DEFAULT_INTERVALS, ForecastConfig, IngestOptions
 
 OWNER = "owner_id"  # this browser session's id in the job registry, issued by it (see ui.jobs.adopt_owner)
@@ -21,6 +22,7 @@ CONFIG = "train_config"  # ForecastConfig last used on the Train page
 JOB_ID = "job_id"  # id of the job this session looks at
 LAST_UPLOAD = "last_upload_id"  # file_id of the upload already adopted (so demo data is not overwritten)
 HORIZON = "forecast_horizon"
+TOTAL_DAYS = "total_days"  # days the Forecast page's lead-time totals cover
 TOP_N = "evaluate_top_n"
 PRODUCT = "chosen_product"  # product picked on Evaluate / Forecast
 INTERVALS = "interval_options"  # IntervalOptions: the level and service level on Evaluate and Forecast
@@ -40,7 +42,7 @@ class Dataset:
 
 def _defaults() -> dict[str, Any]:
     return {DATASET: None, INGEST: DEFAULT_INGEST, CONFIG: DEFAULT_CONFIG,
-            JOB_ID: None, LAST_UPLOAD: None, HORIZON: 1, TOP_N: 20, PRODUCT: None,
+            JOB_ID: None, LAST_UPLOAD: None, HORIZON: 1, TOTAL_DAYS: DEFAULT_TOTAL_DAYS, TOP_N: 20, PRODUCT: None,
             INTERVALS: DEFAULT_INTERVALS}
 
 

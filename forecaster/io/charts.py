@@ -205,6 +205,15 @@ def forecast_day_table(forecast: pd.DataFrame, day: pd.Timestamp) -> pd.DataFram
     return table.sort_values("forecast", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def totals_display(totals: pd.DataFrame) -> pd.DataFrame:
+    """The lead-time totals as a planner reads them: one row per product, largest total first, units rounded
+    to one decimal, the order-up-to quantity named as such."""
+    columns = ["product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity") if c in totals]
+    table = totals[columns].sort_values("forecast", ascending=False, kind="stable").round(1)
+    return table.rename(columns={"forecast": "Expected total", "lower": "Lower", "median": "Median",
+                                 "upper": "Upper", "order_quantity": "Order up to"}).reset_index(drop=True)
+
+
 def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
     """Forecast units per product for the first forecast day, largest first."""
     first = forecast["date"].min()

@@ -41,12 +41,21 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
     """date, product, forecast and, with intervals, lower, median, upper, order_quantity and the level and
     service level they were drawn at (as columns, so every row says what its range means)."""
-    columns = ["date", "product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity")
+    columns = ["date", "product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity", "closed")
                                                  if c in forecast.columns]
-    table = forecast[columns].copy()
-    if "lower" in table.columns:  # with_intervals notes what its bounds were drawn at
-        table["level"] = forecast.attrs.get("level", float("nan"))
-        table["service_level"] = forecast.attrs.get("service_level", float("nan"))
+    return _with_levels(forecast[columns].copy(), forecast)
+
+
+def totals_table(totals: pd.DataFrame) -> pd.DataFrame:
+    """product, first_day, last_day, days, forecast and, with a range, lower, median, upper, order_quantity
+    (the order-up-to level) and the level and service level they were drawn at."""
+    return _with_levels(totals.copy(), totals)
+
+
+def _with_levels(table: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
+    if "lower" in table.columns:  # with_intervals and totals note what their bounds were drawn at
+        table["level"] = source.attrs.get("level", float("nan"))
+        table["service_level"] = source.attrs.get("service_level", float("nan"))
     return table
 
 

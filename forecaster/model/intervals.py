@@ -50,6 +50,8 @@ CALM_POWER = 0.5  # widening for calm calibration days: square root of how much 
 CALM_YEAR = 365  # days before the calibration days they are compared with
 MAX_CALM = 2.0
 MAX_HORIZON = 90
+SUM_DAYS = 7  # days of the totals the correlation of a product's daily errors is read from
+MAX_CORRELATION = 0.95
 RECENT_DAYS = 28  # days a product that starts selling after calibration is judged on
 MAX_OFFSET = 1e6  # bounds a saved calibration must respect (normalised units, units, spread multiplier)
 MAX_UNITS = 1e10
@@ -87,6 +89,9 @@ class Calibration:
     dormant: np.ndarray | None = None
     pooled: np.ndarray | None = None
     widened: float = 1.0  # the calm-days factor already in the offsets (1: the calibration days were not calm)
+    # how much a product's days err together (0: independent, 1: one error for every day), read from the
+    # calibration days: what a total over several days needs beyond each day's own quantiles
+    correlation: float = 0.0
 
     @property
     def reliable_level(self) -> float:
@@ -137,6 +142,17 @@ class Calibration:
         q = np.clip(np.asarray(point, dtype=np.float64) + self.offset(prob) * self.spread(point, steps), 0, None)
         return q if self.dormant is None else np.where(self.dormant, 0.0, q)
 
+    def sample(self, point: np.ndarray, probs: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """(S, D, P) demand at per-draw probabilities ``probs`` (S, D, P) around forecasts ``point`` (D, P)
+        made ``steps`` (D,) days ahead: the quantile function of :meth:`quantile`, vectorised over draws."""
+        pos = (np.clip(probs, GRID[0], GRID[-1]) - GRID[0]) / (GRID[1] - GRID[0])
+        i = np.minimum(pos.astype(np.int64), len(GRID) - 2)
+        w = pos - i
+        cols = np.arange(point.shape[1])
+        offset = (1 - w) * self.offsets[i, cols] + w * self.offsets[i + 1, cols]
+        q = np.clip(point + offset * self.spread(point, steps), 0, None)
+        return q if self.dormant is None else np.where(self.dormant, 0.0, q)
+
     def bounds(self, point: np.ndarray, level: float, steps: np.ndarray | int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bound of the central ``level`` interval (0.8: quantiles 0.1 and 0.9)."""
         check_level(level)
@@ -153,7 +169,8 @@ class Calibration:
                 "level_power": self.level_power, "growth": self.growth.tolist(), "days": self.days,
                 "method": self.method, "integer": self.integer,
                 "dormant": None if self.dormant is None else self.dormant.tolist(),
-                "pooled": None if self.pooled is None else self.pooled.tolist(), "widened": self.widened}
+                "pooled": None if self.pooled is None else self.pooled.tolist(), "widened": self.widened,
+                "correlation": self.correlation}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], n_products: int) -> "Calibration":
@@ -166,6 +183,7 @@ class Calibration:
         pooled = None if data.get("pooled") is None else np.asarray(data["pooled"], dtype=np.float64)
         days, power = data["days"], float(data["level_power"])
         widened = float(data.get("widened", 1.0))
+        correlation = float(data.get("correlation", 0.0))  # runs saved before totals existed: independent days
         ok = (offsets.shape == (len(GRID), n_products) and scale.shape == level.shape == (n_products,)
               and growth.shape == (MAX_HORIZON,) and all(np.isfinite(a).all() for a in (offsets, scale, level, growth))
               # in range: a damaged run must not forecast 1e300 units (quantities above 1e9 are refused at ingest)
@@ -173,14 +191,14 @@ class Calibration:
               and ((level >= 0) & (level <= MAX_UNITS)).all() and ((growth >= 1) & (growth <= MAX_GROWTH)).all()
               and (np.diff(offsets, axis=0) >= -1e-6).all() and 0 <= power <= 1
               and isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 100_000
-              and 1 <= widened <= MAX_CALM
+              and 1 <= widened <= MAX_CALM and 0 <= correlation <= MAX_CORRELATION
               and (dormant is None or (dormant.shape == (n_products,) and dormant.dtype == bool))
               and (pooled is None or (pooled.shape == (len(GRID),) and np.isfinite(pooled).all()
                                       and (np.abs(pooled) <= MAX_OFFSET).all())))
         if not ok:
             raise ValueError("calibration arrays of the wrong shape or values out of range")
         return cls(offsets, scale, level, power, growth, days, str(data.get("method", "conformal")),
-                   bool(data.get("integer", False)), dormant, pooled, widened)
+                   bool(data.get("integer", False)), dormant, pooled, widened, correlation)
 
 
 def unit_floor(integer: bool, scale: np.ndarray) -> float:
@@ -276,7 +294,24 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
     offsets = (w * own + (1 - w) * pooled[:, None]) * widened
     dormant = (seen == 0).all(axis=0)  # never sold: no range and nothing to stock, until it sells
     return Calibration(offsets, scale, level, LEVEL_POWER, horizon_growth(seen), len(actual), method, integer,
-                       dormant, pooled * widened, widened)
+                       dormant, pooled * widened, widened, day_correlation(normalised))
+
+
+def day_correlation(normalised: np.ndarray, days: int = SUM_DAYS) -> float:
+    """The correlation ``rho`` between two days' errors of one product that makes totals over ``days`` days
+    vary as much as they did: var(total) = days * var(day) * (1 + (days - 1) * rho), pooled over products,
+    each product's errors taken about its own mean (its offsets already hold that); 0 with too few days."""
+    n = len(normalised)
+    if n < 2 * days:
+        return 0.0
+    r = normalised - normalised.mean(axis=0)
+    csum = np.concatenate([np.zeros((1, r.shape[1])), np.cumsum(r, axis=0)])
+    totals = csum[days:] - csum[:-days]  # every run of ``days`` consecutive days
+    daily = float(np.mean(r ** 2))
+    if not daily > 0:
+        return 0.0
+    ratio = float(np.mean(totals ** 2)) / (days * daily)
+    return float(np.clip((ratio - 1) / (days - 1), 0.0, MAX_CORRELATION))
 
 
 def residual_calibration(values: np.ndarray, predict: Callable[[np.ndarray, np.ndarray], np.ndarray], end: int,

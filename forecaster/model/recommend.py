@@ -39,7 +39,7 @@ from .baselines import BLEND_COMPONENTS
 from .intervals import Calibration, calibrate
 from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
-from .windows import Split, chronological_split
+from .windows import Split, trading_split
 
 # the global layout's batch: a "global" sample is one product-day, a "multi" sample one day of every product
 GLOBAL_BATCH_FACTOR = 4
@@ -64,7 +64,7 @@ def fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCall
     start = time.perf_counter()
     trained = train_models(executor, panel, [config], callback, cancel)[0]
     trained.train_seconds = time.perf_counter() - start  # the wall time, members trained at once or not
-    split = chronological_split(len(panel), config)
+    split = trading_split(panel, config)
     if trained.networks and len(split.val):
         trained.calibration = calibrate_on_validation(trained, panel, split)
     return trained
@@ -228,7 +228,7 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     if config.model != AUTO:
         raise ValueError("recommend() is for model='auto'")
     config = config.resolved(len(panel))
-    split = chronological_split(len(panel), config)  # refuses too few days, or no validation days to choose on
+    split = trading_split(panel, config)  # refuses too few days, or no validation days to choose on
     total = planned_epochs(config)
     start = time.perf_counter()
     networks, last = train_candidates(panel, config, split, total, callback, cancel, executor)

@@ -30,7 +30,7 @@ from ..device import resolve_device
 from ..errors import ForecasterError, TrainingError
 from .features import PanelScaler
 from .trained import EVAL_BATCH, CancelFlag, EpochRecord, TrainedForecaster, build_network
-from .windows import Split, WindowDataset, WindowFeatures, chronological_split
+from .windows import Split, WindowDataset, WindowFeatures, trading_split
 
 ProgressCallback = Callable[[EpochRecord], None]
 
@@ -140,7 +140,7 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
     values = panel.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         raise ForecasterError("The panel contains missing or infinite values; ingest fills gaps with 0.")
-    split = chronological_split(len(panel), config)
+    split = trading_split(panel, config)
     members = tuple(range(config.ensemble)) if members is None else tuple(members)
     scaler = PanelScaler.fit(values[:split.fit_end], log1p=config.log1p)
     trained = TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler,

@@ -20,6 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import ForecastConfig
+from ..data.calendar import trading_calendar
+from ..errors import DataError
 from .features import calendar_features, first_feature_day, series_features
 
 
@@ -30,11 +32,12 @@ class Split:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    test_start: int | None = None  # where the test span starts when its first day is closed (not a target)
 
     @property
     def fit_end(self) -> int:
         """Days before this index may inform scaling; the test span starts here."""
-        return int(self.test[0])
+        return int(self.test[0]) if self.test_start is None else self.test_start
 
 
 def chronological_split(n_days: int, config: ForecastConfig) -> Split:
@@ -44,6 +47,20 @@ def chronological_split(n_days: int, config: ForecastConfig) -> Split:
     test_start = n_days - config.test_days
     val_start = test_start - config.val_days
     return Split(np.arange(start, val_start), np.arange(val_start, test_start), np.arange(test_start, n_days))
+
+
+def trading_split(panel: pd.DataFrame, config: ForecastConfig) -> Split:
+    """:func:`chronological_split` without the panel's closed days (:mod:`forecaster.data.calendar`): no
+    target to train, stop, calibrate or score on. Closed days are judged on the history before the test span
+    (a closed weekday) and on each day itself (nothing sold where the catalog almost always sells)."""
+    split = chronological_split(len(panel), config)
+    closed = trading_calendar(panel, config.closed_days, split.fit_end).closed
+    spans = [days[~closed[days]] for days in (split.train, split.val, split.test)]
+    for name, before, after in zip(("training", "validation"), (split.train, split.val), spans):
+        if len(before) and not len(after):  # an all-closed test span only leaves nothing to score (evaluate says so)
+            raise DataError(f"Every day of the {name} span ({len(before)} days) is a closed day: give it more days, "
+                            "or set the closed days yourself (closed_days).")
+    return Split(*spans, test_start=split.fit_end)
 
 
 class WindowFeatures:

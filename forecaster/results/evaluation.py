@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from ..labels import NETWORK, SEASONAL_NAIVE, label
 from ..model.baselines import BASELINES, REFERENCES
 from ..model.intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_growth, residual_calibration
 from ..model.trained import TrainedForecaster
-from ..model.windows import chronological_split
+from ..model.windows import trading_split
 from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, bias, coverage, interval_score,
                       per_product_mae, pinball_loss, pooled_metrics, rmsse)
 
@@ -162,5 +163,8 @@ def _per_product(panel: pd.DataFrame, actual: np.ndarray, history: np.ndarray, m
 def evaluate(trained: TrainedForecaster, panel: pd.DataFrame) -> Evaluation:
     """Score the trained network on the test span of ``panel`` (its last ``test_days`` days)."""
     panel = trained.align(panel)
-    days = chronological_split(len(panel), trained.config).test
+    days = trading_split(panel, trained.config).test
+    if not len(days):
+        raise DataError(f"Every one of the last {trained.config.test_days} days is a closed day (nothing sold): there "
+                        "is nothing to score. Give the test span more days, or set the closed days yourself.")
     return compare(panel, {NETWORK: trained.predict(panel, days)}, days, {NETWORK: trained.calibration})

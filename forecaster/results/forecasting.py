@@ -1,22 +1,30 @@
 """Next-day (and recursive multi-day) forecasts from the latest actual history, with their intervals."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
+from ..data.calendar import trading_calendar
 from ..errors import ForecasterError
 from ..model.intervals import (DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, RECENT_DAYS, SERVICE_LEVELS,
                                Calibration, check_level)
 from ..model.trained import TrainedForecaster
 
-__all__ = ["MAX_HORIZON", "current_calibration", "forecast", "point_forecast", "with_intervals"]
+__all__ = ["MAX_HORIZON", "current_calibration", "forecast", "lead_time_total", "point_forecast", "totals", "with_intervals"]
 
 
 def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
-    """Demand per product for the ``horizon`` days after the panel's last date, clipped at zero.
+    """Expected demand per product for ``horizon`` days from the next trading day after the panel's last
+    date, clipped at zero.
 
-    Beyond the first day the forecast is recursive: each day's forecast is fed back as the next day's
-    lag. Returns a long table: date, product, step (days ahead), forecast.
+    Beyond the first day the forecast is recursive: each day's forecast is fed back as the next day's lag.
+    A day on a closed weekday (:mod:`forecaster.data.calendar`) is forecast 0 and fed back as 0, as such
+    days stand in the history; closed days right after the last date are passed over, so the first row is
+    the next trading day. Returns a long table: date, product, step (days after the last date), forecast,
+    closed.
     """
     if not 1 <= horizon <= MAX_HORIZON:
         raise ForecasterError(f"The horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")
@@ -24,18 +32,25 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     need = trained.history_days + 1
     if len(history) < need:
         raise ForecasterError(f"Forecasting needs at least {need} days of history; the data has {len(history)}.")
+    calendar = trading_calendar(history, trained.config.closed_days)
+    dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon + 7, freq="D")
+    closed = calendar.weekday_closed(dates)
+    skip = int(np.argmin(closed))  # closed days before the next trading day (a week always has one)
+    dates, closed = dates[:skip + horizon], closed[:skip + horizon]
     tail = history.iloc[-need:]
     rows = []
-    for _ in range(horizon):  # one step per forecast day: each step needs the previous one
-        pred = trained.predict(tail, np.array([len(tail)]))[0]
-        day = tail.index[-1] + pd.Timedelta(days=1)
+    for day, shut in zip(dates, closed):  # one step per forecast day: each step needs the previous one
+        pred = np.zeros(tail.shape[1]) if shut else trained.predict(tail, np.array([len(tail)]))[0]
         rows.append(pd.Series(pred, index=tail.columns, name=day))
         tail = pd.concat([tail.iloc[1:], rows[-1].to_frame().T])
         tail.index.freq = "D"
-    wide = pd.DataFrame(rows)
+    wide = pd.DataFrame(rows[skip:])
     wide.index.name = "date"
     long = wide.rename_axis(columns="product").stack().rename("forecast").reset_index()
-    long.insert(2, "step", np.repeat(np.arange(1, horizon + 1), len(history.columns)))
+    P = len(history.columns)
+    long.insert(2, "step", np.repeat(np.arange(skip + 1, skip + horizon + 1), P))
+    long["closed"] = np.repeat(closed[skip:], P)
+    long.attrs["closed_reasons"] = {day: calendar.reason(day) for day, shut in zip(dates, closed) if shut}
     return long
 
 
@@ -43,7 +58,8 @@ def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level:
                    service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
     """The point forecast with lower, median and upper bounds of the central ``level`` interval and the
     order quantity that covers a day's demand with probability ``service_level``; each day's band is
-    that of its horizon step. Without a calibration the table is returned as it is (no intervals).
+    that of its horizon step, and a closed day's is 0 with nothing to order. Without a calibration the
+    table is returned as it is (no intervals).
 
     Cheap (no network call): a page redraws it for another level without forecasting again.
     """
@@ -51,14 +67,15 @@ def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level:
     check_level(service_level, "service level", SERVICE_LEVELS)
     if calibration is None:
         return points
-    horizon = int(points["step"].max())
-    point = points["forecast"].to_numpy(dtype=np.float64).reshape(horizon, -1)  # (step, product)
-    steps = np.arange(1, horizon + 1)
+    n_days = points["date"].nunique()
+    point = points["forecast"].to_numpy(dtype=np.float64).reshape(n_days, -1)  # (day, product)
+    steps = points["step"].to_numpy().reshape(n_days, -1)[:, 0]
+    open_ = ~points["closed"].to_numpy(dtype=bool).reshape(n_days, -1) if "closed" in points else True
     lower, upper = calibration.bounds(point, level, steps)
-    out = points.assign(lower=lower.ravel(), median=calibration.quantile(point, 0.5, steps).ravel(),
-                        upper=upper.ravel(),
-                        order_quantity=calibration.order_quantity(point, service_level, steps).ravel())
-    out.attrs.update(level=level, service_level=service_level)
+    columns = {"lower": lower, "median": calibration.quantile(point, 0.5, steps), "upper": upper,
+               "order_quantity": calibration.order_quantity(point, service_level, steps)}
+    out = points.assign(**{name: np.where(open_, values, 0.0).ravel() for name, values in columns.items()})
+    out.attrs.update(points.attrs, level=level, service_level=service_level)
     return out
 
 
@@ -78,3 +95,72 @@ def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, 
     checks the levels)."""
     return with_intervals(point_forecast(trained, panel, horizon), current_calibration(trained, panel), level,
                           service_level)
+
+
+TOTAL_DRAWS = 1000  # sampled paths a total's quantiles are read from
+DRAW_CELLS = 4_000_000  # draws x days x products held at once: products go in chunks, memory stays bounded
+TOTAL_SEED = 0  # the paths are drawn the same way every time: the same model and data give the same totals
+
+
+def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, level: float = DEFAULT_LEVEL,
+           service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+    """One row per product: the total of the first ``days`` forecast days of ``points`` (from
+    :func:`point_forecast`, which starts on the next trading day): ``forecast`` (the sum of the daily
+    expected demand) and, with a calibration, ``lower``, ``median``, ``upper`` and the order-up-to
+    ``order_quantity`` that covers the total with probability ``service_level``.
+
+    A total's quantiles are not the sums of daily quantiles: they are read from sampled paths, each day
+    drawn from its own calibrated distribution, the days of one product tied together by the correlation
+    the calibration days showed (a Gaussian copula, one common draw per product and path). Closed days
+    add 0."""
+    check_level(level)
+    check_level(service_level, "service level", SERVICE_LEVELS)
+    n_days = points["date"].nunique()
+    if not 1 <= days <= n_days:
+        raise ForecasterError(f"A total needs between 1 and {n_days} forecast days, not {days}.")
+    first = points[points["step"] <= points["step"].min() + days - 1]
+    products = list(first["product"].iloc[:first["product"].nunique()])
+    point = first["forecast"].to_numpy(dtype=np.float64).reshape(days, -1)
+    open_ = ~first["closed"].to_numpy(dtype=bool).reshape(days, -1) if "closed" in first else np.ones_like(point, bool)
+    table = pd.DataFrame({"product": products, "first_day": first["date"].min(), "last_day": first["date"].max(),
+                          "days": days, "forecast": (point * open_).sum(axis=0)})
+    if calibration is None:
+        return table
+    steps = first["step"].to_numpy().reshape(days, -1)[:, 0]
+    probs = (1 - level) / 2, 0.5, (1 + level) / 2, service_level
+    table[["lower", "median", "upper", "order_quantity"]] = _sampled_total_quantiles(
+        point, open_, steps, calibration, probs)
+    if calibration.integer:
+        table["order_quantity"] = np.ceil(table["order_quantity"] - 1e-9)
+    table.attrs.update(level=level, service_level=service_level)
+    return table
+
+
+def _sampled_total_quantiles(point: np.ndarray, open_: np.ndarray, steps: np.ndarray, calibration: Calibration,
+                             probs: tuple[float, ...]) -> np.ndarray:
+    """(P, len(probs)) quantiles of each product's total over the days of ``point`` (D, P), from
+    TOTAL_DRAWS sampled paths (products in chunks of at most DRAW_CELLS draws x days x products)."""
+    rng = np.random.default_rng(TOTAL_SEED)
+    rho = calibration.correlation
+    D, P = point.shape
+    chunk = max(1, DRAW_CELLS // (TOTAL_DRAWS * D))
+    out = np.empty((P, len(probs)))
+    for start in range(0, P, chunk):  # a handful of chunks, each one vectorised over draws, days and products
+        cols = slice(start, min(start + chunk, P))
+        width = cols.stop - cols.start
+        common = rng.standard_normal((TOTAL_DRAWS, 1, width))
+        z = np.sqrt(rho) * common + np.sqrt(1 - rho) * rng.standard_normal((TOTAL_DRAWS, D, width))
+        sub = dataclasses.replace(calibration, offsets=calibration.offsets[:, cols], scale=calibration.scale[cols],
+                                  level=calibration.level[cols],
+                                  dormant=None if calibration.dormant is None else calibration.dormant[cols])
+        paths = sub.sample(point[:, cols], norm.cdf(z), steps) * open_[:, cols]
+        out[cols] = np.quantile(paths.sum(axis=1), probs, axis=0).T
+    return out
+
+
+def lead_time_total(trained: TrainedForecaster, panel: pd.DataFrame, days: int = 7, level: float = DEFAULT_LEVEL,
+                    service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+    """The total demand per product over the next ``days`` days from the next trading day (a lead time
+    plus review period) with its range and order-up-to quantity: :func:`totals` of a fresh forecast."""
+    return totals(point_forecast(trained, panel, days), current_calibration(trained, panel), days, level,
+                  service_level)

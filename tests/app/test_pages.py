@@ -312,10 +312,23 @@ def test_forecast_page_horizon_changes_table_and_download(trained_app):
     # the bytes the button serves: a CSV of every product for each of the 3 days
     table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")))
     assert list(table.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
-                                   "level", "service_level"] and len(table) == 18
-    assert (table["lower"] <= table["upper"]).all() and (table["lower"] >= 0).all()
+                                   "closed", "level", "service_level"] and len(table) == 18
+    assert (table["lower"] <= table["median"]).all() and (table["median"] <= table["upper"]).all()
+    assert (table["lower"] >= 0).all() and not table["closed"].any()
     assert sorted(table["product"].unique()) == sorted(at.selectbox(key="w_fc_product").options)
     assert table["forecast"].ge(0).all() and table["date"].nunique() == 3
+
+
+def test_forecast_page_shows_lead_time_totals_with_their_range(trained_app):
+    at = trained_app.switch_page("pages/forecast.py").run()
+    at.number_input(key="w_total_days").set_value(5).run()
+    assert not at.exception and not at.error
+    shown = next(d.value for d in at.dataframe if "Order up to" in d.value.columns)
+    assert list(shown.columns) == ["product", "Expected total", "Lower", "Median", "Upper", "Order up to"]
+    assert (shown["Lower"] <= shown["Median"]).all() and (shown["Median"] <= shown["Upper"]).all()
+    table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_totals")))
+    assert (table["days"] == 5).all() and len(table) == len(shown)
+    assert any("not by adding up daily ranges" in c.value for c in at.caption)
 
 
 def test_forecast_page_level_and_service_level_redraw_the_band_without_training(trained_app):

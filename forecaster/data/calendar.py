@@ -1,0 +1,88 @@
+"""Days the business does not trade, found in the history or named by the user.
+
+A closed day is forecast 0 with nothing to order, and left out of the training targets, the calibration and
+the scores: a model that "predicts" a Saturday the shop never opens learns nothing, and an error of 0 on it
+flatters every method alike. Two kinds are found (``closed_days="auto"``):
+
+* a weekday with no sale of any product in the last year (at least :data:`MIN_WEEKS` of them seen), while
+  other weekdays sell: closed every week, in the future too;
+* a single day on which no product sold, where the catalog would sell nothing on a trading day with a chance
+  below :data:`CLOSED_CHANCE` (the product of each product's share of zero days): a Christmas closure of a
+  busy shop, not a quiet day of a one-product file. Such a day is closed where it was observed only.
+
+``"off"`` makes every day a trading day; a list of weekdays (``"sat,sun"``) names the closed weekdays instead
+of finding them (single closed days are still found).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..config import closed_weekdays_named
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+YEAR = 364  # days a closed weekday must have gone without a sale (52 weeks)
+MIN_WEEKS = 8  # ... and at least this many of that weekday seen
+CLOSED_CHANCE = 0.01  # a day with no sale at all is a closure when a trading day would be so empty this rarely
+
+
+@dataclass(frozen=True)
+class TradingCalendar:
+    """Which days of a history were closed (``closed``, one flag per day of ``dates``) and which weekdays
+    are closed every week (Monday = 0), found or named."""
+
+    dates: pd.DatetimeIndex
+    closed: np.ndarray  # (T,) bool
+    closed_weekdays: tuple[int, ...]
+    named: bool = False  # the weekdays were named by the user, not found
+
+    def weekday_closed(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """(len(dates),) bool: the days that fall on a closed weekday (for future days)."""
+        return np.isin(dates.day_of_week, self.closed_weekdays)
+
+    def reason(self, date: pd.Timestamp) -> str:
+        """Why a future ``date`` on a closed weekday is closed, in a planner's words."""
+        name = WEEKDAY_NAMES[date.day_of_week]
+        if self.named:
+            return f"{name}s are set as closed days"
+        return f"no product sold on any {name} in the last year"
+
+
+def trading_calendar(panel: pd.DataFrame, spec: str = "auto", history_end: int | None = None) -> TradingCalendar:
+    """The closed days of ``panel`` (dates x products). The weekday rule and the products' zero shares read
+    only the year before ``history_end`` (default: the whole panel), so that a test span steers nothing;
+    the flags cover every day of the panel."""
+    values = panel.to_numpy(dtype=np.float64)
+    dates = pd.DatetimeIndex(panel.index)
+    named = closed_weekdays_named(spec)
+    if named == ():  # "off"
+        return TradingCalendar(dates, np.zeros(len(dates), dtype=bool), (), True)
+    end = len(values) if history_end is None else int(history_end)
+    start = max(0, end - YEAR)
+    weekdays = named if named is not None else _closed_weekdays(values[start:end], dates[start:end])
+    on_weekday = np.isin(dates.day_of_week, weekdays)
+    return TradingCalendar(dates, on_weekday | _empty_days(values, ~on_weekday, start, end), weekdays,
+                           named is not None)
+
+
+def _closed_weekdays(values: np.ndarray, dates: pd.DatetimeIndex) -> tuple[int, ...]:
+    """Weekdays seen at least MIN_WEEKS times with no sale at all, while other weekdays sold."""
+    totals = values.sum(axis=1)
+    weekday = dates.day_of_week.to_numpy()
+    seen = np.bincount(weekday, minlength=7)
+    sold = np.bincount(weekday, weights=totals, minlength=7)
+    closed = (seen >= MIN_WEEKS) & (sold == 0)
+    return tuple(int(d) for d in np.flatnonzero(closed)) if sold.sum() > 0 else ()
+
+
+def _empty_days(values: np.ndarray, trading: np.ndarray, start: int, end: int) -> np.ndarray:
+    """(T,) days with no sale of any product that a trading day of this catalog would almost never have."""
+    empty = (values == 0).all(axis=1)
+    window = trading[start:end]
+    if not window.any() or values.shape[1] == 0:
+        return np.zeros(len(values), dtype=bool)
+    zero_share = (values[start:end][window] == 0).mean(axis=0)  # each product's share of trading days unsold
+    chance = float(np.exp(np.log(np.clip(zero_share, 1e-12, 1.0)).sum()))
+    return empty & (chance < CLOSED_CHANCE)

@@ -1,0 +1,93 @@
+"""Closed days: found in the history (a weekday that never sells, a day nothing sold that the catalog almost
+never has), named by the user, or switched off; and what they do to training spans and forecasts."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY, make_panel
+from forecaster import fit, forecast
+from forecaster.config import ForecastConfig
+from forecaster.data.calendar import trading_calendar
+from forecaster.errors import ForecasterError
+from forecaster.model.windows import trading_split
+from forecaster.results.forecasting import point_forecast
+
+
+def shop(days: int = 399, products: int = 20, closed_weekday: int = 5, seed: int = 0) -> pd.DataFrame:
+    """A shop that never opens on ``closed_weekday`` and closed one Christmas; its history ends on a Friday."""
+    panel = make_panel(days, products, seed, start="2023-01-07")  # a Saturday: 399 days (57 weeks) end on a Friday
+    panel.loc[panel.index.day_of_week == closed_weekday] = 0.0
+    panel.loc[pd.Timestamp("2023-12-25")] = 0.0
+    return panel
+
+
+def test_a_weekday_without_sales_and_a_christmas_closure_are_found():
+    panel = shop()
+    cal = trading_calendar(panel)
+    assert cal.closed_weekdays == (5,)
+    closed_days = panel.index[cal.closed]
+    assert set(closed_days.day_of_week) == {5, 0}  # every Saturday, and Monday 25 December
+    assert pd.Timestamp("2023-12-25") in closed_days and (panel.index.day_of_week == 5).sum() == 57
+    assert len(closed_days) == 58
+    assert "no product sold on any Saturday" in cal.reason(pd.Timestamp("2024-02-10"))
+
+
+def test_a_quiet_day_of_a_small_catalog_is_not_a_closure():
+    """One product that sells on a few days: a day without sales is ordinary, and so is a weekday that
+    happened to sell nothing in a handful of weeks."""
+    rng = np.random.default_rng(1)
+    index = pd.date_range("2024-01-01", periods=120, freq="D", name="date")
+    panel = pd.DataFrame({"rare": rng.poisson(0.5, 120).astype(float)}, index=index)
+    assert (panel["rare"] == 0).sum() > 40
+    cal = trading_calendar(panel)
+    assert cal.closed_weekdays == () and not cal.closed.any()
+    short = shop(days=40)  # 5 or 6 Saturdays: too few to call the weekday closed
+    assert trading_calendar(short).closed_weekdays == ()
+
+
+def test_the_user_can_name_the_closed_weekdays_or_switch_them_off():
+    panel = shop()
+    assert not trading_calendar(panel, "off").closed.any()
+    named = trading_calendar(panel, "sun")
+    assert named.closed_weekdays == (6,) and named.named
+    assert named.closed[panel.index.day_of_week == 6].all()
+    assert pd.Timestamp("2023-12-25") in panel.index[named.closed]  # a closure is still a closure
+    assert "Sundays are set as closed days" in named.reason(pd.Timestamp("2024-02-11"))
+    with pytest.raises(ForecasterError, match="not a weekday"):
+        ForecastConfig(closed_days="someday")
+
+
+def test_closed_days_are_no_target_to_train_stop_or_score_on():
+    panel = shop()
+    config = TINY.replace(closed_days="auto")
+    split = trading_split(panel, config)
+    for days in (split.train, split.val, split.test):
+        assert (panel.index[days].day_of_week != 5).all()
+    assert len(split.test) == 14 - 2 and split.fit_end == len(panel) - 14  # two test Saturdays left out
+    plain = trading_split(panel, config.replace(closed_days="off"))
+    assert len(plain.test) == 14
+
+
+def test_closed_days_are_forecast_zero_with_nothing_to_order_and_the_first_day_trades():
+    panel = shop()
+    assert panel.index[-1].day_of_week == 4  # history ends on a Friday: Saturday is closed
+    trained = fit(panel, TINY)
+    fc = forecast(trained, panel, horizon=14)
+    days = fc.drop_duplicates("date")
+    assert days["date"].iloc[0] == panel.index[-1] + pd.Timedelta(days=2)  # Sunday, the next trading day
+    assert days["step"].tolist() == list(range(2, 16))
+    saturdays = fc[fc["date"].dt.day_of_week == 5]
+    assert len(saturdays) == 2 * panel.shape[1] and saturdays["closed"].all()
+    assert (saturdays[["forecast", "lower", "median", "upper", "order_quantity"]] == 0).all().all()
+    open_days = fc[~fc["closed"]]
+    assert (open_days["forecast"] > 0).any() and (open_days["order_quantity"] > 0).any()
+    assert list(fc.attrs["closed_reasons"])[0] == panel.index[-1] + pd.Timedelta(days=1)
+
+
+def test_without_closed_days_the_forecast_starts_tomorrow():
+    panel = make_panel(120, 3)
+    fc = point_forecast(fit(panel, TINY), panel, 2)
+    assert fc["date"].min() == panel.index[-1] + pd.Timedelta(days=1) and not fc["closed"].any()
+    assert fc["step"].tolist() == [1, 1, 1, 2, 2, 2]

@@ -1,0 +1,103 @@
+"""Lead-time totals: the sum of the expected demand, and a range read from sampled paths of the daily
+distributions (never the sum of daily quantiles), wider the more a product's days err together."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY
+from forecaster import fit
+from forecaster.errors import ForecasterError
+from forecaster.model.intervals import Calibration, GRID, day_correlation
+from forecaster.results.forecasting import lead_time_total, point_forecast, totals, with_intervals
+
+
+def normal_calibration(products: int, correlation: float) -> Calibration:
+    """Standard normal residual quantiles, one unit of spread, no level effect, no horizon growth."""
+    from scipy.stats import norm
+
+    offsets = np.repeat(norm.ppf(GRID)[:, None], products, axis=1)
+    return Calibration(offsets, np.ones(products), np.ones(products), 0.0, np.ones(90), 28, correlation=correlation)
+
+
+def points_of(days: int, products: int, mean: float = 10.0) -> pd.DataFrame:
+    dates = pd.date_range("2025-01-01", periods=days, freq="D")
+    return pd.DataFrame({"date": np.repeat(dates, products), "product": np.tile([f"p{i}" for i in range(products)], days),
+                         "step": np.repeat(np.arange(1, days + 1), products), "forecast": mean,
+                         "closed": False})
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5])
+def test_a_total_has_the_spread_its_days_add_up_to(rho):
+    """Seven days of N(10, 1) errors with correlation rho: the total is N(70, 7 (1 + 6 rho)); its 80 % range
+    is that wide, far narrower than the sum of the daily ranges when the days err apart."""
+    total = totals(points_of(7, 3), normal_calibration(3, rho), 7, level=0.8, service_level=0.9)
+    sd = np.sqrt(7 * (1 + 6 * rho))
+    assert np.allclose(total["forecast"], 70)
+    np.testing.assert_allclose(total["median"], 70, atol=0.15 * sd)
+    np.testing.assert_allclose(total["upper"] - total["lower"], 2 * 1.2816 * sd, rtol=0.08)
+    np.testing.assert_allclose(total["order_quantity"], 70 + 1.2816 * sd, rtol=0.02)
+    assert (total["upper"] - total["lower"] < 7 * 2 * 1.2816).all()  # the sum of the daily ranges
+    assert (total["lower"] <= total["median"]).all() and (total["median"] <= total["upper"]).all()
+
+
+def test_closed_days_add_nothing_to_a_total():
+    points = points_of(7, 2).assign(closed=lambda d: d["date"].dt.day_of_week == 5)
+    total = totals(points, normal_calibration(2, 0.0), 7)
+    assert np.allclose(total["forecast"], 60)  # six open days of 10
+    np.testing.assert_allclose(total["median"], 60, atol=0.5)  # six open days of N(10, 1)
+
+
+def test_the_correlation_is_read_from_how_weekly_totals_of_errors_vary():
+    rng = np.random.default_rng(0)
+    independent = rng.standard_normal((400, 20))
+    shared = independent * np.sqrt(0.5) + np.repeat(rng.standard_normal((80, 20)), 5, axis=0) * np.sqrt(0.5)
+    assert day_correlation(independent) < 0.05
+    assert day_correlation(shared) > 0.15
+    assert day_correlation(independent[:10]) == 0.0  # too few days to say
+
+
+def test_lead_time_total_of_a_trained_model_is_reproducible_and_consistent(small_panel):
+    trained = fit(small_panel, TINY)
+    a, b = lead_time_total(trained, small_panel, 5), lead_time_total(trained, small_panel, 5)
+    pd.testing.assert_frame_equal(a, b)
+    daily = point_forecast(trained, small_panel, 5)
+    np.testing.assert_allclose(a["forecast"], daily.groupby("product", sort=False)["forecast"].sum().to_numpy())
+    assert (a["first_day"] == daily["date"].min()).all() and (a["days"] == 5).all()
+    assert (a["order_quantity"] >= a["median"]).all() and (a["order_quantity"] % 1 == 0).all()
+    with pytest.raises(ForecasterError, match="between 1 and 5"):
+        totals(daily, trained.calibration, 6)
+
+
+def test_a_saved_calibration_keeps_its_correlation_and_old_ones_load_without_it():
+    cal = normal_calibration(2, 0.3)
+    again = Calibration.from_dict(cal.to_dict(), 2)
+    assert again.correlation == 0.3
+    old = {k: v for k, v in cal.to_dict().items() if k != "correlation"}
+    assert Calibration.from_dict(old, 2).correlation == 0.0
+    with pytest.raises(ValueError):
+        Calibration.from_dict({**cal.to_dict(), "correlation": 3.0}, 2)
+
+
+def test_with_intervals_and_totals_agree_on_a_single_day():
+    points = points_of(1, 4)
+    cal = dataclasses.replace(normal_calibration(4, 0.0), integer=False)
+    daily = with_intervals(points, cal, 0.8, 0.9)
+    total = totals(points, cal, 1, 0.8, 0.9)
+    np.testing.assert_allclose(total["upper"], daily["upper"], rtol=0.03)
+    np.testing.assert_allclose(total["lower"], daily["lower"], rtol=0.03)
+
+
+def test_totals_for_a_large_catalog_stay_bounded_in_memory():
+    """Products go through the sampler in chunks: 1,000 products over 42 days is 84M draws in all."""
+    total = totals(points_of(42, 1000, mean=1.0), normal_calibration(1000, 0.2), 42)
+    assert len(total) == 1000 and np.isfinite(total[["lower", "upper"]].to_numpy()).all()
+
+
+def test_a_product_that_never_sold_totals_zero():
+    cal = dataclasses.replace(normal_calibration(2, 0.0), dormant=np.array([True, False]))
+    total = totals(points_of(7, 2, mean=0.0), cal, 7)
+    assert total.loc[0, ["lower", "median", "upper", "order_quantity"]].eq(0).all()
