@@ -97,7 +97,7 @@ def test_upload_train_evaluate_forecast_and_download(new_page, tmp_path, screens
     go(page, "Evaluate")
     chart(page, "Error per product").wait_for()
     chart(page, "actual vs predicted").wait_for()
-    assert page.locator('[data-testid="stMetric"]').count() == 16
+    assert page.locator('[data-testid="stMetric"]').count() == 24  # 6 methods x MAE, RMSE, Bias, WAPE
     page.screenshot(path=str(screenshots / "upload_evaluate.png"), full_page=True)
 
     go(page, "Forecast")
@@ -111,7 +111,7 @@ def test_upload_train_evaluate_forecast_and_download(new_page, tmp_path, screens
     assert download.suggested_filename.endswith("_3d.csv")
     table = pd.read_csv(download.path())
     assert list(table.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
-                                   "level", "service_level"]
+                                   "closed", "level", "service_level"]
     assert len(table) == 8 * 3 and table["product"].nunique() == 8
     assert (table["lower"] >= 0).all() and (table["lower"] <= table["upper"]).all()
     assert table["date"].nunique() == 3 and (table["forecast"] >= 0).all()
@@ -120,6 +120,51 @@ def test_upload_train_evaluate_forecast_and_download(new_page, tmp_path, screens
     metrics = pd.read_csv(info.value.path())
     assert len(metrics) == 8 and {"mae_network", "coverage_network", "interval_score_network"} <= set(metrics.columns)
     page.screenshot(path=str(screenshots / "upload_forecast.png"), full_page=True)
+
+
+def closed_saturdays_csv(path: Path) -> Path:
+    """A long CSV of 6 products over 30 weeks of a shop that never opens on Saturday; the last day a Friday."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    dates = pd.date_range("2025-01-04", periods=30 * 7, freq="D")  # a Saturday, to a Friday
+    rows = [(d.date(), f"item {p}", int(q)) for d in dates if d.day_of_week != 5
+            for p, q in enumerate(rng.poisson([4, 9, 15, 25, 6, 12]))]
+    pd.DataFrame(rows, columns=["date", "product", "quantity"]).to_csv(path, index=False)
+    return path
+
+
+def test_closed_days_are_labelled_and_lead_time_totals_have_a_range(new_page, tmp_path, screenshots):
+    """A planner's week: the next trading day after a closed Saturday, the closed day marked in a 7-day
+    forecast, and each product's 7-day total with its range and order-up-to quantity."""
+    page = new_page()
+    upload(page, closed_saturdays_csv(tmp_path / "closed_saturdays.csv"))
+    go(page, "Train")
+    set_number(page, "Epochs (passes over the history)", 3)
+    press_train(page)
+    page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
+    go(page, "Forecast")
+    chart(page, "Forecast for").wait_for()
+    expect(page.get_by_text(re.compile(r"Sunday \d\d \w+ is the next trading day"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Saturday \d\d \w+ is closed \(no product sold on any Saturday"))).to_be_visible()
+    set_number(page, "Days to forecast", 7)
+    page.get_by_text(re.compile(r"Closed days in this forecast \(forecast 0, nothing to order\): Sat")).wait_for()
+    set_number(page, "Days to cover (lead time plus review period)", 7)
+    page.get_by_text(re.compile(r"Totals for Sun \d\d \w+ to Sat \d\d \w+\. The range holds")).wait_for()
+    settle(page)
+    page.screenshot(path=str(screenshots / "closed_days_and_totals.png"), full_page=True)
+    with page.expect_download(timeout=STEP_MS) as info:
+        only(page.get_by_role("button", name="Download totals CSV")).click()
+    totals = pd.read_csv(info.value.path())
+    assert len(totals) == 6 and (totals["days"] == 7).all()
+    assert (totals["lower"] <= totals["median"]).all() and (totals["median"] <= totals["upper"]).all()
+    assert (totals["order_quantity"] >= totals["median"]).all()
+    with page.expect_download(timeout=STEP_MS) as info:
+        only(page.get_by_role("button", name="Download forecast CSV")).click()
+    daily = pd.read_csv(info.value.path(), parse_dates=["date"])
+    saturday = daily[daily["date"].dt.day_of_week == 5]
+    assert len(saturday) == 6 and saturday["closed"].all() and (saturday["order_quantity"] == 0).all()
+    assert daily["date"].min().day_of_week == 6  # the first forecast day is the Sunday after the closed Saturday
 
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "coffee_vending_machine" / "index_1.csv"
