@@ -331,11 +331,13 @@ def seasonal_naive_days(history: np.ndarray, horizon: int = HORIZON_DAYS) -> np.
 
 
 def _wide(table: pd.DataFrame, column: str, products: list) -> np.ndarray:
-    """One column of forecast's long table as a (step, product) array in ``products`` order; NaN if absent."""
+    """One column of forecast's long table as a (HORIZON_DAYS, product) array, row h-1 the day h days after
+    the origin, in ``products`` order; NaN where absent (closed days before the first forecast day have no
+    row: the forecast starts on the next trading day)."""
     if column not in table.columns:
-        return np.full((int(table["step"].max()), len(products)), np.nan)
-    wide = table.pivot(index="step", columns="product", values=column).reindex(columns=products)
-    return wide.to_numpy(dtype=np.float64)
+        return np.full((HORIZON_DAYS, len(products)), np.nan)
+    wide = table.pivot(index="step", columns="product", values=column)
+    return wide.reindex(index=range(1, HORIZON_DAYS + 1), columns=products).to_numpy(dtype=np.float64)
 
 
 def _lead_time(trained: object, history: pd.DataFrame, products: list) -> dict[str, np.ndarray]:
@@ -344,9 +346,11 @@ def _lead_time(trained: object, history: pd.DataFrame, products: list) -> dict[s
     if not hasattr(forecasting, "lead_time_total"):
         return {}
     total = forecasting.lead_time_total(trained, history, days=7, level=0.8, service_level=0.9)
+    span = (total["first_day"].iloc[0], total["last_day"].iloc[0])  # from the next trading day
     total = total.set_index("product").reindex(products)
-    return {f"total_{c}": total[c].to_numpy(dtype=np.float64) if c in total else np.full(len(products), np.nan)
-            for c in ("forecast", "lower", "upper", "order_quantity")}
+    out = {f"total_{c}": total[c].to_numpy(dtype=np.float64) if c in total else np.full(len(products), np.nan)
+           for c in ("forecast", "lower", "upper", "order_quantity")}
+    return {**out, "total_span": span}
 
 
 def horizon_origin(panel: pd.DataFrame, cut: int, config: ForecastConfig) -> dict:
@@ -357,14 +361,21 @@ def horizon_origin(panel: pd.DataFrame, cut: int, config: ForecastConfig) -> dic
     trained = fit(history, config)
     products = list(trained.products)
     table = forecasting.forecast(trained, history, HORIZON_DAYS, level=0.8, service_level=0.9)
+    closed = _wide(table, "closed", products)
+    closed = np.isnan(closed) | (closed == 1)  # a day passed over before the next trading day is closed too
     mean, median = _wide(table, "forecast", products), _wide(table, "median", products)
+    median = np.where(np.isnan(median), mean, median)  # no calibration: the mean is all there is
+    mean, median = np.nan_to_num(mean), np.nan_to_num(median)  # days passed over as closed: 0
     future = panel[products].iloc[len(history):len(history) + HORIZON_DAYS]
-    run = {"actual": future.to_numpy(dtype=np.float64), "mean": mean,
-           "median": np.where(np.isnan(median), mean, median),
-           "lower": _wide(table, "lower", products), "upper": _wide(table, "upper", products),
-           "order": _wide(table, "order_quantity", products), "closed": _wide(table, "closed", products) == 1,
+    run = {"actual": future.to_numpy(dtype=np.float64), "mean": mean, "median": median,
+           "lower": np.nan_to_num(_wide(table, "lower", products)), "upper": np.nan_to_num(_wide(table, "upper", products)),
+           "order": np.nan_to_num(_wide(table, "order_quantity", products)), "closed": closed,
            "snaive": seasonal_naive_days(history[products].to_numpy(dtype=np.float64)), "first_day": future.index[0]}
-    return {**run, **_lead_time(trained, history, products)}
+    lead = _lead_time(trained, history, products)
+    if lead:  # the actual total over the same days as the forecast total
+        first, last = lead.pop("total_span")
+        lead["total_actual"] = panel[products].loc[first:last].sum().to_numpy(dtype=np.float64)
+    return {**run, **lead}
 
 
 def _share(num: float, den: float) -> float:
@@ -409,7 +420,7 @@ def horizon_coverage(runs: list[dict]) -> dict[str, float]:
            "level forecast": _share(s["mean"][:, 7:].sum(), s["mean"][:, :7].sum()),
            "level actual": _share(a[:, 7:].sum(), a[:, :7].sum())}
     if "total_lower" in runs[0]:
-        week = a[:, :7].sum(axis=1)
+        week = np.stack([r["total_actual"] for r in runs])
         total = {k: np.stack([r[f"total_{k}"] for r in runs]) for k in ("lower", "upper", "order_quantity")}
         out["7-day total 80%"] = within(week, total["lower"], total["upper"])
         out["7-day total order 90%"] = within(week, -np.inf, total["order_quantity"])
