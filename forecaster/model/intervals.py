@@ -297,6 +297,18 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
                        dormant, pooled * widened, widened, day_correlation(normalised))
 
 
+def correlation_of_totals(errors: np.ndarray) -> float:
+    """The correlation ``rho`` between two days' errors of one product that makes the totals of ``errors``
+    (runs x days x products, normalised) as large as they were: E[total^2] = days * E[e^2] * (1 + (days - 1)
+    * rho), pooled; 0 when the errors say nothing."""
+    days = errors.shape[1]
+    daily = float(np.mean(errors ** 2))
+    if days < 2 or not daily > 0:
+        return 0.0
+    ratio = float(np.mean(errors.sum(axis=1) ** 2)) / (days * daily)
+    return float(np.clip((ratio - 1) / (days - 1), 0.0, MAX_CORRELATION))
+
+
 def day_correlation(normalised: np.ndarray, days: int = SUM_DAYS) -> float:
     """The correlation ``rho`` between two days' errors of one product that makes totals over ``days`` days
     vary as much as they did: var(total) = days * var(day) * (1 + (days - 1) * rho), pooled over products,
@@ -305,13 +317,8 @@ def day_correlation(normalised: np.ndarray, days: int = SUM_DAYS) -> float:
     if n < 2 * days:
         return 0.0
     r = normalised - normalised.mean(axis=0)
-    csum = np.concatenate([np.zeros((1, r.shape[1])), np.cumsum(r, axis=0)])
-    totals = csum[days:] - csum[:-days]  # every run of ``days`` consecutive days
-    daily = float(np.mean(r ** 2))
-    if not daily > 0:
-        return 0.0
-    ratio = float(np.mean(totals ** 2)) / (days * daily)
-    return float(np.clip((ratio - 1) / (days - 1), 0.0, MAX_CORRELATION))
+    runs = np.lib.stride_tricks.sliding_window_view(r, days, axis=0)  # (n - days + 1, P, days), a view
+    return correlation_of_totals(runs.transpose(0, 2, 1))
 
 
 def residual_calibration(values: np.ndarray, predict: Callable[[np.ndarray, np.ndarray], np.ndarray], end: int,

@@ -36,7 +36,7 @@ from models import REGISTRY
 from ..config import ForecastConfig
 from ..labels import AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE, WEEKDAY_MEAN_4, blend_label
 from .baselines import BLEND_COMPONENTS
-from .intervals import Calibration, calibrate
+from .intervals import SUM_DAYS, Calibration, calibrate, correlation_of_totals
 from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
 from .windows import Split, trading_split
@@ -75,7 +75,32 @@ def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, spl
     never trained on) and the history before them; the test span plays no part. Done once, for what ships:
     candidates that are not chosen need none."""
     values = panel.to_numpy(dtype=np.float64)
-    return calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]])
+    calibration = calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]])
+    correlation = path_correlation(trained, panel, split, calibration)
+    return calibration if correlation is None else dataclasses.replace(calibration, correlation=correlation)
+
+
+def path_correlation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split, calibration: Calibration,
+                     days: int = SUM_DAYS) -> float | None:
+    """How much a product's days err together in a multi-day forecast, which is what a total's range needs:
+    from each weekly origin in the validation span (held out), forecast ``days`` days recursively, divide
+    each day's error by its calibrated spread, and find the correlation that makes the totals of those
+    errors as large as they were (bias included: a level the forecast misses misses every day). None when
+    the validation span holds no full run of ``days`` days."""
+    first, end = int(split.val[0]), int(split.val[-1]) + 1
+    origins = range(first, end - days + 1, 7)
+    if not len(origins):
+        return None
+    values = panel.to_numpy(dtype=np.float64)
+    open_ = np.zeros(len(panel), dtype=bool)
+    open_[split.val] = True  # validation days that are not closed
+    steps = np.arange(1, days + 1)
+    errors = []
+    for origin in origins:  # a handful of weekly origins, each a short recursive forecast
+        span = slice(origin, origin + days)
+        path = trained.forecast_path(panel.iloc[:origin], ~open_[span])
+        errors.append((values[span] - path) / calibration.spread(path, steps) * open_[span, None])
+    return correlation_of_totals(np.stack(errors))
 
 
 def planned_epochs(config: ForecastConfig) -> int:

@@ -145,6 +145,20 @@ class TrainedForecaster:
         """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow)."""
         return self._sane(self._predict(panel, np.asarray(days)), panel)
 
+    def forecast_path(self, history: pd.DataFrame, closed: np.ndarray) -> np.ndarray:
+        """(len(closed), P) expected demand for the days after ``history``'s last date, recursively: each
+        day's forecast is fed back as the next day's lag; a ``closed`` day is 0, fed back as 0, as such days
+        stand in the history. Reads only the last :attr:`history_days` days of ``history``."""
+        tail = self.align(history).iloc[-(self.history_days + 1):]
+        out = np.zeros((len(closed), tail.shape[1]))
+        for i, shut in enumerate(closed):  # one step per day: each step needs the previous one
+            if not shut:
+                out[i] = self.predict(tail, np.array([len(tail)]))[0]
+            day = tail.index[-1] + pd.Timedelta(days=1)
+            tail = pd.concat([tail.iloc[1:], pd.DataFrame(out[i:i + 1], index=[day], columns=tail.columns)])
+            tail.index.freq = "D"
+        return out
+
     def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:
         """Refuse what no product could sell: a forecast that is not finite, or over ABSURD_FACTOR times the
         product's busiest day (in training or in the history given; damaged weights, or a run that diverged),

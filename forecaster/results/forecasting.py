@@ -37,15 +37,8 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     closed = calendar.weekday_closed(dates)
     skip = int(np.argmin(closed))  # closed days before the next trading day (a week always has one)
     dates, closed = dates[:skip + horizon], closed[:skip + horizon]
-    tail = history.iloc[-need:]
-    rows = []
-    for day, shut in zip(dates, closed):  # one step per forecast day: each step needs the previous one
-        pred = np.zeros(tail.shape[1]) if shut else trained.predict(tail, np.array([len(tail)]))[0]
-        rows.append(pd.Series(pred, index=tail.columns, name=day))
-        tail = pd.concat([tail.iloc[1:], rows[-1].to_frame().T])
-        tail.index.freq = "D"
-    wide = pd.DataFrame(rows[skip:])
-    wide.index.name = "date"
+    path = trained.forecast_path(history, closed)
+    wide = pd.DataFrame(path[skip:], index=pd.DatetimeIndex(dates[skip:], name="date"), columns=history.columns)
     long = wide.rename_axis(columns="product").stack().rename("forecast").reset_index()
     P = len(history.columns)
     long.insert(2, "step", np.repeat(np.arange(skip + 1, skip + horizon + 1), P))
