@@ -107,8 +107,10 @@ def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
     fig = px.bar(table, x=f"mae_{NETWORK}", y="product", color="result", orientation="h",
                  color_discrete_map={BEAT: COLOURS[BEAT], NOT_BEAT: COLOURS[NOT_BEAT]},
                  category_orders={"product": list(table["product"]), "result": [BEAT, NOT_BEAT]},
-                 labels={f"mae_{NETWORK}": "Mean absolute error (units per day)", "product": "", "result": ""},
-                 hover_data={f"mae_{SEASONAL_NAIVE}": ":.2f", f"mae_{NETWORK}": ":.2f"})
+                 labels={f"mae_{NETWORK}": "Mean absolute error (units per day)", "product": "", "result": "",
+                         "error_pct": "Error as a share of its sales", "bias": "Forecast total vs sold"},
+                 hover_data={f"mae_{SEASONAL_NAIVE}": ":.2f", f"mae_{NETWORK}": ":.2f",
+                             **{c: ":.0%" for c in ("error_pct", "bias") if c in table}})
     fig.add_scatter(x=table[f"mae_{SEASONAL_NAIVE}"], y=table["product"], mode="markers",
                     name=label(SEASONAL_NAIVE),
                     marker=dict(symbol="line-ns-open", size=14, color="#264653", line=dict(width=2)))
