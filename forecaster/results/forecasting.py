@@ -89,7 +89,9 @@ def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, 
                           service_level)
 
 
-TOTAL_DRAWS = 1000  # sampled paths a total's quantiles are read from
+TOTAL_DRAWS = 1000  # sampled paths a total's quantiles are read from ...
+MIN_DRAWS = 200  # ... fewer for a large catalog, down to this many, so a total stays a few seconds' work
+TOTAL_CELLS = 20_000_000  # draws x days x products drawn in all, at most (above MIN_DRAWS)
 DRAW_CELLS = 4_000_000  # draws x days x products held at once: products go in chunks, memory stays bounded
 TOTAL_SEED = 0  # the paths are drawn the same way every time: the same model and data give the same totals
 
@@ -131,19 +133,21 @@ def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, lev
 def _sampled_total_quantiles(point: np.ndarray, open_: np.ndarray, steps: np.ndarray, calibration: Calibration,
                              probs: tuple[float, ...]) -> np.ndarray:
     """(P, len(probs)) quantiles of each product's total over the days of ``point`` (D, P), from
-    TOTAL_DRAWS sampled paths (products in chunks of at most DRAW_CELLS draws x days x products)."""
+    TOTAL_DRAWS sampled paths (fewer, down to MIN_DRAWS, beyond TOTAL_CELLS draws x days x products in
+    all; products in chunks of at most DRAW_CELLS of them at once)."""
     from scipy.stats import norm  # 0.6 s to import: only a total needs it
 
     rng = np.random.default_rng(TOTAL_SEED)
     rho = calibration.correlation
     D, P = point.shape
-    chunk = max(1, DRAW_CELLS // (TOTAL_DRAWS * D))
+    draws = int(np.clip(TOTAL_CELLS // (D * P), MIN_DRAWS, TOTAL_DRAWS))
+    chunk = max(1, DRAW_CELLS // (draws * D))
     out = np.empty((P, len(probs)))
     for start in range(0, P, chunk):  # a handful of chunks, each one vectorised over draws, days and products
         cols = slice(start, min(start + chunk, P))
         width = cols.stop - cols.start
-        common = rng.standard_normal((TOTAL_DRAWS, 1, width))
-        z = np.sqrt(rho) * common + np.sqrt(1 - rho) * rng.standard_normal((TOTAL_DRAWS, D, width))
+        common = rng.standard_normal((draws, 1, width))
+        z = np.sqrt(rho) * common + np.sqrt(1 - rho) * rng.standard_normal((draws, D, width))
         sub = dataclasses.replace(calibration, offsets=calibration.offsets[:, cols], scale=calibration.scale[cols],
                                   level=calibration.level[cols],
                                   dormant=None if calibration.dormant is None else calibration.dormant[cols])
