@@ -50,6 +50,7 @@ CALM_POWER = 0.5  # widening for calm calibration days: square root of how much 
 CALM_YEAR = 365  # days before the calibration days they are compared with
 MAX_CALM = 2.0
 MAX_HORIZON = 90
+LOCATION_SHARE = 0.5  # of the calibration days' mean (normalised) miss that moves a product's distribution
 SUM_DAYS = 7  # days of the totals the correlation of a product's daily errors is read from
 MAX_CORRELATION = 0.95
 RECENT_DAYS = 28  # days a product that starts selling after calibration is judged on
@@ -92,6 +93,9 @@ class Calibration:
     # how much a product's days err together (0: independent, 1: one error for every day), read from the
     # calibration days: what a total over several days needs beyond each day's own quantiles
     correlation: float = 0.0
+    # (P,) normalised units the continuous part of each product's distribution moves by (its demand above 0;
+    # the chance of no sale stays where the calibration days put it); None: no move (runs saved before)
+    shift: np.ndarray | None = None
 
     @property
     def reliable_level(self) -> float:
@@ -114,7 +118,9 @@ class Calibration:
         offsets[:, woke] = self.pooled[:, None]
         scale[woke] = np.maximum(product_scale(recent[:, woke], floor), floor)
         level[woke] = np.maximum(recent[:, woke].mean(axis=0), floor)
-        return dataclasses.replace(self, offsets=offsets, scale=scale, level=level, dormant=self.dormant & ~woke)
+        shift = None if self.shift is None else np.where(woke, 0.0, self.shift)  # the catalog's shape, unmoved
+        return dataclasses.replace(self, offsets=offsets, scale=scale, level=level, dormant=self.dormant & ~woke,
+                                   shift=shift)
 
     def spread(self, point: np.ndarray, steps: np.ndarray | int = 1) -> np.ndarray:
         """(D, P) units per normalised residual, for forecasts ``point`` made ``steps`` days ahead."""
@@ -139,7 +145,15 @@ class Calibration:
     def quantile(self, point: np.ndarray, prob: float, steps: np.ndarray | int = 1) -> np.ndarray:
         """(D, P) demand quantile at ``prob`` around forecasts ``point``; demand is never below 0, and a
         product that has never sold has every quantile at 0 (see :meth:`refreshed` for one that starts)."""
-        q = np.clip(np.asarray(point, dtype=np.float64) + self.offset(prob) * self.spread(point, steps), 0, None)
+        point = np.asarray(point, dtype=np.float64)
+        return self._demand(point, self.offset(prob), self.spread(point, steps))
+
+    def _demand(self, point: np.ndarray, offset: np.ndarray, spread: np.ndarray) -> np.ndarray:
+        """Demand at normalised ``offset`` around ``point``: 0 where the calibrated miss reaches below 0 (the
+        share of days without a sale), else moved by :attr:`shift` and never below 0."""
+        raw = point + offset * spread
+        q = np.clip(raw, 0, None) if self.shift is None else np.where(raw <= 0, 0.0,
+                                                                      np.clip(raw + self.shift * spread, 0, None))
         return q if self.dormant is None else np.where(self.dormant, 0.0, q)
 
     def sample(self, point: np.ndarray, probs: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -150,8 +164,19 @@ class Calibration:
         w = pos - i
         cols = np.arange(point.shape[1])
         offset = (1 - w) * self.offsets[i, cols] + w * self.offsets[i + 1, cols]
-        q = np.clip(point + offset * self.spread(point, steps), 0, None)
-        return q if self.dormant is None else np.where(self.dormant, 0.0, q)
+        return self._demand(point, offset, self.spread(point, steps))
+
+    def mean(self, point: np.ndarray, steps: np.ndarray | int = 1) -> np.ndarray:
+        """(D, P) the expected demand of the calibrated distribution around ``point``: the mean of its
+        quantiles over the grid (never below 0). This, not the network's own output, is the forecast that
+        sits with the quantiles: the calibration days say by how much the network misses each product's
+        level, and the mean moves with the quantiles, so a total and its range agree."""
+        point = np.asarray(point, dtype=np.float64)
+        spread = self.spread(point, steps)
+        total = np.zeros(np.broadcast_shapes(point.shape, spread.shape))
+        for row in self.offsets:  # one vectorised pass per grid probability, no copy of the whole grid
+            total += self._demand(point, row, spread)
+        return total / len(self.offsets)
 
     def bounds(self, point: np.ndarray, level: float, steps: np.ndarray | int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bound of the central ``level`` interval (0.8: quantiles 0.1 and 0.9)."""
@@ -170,7 +195,7 @@ class Calibration:
                 "method": self.method, "integer": self.integer,
                 "dormant": None if self.dormant is None else self.dormant.tolist(),
                 "pooled": None if self.pooled is None else self.pooled.tolist(), "widened": self.widened,
-                "correlation": self.correlation}
+                "correlation": self.correlation, "shift": None if self.shift is None else self.shift.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], n_products: int) -> "Calibration":
@@ -184,6 +209,7 @@ class Calibration:
         days, power = data["days"], float(data["level_power"])
         widened = float(data.get("widened", 1.0))
         correlation = float(data.get("correlation", 0.0))  # runs saved before totals existed: independent days
+        shift = None if data.get("shift") is None else np.asarray(data["shift"], dtype=np.float64)
         ok = (offsets.shape == (len(GRID), n_products) and scale.shape == level.shape == (n_products,)
               and growth.shape == (MAX_HORIZON,) and all(np.isfinite(a).all() for a in (offsets, scale, level, growth))
               # in range: a damaged run must not forecast 1e300 units (quantities above 1e9 are refused at ingest)
@@ -192,13 +218,15 @@ class Calibration:
               and (np.diff(offsets, axis=0) >= -1e-6).all() and 0 <= power <= 1
               and isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 100_000
               and 1 <= widened <= MAX_CALM and 0 <= correlation <= MAX_CORRELATION
+              and (shift is None or (shift.shape == (n_products,) and np.isfinite(shift).all()
+                                     and (np.abs(shift) <= MAX_OFFSET).all()))
               and (dormant is None or (dormant.shape == (n_products,) and dormant.dtype == bool))
               and (pooled is None or (pooled.shape == (len(GRID),) and np.isfinite(pooled).all()
                                       and (np.abs(pooled) <= MAX_OFFSET).all())))
         if not ok:
             raise ValueError("calibration arrays of the wrong shape or values out of range")
         return cls(offsets, scale, level, power, growth, days, str(data.get("method", "conformal")),
-                   bool(data.get("integer", False)), dormant, pooled, widened, correlation)
+                   bool(data.get("integer", False)), dormant, pooled, widened, correlation, shift)
 
 
 def unit_floor(integer: bool, scale: np.ndarray) -> float:
@@ -292,9 +320,12 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
     w = informative / (informative + SHRINK_DAYS)
     widened = calm_factor(seen, len(actual))
     offsets = (w * own + (1 - w) * pooled[:, None]) * widened
+    # the calibration days' mean miss moves the distribution only part of the way: a level that moved on
+    # those days (a product taking off) need not keep moving, and the whole of it overshoots
+    shift = -(1 - LOCATION_SHARE) * offsets.mean(axis=0)
     dormant = (seen == 0).all(axis=0)  # never sold: no range and nothing to stock, until it sells
     return Calibration(offsets, scale, level, LEVEL_POWER, horizon_growth(seen), len(actual), method, integer,
-                       dormant, pooled * widened, widened, day_correlation(normalised))
+                       dormant, pooled * widened, widened, day_correlation(normalised), shift)
 
 
 def correlation_of_totals(errors: np.ndarray) -> float:

@@ -37,6 +37,11 @@ class Evaluation:
     # before the test span); a method missing here has no interval (a model saved before intervals existed)
     calibrations: dict[str, Calibration] = field(default_factory=dict)
     medians: dict[str, np.ndarray] = field(default_factory=dict)  # method -> (D, P); missing: the mean
+    # method -> (D, P) the point its calibration is drawn around (the network's own output); missing: the mean
+    points: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def point(self, method: str) -> np.ndarray:
+        return self.points.get(method, self.predictions[method])
 
     def shortfalls(self, method: str = NETWORK) -> list[str]:
         """Why ``method`` does not beat every other row, in a planner's words (empty: it beats them all on
@@ -60,11 +65,11 @@ class Evaluation:
     def bounds(self, method: str, level: float = DEFAULT_LEVEL) -> tuple[np.ndarray, np.ndarray] | None:
         """(D, P) lower and upper bounds of ``method``'s central ``level`` interval, or None without one."""
         cal = self.calibrations.get(method)
-        return None if cal is None else cal.bounds(self.predictions[method], check_level(level))
+        return None if cal is None else cal.bounds(self.point(method), check_level(level))
 
     def quantiles(self, method: str, probs: tuple[float, ...] = PINBALL_PROBS) -> dict[float, np.ndarray] | None:
         cal = self.calibrations.get(method)
-        return None if cal is None else {p: cal.quantile(self.predictions[method], p) for p in probs}
+        return None if cal is None else {p: cal.quantile(self.point(method), p) for p in probs}
 
     def interval_overall(self, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
         """One row per method with an interval: coverage of the central ``level`` interval on the test days,
@@ -115,18 +120,20 @@ class Evaluation:
 
 def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.ndarray,
             calibrations: dict[str, Calibration | None] | None = None) -> Evaluation:
-    """Score any set of (D, P) mean predictions for target days ``days`` against the baselines and the
-    reference rows; ``calibrations`` gives the predictions' distributions (their medians and intervals;
-    the baselines get their own from the days before ``days``)."""
+    """Score any set of (D, P) predictions for target days ``days`` against the baselines and the reference
+    rows; ``calibrations`` gives the predictions' distributions around them: a method with one is scored by
+    its distribution's mean and median (:meth:`Calibration.mean`), one without by its prediction as both
+    (the baselines get their own intervals from the days before ``days``)."""
     values = panel.to_numpy(dtype=np.float64)
     actual = values[days]
     history = values[:days[0]]
-    all_preds = dict(predictions)
+    points = dict(predictions)
     for name, rule in {**BASELINES, **REFERENCES}.items():
-        all_preds.setdefault(name, rule(values, days))
+        points.setdefault(name, rule(values, days))
     cals = {name: cal for name, cal in (calibrations or {}).items() if cal is not None}
-    medians = {name: cals[name].quantile(predictions[name], 0.5) if name in cals else pred
-               for name, pred in all_preds.items()}
+    all_preds = {name: cals[name].mean(point) if name in cals else point for name, point in points.items()}
+    medians = {name: cals[name].quantile(points[name], 0.5) if name in cals else point
+               for name, point in points.items()}
     rows = {name: pooled_metrics(actual, pred, history, medians[name]) for name, pred in all_preds.items()}
     overall = pd.DataFrame.from_dict(rows, orient="index", columns=list(METRIC_NAMES))
     overall.index.name = "method"
@@ -138,7 +145,7 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
         if name not in predictions:
             cals[name] = residual_calibration(values, rule, int(days[0]), growth=growth)
     return Evaluation(panel.index[days], list(per_product["product"]), actual, all_preds, overall, per_product, cals,
-                      medians)
+                      medians, {name: points[name] for name in cals if name in predictions})
 
 
 def _per_product(panel: pd.DataFrame, actual: np.ndarray, history: np.ndarray, means: dict[str, np.ndarray],

@@ -48,9 +48,11 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
 
 def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level: float = DEFAULT_LEVEL,
                    service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
-    """The point forecast with lower, median and upper bounds of the central ``level`` interval and the
-    order quantity that covers a day's demand with probability ``service_level``; each day's band is
-    that of its horizon step, and a closed day's is 0 with nothing to order. Without a calibration the
+    """The forecast as a distribution: ``forecast`` becomes the expected demand of the calibrated
+    distribution around the network's point (:meth:`Calibration.mean`), with lower, median and upper bounds
+    of its central ``level`` interval and the order quantity that covers a day's demand with probability
+    ``service_level``; each day's band is that of its horizon step, and a closed day's is 0 with nothing to
+    order. ``points`` must be :func:`point_forecast`'s table (the network's own points). Without a calibration the
     table is returned as it is (no intervals).
 
     Cheap (no network call): a page redraws it for another level without forecasting again.
@@ -64,7 +66,8 @@ def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level:
     steps = points["step"].to_numpy().reshape(n_days, -1)[:, 0]
     open_ = ~points["closed"].to_numpy(dtype=bool).reshape(n_days, -1) if "closed" in points else True
     lower, upper = calibration.bounds(point, level, steps)
-    columns = {"lower": lower, "median": calibration.quantile(point, 0.5, steps), "upper": upper,
+    columns = {"forecast": calibration.mean(point, steps), "lower": lower,
+               "median": calibration.quantile(point, 0.5, steps), "upper": upper,
                "order_quantity": calibration.order_quantity(point, service_level, steps)}
     out = points.assign(**{name: np.where(open_, values, 0.0).ravel() for name, values in columns.items()})
     out.attrs.update(points.attrs, level=level, service_level=service_level)
@@ -116,11 +119,12 @@ def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, lev
     products = list(first["product"].iloc[:first["product"].nunique()])
     point = first["forecast"].to_numpy(dtype=np.float64).reshape(days, -1)
     open_ = ~first["closed"].to_numpy(dtype=bool).reshape(days, -1) if "closed" in first else np.ones_like(point, bool)
+    steps = first["step"].to_numpy().reshape(days, -1)[:, 0]
+    mean = point if calibration is None else calibration.mean(point, steps)
     table = pd.DataFrame({"product": products, "first_day": first["date"].min(), "last_day": first["date"].max(),
-                          "days": days, "forecast": (point * open_).sum(axis=0)})
+                          "days": days, "forecast": (mean * open_).sum(axis=0)})
     if calibration is None:
         return table
-    steps = first["step"].to_numpy().reshape(days, -1)[:, 0]
     probs = (1 - level) / 2, 0.5, (1 + level) / 2, service_level
     table[["lower", "median", "upper", "order_quantity"]] = _sampled_total_quantiles(
         point, open_, steps, calibration, probs)
@@ -150,7 +154,8 @@ def _sampled_total_quantiles(point: np.ndarray, open_: np.ndarray, steps: np.nda
         z = np.sqrt(rho) * common + np.sqrt(1 - rho) * rng.standard_normal((draws, D, width))
         sub = dataclasses.replace(calibration, offsets=calibration.offsets[:, cols], scale=calibration.scale[cols],
                                   level=calibration.level[cols],
-                                  dormant=None if calibration.dormant is None else calibration.dormant[cols])
+                                  dormant=None if calibration.dormant is None else calibration.dormant[cols],
+                                  shift=None if calibration.shift is None else calibration.shift[cols])
         paths = sub.sample(point[:, cols], norm.cdf(z), steps) * open_[:, cols]
         out[cols] = np.quantile(paths.sum(axis=1), probs, axis=0).T
     return out

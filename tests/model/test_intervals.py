@@ -73,7 +73,7 @@ def test_a_product_that_sells_one_day_in_five_gets_an_honest_upper_bound():
     cal = calibrate(values[-56:-28], point[:28], values[:-56])
     lower, upper = cal.bounds(point[28:], 0.8)
     assert (upper[:, 0] >= 1).all()  # the days it sells are inside the band, not cut off at the mean
-    assert (lower[:, 0] == 0).all()
+    assert (lower[:, 0] == 0).all()  # no sale stays possible: the chance of 0 is not moved
     assert coverage(values[-28:, 0], lower[:, 0], upper[:, 0]) >= 0.7
     assert (cal.order_quantity(point[28:], 0.9)[:, 0] >= 1).all()
 
@@ -300,7 +300,7 @@ def test_calm_calibration_days_widen_the_band_and_rough_ones_never_narrow_it():
     plain = calibrate(calm, point, year)
     assert plain.widened == calm_factor(np.vstack([year, calm]), 28)
     lo, hi = plain.bounds(point, 0.8)
-    unwidened = dataclasses.replace(plain, offsets=plain.offsets / plain.widened)
+    unwidened = dataclasses.replace(plain, offsets=plain.offsets / plain.widened, shift=plain.shift / plain.widened)
     lo0, hi0 = unwidened.bounds(point, 0.8)
     assert np.allclose(hi - point, (hi0 - point) * plain.widened)
     assert Calibration.from_dict(plain.to_dict(), 3).widened == plain.widened  # saved with the run

@@ -9,6 +9,7 @@ import torch
 
 from conftest import TINY
 from forecaster import ForecasterError, evaluate, fit, forecast
+from forecaster.results.forecasting import point_forecast
 from forecaster.results.evaluation import compare
 
 # --- evaluation ----------------------------------------------------------------------------------------
@@ -40,19 +41,22 @@ def test_baselines_are_scored_on_exactly_the_same_days(panel3):
 
 
 def test_mae_judges_the_median_and_rmse_and_bias_the_mean(panel3):
-    """With a distribution the MAE column scores its median; totals (bias) and RMSE score the mean."""
+    """A method with a distribution is scored by its distribution: MAE by the median, totals (bias) and RMSE
+    by the mean, both drawn around the network's point; bounds too."""
     from forecaster.model.intervals import calibrate
 
     values = panel3.to_numpy()
     days = np.arange(30, 40)
-    mean = values[days] + 2.0
-    cal = calibrate(values[20:30], values[20:30] + 2.0, values[:20])  # residuals say: the median is 2 lower
-    ev = compare(panel3, {"network": mean}, days, {"network": cal})
-    median = cal.quantile(mean, 0.5)
-    assert not np.allclose(median, mean)
+    point = values[days] + 2.0
+    cal = calibrate(values[20:30], values[20:30] + 2.0, values[:20])  # residuals say: the point is 2 too high
+    ev = compare(panel3, {"network": point}, days, {"network": cal})
+    mean, median = cal.mean(point), cal.quantile(point, 0.5)
+    assert not np.allclose(median, point) and np.abs(mean - values[days]).mean() < 1.0  # the 2 units corrected
+    np.testing.assert_allclose(ev.predictions["network"], mean)
     assert ev.overall.loc["network", "MAE"] == pytest.approx(np.abs(median - values[days]).mean())
-    assert ev.overall.loc["network", "RMSE"] == pytest.approx(2.0)
-    assert ev.overall.loc["network", "Bias"] == pytest.approx(2.0 * mean.size / values[days].sum())
+    assert ev.overall.loc["network", "RMSE"] == pytest.approx(np.sqrt(np.mean((mean - values[days]) ** 2)))
+    assert ev.overall.loc["network", "Bias"] == pytest.approx(mean.sum() / values[days].sum() - 1)
+    np.testing.assert_allclose(ev.bounds("network", 0.8)[1], cal.quantile(point, 0.9))
 
 
 def test_per_product_table_says_which_baselines_the_network_beat(panel3):
@@ -80,7 +84,10 @@ def test_evaluate_scores_the_last_test_days_in_original_units(trained_small, sma
     assert (ev.predictions["network"] >= 0).all()
     # predictions are one step ahead from the actual history: the same numbers as predict() on those days
     days = np.arange(len(small_panel) - n, len(small_panel))
-    np.testing.assert_allclose(ev.predictions["network"], trained_small.predict(small_panel, days))
+    point = trained_small.predict(small_panel, days)
+    np.testing.assert_allclose(ev.point("network"), point)
+    # scored as the expected demand of the calibrated distribution drawn around those points
+    np.testing.assert_allclose(ev.predictions["network"], trained_small.calibration.mean(point))
     table = ev.predictions_table()
     assert list(table.columns) == ["date", "product", "actual", "predicted", "lower", "upper"]
     assert len(table) == n * small_panel.shape[1]
@@ -103,7 +110,9 @@ def test_forecast_is_the_next_day_one_non_negative_row_per_product(trained_small
     assert list(fc["product"]) == list(small_panel.columns)
     assert (fc["date"] == small_panel.index[-1] + pd.Timedelta(days=1)).all()
     assert (fc["forecast"] >= 0).all() and np.isfinite(fc["forecast"]).all()
-    np.testing.assert_allclose(fc["forecast"], trained_small.predict(small_panel, np.array([len(small_panel)]))[0])
+    point = trained_small.predict(small_panel, np.array([len(small_panel)]))
+    np.testing.assert_allclose(fc["forecast"], trained_small.calibration.mean(point)[0])
+    assert (fc["lower"] <= fc["median"]).all() and (fc["median"] <= fc["upper"]).all()
 
 
 def test_forecast_is_clipped_at_zero(small_panel):
@@ -112,10 +121,13 @@ def test_forecast_is_clipped_at_zero(small_panel):
         trained.networks[0].head[-1].bias.fill_(-1000.0)  # the network now says "minus a lot" everywhere
     scaled = trained.predict_scaled(trained.features(small_panel), np.array([len(small_panel)]))
     assert (scaled < 0).all()
-    assert (forecast(trained, small_panel, horizon=3)["forecast"] == 0).all()
+    assert (point_forecast(trained, small_panel, horizon=3)["forecast"] == 0).all()
+    assert (forecast(trained, small_panel, horizon=3)[["forecast", "lower", "median"]] >= 0).all().all()
 
 
 def test_horizon_gives_consecutive_days_fed_back_as_lags(trained_small, small_panel):
+    """The network's own points are fed back (the calibrated mean is what the table shows)."""
+    forecast = point_forecast  # noqa: F811 (the recursion is on the points)
     fc = forecast(trained_small, small_panel, horizon=3)
     P = small_panel.shape[1]
     assert len(fc) == 3 * P
