@@ -49,12 +49,10 @@ for col, method in zip(cols, methods):
         for metric in CARDS:
             value = overall.loc[method, metric]
             delta = None
-            if method == NETWORK:
+            if method == NETWORK and metric != "Bias":  # a bias is judged by its distance from 0, not a difference
                 ref = overall.loc[SEASONAL_NAIVE, metric]
                 delta = FORMAT[metric].format(value - ref) + " vs seasonal naive"
-            st.metric(metric, FORMAT[metric].format(value), delta=delta,
-                      delta_color="off" if metric == "Bias" else "inverse",
-                      help=HELP[metric])
+            st.metric(metric, FORMAT[metric].format(value), delta=delta, delta_color="inverse", help=HELP[metric])
 (st.warning if evaluation.shortfalls(NETWORK) else st.success)(charts.verdict(evaluation, model_name))
 with st.expander("Every measure, every method", expanded=False):
     st.dataframe(results.overall_table(overall, model_name), hide_index=True)

@@ -105,8 +105,10 @@ if "lower" in total:
                "daily forecasts, not by adding up daily ranges (which would overstate them).")
 else:
     st.caption(f"Totals for {period} (no range: this model has no calibration).")
-st.dataframe(charts.totals_display(total), hide_index=True, height=min(38 + 35 * len(total), 420),
-             column_config={"product": st.column_config.TextColumn("Product")})
+shown = charts.totals_display(total)
+st.dataframe(shown, hide_index=True, height=min(38 + 35 * len(total), 420),
+             column_config={"product": st.column_config.TextColumn("Product"),
+                            **{c: st.column_config.NumberColumn(c, format="%.1f") for c in shown.columns[1:]}})
 st.download_button("Download totals CSV",
                    results.totals_csv(f"{job.job_id}-{total_days}-{options.level}-{options.service_level}", total),
                    file_name=f"totals_{int(total_days)}d.csv", mime="text/csv", icon=":material/download:",

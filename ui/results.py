@@ -49,7 +49,10 @@ def metrics_csv(key: str, _evaluation: Evaluation, level: float) -> bytes:
 def overall_table(overall: pd.DataFrame, model_name: str) -> pd.DataFrame:
     """The evaluation's methods x measures, each method under the name a user reads."""
     named = overall.rename(index=lambda m: model_name if m == NETWORK else label(m))
-    return named.rename_axis("method").reset_index()
+    named = named.assign(Bias=named["Bias"] * 100, WAPE=named["WAPE"] * 100).round(3)
+    return named.rename(columns={"Bias": "Bias (%)", "WAPE": "WAPE (%)", "ratio_to_seasonal_naive":
+                                 "MAE vs seasonal naive", "rmse_ratio": "RMSE vs seasonal naive"}
+                        ).rename_axis("method").reset_index()
 
 
 @st.cache_resource(show_spinner=False)

@@ -47,7 +47,8 @@ class TradingCalendar:
         name = WEEKDAY_NAMES[date.day_of_week]
         if self.named:
             return f"{name}s are set as closed days"
-        return f"no product sold on any {name} in the last year"
+        weeks = min(int((self.dates[-YEAR:].day_of_week == date.day_of_week).sum()), 52)
+        return f"no product sold on any {name} in the last {'year' if weeks >= 52 else f'{weeks} weeks'}"
 
 
 def trading_calendar(panel: pd.DataFrame, spec: str = "auto", history_end: int | None = None) -> TradingCalendar:
@@ -68,13 +69,20 @@ def trading_calendar(panel: pd.DataFrame, spec: str = "auto", history_end: int |
 
 
 def _closed_weekdays(values: np.ndarray, dates: pd.DatetimeIndex) -> tuple[int, ...]:
-    """Weekdays seen at least MIN_WEEKS times with no sale at all, while other weekdays sold."""
+    """Weekdays seen at least MIN_WEEKS times with no sale at all, while other weekdays sold, and where
+    that many empty weeks would happen by chance under CLOSED_CHANCE (a quiet weekday of slow movers is
+    not a closure): the chance is the catalog's chance of an empty day on the other weekdays, to the
+    power of the weeks seen."""
     totals = values.sum(axis=1)
     weekday = dates.day_of_week.to_numpy()
     seen = np.bincount(weekday, minlength=7)
     sold = np.bincount(weekday, weights=totals, minlength=7)
-    closed = (seen >= MIN_WEEKS) & (sold == 0)
-    return tuple(int(d) for d in np.flatnonzero(closed)) if sold.sum() > 0 else ()
+    candidates = np.flatnonzero((seen >= MIN_WEEKS) & (sold == 0))
+    if sold.sum() == 0 or not len(candidates):
+        return ()
+    others = ~np.isin(weekday, candidates)
+    log_empty_day = np.log(np.clip((values[others] == 0).mean(axis=0), 1e-12, 1.0)).sum()
+    return tuple(int(d) for d in candidates if log_empty_day * seen[d] < np.log(CLOSED_CHANCE))
 
 
 def _empty_days(values: np.ndarray, trading: np.ndarray, start: int, end: int) -> np.ndarray:

@@ -171,7 +171,7 @@ def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
     change = 1 - overall.loc[NETWORK, "RMSE"] / others.loc[best, "RMSE"]
     return (f"The {network_label.lower()} beats every baseline on the test days: its expected demand's squared "
             f"error is {change:.0%} lower than the best baseline's ({label(best)}), its typical day is closer too, "
-            f"and its forecasts add up to within {abs(overall.loc[NETWORK, 'Bias']):.0%} of what sold.{share}")
+            f"and its forecasts add up to within {abs(overall.loc[NETWORK, 'Bias']):.1%} of what sold.{share}")
 
 
 # --- data --------------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ class Calibration:
         """Stock that covers a day's demand with probability ``service_level`` (whole units for counts)."""
         check_level(service_level, "service level", SERVICE_LEVELS)
         q = self.quantile(point, service_level, steps)
-        return np.ceil(q - 1e-9) if self.integer else q
+        return np.ceil(q - 1e-9) + 0.0 if self.integer else q  # + 0.0: a 0 order is 0, never -0
 
     def to_dict(self) -> dict[str, Any]:
         return {"offsets": self.offsets.tolist(), "scale": self.scale.tolist(), "level": self.level.tolist(),

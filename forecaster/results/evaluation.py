@@ -50,11 +50,11 @@ class Evaluation:
         overall = self.overall
         others = overall.drop(index=method)
         row, found = overall.loc[method], []
-        for metric, what in (("MAE", "its typical day (median) is further off"),
-                             ("RMSE", "its expected demand (mean) has a larger squared error")):
+        for metric, what in (("MAE", "its typical day (median) is further off than with"),
+                             ("RMSE", "its expected demand (mean) has a larger squared error than with")):
             best = others[metric].idxmin()
             if not row[metric] < others.loc[best, metric]:
-                found.append(f"{what} than {label(best)}'s ({metric} {row[metric]:.3g} against "
+                found.append(f"{what} {label(best)} ({metric} {row[metric]:.3g} against "
                              f"{others.loc[best, metric]:.3g})")
         allowed = max(BIAS_OK, float(others["Bias"].abs().min()))
         if np.isfinite(row["Bias"]) and abs(row["Bias"]) > allowed:

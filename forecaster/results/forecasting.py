@@ -129,7 +129,7 @@ def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, lev
     table[["lower", "median", "upper", "order_quantity"]] = _sampled_total_quantiles(
         point, open_, steps, calibration, probs)
     if calibration.integer:
-        table["order_quantity"] = np.ceil(table["order_quantity"] - 1e-9)
+        table["order_quantity"] = np.ceil(table["order_quantity"] - 1e-9) + 0.0  # never -0
     table.attrs.update(level=level, service_level=service_level)
     return table
 

@@ -91,3 +91,19 @@ def test_without_closed_days_the_forecast_starts_tomorrow():
     fc = point_forecast(fit(panel, TINY), panel, 2)
     assert fc["date"].min() == panel.index[-1] + pd.Timedelta(days=1) and not fc["closed"].any()
     assert fc["step"].tolist() == [1, 1, 1, 2, 2, 2]
+
+
+def test_a_quiet_weekday_of_slow_movers_is_not_a_closed_weekday():
+    """Two products selling about one day in ten: sixteen Wednesdays without a sale happen by chance (the
+    chance of an empty day, 0.8, to the 16th power, is about 3 %), so Wednesday is not called closed; a busy
+    shop's sixteen empty Wednesdays are."""
+    rng = np.random.default_rng(7)
+    index = pd.date_range("2025-01-06", periods=16 * 7, freq="D", name="date")
+    slow = pd.DataFrame(rng.poisson(0.11, (len(index), 2)).astype(float), index=index, columns=["a", "b"])
+    slow.loc[slow.index.day_of_week == 2] = 0.0
+    assert trading_calendar(slow).closed_weekdays == ()
+    busy = pd.DataFrame(rng.poisson(6.0, (len(index), 2)).astype(float), index=index, columns=["a", "b"])
+    busy.loc[busy.index.day_of_week == 2] = 0.0
+    cal = trading_calendar(busy)
+    assert cal.closed_weekdays == (2,)
+    assert "no product sold on any Wednesday in the last 16 weeks" in cal.reason(pd.Timestamp("2025-05-07"))
