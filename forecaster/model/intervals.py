@@ -122,6 +122,20 @@ class Calibration:
         return dataclasses.replace(self, offsets=offsets, scale=scale, level=level, dormant=self.dormant & ~woke,
                                    shift=shift)
 
+    def relocated(self, actual: np.ndarray, point: np.ndarray) -> "Calibration":
+        """This calibration with each product's distribution moved by the latest days' misses instead of the
+        calibration days' (``actual`` and ``point`` (n, P): the most recent days and their one-step
+        forecasts): LOCATION_SHARE of the mean normalised miss, shrunk towards the catalog's as the offsets
+        are. What a forecast after those days uses; scoring the test span never does (it would see them)."""
+        actual, point = np.asarray(actual, dtype=np.float64), np.asarray(point, dtype=np.float64)
+        if not len(actual):
+            return self
+        normalised = (actual - point) / self.spread(point)
+        informative = ((actual > 0) | (point > 0)).sum(axis=0)
+        w = informative / (informative + SHRINK_DAYS)
+        recent = w * normalised.mean(axis=0) + (1 - w) * normalised.mean()
+        return dataclasses.replace(self, shift=LOCATION_SHARE * recent - self.offsets.mean(axis=0))
+
     def spread(self, point: np.ndarray, steps: np.ndarray | int = 1) -> np.ndarray:
         """(D, P) units per normalised residual, for forecasts ``point`` made ``steps`` days ahead."""
         point = np.asarray(point, dtype=np.float64)

@@ -75,12 +75,23 @@ def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level:
 
 
 def current_calibration(trained: TrainedForecaster, panel: pd.DataFrame) -> Calibration | None:
-    """The model's interval calibration for forecasting after ``panel``: products that had never sold when
-    it was calibrated but have sold since borrow the catalog's spread (see Calibration.refreshed)."""
+    """The model's calibration for forecasting after ``panel``: products that had never sold when it was
+    calibrated but have sold since borrow the catalog's spread (Calibration.refreshed), and each product's
+    distribution moves by its misses on the last RECENT_DAYS trading days (Calibration.relocated), which
+    the calibration days, further back, could not see: a level that rose since is followed."""
     if trained.calibration is None:
         return None
-    recent = trained.align(panel).iloc[-RECENT_DAYS:]  # all refreshed() reads: not a copy of the whole panel
-    return trained.calibration.refreshed(recent.to_numpy(dtype=np.float64))
+    history = trained.align(panel)
+    recent = history.iloc[-RECENT_DAYS:]  # all refreshed() reads: not a copy of the whole panel
+    calibration = trained.calibration.refreshed(recent.to_numpy(dtype=np.float64))
+    tail = history.iloc[-(RECENT_DAYS + trained.history_days + 7):]  # the days the last ones' lags read, and a week
+    closed = trading_calendar(history, trained.config.closed_days).closed[-len(tail):]
+    days = np.arange(max(trained.history_days, len(tail) - RECENT_DAYS), len(tail))
+    days = days[~closed[days]]
+    if not len(days):
+        return calibration
+    values = tail.to_numpy(dtype=np.float64)
+    return calibration.relocated(values[days], trained.predict(tail, days))
 
 
 def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, level: float = DEFAULT_LEVEL,

@@ -9,7 +9,7 @@ import torch
 
 from conftest import TINY
 from forecaster import ForecasterError, evaluate, fit, forecast
-from forecaster.results.forecasting import point_forecast
+from forecaster.results.forecasting import current_calibration, point_forecast
 from forecaster.results.evaluation import compare
 
 # --- evaluation ----------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def test_forecast_is_the_next_day_one_non_negative_row_per_product(trained_small
     assert (fc["date"] == small_panel.index[-1] + pd.Timedelta(days=1)).all()
     assert (fc["forecast"] >= 0).all() and np.isfinite(fc["forecast"]).all()
     point = trained_small.predict(small_panel, np.array([len(small_panel)]))
-    np.testing.assert_allclose(fc["forecast"], trained_small.calibration.mean(point)[0])
+    np.testing.assert_allclose(fc["forecast"], current_calibration(trained_small, small_panel).mean(point)[0])
     assert (fc["lower"] <= fc["median"]).all() and (fc["median"] <= fc["upper"]).all()
 
 
@@ -158,3 +158,14 @@ def test_forecast_needs_the_products_it_was_trained_on(trained_small, small_pane
 def test_forecast_needs_enough_history(trained_small, small_panel):
     with pytest.raises(ForecasterError, match="history"):
         forecast(trained_small, small_panel.iloc[:3])
+
+
+def test_a_forecast_follows_the_latest_days_misses_and_evaluation_never_sees_them(trained_small, small_panel):
+    """The calibration for forecasting is moved by the last 28 days' misses (after the validation days the
+    model was calibrated on); scoring the test span keeps the validation-day calibration."""
+    doubled = small_panel.copy()
+    doubled.iloc[-28:] *= 2  # the level doubled on the last 28 days: the one-step forecasts there fall short
+    latest = current_calibration(trained_small, doubled)
+    point = trained_small.predict(doubled, np.array([len(doubled)]))
+    assert (latest.mean(point) > trained_small.calibration.mean(point)).all()
+    assert evaluate(trained_small, small_panel).calibrations["network"] is trained_small.calibration
