@@ -202,8 +202,9 @@ class ForecastConfig:
     loss: str = setting("mse", "Training loss: mse makes the networks estimate expected demand (the mean, "
                         "which totals and orders are made of); l1 estimates the median, which on intermittent, "
                         "spiky demand sits far below what sells; huber lies between.", choices=LOSSES)
-    weighted_loss: bool = setting(False, "Weight each product's errors by its scale in units, so the L1 loss "
-                                  "tracks the pooled MAE; off treats every product alike on its own scale.")
+    weighted_loss: bool = setting(False, "Weight each product's errors by its scale in units, so the loss "
+                                  "tracks the pooled error in units; off treats every product alike on its own "
+                                  "scale.")
     patience: int = setting(8, "Early stopping: epochs without progress on the validation days before "
                             "training stops (0 never stops early).", bounds=(0, 1000))
     min_improvement: float = setting(0.005, "Early stopping: the validation loss must improve by this "

@@ -8,8 +8,8 @@ the configured ensemble otherwise; the global variant's batch grows with the dat
 :func:`candidate_config`), predicts the validation span (the ``val_days`` just before the test span) one
 day ahead from the actual history, adds the simple baselines on the same days, and also tries blends:
 for each network, a weighted average of it and the baselines, weights on a coarse grid (steps of
-:data:`BLEND_STEP`) fit to the validation span. The candidate with the lowest validation MAE is
-recommended. With ``config.refit`` and a network in the choice, that network is then trained again, as
+:data:`BLEND_STEP`) fit to the validation span. The candidate with the lowest validation RMSSE (squared
+error of the expected demand, scaled per product) is recommended, a biased one (see :data:`BIAS_LIMIT`) last. With ``config.refit`` and a network in the choice, that network is then trained again, as
 the configured ensemble, on every day before the test span (validation days included) for the epoch
 count early stopping found; the blend weights stay. The test span is never looked at: scaling is fit
 before it, training and early stopping end before it, and so does every score used to choose.
