@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecaster import ForecasterError
 from forecaster.io import charts
-from forecaster.results.forecasting import MAX_HORIZON, current_calibration, with_intervals
+from forecaster.results.forecasting import MAX_HORIZON, with_intervals
 from forecaster.text import markdown
 from ui import jobs, results, router, state, widgets
 
@@ -25,7 +25,7 @@ with top[1]:
 state.put(state.INTERVALS, options)
 try:
     points = results.forecast_for(job.job_id, trained, panel, int(horizon))
-    calibration = current_calibration(trained, panel)
+    calibration = results.calibration_for(job.job_id, trained, panel)
     fc = with_intervals(points, calibration, options.level, options.service_level)
     evaluation = results.evaluation(job.job_id, trained, panel)
 except ForecasterError as exc:

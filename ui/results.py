@@ -9,7 +9,8 @@ from forecaster.io import export
 from forecaster.labels import NETWORK, label
 from forecaster.device import device_label, resolve_device
 from forecaster.results.evaluation import Evaluation, evaluate
-from forecaster.results.forecasting import lead_time_total, point_forecast
+from forecaster.model.intervals import Calibration
+from forecaster.results.forecasting import current_calibration, point_forecast, totals
 from forecaster.model.trained import TrainedForecaster
 
 
@@ -24,11 +25,18 @@ def forecast_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, ho
     return point_forecast(_trained, _panel, horizon)
 
 
+@st.cache_data(max_entries=16, show_spinner="Reading the latest days…")
+def calibration_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame) -> Calibration | None:
+    """The calibration a forecast after the panel uses (it predicts the last 28 days once, not per rerun)."""
+    return current_calibration(_trained, _panel)
+
+
 @st.cache_data(max_entries=32, show_spinner="Adding up the days…")
 def totals_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, days: int, level: float,
                service_level: float) -> pd.DataFrame:
     """Each product's total over the next ``days`` days, its range and order-up-to quantity."""
-    return lead_time_total(_trained, _panel, days, level, service_level)
+    return totals(forecast_for(key, _trained, _panel, days), calibration_for(key, _trained, _panel), days, level,
+                  service_level)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

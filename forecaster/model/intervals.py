@@ -148,13 +148,17 @@ class Calibration:
         g = self.growth[idx]
         return s * (g[:, None] if np.ndim(g) else g)
 
-    def offset(self, prob: float) -> np.ndarray:
-        """(P,) the normalised residual quantile at ``prob``, interpolated on the grid."""
-        prob = float(np.clip(prob, GRID[0], GRID[-1]))
-        pos = (prob - GRID[0]) / (GRID[1] - GRID[0])
-        i = min(int(pos), len(GRID) - 2)
+    def offset(self, prob: float | np.ndarray) -> np.ndarray:
+        """The normalised residual quantile at ``prob``, interpolated on the grid: (P,) for one probability,
+        (..., P) for an array of them, one per product in its last axis."""
+        probs = np.asarray(prob, dtype=np.float64)
+        if probs.ndim == 0:
+            probs = np.full(self.offsets.shape[1], probs)
+        pos = (np.clip(probs, GRID[0], GRID[-1]) - GRID[0]) / (GRID[1] - GRID[0])
+        i = np.minimum(pos.astype(np.int64), len(GRID) - 2)
         w = pos - i
-        return (1 - w) * self.offsets[i] + w * self.offsets[i + 1]
+        cols = np.arange(self.offsets.shape[1])
+        return (1 - w) * self.offsets[i, cols] + w * self.offsets[i + 1, cols]
 
     def quantile(self, point: np.ndarray, prob: float, steps: np.ndarray | int = 1) -> np.ndarray:
         """(D, P) demand quantile at ``prob`` around forecasts ``point``; demand is never below 0, and a
@@ -173,12 +177,7 @@ class Calibration:
     def sample(self, point: np.ndarray, probs: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """(S, D, P) demand at per-draw probabilities ``probs`` (S, D, P) around forecasts ``point`` (D, P)
         made ``steps`` (D,) days ahead: the quantile function of :meth:`quantile`, vectorised over draws."""
-        pos = (np.clip(probs, GRID[0], GRID[-1]) - GRID[0]) / (GRID[1] - GRID[0])
-        i = np.minimum(pos.astype(np.int64), len(GRID) - 2)
-        w = pos - i
-        cols = np.arange(point.shape[1])
-        offset = (1 - w) * self.offsets[i, cols] + w * self.offsets[i + 1, cols]
-        return self._demand(point, offset, self.spread(point, steps))
+        return self._demand(point, self.offset(probs), self.spread(point, steps))
 
     def mean(self, point: np.ndarray, steps: np.ndarray | int = 1) -> np.ndarray:
         """(D, P) the expected demand of the calibrated distribution around ``point``: the mean of its

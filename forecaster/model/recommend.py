@@ -37,6 +37,7 @@ from ..config import ForecastConfig
 from ..labels import AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE, WEEKDAY_MEAN_4, blend_label
 from .baselines import BLEND_COMPONENTS
 from .intervals import SUM_DAYS, Calibration, calibrate, correlation_of_totals
+from .scores import bias, naive_scale, rmsse
 from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
 from .windows import Split, trading_split
@@ -163,24 +164,6 @@ def _relay(callback: ProgressCallback | None, offset: int, total: int) -> Progre
     return lambda record: callback(shift_progress(record, offset, total))
 
 
-def naive_scale(history: np.ndarray) -> np.ndarray:
-    """(P,) each product's mean squared one-day change over ``history`` (RMSSE's scale, as in the M5
-    competition), NaN for a product that never changed (it says nothing about the choice)."""
-    scale = np.mean(np.diff(history, axis=0) ** 2, axis=0) if len(history) > 1 else np.zeros(history.shape[1])
-    return np.where(scale > 0, scale, np.nan)
-
-
-def _rmsse(actual: np.ndarray, pred: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Mean over products of the root mean squared scaled error of ``pred`` (..., D, P): (...,)."""
-    per_product = np.sqrt(np.mean((pred - actual) ** 2, axis=-2) / scale)
-    return np.nanmean(per_product, axis=-1) if np.isfinite(scale).any() else np.sqrt(np.mean((pred - actual) ** 2, axis=(-2, -1)))
-
-
-def _bias(actual: np.ndarray, pred: np.ndarray) -> float:
-    sold = float(actual.sum())
-    return float((pred.sum() - sold) / sold) if sold > 0 else 0.0
-
-
 def _grid(k: int, step: float) -> np.ndarray:
     """All weight vectors of length k on the simplex with the given step."""
     n = int(round(1 / step))
@@ -195,7 +178,7 @@ def best_blend(actual: np.ndarray, parts: dict[str, np.ndarray], scale: np.ndarr
     names = list(parts)
     stack = np.stack([parts[n] for n in names])  # (k, D, P)
     grid = _grid(len(names), step)
-    scores = _rmsse(actual[None], np.tensordot(grid, stack, axes=1), scale)
+    scores = rmsse(actual[None], np.tensordot(grid, stack, axes=1), scale)
     # prefer more network weight on a tie: order the grid by the first weight, descending
     order = np.lexsort((-grid[:, 0], scores))
     w = grid[order[0]]
@@ -216,7 +199,7 @@ def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray],
         if not any(w == 1.0 for w in weights.values()):
             mix = sum(w * ({NETWORK: pred, **baseline_pred}[k]) for k, w in weights.items())
             out.append(Candidate(f"blend_{model}", model, {k: w for k, w in weights.items() if w > 0}, score,
-                                 _bias(actual, mix)))
+                                 float(bias(actual, mix))))
     return out
 
 
@@ -295,13 +278,15 @@ def score_candidates(panel: pd.DataFrame, networks: dict[str, TrainedForecaster]
     network."""
     values = panel.to_numpy(dtype=np.float64)
     actual, scale = values[days], naive_scale(values[:days[0]])
+    if not np.isfinite(scale).any():  # no product ever changed: every product counts alike, in units
+        scale = np.ones_like(scale)
     network_pred = {m: trained.predict(panel, days) for m, trained in networks.items()}
-    candidates = [Candidate(m, m, PURE_NETWORK, float(_rmsse(actual, pred, scale)), _bias(actual, pred))
+    candidates = [Candidate(m, m, PURE_NETWORK, float(rmsse(actual, pred, scale)), float(bias(actual, pred)))
                   for m, pred in network_pred.items()]
     best_network = min(candidates, key=lambda c: c.rank).network
     baseline_pred = {b: BLEND_COMPONENTS[b][0](values, days) for b in BLEND_BASELINES}
-    candidates += [Candidate(b, best_network, {NETWORK: 0.0, b: 1.0}, float(_rmsse(actual, pred, scale)),
-                             _bias(actual, pred)) for b, pred in baseline_pred.items()]
+    candidates += [Candidate(b, best_network, {NETWORK: 0.0, b: 1.0}, float(rmsse(actual, pred, scale)),
+                             float(bias(actual, pred))) for b, pred in baseline_pred.items()]
     candidates += network_blends(actual, network_pred, baseline_pred, scale)
     allowed = min(abs(c.val_bias) for c in candidates if c.name in baseline_pred) + BIAS_LIMIT
     return [dataclasses.replace(c, biased=abs(c.val_bias) > allowed) for c in candidates]

@@ -12,8 +12,9 @@ from ..model.baselines import BASELINES, REFERENCES
 from ..model.intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_growth, residual_calibration
 from ..model.trained import TrainedForecaster
 from ..model.windows import trading_split
-from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, bias, coverage, interval_score,
-                      per_product_mae, pinball_loss, pooled_metrics, rmsse)
+from ..model.scores import bias, naive_scale, rmsse
+from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, coverage, interval_score, per_product_mae,
+                      pinball_loss, pooled_metrics)
 
 
 BIAS_OK = 0.1  # a forecast total within 10 % of what sold is not called biased
@@ -160,7 +161,7 @@ def _per_product(panel: pd.DataFrame, actual: np.ndarray, history: np.ndarray, m
         with np.errstate(divide="ignore", invalid="ignore"):
             table["error_pct"] = np.where(sold > 0, np.abs(actual - medians[first]).sum(axis=0) / sold, np.nan)
         table["bias"] = bias(actual, means[first], axis=0)
-        table["rmsse"] = rmsse(actual, means[first], history, axis=0)
+        table["rmsse"] = rmsse(actual, means[first], naive_scale(history), per_product=True)
         for name in BASELINES:
             if name != first:
                 table[f"beats_{name}"] = table[f"mae_{first}"] < table[f"mae_{name}"]

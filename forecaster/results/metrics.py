@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 
+from ..model.scores import bias, naive_scale, rmsse
+
 # MAE, WAPE and MASE judge the median (a forecast of zero can win them on intermittent demand); RMSE, RMSSE
 # and Bias judge the mean, which totals and orders are made of: neither kind is read alone
 METRIC_NAMES = ("MAE", "RMSE", "RMSSE", "Bias", "WAPE", "MASE")
@@ -15,33 +17,6 @@ def mase_scale(history: np.ndarray, season: int = 7) -> float:
     if len(history) <= season:
         return float("nan")
     return float(np.abs(history[season:] - history[:-season]).mean())
-
-
-def rmsse_scale(history: np.ndarray) -> np.ndarray:
-    """(P,) each product's mean squared one-day change over the history before the scored days: the
-    in-sample error of the naive rule that RMSSE (the M5 competition's point measure) divides by."""
-    if len(history) < 2:
-        return np.full(history.shape[1], np.nan)
-    return np.mean(np.diff(history, axis=0) ** 2, axis=0)
-
-
-def rmsse(actual: np.ndarray, mean: np.ndarray, history: np.ndarray, axis: int | None = None) -> np.ndarray | float:
-    """Root mean squared scaled error of the mean forecast, per product (``axis=0``) or averaged over the
-    products that ever changed (a scale of 0 says nothing); below 1 beats the naive rule's own error."""
-    scale = rmsse_scale(history)
-    per_product = np.sqrt(np.mean((actual - mean) ** 2, axis=0) / np.where(scale > 0, scale, np.nan))
-    if axis == 0:
-        return per_product
-    finite = per_product[np.isfinite(per_product)]
-    return float(finite.mean()) if len(finite) else float("nan")
-
-
-def bias(actual: np.ndarray, mean: np.ndarray, axis: int | None = None) -> np.ndarray | float:
-    """(forecast total - actual total) / actual total: -0.3 means 30 % too little was forecast; NaN where
-    nothing sold."""
-    sold = np.sum(actual, axis=axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sold > 0, (np.sum(mean, axis=axis) - sold) / np.where(sold > 0, sold, 1), np.nan)[()]
 
 
 def pooled_metrics(actual: np.ndarray, mean: np.ndarray, history: np.ndarray,
@@ -56,7 +31,7 @@ def pooled_metrics(actual: np.ndarray, mean: np.ndarray, history: np.ndarray,
     return {
         "MAE": float(mae),
         "RMSE": float(np.sqrt(mean_squared_error(a, m))),
-        "RMSSE": rmsse(actual, mean, history),
+        "RMSSE": float(rmsse(actual, mean, naive_scale(history))),
         "Bias": float(bias(a, m)),
         "WAPE": float(np.abs(a - q).sum() / total) if total > 0 else float("nan"),
         "MASE": float(mae / scale) if scale > 0 else float("nan"),

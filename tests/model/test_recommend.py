@@ -14,7 +14,8 @@ from forecaster.model.baselines import BASELINES
 from forecaster.config import DEFAULT_CANDIDATES
 from forecaster.errors import ForecasterError
 from forecaster.labels import CNN_LSTM, GLOBAL_CNN_LSTM, MOVING_AVERAGE_7, NETWORK
-from forecaster.model.recommend import BIAS_LIMIT, best_blend, naive_scale, network_blends, recommend
+from forecaster.model.recommend import BIAS_LIMIT, best_blend, network_blends, recommend
+from forecaster.model.scores import naive_scale
 from forecaster.model.windows import chronological_split
 
 # the shared tiny settings, recommending (refit has its own test below)
