@@ -10,7 +10,7 @@ from forecaster import DataError, ForecasterError
 from forecaster.text import markdown
 from ui import cached, jobs, router, state
 
-st.set_page_config(page_title="Purchase Forecaster", page_icon=":material/trending_up:", layout="wide")
+st.set_page_config(page_title="Purchase Forecaster", page_icon=cached.app_icon(), layout="wide")
 
 # The session id also lives in the URL, so a browser refresh (a new Streamlit session) finds its jobs again;
 # only an id the server issued to this browser resumes a session (ui.jobs.adopt_owner).

@@ -252,7 +252,7 @@ def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals:
 
 def _check_outputs(data: str, *outputs: str | None) -> None:
     """Before reading or training: no output may overwrite the input, and no two outputs may be one file."""
-    from .io.export import refuse_overwriting
+    from .io.export import check_output, refuse_overwriting
 
     given = [Path(o) for o in outputs if o]
     for out in given:
@@ -260,6 +260,7 @@ def _check_outputs(data: str, *outputs: str | None) -> None:
         if out.is_dir():
             raise ForecasterError(f"The output {str(out)!r} is a folder; give a file name, such as "
                                   f"{str(out / 'forecast.csv')!r}.")
+        check_output(out)
     if len({o.resolve() for o in given}) < len(given):
         raise ForecasterError("Two outputs name the same file; give each output its own file.")
 

@@ -216,6 +216,12 @@ class ForecastConfig:
                             "histories.", bounds=(1, 20))
     refit: bool = setting(False, "Recommended model: after the choice, train the chosen network again with the "
                           "validation days (off: the chosen model ships exactly as it was validated).")
+    retrain_for_forecast: bool = setting(False, "After the evaluation, train the shipped network again on every "
+                                         "day but the last, for the forecasts only, so they know the latest weeks "
+                                         "(Evaluate still scores the model that never saw the test days). Off by "
+                                         "default: it helped 14-day forecasts after a change of level and weekly "
+                                         "pattern (coffee) and hurt them on a steady long history (favorita; see "
+                                         "the README).")
     backtest_origins: int = setting(0, "Rolling backtest: also train and score this many earlier cut-offs, a week "
                                     "apart (each one step ahead over its own test days), so one lucky or unlucky "
                                     "month does not decide; 0 = off. Each origin trains the model again.",

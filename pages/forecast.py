@@ -35,7 +35,7 @@ except ForecasterError as exc:
 first, last = fc["date"].min(), fc["date"].max()
 span = f"{first:%A %d %B %Y}" + (f" to {last:%A %d %B %Y}" if last != first else "")
 st.caption(f"{markdown(job.label)}: forecast for {span}, from history up to {panel.index[-1]:%d %B %Y}. Units per day; "
-           "the forecast is the expected demand, the median a typical day.")
+           "the forecast is the expected demand, the median a typical day. " + trained.forecast_source)
 closed_reasons = points.attrs.get("closed_reasons", {})
 skipped = [d for d in closed_reasons if d < first]
 if skipped:

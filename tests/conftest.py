@@ -15,8 +15,10 @@ TESTS_DIR = Path(__file__).resolve().parent
 APP_TEST_DIRS = ("app", "e2e")  # page and browser tests: their own thread settings
 
 # one network, a few epochs, small layers: seconds, not minutes
+# without the retraining for forecasts (the default), so a test's forecast comes from the networks it trained
+# (or damaged); tests/model/test_recommend.py covers the retraining
 TINY = ForecastConfig(model="cnn_lstm", ensemble=1, epochs=3, patience=0, conv_channels=8, hidden_size=8,
-                      embedding_dim=2, batch_size=32, test_days=14, val_days=14, seed=0)
+                      embedding_dim=2, batch_size=32, test_days=14, val_days=14, seed=0, retrain_for_forecast=False)
 
 
 def make_panel(days: int = 120, products: int = 3, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:

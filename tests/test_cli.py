@@ -250,6 +250,37 @@ def test_outputs_that_are_folders_or_inside_the_run_are_refused_before_any_work(
     assert (run / "config.json").read_bytes() == before
 
 
+def test_outputs_that_are_special_files_or_in_unwritable_folders_are_refused_before_any_work(demo_csv, capsys,
+                                                                                              tmp_path, monkeypatch):
+    """Write-to-temp-then-rename used to swap out whatever stood at the output path (a device, a FIFO, a
+    link) and an unwritable folder failed only after the whole training."""
+    import os
+
+    import forecaster.cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_train_with", lambda *a, **k: pytest.fail("trained before refusing"))
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to("/proc/self/fd/no-such-fd")  # as /dev/stdout is when standard output is a pipe
+    for out, says in ((fifo, "not a regular file"), ("/dev/null", "not a regular file"),
+                      (dangling, "link to nothing"), ("/proc/forecast.csv", "cannot be written")):
+        code, err = run_main(capsys, "train", demo_csv, *SMALL, "--forecast-out", out)
+        assert code == 2 and says in err, (out, err)
+    assert fifo.exists() and not fifo.is_file() and dangling.is_symlink()  # nothing replaced
+
+
+def test_an_output_that_links_to_a_file_writes_that_file_and_keeps_the_link(tmp_path):
+    from forecaster.io.export import write_bytes
+
+    target = tmp_path / "real.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    write_bytes(b"new", link)
+    assert link.is_symlink() and target.read_bytes() == b"new"
+
+
 def test_backtest_origins_flag_prints_one_row_per_cut_off_and_method(demo_csv, workdir):
     done = cli("train", demo_csv, *SMALL, "--backtest-origins", "2", cwd=workdir)
     assert done.returncode == 0, done.stderr

@@ -104,3 +104,16 @@ def current_ingest() -> IngestResult | None:
     if ds is None:
         return None
     return ingest(ds.digest, ds.data, state.ingest_options())
+
+
+@st.cache_resource
+def app_icon() -> "Image.Image":
+    """The browser tab's icon, drawn here and served by this server (a Material icon name would make every
+    visitor's browser fetch it from an outside font server, which also fails offline): a rising line."""
+    from PIL import Image, ImageDraw
+
+    icon = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(icon)
+    draw.rounded_rectangle((0, 0, 63, 63), radius=12, fill=(31, 119, 180, 255))
+    draw.line([(10, 48), (24, 34), (34, 42), (54, 16)], fill=(255, 255, 255, 255), width=6, joint="curve")
+    return icon

@@ -49,7 +49,7 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
     seeds = {"w_model": current.model, "w_candidates": list(current.candidates), "w_lags": format_lags(current.lags), "w_seq_len": current.seq_len,
              "w_epochs": current.epochs, "w_batch": current.batch_size, "w_lr": current.learning_rate,
              "w_conv": current.conv_channels, "w_hidden": current.hidden_size, "w_test_days": current.test_days,
-             "w_val_days": current.val_days, "w_seed": current.seed}
+             "w_val_days": current.val_days, "w_seed": current.seed, "w_retrain": current.retrain_for_forecast}
     for key, value in seeds.items():
         _seed(key, value)
     with st.form("training_form", border=True):
@@ -72,6 +72,8 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
             st.number_input("LSTM units", *limits("hidden_size"), key="w_hidden", help=setting_help("hidden_size"))
         st.number_input("Random seed", *limits("seed"), key="w_seed",
                         help=setting_help("seed") + " An identical earlier run is reused, not retrained.")
+        st.checkbox("Forecast with a model that learnt the latest days too (after a change in level)", key="w_retrain",
+                    help=setting_help("retrain_for_forecast"))
         submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
     if not submitted:
         return None
@@ -85,7 +87,8 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
                            lags=parse_lags(s.w_lags), seq_len=int(s.w_seq_len),
                            epochs=int(s.w_epochs), batch_size=int(s.w_batch), learning_rate=float(s.w_lr),
                            conv_channels=int(s.w_conv), hidden_size=int(s.w_hidden),
-                           test_days=int(s.w_test_days), val_days=int(s.w_val_days), seed=int(s.w_seed))
+                           test_days=int(s.w_test_days), val_days=int(s.w_val_days), seed=int(s.w_seed),
+                           retrain_for_forecast=bool(s.w_retrain))
 
 
 def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current: IngestOptions) -> IngestOptions:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import re
+import stat
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,13 +107,30 @@ def _limited(data: bytes, what: str = "The file") -> bytes:
     return data
 
 
+STDIN = "-"  # the path that means standard input
+
+
+def _regular_input(path: str | Path) -> None:
+    """A path to read must be a regular file (a link to one is fine): a FIFO would wait forever for a
+    writer, a device never ends, a folder is no table."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "not a regular file")
+        raise DataError(f"{str(path)!r} is {kind}, not a file: give a CSV file, or - to read standard input.")
+
+
 def read_bytes(source: Source) -> bytes:
     """Raw bytes from a path, bytes or a file-like object (such as Streamlit's UploadedFile); a .gz is
     unpacked as a stream, so a small file that unpacks to gigabytes is refused after MAX_BYTES."""
     if isinstance(source, (bytes, bytearray)):
         data = _limited(bytes(source))
+    elif isinstance(source, (str, Path)) and str(source) == STDIN:
+        data = _limited(sys.stdin.buffer.read(MAX_BYTES + 1), "Standard input")
     elif isinstance(source, (str, Path)):
         try:
+            _regular_input(source)
             with open(source, "rb") as handle:  # one byte past the limit is enough to refuse an endless file
                 data = _limited(handle.read(MAX_BYTES + 1))
         except OSError as exc:

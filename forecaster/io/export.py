@@ -85,9 +85,35 @@ def write_csv(df: pd.DataFrame, path: str | Path, inputs: tuple[str | Path, ...]
     return write_bytes(to_csv_bytes(df), path)
 
 
-def write_bytes(data: bytes, path: str | Path) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it there: never a half file."""
+def check_output(path: str | Path) -> Path:
+    """The file an output will be written to, or an error before any work is done: an output is a regular
+    file (new, or one that exists; a link to one writes the file it points to and keeps the link), never a
+    device, a FIFO, a socket or a folder (the write's rename would replace it), in a folder this process can
+    create a file in (tried now, not after a whole training)."""
     path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    if path.is_symlink() and not target.exists() or target.exists() and not target.is_file():
+        what = ("a folder" if target.is_dir() else "a link to nothing that exists" if not target.exists()
+                else "not a regular file (a device, a pipe or a socket)")
+        raise ForecasterError(f"The output {str(path)!r} is {what}: writing it would replace it. Give the name of "
+                              "a file, such as forecast.csv.")
+    folder = next((p for p in [target.parent, *target.parent.parents] if p.exists()), Path("."))
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{str(folder)!r} is not a folder")
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ForecasterError(f"The output {str(path)!r} cannot be written: the folder {str(folder)!r} does not "
+                              f"take new files ({exc.strerror or exc}). Choose another folder.") from None
+    return target
+
+
+def write_bytes(data: bytes, path: str | Path) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then rename it there: never a half file (see
+    :func:`check_output` for what ``path`` may be)."""
+    path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -1,7 +1,8 @@
 """Save and load a trained forecaster as weights plus JSON, never pickle.
 
 A run directory holds ``config.json`` (settings, registry name, products, scaler bounds, library
-version, training summary) and ``network_<i>.pt`` state dicts, loaded with ``weights_only=True`` so a
+version, training summary) and ``network_<i>.pt`` state dicts (plus ``latest_<i>.pt``, the networks
+forecasts come from, where the run retrained them on every day), loaded with ``weights_only=True`` so a
 tampered file cannot run code.
 """
 from __future__ import annotations
@@ -55,6 +56,9 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "cancelled": trained.cancelled,
         "train_seconds": trained.train_seconds,
         "networks": [f"network_{i}.pt" for i in range(len(trained.networks))],
+        "latest_networks": [f"latest_{i}.pt" for i in range(len(trained.latest_networks))],
+        "latest_scaler": trained.latest_scaler.to_dict() if trained.latest_scaler is not None else None,
+        "latest_epochs": trained.latest_epochs,
         "blend": dict(trained.blend),
         "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
         "selection_reason": trained.selection_reason,
@@ -62,9 +66,10 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "backtest": (trained.backtest.to_json(orient="records", date_format="iso")
                      if trained.backtest is not None else None),
     }
-    for name, net in zip(meta["networks"], trained.networks):
+    files = list(zip(meta["networks"], trained.networks)) + list(zip(meta["latest_networks"], trained.latest_networks))
+    for name, net in files:
         torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, run / name)
-    meta["sha256"] = {name: _sha256(run / name) for name in meta["networks"]}  # verified at load
+    meta["sha256"] = {name: _sha256(run / name) for name, _ in files}  # verified at load
     (run / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
     return run
 
@@ -105,6 +110,12 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
         raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
     n_features = feature_count(config, len(products), REGISTRY[config.model].layout)
     networks = [_network(run, name, checksums, config, n_features, len(products), device) for name in names]
+    latest_names = meta.get("latest_networks") or []  # runs saved before the latest networks have none
+    if not isinstance(latest_names, list) or len(latest_names) > MAX_NETWORKS or \
+            not all(isinstance(n, str) and LATEST_NAME.fullmatch(n) for n in latest_names):
+        raise _foreign(run, "latest network list")
+    latest = [_network(run, name, checksums, config, n_features, len(products), device) for name in latest_names]
+    latest_scaler = _scaler(run, _field(meta, "latest_scaler", dict), len(products)) if latest else None
     calibration = _calibration(run, meta.get("calibration"), len(products))
     last = meta.get("last_date")
     try:
@@ -115,7 +126,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             train_seconds=float(meta.get("train_seconds", 0.0)), version=str(meta.get("library_version", "unknown")),
             selection=pd.DataFrame(meta["selection"]) if meta.get("selection") else None,
             selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
-            calibration=calibration, backtest=_backtest(run, meta.get("backtest")))
+            calibration=calibration, backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
+            latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0)
     except (TypeError, ValueError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 
@@ -125,6 +137,7 @@ MAX_WEIGHTS_BYTES = 512 * 2**20
 MAX_NETWORKS = 64
 MAX_PRODUCTS = 100_000
 WEIGHTS_NAME = re.compile(r"network_\d{1,3}\.pt")
+LATEST_NAME = re.compile(r"latest_\d{1,3}\.pt")
 
 
 def _foreign(run: Path, what: str) -> ForecasterError:

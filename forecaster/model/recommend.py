@@ -106,13 +106,44 @@ def path_correlation(trained: TrainedForecaster, panel: pd.DataFrame, split: Spl
 
 def planned_epochs(config: ForecastConfig) -> int:
     """Epochs a run trains at most (early stopping ends sooner): every candidate, then any refit, for each
-    cut-off of a rolling backtest."""
-    if config.backtest_origins > 1:
-        return planned_epochs(config.replace(backtest_origins=0)) * config.backtest_origins
+    cut-off of a rolling backtest, then the latest networks (:func:`retrain_latest`)."""
+    latest = config.epochs * config.ensemble * int(config.retrain_for_forecast)
+    return cutoff_epochs(config) * max(1, config.backtest_origins) + latest
+
+
+def cutoff_epochs(config: ForecastConfig) -> int:
+    """Epochs one cut-off's model trains at most (:func:`fit_once`): every candidate, then any refit."""
     if config.model != AUTO:
         return config.epochs * config.ensemble
     search = _search_config(config)
     return search.epochs * search.ensemble * len(config.candidates) + config.epochs * config.ensemble * int(config.refit)
+
+
+def retrain_latest(panel: pd.DataFrame, trained: TrainedForecaster, config: ForecastConfig, executor: Executor,
+                   callback: ProgressCallback | None = None, cancel: CancelFlag | None = None,
+                   offset: int = 0) -> TrainedForecaster:
+    """``trained`` with latest networks for its forecasts: its network family trained again, as the configured
+    ensemble, on every trading day but the last (the last one is the learning curve's check), for the epochs
+    early stopping found when the test span was held out. Scaled afresh on those days: a level that rose
+    since the training span is inside the scale. Returns ``trained`` unchanged where no network forecasts (a
+    baseline was chosen), nothing was learned, or a cancel came; a cancelled retraining is dropped, and
+    forecasts come from the evaluated networks. ``offset``: epochs of the run before this one (progress)."""
+    network_weight = trained.blend.get(NETWORK, 0.0) if trained.blend else 1.0
+    if not trained.networks or trained.cancelled or network_weight == 0 or (cancel is not None and cancel.is_set()):
+        return trained
+    epochs = max(1, int(np.median(trained.best_epochs or [config.epochs])))
+    latest_config = candidate_config(config.replace(val_days=0, test_days=1, epochs=epochs, patience=0),
+                                     trained.config.model, len(panel), panel.shape[1])
+    def shifted(record: EpochRecord) -> EpochRecord:
+        return dataclasses.replace(record, done_epochs=offset + record.done_epochs)
+
+    relay = None if callback is None else (lambda r: callback(shifted(r)))
+    latest = train_models(executor, panel, [latest_config], relay, cancel)[0]
+    if latest.cancelled or len(latest.networks) < latest_config.ensemble:
+        return dataclasses.replace(trained, cancelled=True)
+    return dataclasses.replace(trained, latest_networks=latest.networks, latest_scaler=latest.scaler,
+                               latest_epochs=epochs, history=trained.history + [shifted(h) for h in latest.history],
+                               train_seconds=trained.train_seconds + latest.train_seconds)
 
 
 @dataclass(frozen=True)
@@ -237,7 +268,7 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
         raise ValueError("recommend() is for model='auto'")
     config = config.resolved(len(panel))
     split = trading_split(panel, config)  # refuses too few days, or no validation days to choose on
-    total = planned_epochs(config)
+    total = cutoff_epochs(config)
     start = time.perf_counter()
     networks, last = train_candidates(panel, config, split, total, callback, cancel, executor)
     seconds = time.perf_counter() - start

@@ -4,6 +4,7 @@ Evaluate, forecast and persistence depend on this module only, never on the trai
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -98,6 +99,28 @@ class TrainedForecaster:
     calibration: Calibration | None = None
     # rolling backtest (forecaster.results.backtest): one row per cut-off and method; None when not asked for
     backtest: pd.DataFrame | None = None
+    # the networks trained again on every day but the last, and their scaler (config.retrain_for_forecast):
+    # what forecasts come from; empty: forecasts come from ``networks``, the evaluated ones
+    latest_networks: list[nn.Module] = field(default_factory=list)
+    latest_scaler: PanelScaler | None = None
+    latest_epochs: int = 0  # the epochs each latest network trained (what early stopping found)
+
+    def for_forecasting(self) -> "TrainedForecaster":
+        """The forecaster forecasts come from: the latest networks (trained on the test days too) where
+        there are some, else this one. Never for scoring the test span: the latest ones have seen it."""
+        if not self.latest_networks:
+            return self
+        return dataclasses.replace(self, networks=self.latest_networks, scaler=self.latest_scaler,
+                                   latest_networks=[], latest_scaler=None)
+
+    @property
+    def forecast_source(self) -> str:
+        """A sentence for the user: which networks the forecasts come from, and why they differ from Evaluate's."""
+        if not self.latest_networks:
+            return "Forecasts come from the model Evaluate scores."
+        return (f"Forecasts come from the chosen network trained again on every day but the last "
+                f"({self.latest_epochs} epochs, as many as early stopping found), so they know the latest weeks; "
+                "Evaluate scores the same network trained before its test days, which it never saw.")
 
     @property
     def history_days(self) -> int:

@@ -27,6 +27,7 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     """
     if not 1 <= horizon <= MAX_HORIZON:
         raise ForecasterError(f"The horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")
+    trained = trained.for_forecasting()
     history = trained.align(panel)
     need = trained.history_days + 1
     if len(history) < need:
@@ -81,6 +82,7 @@ def current_calibration(trained: TrainedForecaster, panel: pd.DataFrame) -> Cali
     the calibration days, further back, could not see: a level that rose since is followed."""
     if trained.calibration is None:
         return None
+    trained = trained.for_forecasting()  # the misses of the networks that forecast
     history = trained.align(panel)
     recent = history.iloc[-RECENT_DAYS:]  # all refreshed() reads: not a copy of the whole panel
     calibration = trained.calibration.refreshed(recent.to_numpy(dtype=np.float64))

@@ -8,7 +8,7 @@ import functools
 import pandas as pd
 
 from ..config import ForecastConfig
-from ..model.recommend import fit_once, planned_epochs
+from ..model.recommend import cutoff_epochs, fit_once, planned_epochs, retrain_latest
 from ..model.tasks import Executor, InlineExecutor, ProgressCallback
 from ..model.trained import CancelFlag, TrainedForecaster
 from ..results.backtest import backtest
@@ -25,13 +25,20 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback
     ``executor`` trains the networks (:mod:`forecaster.run.executor`; default: here, one after another): the
     same seeds give the same model with any executor, only the time differs.
     """
-    train_once = functools.partial(fit_once, executor=executor or InlineExecutor())
-    origins, once = config.backtest_origins, config.replace(backtest_origins=0)  # each cut-off trains ``once``
-    per_run = planned_epochs(once)
+    executor = executor or InlineExecutor()
+    train_once = functools.partial(fit_once, executor=executor)
+    # each cut-off trains ``once``; only the model that ships is retrained for its forecasts
+    origins, once = config.backtest_origins, config.replace(backtest_origins=0, retrain_for_forecast=False)
+    per_run, total = cutoff_epochs(once), planned_epochs(config)
     relay = callback
-    if callback is not None and origins > 1:  # the progress bar spans every cut-off's training
-        relay = lambda r: callback(dataclasses.replace(r, total_epochs=per_run * origins))  # noqa: E731
+    if callback is not None and total != per_run:  # the progress bar spans every cut-off and the retraining
+        relay = lambda r: callback(dataclasses.replace(r, total_epochs=total))  # noqa: E731
     trained = train_once(panel, once, relay, cancel)
     if origins and trained.networks and not trained.cancelled:
-        trained.backtest = backtest(panel, once, origins, trained, train_once, callback, cancel, per_run)
+        trained.backtest = backtest(panel, once, origins, trained, train_once, relay, cancel, per_run)
+    if config.retrain_for_forecast:
+        trained = retrain_latest(panel, trained, config, executor, relay, cancel, per_run * max(1, origins))
+        if callback is not None and trained.history and trained.history[-1].done_epochs < total \
+                and not trained.cancelled and not (cancel is not None and cancel.is_set()):
+            callback(dataclasses.replace(trained.history[-1], total_epochs=total, done_epochs=total))
     return trained

@@ -42,7 +42,8 @@ def train(at: AppTest, **form) -> AppTest:
     at.switch_page("pages/train.py").run()
     for key, value in {**TINY_FORM, **form}.items():
         widget = at.text_input(key=key) if key == "w_lags" else (
-            at.selectbox(key=key) if key == "w_model" else at.number_input(key=key))
+            at.selectbox(key=key) if key == "w_model" else at.checkbox(key=key) if key == "w_retrain"
+            else at.number_input(key=key))
         widget.set_value(value)
     at.button(key="FormSubmitter:training_form-Train").click().run()
     job = job_of(at)

@@ -474,3 +474,12 @@ def test_the_backtest_button_trains_the_cut_offs_and_evaluate_shows_mae_and_cove
     assert "Rolling backtest: share of test days inside the interval per cut-off" in titles
     cut_offs = next(d.value for d in at.dataframe if "mean coverage" in d.value.columns)
     assert (cut_offs["cut-offs"] == 4).all() and len(cut_offs) == 6
+
+
+def test_a_model_retrained_on_every_day_says_so_where_its_forecasts_are_shown(tiny_csv):
+    at = train(with_data(tiny_csv), w_model="auto", w_epochs=2, w_seed=4343, w_retrain=True)
+    assert not at.exception and not at.error
+    assert job_of(at).result.latest_networks
+    at.switch_page("pages/forecast.py").run()
+    assert not at.exception and not at.error
+    assert "trained again on every day but the last" in all_text(at)

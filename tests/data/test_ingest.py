@@ -3,6 +3,7 @@ whose message names the column or the first offending rows."""
 from __future__ import annotations
 
 import gzip
+import io
 
 import numpy as np
 import pandas as pd
@@ -364,9 +365,38 @@ def test_a_gzip_bomb_is_refused_naming_the_limit_before_it_is_unpacked(monkeypat
 def test_an_endless_source_is_refused(monkeypatch):
     from forecaster.data import ingest
 
+    class Endless(io.RawIOBase):  # a stream that never ends, as standard input fed from /dev/zero would be
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            buffer[:] = b"\0" * len(buffer)
+            return len(buffer)
+
     monkeypatch.setattr(ingest, "MAX_BYTES", 2**20)
     with pytest.raises(DataError, match="larger than 1 MB"):
-        load_panel("/dev/zero")
+        load_panel(io.BufferedReader(Endless()))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(Endless())))
+    with pytest.raises(DataError, match="Standard input is larger than 1 MB"):
+        load_panel("-")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_an_input_that_is_not_a_regular_file_is_refused_at_once(kind, tmp_path):
+    """A FIFO with no writer used to block the read forever; a device never ends."""
+    import os
+
+    path = {"fifo": tmp_path / "pipe.csv", "device": "/dev/zero", "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(DataError, match={"fifo": "named pipe", "device": "a device", "folder": "a folder"}[kind]):
+        load_panel(path)
+
+
+def test_standard_input_is_read_as_a_file(monkeypatch):
+    rows = "".join(f"{day:%Y-%m-%d},a,{i % 5}\n" for i, day in enumerate(pd.date_range("2024-01-01", periods=60)))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(("date,product,quantity\n" + rows).encode())))
+    assert load_panel("-").panel["a"].tolist() == [i % 5 for i in range(60)]
 
 
 def test_too_many_cells_are_refused_before_parsing(monkeypatch):

@@ -19,6 +19,8 @@ def test_first_visit_on_a_fresh_server_shows_the_menu_and_home_only(browser, tmp
         context.set_default_timeout(STEP_MS)
         try:
             page = context.new_page()
+            requested: list[str] = []
+            context.on("request", lambda request: requested.append(request.url))
             start = time.perf_counter()
             page.goto(url)
             title = page.locator("h1", has_text="Purchase Forecaster")
@@ -32,6 +34,13 @@ def test_first_visit_on_a_fresh_server_shows_the_menu_and_home_only(browser, tmp
             assert [t.split()[-1] for t in page.locator(MENU_LINK).all_inner_texts()] == [  # after its icon
                 "Home", "Data", "Train", "Evaluate", "Forecast"]
             assert not legacy_seen and page.locator(LEGACY_NAV).count() == 0
+            # the tab's icon and everything else comes from this server: no visitor's browser contacts a third
+            # party (a Material icon as page_icon was fetched from fonts.gstatic.com on every page load)
+            icon = page.locator("link[rel~='icon']").first.get_attribute("href") or ""
+            assert icon.startswith(("/", url, "data:")) and "gstatic" not in icon, icon
+            page.wait_for_timeout(1000)
+            outside = [u for u in requested if not u.startswith((url, "data:", "blob:"))]
+            assert not outside, outside
             print(f"\nFresh server, first visit: page title after {first_title_s:.2f} s")
         finally:
             context.close()

@@ -213,10 +213,11 @@ def test_the_rolling_backtest_trains_each_cut_off_on_the_days_before_it_only():
 def test_fit_with_backtest_origins_returns_the_table_and_counts_every_cut_off_in_the_progress():
     panel = make_panel(days=130)
     records = []
-    trained = fit(panel, TINY.replace(backtest_origins=2), callback=records.append)
-    assert trained.backtest["origin"].nunique() == 2
-    assert records[-1].total_epochs == 2 * TINY.epochs and records[-1].done_epochs <= records[-1].total_epochs
-    plain = fit(panel, TINY)
+    trained = fit(panel, TINY.replace(backtest_origins=2, retrain_for_forecast=True), callback=records.append)
+    assert trained.backtest["origin"].nunique() == 2 and trained.latest_networks
+    # two cut-offs, then the shipped model's retraining for its forecasts
+    assert records[-1].total_epochs == 3 * TINY.epochs and records[-1].done_epochs == records[-1].total_epochs
+    plain = fit(panel, TINY.replace(retrain_for_forecast=True))
     pd.testing.assert_frame_equal(forecast(plain, panel), forecast(trained, panel))  # the model is the same
 
 

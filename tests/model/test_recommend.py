@@ -3,6 +3,8 @@ the choice); the recommendation is the candidate with the lowest validation MAE 
 a recommended model survives save/load. Tiny panels and a few epochs keep these fast."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +21,7 @@ from forecaster.model.scores import naive_scale
 from forecaster.model.windows import chronological_split
 
 # the shared tiny settings, recommending (refit has its own test below)
-TINY = TINY_NETWORK.replace(model="auto", patience=2, seed=3, refit=False)
+TINY = TINY_NETWORK.replace(model="auto", patience=2, seed=3, refit=False, retrain_for_forecast=True)
 
 
 def _state(trained) -> list[dict[str, torch.Tensor]]:
@@ -107,12 +109,57 @@ def test_fit_with_auto_returns_the_recommendation(panel, rec):
     assert np.array_equal(trained.predict(panel, test), rec.trained.predict(panel, test))
 
 
-def test_progress_covers_every_candidate(panel):
+def test_progress_covers_every_candidate_and_the_retraining(panel):
     records = []
-    fit(panel, TINY.replace(patience=0), callback=records.append)
-    total = TINY.epochs * TINY.ensemble * len(DEFAULT_CANDIDATES)
+    trained = fit(panel, TINY.replace(patience=0), callback=records.append)
+    candidates = TINY.epochs * TINY.ensemble * len(DEFAULT_CANDIDATES)
+    total = candidates + TINY.epochs * TINY.ensemble  # the retraining plans the most it could take
     assert {r.total_epochs for r in records} == {total}
-    assert [r.done_epochs for r in records] == list(range(1, total + 1))
+    done = [r.done_epochs for r in records]
+    latest = trained.latest_epochs * TINY.ensemble
+    assert done == list(range(1, candidates + latest + 1)) + ([total] if latest < TINY.epochs else [])
+
+
+def test_forecasts_come_from_networks_retrained_on_every_day(panel):
+    """Evaluate scores networks that never saw the test span; forecasts come from the same family trained
+    again on every day but the last, scaled on those days: changing the test span changes them only."""
+    test = chronological_split(len(panel), TINY).test
+    changed = panel.copy()
+    changed.iloc[test] = changed.iloc[test] * 10 + 7
+    a, b = fit(panel, TINY), fit(changed, TINY)
+    assert len(a.latest_networks) == TINY.ensemble and a.latest_epochs == int(np.median(a.best_epochs))
+    for sa, sb in zip(_state(a), _state(b)):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)  # the evaluated networks: the test span unseen
+    assert not all(torch.equal(x, y) for x, y in zip(a.latest_networks[0].state_dict().values(),
+                                                       b.latest_networks[0].state_dict().values()))
+    high = changed.iloc[:-1].max().to_numpy()
+    assert np.allclose(b.latest_scaler.inverse(np.ones((1, panel.shape[1])))[0], high)
+    evaluated_only = dataclasses.replace(a, latest_networks=[], latest_scaler=None)
+    assert np.array_equal(evaluate(a, panel).predictions[NETWORK], evaluate(evaluated_only, panel).predictions[NETWORK])
+    assert not np.allclose(forecast(a, panel, horizon=3)["forecast"], forecast(evaluated_only, panel, horizon=3)["forecast"])
+    assert fit(panel, TINY.replace(retrain_for_forecast=False)).latest_networks == []
+
+
+def test_retrained_networks_save_and_load(panel, tmp_path):
+    trained = fit(panel, TINY)
+    loaded = load(save(trained, tmp_path))
+    assert len(loaded.latest_networks) == len(trained.latest_networks) and loaded.latest_epochs == trained.latest_epochs
+    pd.testing.assert_frame_equal(forecast(loaded, panel, horizon=3), forecast(trained, panel, horizon=3))
+
+
+def test_a_cancel_during_the_retraining_keeps_the_evaluated_model(panel):
+    class CancelInRetraining:
+        def __init__(self) -> None:
+            self.records = 0
+
+        def is_set(self) -> bool:
+            return self.records > TINY.epochs * len(DEFAULT_CANDIDATES)  # every candidate done: the retraining
+
+    cancel = CancelInRetraining()
+    trained = fit(panel, TINY.replace(patience=0), callback=lambda r: setattr(cancel, "records", r.done_epochs),
+                  cancel=cancel)
+    assert trained.networks and trained.latest_networks == [] and trained.cancelled
+    assert trained.for_forecasting() is trained
 
 
 def test_saved_recommended_model_gives_identical_forecasts(panel, rec, tmp_path):
