@@ -96,6 +96,9 @@ class Calibration:
     # (P,) normalised units the continuous part of each product's distribution moves by (its demand above 0;
     # the chance of no sale stays where the calibration days put it); None: no move (runs saved before)
     shift: np.ndarray | None = None
+    # how much a total's quantiles spread about its median beyond what the sampled paths give: the held-out
+    # totals' conformal factor (:func:`total_widening`); 1 for runs saved before it existed
+    total_spread: float = 1.0
 
     @property
     def reliable_level(self) -> float:
@@ -208,7 +211,8 @@ class Calibration:
                 "method": self.method, "integer": self.integer,
                 "dormant": None if self.dormant is None else self.dormant.tolist(),
                 "pooled": None if self.pooled is None else self.pooled.tolist(), "widened": self.widened,
-                "correlation": self.correlation, "shift": None if self.shift is None else self.shift.tolist()}
+                "correlation": self.correlation, "shift": None if self.shift is None else self.shift.tolist(),
+                "total_spread": self.total_spread}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], n_products: int) -> "Calibration":
@@ -223,7 +227,8 @@ class Calibration:
         widened = float(data.get("widened", 1.0))
         correlation = float(data.get("correlation", 0.0))  # runs saved before totals existed: independent days
         shift = None if data.get("shift") is None else np.asarray(data["shift"], dtype=np.float64)
-        ok = (offsets.shape == (len(GRID), n_products) and scale.shape == level.shape == (n_products,)
+        total_spread = float(data.get("total_spread", 1.0))
+        ok = (MIN_TOTAL_SPREAD <= total_spread <= MAX_TOTAL_SPREAD and offsets.shape == (len(GRID), n_products) and scale.shape == level.shape == (n_products,)
               and growth.shape == (MAX_HORIZON,) and all(np.isfinite(a).all() for a in (offsets, scale, level, growth))
               # in range: a damaged run must not forecast 1e300 units (quantities above 1e9 are refused at ingest)
               and (np.abs(offsets) <= MAX_OFFSET).all() and ((scale > 0) & (scale <= MAX_UNITS)).all()
@@ -239,7 +244,75 @@ class Calibration:
         if not ok:
             raise ValueError("calibration arrays of the wrong shape or values out of range")
         return cls(offsets, scale, level, power, growth, days, str(data.get("method", "conformal")),
-                   bool(data.get("integer", False)), dormant, pooled, widened, correlation, shift)
+                   bool(data.get("integer", False)), dormant, pooled, widened, correlation, shift, total_spread)
+
+    def total_quantiles(self, point: np.ndarray, open_: np.ndarray, steps: np.ndarray,
+                        probs: tuple[float, ...]) -> np.ndarray:
+        """(P, len(probs)) quantiles of each product's total over the days of ``point`` (D, P) (``open_``:
+        which days trade; a closed one adds 0), from sampled paths: each day drawn from its own calibrated
+        distribution, the days of one product tied by :attr:`correlation` (a Gaussian copula, one common
+        draw per product and path); then spread about the median by :attr:`total_spread`. TOTAL_DRAWS paths
+        (fewer, down to MIN_DRAWS, beyond TOTAL_CELLS draws x days x products in all; products in chunks of
+        at most DRAW_CELLS cells at once)."""
+        from scipy.stats import norm  # 0.6 s to import: only a total needs it
+
+        rng = np.random.default_rng(TOTAL_SEED)
+        rho = self.correlation
+        D, P = point.shape
+        draws = int(np.clip(TOTAL_CELLS // (D * P), MIN_DRAWS, TOTAL_DRAWS))
+        chunk = max(1, DRAW_CELLS // (draws * D))
+        probs_all = np.array(sorted({0.5, *probs}))
+        out = np.empty((P, len(probs_all)))
+        for start in range(0, P, chunk):  # a handful of chunks, each one vectorised over draws, days and products
+            cols = slice(start, min(start + chunk, P))
+            width = cols.stop - cols.start
+            common = rng.standard_normal((draws, 1, width))
+            z = np.sqrt(rho) * common + np.sqrt(1 - rho) * rng.standard_normal((draws, D, width))
+            sub = dataclasses.replace(self, offsets=self.offsets[:, cols], scale=self.scale[cols],
+                                      level=self.level[cols], dormant=None if self.dormant is None else self.dormant[cols],
+                                      shift=None if self.shift is None else self.shift[cols])
+            paths = sub.sample(point[:, cols], norm.cdf(z), steps) * open_[:, cols]
+            out[cols] = np.quantile(paths.sum(axis=1), probs_all, axis=0).T
+        median = out[:, [int(np.searchsorted(probs_all, 0.5))]]
+        out = np.clip(median + self.total_spread * (out - median), 0, None)
+        return out[:, np.searchsorted(probs_all, probs)]
+
+
+TOTAL_DRAWS = 1000  # sampled paths a total's quantiles are read from ...
+MIN_DRAWS = 200  # ... fewer for a large catalog, down to this many, so a total stays a few seconds' work
+TOTAL_CELLS = 20_000_000  # draws x days x products drawn in all, at most (above MIN_DRAWS)
+DRAW_CELLS = 4_000_000  # draws x days x products held at once: products go in chunks, memory stays bounded
+TOTAL_SEED = 0  # the paths are drawn the same way every time: the same model and data give the same totals
+MIN_TOTAL_SPREAD, MAX_TOTAL_SPREAD = 0.5, 4.0  # a total's range is narrowed or widened at most this much
+
+
+def total_widening(calibration: Calibration, actual: np.ndarray, point: np.ndarray, open_: np.ndarray,
+                   level: float = DEFAULT_LEVEL) -> float:
+    """How much to spread a total's quantiles about its median so that the central ``level`` range of the
+    held-out totals covers them as often as it should (split-conformal on totals): ``actual``, ``point``
+    (runs, days, P) are held-out days and the recursive forecasts made for them from each run's start,
+    ``open_`` (runs, days) which of them trade. For each product-run the miss of its total beyond the
+    median, over the range's half on that side; the factor is that score's ``level`` quantile (with the
+    finite-sample correction), pooled over the product-runs where anything sold or was forecast, within
+    MIN_TOTAL_SPREAD .. MAX_TOTAL_SPREAD; 1 with fewer than 10 of them."""
+    probs = ((1 - level) / 2, 0.5, (1 + level) / 2)
+    base = dataclasses.replace(calibration, total_spread=1.0)
+    steps = np.arange(1, actual.shape[1] + 1)
+    scores = []
+    for sold, path, trading in zip(actual, point, open_):  # a handful of held-out runs
+        lower, median, upper = base.total_quantiles(path, np.broadcast_to(trading[:, None], path.shape), steps,
+                                                     probs).T
+        total = (sold * trading[:, None]).sum(axis=0)
+        half = np.where(total >= median, upper - median, median - lower)
+        informative = (total > 0) | (median > 0) | (upper > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(half > 0, np.abs(total - median) / half, np.where(total == median, 0.0, np.inf))
+        scores.append(score[informative])
+    scores = np.concatenate(scores) if scores else np.empty(0)
+    if len(scores) < 10:
+        return 1.0
+    rank = min(1.0, math.ceil((len(scores) + 1) * level) / len(scores))
+    return float(np.clip(np.quantile(scores, rank, method="higher"), MIN_TOTAL_SPREAD, MAX_TOTAL_SPREAD))
 
 
 def unit_floor(integer: bool, scale: np.ndarray) -> float:

@@ -36,7 +36,7 @@ from models import REGISTRY
 from ..config import ForecastConfig
 from ..labels import AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE, WEEKDAY_MEAN_4, blend_label
 from .baselines import BLEND_COMPONENTS
-from .intervals import SUM_DAYS, Calibration, calibrate, correlation_of_totals
+from .intervals import SUM_DAYS, Calibration, calibrate, correlation_of_totals, total_widening
 from .scores import bias, naive_scale, rmsse
 from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
@@ -73,35 +73,38 @@ def fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCall
 
 def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split) -> Calibration:
     """Intervals for the forecaster that ships, from its one-step errors on the validation days (which it
-    never trained on) and the history before them; the test span plays no part. Done once, for what ships:
+    never trained on) and the history before them; and for totals over several days, from its recursive
+    forecasts of the validation weeks (:func:`validation_paths`): how much a product's days err together
+    and how wide a total's range must be. The test span plays no part. Done once, for what ships:
     candidates that are not chosen need none."""
     values = panel.to_numpy(dtype=np.float64)
     calibration = calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]])
-    correlation = path_correlation(trained, panel, split, calibration)
-    return calibration if correlation is None else dataclasses.replace(calibration, correlation=correlation)
+    paths = validation_paths(trained, panel, split.val)
+    if paths is None:
+        return calibration
+    actual, point, open_ = paths
+    steps = np.arange(1, actual.shape[1] + 1)
+    # each day's error divided by its calibrated spread; a level the forecast misses misses every day
+    errors = (actual - point) / calibration.spread(point, steps) * open_[..., None]
+    calibration = dataclasses.replace(calibration, correlation=correlation_of_totals(errors))
+    return dataclasses.replace(calibration, total_spread=total_widening(calibration, actual, point, open_))
 
 
-def path_correlation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split, calibration: Calibration,
-                     days: int = SUM_DAYS) -> float | None:
-    """How much a product's days err together in a multi-day forecast, which is what a total's range needs:
-    from each weekly origin in the validation span (held out), forecast ``days`` days recursively, divide
-    each day's error by its calibrated spread, and find the correlation that makes the totals of those
-    errors as large as they were (bias included: a level the forecast misses misses every day). None when
-    the validation span holds no full run of ``days`` days."""
-    first, end = int(split.val[0]), int(split.val[-1]) + 1
+def validation_paths(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray, days: int = SUM_DAYS
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Recursive ``days``-day forecasts from each weekly origin in the validation span (held out): the
+    actuals and the forecasts (origins, days, P) and which days trade (origins, days); None when the span
+    holds no full run of ``days`` days."""
+    first, end = int(val_days[0]), int(val_days[-1]) + 1
     origins = range(first, end - days + 1, 7)
     if not len(origins):
         return None
     values = panel.to_numpy(dtype=np.float64)
     open_ = np.zeros(len(panel), dtype=bool)
-    open_[split.val] = True  # validation days that are not closed
-    steps = np.arange(1, days + 1)
-    errors = []
-    for origin in origins:  # a handful of weekly origins, each a short recursive forecast
-        span = slice(origin, origin + days)
-        path = trained.forecast_path(panel.iloc[:origin], ~open_[span])
-        errors.append((values[span] - path) / calibration.spread(path, steps) * open_[span, None])
-    return correlation_of_totals(np.stack(errors))
+    open_[val_days] = True  # validation days that are not closed
+    spans = [slice(o, o + days) for o in origins]
+    paths = [trained.forecast_path(panel.iloc[:s.start], ~open_[s]) for s in spans]  # a handful of short runs
+    return np.stack([values[s] for s in spans]), np.stack(paths), np.stack([open_[s] for s in spans])
 
 
 def planned_epochs(config: ForecastConfig) -> int:

@@ -1,8 +1,6 @@
 """Next-day (and recursive multi-day) forecasts from the latest actual history, with their intervals."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 
@@ -105,13 +103,6 @@ def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, 
                           service_level)
 
 
-TOTAL_DRAWS = 1000  # sampled paths a total's quantiles are read from ...
-MIN_DRAWS = 200  # ... fewer for a large catalog, down to this many, so a total stays a few seconds' work
-TOTAL_CELLS = 20_000_000  # draws x days x products drawn in all, at most (above MIN_DRAWS)
-DRAW_CELLS = 4_000_000  # draws x days x products held at once: products go in chunks, memory stays bounded
-TOTAL_SEED = 0  # the paths are drawn the same way every time: the same model and data give the same totals
-
-
 def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, level: float = DEFAULT_LEVEL,
            service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
     """One row per product: the total of the first ``days`` forecast days of ``points`` (from
@@ -121,8 +112,9 @@ def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, lev
 
     A total's quantiles are not the sums of daily quantiles: they are read from sampled paths, each day
     drawn from its own calibrated distribution, the days of one product tied together by the correlation
-    the calibration days showed (a Gaussian copula, one common draw per product and path). Closed days
-    add 0."""
+    the calibration days showed (a Gaussian copula, one common draw per product and path), and spread
+    about their median as the held-out days' totals asked (:meth:`Calibration.total_quantiles`). Closed
+    days add 0."""
     check_level(level)
     check_level(service_level, "service level", SERVICE_LEVELS)
     n_days = points["date"].nunique()
@@ -139,39 +131,11 @@ def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, lev
     if calibration is None:
         return table
     probs = (1 - level) / 2, 0.5, (1 + level) / 2, service_level
-    table[["lower", "median", "upper", "order_quantity"]] = _sampled_total_quantiles(
-        point, open_, steps, calibration, probs)
+    table[["lower", "median", "upper", "order_quantity"]] = calibration.total_quantiles(point, open_, steps, probs)
     if calibration.integer:
         table["order_quantity"] = np.ceil(table["order_quantity"] - 1e-9) + 0.0  # never -0
     table.attrs.update(level=level, service_level=service_level)
     return table
-
-
-def _sampled_total_quantiles(point: np.ndarray, open_: np.ndarray, steps: np.ndarray, calibration: Calibration,
-                             probs: tuple[float, ...]) -> np.ndarray:
-    """(P, len(probs)) quantiles of each product's total over the days of ``point`` (D, P), from
-    TOTAL_DRAWS sampled paths (fewer, down to MIN_DRAWS, beyond TOTAL_CELLS draws x days x products in
-    all; products in chunks of at most DRAW_CELLS of them at once)."""
-    from scipy.stats import norm  # 0.6 s to import: only a total needs it
-
-    rng = np.random.default_rng(TOTAL_SEED)
-    rho = calibration.correlation
-    D, P = point.shape
-    draws = int(np.clip(TOTAL_CELLS // (D * P), MIN_DRAWS, TOTAL_DRAWS))
-    chunk = max(1, DRAW_CELLS // (draws * D))
-    out = np.empty((P, len(probs)))
-    for start in range(0, P, chunk):  # a handful of chunks, each one vectorised over draws, days and products
-        cols = slice(start, min(start + chunk, P))
-        width = cols.stop - cols.start
-        common = rng.standard_normal((draws, 1, width))
-        z = np.sqrt(rho) * common + np.sqrt(1 - rho) * rng.standard_normal((draws, D, width))
-        sub = dataclasses.replace(calibration, offsets=calibration.offsets[:, cols], scale=calibration.scale[cols],
-                                  level=calibration.level[cols],
-                                  dormant=None if calibration.dormant is None else calibration.dormant[cols],
-                                  shift=None if calibration.shift is None else calibration.shift[cols])
-        paths = sub.sample(point[:, cols], norm.cdf(z), steps) * open_[:, cols]
-        out[cols] = np.quantile(paths.sum(axis=1), probs, axis=0).T
-    return out
 
 
 def lead_time_total(trained: TrainedForecaster, panel: pd.DataFrame, days: int = 7, level: float = DEFAULT_LEVEL,

@@ -103,3 +103,38 @@ def test_a_product_that_never_sold_totals_zero():
     cal = dataclasses.replace(normal_calibration(2, 0.0), dormant=np.array([True, False]))
     total = totals(points_of(7, 2, mean=0.0), cal, 7)
     assert total.loc[0, ["lower", "median", "upper", "order_quantity"]].eq(0).all()
+
+
+def _held_out_runs(runs: int, products: int, total_sd: float, seed: int = 0):
+    """Held-out 7-day runs forecast at 10 a day whose actual totals spread ``total_sd`` about 70."""
+    rng = np.random.default_rng(seed)
+    point = np.full((runs, 7, products), 10.0)
+    actual = point + rng.normal(0, total_sd / 7, (runs, 1, products))  # one miss a day, all week
+    return actual, point, np.ones((runs, 7), dtype=bool)
+
+
+@pytest.mark.parametrize("total_sd, wider", [(8.0, True), (0.5, False)])
+def test_a_totals_range_follows_how_far_the_held_out_totals_fell(total_sd, wider):
+    """With independent days assumed, a week of N(10, 1) days has a total of sd 2.6: held-out totals that
+    miss by 8 widen the range until about 80 % of them fall inside; ones that hardly miss narrow it."""
+    from forecaster.model.intervals import MIN_TOTAL_SPREAD, total_widening
+
+    cal = normal_calibration(40, 0.0)
+    actual, point, open_ = _held_out_runs(4, 40, total_sd)
+    factor = total_widening(cal, actual, point, open_, level=0.8)
+    assert (factor > 1.5) if wider else (factor == MIN_TOTAL_SPREAD)
+    spread = dataclasses.replace(cal, total_spread=factor)
+    fresh, _, _ = _held_out_runs(10, 40, total_sd, seed=1)  # new runs of the same kind
+    total = totals(points_of(7, 40), spread, 7, level=0.8)
+    sums = fresh.sum(axis=1)
+    covered = ((sums >= total["lower"].to_numpy()) & (sums <= total["upper"].to_numpy())).mean()
+    assert 0.7 <= covered <= 0.95 if wider else covered > 0.95
+    assert Calibration.from_dict(spread.to_dict(), 40).total_spread == factor
+    assert Calibration.from_dict({k: v for k, v in cal.to_dict().items() if k != "total_spread"}, 40).total_spread == 1.0
+
+
+def test_too_few_held_out_totals_leave_the_range_as_sampled():
+    from forecaster.model.intervals import total_widening
+
+    actual, point, open_ = _held_out_runs(1, 5, 12.0)
+    assert total_widening(normal_calibration(5, 0.0), actual, point, open_) == 1.0
