@@ -96,6 +96,7 @@ class IngestResult:
 # what one file may be: past these a file is refused with the limit named, before it can fill the memory
 MAX_BYTES = 256 * 2**20  # of CSV text (after unpacking a .gz), read in chunks: /dev/zero is refused too
 MAX_CELLS = 20_000_000  # rows times columns, counted before pandas parses anything (about 1.3 GB parsed)
+MAX_PANEL_CELLS = 20_000_000  # days (first to last date) times products of the daily panel (160 MB of numbers)
 MAX_QUANTITY = 1e9  # units in one cell: beyond it (or inf, NaN written as a number) a value is refused
 
 
@@ -175,7 +176,7 @@ def read_table(source: Source) -> pd.DataFrame:
         sep = csv.Sniffer().sniff("\n".join(sample.splitlines()[:20]), delimiters=",;\t|").delimiter
     except csv.Error:
         sep = ","
-    header = sample.lstrip().split("\n", 1)[0]
+    header = text.lstrip().partition("\n")[0]  # whole: a header of 10,000 names is longer than the sample
     cells = (text.count("\n") + 1) * (header.count(sep) + 1)
     if cells > MAX_CELLS:
         raise DataError(f"The file has about {cells:,} cells (rows times columns); the most one file may hold is "
@@ -565,16 +566,31 @@ class _RowCounts:
             self.returns_dropped = negative
 
 
+def check_panel_size(first: pd.Timestamp, last: pd.Timestamp, products: int) -> None:
+    """The daily panel (every day from the first date to the last, times the products) within
+    MAX_PANEL_CELLS, checked before it is built: a small file with two dates decades apart would otherwise
+    fill gigabytes with zero days."""
+    days = (last - first).days + 1
+    if days * products > MAX_PANEL_CELLS:
+        raise DataError(f"The daily history would hold {days:,} days ({first:%d %b %Y} to {last:%d %b %Y}) times "
+                        f"{products:,} products = {days * products:,} values; the most is {MAX_PANEL_CELLS:,}. "
+                        "Export a shorter period or fewer products (check the dates: one far from the others "
+                        "stretches the history).")
+
+
 def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions = IngestOptions()) -> IngestResult:
     """Aggregate the table to daily demand per product on a gap-free calendar (missing days are 0)."""
     _check_columns(df, [mapping.date_col, *mapping.product_cols] + ([mapping.quantity_col] if mapping.quantity_col else []))
     dates, dayfirst = parse_dates(df[mapping.date_col], options.dayfirst)
+    if mapping.format == "wide":  # its products are its columns: known before anything is summed
+        check_panel_size(dates.min(), dates.max(), len(mapping.product_cols))
     counts = _RowCounts()
     daily = (_wide_daily if mapping.format == "wide" else _long_daily)(df, mapping, dates, options, counts)
     observed = _check_daily(daily, mapping, options)
     # the calendar spans every date in the file: a last day with only returns (or skipped rows) still
     # happened, so it is a day of zero sales and tomorrow is the day after it
     full = pd.date_range(min(observed[0], dates.min()), max(observed[-1], dates.max()), freq="D", name="date")
+    check_panel_size(full[0], full[-1], daily.shape[1])
     daily = daily.reindex(full, fill_value=0.0).astype(float)
     daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
     daily = daily[sorted(daily.columns, key=_natural_key)]
@@ -634,6 +650,7 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
         raise DataError("No usable rows: every row lacks a product or a quantity, or is a return.")
     frame = pd.DataFrame({"date": dates[keep_np], "product": product[keep_np].to_numpy(),
                           "qty": qty[keep_np].to_numpy()})
+    check_panel_size(frame["date"].min(), frame["date"].max(), frame["product"].nunique())  # before the grid
     return frame.groupby(["date", "product"], sort=False)["qty"].sum().unstack("product", fill_value=0.0)
 
 

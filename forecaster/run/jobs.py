@@ -343,7 +343,7 @@ class JobRegistry:
         self.abandon_after = abandon_after
         self.max_bytes = max_bytes
         self._jobs: OrderedDict[str, _Entry] = OrderedDict()
-        self._results: OrderedDict[str, TrainedForecaster] = OrderedDict()
+        self._results: OrderedDict[tuple[str, str], TrainedForecaster] = OrderedDict()  # (owner, training key)
         self._owners: dict[str, str] = {}  # owner id -> the browser key it was issued to
         self.max_jobs_per_owner = max_jobs_per_owner
         self.max_results = max_results
@@ -404,9 +404,9 @@ class JobRegistry:
             for entry in self._jobs.values():  # one training per owner: a new run replaces a running one
                 if entry.owner == owner and entry.job.status in (QUEUED, RUNNING):
                     entry.job.cancel()
-            cached = self._results.get(key)
-            if cached is not None:
-                self._results.move_to_end(key)
+            cached = self._results.get((owner, key))  # this session's own earlier run only: reusing another
+            if cached is not None:  # session's would tell one user what another trained
+                self._results.move_to_end((owner, key))
                 job = TrainingJob.finished_with(cached, panel, config, key=key, label=label, meta=meta)
             else:
                 job = TrainingJob(panel, config, key=key, label=label, meta=meta, fit_fn=self._fit,
@@ -477,8 +477,8 @@ class JobRegistry:
         """Move models of fully finished (not cancelled) jobs into the result cache. Caller holds the lock."""
         for entry in self._jobs.values():
             job = entry.job
-            if job.key not in self._results and job.status == DONE and job.result is not None:
-                self._results[job.key] = job.result
+            if (entry.owner, job.key) not in self._results and job.status == DONE and job.result is not None:
+                self._results[(entry.owner, job.key)] = job.result
         while len(self._results) > self.max_results:
             self._results.popitem(last=False)
 

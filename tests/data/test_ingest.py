@@ -510,3 +510,25 @@ def test_one_column_in_two_roles_is_refused():
     text = "date,product,quantity\n" + "".join(f"{d},{p},{q}\n" for d, p, q in _long_rows())
     with pytest.raises(DataError, match="two roles"):
         load_panel(text.encode(), IngestOptions(product_cols=("date",)))
+
+
+@pytest.mark.parametrize("shape", ["long", "wide"])
+def test_a_small_file_whose_daily_history_would_be_huge_is_refused_before_it_is_built(shape):
+    """10,000 products on two dates 49 years apart: a 0.4 MB long file whose daily panel was 179M values (1.4 GB)."""
+    import resource
+    import time
+
+    products = [f"p{i}" for i in range(10_000)]
+    if shape == "long":
+        rows = [f"1970-01-01,{p},1" for p in products] + [f"2019-01-01,{p},1" for p in products]
+        text = "date,product,quantity\n" + "\n".join(rows)
+    else:
+        text = "date," + ",".join(products) + "\n" + "\n".join(f"{d}," + ",".join(["1"] * 10_000)
+                                                                  for d in ("1970-01-01", "2019-01-01"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(DataError, match=r"17,898 days .* times 10,000 products"):
+        load_panel(text.encode())
+    if shape == "long":  # the probe's file; a wide one spends its time detecting 10,000 columns (issue 28)
+        assert time.perf_counter() - start < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 300 * 1024  # KiB

@@ -134,6 +134,17 @@ def test_registry_reuses_the_result_of_the_same_data_and_settings(panel):
     assert counting.calls == 2
 
 
+def test_another_session_training_the_same_data_trains_its_own_and_learns_nothing_of_the_first(panel):
+    """Reusing alice's result for bob told bob that someone had trained the same file (issue 24)."""
+    counting = CountingFit()
+    reg = JobRegistry(fit_fn=counting)
+    first = reg.submit("alice", panel, TINY)
+    assert first.wait(WAIT) and first.status == DONE
+    bobs = reg.submit("bob", panel.copy(), TINY)
+    assert bobs.wait(WAIT) and bobs.status == DONE
+    assert counting.calls == 2 and not bobs.snapshot().reused and bobs.result is not first.result
+
+
 def test_registry_does_not_reuse_a_cancelled_run(panel):
     counting = CountingFit()
     reg = JobRegistry(fit_fn=counting)
@@ -282,6 +293,7 @@ def test_finished_jobs_are_evicted_oldest_first_beyond_the_byte_budget(panel):
     for seed in range(4):
         jobs.append(reg.submit(f"owner{seed}", panel, TINY.replace(epochs=1, seed=40 + seed)))
         assert jobs[-1].wait(WAIT)
-    reg.submit("owner9", panel, TINY.replace(epochs=1, seed=40)).wait(WAIT)  # any submit evicts
+    assert reg.submit("owner9", panel, TINY.replace(epochs=1, seed=40)).wait(WAIT)
+    reg.submit("owner9", panel, TINY.replace(epochs=1, seed=99)).cancel()  # any submit evicts
     kept = [seed for seed, job in enumerate(jobs) if reg.get(f"owner{seed}", job.job_id) is not None]
     assert kept == [3]  # the two newest of all (owner9's and owner3's) fit in 2.5 panels
