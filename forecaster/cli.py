@@ -280,6 +280,8 @@ def _demo(a: argparse.Namespace) -> None:
     if not (1 <= a.products <= 10_000 and 60 <= a.days <= 3660):
         raise ForecasterError(f"--products goes from 1 to 10,000 and --days from 60 to 3,660, not {a.products:,} "
                               f"and {a.days:,}.")
+    if not 0 <= a.seed < 2**32:
+        raise ForecasterError(f"--seed goes from 0 to {2**32 - 1:,}, not {a.seed:,}.")
     write_bytes(demo_csv_bytes(a.products, a.days, a.seed), a.out)
 
 

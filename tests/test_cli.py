@@ -335,3 +335,8 @@ def test_settings_the_data_cannot_train_are_refused_before_any_worker_starts(wor
     assert main(["train", str(data), "--workers", "2", *extra, "--forecast-out", str(workdir / "f.csv")]) == 2
     assert says in capsys.readouterr().err
     assert started == []
+
+
+def test_demo_refuses_a_negative_seed_readably(capsys, tmp_path):
+    code, err = run_main(capsys, "demo", "--out", tmp_path / "d.csv", "--seed", "-1")
+    assert code == 2 and "--seed goes from 0" in err and "Traceback" not in err

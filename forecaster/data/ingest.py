@@ -146,13 +146,51 @@ def read_bytes(source: Source) -> bytes:
                 data = _limited(unpacked.read(MAX_BYTES + 1), "The unpacked .gz file")
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise DataError(f"The file looks gzip-compressed but cannot be unpacked ({exc}).") from None
+        if data[:2] == b"\x1f\x8b":
+            raise DataError("The file is compressed twice (a .gz inside a .gz): unpack it once and give the "
+                            "inner .csv.gz.")
+    _refuse_not_csv(data)
     return data
 
 
+# what a file that is not a CSV starts with, and what to say: a refusal that names the file's kind
+NOT_CSV = ((b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx)", "save the sheet as CSV"),
+           (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)", "save the sheet as CSV"),
+           (b"%PDF", "a PDF document", ""), (b"\x7fELF", "a program", ""), (b"\x89PNG", "an image", ""),
+           (b"\xff\xd8\xff", "an image", ""), (b"\x00\x00\xfe\xff", "UTF-32 text", "save it as UTF-8"),
+           (b"\xff\xfe\x00\x00", "UTF-32 text", "save it as UTF-8"))
+
+
+def _refuse_not_csv(data: bytes) -> None:
+    """A file that is not CSV text is refused naming what it is, never parsed into a misleading message."""
+    for magic, what, hint in NOT_CSV:
+        if data.startswith(magic):
+            raise DataError(f"This file is {what}, not a CSV table" + (f": {hint}." if hint else "."))
+    start = data.lstrip()[:200].lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml")):
+        raise DataError("This file is a web page or XML, not a CSV table: download the data itself as CSV.")
+    if re.match(rb'(\[\s*[\[{"\d]|\{\s*")', start):  # an array or an object, not a "[date]" header
+        raise DataError("This file is JSON, not a CSV table: export the data as CSV.")
+
+
 def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text", with or without BOM), else Latin-1."""
+    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text", with or without BOM), else Latin-1;
+    refused when it is not text."""
+    text = _decode_bytes(data)
+    if "\x00" in text:  # no encoding left a NUL: binary data
+        raise DataError("This file holds binary data (a program, an image or a spreadsheet file?), not CSV text.")
+    if "\r" in text and "\n" not in text:  # old Mac line ends (Excel's "CSV (Macintosh)")
+        text = text.replace("\r", "\n")
+    return text
+
+
+def _decode_bytes(data: bytes) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DataError("The file is UTF-16 text cut short: it ends in the middle of a character (an odd "
+                            "number of bytes). Export it again.") from None
     head = data[:4000]
     if len(head) >= 4 and head.count(b"\x00") >= len(head) // 4:  # UTF-16 without a BOM: every other byte 0
         return data.decode("utf-16-le" if head[1:2] == b"\x00" else "utf-16-be", errors="replace")
@@ -545,7 +583,10 @@ def _numbers(col: pd.Series, what: str) -> pd.Series:
 
 
 def _natural_key(name: str) -> tuple:
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name) if t)
+    """'p2' before 'p10': runs of digits compare as numbers (by length, then digits: no int(), which refuses
+    a name of 5,000 digits), the rest as lower-case text."""
+    return tuple((0, len(t.lstrip("0")), t.lstrip("0")) if t.isdigit() else (1, 0, t.lower())
+                 for t in re.split(r"(\d+)", name) if t)
 
 
 @dataclass

@@ -89,7 +89,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     try:
         # runs saved before window scaling existed were trained without it
         config = ForecastConfig.from_dict({"window_scaling": False, **_field(meta, "config", dict)})
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: JSON's Infinity as a whole number
         raise _foreign(run, f"settings ({exc})") from None
     except ForecasterError as exc:  # settings this version refuses, such as a model it does not know
         raise ForecasterError(f"{str(run)!r} was saved with settings this version cannot use. {exc}") from None
@@ -128,7 +128,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
             calibration=calibration, backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
             latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 
 

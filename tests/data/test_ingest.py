@@ -532,3 +532,43 @@ def test_a_small_file_whose_daily_history_would_be_huge_is_refused_before_it_is_
     if shape == "long":  # the probe's file; a wide one spends its time detecting 10,000 columns (issue 28)
         assert time.perf_counter() - start < 5
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 300 * 1024  # KiB
+
+
+def _month_csv(name: str = "a") -> str:
+    return "date,product,quantity\n" + "".join(f"2024-01-{d:02d},{name},{d}\n" for d in range(1, 29))
+
+
+@pytest.mark.parametrize("kind, data, says", [
+    ("utf-16 cut to an odd byte count", _month_csv().encode("utf-16")[:-1], "UTF-16 text cut short"),
+    ("a gzip inside a gzip", gzip.compress(gzip.compress(_month_csv().encode())), "compressed twice"),
+    ("a program", open("/bin/ls", "rb").read(), "a program"),
+    ("binary without a known signature", b"\x00\x01\x02garbage\x00" * 50, "binary data"),
+    ("an xlsx renamed .csv", b"PK\x03\x04" + b"\x00" * 100, "Excel workbook"),
+    ("an HTML page", b"<!DOCTYPE html><html><body><table><tr><td>1</td></tr></table></body></html>", "web page"),
+    ("a JSON array", b'[{"date": "2024-01-01", "product": "a", "quantity": 1}]', "JSON"),
+    ("UTF-32", _month_csv().encode("utf-32"), "UTF-32"),
+])
+def test_a_file_that_is_not_csv_text_is_refused_naming_what_it_is(kind, data, says):
+    """Each of these was a traceback or a misleading "header but no data rows" (issue 24)."""
+    with pytest.raises(DataError, match=says):
+        load_panel(data)
+
+
+def test_old_mac_line_ends_are_read():
+    """Excel's "CSV (Macintosh)" ends lines with CR only."""
+    panel = load_panel(_month_csv().replace("\n", "\r").encode()).panel
+    assert panel["a"].tolist() == list(range(1, 29))
+
+
+def test_names_of_thousands_of_digits_are_read_and_sorted_without_a_traceback():
+    """Python refuses int() of more than 4,300 digits: a 5,000-digit product name or header used to crash."""
+    long_name = "9" * 5000
+    text = _month_csv(long_name) + "".join(f"2024-01-{d:02d},p10,1\n2024-01-{d:02d},p2,1\n" for d in range(1, 29))
+    assert list(load_panel(text.encode()).panel.columns) == [long_name, "p2", "p10"]
+    wide = "date," + "7" * 5000 + "\n" + "".join(f"2024-01-{d:02d},{d}\n" for d in range(1, 29))
+    assert load_panel(wide.encode()).panel.shape == (28, 1)
+
+
+def test_a_header_in_brackets_is_still_a_csv():
+    text = "[date],product,quantity\n" + _month_csv().split("\n", 1)[1]
+    assert load_panel(text.encode()).panel["a"].tolist() == list(range(1, 29))  # not taken for JSON

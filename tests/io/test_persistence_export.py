@@ -186,12 +186,19 @@ def _tamper(run, kind):
         meta["sha256"][weights.name] = __import__("hashlib").sha256(weights.read_bytes()).hexdigest()
     elif kind == "no_checksums":
         del meta["sha256"]
+    elif kind == "infinite_best_epochs":  # json.dumps writes Infinity, which json.loads reads back
+        meta["best_epochs"] = [float("inf")]
+    elif kind == "infinite_lags":
+        meta["config"]["lags"] = [1, float("inf")]
+    elif kind == "infinite_rolling_windows":
+        meta["config"]["rolling_windows"] = [float("inf")]
     meta_path.write_text(json.dumps(meta))
 
 
 @pytest.mark.parametrize("kind", ["deep_json", "wrong_types", "scaler_shorter_than_products", "no_networks",
                                   "network_outside_the_run", "huge_hidden_size", "symlinked_weights",
-                                  "bit_flipped_weights", "nan_weights", "no_checksums"])
+                                  "bit_flipped_weights", "nan_weights", "no_checksums", "infinite_best_epochs",
+                                  "infinite_lags", "infinite_rolling_windows"])
 def test_a_tampered_run_is_refused_with_a_user_error(tmp_path, trained_small, kind):
     run = save(trained_small, tmp_path)
     _tamper(run, kind)
