@@ -37,6 +37,7 @@ _NOT_PRODUCT = ("invoice", "transaction", "customer", "client", "order", "basket
 _QUANTITY_HINTS = {"quantity": 10, "qty": 10, "units": 9, "unitssold": 10, "sold": 8, "demand": 8,
                    "sales": 7, "volume": 6, "count": 5, "orders": 4}
 _QUANTITY_EXACT = {"transactions": 5, "y": 3, "value": 3, "n": 3}
+_QUANTITY_NAMES = {"quantity", "qty", "quantitysold", "unitssold", "units"}  # always the quantity column
 _NOT_QUANTITY = ("price", "money", "cost", "revenue", "amount", "nbr", "number", "no", "id", "year",
                  "month", "week", "hour", "total", "code")
 # calendar helper columns (spreadsheet exports add them): never a product key, even when text like "Monday"
@@ -239,6 +240,7 @@ def read_table(source: Source) -> pd.DataFrame:
     if len(df.columns) < 2:
         raise DataError(f"The file has a single column ({df.columns[0]!r}); a date column and at least one "
                         "product or quantity column are needed.")
+    df.attrs["sep"] = sep  # how its numbers are written depends on it (see _parse_numbers)
     return df
 
 
@@ -309,30 +311,65 @@ def _find_date_col(df: pd.DataFrame) -> str:
                     "the date column by hand. Columns found: " + ", ".join(repr(c) for c in cols) + ".")
 
 
-_GROUPED = {r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?": (".", ","), r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?": (",", ".")}
+# number shapes that tell a column's decimal mark: "1.234,5" or "12,5" use a decimal comma, "1,234.5" or
+# "12.5" a decimal point; "1.234" and "1,234" alone (groups of exactly three) could be either
+_COMMA_DECIMAL = r"[+-]?(?:\d{1,3}(?:\.\d{3})+,\d+|\d+,(?:\d{1,2}|\d{4,}))"
+_POINT_DECIMAL = r"[+-]?(?:\d{1,3}(?:,\d{3})+\.\d+|\d+\.(?:\d{1,2}|\d{4,}))"
+_DOT_GROUPS = r"[+-]?\d{1,3}(?:\.\d{3})+"
+_COMMA_GROUPS = r"[+-]?\d{1,3}(?:,\d{3})+"
 
 
-def _parse_numbers(text: pd.Series) -> pd.Series:
-    """Numbers from text, also with thousands grouped the European (6.000,5) or the US way (6,000.5):
-    only a value whose groups are exactly three digits counts as grouped; anything else stays NaN."""
-    values = pd.to_numeric(text, errors="coerce").astype(float)
-    missed = values.isna() & text.notna()
-    for pattern, (group, decimal) in _GROUPED.items():
-        grouped = missed & text.str.fullmatch(pattern).fillna(False).astype(bool)
-        if grouped.any():
-            plain = text[grouped].str.replace(group, "", regex=False).str.replace(decimal, ".", regex=False)
-            values[grouped] = pd.to_numeric(plain, errors="coerce")
-            missed &= ~grouped
-    return values
+class AmbiguousNumbers(DataError):
+    """A column whose numbers read two ways (1,582: one thousand five hundred, or one and a half)."""
 
 
-def _numeric_share(col: pd.Series) -> float:
+def _parse_numbers(text: pd.Series, sep: str = ",", name: str = "") -> pd.Series:
+    """Numbers from a text column, its decimal mark decided for the whole column, never value by value:
+    a value such as 1.234,5 or 12,5 anywhere in it means a decimal comma (1.234 is then 1234), 1,234.5 or
+    12.5 a decimal point; without such a value, grouped ones like 1.234 follow the file's convention (a ';'
+    file is European: 1.234 is 1234 and 1,5 one and a half; a ',' file writes 1,234 for 1234) and are
+    refused in a tab file, where both conventions occur (AmbiguousNumbers). Spaces inside a number
+    (1 582) are group marks. Text that is no number in the column's convention stays NaN."""
+    text = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+    full = lambda pattern: text.str.fullmatch(pattern).fillna(False).astype(bool)  # noqa: E731
+    comma, point = full(_COMMA_DECIMAL), full(_POINT_DECIMAL)
+    if comma.any() and point.any():
+        raise AmbiguousNumbers(f"The column {name!r} writes numbers both ways: {text[comma].iloc[0]!r} (a decimal "
+                               f"comma) and {text[point].iloc[0]!r} (a decimal point). Export it with one "
+                               "convention.")
+    dot_groups, comma_groups = full(_DOT_GROUPS), full(_COMMA_GROUPS)
+    if comma.any() or (not point.any() and sep == ";"):
+        decimal, group = ",", "."
+    elif point.any() or sep != "\t" or not (dot_groups.any() or comma_groups.any()):
+        decimal, group = ".", ","
+    else:
+        example = text[dot_groups | comma_groups].iloc[0]
+        raise AmbiguousNumbers(f"The column {name!r} has numbers like {example!r}, which a tab-separated file "
+                               "may mean either way (thousands, or a decimal mark) and no value tells which. "
+                               "Export it without thousands separators.")
+    g, d = re.escape(group), re.escape(decimal)
+    grouped = full(rf"[+-]?\d{{1,3}}(?:{g}\d{{3}})+(?:{d}\d+)?")
+    plain = text.mask(grouped, text.str.replace(group, "", regex=False))
+    if decimal == ",":
+        plain = plain.str.replace(",", ".", regex=False)
+    return pd.to_numeric(plain, errors="coerce").astype(float)
+
+
+def _sep(df: pd.DataFrame) -> str:
+    """The separator read_table found (a table built in code: ',')."""
+    return df.attrs.get("sep", ",")
+
+
+def _numeric_share(col: pd.Series, sep: str = ",") -> float:
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         return 1.0
     sample = col.dropna().head(500)
     if sample.empty:
         return 0.0
-    return float(_parse_numbers(sample.astype("string").str.strip()).notna().mean())
+    try:
+        return float(_parse_numbers(sample.astype("string").str.strip(), sep, str(col.name)).notna().mean())
+    except AmbiguousNumbers:  # numbers all the same; reading them is refused with the reason
+        return 1.0
 
 
 def _looks_like_counts(col: pd.Series) -> bool:
@@ -390,8 +427,11 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
         return ColumnMapping("wide", date_col, value_cols)
 
     quantity_col = options.quantity_col
+    named = [c for c in others if c not in product_cols and _norm(c) in _QUANTITY_NAMES]
+    if quantity_col is None and named:  # named so: read right, or refused naming its cells ($12, many)
+        quantity_col = named[0]
     if quantity_col is None:
-        rest = [c for c in others if c not in product_cols and _numeric_share(df[c]) >= 0.5]
+        rest = [c for c in others if c not in product_cols and _numeric_share(df[c], _sep(df)) >= 0.5]
         quantity_col = _best(rest, _QUANTITY_HINTS, _QUANTITY_EXACT, exclude=_NOT_QUANTITY)
         if quantity_col is None:  # no telling name: the one column of counts, if there is exactly one
             counts = [c for c in rest if _looks_like_counts(df[c]) and not any(x in _norm(c) for x in _NOT_QUANTITY)]
@@ -411,7 +451,7 @@ def _detect_product_cols(df: pd.DataFrame, others: list[str], options: IngestOpt
                   and _norm(c) not in _CALENDAR_HELPERS]
     best = _best(candidates, _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
     if best is None:  # no telling name: a text column that repeats, like product names do
-        text = [c for c in candidates if _numeric_share(df[c]) < 0.5
+        text = [c for c in candidates if _numeric_share(df[c], _sep(df)) < 0.5
                 and 2 <= df[c].head(100_000).nunique() <= max(2, len(df) // 2)]
         best = max(text, key=lambda c: df[c].head(100_000).nunique(), default=None)
     if best is None:
@@ -432,7 +472,7 @@ def _wide_if_one_row_per_day(df: pd.DataFrame, date_col: str, others: list[str])
     if _has_time_of_day(df[date_col]) or df[date_col].duplicated().any():
         return None
     values = _wide_value_columns(df, others)
-    text = [c for c in others if c not in values and _norm(c) not in _WIDE_HELPERS and _numeric_share(df[c]) < 0.5]
+    text = [c for c in others if c not in values and _norm(c) not in _WIDE_HELPERS and _numeric_share(df[c], _sep(df)) < 0.5]
     if not values or text:
         return None
     named = _best(list(values), _PRODUCT_HINTS, exclude=_NOT_PRODUCT)
@@ -445,7 +485,7 @@ def _wide_if_one_row_per_day(df: pd.DataFrame, date_col: str, others: list[str])
 
 def _wide_value_columns(df: pd.DataFrame, columns: list[str]) -> tuple[str, ...]:
     values = [c for c in columns if _norm(c) not in _WIDE_HELPERS and not _norm(c).startswith("unnamed")
-              and _numeric_share(df[c]) >= 0.5 and not _looks_like_dates(df[c])]
+              and _numeric_share(df[c], _sep(df)) >= 0.5 and not _looks_like_dates(df[c])]
     if len(values) > 2:  # drop a row-total column: equal to the sum of the others
         numeric = df[values].apply(pd.to_numeric, errors="coerce").fillna(0.0)
         total = numeric.sum(axis=1)
@@ -560,13 +600,13 @@ def _check_date_range(parsed: pd.Series, uniques: pd.Series, codes: np.ndarray, 
                         f"{MAX_SPAN_YEARS} years of daily data: check the dates at rows {_rows(rows)} for typos.")
 
 
-def _numbers(col: pd.Series, what: str) -> pd.Series:
+def _numbers(col: pd.Series, what: str, sep: str = ",") -> pd.Series:
     """Coerce to float; blanks stay NaN, text that is not a number is rejected with its rows."""
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         values = col.astype(float)
     else:
-        text = col.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True)
-        values = _parse_numbers(text)
+        text = col.astype("string").str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+        values = _parse_numbers(text, sep, str(col.name))
         bad = values.isna() & text.notna() & (text != "")
         if bad.any():
             idx = col.index[bad.to_numpy()]
@@ -646,7 +686,7 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
 def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
                 counts: _RowCounts) -> pd.DataFrame:
     """A wide file's product columns summed per day (empty cells are 0, negative cells are returns)."""
-    values = pd.DataFrame({c: _numbers(df[c], "Product column") for c in mapping.product_cols})
+    values = pd.DataFrame({c: _numbers(df[c], "Product column", _sep(df)) for c in mapping.product_cols})
     counts.no_quantity = int(values.isna().to_numpy().sum())
     if counts.no_quantity:
         counts.notes.append(f"{counts.no_quantity} empty cell(s) read as 0.")
@@ -670,7 +710,7 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
         parts = [df[c].astype("string").str.strip() for c in mapping.product_cols]
         product = parts[0].str.cat(parts[1:], sep=" / ")
     missing_product = product.isna() | (product == "")
-    qty = (_numbers(df[mapping.quantity_col], "Quantity column") if mapping.quantity_col
+    qty = (_numbers(df[mapping.quantity_col], "Quantity column", _sep(df)) if mapping.quantity_col
            else pd.Series(1.0, index=df.index))
     missing_qty = qty.isna() & ~missing_product
     negative = (qty < 0) & ~missing_product

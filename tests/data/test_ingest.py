@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -572,3 +573,44 @@ def test_names_of_thousands_of_digits_are_read_and_sorted_without_a_traceback():
 def test_a_header_in_brackets_is_still_a_csv():
     text = "[date],product,quantity\n" + _month_csv().split("\n", 1)[1]
     assert load_panel(text.encode()).panel["a"].tolist() == list(range(1, 29))  # not taken for JSON
+
+
+def _quantities_csv(values: list[str], sep: str) -> bytes:
+    rows = [sep.join(["date", "product", "quantity"])]
+    rows += [sep.join([f"2024-01-{i % 28 + 1:02d}", "a", v]) for i, v in enumerate(values)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+@pytest.mark.parametrize("sep, values, expected", [
+    ("\t", ["12,5", "3", "1,25"] + ["1"] * 25, [12.5, 3, 1.25]),  # German Excel: a decimal comma
+    (";", ["3.582", "12", "1"] + ["1"] * 25, [3582, 12, 1]),  # European thousands
+    (";", ["1.234,5", "1.234", "2"] + ["1"] * 25, [1234.5, 1234, 2]),  # one convention for the whole column
+    (",", ['"1,582"', "3.5", "2"] + ["1"] * 25, [1582, 3.5, 2]),  # US thousands
+    (",", ["1 582", "12 000", "3"] + ["2 000"] * 25, [1582, 12000, 3]),  # a space between groups, in most rows
+])
+def test_a_quantity_column_is_read_in_one_convention_for_the_whole_column(sep, values, expected):
+    panel = load_panel(_quantities_csv(values, sep)).panel
+    assert panel["a"].iloc[:3].tolist() == expected
+
+
+def test_a_tab_file_whose_numbers_read_two_ways_is_refused_naming_the_column():
+    """1,582 in a tab file: a thousand five hundred (US) or one and a half (German)? It was read as 1582."""
+    with pytest.raises(DataError, match=r"'quantity' has numbers like '1,582'.*either way"):
+        load_panel(_quantities_csv(["1,582", "12"] + ["1"] * 26, "\t"))
+    with pytest.raises(DataError, match="both ways"):
+        load_panel(_quantities_csv(["12,5", "3.25"] + ["1"] * 26, ";"))
+
+
+@pytest.mark.parametrize("cell", ["$12", "many"])
+def test_a_column_named_quantity_is_read_or_refused_never_dropped(cell):
+    """'$12' and 'many' in most rows made the quantity column vanish: each row then counted as one unit."""
+    with pytest.raises(DataError, match=rf"'quantity' has 27 value\(s\) that are not numbers \(first one: "
+                                        rf"'{re.escape(cell)}'"):
+        load_panel(_quantities_csv([cell] * 27 + ["2"], ","))
+
+
+def test_german_excel_unicode_text_keeps_its_quantity_column():
+    """Excel's "Unicode text": UTF-16, tab-separated, decimal commas."""
+    text = "date\tproduct\tquantity\n" + "".join(f"2024-01-{d:02d}\ta\t{d},5\n" for d in range(1, 29))
+    panel = load_panel(text.encode("utf-16")).panel
+    assert panel["a"].tolist() == [d + 0.5 for d in range(1, 29)]
