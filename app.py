@@ -16,7 +16,9 @@ st.set_page_config(page_title="Purchase Forecaster", page_icon=cached.app_icon()
 # only an id the server issued to this browser resumes a session (ui.jobs.adopt_owner).
 jobs.adopt_owner()
 state.init()
-if st.query_params.get(state.OWNER_PARAM) != state.owner():
+if not state.bound():  # an id in the URL could bring nothing back: none is put there, and the page says why
+    st.query_params.pop(state.OWNER_PARAM, None)
+elif st.query_params.get(state.OWNER_PARAM) != state.owner():
     st.query_params[state.OWNER_PARAM] = state.owner()
 jobs.restore_after_refresh()
 
@@ -35,6 +37,8 @@ with st.sidebar:
     for page in pages:
         st.page_link(page)
     st.divider()
+    if not state.bound():
+        st.warning(state.NO_COOKIE)
     st.markdown("**Current dataset**")
     ds = state.dataset()
     if ds is None:

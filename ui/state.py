@@ -76,6 +76,17 @@ def browser_key() -> str:
     return hashlib.sha256(raw.encode()).hexdigest() if raw else ""
 
 
+NO_COOKIE = ("This browser keeps no cookie for this page (cookies blocked, or the server's XSRF protection off), so "
+             "nothing tells it from another browser: a refresh or this page's link starts a new, empty session "
+             "(your upload and training do not come back), and uploads may be refused. Allow cookies for this "
+             "site to keep your work across refreshes.")
+
+
+def bound() -> bool:
+    """Whether this browser holds a key a session can be bound to (see :func:`browser_key`)."""
+    return bool(browser_key())
+
+
 def dataset() -> Dataset | None:
     return st.session_state.get(DATASET)
 

@@ -386,7 +386,11 @@ class JobRegistry:
         return owner
 
     def resume_owner(self, owner: str, browser: str) -> bool:
-        """True only for an id this registry issued, asked for by the browser it was issued to."""
+        """True only for an id this registry issued, asked for by the browser it was issued to. A browser
+        without a key (cookies blocked, or XSRF protection off) never resumes: every such browser would
+        match every other."""
+        if not browser:
+            return False
         with self._lock:
             issued = self._owners.get(owner)
         return issued is not None and hmac.compare_digest(issued, browser)

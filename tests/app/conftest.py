@@ -18,6 +18,15 @@ TIMEOUT = 120  # generous: other engineers' CPU-heavy jobs share this 2-core mac
 TINY_FORM = {"w_model": "cnn_lstm", "w_epochs": 3, "w_conv": 8, "w_hidden": 8, "w_test_days": 14, "w_val_days": 14, "w_batch": 64}
 
 
+@pytest.fixture(autouse=True)
+def browser_cookie(monkeypatch):
+    """AppTest sends no cookies; a real browser holds Streamlit's XSRF cookie, which binds a session to it.
+    Tests of a cookie-less browser set ``ui.state.browser_key`` back to ""."""
+    from ui import state as ui_state
+
+    monkeypatch.setattr(ui_state, "browser_key", lambda: "this test's browser")
+
+
 @pytest.fixture(scope="session")
 def tiny_csv() -> bytes:
     return demo_csv_bytes(n_products=6, days=150, seed=3)

@@ -483,3 +483,21 @@ def test_a_model_retrained_on_every_day_says_so_where_its_forecasts_are_shown(ti
     at.switch_page("pages/forecast.py").run()
     assert not at.exception and not at.error
     assert "trained again on every day but the last" in all_text(at)
+
+
+def test_a_cookie_less_browser_is_told_and_its_link_opens_an_empty_session_in_another(tiny_csv, monkeypatch):
+    """Without a cookie every browser's key was "", and so matched every other's: profile B opened profile A's
+    URL and saw A's data and job (issue 24). Now nothing resumes without a key, and the page says so."""
+    from streamlit.testing.v1 import AppTest
+    from ui import state as ui_state
+    from .conftest import APP
+
+    monkeypatch.setattr(ui_state, "browser_key", lambda: "")
+    first = train(with_data(tiny_csv), w_seed=9090)
+    owner = first.session_state["owner_id"]
+    assert "session" not in first.query_params  # an id that could bring nothing back is not put in the URL
+    assert "keeps no cookie" in sidebar_text(first)
+    second = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    second.query_params["session"] = owner  # the first one's id, as a link or a typed URL would carry it
+    second.run()
+    assert second.session_state["owner_id"] != owner and "None yet: start one" in sidebar_text(second)

@@ -271,6 +271,8 @@ def test_only_an_issued_id_resumes_and_only_in_the_browser_it_was_issued_to():
     assert not reg.resume_owner(owner, "browser-b")  # a shared link, opened in another browser
     assert not reg.resume_owner("0" * 32, "browser-a")  # an id chosen by whoever wrote the link
     assert reg.issue_owner("browser-a") != owner
+    cookieless = reg.issue_owner("")  # a browser that holds no cookie: nothing binds the id to it
+    assert not reg.resume_owner(cookieless, "")  # so no browser, cookie-less or not, gets it back
 
 
 def test_a_job_nobody_looks_at_stops_by_itself_and_says_why(panel):
