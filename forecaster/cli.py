@@ -135,13 +135,13 @@ def _train(a: argparse.Namespace) -> None:
         server = dataclasses.replace(server, workers=0)
     executor = make_executor(server)
     try:
-        _train_with(a, config, intervals, executor, start)
+        _train_with(a, config, intervals, executor, start, server)
     finally:
         executor.shutdown(wait=False)  # done or failed: workers still starting need not finish importing
 
 
 def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: IntervalOptions, executor: Executor,
-                start: float) -> None:
+                start: float, server: ServerSettings = DEFAULT_SERVER) -> None:
     if config.device != "auto":  # a forced device that is absent: say so before reading and training
         from .device import resolve_device
 
@@ -154,6 +154,10 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
 
     ingested = load_panel(a.data, _ingest_options(a))
     config.check_trainable(len(ingested.panel))  # refused before the workers start
+    from .model.memory import check_training_memory
+
+    # a Ray cluster trains each network on a node of its own: one at a time counts against a node's memory
+    check_training_memory(*ingested.panel.shape, config, 1 if server.ray_address else server.workers, server.memory_gib)
     executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
     from .device import device_label, resolve_device

@@ -313,6 +313,14 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def physical_memory_gib() -> float:
+    """This machine's memory in GiB (8 where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, ValueError, OSError):
+        return 8.0
+
+
 MAX_WORKERS = 8  # an auto run trains 6 independent networks (2 candidates x 3 members): more workers idle
 
 
@@ -331,6 +339,11 @@ class ServerSettings:
     max_jobs: int = setting(max(1, cpu_cores() // 4), "Training jobs the dashboard runs at once, sharing the "
                             "workers; later ones wait in a queue, first come first served. Default: a quarter "
                             "of the CPU cores, at least 1.", bounds=(1, 64), env="FORECASTER_MAX_JOBS")
+    memory_gib: float = setting(round(physical_memory_gib() / 2, 1), "Memory one training run may need at its "
+                                "peak, in GiB, estimated from the data's shape and the settings before anything is "
+                                "allocated (forecaster.model.memory); a run over it is refused, naming what to "
+                                "lower. Default: half of this machine's memory.", bounds=(0.1, 65536.0),
+                                env="FORECASTER_MEMORY_GIB")
     ray_address: str = setting("", "A Ray cluster to train on (such as ray://head:10001, or local for a Ray instance "
                                "started on this machine): each network trains as a Ray task there, on a GPU "
                                "where the cluster has them; empty trains on this machine. Needs "
@@ -348,7 +361,8 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "ServerSettings":
-        """The defaults, overridden by FORECASTER_WORKERS, FORECASTER_MAX_JOBS and RAY_ADDRESS where set."""
+        """The defaults, overridden by FORECASTER_WORKERS, FORECASTER_MAX_JOBS, FORECASTER_MEMORY_GIB and
+        RAY_ADDRESS where set."""
         environ = dict(os.environ if environ is None else environ)
         changes = {}
         for f in dataclasses.fields(cls):
@@ -356,10 +370,12 @@ class ServerSettings:
             if text and f.type == "str":
                 changes[f.name] = text
             elif text:
+                kind = float if f.type == "float" else int
                 try:
-                    changes[f.name] = int(text)
+                    changes[f.name] = kind(text)
                 except ValueError:
-                    raise ForecasterError(f"{f.metadata['env']} must be a whole number, not {text[:40]!r}.") from None
+                    raise ForecasterError(f"{f.metadata['env']} must be a {'number' if kind is float else 'whole number'}"
+                                          f", not {text[:40]!r}.") from None
         return cls(**changes)
 
 

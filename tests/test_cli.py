@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -340,3 +341,24 @@ def test_settings_the_data_cannot_train_are_refused_before_any_worker_starts(wor
 def test_demo_refuses_a_negative_seed_readably(capsys, tmp_path):
     code, err = run_main(capsys, "demo", "--out", tmp_path / "d.csv", "--seed", "-1")
     assert code == 2 and "--seed goes from 0" in err and "Traceback" not in err
+
+
+def test_settings_that_would_need_far_more_memory_than_the_server_has_are_refused_before_training(workdir, tmp_path):
+    """Each within its own range, together they asked for gigabytes at once (issue 24): refused in seconds, the
+    process staying small, naming the budget and what to lower."""
+    data = tmp_path / "demo.csv"
+    assert cli("demo", "--out", data, cwd=workdir).returncode == 0  # the demo's three years
+    # peak memory of this process since exec (VmHWM; ru_maxrss would keep the forking test process's size)
+    code = ("import re, sys\nfrom forecaster.cli import main\n"
+            f"rc = main(['train', {str(data)!r}, '--seq-len', '366', '--batch-size', '65536', "
+            "'--conv-channels', '1024', '--hidden-size', '1024'])\n"
+            "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+            "print('maxrss_kib', peak)\nsys.exit(rc)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FORECASTER_MEMORY_GIB": "4"}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    assert done.returncode == 2, done.stderr
+    assert time.perf_counter() - start < 15  # the process start and imports included; the check itself is instant
+    assert "over this server's budget of 4 GiB" in done.stderr and "Lower the batch size" in done.stderr
+    assert int(done.stdout.split("maxrss_kib")[1]) < 1024 * 1024  # under 1 GiB

@@ -333,8 +333,10 @@ class JobRegistry:
     def __init__(self, max_jobs_per_owner: int = 5, max_results: int = 8, fit_fn: FitFn | None = None,
                  max_idle_seconds: float = 12 * 3600, abandon_after: float | None = 120.0,
                  max_bytes: int = 1 << 30, max_running: int = DEFAULT_SERVER.max_jobs,
-                 executor: "Executor | None" = None) -> None:
+                 executor: "Executor | None" = None, workers: int = DEFAULT_SERVER.workers,
+                 memory_gib: float = DEFAULT_SERVER.memory_gib) -> None:
         self._lock = threading.Lock()
+        self.workers, self.memory_gib = workers, memory_gib  # a run's memory is checked against these
         self.max_running = max(1, max_running)
         self.executor = executor  # owned: shutdown() ends its worker processes
         self._waiting: deque[TrainingJob] = deque()  # first come, first served
@@ -356,7 +358,9 @@ class JobRegistry:
         from .backends import make_executor
 
         settings = settings or ServerSettings.from_env()
-        return cls(max_running=settings.max_jobs, executor=make_executor(settings), **kwargs)
+        workers = 1 if settings.ray_address else settings.workers  # a Ray node trains one network at a time
+        return cls(max_running=settings.max_jobs, executor=make_executor(settings), workers=workers,
+                   memory_gib=settings.memory_gib, **kwargs)
 
     def warm_up(self) -> None:
         """Start the worker processes now (importing torch takes seconds), and import the training code
@@ -399,6 +403,9 @@ class JobRegistry:
                meta: dict[str, Any] | None = None) -> TrainingJob:
         """Start training for ``owner``, or hand back a finished (or this owner's running) identical run."""
         config.check_trainable(len(panel))  # the user-facing refusal, before any thread or queue place
+        from ..model.memory import check_training_memory  # torch: loaded by the time anyone trains
+
+        check_training_memory(*panel.shape, config, self.workers, self.memory_gib)  # before anything is allocated
         key = training_key(panel, config)
         with self._lock:
             self._collect_results()

@@ -501,3 +501,17 @@ def test_a_cookie_less_browser_is_told_and_its_link_opens_an_empty_session_in_an
     second.query_params["session"] = owner  # the first one's id, as a link or a typed URL would carry it
     second.run()
     assert second.session_state["owner_id"] != owner and "None yet: start one" in sidebar_text(second)
+
+
+def test_a_run_over_the_servers_memory_budget_is_refused_on_the_train_page_naming_what_to_lower(tiny_csv,
+                                                                                              monkeypatch):
+    from ui.jobs import registry
+
+    monkeypatch.setattr(registry(), "memory_gib", 0.001)  # a budget no run fits
+    at = with_data(tiny_csv)
+    at.switch_page("pages/train.py").run()
+    at.button(key="FormSubmitter:training_form-Train").click().run()
+    assert not at.exception
+    errors = " ".join(shown(e.value) for e in at.error)
+    assert "over this server's budget of 0.001 GiB" in errors and "Lower" in errors
+    assert at.session_state["job_id"] is None or job_of(at) is None  # nothing started
