@@ -6,6 +6,7 @@ metadata holds its help text and, for the CLI, its choices or how its text is pa
 """
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import math
 import os
@@ -111,10 +112,19 @@ class IngestOptions:
     keep_returns: bool = setting(False, "Keep negative quantities (returns, cancellations); by default they are "
                                  "dropped and counted.")
     max_products: int = setting(10_000, "Refuse files with more products than this.", bounds=(1, 100_000))
+    encoding: str | None = setting(None, "The file's text encoding, such as utf-8, cp1252 or shift_jis; detected "
+                                   "when not given (the Data page and the CLI say which was used when it is not "
+                                   "UTF-8).")
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, not {self.format!r}")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ForecasterError(f"Unknown encoding {self.encoding!r}: give one such as utf-8, cp1252, "
+                                      "latin-1, shift_jis or gb18030.") from None
         object.__setattr__(self, "product_cols", tuple(self.product_cols))
         problems = out_of_bounds(self)
         if problems:

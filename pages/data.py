@@ -33,13 +33,17 @@ st.subheader(markdown(ds.name))
 if ds.demo:
     st.caption("Generated demo data, not real sales.")
 
+options = state.ingest_options()
 try:
-    raw = cached.table(ds.digest, ds.data)
+    raw = cached.table(ds.digest, ds.data, options.encoding)
 except DataError as exc:
     st.error(f"This file cannot be read: {markdown(exc)}")
+    chosen = widgets.encoding_choice(options)  # an encoding the detection could not tell may be chosen here
+    if chosen != options:
+        state.set_ingest_options(chosen)
+        st.rerun()
     st.stop()
 
-options = state.ingest_options()
 try:
     detected = cached.mapping(ds.digest, ds.data, options)
 except DataError as exc:

@@ -77,24 +77,25 @@ def _frame_bytes(df: pd.DataFrame) -> int:
     return int(df.memory_usage(index=True, deep=True).sum())
 
 
-def table(key: str, data: bytes) -> pd.DataFrame:
-    """The raw table as read from the CSV (encoding and delimiter detected)."""
+def table(key: str, data: bytes, encoding: str | None = None) -> pd.DataFrame:
+    """The raw table as read from the CSV (the delimiter detected, the encoding too unless chosen)."""
     def read() -> pd.DataFrame:
         with st.spinner("Reading the file…"):  # only while it is parsed, not on every rerun
-            return read_table(data)
+            return read_table(data, encoding)
 
-    return uploads().get_or_make(("table", key), read, _frame_bytes)
+    return uploads().get_or_make(("table", key, encoding), read, _frame_bytes)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def mapping(key: str, _data: bytes, options: IngestOptions) -> ColumnMapping:
-    return detect_mapping(table(key, _data), options)
+    return detect_mapping(table(key, _data, options.encoding), options)
 
 
 def ingest(key: str, data: bytes, options: IngestOptions) -> IngestResult:
     """The daily panel and the ingest report for this file and these column choices."""
     return uploads().get_or_make(("panel", key, options),
-                                 lambda: build_panel(table(key, data), mapping(key, data, options), options),
+                                 lambda: build_panel(table(key, data, options.encoding), mapping(key, data, options),
+                                                     options),
                                  lambda result: _frame_bytes(result.panel))
 
 

@@ -91,6 +91,21 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
                            retrain_for_forecast=bool(s.w_retrain))
 
 
+ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16", "cp932", "gb18030", "big5", "euc_kr")  # the offered choices
+ENCODING_LABELS = {"utf-8": "UTF-8", "cp1252": "Windows Western (cp1252)", "latin-1": "Latin-1",
+                   "utf-16": "UTF-16 (Excel's Unicode text)", "cp932": "Japanese (Shift-JIS)",
+                   "gb18030": "Chinese (GB18030)", "big5": "Chinese, traditional (Big5)", "euc_kr": "Korean (EUC-KR)"}
+
+
+def encoding_choice(current: IngestOptions) -> IngestOptions:
+    """The file's text encoding, detected unless chosen (the library names what it used when not UTF-8)."""
+    _seed("w_ingest_encoding", current.encoding if current.encoding in ENCODINGS else DETECT)
+    chosen = st.selectbox("Text encoding", [DETECT, *ENCODINGS], key="w_ingest_encoding",
+                          format_func=lambda e: "Detect" if e == DETECT else ENCODING_LABELS[e],
+                          help=ingest_help("encoding"))
+    return dataclasses.replace(current, encoding=None if chosen == DETECT else chosen)
+
+
 def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current: IngestOptions) -> IngestOptions:
     """Select boxes for the shape and the column roles. Left on "detect", the library's guess is used.
 
@@ -127,10 +142,11 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
             help=ingest_help("quantity_col"))
         keep_returns = st.checkbox("Keep returns (negative quantities)", key="w_ingest_returns",
                                    help=ingest_help("keep_returns"))
+    encoding = encoding_choice(current).encoding
     return IngestOptions(format=fmt, date_col=None if date_col == DETECT else date_col,
                          product_cols=tuple(product_cols), quantity_col=None if quantity == DETECT else quantity,
                          dayfirst=DAYFIRST[dayfirst], keep_returns=bool(keep_returns),
-                         max_products=current.max_products)
+                         max_products=current.max_products, encoding=encoding)
 
 
 def interval_controls(current: IntervalOptions, service_level: bool = True) -> IntervalOptions:

@@ -6,6 +6,7 @@ through :class:`~forecaster.config.IngestOptions`. Anything that cannot be read 
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -174,40 +175,74 @@ def _refuse_not_csv(data: bytes) -> None:
         raise DataError("This file is JSON, not a CSV table: export the data as CSV.")
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text", with or without BOM), else Latin-1;
-    refused when it is not text."""
-    text = _decode_bytes(data)
+# multi-byte encodings of East Asian text, which charset-normalizer tells apart from Western text reliably
+MULTIBYTE = ("cp932", "shift_jis", "euc_jp", "iso2022_jp", "gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950",
+             "euc_kr", "cp949", "johab")
+
+
+def _decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """The text and the encoding it was read with: ``encoding`` when the user named one, else detected
+    (:func:`_detect_encoding`); refused when it is not text."""
+    if encoding:
+        try:
+            text = data.decode("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding)
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise DataError(f"The file is not {encoding} text: line {line} holds bytes "
+                            f"that {encoding} does not have. Choose another encoding, or leave it to be "
+                            "detected.") from None
+    else:
+        text, encoding = _detect_encoding(data)
     if "\x00" in text:  # no encoding left a NUL: binary data
         raise DataError("This file holds binary data (a program, an image or a spreadsheet file?), not CSV text.")
     if "\r" in text and "\n" not in text:  # old Mac line ends (Excel's "CSV (Macintosh)")
         text = text.replace("\r", "\n")
-    return text
+    return text, encoding
 
 
-def _decode_bytes(data: bytes) -> str:
+def _detect_encoding(data: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text", with or without BOM); East Asian
+    multi-byte text (Shift-JIS, GBK, Big5, EUC-KR ...) where charset-normalizer names such an encoding; else
+    Windows' Western code page. Refused, naming the line, when UTF-8 text holds a line in another encoding, and when
+    no encoding reads the file."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             raise DataError("The file is UTF-16 text cut short: it ends in the middle of a character (an odd "
                             "number of bytes). Export it again.") from None
     head = data[:4000]
     if len(head) >= 4 and head.count(b"\x00") >= len(head) // 4:  # UTF-16 without a BOM: every other byte 0
-        return data.decode("utf-16-le" if head[1:2] == b"\x00" else "utf-16-be", errors="replace")
+        encoding = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
+        return data.decode(encoding, errors="replace"), encoding
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    loose = data.decode("utf-8", errors="replace")
+    if sum(ord(c) > 127 for c in loose) - loose.count("\ufffd") >= 2 * loose.count("\ufffd"):  # mostly UTF-8
+        line = data[:first_bad].count(b"\n") + 1
+        raise DataError(f"The file is UTF-8 text except line {line}, which is in another encoding (such as Latin-1): "
+                        "fix that line or export the file again in one encoding.")
+    from charset_normalizer import from_bytes  # only for files that are not UTF-8
+
+    best = from_bytes(data[:200_000]).best()
+    if best is not None and best.encoding in MULTIBYTE:  # the byte patterns of East Asian text are distinctive
+        try:
+            return data.decode(best.encoding), best.encoding
+        except UnicodeDecodeError:
+            pass  # the sample read, the whole file does not: not that encoding
+    try:  # Windows' Western code page (what Excel writes): like Latin-1, but with € – “ ” in 0x80-0x9f. Preferred
+        return data.decode("cp1252"), "cp1252"  # to a guess among single-byte pages, which short texts leave open
     except UnicodeDecodeError:
-        pass
-    try:  # Windows' Western code page (what Excel writes): like Latin-1, but with € – “ ” in 0x80-0x9f
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+        raise DataError("Cannot tell which encoding this file is in (not UTF-8, and bytes that the Western code "
+                        "page does not have): choose the encoding, or export it again as UTF-8.") from None
 
 
-def read_table(source: Source) -> pd.DataFrame:
-    """Parse CSV text into a DataFrame: encoding and delimiter detected, cells left as pandas reads them."""
-    text = _decode(read_bytes(source))
+def read_table(source: Source, encoding: str | None = None) -> pd.DataFrame:
+    """Parse CSV text into a DataFrame: encoding (unless given) and delimiter detected, cells left as pandas
+    reads them; ``attrs`` keep the separator and the encoding."""
+    text, encoding = _decode(read_bytes(source), encoding)
     if not text.strip():
         raise DataError("The file is empty.")
     sample = text[:50_000]
@@ -241,6 +276,7 @@ def read_table(source: Source) -> pd.DataFrame:
         raise DataError(f"The file has a single column ({df.columns[0]!r}); a date column and at least one "
                         "product or quantity column are needed.")
     df.attrs["sep"] = sep  # how its numbers are written depends on it (see _parse_numbers)
+    df.attrs["encoding"] = encoding
     return df
 
 
@@ -666,6 +702,10 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     if mapping.format == "wide":  # its products are its columns: known before anything is summed
         check_panel_size(dates.min(), dates.max(), len(mapping.product_cols))
     counts = _RowCounts()
+    encoding = df.attrs.get("encoding")
+    if encoding and not options.encoding and encoding not in ("utf-8", "ascii", "utf-16", "utf-16-le", "utf-16-be"):
+        counts.notes.append(f"The file is not UTF-8: it was read as {encoding}. If names look wrong, choose its "
+                            "encoding (--encoding, or on the Data page).")
     daily = (_wide_daily if mapping.format == "wide" else _long_daily)(df, mapping, dates, options, counts)
     observed = _check_daily(daily, mapping, options)
     # the calendar spans every date in the file: a last day with only returns (or skipped rows) still
@@ -758,5 +798,5 @@ def _check_daily(daily: pd.DataFrame, mapping: ColumnMapping, options: IngestOpt
 
 def load_panel(source: Source, options: IngestOptions = IngestOptions()) -> IngestResult:
     """Read a CSV (path, bytes or upload) into the daily panel and its report."""
-    df = read_table(source)
+    df = read_table(source, options.encoding)
     return build_panel(df, detect_mapping(df, options), options)

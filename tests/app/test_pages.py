@@ -515,3 +515,14 @@ def test_a_run_over_the_servers_memory_budget_is_refused_on_the_train_page_namin
     errors = " ".join(shown(e.value) for e in at.error)
     assert "over this server's budget of 0.001 GiB" in errors and "Lower" in errors
     assert at.session_state["job_id"] is None or job_of(at) is None  # nothing started
+
+
+def test_a_shift_jis_file_shows_its_names_and_says_which_encoding_was_used():
+    names = ("コーヒー豆", "牛乳パック", "緑茶", "食パン", "りんごジュース")
+    text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},{n},{d}\n" for d in range(1, 29) for n in names)
+    at = with_data(text.encode("shift_jis"), "japanese.csv")
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and not at.error
+    assert "read as cp932" in all_text(at)
+    assert at.selectbox(key="w_ingest_encoding").value == "__detect__"
+    assert "コーヒー豆" in " ".join(map(str, at.dataframe[0].value.columns))

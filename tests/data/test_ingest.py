@@ -614,3 +614,34 @@ def test_german_excel_unicode_text_keeps_its_quantity_column():
     text = "date\tproduct\tquantity\n" + "".join(f"2024-01-{d:02d}\ta\t{d},5\n" for d in range(1, 29))
     panel = load_panel(text.encode("utf-16")).panel
     assert panel["a"].tolist() == [d + 0.5 for d in range(1, 29)]
+
+
+def _names_csv(names: tuple[str, ...]) -> str:
+    return "date,product,quantity\n" + "".join(f"2024-01-{d:02d},{n},{d}\n" for d in range(1, 29) for n in names)
+
+
+@pytest.mark.parametrize("encoding, names", [
+    ("shift_jis", ("コーヒー豆", "牛乳パック")),  # were mojibake with control characters
+    ("gb18030", ("咖啡豆", "牛奶", "绿茶", "面包", "苹果汁", "巧克力蛋糕", "矿泉水", "酸奶")),  # a few names: two are ambiguous
+    ("cp1252", ("Café crème", "Größe", "Ñandú €")),  # Excel's Western CSV
+])
+def test_a_file_in_another_encoding_is_read_with_its_names_and_a_note_saying_which(encoding, names):
+    result = load_panel(_names_csv(names).encode(encoding))
+    assert sorted(result.panel.columns) == sorted(names)
+    assert any("not UTF-8" in note for note in result.report.notes)
+
+
+def test_utf8_with_one_line_in_latin1_is_refused_naming_the_line():
+    """Read as Windows-1252, every name turned into 'CafÃ©'."""
+    data = _names_csv(("Café", "Crème")).encode("utf-8") + "2024-01-29,Crêpe,3\n".encode("latin-1")
+    with pytest.raises(DataError, match="UTF-8 text except line 58"):
+        load_panel(data)
+
+
+def test_an_encoding_the_user_names_wins_or_the_reading_fails_naming_the_line():
+    data = _names_csv(("コーヒー豆",)).encode("shift_jis")
+    assert list(load_panel(data, IngestOptions(encoding="shift_jis")).panel.columns) == ["コーヒー豆"]
+    with pytest.raises(DataError, match="not utf-8 text: line 2"):
+        load_panel(data, IngestOptions(encoding="utf-8"))
+    with pytest.raises(ForecasterError, match="Unknown encoding 'klingon'"):
+        IngestOptions(encoding="klingon")
