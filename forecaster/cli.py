@@ -202,19 +202,19 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
 def _print_evaluation(ev: Any, trained: Any, config: ForecastConfig, intervals: IntervalOptions,
                       say: Callable[..., None]) -> None:
     """The test-span tables on stdout: the methods' errors, the intervals' scores and any backtest."""
-    print(ev.overall.round(4).to_string())
+    print((ev.overall.round(4) + 0.0).to_string())  # + 0.0: a bias of -0.00001 prints 0.0000, not -0.0000
     if trained.calibration is None:
         print("note: no prediction intervals: the model had no validation days to calibrate them on "
               "(--val-days 0)", file=sys.stderr)
     else:
         say(f"{intervals.level:.0%} intervals on the test days (coverage; interval score and pinball loss as a "
             "ratio to seasonal naive's own interval):")
-        print(ev.interval_overall(intervals.level).round(4).to_string())
+        print((ev.interval_overall(intervals.level).round(4) + 0.0).to_string())
     if trained.backtest is not None:
         done = trained.backtest["origin"].nunique()
         say(f"rolling backtest, one row per cut-off and method (coverage of the {trained.backtest['level'].iloc[0]:.0%} "
             "interval):")
-        print(trained.backtest.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        print(trained.backtest.to_string(index=False, float_format=lambda x: f"{round(x, 4) + 0.0:.4f}"))
         if done < config.backtest_origins:
             print(f"note: only {done} of the {config.backtest_origins} backtest cut-offs fit the history "
                   "(each needs its own training, validation and test days)", file=sys.stderr)
@@ -236,7 +236,12 @@ def _forecast(a: argparse.Namespace) -> None:
         print(f"note: {a.model} was saved without prediction intervals (before they existed, or without validation "
               "days): the forecast has no lower, upper or order_quantity columns. Train and save again for them.",
               file=sys.stderr)
-    _write_forecasts(trained, load_panel(a.data, _ingest_options(a)).panel, a, intervals)
+    panel = load_panel(a.data, _ingest_options(a)).panel
+    unseen = [p for p in panel.columns if p not in set(trained.products)]
+    if unseen:
+        print(f"note: {len(unseen):,} product(s) in the data were not in the trained model and are not forecast "
+              f"(first: {unseen[0]!r}); train again on this data to forecast them", file=sys.stderr)
+    _write_forecasts(trained, panel, a, intervals)
 
 
 def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals: IntervalOptions) -> None:

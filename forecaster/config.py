@@ -282,8 +282,12 @@ class ForecastConfig:
         """The settings a panel of ``n_days`` days trains with: ``yearly`` auto becomes on (lag 364 joins the
         lags) when the history holds two years plus the validation and test days, else off."""
         on = self.yearly == "on" or (self.yearly == "auto" and n_days >= 2 * 365 + self.val_days + self.test_days)
+        lags = tuple(sorted(set(self.lags) | {YEAR_LAG}))
+        if on and len(lags) > MAX_LIST:
+            raise ForecasterError(f"The yearly lag (364) would be lag number {len(lags)}, over the {MAX_LIST} a run may "
+                                  "have: give one lag fewer, or set yearly off.")
         if on:
-            return self.replace(lags=tuple(sorted(set(self.lags) | {YEAR_LAG})), yearly="on")
+            return self.replace(lags=lags, yearly="on")
         return self.replace(yearly="off")
 
     def check_trainable(self, n_days: int) -> None:
@@ -411,7 +415,10 @@ def out_of_bounds(settings: Any) -> list[str]:
         value = getattr(settings, f.name)
         values = value if isinstance(value, tuple) else (value,)
         if isinstance(value, tuple) and len(value) > MAX_LIST:
-            problems.append(f"{f.name.replace('_', ' ')} takes at most {MAX_LIST} values, not {len(value)}")
+            hint = (f" (lags {len(value)} means every day from 1 to {len(value)}; each lag may go up to {hi}, as a "
+                    f"list such as 1,7,14,28,{hi})" if f.name == "lags" and value == tuple(range(1, len(value) + 1))
+                    else "")
+            problems.append(f"{f.name.replace('_', ' ')} takes at most {MAX_LIST} values, not {len(value)}{hint}")
             continue
         whole = isinstance(lo, int) and isinstance(hi, int)  # a count: 8.0 or "8" from a tampered file is refused
         for v in values:

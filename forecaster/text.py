@@ -6,6 +6,7 @@ formula are neutralised in :mod:`forecaster.io.export` (:func:`forecaster.io.exp
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 
@@ -26,6 +27,14 @@ def markdown(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(1) + WORD_JOINER, flat))
 
 
+MAX_LABEL = 60  # characters of a name a chart shows: a 100 KB product name squeezed the plot to nothing
+
+
 def plotly(text: object) -> str:
-    """``text`` for a Plotly label: its <a>, <b>, <br> and entities show as typed, never as markup."""
-    return html.escape(str(text), quote=False)
+    """``text`` for a Plotly label: its <a>, <b>, <br> and entities show as typed, never as markup; a name
+    over MAX_LABEL characters is cut, with a short hash of the whole so that two cut names stay two labels."""
+    text = str(text)
+    if len(text) > MAX_LABEL:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+        text = f"{text[:MAX_LABEL - 9]}…#{digest}"
+    return html.escape(text, quote=False)

@@ -330,7 +330,7 @@ def test_settings_the_data_cannot_train_are_refused_before_any_worker_starts(wor
     monkeypatch.setattr(ProcessExecutor, "start", lambda self: started.append(self))
     short = workdir / "short.csv"
     short.write_text("date,product,quantity\n" + "".join(f"2024-01-{d:02d},A,{d % 5}\n" for d in range(1, 31)))
-    data = short if not extra else workdir / "demo.csv"
+    data = short if not extra else workdir / "demo_120_days.csv"  # not the module's shared demo.csv
     if extra:
         main(["demo", "--out", str(data), "--products", "2", "--days", "120"])
     assert main(["train", str(data), "--workers", "2", *extra, "--forecast-out", str(workdir / "f.csv")]) == 2
@@ -362,3 +362,15 @@ def test_settings_that_would_need_far_more_memory_than_the_server_has_are_refuse
     assert time.perf_counter() - start < 15  # the process start and imports included; the check itself is instant
     assert "over this server's budget of 4 GiB" in done.stderr and "Lower the batch size" in done.stderr
     assert int(done.stdout.split("maxrss_kib")[1]) < 1024 * 1024  # under 1 GiB
+
+
+def test_forecast_data_with_a_product_the_model_never_saw_says_it_is_not_forecast(trained_run, demo_csv, capsys,
+                                                                                    tmp_path):
+    data = pd.read_csv(demo_csv)
+    extra = data[data["product"] == data["product"].iloc[0]].assign(product="New product")
+    with_new = tmp_path / "with_new.csv"
+    pd.concat([data, extra]).to_csv(with_new, index=False)
+    run = next(trained_run["runs"].iterdir())
+    code, err = run_main(capsys, "forecast", "--model", run, "--data", with_new, "--forecast-out", tmp_path / "f.csv")
+    assert code == 0 and "1 product(s) in the data were not in the trained model" in err and "'New product'" in err
+    assert "New product" not in set(pd.read_csv(tmp_path / "f.csv")["product"])

@@ -544,6 +544,30 @@ def _detect_dayfirst(values: pd.Series) -> bool:
     return bool((parts[0] > 12).any())
 
 
+def _denser_day_first(heads: pd.Series) -> bool:
+    """For d/m/y-looking dates none of which has a part above 12 (03/04/2024 reads both ways): day-first when
+    that reading puts the dates on fewer calendar days end to end (daily sales fill their calendar; the
+    wrong order scatters them over months), else month-first."""
+    slashed = heads[heads.str.match(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}")]
+    if slashed.empty:
+        return False
+    spans = {}
+    for first in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(slashed, errors="coerce", dayfirst=first).dropna()
+        spans[first] = (parsed.max() - parsed.min()).days if len(parsed) else 0
+    return spans[True] < spans[False]
+
+
+def ambiguous_date_order(col: pd.Series) -> bool:
+    """Whether a column's dates read both day-first and month-first (no part above 12 anywhere)."""
+    heads = pd.Series(col.dropna().astype("string").str.strip().str.slice(0, 10).unique())
+    parts = heads.str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})").dropna().astype(int)
+    return bool(len(parts)) and not bool(((parts[0] > 12) | (parts[1] > 12)).any()) and \
+        bool((parts[0] != parts[1]).any())
+
+
 _TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _ZONE = r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
 _OFFSET_TAIL = _TIME + _ZONE  # a time of day followed by a UTC offset
@@ -590,7 +614,7 @@ def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex
     _check_date_formats(heads, col)
     _check_dayfirst_choice(heads, dayfirst, col)
     if dayfirst is None:
-        dayfirst = _detect_dayfirst(uniques)
+        dayfirst = _detect_dayfirst(uniques) or _denser_day_first(heads)
     try:
         with warnings.catch_warnings():  # pandas' "could not infer format" notes are not for the user
             warnings.simplefilter("ignore", UserWarning)
@@ -683,6 +707,25 @@ class _RowCounts:
             self.returns_dropped = negative
 
 
+LONG_GAP_DAYS = 28  # a stretch with no row at all this long is told to the user, not only filled with zeros
+
+
+def _note_long_gap(dates: pd.DatetimeIndex, counts: "_RowCounts") -> None:
+    """A note on the longest stretch of days without a single row, when it is LONG_GAP_DAYS or longer: they
+    become days of zero sales, which a closed shop or a missing export is not."""
+    days = np.unique(dates.to_numpy(dtype="datetime64[D]"))
+    if len(days) < 2:
+        return
+    gaps = np.diff(days).astype(int) - 1  # missing days between consecutive dates
+    longest = int(np.argmax(gaps))
+    if gaps[longest] >= LONG_GAP_DAYS:
+        one = pd.Timedelta(days=1)
+        start, end = pd.Timestamp(days[longest]) + one, pd.Timestamp(days[longest + 1]) - one
+        counts.notes.append(f"The file has no rows at all from {start:%d %b %Y} to {end:%d %b %Y} ({gaps[longest]:,} "
+                            "days): they count as days without sales. If the shop was closed or the export misses "
+                            "them, use only the part after the gap.")
+
+
 def check_panel_size(first: pd.Timestamp, last: pd.Timestamp, products: int) -> None:
     """The daily panel (every day from the first date to the last, times the products) within
     MAX_PANEL_CELLS, checked before it is built: a small file with two dates decades apart would otherwise
@@ -699,9 +742,15 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     """Aggregate the table to daily demand per product on a gap-free calendar (missing days are 0)."""
     _check_columns(df, [mapping.date_col, *mapping.product_cols] + ([mapping.quantity_col] if mapping.quantity_col else []))
     dates, dayfirst = parse_dates(df[mapping.date_col], options.dayfirst)
+    ambiguous = options.dayfirst is None and ambiguous_date_order(df[mapping.date_col])
     if mapping.format == "wide":  # its products are its columns: known before anything is summed
         check_panel_size(dates.min(), dates.max(), len(mapping.product_cols))
     counts = _RowCounts()
+    if ambiguous:
+        order = "day/month" if dayfirst else "month/day"
+        counts.notes.append(f"Dates such as {df[mapping.date_col].dropna().iloc[0]!s} read both ways (no day above "
+                            f"12): read as {order}, which puts them on the fewer days end to end. If that is wrong, "
+                            "choose the date order (--dayfirst, or Date order on the Data page).")
     encoding = df.attrs.get("encoding")
     if encoding and not options.encoding and encoding not in ("utf-8", "ascii", "utf-16", "utf-16-le", "utf-16-be"):
         counts.notes.append(f"The file is not UTF-8: it was read as {encoding}. If names look wrong, choose its "
@@ -712,6 +761,7 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     # happened, so it is a day of zero sales and tomorrow is the day after it
     full = pd.date_range(min(observed[0], dates.min()), max(observed[-1], dates.max()), freq="D", name="date")
     check_panel_size(full[0], full[-1], daily.shape[1])
+    _note_long_gap(dates, counts)
     daily = daily.reindex(full, fill_value=0.0).astype(float)
     daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
     daily = daily[sorted(daily.columns, key=_natural_key)]

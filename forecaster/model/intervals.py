@@ -409,7 +409,7 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
     # the calibration days' mean miss moves the distribution only part of the way: a level that moved on
     # those days (a product taking off) need not keep moving, and the whole of it overshoots
     shift = -(1 - LOCATION_SHARE) * offsets.mean(axis=0)
-    dormant = (seen == 0).all(axis=0)  # never sold: no range and nothing to stock, until it sells
+    dormant = (seen <= 0).all(axis=0)  # never sold (at most returns): no range and nothing to stock, until it sells
     return Calibration(offsets, scale, level, LEVEL_POWER, horizon_growth(seen), len(actual), method, integer,
                        dormant, pooled * widened, widened, day_correlation(normalised), shift)
 

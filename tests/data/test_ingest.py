@@ -645,3 +645,23 @@ def test_an_encoding_the_user_names_wins_or_the_reading_fails_naming_the_line():
         load_panel(data, IngestOptions(encoding="utf-8"))
     with pytest.raises(ForecasterError, match="Unknown encoding 'klingon'"):
         IngestOptions(encoding="klingon")
+
+
+def test_dates_that_read_both_ways_take_the_denser_order_and_say_so():
+    """Day-first dates whose days are all 12 or less were read month-first without a word."""
+    days = [d for d in pd.date_range("2024-01-01", "2024-12-31") if d.day <= 12][:72]  # Jan 1-12 ... Jun 1-12
+    text = "date,product,quantity\n" + "".join(f"{d:%d/%m/%Y},a,{i % 5 + 1}\n" for i, d in enumerate(days))
+    result = load_panel(text.encode())
+    assert (result.report.start, result.report.end) == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-06-12"))
+    assert any("read both ways" in note and "day/month" in note for note in result.report.notes)
+    us = "date,product,quantity\n" + "".join(f"{d:%m/%d/%Y},a,1\n" for d in pd.date_range("2024-01-01", periods=12))
+    assert load_panel(us.encode()).report.end == pd.Timestamp("2024-01-12")  # month-first: 12 days in a row
+    iso = "date,product,quantity\n" + "".join(f"{d:%Y-%m-%d},a,1\n" for d in pd.date_range("2024-01-01", periods=60))
+    assert not any("both ways" in n for n in load_panel(iso.encode()).report.notes)
+
+
+def test_a_long_stretch_without_any_row_is_told_not_only_filled_with_zeros():
+    dates = list(pd.date_range("2022-01-01", periods=60)) + list(pd.date_range("2023-03-01", periods=60))
+    text = "date,product,quantity\n" + "".join(f"{d:%Y-%m-%d},a,3\n" for d in dates)
+    notes = load_panel(text.encode()).report.notes
+    assert any("no rows at all from 02 Mar 2022 to 28 Feb 2023 (364 days)" in n for n in notes), notes

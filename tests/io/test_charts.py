@@ -145,3 +145,16 @@ def test_loss_curve_runs_networks_back_to_back_without_the_epochs_early_stopping
     assert list(fig.data[0].x) == [1, 2, 3, None, 4, 5]  # no gap from 4 to 10, a break between networks
     assert [s.x0 for s in fig.layout.shapes] == [3.5]
     assert "next network" in fig.layout.xaxis.title.text
+
+
+def test_a_huge_product_name_is_cut_in_charts_and_two_cut_names_stay_apart():
+    """A 100 KB product name squeezed the top-products chart to nothing."""
+    from forecaster.text import MAX_LABEL
+
+    long_a, long_b = "A" * 100_000, "A" * 99_999 + "B"
+    index = pd.date_range("2024-01-01", periods=10, name="date")
+    panel = pd.DataFrame({long_a: np.arange(10.0), long_b: np.ones(10), "<b>x</b>": np.zeros(10)}, index=index)
+    fig = charts.top_products(panel)
+    labels = list(fig.data[0].y)
+    assert all(len(label) <= MAX_LABEL + 10 for label in labels) and len(set(labels)) == 3
+    assert "&lt;b&gt;x&lt;/b&gt;" in labels  # still escaped

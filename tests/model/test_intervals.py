@@ -238,6 +238,15 @@ def test_a_product_that_never_sold_gets_no_range_and_orders_nothing():
     assert fc.loc["p0", "upper"] - fc.loc["p0", "lower"] > 2
 
 
+def test_a_product_with_only_returns_kept_forecasts_nothing_and_orders_nothing():
+    """With keep_returns, a product whose every day is a return (at most 0) got an order of 1 or more."""
+    panel = _late_starter_panel()
+    panel["returns"] = -np.random.default_rng(2).poisson(1.0, len(panel)).astype(float)
+    trained = fit(panel, TINY)
+    fc = forecast(trained, panel, horizon=2).set_index("product").loc["returns"]
+    assert (fc["forecast"] == 0).all() and (fc["upper"] == 0).all() and (fc["order_quantity"] == 0).all()
+
+
 def test_a_product_that_starts_selling_after_calibration_borrows_the_catalogs_spread():
     panel = _late_starter_panel()
     trained = fit(panel.iloc[:-10], TINY)

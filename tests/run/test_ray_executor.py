@@ -80,3 +80,12 @@ def test_a_dashboard_job_trains_through_ray(panel, cluster):
     assert snap.status == DONE, snap.error
     assert job.result.networks and job.result.calibration is not None
     assert snap.status != CANCELLED
+
+
+def test_the_ray_requirements_connect_to_a_ray_address_as_the_readme_shows():
+    """RAY_ADDRESS=ray://head:10001 goes through Ray Client, which needs grpcio: requirements-ray.txt asks for
+    ray[client], without which that set-up failed to import."""
+    import importlib.util
+
+    assert importlib.util.find_spec("grpc") is not None
+    from ray.util.client import ray as client  # noqa: F401  (imports grpc)
