@@ -111,6 +111,9 @@ class IngestOptions:
                                     "given.")
     keep_returns: bool = setting(False, "Keep negative quantities (returns, cancellations); by default they are "
                                  "dropped and counted.")
+    keep_extremes: bool = setting(False, "Keep days far beyond anything else their product sold (over 20 times "
+                                  "its 99th percentile, at least 100 units: a typo, a stock adjustment); by "
+                                  "default they are listed and replaced by the product's median for that weekday.")
     max_products: int = setting(10_000, "Refuse files with more products than this.", bounds=(1, 100_000))
     encoding: str | None = setting(None, "The file's text encoding, such as utf-8, cp1252 or shift_jis; detected "
                                    "when not given (the Data page and the CLI say which was used when it is not "

@@ -81,6 +81,12 @@ st.caption(f"{report.rows_read:,} rows read, {report.rows_used:,} used."
            + (" Dates read day-first." if report.dayfirst else ""))
 for note in report.notes:
     st.warning(markdown(note))
+if report.extremes is not None and not report.extremes.empty:
+    with st.expander(f"Extreme days ({len(report.extremes):,})", expanded=len(report.extremes) <= 5):
+        st.dataframe(report.extremes.sort_values("value", ascending=False).head(200).assign(
+            date=lambda t: t["date"].dt.strftime("%a %d %b %Y")), hide_index=True,
+            column_config={"value": st.column_config.NumberColumn("In the file", format="%.0f"),
+                           "replaced_by": st.column_config.NumberColumn("Used for training", format="%.1f")})
 
 left, right = st.columns([3, 2])
 with left:

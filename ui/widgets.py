@@ -119,6 +119,7 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
     _seed("w_ingest_quantity", current.quantity_col if current.quantity_col in columns else DETECT)
     _seed("w_ingest_dayfirst", next(k for k, v in DAYFIRST.items() if v == current.dayfirst))
     _seed("w_ingest_returns", current.keep_returns)
+    _seed("w_ingest_extremes", current.keep_extremes)
     detected_products = ", ".join(detected.product_cols[:3]) + (" …" if len(detected.product_cols) > 3 else "")
     c1, c2 = st.columns(2)
     with c1:
@@ -142,11 +143,13 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
             help=ingest_help("quantity_col"))
         keep_returns = st.checkbox("Keep returns (negative quantities)", key="w_ingest_returns",
                                    help=ingest_help("keep_returns"))
+        keep_extremes = st.checkbox("Keep extreme days as they are", key="w_ingest_extremes",
+                                    help=ingest_help("keep_extremes"))
     encoding = encoding_choice(current).encoding
     return IngestOptions(format=fmt, date_col=None if date_col == DETECT else date_col,
                          product_cols=tuple(product_cols), quantity_col=None if quantity == DETECT else quantity,
                          dayfirst=DAYFIRST[dayfirst], keep_returns=bool(keep_returns),
-                         max_products=current.max_products, encoding=encoding)
+                         keep_extremes=bool(keep_extremes), max_products=current.max_products, encoding=encoding)
 
 
 def interval_controls(current: IntervalOptions, service_level: bool = True) -> IntervalOptions:

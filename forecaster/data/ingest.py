@@ -87,6 +87,9 @@ class IngestReport:
     end: pd.Timestamp
     zero_share: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # days far beyond anything else the product sold (:func:`extreme_days`): product, date, the value in the
+    # file, and what the panel holds instead (the same value when they are kept)
+    extremes: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -707,6 +710,51 @@ class _RowCounts:
             self.returns_dropped = negative
 
 
+EXTREME_FACTOR = 20  # a day above this many times a product's 99th percentile ...
+EXTREME_FLOOR = 5.0  # ... taken as at least 5 units (a slow seller's group purchase of 21 is a sale) is extreme
+
+
+def extreme_days(daily: pd.DataFrame) -> pd.DataFrame:
+    """Product-days far beyond anything else the product sells: above EXTREME_FACTOR times its 99th
+    percentile (at least EXTREME_FLOOR units), which a promotion does not reach and a typo (999,999,999 in a product
+    selling 0-9 a day) or a stock adjustment does; with the product's median of its other days of the same
+    weekday, which stands in for them unless the user keeps them. Vectorised over products."""
+    values = daily.to_numpy(dtype=np.float64)
+    limit = EXTREME_FACTOR * np.maximum(np.nanpercentile(values, 99, axis=0, method="lower"), EXTREME_FLOOR)
+    flagged = values > limit
+    if not flagged.any():
+        return pd.DataFrame(columns=["product", "date", "value", "replaced_by"])
+    rows, cols = np.nonzero(flagged)
+    clean = pd.DataFrame(np.where(flagged, np.nan, values), index=daily.index, columns=daily.columns)
+    weekday_median = clean.groupby(clean.index.day_of_week).median()  # (7, P), NaN where a weekday has no other day
+    fallback = clean.median()
+    stand_in = weekday_median.to_numpy()[daily.index.day_of_week[rows], cols]
+    stand_in = np.where(np.isnan(stand_in), fallback.to_numpy()[cols], stand_in)
+    return pd.DataFrame({"product": daily.columns[cols], "date": daily.index[rows], "value": values[rows, cols],
+                         "replaced_by": np.nan_to_num(stand_in)})
+
+
+def _handle_extremes(daily: pd.DataFrame, keep: bool, counts: "_RowCounts") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The panel with its extreme days replaced (unless ``keep``), the table of them, and a note."""
+    extremes = extreme_days(daily)
+    if extremes.empty:
+        return daily, extremes
+    first = extremes.iloc[int(np.argmax(extremes["value"].to_numpy()))]
+    what = "kept as they are" if keep else "replaced by the product's median for that weekday in what it learns from"
+    counts.notes.append(f"{len(extremes):,} day(s) are far beyond anything else their product sold (over "
+                        f"{EXTREME_FACTOR} times its 99th percentile), such as {first['value']:,.0f} units of "
+                        f"{first['product']!r} on {first['date']:%d %b %Y}: {what}. Check them in the file"
+                        + ("." if keep else ", or keep them (--keep-extremes, or on the Data page)."))
+    if keep:
+        return daily, extremes.assign(replaced_by=extremes["value"])
+    cleaned = daily.copy()
+    rows = cleaned.index.get_indexer(extremes["date"])
+    cols = cleaned.columns.get_indexer(extremes["product"])
+    values = cleaned.to_numpy(copy=True)
+    values[rows, cols] = extremes["replaced_by"].to_numpy()
+    return pd.DataFrame(values, index=cleaned.index, columns=cleaned.columns), extremes
+
+
 LONG_GAP_DAYS = 28  # a stretch with no row at all this long is told to the user, not only filled with zeros
 
 
@@ -765,11 +813,13 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     daily = daily.reindex(full, fill_value=0.0).astype(float)
     daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
     daily = daily[sorted(daily.columns, key=_natural_key)]
+    daily, extremes = _handle_extremes(daily, options.keep_extremes, counts)
     report = IngestReport(
         mapping=mapping, rows_read=len(df), rows_used=counts.rows_used, returns_dropped=counts.returns_dropped,
         returns_kept=counts.returns_kept, rows_without_product=counts.no_product,
         rows_without_quantity=counts.no_quantity, dayfirst=dayfirst, products=daily.shape[1], days=len(full),
-        start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes))
+        start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes),
+        extremes=extremes)
     return IngestResult(daily, report)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -526,3 +527,18 @@ def test_a_shift_jis_file_shows_its_names_and_says_which_encoding_was_used():
     assert "read as cp932" in all_text(at)
     assert at.selectbox(key="w_ingest_encoding").value == "__detect__"
     assert "コーヒー豆" in " ".join(map(str, at.dataframe[0].value.columns))
+
+
+def test_the_data_page_lists_an_extreme_day_and_keeping_it_is_a_choice():
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2024-01-01", periods=120)
+    sold = rng.integers(0, 10, 120)
+    sold[50] = 999_999_999
+    text = "date,product,quantity\n" + "".join(f"{d:%Y-%m-%d},a,{v}\n" for d, v in zip(days, sold))
+    at = with_data(text.encode(), "typo.csv")
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and not at.error
+    assert "999,999,999 units of 'a'" in all_text(at)
+    assert any(e.label.startswith("Extreme days (1)") for e in at.expander)
+    at.checkbox(key="w_ingest_extremes").check().run()
+    assert not at.exception and "kept as they are" in all_text(at)

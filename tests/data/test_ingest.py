@@ -583,9 +583,9 @@ def _quantities_csv(values: list[str], sep: str) -> bytes:
 
 @pytest.mark.parametrize("sep, values, expected", [
     ("\t", ["12,5", "3", "1,25"] + ["1"] * 25, [12.5, 3, 1.25]),  # German Excel: a decimal comma
-    (";", ["3.582", "12", "1"] + ["1"] * 25, [3582, 12, 1]),  # European thousands
+    (";", ["3.582", "12", "1"] + ["2.000"] * 25, [3582, 12, 1]),  # European thousands
     (";", ["1.234,5", "1.234", "2"] + ["1"] * 25, [1234.5, 1234, 2]),  # one convention for the whole column
-    (",", ['"1,582"', "3.5", "2"] + ["1"] * 25, [1582, 3.5, 2]),  # US thousands
+    (",", ['"1,582"', "3.5", "2"] + ['"2,000"'] * 25, [1582, 3.5, 2]),  # US thousands
     (",", ["1 582", "12 000", "3"] + ["2 000"] * 25, [1582, 12000, 3]),  # a space between groups, in most rows
 ])
 def test_a_quantity_column_is_read_in_one_convention_for_the_whole_column(sep, values, expected):
@@ -665,3 +665,33 @@ def test_a_long_stretch_without_any_row_is_told_not_only_filled_with_zeros():
     text = "date,product,quantity\n" + "".join(f"{d:%Y-%m-%d},a,3\n" for d in dates)
     notes = load_panel(text.encode()).report.notes
     assert any("no rows at all from 02 Mar 2022 to 28 Feb 2023 (364 days)" in n for n in notes), notes
+
+
+def _typo_csv() -> bytes:
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2024-01-01", periods=120)
+    sold = rng.integers(0, 10, 120)
+    sold[50] = 999_999_999  # one cell: a typo
+    return ("date,product,quantity\n" + "".join(f"{d:%Y-%m-%d},a,{v}\n" for d, v in zip(days, sold))
+            + "".join(f"{d:%Y-%m-%d},b,{rng.poisson(30)}\n" for d in days)).encode()
+
+
+def test_an_extreme_day_is_listed_and_kept_out_of_what_the_model_learns_unless_kept():
+    """One cell of 999,999,999 in a product selling 0-9 a day gave a forecast of 3,265,738 and an order of
+    158,940,745 without a warning."""
+    result = load_panel(_typo_csv())
+    extremes = result.report.extremes
+    assert list(extremes["product"]) == ["a"] and extremes["value"].iloc[0] == 999_999_999
+    assert extremes["date"].iloc[0] == pd.Timestamp("2024-02-20") and 0 <= extremes["replaced_by"].iloc[0] <= 9
+    assert result.panel["a"].max() <= 9 and result.panel["b"].max() < 100  # nothing else touched
+    assert any("999,999,999 units of 'a' on 20 Feb 2024" in note for note in result.report.notes)
+    kept = load_panel(_typo_csv(), IngestOptions(keep_extremes=True))
+    assert kept.panel["a"].max() == 999_999_999
+
+
+def test_a_promotion_or_a_slow_sellers_group_purchase_is_not_extreme():
+    days = pd.date_range("2024-01-01", periods=120)
+    normal = "".join(f"{d:%Y-%m-%d},tea,{10 + i % 5}\n" for i, d in enumerate(days[:-1]))
+    slow = "".join(f"{d:%Y-%m-%d},tshirt,{i % 40 == 0:d}\n" for i, d in enumerate(days[:-1]))
+    text = "date,product,quantity\n" + normal + slow + f"{days[-1]:%Y-%m-%d},tea,150\n{days[-1]:%Y-%m-%d},tshirt,21\n"
+    assert load_panel(text.encode()).report.extremes.empty  # 10x a promotion, 21 T-shirts for a group
