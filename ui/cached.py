@@ -52,10 +52,13 @@ class BytesBoundedCache:
                 self._items.move_to_end(key)
                 return self._items[key][0]  # type: ignore[return-value]
         value = make()  # outside the lock: another session's file is not kept waiting
+        nbytes = size(value)
+        if nbytes > self.max_bytes:  # larger than the whole bound alone: used, never kept
+            return value
         with self._lock:
-            self._items[key] = (value, size(value))
+            self._items[key] = (value, nbytes)
             self._items.move_to_end(key)
-            while len(self._items) > 1 and sum(n for _, n in self._items.values()) > self.max_bytes:
+            while sum(n for _, n in self._items.values()) > self.max_bytes:
                 self._items.popitem(last=False)
         return value
 
