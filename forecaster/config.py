@@ -265,7 +265,7 @@ class ForecastConfig:
         try:
             closed_weekdays_named(self.closed_days)
         except ForecasterError as exc:
-            problems.append(str(exc))
+            problems.append(str(exc).rstrip("."))
         if self.device not in DEVICES:
             problems.append(f"device must be one of {', '.join(DEVICES)}")
         if problems:

@@ -604,13 +604,13 @@ def _check_dayfirst_choice(uniques: pd.Series, dayfirst: bool | None, col: pd.Se
     parts = uniques.str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}").dropna().astype(int)
     if dayfirst is True and (parts[1] > 12).any():
         raise DataError(f"Day-first dates were chosen, but column {col.name!r} has dates whose second part is "
-                        "above 12, so they are month-first. Choose 'Detect automatically' or month first.")
+                        "above 12, so they are month-first. Leave the date order to be detected (Date order: detect; on the CLI, no --dayfirst) or choose month first.")
     if dayfirst is True and uniques.str.match(r"^\d{4}-\d{1,2}-\d{1,2}").mean() >= 0.9:
         raise DataError(f"Day-first dates were chosen, but column {col.name!r} holds year-first dates such as "
-                        f"{uniques.iloc[0]!r} (year-month-day). Choose 'Detect automatically' for the date order.")
+                        f"{uniques.iloc[0]!r} (year-month-day). Leave the date order to be detected (Date order: detect; on the CLI, no --dayfirst).")
     if dayfirst is False and _detect_dayfirst(uniques):
         raise DataError(f"Month-first dates were chosen, but column {col.name!r} has dates whose first part is "
-                        "above 12, so they are day-first. Choose 'Detect automatically' or day first.")
+                        "above 12, so they are day-first. Leave the date order to be detected (Date order: detect; on the CLI, no --dayfirst) or choose day first.")
 
 
 def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex, bool]:
@@ -812,7 +812,7 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     encoding = df.attrs.get("encoding")
     if encoding and not options.encoding and encoding not in ("utf-8", "ascii", "utf-16", "utf-16-le", "utf-16-be"):
         counts.notes.append(f"The file is not UTF-8: it was read as {encoding}. If names look wrong, choose its "
-                            "encoding (--encoding, or on the Data page).")
+                            "encoding (Text encoding, under how the file was read; on the CLI, --encoding).")
     daily = (_wide_daily if mapping.format == "wide" else _long_daily)(df, mapping, dates, options, counts)
     observed = _check_daily(daily, mapping, options)
     # the calendar spans every date in the file: a last day with only returns (or skipped rows) still
@@ -847,6 +847,14 @@ def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
         values = values.mask(negative, 0.0)
     values.index = dates
     counts.rows_used = len(df)
+    if dates.duplicated().any() and not _has_time_of_day(df[mapping.date_col]):
+        # one row per day is what a wide file is: a repeated day means the file is long (a product column
+        # was dropped and its products' sales would be added together) or has rows twice
+        again = np.flatnonzero(dates.duplicated())
+        raise DataError(f"Read as wide (one row per day), the file has {len(again):,} row(s) for a day that already "
+                        f"had one, such as {dates[again[0]]:%d %b %Y} at rows {_rows(df.index[again])}: the products' "
+                        "sales would be added together. Is it a long file (a product column, then a quantity)? "
+                        "Choose that shape, or remove the repeated rows.")
     return values.groupby(level=0).sum()
 
 
@@ -855,7 +863,9 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     """A long file or transaction log summed per day and product (rows without a product or quantity are
     skipped and reported; without a quantity column each row is one unit)."""
     if len(mapping.product_cols) == 1:
-        product = df[mapping.product_cols[0]].astype("string").str.strip()
+        typed = df[mapping.product_cols[0]].astype("string")
+        product = typed.str.strip()
+        _note_trimmed_names(typed, product, counts)
     else:
         parts = [df[c].astype("string").str.strip() for c in mapping.product_cols]
         product = parts[0].str.cat(parts[1:], sep=" / ")
@@ -888,6 +898,20 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     sums = np.bincount(cells, weights=qty[keep_np].to_numpy(dtype=np.float64), minlength=len(days) * len(names))
     return pd.DataFrame(sums.reshape(len(days), len(names)), index=pd.DatetimeIndex(days, name="date"),
                         columns=pd.Index(np.asarray(names, dtype=object), name="product"))
+
+
+def _note_trimmed_names(typed: pd.Series, trimmed: pd.Series, counts: "_RowCounts") -> None:
+    """A note when names that differ only by spaces before or after them became one product ('  Apple '
+    and 'Apple'): spaces around a name are taken as typing slips, but the merge is said, not silent."""
+    changed = (typed != trimmed).fillna(False)
+    if not changed.any():  # the usual file: nothing to count
+        return
+    joined = typed.nunique() - trimmed.nunique()
+    if joined > 0:
+        spaced = typed[changed.to_numpy(dtype=bool)].dropna()
+        example = f" (such as {spaced.iloc[0]!r} read as {spaced.iloc[0].strip()!r})" if len(spaced) else ""
+        counts.notes.append(f"{joined:,} product name(s) differ from another only by spaces before or after them "
+                            f"and were read as one product{example}.")
 
 
 def _check_daily(daily: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions) -> pd.DatetimeIndex:

@@ -695,3 +695,21 @@ def test_a_promotion_or_a_slow_sellers_group_purchase_is_not_extreme():
     slow = "".join(f"{d:%Y-%m-%d},tshirt,{i % 40 == 0:d}\n" for i, d in enumerate(days[:-1]))
     text = "date,product,quantity\n" + normal + slow + f"{days[-1]:%Y-%m-%d},tea,150\n{days[-1]:%Y-%m-%d},tshirt,21\n"
     assert load_panel(text.encode()).report.extremes.empty  # 10x a promotion, 21 T-shirts for a group
+
+
+def test_a_long_file_forced_to_the_wide_shape_is_refused_not_summed_across_products():
+    """Found by a hostile-user probe: --format wide on date,product,quantity dropped the product column and
+    added Apple's and Pear's sales into one 'quantity' product."""
+    days = pd.date_range("2024-01-01", periods=120)
+    text = "date,product,quantity\n" + "".join(f"{d:%Y-%m-%d},Apple,6\n{d:%Y-%m-%d},Pear,7\n" for d in days)
+    with pytest.raises(DataError, match="Read as wide .* 120 row\\(s\\) for a day that already had one"):
+        load_panel(text.encode(), IngestOptions(format="wide"))
+    assert list(load_panel(text.encode()).panel.columns) == ["Apple", "Pear"]  # detected: long
+
+
+def test_names_that_differ_only_by_surrounding_spaces_are_joined_and_the_report_says_so():
+    days = pd.date_range("2024-01-01", periods=120)
+    text = "date,product,quantity\n" + "".join(f'{d:%Y-%m-%d},"  Apple ",6\n{d:%Y-%m-%d},Apple,7\n' for d in days)
+    result = load_panel(text.encode())
+    assert list(result.panel.columns) == ["Apple"] and result.panel["Apple"].iloc[0] == 13
+    assert any("differ from another only by spaces" in note and "'  Apple '" in note for note in result.report.notes)
