@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
@@ -135,7 +136,8 @@ def _train(a: argparse.Namespace) -> None:
         server = dataclasses.replace(server, workers=0)
     executor = make_executor(server)
     try:
-        _train_with(a, config, intervals, executor, start, server)
+        with _stdout_for_outputs(a.forecast_out, a.metrics_out, a.predictions_out, a.total_out):
+            _train_with(a, config, intervals, executor, start, server)
     finally:
         executor.shutdown(wait=False)  # done or failed: workers still starting need not finish importing
 
@@ -241,7 +243,8 @@ def _forecast(a: argparse.Namespace) -> None:
     if unseen:
         print(f"note: {len(unseen):,} product(s) in the data were not in the trained model and are not forecast "
               f"(first: {unseen[0]!r}); train again on this data to forecast them", file=sys.stderr)
-    _write_forecasts(trained, panel, a, intervals)
+    with _stdout_for_outputs(a.forecast_out, a.total_out):
+        _write_forecasts(trained, panel, a, intervals)
 
 
 def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals: IntervalOptions) -> None:
@@ -257,6 +260,13 @@ def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals:
     if a.total_out:
         total = lead_time_total(trained, panel, a.total_days, intervals.level, intervals.service_level)
         write_csv(totals_table(total), a.total_out, inputs=(a.data,))
+
+
+def _stdout_for_outputs(*outputs: str | None) -> contextlib.AbstractContextManager:
+    """With an output named "-": the command's printed tables go to stderr, the CSV alone to stdout."""
+    from .io.export import STDOUT, to_stdout
+
+    return to_stdout() if STDOUT in [str(o) for o in outputs if o] else contextlib.nullcontext()
 
 
 def _check_outputs(data: str, *outputs: str | None) -> None:

@@ -374,3 +374,20 @@ def test_forecast_data_with_a_product_the_model_never_saw_says_it_is_not_forecas
     code, err = run_main(capsys, "forecast", "--model", run, "--data", with_new, "--forecast-out", tmp_path / "f.csv")
     assert code == 0 and "1 product(s) in the data were not in the trained model" in err and "'New product'" in err
     assert "New product" not in set(pd.read_csv(tmp_path / "f.csv")["product"])
+
+
+def test_an_output_named_dash_goes_to_standard_output_alone(trained_run, demo_csv, workdir):
+    """Outputs are regular files or - (issue 24): with -, the CSV is all that standard output carries (the
+    tables go to stderr), so it can be piped."""
+    import io
+
+    run = next(trained_run["runs"].iterdir())
+    done = cli("forecast", "--model", run, "--data", demo_csv, "--forecast-out", "-", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(io.StringIO(done.stdout))
+    assert {"date", "product", "forecast"} <= set(table.columns) and len(table) == 20
+    done = cli("train", demo_csv, *SMALL, "--metrics-out", "-", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    metrics = pd.read_csv(io.StringIO(done.stdout))
+    assert "product" in metrics.columns and len(metrics) == 20
+    assert "seasonal_naive" in done.stderr  # the printed comparison table went to stderr

@@ -1,10 +1,12 @@
 """CSV writers for what users download. Text cells a spreadsheet would run as a formula are neutralised."""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import pandas as pd
 
@@ -85,11 +87,29 @@ def write_csv(df: pd.DataFrame, path: str | Path, inputs: tuple[str | Path, ...]
     return write_bytes(to_csv_bytes(df), path)
 
 
+STDOUT = "-"  # the output name that means standard output
+_standard_output: list = []  # where "-" writes while the CLI sends its own prints to stderr (see to_stdout)
+
+
+@contextlib.contextmanager
+def to_stdout() -> Iterator[None]:
+    """While a command writes an output to "-": its printed tables go to stderr, and "-" to the real
+    standard output, so that a pipe gets the CSV alone."""
+    _standard_output.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _standard_output.pop()
+
+
 def check_output(path: str | Path) -> Path:
     """The file an output will be written to, or an error before any work is done: an output is a regular
     file (new, or one that exists; a link to one writes the file it points to and keeps the link), never a
     device, a FIFO, a socket or a folder (the write's rename would replace it), in a folder this process can
     create a file in (tried now, not after a whole training)."""
+    if str(path) == STDOUT:
+        return Path(STDOUT)
     path = Path(path)
     target = path.resolve() if path.is_symlink() else path
     if path.is_symlink() and not target.exists() or target.exists() and not target.is_file():
@@ -114,6 +134,11 @@ def write_bytes(data: bytes, path: str | Path) -> Path:
     """Write ``data`` to a temporary file beside ``path``, then rename it there: never a half file (see
     :func:`check_output` for what ``path`` may be)."""
     path = check_output(path)
+    if str(path) == STDOUT:
+        out = _standard_output[-1] if _standard_output else sys.stdout
+        out.buffer.write(data) if hasattr(out, "buffer") else out.write(data.decode("utf-8"))
+        out.flush()
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -131,6 +156,8 @@ def write_bytes(data: bytes, path: str | Path) -> Path:
 
 def refuse_overwriting(path: Path, inputs: tuple[str | Path, ...]) -> None:
     """An output that resolves to an input (the same file, by any path or link) is an error naming both."""
+    if str(path) == STDOUT:
+        return
     for source in inputs:
         source = Path(source)
         same = path.resolve() == source.resolve() or (path.exists() and source.exists() and path.samefile(source))
