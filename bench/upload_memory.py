@@ -1,8 +1,9 @@
 """Upload-memory benchmark (issue 24): how much memory a large upload costs the dashboard server.
 
-usage: python bench/upload_memory.py [--mib 190] [--timeout 600]
+usage: python bench/upload_memory.py [--mib 190] [--timeout 300]
 
-One run: writes a long CSV of about ``--mib`` MiB (date, product, quantity; 2,000 products over 1,000 days),
+One run: writes a long CSV of about ``--mib`` MiB (date, product, quantity; 2,000 products with names of 42
+characters over 1,000 days, so that 190 MiB stay within the 20,000,000 cells a file may hold),
 starts ``streamlit run app.py`` on 127.0.0.1 (this machine's defaults), opens it in headless Chromium,
 uploads the file on the Data page and waits until the page shows the file as read ("Read as long"). A
 sampler reads the server process's resident memory (RSS, /proc) every 0.2 s. Printed: the server's RSS
@@ -33,9 +34,9 @@ MIB = 2**20
 def write_csv(path: Path, mib: int) -> int:
     """A long CSV of about ``mib`` MiB; returns its size in bytes."""
     rng = np.random.default_rng(0)
-    rows = int(mib * MIB / 23)  # about 23 bytes a row
+    rows = int(mib * MIB / 60)  # about 60 bytes a row: within the 20,000,000 cells a file may hold
     days = pd.date_range("2022-01-01", periods=1000).strftime("%Y-%m-%d").to_numpy()
-    products = np.array([f"SKU-{i:05d}" for i in range(2000)])
+    products = np.array([f"Espresso beans, dark roast, 1 kg bag {i:05d}" for i in range(2000)])
     pd.DataFrame({"date": days[rng.integers(0, len(days), rows)], "product": products[rng.integers(0, 2000, rows)],
                   "quantity": rng.integers(1, 20, rows)}).to_csv(path, index=False)
     return path.stat().st_size
@@ -55,7 +56,7 @@ class Peak(threading.Thread):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mib", type=int, default=190)
-    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--timeout", type=float, default=300)
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -78,7 +79,10 @@ def main() -> int:
                 sampler.start()
                 start = time.perf_counter()
                 page.locator("input[type=file]").set_input_files(str(data))
-                page.get_by_text("Read as long").wait_for()
+                page.get_by_text("Read as long").or_(page.locator('[data-testid="stAlertContentError"]')).wait_for()
+                if not page.get_by_text("Read as long").count():
+                    raise SystemExit("the upload was refused: " + page.locator('[data-testid="stAlertContentError"]'
+                                                                              ).first.inner_text())
                 seconds = time.perf_counter() - start
                 time.sleep(10)
                 sampler.stop.set()
