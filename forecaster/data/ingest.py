@@ -368,6 +368,10 @@ _DOT_GROUPS = r"[+-]?\d{1,3}(?:\.\d{3})+"
 _COMMA_GROUPS = r"[+-]?\d{1,3}(?:,\d{3})+"
 
 
+class _CommaNote(UserWarning):
+    """A reading of a column's numbers the user should check (turned into a report note by :func:`_numbers`)."""
+
+
 class AmbiguousNumbers(DataError):
     """A column whose numbers read two ways (1,582: one thousand five hundred, or one and a half)."""
 
@@ -396,6 +400,13 @@ def _parse_numbers(text: pd.Series, sep: str = ",", name: str = "") -> pd.Series
         raise AmbiguousNumbers(f"The column {name!r} has numbers like {example!r}, which a tab-separated file "
                                "may mean either way (thousands, or a decimal mark) and no value tells which. "
                                "Export it without thousands separators.")
+    if decimal == "," and sep != ";":  # a decimal comma decided by some values reads "1,234" as 1.234: say so
+        thousands_like = full(_COMMA_GROUPS)
+        if thousands_like.any():
+            warnings.warn(_CommaNote(f"In column {name!r}, {int(thousands_like.sum()):,} value(s) such as "
+                                     f"{text[thousands_like].iloc[0]!r} were read with a decimal comma "
+                                     f"({text[comma].iloc[0]!r} elsewhere in the column uses one), not as "
+                                     "thousands."), stacklevel=2)
     g, d = re.escape(group), re.escape(decimal)
     grouped = full(rf"[+-]?\d{{1,3}}(?:{g}\d{{3}})+(?:{d}\d+)?")
     plain = text.mask(grouped, text.str.replace(group, "", regex=False))
@@ -416,7 +427,9 @@ def _numeric_share(col: pd.Series, sep: str = ",") -> float:
     if sample.empty:
         return 0.0
     try:
-        return float(_parse_numbers(sample.astype("string").str.strip(), sep, str(col.name)).notna().mean())
+        with warnings.catch_warnings():  # detection only: the reading itself reports what to check
+            warnings.simplefilter("ignore", _CommaNote)
+            return float(_parse_numbers(sample.astype("string").str.strip(), sep, str(col.name)).notna().mean())
     except AmbiguousNumbers:  # numbers all the same; reading them is refused with the reason
         return 1.0
 
@@ -673,13 +686,18 @@ def _check_date_range(parsed: pd.Series, uniques: pd.Series, codes: np.ndarray, 
                         f"{MAX_SPAN_YEARS} years of daily data: check the dates at rows {_rows(rows)} for typos.")
 
 
-def _numbers(col: pd.Series, what: str, sep: str = ",") -> pd.Series:
-    """Coerce to float; blanks stay NaN, text that is not a number is rejected with its rows."""
+def _numbers(col: pd.Series, what: str, sep: str = ",", notes: list[str] | None = None) -> pd.Series:
+    """Coerce to float; blanks stay NaN, text that is not a number is rejected with its rows; a reading to
+    check (see :func:`_parse_numbers`) is added to ``notes``."""
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         values = col.astype(float)
     else:
         text = col.astype("string").str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-        values = _parse_numbers(text, sep, str(col.name))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", _CommaNote)
+            values = _parse_numbers(text, sep, str(col.name))
+        if notes is not None:
+            notes += [str(w.message) for w in caught if issubclass(w.category, _CommaNote)]
         bad = values.isna() & text.notna() & (text != "")
         if bad.any():
             idx = col.index[bad.to_numpy()]
@@ -836,7 +854,8 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
 def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
                 counts: _RowCounts) -> pd.DataFrame:
     """A wide file's product columns summed per day (empty cells are 0, negative cells are returns)."""
-    values = pd.DataFrame({c: _numbers(df[c], "Product column", _sep(df)) for c in mapping.product_cols})
+    values = pd.DataFrame({c: _numbers(df[c], "Product column", _sep(df), counts.notes)
+                           for c in mapping.product_cols})
     counts.no_quantity = int(values.isna().to_numpy().sum())
     if counts.no_quantity:
         counts.notes.append(f"{counts.no_quantity} empty cell(s) read as 0.")
@@ -870,7 +889,7 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
         parts = [df[c].astype("string").str.strip() for c in mapping.product_cols]
         product = parts[0].str.cat(parts[1:], sep=" / ")
     missing_product = product.isna() | (product == "")
-    qty = (_numbers(df[mapping.quantity_col], "Quantity column", _sep(df)) if mapping.quantity_col
+    qty = (_numbers(df[mapping.quantity_col], "Quantity column", _sep(df), counts.notes) if mapping.quantity_col
            else pd.Series(1.0, index=df.index))
     missing_qty = qty.isna() & ~missing_product
     negative = (qty < 0) & ~missing_product

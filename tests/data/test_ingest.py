@@ -713,3 +713,13 @@ def test_names_that_differ_only_by_surrounding_spaces_are_joined_and_the_report_
     result = load_panel(text.encode())
     assert list(result.panel.columns) == ["Apple"] and result.panel["Apple"].iloc[0] == 13
     assert any("differ from another only by spaces" in note and "'  Apple '" in note for note in result.report.notes)
+
+
+def test_thousands_looking_values_read_with_a_decimal_comma_are_said():
+    """Found by a hostile-user probe: one '12,5' in the column made every '1,234' read as 1.234 without a word
+    (the column's convention is right; the user is told which values it changed)."""
+    days = pd.date_range("2024-01-01", periods=28)
+    text = "date,product,quantity\n" + "".join(f'{d:%Y-%m-%d},A,"12,5"\n{d:%Y-%m-%d},B,"1,234"\n' for d in days)
+    result = load_panel(text.encode())
+    assert result.panel.iloc[0].tolist() == [12.5, 1.234]
+    assert any("such as '1,234' were read with a decimal comma" in note for note in result.report.notes)
