@@ -13,12 +13,11 @@ every registry network.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from models import REGISTRY
 
@@ -63,19 +62,21 @@ def _gib(n: int) -> str:
     return f"{n / GIB:.1f} GiB" if n >= GIB / 10 else f"{n / 2**20:.0f} MiB"
 
 
-@contextlib.contextmanager
-def _no_initialisation() -> Iterator[None]:
-    """torch.nn.init's in-place initialisers as no-ops while a network is built on the meta device: there are
-    no numbers to draw, and drawing them on meta first imports seconds of PyTorch's reference operators."""
-    names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_") and callable(getattr(nn.init, n))]
-    saved = {n: getattr(nn.init, n) for n in names}
-    try:
-        for name in names:
-            setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
-        yield
-    finally:
-        for name, function in saved.items():
-            setattr(nn.init, name, function)
+# in-place initialisers: on the meta device there are no numbers to draw, and drawing them first imports
+# seconds of PyTorch's reference operators
+_INITIALISERS = {"normal_", "uniform_", "zero_", "fill_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+                 "xavier_normal_", "trunc_normal_", "orthogonal_", "zeros_", "ones_", "constant_", "eye_", "dirac_"}
+
+
+class _NoInitialisation(TorchFunctionMode):
+    """Initialisers as no-ops while a network is built for counting. A torch function mode holds for the
+    calling thread only: a network another thread builds meanwhile (a job training in-process) is initialised
+    as usual, which patching torch.nn.init would not ensure."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        if getattr(func, "__name__", "") in _INITIALISERS:
+            return args[0] if args else (kwargs or {}).get("tensor")
+        return func(*args, **(kwargs or {}))
 
 
 def networks_at_once(config: ForecastConfig, workers: int) -> int:
@@ -118,7 +119,7 @@ def estimate_training_memory(n_days: int, n_products: int, config: ForecastConfi
     for model in models:  # the largest candidate decides
         layout = REGISTRY[model].layout
         n_features = feature_count(config, n_products, layout)
-        with torch.device("meta"), _no_initialisation():
+        with torch.device("meta"), _NoInitialisation():
             net = build_network(config.replace(model=model), n_features, n_products)
         params = sum(p.numel() for p in net.parameters())
         per_day = n_products if layout == "global" else 1  # samples a day holds

@@ -56,3 +56,20 @@ def test_the_budget_is_a_server_setting_from_the_environment():
     assert ServerSettings.from_env({"FORECASTER_MEMORY_GIB": "2.5"}).memory_gib == 2.5
     with pytest.raises(ForecasterError, match="FORECASTER_MEMORY_GIB must be a number"):
         ServerSettings.from_env({"FORECASTER_MEMORY_GIB": "lots"})
+
+
+def test_skipping_initialisation_for_the_count_leaves_other_threads_networks_initialised():
+    """A job training in-process may build its network while another session's run is estimated: the skip
+    must hold for the estimating thread only."""
+    import threading
+
+    import torch
+
+    from forecaster.model.memory import _NoInitialisation
+
+    built = {}
+    with _NoInitialisation():
+        worker = threading.Thread(target=lambda: built.setdefault("net", torch.nn.Linear(64, 64)))
+        worker.start()
+        worker.join()
+    assert built["net"].weight.detach().abs().sum() > 0
