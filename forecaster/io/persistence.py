@@ -28,6 +28,7 @@ from ..errors import ForecasterError
 from ..labels import NETWORK
 from ..model.baselines import BLEND_COMPONENTS
 from ..model.features import PanelScaler
+from ..model.horizon import PATH_DAYS
 from ..model.intervals import Calibration
 from ..model.trained import TrainedForecaster, build_network, feature_count
 from ..results.backtest import COLUMNS as BACKTEST_COLUMNS
@@ -60,6 +61,7 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "latest_scaler": trained.latest_scaler.to_dict() if trained.latest_scaler is not None else None,
         "latest_epochs": trained.latest_epochs,
         "blend": dict(trained.blend),
+        "anchor_weights": list(trained.anchor_weights),
         "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
         "selection_reason": trained.selection_reason,
         "calibration": trained.calibration.to_dict() if trained.calibration is not None else None,
@@ -108,6 +110,10 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     unknown = [k for k in blend if k != NETWORK and k not in BLEND_COMPONENTS]
     if unknown:
         raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
+    anchor = meta.get("anchor_weights") or []  # runs saved before the level anchor forecast recursively only
+    if not isinstance(anchor, list) or len(anchor) > PATH_DAYS or \
+            not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1 for w in anchor):
+        raise _foreign(run, "level anchor weights")
     n_features = feature_count(config, len(products), REGISTRY[config.model].layout)
     networks = [_network(run, name, checksums, config, n_features, len(products), device) for name in names]
     latest_names = meta.get("latest_networks") or []  # runs saved before the latest networks have none
@@ -127,7 +133,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             selection=pd.DataFrame(meta["selection"]) if meta.get("selection") else None,
             selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
             calibration=calibration, backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
-            latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0)
+            latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
+            anchor_weights=tuple(float(w) for w in anchor))
     except (TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 

@@ -36,6 +36,7 @@ from models import REGISTRY
 from ..config import ForecastConfig
 from ..labels import AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE, WEEKDAY_MEAN_4, blend_label
 from .baselines import BLEND_COMPONENTS
+from .horizon import PATH_DAYS, anchor_weights, level_anchor
 from .intervals import SUM_DAYS, Calibration, calibrate, correlation_of_totals, total_widening
 from .scores import bias, naive_scale, rmsse
 from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
@@ -67,8 +68,26 @@ def fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCall
     trained.train_seconds = time.perf_counter() - start  # the wall time, members trained at once or not
     split = trading_split(panel, config)
     if trained.networks and len(split.val):
+        trained.anchor_weights = choose_anchor_weights(trained, panel, split.val)
         trained.calibration = calibrate_on_validation(trained, panel, split)
     return trained
+
+
+def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray) -> tuple[float, ...]:
+    """How much each day ahead of a multi-day forecast leans on the level anchor instead of the recursive path
+    (:mod:`forecaster.model.horizon`): chosen on recursive forecasts of the validation span from weekly
+    origins (:func:`validation_paths`, up to PATH_DAYS long), by squared error scaled per product. Empty when
+    the span is too short for a second day."""
+    days = min(PATH_DAYS, len(val_days))
+    plain = dataclasses.replace(trained, anchor_weights=())
+    paths = validation_paths(plain, panel, val_days, days) if days >= 2 else None
+    if paths is None:
+        return ()
+    actual, path, open_ = paths
+    values = panel.to_numpy(dtype=np.float64)
+    starts = [int(val_days[0]) + 7 * k for k in range(len(actual))]
+    anchor = np.stack([level_anchor(values[:s], days) for s in starts])
+    return anchor_weights(actual, path, anchor, open_, naive_scale(values[:int(val_days[0])]))
 
 
 def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split) -> Calibration:
@@ -349,7 +368,9 @@ def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: d
     blend = {} if chosen.weights == PURE_NETWORK else dict(chosen.weights)
     # intervals from the chosen candidate as validated: a refit network has trained on the validation days
     validated = dataclasses.replace(networks[chosen.network], blend=blend)
+    validated.anchor_weights = choose_anchor_weights(validated, panel, split.val)
     shipped = dataclasses.replace(result, blend=blend, history=history, train_seconds=seconds, cancelled=cancelled,
+                                  anchor_weights=validated.anchor_weights,
                                   calibration=calibrate_on_validation(validated, panel, split))
     return shipped, refitted
 

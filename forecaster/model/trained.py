@@ -22,6 +22,7 @@ from ..errors import ForecasterError
 from ..labels import NETWORK
 from .baselines import BLEND_COMPONENTS
 from .features import PanelScaler, calendar_names
+from .horizon import PROFILE_WEEKS, blend_with_anchor, level_anchor
 from .intervals import Calibration
 from .windows import WindowFeatures
 
@@ -104,6 +105,9 @@ class TrainedForecaster:
     latest_networks: list[nn.Module] = field(default_factory=list)
     latest_scaler: PanelScaler | None = None
     latest_epochs: int = 0  # the epochs each latest network trained (what early stopping found)
+    # multi-day forecasts: day i's blend weight of the level anchor against the recursive path
+    # (forecaster.model.horizon), chosen on the validation days; empty: the recursive path alone
+    anchor_weights: tuple[float, ...] = ()
 
     def for_forecasting(self) -> "TrainedForecaster":
         """The forecaster forecasts come from: the latest networks (trained on the test days too) where
@@ -171,8 +175,12 @@ class TrainedForecaster:
     def forecast_path(self, history: pd.DataFrame, closed: np.ndarray) -> np.ndarray:
         """(len(closed), P) expected demand for the days after ``history``'s last date, recursively: each
         day's forecast is fed back as the next day's lag; a ``closed`` day is 0, fed back as 0, as such days
-        stand in the history. Reads only the last :attr:`history_days` days of ``history``."""
-        tail = self.align(history).iloc[-(self.history_days + 1):]
+        stand in the history. Where the model has :attr:`anchor_weights`, each trading day after the first is
+        blended with the level anchor read from the actual history (:mod:`forecaster.model.horizon`; the
+        recursion itself feeds back its own days). Reads only the last :attr:`history_days` days of
+        ``history`` (and the anchor's weeks)."""
+        recent = self.align(history).iloc[-max(self.history_days + 1, 7 * PROFILE_WEEKS):]
+        tail = recent.iloc[-(self.history_days + 1):]
         out = np.zeros((len(closed), tail.shape[1]))
         for i, shut in enumerate(closed):  # one step per day: each step needs the previous one
             if not shut:
@@ -180,6 +188,9 @@ class TrainedForecaster:
             day = tail.index[-1] + pd.Timedelta(days=1)
             tail = pd.concat([tail.iloc[1:], pd.DataFrame(out[i:i + 1], index=[day], columns=tail.columns)])
             tail.index.freq = "D"
+        if self.anchor_weights:
+            anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(closed))
+            out = blend_with_anchor(out, anchor, self.anchor_weights, ~np.asarray(closed, dtype=bool))
         return out
 
     def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:
