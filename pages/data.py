@@ -13,13 +13,23 @@ limit_mb = st.get_option("server.maxUploadSize")
 st.caption(f"CSV or gzip-compressed CSV (.csv.gz), up to {limit_mb} MB. Long (date, product, quantity), "
            "wide (one column per product) and transaction logs are recognised.")
 
-upload = st.file_uploader("Purchase history (CSV)", type=["csv", "gz"],
-                          help=f"Up to {limit_mb} MB. Delimiters , ; tab and | are recognised.")
-if upload is not None and upload.file_id != state.get(state.LAST_UPLOAD):
-    data = upload.getvalue()
-    state.put(state.LAST_UPLOAD, upload.file_id)
-    state.set_dataset(state.Dataset(upload.name, cached.digest(data), data))
-    st.rerun()  # so the sidebar (drawn before this page) shows the new dataset
+if state.bound() or not st.get_option("server.enableXsrfProtection"):
+    upload = st.file_uploader("Purchase history (CSV)", type=["csv", "gz"],
+                              help=f"Up to {limit_mb} MB. Delimiters , ; tab and | are recognised.")
+    if upload is not None and upload.file_id != state.get(state.LAST_UPLOAD):
+        data = upload.getvalue()
+        state.put(state.LAST_UPLOAD, upload.file_id)
+        state.set_dataset(state.Dataset(upload.name, cached.digest(data), data))
+        st.rerun()  # so the sidebar (drawn before this page) shows the new dataset
+else:  # Streamlit refuses an upload whose XSRF cookie is missing (the browser saw "AxiosError ... 403")
+    st.warning(state.UPLOAD_NEEDS_COOKIE)
+    with st.form("paste_form", border=False):
+        pasted = st.text_area("The CSV's text", key="w_paste", height=160, max_chars=limit_mb * 2**20,
+                              placeholder="date,product,quantity\n2025-01-01,Coffee,3")
+        if st.form_submit_button("Read the pasted text", icon=":material/content_paste:") and pasted.strip():
+            data = pasted.encode("utf-8")
+            state.set_dataset(state.Dataset("Pasted text", cached.digest(data), data))
+            st.rerun()
 
 ds = state.dataset()
 if ds is None:

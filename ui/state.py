@@ -82,6 +82,11 @@ NO_COOKIE = ("This browser keeps no cookie for this page (cookies blocked, or th
              "site to keep your work across refreshes.")
 
 
+UPLOAD_NEEDS_COOKIE = ("Uploading a file needs this site's cookie, which this browser does not keep (Streamlit "
+                       "refuses an upload without it). Allow cookies for this site and reload the page to upload, "
+                       "or paste the file's text below.")
+
+
 def bound() -> bool:
     """Whether this browser holds a key a session can be bound to (see :func:`browser_key`)."""
     return bool(browser_key())

@@ -542,3 +542,26 @@ def test_the_data_page_lists_an_extreme_day_and_keeping_it_is_a_choice():
     assert any(e.label.startswith("Extreme days (1)") for e in at.expander)
     at.checkbox(key="w_ingest_extremes").check().run()
     assert not at.exception and "kept as they are" in all_text(at)
+
+
+def test_a_cookie_less_browser_pastes_its_csv_instead_of_an_upload_streamlit_would_refuse(tiny_csv, monkeypatch):
+    """Streamlit answers an upload without its XSRF cookie with a 403 ("AxiosError: Request failed with status
+    code 403" in the browser, issue 24): such a browser gets a sentence saying why and a box to paste the text
+    into (it travels over the page's own connection), not an uploader that fails."""
+    from ui import state as ui_state
+
+    monkeypatch.setattr(ui_state, "browser_key", lambda: "")
+    at = new_app().switch_page("pages/data.py").run()
+    assert not at.exception
+    assert "Allow cookies for this site and reload" in all_text(at)
+    assert not at.get("file_uploader")
+    at.text_area(key="w_paste").set_value(tiny_csv.decode("utf-8"))
+    at.button(key="FormSubmitter:paste_form-Read the pasted text").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset"].name == "Pasted text" and at.session_state["dataset"].data == tiny_csv
+    assert "6 products" in sidebar_text(at)
+
+
+def test_a_browser_with_its_cookie_gets_the_uploader():
+    at = new_app().switch_page("pages/data.py").run()
+    assert at.get("file_uploader") and not at.get("text_area")
