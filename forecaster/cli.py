@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .config import (DEFAULT_SERVER, DEVICES, TOTAL_DAYS, ForecastConfig, IngestOptions, IntervalOptions,
                      ServerSettings, cli_flag, default_text, help_text, parse_days, parse_lags)
-from .errors import ForecasterError
+from .errors import OUT_OF_MEMORY, ForecasterError, out_of_memory
 from .labels import AUTO
 
 if TYPE_CHECKING:
@@ -310,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         {"train": _train, "forecast": _forecast, "demo": _demo}[a.command](a)
     except ForecasterError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as exc:
+        if not out_of_memory(exc):
+            raise
+        print(f"error: {OUT_OF_MEMORY}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)

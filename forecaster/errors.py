@@ -15,3 +15,16 @@ class TrainingError(ForecasterError):
 
 class WorkerError(TrainingError):
     """A training worker process ended without an answer (killed, perhaps for lack of memory)."""
+
+
+OUT_OF_MEMORY = ("Training ran out of memory on this machine. Lower the batch size, the sequence length, the "
+                 "convolution channels or LSTM units, or the ensemble size, or train fewer products; the server's "
+                 "memory budget (FORECASTER_MEMORY_GIB) may also be set above what the machine has free.")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed: Python's and numpy's MemoryError, torch's OutOfMemoryError
+    (a GPU) or its CPU allocator's RuntimeError (which torch raises instead of MemoryError)."""
+    text = str(exc)
+    return (isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+            or "can't allocate memory" in text or "CUDA out of memory" in text)

@@ -391,3 +391,18 @@ def test_an_output_named_dash_goes_to_standard_output_alone(trained_run, demo_cs
     metrics = pd.read_csv(io.StringIO(done.stdout))
     assert "product" in metrics.columns and len(metrics) == 20
     assert "seasonal_naive" in done.stderr  # the printed comparison table went to stderr
+
+
+def test_a_command_that_runs_out_of_memory_says_what_to_lower(monkeypatch, capsys):
+    """torch's CPU allocator raises RuntimeError, not MemoryError: it was a traceback (issue 24)."""
+    import torch
+
+    from forecaster import cli
+
+    monkeypatch.setattr(cli, "_demo", lambda a: torch.empty(10**14))
+    assert cli.main(["demo", "--out", "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Training ran out of memory") and "Traceback" not in err
+    monkeypatch.setattr(cli, "_demo", lambda a: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):  # any other RuntimeError is still a bug
+        cli.main(["demo", "--out", "-"])

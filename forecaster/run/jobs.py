@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pandas as pd
 
 from ..config import DEFAULT_SERVER, ForecastConfig, ServerSettings
-from ..errors import ForecasterError
+from ..errors import OUT_OF_MEMORY, ForecasterError, out_of_memory
 
 if TYPE_CHECKING:  # torch-free at import: the dashboard's sidebar and Home page read jobs before any training
     from ..model.tasks import Executor
@@ -281,7 +281,12 @@ class TrainingJob:
             trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=_StopFlag(self))
         except ForecasterError as exc:  # a message meant for the user
             self._finish(FAILED, error=str(exc))
-        except Exception as exc:  # a bug: a short message on the page, the traceback in the server's log
+        except Exception as exc:
+            if out_of_memory(exc):  # the machine, not a bug: say what to lower (the estimate let it through)
+                log.warning("training job %s ran out of memory: %s", self.job_id, exc)
+                self._finish(FAILED, error=OUT_OF_MEMORY)
+                return
+            # a bug: a short message on the page, the traceback in the server's log
             log.exception("training job %s failed", self.job_id)
             self._finish(FAILED, error=f"Training failed unexpectedly ({type(exc).__name__}). The details are in "
                                        "the server's log.", detail=traceback.format_exc())

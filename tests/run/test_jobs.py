@@ -299,3 +299,29 @@ def test_finished_jobs_are_evicted_oldest_first_beyond_the_byte_budget(panel):
     reg.submit("owner9", panel, TINY.replace(epochs=1, seed=99)).cancel()  # any submit evicts
     kept = [seed for seed, job in enumerate(jobs) if reg.get(f"owner{seed}", job.job_id) is not None]
     assert kept == [3]  # the two newest of all (owner9's and owner3's) fit in 2.5 panels
+
+
+@pytest.mark.parametrize("allocate", [lambda: __import__("torch").empty(10**14),  # torch's CPU allocator
+                                      lambda: __import__("numpy").empty(10**15)])  # numpy's MemoryError
+def test_a_training_that_runs_out_of_memory_fails_readably_and_the_next_one_trains(panel, allocate):
+    """Issue 24: a run the estimate let through but the machine could not hold fails its job with a sentence
+    naming what to lower (not "Training failed unexpectedly (RuntimeError)"), and the server goes on."""
+    calls = []
+
+    def greedy_then_fine(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            allocate()  # a real allocation the machine refuses (nothing is held)
+        return fit(*args, **kwargs)
+
+    registry = JobRegistry(fit_fn=greedy_then_fine)
+    try:
+        job = registry.submit("alice", panel, TINY)
+        assert job.wait(WAIT)
+        snap = job.snapshot()
+        assert snap.status == FAILED and snap.error.startswith("Training ran out of memory")
+        assert "batch size" in snap.error and snap.error_detail is None
+        nxt = registry.submit("alice", panel, TINY.replace(seed=5))
+        assert nxt.wait(WAIT) and nxt.status == DONE
+    finally:
+        registry.shutdown()
