@@ -192,10 +192,10 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     ev = evaluate(trained, ingested.panel)
     _print_evaluation(ev, trained, config, intervals, say)
     if a.metrics_out:
-        write_csv(metrics_table(ev, intervals.level), a.metrics_out, inputs=(a.data,))
+        write_csv(metrics_table(ev, intervals.level, ingested.catalog), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:
         write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
-    _write_forecasts(trained, ingested.panel, a, intervals)
+    _write_forecasts(trained, ingested.panel, a, intervals, ingested.catalog)
     if a.save:
         say(f"saved to {save(trained, a.save)}")
     say(f"done in {time.perf_counter() - start:.1f}s")
@@ -238,17 +238,20 @@ def _forecast(a: argparse.Namespace) -> None:
         print(f"note: {a.model} was saved without prediction intervals (before they existed, or without validation "
               "days): the forecast has no lower, upper or order_quantity columns. Train and save again for them.",
               file=sys.stderr)
-    panel = load_panel(a.data, _ingest_options(a)).panel
+    ingested = load_panel(a.data, _ingest_options(a))
+    panel = ingested.panel
     unseen = [p for p in panel.columns if p not in set(trained.products)]
     if unseen:
         print(f"note: {len(unseen):,} product(s) in the data were not in the trained model and are not forecast "
               f"(first: {unseen[0]!r}); train again on this data to forecast them", file=sys.stderr)
     with _stdout_for_outputs(a.forecast_out, a.total_out):
-        _write_forecasts(trained, panel, a, intervals)
+        _write_forecasts(trained, panel, a, intervals, ingested.catalog)
 
 
-def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals: IntervalOptions) -> None:
-    """The daily forecast and the k-day totals the flags ask for, and a note on closed days passed over."""
+def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals: IntervalOptions,
+                     catalog: Any = None) -> None:
+    """The daily forecast and the k-day totals the flags ask for (with the products' names and key columns
+    from ``catalog``), and a note on closed days passed over."""
     from .io.export import forecast_table, totals_table, write_csv
     from .results.forecasting import forecast, lead_time_total
 
@@ -256,10 +259,10 @@ def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals:
     for day, why in fc.attrs.get("closed_reasons", {}).items():
         print(f"note: {day:%A %d %B %Y} is a closed day ({why}): forecast 0, nothing to order", file=sys.stderr)
     if a.forecast_out:
-        write_csv(forecast_table(fc), a.forecast_out, inputs=(a.data,))
+        write_csv(forecast_table(fc, catalog), a.forecast_out, inputs=(a.data,))
     if a.total_out:
         total = lead_time_total(trained, panel, a.total_days, intervals.level, intervals.service_level)
-        write_csv(totals_table(total), a.total_out, inputs=(a.data,))
+        write_csv(totals_table(total, catalog), a.total_out, inputs=(a.data,))
 
 
 def _stdout_for_outputs(*outputs: str | None) -> contextlib.AbstractContextManager:

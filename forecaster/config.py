@@ -107,6 +107,9 @@ class IngestOptions:
                                             flag="product_col", repeat=True, shown_default="detected")
     quantity_col: str | None = setting(None, "Units sold per row; without one, each row of a transaction log "
                                        "counts as one unit. Detected when not given.")
+    name_col: str | None = setting(None, "The column with each product's name (such as Description), shown beside "
+                                   "its code in every table, chart and CSV; detected when not given (a text "
+                                   "column with one name per product). An empty value means none.")
     dayfirst: bool | None = setting(None, "Dates are day/month/year (31/01/2024); detected from the data when not "
                                     "given.")
     keep_returns: bool = setting(False, "Keep negative quantities (returns, cancellations); by default they are "

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from forecaster import DataError
+from forecaster.data.catalog import display_names
 from forecaster.io import charts
 from forecaster.text import markdown
 from ui import cached, router, state, widgets
@@ -76,6 +77,7 @@ except DataError as exc:
     st.stop()
 
 report, panel = result.report, result.panel
+named = panel.rename(columns=display_names(panel.columns, result.catalog))  # "NAME (code)" where the file names them
 st.success(f"Read as {markdown(report.mapping.describe())}.")
 if report.mapping.doubt:
     st.warning(markdown(report.mapping.doubt))
@@ -106,11 +108,11 @@ with right:
     if report.products > 3:
         n_top = st.slider("Products to show", 3, min(30, report.products), min(10, report.products),
                           key="w_data_top_n", help="How many of the best-selling products the chart shows.")
-    st.plotly_chart(charts.top_products(panel, n_top), key="top_products")
+    st.plotly_chart(charts.top_products(named, n_top), key="top_products")
 
 tab1, tab2 = st.tabs(["Daily table (what the model learns from)", "File preview (first 100 rows)"])
 with tab1:
-    recent = panel.tail(60).iloc[::-1]
+    recent = named.tail(60).iloc[::-1]
     st.dataframe(recent.set_axis(recent.index.strftime("%a %d %b %Y"), axis=0), height=320)
     st.caption("The most recent 60 days; one column per product, missing days are 0.")
 with tab2:

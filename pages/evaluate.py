@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from forecaster import ForecasterError
+from forecaster.data.catalog import display_names
 from forecaster.io import charts, export
 from forecaster.results.backtest import DEFAULT_ORIGINS as BACKTEST_DEFAULT
 from forecaster.results.backtest import summary as backtest_summary
@@ -25,6 +26,8 @@ except ForecasterError as exc:
 
 overall = evaluation.overall
 model_name = trained_label(trained)
+catalog = jobs.catalog_of(job)
+names = display_names(evaluation.products, catalog)  # "NAME (code)" where the file names its products
 st.caption(f"{markdown(job.label)}: the last {len(evaluation.dates)} days ({evaluation.dates[0]:%d %b %Y} – "
            f"{evaluation.dates[-1]:%d %b %Y}), each predicted from the history before it. Units per product per day.")
 if trained.cancelled:
@@ -70,7 +73,8 @@ if n_products > 5:
                       min(state.get(state.TOP_N), n_products), key="w_top_n",
                       help="For large catalogs: show only the products with the largest errors.")
     state.put(state.TOP_N, top_n)
-st.plotly_chart(charts.per_product_mae_bar(evaluation.per_product, top_n, model_name), key="mae_chart")
+named_errors = evaluation.per_product.assign(product=lambda t: t["product"].map(names))
+st.plotly_chart(charts.per_product_mae_bar(named_errors, top_n, model_name), key="mae_chart")
 
 st.subheader("How far to trust each number: prediction intervals")
 options = widgets.interval_controls(state.get(state.INTERVALS), service_level=False)
@@ -106,6 +110,7 @@ st.caption("Coverage should be near the level; a lower interval score (the band'
            "miss) and pinball loss are better. Baselines: each product's own past errors around the rule.")
 coverage_table = evaluation.interval_per_product(level)
 if coverage_table is not None:
+    coverage_table = coverage_table.assign(product=lambda t: t["product"].map(names))
     st.plotly_chart(charts.coverage_per_product(coverage_table, level, top_n=min(top_n, len(coverage_table))),
                     key="coverage_chart")
 
@@ -114,15 +119,16 @@ products = evaluation.products
 chosen = state.get(state.PRODUCT)
 c1, c2 = st.columns([2, 1])
 product = c1.selectbox("Product", products, index=products.index(chosen) if chosen in products else 0,
-                       key="w_eval_product", help="Any product of the catalog.")
+                       key="w_eval_product", format_func=names.get, help="Any product of the catalog: type a name or "
+                                                                         "a code to search.")
 state.put(state.PRODUCT, product)
 baselines = c2.multiselect("Compare with", [m for m in methods if m != NETWORK], default=[SEASONAL_NAIVE],
                            format_func=label, key="w_eval_baselines")
-st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *baselines], model_name, level),
-                key="avp_chart")
+st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *baselines], model_name, level,
+                                           shown_as=names[product]), key="avp_chart")
 
 with st.expander("Error and coverage per product as a table"):
-    st.dataframe(export.metrics_table(evaluation, level), hide_index=True)
+    st.dataframe(export.metrics_table(evaluation, level, catalog), hide_index=True)
 
 st.subheader("Rolling backtest: is one month deciding?")
 if trained.backtest is not None:

@@ -3,6 +3,7 @@ forecast band, CSV downloads."""
 import streamlit as st
 
 from forecaster import ForecasterError
+from forecaster.data.catalog import display_names
 from forecaster.io import charts
 from forecaster.results.forecasting import MAX_HORIZON, with_intervals
 from forecaster.text import markdown
@@ -15,6 +16,8 @@ st.title("Forecast")
 job, trained = jobs.require_trained()
 
 panel = job.panel
+catalog = jobs.catalog_of(job)
+names = display_names(trained.products, catalog)  # "NAME (code)" where the file names its products
 top = st.columns([1, 3])
 horizon = top[0].number_input("Days to forecast", 1, MAX_HORIZON, int(state.get(state.HORIZON)), key="w_horizon",
                               help="1 = tomorrow only. Further days feed each day's forecast back in, so their "
@@ -60,13 +63,16 @@ else:
 
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("Download forecast CSV",
-                   results.forecast_csv(f"{job.job_id}-{horizon}-{options.level}-{options.service_level}", fc),
-                   file_name=f"forecast_{first:%Y-%m-%d}_{int(horizon)}d.csv", mime="text/csv",
+                   results.forecast_csv(f"{job.job_id}-{horizon}-{options.level}-{options.service_level}", fc, catalog),
+                   file_name=results.download_name("forecast", job.label, f"{first:%Y-%m-%d}_{int(horizon)}d"),
+                   mime="text/csv",
                    icon=":material/download:", type="primary", key="dl_forecast",
-                   help="Columns: date, product, forecast, lower, median, upper, order_quantity, closed, level, "
-                        "service_level (one row per product and day).")
-d2.download_button("Download accuracy CSV", results.metrics_csv(job.job_id, evaluation, options.level),
-                   file_name="accuracy_per_product.csv", mime="text/csv", icon=":material/download:",
+                   help="Columns: date, product (and its name and key columns where the file has them), forecast, "
+                        "lower, median, upper, order_quantity, closed, level, service_level (one row per product "
+                        "and day).")
+d2.download_button("Download accuracy CSV", results.metrics_csv(job.job_id, evaluation, options.level, catalog),
+                   file_name=results.download_name("accuracy", job.label), mime="text/csv",
+                   icon=":material/download:",
                    key="dl_metrics", help="One row per product: the model's and each baseline's error, interval "
                                           "coverage and interval score on the test days.")
 
@@ -80,12 +86,14 @@ if day in closed_reasons:
 left, right = st.columns([3, 2])
 with left:
     table = charts.forecast_day_table(fc, day)
+    table["product"] = table["product"].map(names)
     st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 560),
                  column_config={"product": st.column_config.TextColumn("Product"),
                                 **{c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.1f")
                                    for c in table.columns[1:]}})
 with right:
-    st.plotly_chart(charts.forecast_bar(fc[fc["date"] == day], top_n=30), key="forecast_bar")
+    st.plotly_chart(charts.forecast_bar(fc[fc["date"] == day].assign(product=lambda t: t["product"].map(names)),
+                                        top_n=30), key="forecast_bar")
 
 st.subheader("Totals for a lead time")
 total_days = st.number_input("Days to cover (lead time plus review period)", 1, MAX_HORIZON,
@@ -105,13 +113,15 @@ if "lower" in total:
                "daily forecasts, not by adding up daily ranges (which would overstate them).")
 else:
     st.caption(f"Totals for {period} (no range: this model has no calibration).")
-shown = charts.totals_display(total)
+shown = charts.totals_display(total.assign(product=total["product"].map(names)))
 st.dataframe(shown, hide_index=True, height=min(38 + 35 * len(total), 420),
              column_config={"product": st.column_config.TextColumn("Product"),
                             **{c: st.column_config.NumberColumn(c, format="%.1f") for c in shown.columns[1:]}})
 st.download_button("Download totals CSV",
-                   results.totals_csv(f"{job.job_id}-{total_days}-{options.level}-{options.service_level}", total),
-                   file_name=f"totals_{int(total_days)}d.csv", mime="text/csv", icon=":material/download:",
+                   results.totals_csv(f"{job.job_id}-{total_days}-{options.level}-{options.service_level}", total,
+                                      catalog),
+                   file_name=results.download_name("totals", job.label, f"{int(total_days)}d"), mime="text/csv",
+                   icon=":material/download:",
                    key="dl_totals", help="Columns: product, first_day, last_day, days, forecast, lower, median, upper, "
                                          "order_quantity, level, service_level.")
 
@@ -120,7 +130,7 @@ products = trained.products
 chosen = state.get(state.PRODUCT)
 c1, c2 = st.columns([2, 1])
 product = c1.selectbox("Product", products, index=products.index(chosen) if chosen in products else 0,
-                       key="w_fc_product")
+                       key="w_fc_product", format_func=names.get, help="Type a name or a code to search.")
 state.put(state.PRODUCT, product)
 shown = c2.slider("Days of history to show", 14, min(365, len(panel)), min(90, len(panel)), key="w_fc_days")
-st.plotly_chart(charts.history_and_forecast(panel, fc, product, shown), key="history_forecast")
+st.plotly_chart(charts.history_and_forecast(panel, fc, product, shown, shown_as=names[product]), key="history_forecast")

@@ -18,10 +18,11 @@ if ds is None and job is None:
     st.page_link("pages/home.py", label="Or use the demo data on Home", icon=":material/home:")
     st.stop()
 
-panel = None
+panel = catalog = None
 if ds is not None:
     try:
-        panel = cached.current_ingest().panel
+        ingested = cached.current_ingest()
+        panel, catalog = ingested.panel, ingested.catalog
     except DataError as exc:
         st.error(f"The current data cannot be read: {markdown(exc)}")
         st.page_link("pages/data.py", label="Fix the column choices on the Data page", icon=":material/upload_file:")
@@ -39,7 +40,7 @@ if panel is not None:
         state.set_config(new_config)
         try:
             job = jobs.start(panel, new_config, label=ds.name,
-                             meta={"dataset": ds, "ingest": state.ingest_options()})
+                             meta={"dataset": ds, "ingest": state.ingest_options(), "catalog": catalog})
         except ForecasterError as exc:
             st.error(markdown(exc))
         else:

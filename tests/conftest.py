@@ -80,3 +80,22 @@ def trained_small(one_torch_thread, small_panel):
     from forecaster import fit
 
     return fit(small_panel, TINY)
+
+
+def invoice_log(days: int = 70, seed: int = 0) -> bytes:
+    """An invoice log shaped like UCI Online Retail: codes, descriptions (one code with a second spelling on a
+    few rows), a country shared by every product, prices and customers."""
+    rng = np.random.default_rng(seed)
+    items = {"22960": "JAM MAKING SET WITH JARS", "85123A": "WHITE HANGING HEART T-LIGHT HOLDER",
+             "47566": "PARTY BUNTING", "21212": "PACK OF 72 RETROSPOT CAKE CASES"}
+    rows = []
+    for day in pd.date_range("2011-01-03", periods=days, freq="D"):
+        for code, name in items.items():
+            for _ in range(rng.integers(1, 4)):
+                spelled = "JAM MAKING SET W JARS" if code == "22960" and rng.random() < 0.05 else name
+                rows.append((f"{rng.integers(500000, 600000)}", code, spelled, int(rng.integers(1, 13)),
+                             f"{day:%Y-%m-%d} {rng.integers(8, 18):02d}:{rng.integers(0, 60):02d}:00",
+                             f"{rng.uniform(0.5, 5):.2f}", f"{rng.integers(12000, 18000)}.0", "United Kingdom"))
+    table = pd.DataFrame(rows, columns=["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                                        "UnitPrice", "CustomerID", "Country"])
+    return table.to_csv(index=False).encode()

@@ -165,6 +165,11 @@ def sidebar_progress(job_id: str) -> None:
         st.rerun()
 
 
+def catalog_of(job: TrainingJob) -> pd.DataFrame | None:
+    """The product names and key columns of the data ``job`` trained on (None: the file had neither)."""
+    return job.meta.get("catalog")
+
+
 def require_trained():
     """The session's current job and its trained model, or stop the page with a pointer to what fixes it."""
     job = current()

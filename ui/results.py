@@ -2,6 +2,8 @@
 job id, and the training device. Imported by the Train, Evaluate and Forecast pages only: it brings torch."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -40,18 +42,26 @@ def totals_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, days
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def totals_csv(key: str, _totals: pd.DataFrame) -> bytes:
-    return export.to_csv_bytes(export.totals_table(_totals))
+def totals_csv(key: str, _totals: pd.DataFrame, _catalog: pd.DataFrame | None = None) -> bytes:
+    return export.to_csv_bytes(export.totals_table(_totals, _catalog))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def forecast_csv(key: str, _forecast: pd.DataFrame) -> bytes:
-    return export.to_csv_bytes(export.forecast_table(_forecast))
+def forecast_csv(key: str, _forecast: pd.DataFrame, _catalog: pd.DataFrame | None = None) -> bytes:
+    return export.to_csv_bytes(export.forecast_table(_forecast, _catalog))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def metrics_csv(key: str, _evaluation: Evaluation, level: float) -> bytes:
-    return export.to_csv_bytes(export.metrics_table(_evaluation, level))
+def metrics_csv(key: str, _evaluation: Evaluation, level: float, _catalog: pd.DataFrame | None = None) -> bytes:
+    return export.to_csv_bytes(export.metrics_table(_evaluation, level, _catalog))
+
+
+def download_name(kind: str, dataset: str, suffix: str = "") -> str:
+    """A download's file name that says what it holds and from which data: letters, digits, - and _ only
+    (a dataset's name is user text; it never becomes a path, here or in the browser)."""
+    stem = re.sub(r"(?i)\.(csv|txt|tsv)(\.gz)?$|\.gz$", "", dataset)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:40]
+    return "_".join(p for p in (kind, stem or "data", suffix) if p) + ".csv"
 
 
 def overall_table(overall: pd.DataFrame, model_name: str) -> pd.DataFrame:

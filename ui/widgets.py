@@ -18,6 +18,7 @@ from forecaster.labels import AUTO, label
 FORMAT_LABELS = {"auto": "Detect automatically", "long": "Long: one row per date and product",
                  "wide": "Wide: one column per product", "transactions": "Transactions: one row per sale"}
 DETECT = "__detect__"
+NO_NAME = "__none__"  # the name column chosen as none (codes only)
 DAYFIRST = {"Detect automatically": None, "Day first (31/01/2024)": True, "Month first (01/31/2024)": False}
 
 
@@ -117,6 +118,8 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
     _seed("w_ingest_date", current.date_col if current.date_col in columns else DETECT)
     _seed("w_ingest_products", [c for c in current.product_cols if c in columns])
     _seed("w_ingest_quantity", current.quantity_col if current.quantity_col in columns else DETECT)
+    _seed("w_ingest_name", NO_NAME if current.name_col == "" else current.name_col if current.name_col in columns
+          else DETECT)
     _seed("w_ingest_dayfirst", next(k for k, v in DAYFIRST.items() if v == current.dayfirst))
     _seed("w_ingest_returns", current.keep_returns)
     _seed("w_ingest_extremes", current.keep_extremes)
@@ -138,9 +141,14 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
             help=ingest_help("product_cols"))
         quantity = st.selectbox(
             "Quantity column", [DETECT, *columns], key="w_ingest_quantity",
-            format_func=lambda c: (f"Detect (now: {detected.quantity_col or 'none, each row counts as one unit'})"
+            format_func=lambda c: (f"Detect (now: {detected.quantity_col or _no_quantity(detected)})"
                                    if c == DETECT else c),
             help=ingest_help("quantity_col"))
+        name = st.selectbox(
+            "Name column", [DETECT, NO_NAME, *columns], key="w_ingest_name",
+            format_func=lambda c: (f"Detect (now: {detected.name_col or 'none'})" if c == DETECT
+                                   else "None (codes only)" if c == NO_NAME else c),
+            help=ingest_help("name_col"))
         keep_returns = st.checkbox("Keep returns (negative quantities)", key="w_ingest_returns",
                                    help=ingest_help("keep_returns"))
         keep_extremes = st.checkbox("Keep extreme days as they are", key="w_ingest_extremes",
@@ -148,8 +156,15 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
     encoding = encoding_choice(current).encoding
     return IngestOptions(format=fmt, date_col=None if date_col == DETECT else date_col,
                          product_cols=tuple(product_cols), quantity_col=None if quantity == DETECT else quantity,
+                         name_col=None if name == DETECT else "" if name == NO_NAME else name,
                          dayfirst=DAYFIRST[dayfirst], keep_returns=bool(keep_returns),
                          keep_extremes=bool(keep_extremes), max_products=current.max_products, encoding=encoding)
+
+
+def _no_quantity(detected: ColumnMapping) -> str:
+    if detected.format == "wide":
+        return "none, each product column holds its units"
+    return "none, each row counts as one unit"
 
 
 def interval_controls(current: IntervalOptions, service_level: bool = True) -> IntervalOptions:

@@ -59,6 +59,7 @@ class ColumnMapping:
     date_col: str
     product_cols: tuple[str, ...]
     quantity_col: str | None = None
+    name_col: str | None = None  # each product's name (a long file or log): shown beside its code
     # set when the shape was a close call: what else the file could be, for the Data page and the CLI
     doubt: str = ""
 
@@ -67,7 +68,8 @@ class ColumnMapping:
             return f"wide: dates in '{self.date_col}', {len(self.product_cols)} product columns"
         qty = f"quantity in '{self.quantity_col}'" if self.quantity_col else "each row counts as one unit"
         key = " + ".join(f"'{c}'" for c in self.product_cols)
-        return f"{self.format}: dates in '{self.date_col}', products in {key}, {qty}"
+        names = f", names in '{self.name_col}'" if self.name_col else ""
+        return f"{self.format}: dates in '{self.date_col}', products in {key}{names}, {qty}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ class IngestReport:
 class IngestResult:
     panel: pd.DataFrame
     report: IngestReport
+    # one row per product (the panel's columns, in order): its name where the file has a name column, and
+    # the columns of a key of several (store, item); no columns when the file has neither
+    catalog: pd.DataFrame | None = None
 
 
 # what one file may be: past these a file is refused with the limit named, before it can fill the memory
@@ -501,7 +506,66 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
     fmt = options.format
     if fmt == "auto":
         fmt = "transactions" if (_has_time_of_day(df[date_col]) or quantity_col is None) else "long"
-    return ColumnMapping(fmt, date_col, product_cols, quantity_col)
+    rest = [c for c in others if c not in product_cols and c != quantity_col]
+    return ColumnMapping(fmt, date_col, product_cols, quantity_col, _name_column(df, rest, product_cols, options))
+
+
+_NAME_HINTS = {"description": 10, "productname": 10, "itemname": 10, "productdescription": 10, "name": 9,
+               "desc": 8, "title": 7, "label": 6}
+NAME_SAMPLE = 200_000  # rows a name column is judged on
+NAME_AGREEMENT = 0.9  # a name column: this share of rows carries their product's usual name, and as big a
+# share of products have a usual name of their own
+
+
+def _name_column(df: pd.DataFrame, candidates: list[str], product_cols: tuple[str, ...],
+                 options: IngestOptions) -> str | None:
+    """The column naming each product: the user's choice ("" for none), else the best-named text column
+    that maps onto the product key (each product mostly one name, names telling products apart)."""
+    if options.name_col is not None:
+        if options.name_col == "":
+            return None
+        _check_columns(df, [options.name_col])
+        if options.name_col in product_cols or options.name_col == options.date_col \
+                or options.name_col == options.quantity_col:
+            raise DataError(f"The name column {options.name_col!r} is also chosen for another role; a name needs "
+                            "its own column.")
+        return options.name_col
+    head = df.head(NAME_SAMPLE)
+    texts = [c for c in candidates if _numeric_share(head[c], _sep(df)) < 0.5 and not _looks_like_dates(head[c])
+             and _norm(c) not in _CALENDAR_HELPERS]
+    if not texts:
+        return None
+    # a key of several columns (store, item): a name names the item, shared by its stores
+    key = product_key(head, product_cols[-1:])
+    texts.sort(key=lambda c: -max([w for h, w in _NAME_HINTS.items() if h in _norm(c)], default=0))
+    return next((c for c in texts if _names_fit(key, head[c])), None)
+
+
+def _names_fit(key: pd.Series, names: pd.Series) -> bool:
+    """Whether ``names`` names the products of ``key``: NAME_AGREEMENT of the rows carry their product's most
+    frequent name, and as big a share of the products have a most frequent name no other product has."""
+    usual = usual_names(key, names)
+    if len(usual) < 2:
+        return False
+    pairs = pd.DataFrame({"p": key, "n": names.astype("string").str.strip()}).dropna()
+    agree = float((pairs["n"].to_numpy() == usual.reindex(pairs["p"]).to_numpy()).mean()) if len(pairs) else 0.0
+    return agree >= NAME_AGREEMENT and usual.nunique() >= NAME_AGREEMENT * len(usual)
+
+
+def usual_names(key: pd.Series, names: pd.Series) -> pd.Series:
+    """Each product's most frequent non-empty name (product -> name); ties go to the name seen first."""
+    pairs = pd.DataFrame({"p": key, "n": names.astype("string").str.strip()}).dropna()
+    pairs = pairs[pairs["n"] != ""]
+    counts = pairs.groupby(["p", "n"], sort=False).size().rename("count").reset_index()
+    counts = counts.sort_values("count", ascending=False, kind="stable").drop_duplicates("p")
+    return pd.Series(counts["n"].to_numpy(dtype=object), index=counts["p"].to_numpy(dtype=object), name="name")
+
+
+def product_key(df: pd.DataFrame, product_cols: tuple[str, ...]) -> pd.Series:
+    """Each row's product: its product column (spaces around it trimmed), or the columns of a key of several
+    joined by " / " (store / item)."""
+    parts = [df[c].astype("string").str.strip() for c in product_cols]
+    return parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=" / ")
 
 
 def _detect_product_cols(df: pd.DataFrame, others: list[str], options: IngestOptions) -> tuple[str, ...]:
@@ -730,6 +794,7 @@ class _RowCounts:
     no_product: int = 0
     no_quantity: int = 0
     notes: list[str] = field(default_factory=list)
+    catalog: pd.DataFrame | None = None  # names and key columns per product (a long file or log)
 
     def returns(self, negative: int, keep: bool) -> None:
         if keep:
@@ -842,13 +907,15 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     daily.columns = pd.Index([str(c) for c in daily.columns], name="product")
     daily = daily[sorted(daily.columns, key=_natural_key)]
     daily, extremes = _handle_extremes(daily, options.keep_extremes, counts)
+    catalog = (counts.catalog.reindex(daily.columns) if counts.catalog is not None
+               else pd.DataFrame(index=daily.columns))
     report = IngestReport(
         mapping=mapping, rows_read=len(df), rows_used=counts.rows_used, returns_dropped=counts.returns_dropped,
         returns_kept=counts.returns_kept, rows_without_product=counts.no_product,
         rows_without_quantity=counts.no_quantity, dayfirst=dayfirst, products=daily.shape[1], days=len(full),
         start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes),
         extremes=extremes)
-    return IngestResult(daily, report)
+    return IngestResult(daily, report, catalog)
 
 
 def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
@@ -881,13 +948,9 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
                 counts: _RowCounts) -> pd.DataFrame:
     """A long file or transaction log summed per day and product (rows without a product or quantity are
     skipped and reported; without a quantity column each row is one unit)."""
+    product = product_key(df, mapping.product_cols)
     if len(mapping.product_cols) == 1:
-        typed = df[mapping.product_cols[0]].astype("string")
-        product = typed.str.strip()
-        _note_trimmed_names(typed, product, counts)
-    else:
-        parts = [df[c].astype("string").str.strip() for c in mapping.product_cols]
-        product = parts[0].str.cat(parts[1:], sep=" / ")
+        _note_trimmed_names(df[mapping.product_cols[0]].astype("string"), product, counts)
     missing_product = product.isna() | (product == "")
     qty = (_numbers(df[mapping.quantity_col], "Quantity column", _sep(df), counts.notes) if mapping.quantity_col
            else pd.Series(1.0, index=df.index))
@@ -913,10 +976,24 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     day_codes, days = pd.factorize(dates[keep_np], sort=True)
     product_codes, names = pd.factorize(product[keep_np])
     check_panel_size(days[0], days[-1], len(names))  # before the grid
+    counts.catalog = _catalog(df[keep_np], product[keep_np], mapping)
     cells = day_codes.astype(np.int64) * len(names) + product_codes
     sums = np.bincount(cells, weights=qty[keep_np].to_numpy(dtype=np.float64), minlength=len(days) * len(names))
     return pd.DataFrame(sums.reshape(len(days), len(names)), index=pd.DatetimeIndex(days, name="date"),
                         columns=pd.Index(np.asarray(names, dtype=object), name="product"))
+
+
+def _catalog(rows: pd.DataFrame, product: pd.Series, mapping: ColumnMapping) -> pd.DataFrame:
+    """One row per product: the key's columns when there are several (each product's first row), and its
+    usual name when the file has a name column."""
+    first = ~product.duplicated().to_numpy()
+    catalog = pd.DataFrame(index=pd.Index(product[first].to_numpy(dtype=object), name="product"))
+    if len(mapping.product_cols) > 1:
+        for c in mapping.product_cols:
+            catalog[c] = rows[c].astype("string").str.strip()[first].to_numpy(dtype=object)
+    if mapping.name_col:
+        catalog["name"] = usual_names(product, rows[mapping.name_col]).reindex(catalog.index)
+    return catalog
 
 
 def _note_trimmed_names(typed: pd.Series, trimmed: pd.Series, counts: "_RowCounts") -> None:

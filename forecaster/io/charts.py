@@ -120,8 +120,10 @@ def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
 
 def actual_vs_predicted(evaluation: Evaluation, product: str,
                         methods: Iterable[str] = (NETWORK, SEASONAL_NAIVE),
-                        network_label: str = label(NETWORK), level: float = DEFAULT_LEVEL) -> go.Figure:
-    """Actual daily demand of one product over the test span next to each method's prediction, with the
+                        network_label: str = label(NETWORK), level: float = DEFAULT_LEVEL,
+                        shown_as: str | None = None) -> go.Figure:
+    """Actual daily demand of one product (titled ``shown_as``, its name and code, or the code) over the test
+    span next to each method's prediction, with the
     model's central ``level`` interval as a band when it has one."""
     methods = list(methods)
     col = evaluation.products.index(product)
@@ -142,7 +144,7 @@ def actual_vs_predicted(evaluation: Evaluation, product: str,
     bounds = evaluation.bounds(NETWORK, level) if NETWORK in methods else None
     if bounds is not None:
         _band(fig, evaluation.dates, bounds[0][:, col], bounds[1][:, col], f"{level:.0%} interval ({network_label})")
-    return _style(fig, f"{plotly(product)}: actual vs predicted on the test days", height=380)
+    return _style(fig, f"{plotly(shown_as or product)}: actual vs predicted on the test days", height=380)
 
 
 def _band(fig: go.Figure, dates, lower, upper, name: str) -> None:
@@ -239,8 +241,9 @@ def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
 
 
 def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: str,
-                         history_days: int = 90) -> go.Figure:
-    """One product's recent daily demand and its forecast in one chart."""
+                         history_days: int = 90, shown_as: str | None = None) -> go.Figure:
+    """One product's recent daily demand and its forecast in one chart (titled ``shown_as``, its name and
+    code, or the code)."""
     hist = panel[product].iloc[-history_days:]
     fc = forecast[forecast["product"] == product].sort_values("date")
     frame = pd.concat([
@@ -265,7 +268,7 @@ def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: s
                         f"({forecast.attrs.get('service_level', 0.9):.0%} service level)",
                         marker=dict(symbol="line-ew-open", size=16, color="#1d3557", line=dict(width=2)))
     fig.add_vline(x=hist.index[-1], line_dash="dot", line_color="grey")
-    return _style(fig, f"{plotly(product)}: last {len(hist)} days and the forecast", height=380)
+    return _style(fig, f"{plotly(shown_as or product)}: last {len(hist)} days and the forecast", height=380)
 
 
 def coverage_per_product(per_product: pd.DataFrame, level: float, top_n: int | None = None) -> go.Figure:

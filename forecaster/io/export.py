@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import pandas as pd
 
+from ..data.catalog import with_catalog
 from ..errors import ForecasterError
 
 if TYPE_CHECKING:
@@ -40,18 +41,19 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     return safe_frame(df).to_csv(index=False, date_format="%Y-%m-%d", float_format="%.4f").encode("utf-8")
 
 
-def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
-    """date, product, forecast and, with intervals, lower, median, upper, order_quantity and the level and
-    service level they were drawn at (as columns, so every row says what its range means)."""
+def forecast_table(forecast: pd.DataFrame, catalog: pd.DataFrame | None = None) -> pd.DataFrame:
+    """date, product (with the catalog's key columns and name, :func:`~forecaster.data.catalog.with_catalog`),
+    forecast and, with intervals, lower, median, upper, order_quantity and the level and service level they
+    were drawn at (as columns, so every row says what its range means)."""
     columns = ["date", "product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity", "closed")
                                                  if c in forecast.columns]
-    return _with_levels(forecast[columns].copy(), forecast)
+    return with_catalog(_with_levels(forecast[columns].copy(), forecast), catalog)
 
 
-def totals_table(totals: pd.DataFrame) -> pd.DataFrame:
-    """product, first_day, last_day, days, forecast and, with a range, lower, median, upper, order_quantity
-    (the order-up-to level) and the level and service level they were drawn at."""
-    return _with_levels(totals.copy(), totals)
+def totals_table(totals: pd.DataFrame, catalog: pd.DataFrame | None = None) -> pd.DataFrame:
+    """product (with the catalog's columns), first_day, last_day, days, forecast and, with a range, lower,
+    median, upper, order_quantity (the order-up-to level) and the level and service level they were drawn at."""
+    return with_catalog(_with_levels(totals.copy(), totals), catalog)
 
 
 def _with_levels(table: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
@@ -61,9 +63,11 @@ def _with_levels(table: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def metrics_table(evaluation: Evaluation, level: float | None = None) -> pd.DataFrame:
-    """One row per product: the network's MAE, each baseline's, whether the network beat them, and each
-    method's interval coverage and interval score at ``level`` (default 0.8) on the test days."""
+def metrics_table(evaluation: Evaluation, level: float | None = None, catalog: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+    """One row per product (with the catalog's columns): the network's MAE, each baseline's, whether the
+    network beat them, and each method's interval coverage and interval score at ``level`` (default 0.8) on
+    the test days."""
     from ..model.intervals import DEFAULT_LEVEL
     from ..results.metrics import coverage, interval_score
 
@@ -76,7 +80,7 @@ def metrics_table(evaluation: Evaluation, level: float | None = None) -> pd.Data
             table[f"interval_score_{method}"] = interval_score(evaluation.actual, *bounds, alpha=1 - level, axis=0)
     if any(c.startswith("coverage_") for c in table.columns):
         table["interval_level"] = level
-    return table
+    return with_catalog(table, catalog)
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:

@@ -565,3 +565,67 @@ def test_a_cookie_less_browser_pastes_its_csv_instead_of_an_upload_streamlit_wou
 def test_a_browser_with_its_cookie_gets_the_uploader():
     at = new_app().switch_page("pages/data.py").run()
     assert at.get("file_uploader") and not at.get("text_area")
+
+
+# --- product names (issue 25) -------------------------------------------------------------------------
+def _named_app(data: bytes, name: str):
+    """Data loaded the way the Data page loads it, then a tiny model trained through the Train form."""
+    at = with_data(data, name)
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and not at.error
+    return at
+
+
+def test_names_show_beside_codes_on_every_page_and_in_every_csv():
+    from conftest import invoice_log
+
+    at = _named_app(invoice_log(days=90), "invoices.csv")
+    text = all_text(at)
+    assert "names in 'Description'" in text
+    assert any("JAM MAKING SET WITH JARS (22960)" in str(c) for c in at.dataframe[0].value.columns)
+    at = train(at, w_seed=4242)
+    for page in ("pages/evaluate.py", "pages/forecast.py"):
+        at.switch_page(page).run()
+        assert not at.exception and not at.error, page
+        key = "w_eval_product" if page.endswith("evaluate.py") else "w_fc_product"
+        assert "JAM MAKING SET WITH JARS (22960)" in at.selectbox(key=key).options
+        at.selectbox(key=key).set_value("22960").run()
+        assert any(t.startswith("JAM MAKING SET WITH JARS (22960)") for t in chart_titles(at)), page
+    assert "JAM MAKING SET WITH JARS (22960)" in set(at.dataframe[0].value["product"])
+    forecast_csv = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")), dtype={"product": str})
+    assert list(forecast_csv.columns[:3]) == ["date", "product", "name"]
+    assert forecast_csv.set_index("product").loc["22960", "name"] == "JAM MAKING SET WITH JARS"
+    for key in ("dl_metrics", "dl_totals"):
+        table = pd.read_csv(io.BytesIO(served_bytes(at, key)), dtype={"product": str})
+        assert "name" in table.columns and "PARTY BUNTING" in set(table["name"]), key
+    assert results_download_name("accuracy", "invoices.csv") == "accuracy_invoices.csv"
+
+
+def results_download_name(kind: str, dataset: str, suffix: str = "") -> str:
+    from ui.results import download_name
+
+    return download_name(kind, dataset, suffix)
+
+
+def test_download_names_say_what_and_which_data_and_never_carry_a_path():
+    assert results_download_name("forecast", "../../etc/passwd", "2024-01-01_7d") == "forecast_etc_passwd_2024-01-01_7d.csv"
+    assert results_download_name("totals", "=cmd|' /C calc'!A0.csv") == "totals_cmd_C_calc_A0.csv"
+    assert results_download_name("accuracy", "....") == "accuracy_data.csv"
+
+
+def test_a_key_of_two_columns_shows_and_exports_both_columns():
+    rows = [(f"{day:%Y-%m-%d}", store, item, (d * 7 + len(store + item)) % 9)
+            for d, day in enumerate(pd.date_range("2024-01-01", periods=90)) for store in ("CA_1", "TX_2")
+            for item in ("FOODS_1", "HOBBY_9")]
+    data = pd.DataFrame(rows, columns=["date", "store_id", "item_id", "qty"]).to_csv(index=False).encode()
+    at = _named_app(data, "stores.csv")
+    at.session_state["ingest_options"] = at.session_state["ingest_options"].__class__(
+        product_cols=("store_id", "item_id"))
+    at.run()
+    assert not at.exception and not at.error
+    at = train(at, w_seed=4343)
+    at.switch_page("pages/forecast.py").run()
+    assert not at.exception and not at.error
+    table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")))
+    assert list(table.columns[:4]) == ["date", "product", "store_id", "item_id"]
+    assert set(table["store_id"]) == {"CA_1", "TX_2"} and set(table["item_id"]) == {"FOODS_1", "HOBBY_9"}
