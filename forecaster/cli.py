@@ -172,7 +172,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr))
     say(f"read {r.rows_read:,} rows: {r.mapping.describe()}; {r.products} products x {r.days} days "
         f"({r.start.date()} to {r.end.date()}), {r.returns_dropped} returns dropped")
-    for note in ((r.mapping.doubt,) if r.mapping.doubt else ()) + r.notes:
+    for note in ((r.mapping.doubt,) if r.mapping.doubt else ()) + r.notes + _non_sales_note(r):
         print("note:", note, file=sys.stderr)  # even with --quiet: a reading the user should check
     say(f"training {config.model} on {device_label(resolve_device(config.device))}")
 
@@ -199,6 +199,17 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     if a.save:
         say(f"saved to {save(trained, a.save)}")
     say(f"done in {time.perf_counter() - start:.1f}s")
+
+
+def _non_sales_note(report: Any) -> tuple[str, ...]:
+    """A line naming the codes whose lines were not sales (postage, fees, price 0), left out or kept."""
+    ex = report.excluded
+    if ex is None:
+        return ()
+    codes = ", ".join(map(repr, ex["product"].head(5))) + (" ..." if len(ex) > 5 else "")
+    what = "kept (--keep-non-sales)" if report.non_sales_kept else "left out (--keep-non-sales keeps them)"
+    return (f"{int(ex['rows'].sum()):,} line(s) that are not sales of a product were {what}: {codes} "
+            f"({ex['reason'].iloc[0]}, ...).",)
 
 
 def _print_evaluation(ev: Any, trained: Any, config: ForecastConfig, intervals: IntervalOptions,

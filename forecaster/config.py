@@ -114,6 +114,9 @@ class IngestOptions:
                                     "given.")
     keep_returns: bool = setting(False, "Keep negative quantities (returns, cancellations); by default they are "
                                  "dropped and counted.")
+    keep_non_sales: bool = setting(False, "Keep lines that are not sales of a product: postage, fees, manual and "
+                                   "discount lines (codes such as POST, DOT and C2, or names that say so, such as Manual) and lines "
+                                   "at price 0 (stock adjustments); by default they are listed and left out.")
     keep_extremes: bool = setting(False, "Keep days far beyond anything else their product sold (over 20 times "
                                   "its 99th percentile, at least 100 units: a typo, a stock adjustment); by "
                                   "default they are listed and replaced by the product's median for that weekday.")

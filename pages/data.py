@@ -93,6 +93,18 @@ st.caption(f"{report.rows_read:,} rows read, {report.rows_used:,} used."
            + (" Dates read day-first." if report.dayfirst else ""))
 for note in report.notes:
     st.warning(markdown(note))
+if report.excluded is not None:
+    what = "kept as you asked" if report.non_sales_kept else "left out"
+    with st.expander(f"Lines that are not sales, {what}: {len(report.excluded):,} code(s), "
+                     f"{int(report.excluded['rows'].sum()):,} line(s)", expanded=True):
+        st.caption("Postage, fees, manual and discount lines and lines at price 0 (stock adjustments) are not "
+                   "demand for a product. Keep them with 'Keep lines that are not sales' under how the file was read.")
+        st.dataframe(report.excluded.head(500), hide_index=True,
+                     column_config={"product": st.column_config.TextColumn("Code"),
+                                    "name": st.column_config.TextColumn("Name"),
+                                    "rows": st.column_config.NumberColumn("Lines", format="%d"),
+                                    "units": st.column_config.NumberColumn("Units", format="%.0f"),
+                                    "reason": st.column_config.TextColumn("Why")})
 if report.extremes is not None and not report.extremes.empty:
     with st.expander(f"Extreme days ({len(report.extremes):,})", expanded=len(report.extremes) <= 5):
         st.dataframe(report.extremes.sort_values("value", ascending=False).head(200).assign(

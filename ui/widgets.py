@@ -123,6 +123,7 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
     _seed("w_ingest_dayfirst", next(k for k, v in DAYFIRST.items() if v == current.dayfirst))
     _seed("w_ingest_returns", current.keep_returns)
     _seed("w_ingest_extremes", current.keep_extremes)
+    _seed("w_ingest_non_sales", current.keep_non_sales)
     detected_products = ", ".join(detected.product_cols[:3]) + (" …" if len(detected.product_cols) > 3 else "")
     c1, c2 = st.columns(2)
     with c1:
@@ -153,12 +154,15 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
                                    help=ingest_help("keep_returns"))
         keep_extremes = st.checkbox("Keep extreme days as they are", key="w_ingest_extremes",
                                     help=ingest_help("keep_extremes"))
+        keep_non_sales = st.checkbox("Keep lines that are not sales", key="w_ingest_non_sales",
+                                     help=ingest_help("keep_non_sales"))
     encoding = encoding_choice(current).encoding
     return IngestOptions(format=fmt, date_col=None if date_col == DETECT else date_col,
                          product_cols=tuple(product_cols), quantity_col=None if quantity == DETECT else quantity,
                          name_col=None if name == DETECT else "" if name == NO_NAME else name,
                          dayfirst=DAYFIRST[dayfirst], keep_returns=bool(keep_returns),
-                         keep_extremes=bool(keep_extremes), max_products=current.max_products, encoding=encoding)
+                         keep_extremes=bool(keep_extremes), keep_non_sales=bool(keep_non_sales),
+                         max_products=current.max_products, encoding=encoding)
 
 
 def _no_quantity(detected: ColumnMapping) -> str:

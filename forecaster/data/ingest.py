@@ -93,6 +93,10 @@ class IngestReport:
     # days far beyond anything else the product sold (:func:`extreme_days`): product, date, the value in the
     # file, and what the panel holds instead (the same value when they are kept)
     extremes: pd.DataFrame | None = None
+    # lines that are not sales of a product, per code: product, rows, units, reason (:func:`_not_sales`),
+    # left out of the panel unless kept (IngestOptions.keep_non_sales); None when there were none
+    excluded: pd.DataFrame | None = None
+    non_sales_kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -795,6 +799,7 @@ class _RowCounts:
     no_quantity: int = 0
     notes: list[str] = field(default_factory=list)
     catalog: pd.DataFrame | None = None  # names and key columns per product (a long file or log)
+    excluded: pd.DataFrame | None = None  # lines that are not sales, per product (kept or not)
 
     def returns(self, negative: int, keep: bool) -> None:
         if keep:
@@ -914,7 +919,7 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
         returns_kept=counts.returns_kept, rows_without_product=counts.no_product,
         rows_without_quantity=counts.no_quantity, dayfirst=dayfirst, products=daily.shape[1], days=len(full),
         start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes),
-        extremes=extremes)
+        extremes=extremes, excluded=counts.excluded, non_sales_kept=options.keep_non_sales)
     return IngestResult(daily, report, catalog)
 
 
@@ -964,12 +969,20 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
         counts.notes.append(f"{counts.no_quantity} row(s) with an empty quantity were skipped (rows "
                             f"{_rows(df.index[missing_qty.to_numpy()])}).")
     keep = ~missing_product & ~missing_qty
-    counts.returns(int(negative.sum()), options.keep_returns)
+    not_sale = _not_sales(df, mapping, product, qty, keep, counts)
+    if not options.keep_non_sales:
+        keep &= ~not_sale
+    counts.returns(int((negative & keep).sum()), options.keep_returns)
     if not options.keep_returns:
         keep &= ~negative
     keep_np = keep.to_numpy()
     counts.rows_used = int(keep_np.sum())
     if counts.rows_used == 0:
+        if counts.excluded is not None and not options.keep_non_sales:
+            raise DataError(f"No usable rows: every line that has a product and a quantity is not a sale "
+                            f"({len(counts.excluded):,} code(s) such as {counts.excluded['product'].iloc[0]!r}: "
+                            f"{counts.excluded['reason'].iloc[0]}), or is a return. If they are sales, keep them "
+                            "('Keep lines that are not sales' on the Data page, --keep-non-sales).")
         raise DataError("No usable rows: every row lacks a product or a quantity, or is a return.")
     # days and products as integer codes, summed into the grid by one bincount: a groupby over millions of
     # (date, name) pairs held them all as Python objects (a 135 MiB log peaked at 1.4 GB, now 0.8 GB)
@@ -981,6 +994,47 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     sums = np.bincount(cells, weights=qty[keep_np].to_numpy(dtype=np.float64), minlength=len(days) * len(names))
     return pd.DataFrame(sums.reshape(len(days), len(names)), index=pd.DatetimeIndex(days, name="date"),
                         columns=pd.Index(np.asarray(names, dtype=object), name="product"))
+
+
+# codes of lines that are not a product sold (the UCI invoice log's postage, carriage, commission and fees);
+# its one-letter codes (M Manual, D Discount) are found by their names: a product called "M" or "B" is common
+NON_PRODUCT_CODES = frozenset({"POST", "DOT", "C2", "CRUK", "BANK CHARGES", "AMAZONFEE"})
+# ... and names that say so
+NON_PRODUCT_NAME = re.compile(r"(?i)\b(?:postage|carriage|manual|discount|bank charges?|amazon fee|commission|"
+                              r"adjust(?:ment)?|bad debt)\b")
+
+
+def _price_column(df: pd.DataFrame, mapping: ColumnMapping) -> str | None:
+    """A column of unit prices beside the quantity (its name says price), if the file has one."""
+    roles = {mapping.date_col, mapping.quantity_col, mapping.name_col, *mapping.product_cols}
+    return next((c for c in df.columns if c not in roles and "price" in _norm(c)
+                 and _numeric_share(df[c].head(10_000), _sep(df)) >= 0.9), None)
+
+
+def _not_sales(df: pd.DataFrame, mapping: ColumnMapping, product: pd.Series, qty: pd.Series, usable: pd.Series,
+               counts: "_RowCounts") -> pd.Series:
+    """Rows that are not a product's sale: a code of NON_PRODUCT_CODES, a name matching NON_PRODUCT_NAME, or a
+    price of 0 (a stock adjustment). Returns the mask; the products they touch go to ``counts.excluded`` (code,
+    name, rows, units, reason), so the Data page can list them whether or not they are kept."""
+    code = product.str.upper().isin(NON_PRODUCT_CODES).fillna(False)
+    reason = pd.Series(pd.NA, index=df.index, dtype="string").mask(code, "a postage, carriage or fee code")
+    if mapping.name_col:
+        named = df[mapping.name_col].astype("string").str.contains(NON_PRODUCT_NAME).fillna(False) & reason.isna()
+        reason = reason.mask(named, "its name says it is not a product (postage, fee, manual, discount, adjustment)")
+    price_col = _price_column(df, mapping)
+    if price_col is not None:
+        free = (_numbers(df[price_col], "Price column", _sep(df)) == 0).fillna(False) & reason.isna()
+        reason = reason.mask(free, f"price 0 in '{price_col}' (a stock adjustment, not a sale)")
+    mask = reason.notna() & usable
+    if mask.any():
+        rows = pd.DataFrame({"product": product[mask], "units": qty[mask], "reason": reason[mask],
+                             "name": df[mapping.name_col][mask] if mapping.name_col else pd.NA})
+        table = rows.groupby("product", sort=False).agg(name=("name", "first"), rows=("units", "size"),
+                                                        units=("units", "sum"), reason=("reason", "first"))
+        if not mapping.name_col:
+            table = table.drop(columns="name")
+        counts.excluded = table.sort_values("rows", ascending=False).reset_index()
+    return mask
 
 
 def _catalog(rows: pd.DataFrame, product: pd.Series, mapping: ColumnMapping) -> pd.DataFrame:

@@ -629,3 +629,32 @@ def test_a_key_of_two_columns_shows_and_exports_both_columns():
     table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")))
     assert list(table.columns[:4]) == ["date", "product", "store_id", "item_id"]
     assert set(table["store_id"]) == {"CA_1", "TX_2"} and set(table["item_id"]) == {"FOODS_1", "HOBBY_9"}
+
+
+def test_the_data_page_lists_lines_that_are_not_sales_and_keeps_them_when_asked():
+    from conftest import invoice_log
+
+    log = pd.read_csv(io.BytesIO(invoice_log(days=60)), dtype=str)
+    extra = pd.DataFrame([["600001", "POST", "POSTAGE", "1", "2011-01-05 10:00:00", "18.00", "1.0", "France"],
+                          ["600002", "M", "Manual", "1", "2011-01-06 10:00:00", "500.00", "2.0", "UK"]],
+                         columns=log.columns)
+    at = _named_app(pd.concat([log, extra]).to_csv(index=False).encode(), "invoices.csv")
+    assert "Lines that are not sales, left out: 2 code(s)" in " ".join(e.proto.label for e in at.get("expander"))
+    listed = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert set(listed["product"]) == {"POST", "M"}
+    assert not any("POST" in str(c) for c in at.dataframe[-2].value.columns)  # not in the daily table
+    at.checkbox(key="w_ingest_non_sales").check().run()
+    assert not at.exception and not at.error
+    assert "kept as you asked" in " ".join(e.proto.label for e in at.get("expander"))
+
+
+def test_a_catalog_where_every_line_is_excluded_says_so_on_every_page():
+    rows = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice\n" + "".join(
+        f"5{d:05d},{code},{name},1,2011-01-{d:02d} 10:00,{price}\n" for d in range(1, 29)
+        for code, name, price in (("POST", "POSTAGE", "18"), ("DOT", "DOTCOM POSTAGE", "3")))
+    at = with_data(rows.encode(), "fees.csv")
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, page
+    at.switch_page("pages/data.py").run()
+    assert any("is not a sale" in shown(e.value) and "keep-non-sales" in shown(e.value) for e in at.error)

@@ -65,3 +65,46 @@ def test_names_in_a_csv_are_neutralised_like_every_cell_and_missing_products_sta
     text = to_csv_bytes(table).decode()
     assert "'=HYPERLINK" in text and "\nc,," in text.replace("\r", "")
     assert with_catalog(table, None) is table
+
+
+def _with_non_sales(days: int = 40) -> bytes:
+    log = pd.read_csv(io.BytesIO(invoice_log(days=days)), dtype=str)
+    extra = pd.DataFrame([["600001", "POST", "POSTAGE", "1", "2011-01-05 10:00:00", "18.00", "12345.0", "France"],
+                          ["600002", "M", "Manual", "1", "2011-01-06 10:00:00", "500.00", "12346.0", "United Kingdom"],
+                          ["600004", "90001", "DISCOUNT line", "1", "2011-01-08 10:00:00", "5.00", "", "United Kingdom"],
+                          ["600003", "22960", "JAM MAKING SET WITH JARS", "5568", "2011-01-07 10:00:00", "0", "",
+                           "United Kingdom"]], columns=log.columns)
+    return pd.concat([log, extra]).to_csv(index=False).encode()
+
+
+def test_postage_manual_discount_and_zero_price_lines_are_listed_and_left_out_unless_kept():
+    """Issue 25: 'M' (Manual) was the worst product on Evaluate, POST was forecast like an item, and a stock
+    adjustment at price 0 counted as 5,568 units sold in a day."""
+    result = load_panel(_with_non_sales())
+    excluded = result.report.excluded.set_index("product")
+    assert set(excluded.index) == {"POST", "M", "90001", "22960"}
+    assert "price 0" in excluded.loc["22960", "reason"] and excluded.loc["22960", "units"] == 5568
+    assert "name says" in excluded.loc["90001", "reason"] and excluded.loc["M", "name"] == "Manual"
+    assert not {"POST", "M", "90001"} & set(result.panel.columns)
+    assert result.panel["22960"].max() < 100  # the adjustment is not a day's sales
+    kept = load_panel(_with_non_sales(), IngestOptions(keep_non_sales=True))
+    assert {"POST", "M", "90001"} <= set(kept.panel.columns)
+    assert "22960" in set(kept.report.extremes["product"])  # kept, it is the extreme day it looks like
+    assert kept.report.non_sales_kept and kept.report.excluded is not None
+
+
+def test_a_file_of_nothing_but_non_sales_is_refused_naming_them_and_how_to_keep_them():
+    rows = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice\n" + "".join(
+        f"5{d:05d},{code},{name},1,2011-01-{d:02d} 10:00,{price}\n" for d in range(1, 29)
+        for code, name, price in (("POST", "POSTAGE", "18"), ("M", "Manual", "3")))
+    with pytest.raises(DataError, match="not a sale .*'POST'.*keep-non-sales"):
+        load_panel(rows.encode())
+    assert load_panel(rows.encode(), IngestOptions(keep_non_sales=True)).panel.shape[1] == 2
+
+
+def test_a_real_product_whose_name_merely_contains_such_letters_is_kept():
+    rows = "date,product,description,qty\n" + "".join(
+        f"2024-01-{d:02d},{code},{name},2\n" for d in range(1, 29)
+        for code, name in (("C1", "COFFEE MUG"), ("P2", "POSTCARD SET"), ("MM", "MANUALLY GROUND PEPPER")))
+    result = load_panel(rows.encode())
+    assert result.report.excluded is None and result.panel.shape[1] == 3

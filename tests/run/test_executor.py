@@ -360,9 +360,10 @@ import os, signal, sys, time
 sys.path.insert(0, sys.argv[1])
 from forecaster.run.executor import ProcessExecutor
 executor = ProcessExecutor(workers=2)
+before = signal.getsignal(signal.SIGINT)  # Python's handler; SIG_IGN when started in a shell's background
 executor.start_fork_server()  # as the command line does before it reads the CSV
 pid = executor._fork_server
-assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back in this process
+assert signal.getsignal(signal.SIGINT) is before  # put back in this process
 with open(f"/proc/{pid}/status") as f:  # the fork server ignores Ctrl-C (bit 2 of its ignored set)
     assert int(next(line for line in f if line.startswith("SigIgn:")).split()[1], 16) & 1 << (signal.SIGINT - 1)
 executor.shutdown(wait=False)  # the CSV was refused: no pool was made
