@@ -36,7 +36,9 @@ elif job is None:
     st.page_link("pages/data.py", label="Check the data", icon=":material/upload_file:")
     st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
 else:
-    st.success(f"Data loaded: **{markdown(ds.name)}**. Training job: {jobs.status_line(job.snapshot())}.")
+    st.success(f"Data loaded: **{markdown(ds.name)}**. Training job on **{markdown(job.label)}**: "
+               f"{jobs.status_line(job.snapshot())}.")
+    jobs.stale_notice(job)
     st.page_link("pages/train.py", label="Training progress", icon=":material/model_training:")
     st.page_link("pages/evaluate.py", label="How accurate is it?", icon=":material/fact_check:")
     st.page_link("pages/forecast.py", label="Forecasts and downloads", icon=":material/online_prediction:")

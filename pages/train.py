@@ -39,8 +39,7 @@ if panel is not None:
     if new_config is not None:
         state.set_config(new_config)
         try:
-            job = jobs.start(panel, new_config, label=ds.name,
-                             meta={"dataset": ds, "ingest": state.ingest_options(), "catalog": catalog})
+            job = jobs.start_on_current(panel, catalog, new_config)
         except ForecasterError as exc:
             st.error(markdown(exc))
         else:
@@ -50,6 +49,9 @@ if job is None:
     st.stop()
 
 st.subheader("Training")
+if jobs.for_other_data(job):
+    st.info(f"The training below is for **{markdown(job.label)}**, not the current data: the form above trains on "
+            "the current data.")
 snap = job.snapshot()
 if snap.queued:
     jobs.queued_progress(job.job_id)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from forecaster.io import charts
 from forecaster.config import ForecastConfig
+from forecaster.errors import ForecasterError
 from forecaster.run.jobs import CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob
 
 from forecaster.text import markdown
@@ -53,6 +54,14 @@ def start(panel: pd.DataFrame, config: ForecastConfig, label: str, meta: dict | 
     job = registry().submit(state.owner(), panel, config, label=label, meta=meta)
     state.set_job_id(job.job_id)
     return job
+
+
+def start_on_current(panel: pd.DataFrame, catalog: pd.DataFrame | None, config: ForecastConfig) -> TrainingJob:
+    """A run on the session's current dataset (its panel and catalog as read with the current choices), with
+    what a refresh and the results pages need to know about that data."""
+    ds = state.dataset()
+    return start(panel, config, label=ds.name,
+                 meta={"dataset": ds, "ingest": state.ingest_options(), "catalog": catalog})
 
 
 def current() -> TrainingJob | None:
@@ -170,6 +179,37 @@ def catalog_of(job: TrainingJob) -> pd.DataFrame | None:
     return job.meta.get("catalog")
 
 
+def for_other_data(job: TrainingJob) -> bool:
+    """Whether ``job`` trained on other data (another file, or other column choices) than the session's
+    current dataset: its results are then not the current data's."""
+    ds, trained_on = state.dataset(), job.meta.get("dataset")
+    if ds is None or trained_on is None:
+        return False
+    return ds.digest != trained_on.digest or job.meta.get("ingest") != state.ingest_options()
+
+
+def stale_notice(job: TrainingJob) -> None:
+    """At the top of a results page: say when its results are another file's, with one button that trains on
+    the current data (the current settings) and goes to the Train page."""
+    if not for_other_data(job):
+        return
+    ds = state.dataset()
+    same_file = job.meta["dataset"].digest == ds.digest
+    st.warning(f"These results are for **{markdown(job.label)}**" + (
+        " as it was read before you changed the column choices" if same_file else "") +
+        f", not for the current data, **{markdown(ds.name)}**. Train on the current data to see its results.")
+    if st.button(f"Train on {ds.name}", type="primary", icon=":material/model_training:", key="train_current"):
+        from . import cached
+
+        try:
+            ingested = cached.current_ingest()
+            start_on_current(ingested.panel, ingested.catalog, state.config())
+        except ForecasterError as exc:
+            st.error(markdown(exc))
+        else:
+            st.switch_page("pages/train.py")
+
+
 def require_trained():
     """The session's current job and its trained model, or stop the page with a pointer to what fixes it."""
     job = current()
@@ -184,4 +224,5 @@ def require_trained():
             st.info("No trained model yet.")
         st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
         st.stop()
+    stale_notice(job)
     return job, trained

@@ -1,6 +1,7 @@
 """Every page under AppTest: no data, demo data, a tiny trained model; widgets change what is shown."""
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 
@@ -658,3 +659,27 @@ def test_a_catalog_where_every_line_is_excluded_says_so_on_every_page():
         assert not at.exception, page
     at.switch_page("pages/data.py").run()
     assert any("is not a sale" in shown(e.value) and "keep-non-sales" in shown(e.value) for e in at.error)
+
+
+def test_results_of_another_file_say_so_with_one_button_to_train_on_the_current_data(trained_app):
+    """Issue 25: after another upload the sidebar showed the new data while Forecast showed the old file's
+    forecast, and Home said 'Training job: Finished' for the other file."""
+    from forecaster.data.demo import demo_csv_bytes
+    from ui.state import Dataset
+
+    at = trained_app
+    other = demo_csv_bytes(n_products=4, days=150, seed=8)
+    at.session_state["dataset"] = Dataset("second.csv", hashlib.sha256(other).hexdigest(), other)
+    for page in ("pages/evaluate.py", "pages/forecast.py", "pages/home.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+        warning = " ".join(shown(w.value) for w in at.warning)
+        assert "These results are for **tiny.csv**" in warning and "not for the current data, **second.csv**" in warning, page
+    old_job = job_of(at).job_id
+    at.button(key="train_current").click().run()
+    assert not at.exception
+    new = job_of(at)
+    assert new.job_id != old_job and new.label == "second.csv" and new.panel.shape[1] == 4
+    assert new.wait(TIMEOUT)
+    at.switch_page("pages/forecast.py").run()
+    assert not any("These results are for" in shown(w.value) for w in at.warning)
