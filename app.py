@@ -58,6 +58,9 @@ with st.sidebar:
         jobs.sidebar_progress(job.job_id)  # polls: also tells the registry this tab is still open
     else:
         jobs.sidebar_status(job)
+    backtest = jobs.registry().get(state.owner(), state.get(state.BACKTEST_JOB))
+    if backtest is not None and not backtest.snapshot().finished:
+        jobs.sidebar_backtest(backtest.job_id)
 
 try:
     with router.routed():

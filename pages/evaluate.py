@@ -131,27 +131,36 @@ with st.expander("Error and coverage per product as a table"):
     st.dataframe(export.metrics_table(evaluation, level, catalog), hide_index=True)
 
 st.subheader("Rolling backtest: is one month deciding?")
-if trained.backtest is not None:
-    done, asked = trained.backtest["origin"].nunique(), job.config.backtest_origins
+backtest_job = jobs.backtest_of(job)
+table = trained.backtest if trained.backtest is not None else (
+    backtest_job.result.backtest if backtest_job is not None and backtest_job.result is not None else None)
+if table is not None:
+    done = table["origin"].nunique()
+    asked = (backtest_job.config if trained.backtest is None else job.config).backtest_origins
     st.caption(f"The model trained again at {done} cut-offs a week apart, each scored one step ahead on its own "
                f"test days; the baselines on the same days. Coverage is that of the "
-               f"{trained.backtest['level'].iloc[0]:.0%} interval." + (
+               f"{table['level'].iloc[0]:.0%} interval." + (
                    f" Only {done} of the {asked} cut-offs asked for fit the history (or the run was cancelled)."
                    if done < asked else ""))
     b1, b2 = st.columns(2)
-    b1.plotly_chart(charts.backtest_chart(trained.backtest, "MAE", model_name), key="backtest_mae")
-    b2.plotly_chart(charts.backtest_chart(trained.backtest, "coverage", model_name), key="backtest_coverage")
-    st.dataframe(backtest_summary(trained.backtest).rename(index=lambda m: model_name if m == NETWORK else label(m)),
+    b1.plotly_chart(charts.backtest_chart(table, "MAE", model_name), key="backtest_mae")
+    b2.plotly_chart(charts.backtest_chart(table, "coverage", model_name), key="backtest_coverage")
+    st.dataframe(backtest_summary(table).rename(index=lambda m: model_name if m == NETWORK else label(m)),
                  column_config={"mean coverage": st.column_config.NumberColumn(format="percent")})
+elif backtest_job is not None and not backtest_job.snapshot().finished:
+    jobs.backtest_progress(backtest_job.job_id)
 else:
     origins = BACKTEST_DEFAULT
+    if backtest_job is not None and backtest_job.snapshot().status == "failed":
+        st.error(markdown(backtest_job.snapshot().error or "The backtest failed."))
     st.caption(f"Train the same model again at {origins} cut-offs a week apart (the latest is this test span) and "
-               f"score each: about {origins - 1} times this training's time, in the background.")
+               f"score each: about {origins - 1} times this training's time, in the background, beside this model "
+               "(Evaluate and Forecast stay as they are meanwhile).")
     if st.button(f"Run a rolling backtest ({origins} weekly cut-offs)", key="run_backtest", icon=":material/history:"):
         try:
-            jobs.start(job.panel, job.config.replace(backtest_origins=origins), label=job.label, meta=job.meta)
+            jobs.start_backtest(job, origins)
         except ForecasterError as exc:
             st.error(markdown(exc))
         else:
-            st.switch_page("pages/train.py")
+            st.rerun()
 st.page_link("pages/forecast.py", label="Next: forecasts and downloads", icon=":material/arrow_forward:")

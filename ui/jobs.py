@@ -15,7 +15,7 @@ import streamlit as st
 from forecaster.io import charts
 from forecaster.config import ForecastConfig
 from forecaster.errors import ForecasterError
-from forecaster.run.jobs import CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob
+from forecaster.run.jobs import BACKTEST, CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob
 
 from forecaster.text import markdown
 
@@ -62,6 +62,21 @@ def start_on_current(panel: pd.DataFrame, catalog: pd.DataFrame | None, config: 
     ds = state.dataset()
     return start(panel, config, label=ds.name,
                  meta={"dataset": ds, "ingest": state.ingest_options(), "catalog": catalog})
+
+
+def start_backtest(job: TrainingJob, origins: int) -> TrainingJob:
+    """A rolling backtest of ``job``'s model as a job of its own, beside it: the model, Evaluate's scores and
+    Forecast stay as they are while it runs (a backtest never replaces the session's model)."""
+    backtest = registry().submit(state.owner(), job.panel, job.config.replace(backtest_origins=origins),
+                                 label=job.label, meta={**job.meta, "for_job": job.job_id}, kind=BACKTEST)
+    state.put(state.BACKTEST_JOB, backtest.job_id)
+    return backtest
+
+
+def backtest_of(job: TrainingJob) -> TrainingJob | None:
+    """The session's backtest job of ``job``'s model, if one was started (running or finished)."""
+    backtest = registry().get(state.owner(), state.get(state.BACKTEST_JOB))
+    return backtest if backtest is not None and backtest.meta.get("for_job") == job.job_id else None
 
 
 def current() -> TrainingJob | None:
@@ -163,6 +178,35 @@ def sidebar_status(job: TrainingJob) -> JobSnapshot:
     if snap.running:
         st.progress(snap.fraction)
     return snap
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def backtest_progress(job_id: str) -> None:
+    """Evaluate's view of a running backtest: its progress and a cancel button; one full rerun when it ends."""
+    job = registry().get(state.owner(), job_id)
+    if job is None:
+        st.rerun()
+    snap = job.snapshot()
+    st.progress(snap.fraction, text=f"Rolling backtest: {status_line(snap)}")
+    st.caption("It trains the model again at each cut-off, beside this model: Evaluate and Forecast stay usable.")
+    if st.button("Cancel the backtest", key="cancel_backtest", icon=":material/stop_circle:"):
+        job.cancel()
+    if snap.finished:
+        st.rerun()
+
+
+@st.fragment(run_every=SIDEBAR_POLL_SECONDS)
+def sidebar_backtest(job_id: str) -> None:
+    """A running backtest in the sidebar, on every page: its polls keep it alive while the tab is open."""
+    job = registry().get(state.owner(), job_id)
+    if job is None:
+        return
+    snap = job.snapshot()
+    st.caption(f"Rolling backtest: {status_line(snap)}")
+    if snap.running:
+        st.progress(snap.fraction)
+    elif snap.finished:
+        st.rerun()
 
 
 @st.fragment(run_every=SIDEBAR_POLL_SECONDS)

@@ -20,6 +20,7 @@ DATASET = "dataset"  # Dataset | None
 INGEST = "ingest_options"  # IngestOptions chosen on the Data page
 CONFIG = "train_config"  # ForecastConfig last used on the Train page
 JOB_ID = "job_id"  # id of the job this session looks at
+BACKTEST_JOB = "backtest_job_id"  # id of the rolling backtest running (or run) beside it
 LAST_UPLOAD = "last_upload_id"  # file_id of the upload already adopted (so demo data is not overwritten)
 HORIZON = "forecast_horizon"
 TOTAL_DAYS = "total_days"  # days the Forecast page's lead-time totals cover
@@ -42,7 +43,7 @@ class Dataset:
 
 def _defaults() -> dict[str, Any]:
     return {DATASET: None, INGEST: DEFAULT_INGEST, CONFIG: DEFAULT_CONFIG,
-            JOB_ID: None, LAST_UPLOAD: None, HORIZON: 1, TOTAL_DAYS: DEFAULT_TOTAL_DAYS, TOP_N: 20, PRODUCT: None,
+            JOB_ID: None, BACKTEST_JOB: None, LAST_UPLOAD: None, HORIZON: 1, TOTAL_DAYS: DEFAULT_TOTAL_DAYS, TOP_N: 20, PRODUCT: None,
             INTERVALS: DEFAULT_INTERVALS}
 
 

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
 FINISHED = (DONE, CANCELLED, FAILED)
+TRAINING, BACKTEST = "training", "backtest"  # a session's model, and a rolling backtest of it beside it
 
 FitFn = Callable[..., "TrainedForecaster"]
 
@@ -150,8 +151,9 @@ class TrainingJob:
 
     def __init__(self, panel: pd.DataFrame, config: ForecastConfig, *, key: str | None = None,
                  label: str = "", meta: dict[str, Any] | None = None, fit_fn: FitFn = default_fit,
-                 abandon_after: float | None = None) -> None:
+                 abandon_after: float | None = None, kind: str = TRAINING) -> None:
         self.job_id = uuid.uuid4().hex[:12]
+        self.kind = kind  # TRAINING (the session's model) or BACKTEST (beside it, never replacing it)
         self.panel = panel
         self.config = config
         self.key = key or training_key(panel, config)
@@ -179,9 +181,10 @@ class TrainingJob:
 
     @classmethod
     def finished_with(cls, trained: TrainedForecaster, panel: pd.DataFrame, config: ForecastConfig, *,
-                      key: str, label: str = "", meta: dict[str, Any] | None = None) -> "TrainingJob":
+                      key: str, label: str = "", meta: dict[str, Any] | None = None,
+                      kind: str = TRAINING) -> "TrainingJob":
         """A job that is already done, holding a result trained earlier on the same data and settings."""
-        job = cls(panel, config, key=key, label=label, meta=meta)
+        job = cls(panel, config, key=key, label=label, meta=meta, kind=kind)
         job._history = list(trained.history)
         job._result = trained
         job._status = DONE
@@ -405,8 +408,9 @@ class JobRegistry:
         return issued is not None and hmac.compare_digest(issued, browser)
 
     def submit(self, owner: str, panel: pd.DataFrame, config: ForecastConfig, *, label: str = "",
-               meta: dict[str, Any] | None = None) -> TrainingJob:
-        """Start training for ``owner``, or hand back a finished (or this owner's running) identical run."""
+               meta: dict[str, Any] | None = None, kind: str = TRAINING) -> TrainingJob:
+        """Start training for ``owner``, or hand back a finished (or this owner's running) identical run. A new
+        run replaces the owner's running run of the same ``kind`` only: a backtest runs beside the model."""
         config.check_trainable(len(panel))  # the user-facing refusal, before any thread or queue place
         from ..model.memory import check_training_memory  # torch: loaded by the time anyone trains
 
@@ -415,18 +419,19 @@ class JobRegistry:
         with self._lock:
             self._collect_results()
             for entry in reversed(self._jobs.values()):  # pressing Train twice does not train twice
-                if entry.owner == owner and entry.job.key == key and entry.job.status in (QUEUED, RUNNING):
+                if entry.owner == owner and entry.job.key == key and entry.job.status in (QUEUED, RUNNING) \
+                        and entry.job.kind == kind:
                     return entry.job
-            for entry in self._jobs.values():  # one training per owner: a new run replaces a running one
-                if entry.owner == owner and entry.job.status in (QUEUED, RUNNING):
+            for entry in self._jobs.values():  # one run of a kind per owner: a new run replaces a running one
+                if entry.owner == owner and entry.job.status in (QUEUED, RUNNING) and entry.job.kind == kind:
                     entry.job.cancel()
             cached = self._results.get((owner, key))  # this session's own earlier run only: reusing another
             if cached is not None:  # session's would tell one user what another trained
                 self._results.move_to_end((owner, key))
-                job = TrainingJob.finished_with(cached, panel, config, key=key, label=label, meta=meta)
+                job = TrainingJob.finished_with(cached, panel, config, key=key, label=label, meta=meta, kind=kind)
             else:
                 job = TrainingJob(panel, config, key=key, label=label, meta=meta, fit_fn=self._fit,
-                                  abandon_after=self.abandon_after)
+                                  abandon_after=self.abandon_after, kind=kind)
                 job.queue_place, job.on_end = self._place, self._ended
                 self._waiting.append(job)
             self._jobs[job.job_id] = _Entry(owner, job)
@@ -478,10 +483,11 @@ class JobRegistry:
             entry.job.seen()
             return entry.job
 
-    def latest(self, owner: str) -> TrainingJob | None:
+    def latest(self, owner: str, kind: str = TRAINING) -> TrainingJob | None:
+        """The owner's newest job of this kind (a refresh reopens the newest model, not a backtest)."""
         with self._lock:
             for entry in reversed(self._jobs.values()):
-                if entry.owner == owner:
+                if entry.owner == owner and entry.job.kind == kind:
                     return entry.job
         return None
 

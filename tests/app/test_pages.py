@@ -462,13 +462,21 @@ def test_parsed_uploads_are_bounded_in_bytes_across_sessions():
     assert big == "z" * 500 and cache.nbytes <= 100  # larger than the bound alone: used, never kept (issue 24)
 
 
-def test_the_backtest_button_trains_the_cut_offs_and_evaluate_shows_mae_and_coverage_per_cut_off(trained_app):
+def test_the_backtest_runs_beside_the_model_and_evaluate_shows_mae_and_coverage_per_cut_off(trained_app):
+    """Issue 25: the backtest button replaced the session's model with a 4-cut-off job, and for its whole run
+    Forecast said only "Training is still running". Now it is a job of its own beside the model."""
     at = trained_app.switch_page("pages/evaluate.py").run()
     first = job_of(at)
     at.button(key="run_backtest").click().run()
-    job = job_of(at)
-    assert job.job_id != first.job_id and job.config.backtest_origins == 4
-    assert job.wait(TIMEOUT) and job.result is not None
+    assert not at.exception and not at.error
+    assert job_of(at).job_id == first.job_id  # the model the pages show stays
+    backtest = registry().get(at.session_state["owner_id"], at.session_state["backtest_job_id"])
+    assert backtest.config.backtest_origins == 4 and backtest.kind == "backtest"
+    at.switch_page("pages/forecast.py").run()  # usable meanwhile (or after, on a fast machine)
+    assert not at.exception and not at.error and at.dataframe[0].value.shape[0] == 6
+    assert not any("still running" in str(i.value) for i in at.info)
+    assert first.status == "done"  # not cancelled by the backtest
+    assert backtest.wait(TIMEOUT) and backtest.result is not None
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error
     titles = chart_titles(at)

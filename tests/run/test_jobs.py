@@ -201,6 +201,21 @@ def test_a_new_run_cancels_the_owners_running_one_but_not_another_owners(panel):
     assert first.status == CANCELLED and second.status == DONE and bobs.status == DONE
 
 
+def test_a_backtest_runs_beside_the_owners_model_and_a_refresh_reopens_the_model(panel):
+    """Issue 25: a backtest replaced (cancelled) the session's model; now only a run of the same kind does."""
+    release = threading.Event()
+    reg = JobRegistry(fit_fn=fit_after(release), max_running=2)
+    model = reg.submit("alice", panel, TINY)
+    backtest = reg.submit("alice", panel, TINY.replace(backtest_origins=2), kind="backtest")
+    assert reg.latest("alice") is model and reg.latest("alice", "backtest") is backtest
+    again = reg.submit("alice", panel, TINY.replace(backtest_origins=2, seed=3), kind="backtest")
+    release.set()
+    assert model.wait(WAIT) and backtest.wait(WAIT) and again.wait(WAIT)
+    assert model.status == DONE and backtest.status == CANCELLED and again.status == DONE
+    assert again.result.backtest is not None and model.result.backtest is None
+    reg.shutdown()
+
+
 def test_finished_jobs_nobody_asked_for_are_dropped_after_the_idle_limit(panel):
     reg = JobRegistry(max_idle_seconds=60)
     old = reg.submit("alice", panel, TINY.replace(epochs=1))
