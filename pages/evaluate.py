@@ -62,16 +62,18 @@ with st.expander("Every measure, every method", expanded=False):
 
 if trained.selection is not None:
     with st.expander("Recommended model: why this one", expanded=False):
-        st.write(markdown(trained.selection_reason))
-        st.dataframe(trained.selection, hide_index=True)
+        st.write(markdown(charts.selection_sentence(trained.selection, trained.config.val_days)))
+        widgets.selection_table(trained.selection)
+        st.caption(markdown(trained.selection_reason))
 
 st.subheader("Error per product")
 n_products = len(evaluation.products)
 top_n = n_products
 if n_products > 5:
-    top_n = st.slider("Products to show (largest errors first)", 5, n_products,
+    top_n = st.slider("Products to show (worst first)", 5, n_products,
                       min(state.get(state.TOP_N), n_products), key="w_top_n",
-                      help="For large catalogs: show only the products with the largest errors.")
+                      help="For large catalogs: show only the products whose error is the largest share of their "
+                           "sales.")
     state.put(state.TOP_N, top_n)
 named_errors = evaluation.per_product.assign(product=lambda t: t["product"].map(names))
 st.plotly_chart(charts.per_product_mae_bar(named_errors, top_n, model_name), key="mae_chart")
@@ -117,6 +119,8 @@ if coverage_table is not None:
 st.subheader("Actual vs predicted for one product")
 products = evaluation.products
 chosen = state.get(state.PRODUCT)
+if chosen not in products:  # the chart opens on the worst product (as a share of its sales)
+    chosen = charts.worst_first(evaluation.per_product)["product"].iloc[0]
 c1, c2 = st.columns([2, 1])
 product = c1.selectbox("Product", products, index=products.index(chosen) if chosen in products else 0,
                        key="w_eval_product", format_func=names.get, help="Any product of the catalog: type a name or "
@@ -128,7 +132,16 @@ st.plotly_chart(charts.actual_vs_predicted(evaluation, product, [NETWORK, *basel
                                            shown_as=names[product]), key="avp_chart")
 
 with st.expander("Error and coverage per product as a table"):
-    st.dataframe(export.metrics_table(evaluation, level, catalog), hide_index=True)
+    display = charts.per_product_display(evaluation, coverage_table)
+    display["Product"] = display["Product"].map(names)
+    pct = st.column_config.NumberColumn(format="percent")
+    st.dataframe(display, hide_index=True, column_config={
+        "Error, share of sales": pct, "Forecast vs sold": pct, "Range held the demand": pct,
+        "Sold on the test days": st.column_config.NumberColumn(format="%.0f"),
+        "Error, units per day": st.column_config.NumberColumn(format="%.2f"),
+        "Seasonal naive, units per day": st.column_config.NumberColumn(format="%.2f")})
+    st.caption("Worst first by the error as a share of what the product sold. The accuracy CSV (Forecast page) "
+               "has every method's figures.")
 
 st.subheader("Rolling backtest: is one month deciding?")
 backtest_job = jobs.backtest_of(job)

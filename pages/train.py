@@ -2,6 +2,7 @@
 import streamlit as st
 
 from forecaster import DataError, ForecasterError
+from forecaster.io import charts
 from forecaster.text import markdown
 from ui import cached, jobs, results, router, state, widgets
 
@@ -86,7 +87,9 @@ if trained.config.yearly == "on" and job.config.yearly == "auto":
 
 if trained.selection is not None:
     st.subheader("Recommended model")
-    st.info(markdown(trained.selection_reason))
-    st.dataframe(trained.selection, hide_index=True)
+    st.info(markdown(charts.selection_sentence(trained.selection, trained.config.val_days)))
+    widgets.selection_table(trained.selection)
+    with st.expander("Why, in detail"):
+        st.write(markdown(trained.selection_reason))
 
 st.page_link("pages/evaluate.py", label="Next: how accurate is it?", icon=":material/arrow_forward:")

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import streamlit as st
 
 from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, ForecastConfig, IngestOptions, IntervalOptions, bounds,
                                default_text, format_lags, help_text, parse_lags)
 from forecaster.errors import ForecasterError
 from forecaster.data.ingest import ColumnMapping
+from forecaster.io import charts
 from forecaster.labels import AUTO, label
 
 FORMAT_LABELS = {"auto": "Detect automatically", "long": "Long: one row per date and product",
@@ -185,3 +187,11 @@ def interval_controls(current: IntervalOptions, service_level: bool = True) -> I
         chosen = c2.number_input("Service level for the order quantity (%)", lo, hi, round(100 * current.service_level),
                                  step=1, key="w_service_level", help=help_text(IntervalOptions, "service_level")) / 100
     return IntervalOptions(level=level / 100, service_level=chosen)
+
+
+def selection_table(selection: pd.DataFrame) -> None:
+    """The recommendation's candidates, readable (:func:`forecaster.io.charts.selection_display`)."""
+    st.dataframe(charts.selection_display(selection), hide_index=True, column_config={
+        "Error on the validation days": st.column_config.NumberColumn(
+            format="%.3f", help="Squared error relative to each product's day-to-day change (RMSSE); lower is better."),
+        "Forecast vs sold there": st.column_config.NumberColumn(format="percent")})

@@ -91,30 +91,42 @@ def loss_curve(history: Sequence[EpochRecord], total_epochs: int | None = None,
 
 
 # --- evaluation --------------------------------------------------------------------------------------
+def worst_first(per_product: pd.DataFrame) -> pd.DataFrame:
+    """The evaluation's per-product table, the products with the largest error as a share of their sales
+    first (the biggest sellers no longer top the list by their size alone); products that sold nothing on
+    the test days (no share to take) last, largest error in units first."""
+    key = per_product["error_pct"] if "error_pct" in per_product else per_product[f"mae_{NETWORK}"]
+    order = np.lexsort((-per_product[f"mae_{NETWORK}"].to_numpy(), -key.fillna(-1).to_numpy()))
+    return per_product.iloc[order]
+
+
 def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
                         network_label: str = label(NETWORK)) -> go.Figure:
-    """Network MAE per product, largest first, coloured by whether it beat seasonal naive.
-
-    ``top_n`` keeps the products with the largest network error (for large catalogs). The seasonal
-    naive MAE of each product is drawn as a marker to compare against.
+    """Each product's error as a share of what it sold (all absolute errors of the median over its sales on
+    the test days), worst first, coloured by whether the model beat seasonal naive on it; seasonal naive's
+    share as a marker. ``top_n`` keeps the worst (for large catalogs). Hover: the errors in units per day.
     """
-    table = per_product.sort_values(f"mae_{NETWORK}", ascending=False)
+    table = worst_first(per_product)
     if top_n:
         table = table.head(top_n)
+    with np.errstate(divide="ignore", invalid="ignore"):  # seasonal naive's share, on the same days and sales
+        naive_pct = table["error_pct"] * table[f"mae_{SEASONAL_NAIVE}"] / table[f"mae_{NETWORK}"]
     table = table.assign(result=table[f"beats_{SEASONAL_NAIVE}"].map({True: BEAT, False: NOT_BEAT}),
-                         product=table["product"].map(plotly))
+                         product=table["product"].map(plotly), naive_pct=naive_pct.where(table["error_pct"].notna()))
     n = len(table)
-    fig = px.bar(table, x=f"mae_{NETWORK}", y="product", color="result", orientation="h",
+    fig = px.bar(table, x="error_pct", y="product", color="result", orientation="h",
                  color_discrete_map={BEAT: COLOURS[BEAT], NOT_BEAT: COLOURS[NOT_BEAT]},
                  category_orders={"product": list(table["product"]), "result": [BEAT, NOT_BEAT]},
-                 labels={f"mae_{NETWORK}": "Mean absolute error (units per day)", "product": "", "result": "",
-                         "error_pct": "Error as a share of its sales", "bias": "Forecast total vs sold"},
-                 hover_data={f"mae_{SEASONAL_NAIVE}": ":.2f", f"mae_{NETWORK}": ":.2f",
-                             **{c: ":.0%" for c in ("error_pct", "bias") if c in table}})
-    fig.add_scatter(x=table[f"mae_{SEASONAL_NAIVE}"], y=table["product"], mode="markers",
-                    name=label(SEASONAL_NAIVE),
+                 labels={"error_pct": "Error as a share of the product's sales", "product": "", "result": "",
+                         f"mae_{NETWORK}": "Error, units per day", f"mae_{SEASONAL_NAIVE}": "Seasonal naive, units per day",
+                         "bias": "Forecast total vs sold"},
+                 hover_data={f"mae_{NETWORK}": ":.2f", f"mae_{SEASONAL_NAIVE}": ":.2f", "error_pct": ":.0%",
+                             **({"bias": ":+.0%"} if "bias" in table else {})})
+    fig.add_scatter(x=table["naive_pct"], y=table["product"], mode="markers", name=label(SEASONAL_NAIVE),
                     marker=dict(symbol="line-ns-open", size=14, color="#264653", line=dict(width=2)))
-    title = f"Error per product ({network_label.lower()})" + (f", the {n} largest" if top_n and n < len(per_product) else "")
+    fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+    title = (f"Error per product as a share of its sales ({network_label.lower()}), worst first"
+             + (f": the {n} worst" if top_n and n < len(per_product) else ""))
     return _style(fig, title, height=max(320, 90 + 24 * n), hovermode="closest")
 
 
@@ -209,6 +221,44 @@ def forecast_day_table(forecast: pd.DataFrame, day: pd.Timestamp) -> pd.DataFram
     return table.sort_values("forecast", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def per_product_display(evaluation: Evaluation, coverage: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The per-product errors as a planner reads them, worst (as a share of sales) first: what sold on the test
+    days, the error as a share of that, the forecast total against it, the error in units per day next to
+    seasonal naive's, whether the model beat it, and (``coverage``: :meth:`Evaluation.interval_per_product`)
+    how often the range held the day's demand."""
+    table = worst_first(evaluation.per_product)
+    sold = pd.Series(evaluation.actual.sum(axis=0), index=[str(p) for p in evaluation.products])
+    out = pd.DataFrame({"Product": table["product"].to_numpy(),
+                        "Sold on the test days": sold.reindex(table["product"]).to_numpy(),
+                        "Error, share of sales": table.get("error_pct"), "Forecast vs sold": table.get("bias"),
+                        "Error, units per day": table[f"mae_{NETWORK}"],
+                        "Seasonal naive, units per day": table[f"mae_{SEASONAL_NAIVE}"],
+                        "Beats seasonal naive": table[f"beats_{SEASONAL_NAIVE}"]})
+    if coverage is not None:
+        out["Range held the demand"] = coverage.set_index("product")["coverage"].reindex(table["product"]).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def selection_display(selection: pd.DataFrame) -> pd.DataFrame:
+    """The recommendation's candidates in readable words, best first: what each is, its error on the validation
+    days (relative to each product's day-to-day change; lower is better), its bias there, the one chosen."""
+    table = selection.sort_values("validation_rmsse", kind="stable")
+    return pd.DataFrame({"Candidate": table["description"].to_numpy(),
+                         "Error on the validation days": table["validation_rmsse"].to_numpy(),
+                         "Forecast vs sold there": table["validation_bias"].to_numpy(),
+                         "Chosen": table["chosen"].map({True: "✓", False: ""}).to_numpy()})
+
+
+def selection_sentence(selection: pd.DataFrame, validation_days: int) -> str:
+    """One short sentence: what was recommended and why (the long reason stays for who asks)."""
+    chosen = selection[selection["chosen"]].iloc[0]
+    bias = float(chosen["validation_bias"])
+    total = ("matched what sold" if round(abs(bias), 2) == 0 else
+             f"was {abs(bias):.0%} {'above' if bias > 0 else 'below'} what sold")
+    return (f"Recommended: {chosen['description']}. Of the {len(selection)} candidates it had the smallest error "
+            f"on the {validation_days} days before the test days, and its forecasts' total there {total}.")
+
+
 def totals_display(totals: pd.DataFrame) -> pd.DataFrame:
     """The lead-time totals as a planner reads them: one row per product, largest total first, units rounded
     to one decimal, the order-up-to quantity named as such."""
@@ -271,22 +321,34 @@ def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: s
     return _style(fig, f"{plotly(shown_as or product)}: last {len(hist)} days and the forecast", height=380)
 
 
+COVERAGE_TOLERANCE = 0.1  # a product's coverage this far from the level is off (28 test days: about 1.3 sd)
+TOO_NARROW, NEAR_LEVEL, TOO_WIDE = "Too narrow: misses often", "Close to the level", "Wider than it needs to be"
+COVERAGE_COLOURS = {TOO_NARROW: COLOURS[NOT_BEAT], NEAR_LEVEL: COLOURS[BEAT], TOO_WIDE: "#e9c46a"}
+
+
 def coverage_per_product(per_product: pd.DataFrame, level: float, top_n: int | None = None) -> go.Figure:
-    """Share of test days inside the interval, per product, the products furthest from ``level`` first;
-    the target level is a vertical line (a product far left is under-covered: its band is too narrow)."""
+    """Share of test days inside the interval, per product, the products furthest from ``level`` first,
+    coloured by that distance: too narrow (it misses more often than it says) or wider than it needs to be
+    (an order from it holds too much stock) are both off; the level is a dashed line labelled above the bars."""
     table = per_product.head(top_n) if top_n else per_product
-    table = table.assign(product=table["product"].astype(str).map(plotly),
-                         result=np.where(table["coverage"] < level, "Below the level", "At or above the level"))
+    verdict = np.where(table["coverage"] < level - COVERAGE_TOLERANCE, TOO_NARROW,
+                       np.where(table["coverage"] > level + COVERAGE_TOLERANCE, TOO_WIDE, NEAR_LEVEL))
+    table = table.assign(product=table["product"].astype(str).map(plotly), result=verdict)
     fig = px.bar(table, x="coverage", y="product", color="result", orientation="h",
-                 color_discrete_map={"Below the level": COLOURS[NOT_BEAT], "At or above the level": COLOURS[BEAT]},
-                 category_orders={"product": list(table["product"])},
-                 labels={"coverage": "Share of test days inside the interval", "product": "", "result": ""},
+                 color_discrete_map=COVERAGE_COLOURS, category_orders={"product": list(table["product"]),
+                                                                       "result": list(COVERAGE_COLOURS)},
+                 labels={"coverage": "Share of test days inside the interval", "product": "", "result": "",
+                         "interval_score": "Interval score"},
                  hover_data={"interval_score": ":.2f", "coverage": ":.0%"})
-    fig.add_vline(x=level, line_dash="dash", line_color="#264653", annotation_text=f"target {level:.0%}")
+    fig.add_vline(x=level, line_dash="dash", line_color="#264653")
+    fig.add_annotation(x=level, y=1.0, yref="paper", yanchor="bottom", text=f"level {level:.0%}", showarrow=False,
+                       font=dict(size=11, color="#264653"))
     fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
     n = len(table)
     title = "Interval coverage per product" + (f", the {n} furthest from {level:.0%}" if n < len(per_product) else "")
-    return _style(fig, title, height=max(320, 90 + 24 * n), hovermode="closest")
+    fig = _style(fig, title, height=max(340, 110 + 24 * n), hovermode="closest")
+    fig.update_layout(margin=dict(t=90), legend=dict(y=1.06))
+    return fig
 
 
 def backtest_chart(table: pd.DataFrame, metric: str = "MAE", network_label: str = label(NETWORK)) -> go.Figure:

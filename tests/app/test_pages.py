@@ -289,11 +289,14 @@ def test_evaluate_page_shows_cards_bars_and_any_product(trained_app):
     every = next(d.value for d in at.dataframe if "RMSSE" in d.value.columns)
     assert {"Forecast zero (reference)", "Mean of the last 28 days"} <= set(every["method"])
     titles = chart_titles(at)
-    assert titles[0] == "Error per product (neural network)"
+    assert titles[0] == "Error per product as a share of its sales (neural network), worst first"
     products = at.selectbox(key="w_eval_product").options
     assert len(products) == 6
+    worst = next(d.value for d in at.dataframe if "Error, share of sales" in d.value.columns)
+    assert worst["Error, share of sales"].is_monotonic_decreasing  # worst first, with readable headers
+    assert at.selectbox(key="w_eval_product").value == worst["Product"].iloc[0]  # the chart opens on it
     at.slider(key="w_top_n").set_value(5).run()
-    assert chart_titles(at)[0] == "Error per product (neural network), the 5 largest"
+    assert chart_titles(at)[0] == "Error per product as a share of its sales (neural network), worst first: the 5 worst"
     at.selectbox(key="w_eval_product").set_value(products[3]).run()
     assert chart_titles(at)[2].startswith(products[3])
 
@@ -368,17 +371,24 @@ def test_the_recommended_model_shows_its_choice_and_reason(tiny_csv):
     assert not at.exception and not at.error
     assert "Recommended model" in [s.value for s in at.subheader]
     assert any("Recommended:" in shown(i.value) for i in at.info)
-    table = at.dataframe[0].value
-    assert list(table.columns) == ["candidate", "description", "validation_rmsse", "validation_bias", "chosen"]
+    shown_table = at.dataframe[0].value  # in readable words (issue 25), best first
+    assert list(shown_table.columns) == ["Candidate", "Error on the validation days", "Forecast vs sold there", "Chosen"]
+    assert not any("_" in c for c in shown_table["Candidate"])  # no internal names such as global_cnn_lstm
+    assert shown_table["Error on the validation days"].is_monotonic_increasing
+    recommended = next(i for i in at.info if "Recommended:" in shown(i.value))
+    assert "RMSSE" not in shown(recommended.value)  # one plain sentence; the long reason is under "Why, in detail"
+    assert shown(recommended.value).count(".") <= 4
+    table = job_of(at).result.selection  # the choice itself
     assert table["chosen"].sum() == 1 and {"global_cnn_lstm", "cnn_lstm", "seasonal_naive"} <= set(table["candidate"])
     chosen = table.loc[table["chosen"]].iloc[0]
+    assert shown_table.loc[shown_table["Chosen"] == "✓", "Candidate"].iloc[0] == chosen["description"]
     rules = table["candidate"].isin(["moving_average_7", "weekday_mean_4", "seasonal_naive"])
     fair = table["validation_bias"].abs() <= table.loc[rules, "validation_bias"].abs().min() + BIAS_LIMIT
     assert chosen["validation_rmsse"] == table.loc[fair, "validation_rmsse"].min()
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception
     assert any(e.label.startswith("Recommended model") for e in at.expander)
-    assert chart_titles(at)[0].startswith("Error per product (recommended model)")
+    assert chart_titles(at)[0].startswith("Error per product as a share of its sales (recommended model)")
 
 
 def test_a_browser_refresh_finds_the_sessions_job_again(trained_app):

@@ -75,7 +75,31 @@ def test_per_product_bars_top_n_keeps_the_largest_errors(evaluation):
     fig = charts.per_product_mae_bar(evaluation.per_product, top_n=1)
     shown = [y for t in fig.data if t.type == "bar" for y in t.y]
     assert shown == ["Tea"]
-    assert "the 1 largest" in fig.layout.title.text
+    assert "the 1 worst" in fig.layout.title.text
+
+
+def test_per_product_errors_rank_by_share_of_sales_not_by_size():
+    """Issue 25: in units the biggest sellers were always on top. A slow seller missing half its sales is worse
+    for its orders than a big one missing a tenth."""
+    table = pd.DataFrame({"product": ["Big", "Slow", "Never"], "mae_network": [10.0, 1.0, 0.5],
+                          "mae_seasonal_naive": [12.0, 1.5, 0.0], "error_pct": [0.10, 0.50, np.nan],
+                          "bias": [0.0, -0.2, np.nan], "beats_seasonal_naive": [True, True, False]})
+    assert list(charts.worst_first(table)["product"]) == ["Slow", "Big", "Never"]
+    fig = charts.per_product_mae_bar(table)
+    assert list(fig.layout.yaxis.categoryarray)[::-1] == ["Slow", "Big", "Never"]  # worst on top (y runs up)
+    bars = {y: x for t in fig.data if t.type == "bar" for x, y in zip(t.x, t.y)}
+    assert bars["Slow"] == pytest.approx(0.5) and bars["Big"] == pytest.approx(0.1)
+    marker = next(t for t in fig.data if t.type == "scatter")
+    assert list(marker.x)[:2] == pytest.approx([0.75, 0.12])  # seasonal naive's share on the same sales
+
+
+def test_coverage_colours_say_too_narrow_and_too_wide_and_the_level_label_sits_above_the_bars():
+    table = pd.DataFrame({"product": ["a", "b", "c"], "coverage": [0.5, 0.8, 1.0], "interval_score": [1.0, 1.0, 1.0]})
+    fig = charts.coverage_per_product(table, 0.8)
+    colour_of = {y: t.name for t in fig.data if t.type == "bar" for y in t.y}
+    assert colour_of == {"a": charts.TOO_NARROW, "b": charts.NEAR_LEVEL, "c": charts.TOO_WIDE}
+    note = fig.layout.annotations[0]
+    assert note.text == "level 80%" and note.yref == "paper" and note.y >= 1.0
 
 
 def test_actual_vs_predicted_shows_the_products_test_days(evaluation, panel):
