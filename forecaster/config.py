@@ -245,6 +245,9 @@ class ForecastConfig:
                                     "apart (each one step ahead over its own test days), so one lucky or unlucky "
                                     "month does not decide; 0 = off. Each origin trains the model again.",
                                     bounds=(0, 12))
+    history_days: int = setting(0, "Learn from only the last this many days of the history (0: all of it); the "
+                                "validation and test days are among them. Patterns that no longer hold (before a "
+                                "shop's refit, a range since replaced) can mislead a model.", bounds=(0, 36_600))
     seed: int = setting(0, "Random seed: the same seed, data and settings give the same model on the CPU.",
                     bounds=(0, 2**31 - 1))
     device: str = setting("auto", "Where to train: auto picks a CUDA GPU, then Apple MPS, then the CPU.",
@@ -303,14 +306,18 @@ class ForecastConfig:
         """Refuse what these settings (as a history of ``n_days`` resolves them) cannot train on it, saying
         what they need. Arithmetic only: the command line asks before it starts its workers or imports
         torch, the dashboard before it makes a job, the chronological split again before any training."""
+        whole = n_days
+        n_days = min(n_days, self.history_days) if self.history_days else n_days  # what the run learns from
         c = self.resolved(n_days)  # the lags the run will use (resolving twice changes nothing)
         if c.model == AUTO and c.val_days < 1:
             raise ForecasterError("The recommended model is chosen on validation days before the test span; "
                                   "set validation days to at least 7, or pick a model yourself.")
         need = c.history_needed + MIN_TRAIN_DAYS + c.val_days + c.test_days
         if n_days < need:
+            covers = (f"The history to learn from is set to the last {n_days} days" if n_days < whole
+                      else f"The data covers {n_days} days")
             raise DataError(
-                f"The data covers {n_days} days, but these settings need at least {need}: the longest lag or "
+                f"{covers}, but these settings need at least {need}: the longest lag or "
                 f"rolling window ({max(c.lags + c.rolling_windows)}) plus sequence length "
                 f"({c.seq_len}) minus 1, {MIN_TRAIN_DAYS} training days, {c.val_days} validation days "
                 f"and {c.test_days} test days. Upload a longer history or reduce lags, sequence length, "

@@ -44,42 +44,96 @@ def _seed(key: str, value) -> None:
         st.session_state[key] = value
 
 
+# the planner's choices: how much history to learn from, and how long to spend (networks averaged per candidate)
+HISTORY_CHOICES = {0: "All of it", 730: "The last 2 years", 365: "The last year", 182: "The last 6 months"}
+EFFORT = {"Quick": 1, "Standard": 3, "Thorough": 5}  # networks trained with different seeds and averaged
+EFFORT_HELP = ("Quick trains one network of each kind (about a third of the time), Standard three and averages "
+               "them, Thorough five: steadier forecasts on short, noisy histories, for more time.")
+# the form's help in a planner's words (forecaster.config's texts speak to the command line)
+PLAIN_HELP = {
+    "model": "Leave it on the recommended model: it trains the networks, compares them with simple rules of "
+             "thumb on the days just before the test days, and keeps the best (or a blend).",
+    "candidates": "The networks the recommended model compares.",
+    "lags": "How many past days each day's inputs show the network: 7 means each of the last 7 days, or list "
+            "days such as 1,7,14.",
+    "seq_len": "How many consecutive days the network reads at once.",
+    "epochs": "At most this many passes over the history; training stops sooner when it stops improving.",
+    "batch_size": "How many days the network learns from at once; larger is faster per pass, smaller can learn "
+                  "finer detail.",
+    "learning_rate": "How big each learning step is; lower it if the loss curve jumps about or training fails.",
+    "conv_channels": "How many patterns the network's first layer looks for.",
+    "hidden_size": "How much the network's memory layer can hold.",
+    "val_days": "The days just before the test days: training stops and the recommended model is chosen on them.",
+    "seed": "The same number, data and settings give the same model again. An identical earlier run is reused.",
+    "retrain_for_forecast": "After the accuracy check, train again on every day but the last, so forecasts know "
+                            "the latest weeks (helps after a change in level; costs a second training).",
+}
+
+
+def plain_help(name: str) -> str:
+    """A form field's help in plain words, and its default (forecaster.config's)."""
+    f = next(f for f in dataclasses.fields(ForecastConfig) if f.name == name)
+    return f"{PLAIN_HELP[name]} Default: {default_text(f.default, f.metadata.get('parse'))}."
+
+
+def _expert_settings() -> None:
+    """Every expert setting of the Train form, in one expander (inside the form)."""
+    with st.expander("Expert settings (the defaults suit most data)"):
+        st.selectbox("Model", MODEL_CHOICES, format_func=label, key="w_model", help=plain_help("model"))
+        st.multiselect("Networks the recommended model chooses among", NETWORK_CHOICES, format_func=label,
+                       key="w_candidates", help=plain_help("candidates"))
+        e1, e2, e3 = st.columns(3)
+        with e1:
+            st.text_input("Past days the model looks at", key="w_lags", help=plain_help("lags"))
+            st.number_input("Days read at once", *limits("seq_len"), key="w_seq_len", help=plain_help("seq_len"))
+            st.number_input("Validation days", *limits("val_days"), key="w_val_days", help=plain_help("val_days"))
+        with e2:
+            st.number_input("Epochs (passes over the history)", *limits("epochs"), key="w_epochs",
+                            help=plain_help("epochs"))
+            st.number_input("Batch size", *limits("batch_size"), key="w_batch", help=plain_help("batch_size"))
+            st.number_input("Random seed", *limits("seed"), key="w_seed", help=plain_help("seed"))
+        with e3:
+            st.number_input("Learning rate", *limits("learning_rate"), key="w_lr", format="%.5f", step=1e-4,
+                            help=plain_help("learning_rate"))
+            st.number_input("Pattern detectors (convolution channels)", *limits("conv_channels"), key="w_conv",
+                            help=plain_help("conv_channels"))
+            st.number_input("Memory size (LSTM units)", *limits("hidden_size"), key="w_hidden",
+                            help=plain_help("hidden_size"))
+        st.checkbox("Forecast with a model that learnt the latest days too (after a change in level)",
+                    key="w_retrain", help=plain_help("retrain_for_forecast"))
+
+
 def training_form(current: ForecastConfig) -> ForecastConfig | None:
-    """The Train page form, prefilled with ``current``. Returns the new config when Train is pressed.
+    """The Train page form, prefilled with ``current``: the planner's choices first (history to learn from,
+    days to test on, quick or thorough), every expert setting under one expander with the same defaults.
+    Returns the new config when Train is pressed.
 
     Raises ForecasterError for settings that are invalid whatever the data (the page shows it).
     """
-    seeds = {"w_model": current.model, "w_candidates": list(current.candidates), "w_lags": format_lags(current.lags), "w_seq_len": current.seq_len,
-             "w_epochs": current.epochs, "w_batch": current.batch_size, "w_lr": current.learning_rate,
-             "w_conv": current.conv_channels, "w_hidden": current.hidden_size, "w_test_days": current.test_days,
-             "w_val_days": current.val_days, "w_seed": current.seed, "w_retrain": current.retrain_for_forecast}
+    effort = next((k for k, v in EFFORT.items() if v == current.ensemble), "Standard")
+    seeds = {"w_model": current.model, "w_candidates": list(current.candidates), "w_lags": format_lags(current.lags),
+             "w_seq_len": current.seq_len, "w_epochs": current.epochs, "w_batch": current.batch_size,
+             "w_lr": current.learning_rate, "w_conv": current.conv_channels, "w_hidden": current.hidden_size,
+             "w_test_days": current.test_days, "w_val_days": current.val_days, "w_seed": current.seed,
+             "w_retrain": current.retrain_for_forecast, "w_effort": effort,
+             "w_history": current.history_days if current.history_days in HISTORY_CHOICES else 0}
     for key, value in seeds.items():
         _seed(key, value)
     with st.form("training_form", border=True):
-        st.selectbox("Model", MODEL_CHOICES, format_func=label, key="w_model", help=setting_help("model"))
-        st.multiselect("Networks the recommended model chooses among", NETWORK_CHOICES, format_func=label,
-                       key="w_candidates", help=setting_help("candidates"))
         c1, c2, c3 = st.columns(3)
-        with c1:
-            st.text_input("Past days the model looks at (lags)", key="w_lags", help=setting_help("lags"))
-            st.number_input("Sequence length (days)", *limits("seq_len"), key="w_seq_len", help=setting_help("seq_len"))
-            st.number_input("Test days", *limits("test_days"), key="w_test_days", help=setting_help("test_days"))
-        with c2:
-            st.number_input("Epochs (passes over the history)", *limits("epochs"), key="w_epochs", help=setting_help("epochs"))
-            st.number_input("Batch size", *limits("batch_size"), key="w_batch", help=setting_help("batch_size"))
-            st.number_input("Validation days", *limits("val_days"), key="w_val_days", help=setting_help("val_days"))
-        with c3:
-            st.number_input("Learning rate", *limits("learning_rate"), key="w_lr", format="%.5f", step=1e-4,
-                            help=setting_help("learning_rate"))
-            st.number_input("Convolution channels", *limits("conv_channels"), key="w_conv", help=setting_help("conv_channels"))
-            st.number_input("LSTM units", *limits("hidden_size"), key="w_hidden", help=setting_help("hidden_size"))
-        st.number_input("Random seed", *limits("seed"), key="w_seed",
-                        help=setting_help("seed") + " An identical earlier run is reused, not retrained.")
-        st.checkbox("Forecast with a model that learnt the latest days too (after a change in level)", key="w_retrain",
-                    help=setting_help("retrain_for_forecast"))
+        c1.selectbox("History to learn from", list(HISTORY_CHOICES), format_func=HISTORY_CHOICES.get,
+                     key="w_history", help="Older sales can mislead when the shop or its range has changed since.")
+        c2.number_input("Days to test on", *limits("test_days"), key="w_test_days",
+                        help="The last days of the history are held back and forecast as if they were the "
+                             "future, to measure how far the numbers can be trusted. Nothing learns from them.")
+        c3.radio("Quick or thorough", list(EFFORT), key="w_effort", horizontal=True, help=EFFORT_HELP)
+        _expert_settings()
         submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
-    if not submitted:
-        return None
+    return _submitted_config(current) if submitted else None
+
+
+def _submitted_config(current: ForecastConfig) -> ForecastConfig:
+    """The settings the form was submitted with; a choice that would be ignored is refused naming it."""
     s = st.session_state
     candidates = tuple(s.w_candidates)
     if s.w_model != AUTO and candidates != DEFAULT_CANDIDATES:  # a choice the user made is never ignored
@@ -91,7 +145,8 @@ def training_form(current: ForecastConfig) -> ForecastConfig | None:
                            epochs=int(s.w_epochs), batch_size=int(s.w_batch), learning_rate=float(s.w_lr),
                            conv_channels=int(s.w_conv), hidden_size=int(s.w_hidden),
                            test_days=int(s.w_test_days), val_days=int(s.w_val_days), seed=int(s.w_seed),
-                           retrain_for_forecast=bool(s.w_retrain))
+                           retrain_for_forecast=bool(s.w_retrain), ensemble=EFFORT[s.w_effort],
+                           history_days=int(s.w_history))
 
 
 ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16", "cp932", "gb18030", "big5", "euc_kr")  # the offered choices

@@ -16,7 +16,8 @@ from ..results.backtest import backtest
 
 def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback: ProgressCallback | None = None,
         cancel: CancelFlag | None = None, executor: Executor | None = None) -> TrainedForecaster:
-    """Train on the daily panel (dates x products); the last ``config.test_days`` are held out.
+    """Train on the daily panel (dates x products), its last ``config.history_days`` only where that is set;
+    the last ``config.test_days`` are held out.
 
     ``config.model == "auto"`` (the default) recommends a model among candidates by their error on the
     validation span; any other model trains that one registry network. Either way the forecaster carries
@@ -25,6 +26,8 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback
     ``executor`` trains the networks (:mod:`forecaster.run.executor`; default: here, one after another): the
     same seeds give the same model with any executor, only the time differs.
     """
+    if config.history_days and len(panel) > config.history_days:  # the history to learn from, and nothing older
+        panel = panel.iloc[-config.history_days:]
     executor = executor or InlineExecutor()
     train_once = functools.partial(fit_once, executor=executor)
     # each cut-off trains ``once``; only the model that ships is retrained for its forecasts

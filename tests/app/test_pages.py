@@ -122,8 +122,40 @@ def test_train_page_shows_device_and_prefilled_form_for_demo_data():
     assert at.text_input(key="w_lags").value == format_lags(DEFAULT_CONFIG.lags) == "7"
     assert at.selectbox(key="w_model").value == DEFAULT_CONFIG.model
     assert at.selectbox(key="w_model").options == [label(m) for m in MODEL_CHOICES]  # shown by label
-    assert at.number_input(key="w_epochs").proto.help == setting_help("epochs")  # help from forecaster.config
+    assert at.number_input(key="w_epochs").proto.help.endswith("Default: 40.")  # the default from forecaster.config
     assert at.multiselect(key="w_candidates").value == list(DEFAULT_CONFIG.candidates)
+
+
+def test_the_train_form_leads_with_the_planners_choices_and_keeps_expert_settings_in_one_expander():
+    """Issue 25: the form led with learning rate, batch size, channels, LSTM units and seed; its help said
+    "Adam's step size" and "give the flag once per network"."""
+    at = new_app()
+    at.button[0].click().run()
+    at.switch_page("pages/train.py").run()
+
+    def labels_in_order(node) -> list[str]:  # depth first, as the page lays them out
+        own = [node.label] if getattr(node, "type", "") in WIDGET_TYPES else []
+        return own + [x for child in getattr(node, "children", {}).values() for x in labels_in_order(child)]
+
+    WIDGET_TYPES = {"number_input", "text_input", "selectbox", "multiselect", "checkbox", "radio"}
+    order = labels_in_order(at.get("form")[0])
+    assert order[:3] == ["History to learn from", "Days to test on", "Quick or thorough"], order
+    assert order.index("Learning rate") > 3 and order.index("Random seed") > 3
+    expanders = [e for e in at.expander if e.label.startswith("Expert settings")]
+    assert len(expanders) == 1
+    assert at.number_input(key="w_lr") in list(expanders[0].number_input)  # expert fields live in it
+    helps = " ".join(w.proto.help for w in [*at.number_input, *at.text_input, *at.selectbox, *at.multiselect,
+                                            *at.checkbox, *at.radio] if w.proto.help)
+    for word in ("Adam", "flag", "README", "--", "optimiser", "L2"):
+        assert word not in helps, word
+    at.radio(key="w_effort").set_value("Quick")
+    at.selectbox(key="w_history").set_value(365)
+    at.number_input(key="w_epochs").set_value(2)
+    at.button(key="FormSubmitter:training_form-Train").click().run()
+    assert not at.exception and not at.error
+    config = job_of(at).config
+    assert config.ensemble == 1 and config.history_days == 365 and config.epochs == 2
+    job_of(at).cancel()
 
 
 def test_candidates_with_a_named_model_are_refused_naming_the_conflict():

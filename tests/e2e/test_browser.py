@@ -42,8 +42,16 @@ def chart(page, title: str):
     return page.locator(".js-plotly-plot").filter(has=page.locator("text.gtitle", has_text=title)).first
 
 
+EXPERT = "Expert settings (the defaults suit most data)"
+
+
 def set_number(page, label: str, value) -> None:
+    """Type a number into the field with this label, opening the Train form's expert settings if it is there."""
     box = page.get_by_label(label, exact=True)
+    if not box.is_visible():
+        expander = page.get_by_text(EXPERT, exact=True)
+        if expander.count():
+            expander.first.click()
     box.fill(str(value))
     box.press("Tab")
 
@@ -87,7 +95,7 @@ def test_upload_train_evaluate_forecast_and_download(new_page, tmp_path, screens
 
     go(page, "Train")
     set_number(page, "Epochs (passes over the history)", 5)
-    set_number(page, "Test days", 21)
+    set_number(page, "Days to test on", 21)
     press_train(page)
     page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
     chart(page, "Learning curve").wait_for()

@@ -333,3 +333,13 @@ def test_a_large_test_span_draws_its_curve_from_a_fixed_sample_and_trains_the_sa
     assert [h.test_loss for h in again.history] == list(curve)
     # the multi-output layout has one test window per day: far below the cap, measured whole
     assert {h.test_sample for h in fit(panel, config.replace(model="cnn_lstm")).history} == {0}
+
+
+def test_the_history_to_learn_from_drops_older_days_and_too_short_a_one_is_refused_naming_it():
+    """Issue 25's 'history to learn from': a range replaced long ago must not shape the model."""
+    panel = make_panel(days=300)
+    panel.iloc[:150] = 5000.0  # an old regime, far above anything sold lately
+    trained = fit(panel, TINY.replace(history_days=140))
+    assert trained.scaler.inverse(np.ones((1, panel.shape[1])))[0].max() < 1000  # scaled on recent days only
+    with pytest.raises(DataError, match="history to learn from is set to the last 40 days"):
+        TINY.replace(history_days=40).check_trainable(len(panel))
