@@ -79,7 +79,8 @@ else:
     kept = ("" if trained.selection is not None else
             f"; the weights of epoch {', '.join(map(str, trained.best_epochs))} were kept, the best on the "
             "validation days")
-    st.success(f"Training finished in {jobs.format_seconds(trained.train_seconds)} ({snap.epochs_run} epochs{kept}).")
+    st.success(f"Training finished in {jobs.format_seconds(snap.elapsed)}: {len(snap.networks())} networks, "
+               f"{snap.epochs_run} epochs{kept}.")
 
 if trained.config.yearly == "on" and job.config.yearly == "auto":
     st.caption(f"The history holds {len(job.panel):,} days, so the same weekday a year earlier (lag 364) was added "

@@ -97,19 +97,25 @@ def restore_after_refresh() -> None:
 
 
 def status_line(snap: JobSnapshot) -> str:
+    """The run's progress in plain numbers: networks done of those planned, the current one's epoch, the time
+    left (estimated with early stopping, not the planned maximum); or how it ended."""
     if snap.queued:
         return (f"Queued, position {snap.queue_position} of {snap.queue_length}: it starts when a training "
                 "slot of this server is free.")
     text = STATUS_TEXT.get(snap.status, snap.status)
+    nets, planned = snap.networks(), snap.networks_planned
     if snap.running and not snap.history:
-        text += f" first epoch of {snap.total_epochs} under way"
+        text += " the first network's first epoch is under way" + (f" ({planned} networks planned)" if planned else "")
     elif snap.running:
-        text += f" epoch {snap.done_epochs} of at most {snap.total_epochs}"
+        done = sum(n.stopped for n in nets)
+        current = snap.history[-1]  # the network whose curve is drawn
+        text += (f" {done} of {planned} networks done; the current one is at epoch {current.epoch} of at most "
+                 f"{current.epochs}" if planned else f" epoch {snap.done_epochs} of at most {snap.total_epochs}")
         left = snap.seconds_left
         if left is not None:
-            text += f", about {format_seconds(left)} left at most"
+            text += f"; about {format_seconds(left)} left"
     elif snap.status in (DONE, CANCELLED) and snap.history:
-        text += f" after {snap.epochs_run} epochs in {format_seconds(snap.elapsed)}"
+        text += f" after {len(nets)} networks ({snap.epochs_run} epochs) in {format_seconds(snap.elapsed)}"
         if snap.reused:
             text = "Finished (reused an identical earlier run, nothing retrained)"
     return text

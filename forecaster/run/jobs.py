@@ -11,11 +11,13 @@ first served, and a snapshot says their place in the line. Finished results are 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import importlib
 import json
 import logging
+import math
 import sys
 import threading
 import time
@@ -25,6 +27,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_SERVER, ForecastConfig, ServerSettings
@@ -75,6 +78,30 @@ def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
 
 
 @dataclass(frozen=True)
+class NetworkProgress:
+    """One network of a run: epochs trained, the epoch it is expected to stop at, whether it has stopped."""
+
+    epochs: int
+    expected: int
+    stopped: bool
+
+    @classmethod
+    def of(cls, records: list[EpochRecord], patience: int, min_improvement: float) -> "NetworkProgress":
+        best, best_epoch, stale = math.inf, 0, 0
+        for r in records:  # the training loop's early stopping, replayed
+            watched = r.val_loss if r.val_loss is not None else r.train_loss
+            if best_epoch == 0 or watched < best * (1 - min_improvement):
+                best, best_epoch, stale = watched, r.epoch, 0
+            else:
+                stale += 1
+        last, planned = records[-1].epoch, records[-1].epochs
+        early = bool(patience) and records[-1].val_loss is not None and stale >= patience
+        stopped = last >= planned or early
+        expected = last if stopped else (min(planned, best_epoch + patience) if patience else planned)
+        return cls(last, max(expected, last + (0 if stopped else 1)), stopped)
+
+
+@dataclass(frozen=True)
 class JobSnapshot:
     """A consistent copy of a job's progress, safe to read from any thread."""
 
@@ -89,6 +116,10 @@ class JobSnapshot:
     label: str = ""
     queue_position: int = 0  # 1 = next to start; 0 when not waiting
     queue_length: int = 0  # jobs waiting, this one included
+    # the run's early stopping, to count networks and estimate what is left (0: unknown, planned epochs only)
+    epochs_per_network: int = 0
+    patience: int = 0
+    min_improvement: float = 0.0
 
     @property
     def queued(self) -> bool:
@@ -108,21 +139,54 @@ class JobSnapshot:
     def epoch(self) -> int:
         return self.history[-1].epoch if self.history else 0
 
+    def networks(self) -> list[NetworkProgress]:
+        """Each network whose epochs have been reported, in the run's order, with its epochs and whether it has
+        stopped. Records arrive one network after another (networks training side by side hold theirs back
+        until the earlier ones are done), so a network starts where the epoch count starts again; its early
+        stopping is replayed from its losses (the training loop's own rule)."""
+        groups: list[list[EpochRecord]] = []
+        for r in self.history:
+            if not groups or r.epoch <= groups[-1][-1].epoch:
+                groups.append([])
+            groups[-1].append(r)
+        nets = [NetworkProgress.of(g, self.patience, self.min_improvement) for g in groups]
+        return [dataclasses.replace(n, stopped=True) if i < len(nets) - 1 else n for i, n in enumerate(nets)]
+
+    @property
+    def networks_planned(self) -> int:
+        """Networks the run trains at most (every candidate, ensemble member and cut-off)."""
+        if not self.epochs_per_network:
+            return 0
+        return max(-(-self.total_epochs // self.epochs_per_network), len(self.networks()))
+
+    def epochs_left(self) -> float:
+        """Epochs still to come, estimated: a running network ends where its early stopping would (patience
+        epochs after its best so far) or at its planned last epoch; a network not yet started runs as long as
+        the finished ones did (or as the running ones are expected to)."""
+        nets = self.networks()
+        if not self.epochs_per_network:
+            return float(max(self.total_epochs - self.done_epochs, 0))
+        running = sum(n.expected - n.epochs for n in nets if not n.stopped)
+        lengths = [n.epochs for n in nets if n.stopped] or [n.expected for n in nets] or [self.epochs_per_network]
+        return running + max(self.networks_planned - len(nets), 0) * float(np.mean(lengths))
+
     @property
     def fraction(self) -> float:
+        """Share of the run done, by epochs run against epochs run plus those expected (never a jump to the end)."""
         if self.status in FINISHED:
             return 1.0
-        return min(1.0, self.done_epochs / max(self.total_epochs, 1))
+        run = self.epochs_run
+        return min(0.99, run / max(run + self.epochs_left(), 1.0))
 
     @property
     def seconds_left(self) -> float | None:
-        """Upper bound from the mean epoch time (early stopping can end sooner); None before epoch 1."""
+        """Estimated from the wall time per epoch so far and :meth:`epochs_left`; None before epoch 1."""
         if self.status in FINISHED:
             return 0.0
         if not self.history:
             return None
         per_epoch = self.elapsed / max(self.epochs_run, 1)  # the job's time over the epochs it really ran
-        return per_epoch * max(self.total_epochs - self.done_epochs, 0)
+        return per_epoch * self.epochs_left()
 
     @property
     def finished(self) -> bool:
@@ -267,7 +331,8 @@ class TrainingJob:
             if self._status != QUEUED or self._thread is not None:
                 place = (0, 0)
             return JobSnapshot(self.job_id, self._status, tuple(self._history), total, elapsed, self._error,
-                               self._error_detail, self._reused, self.label, *place)
+                               self._error_detail, self._reused, self.label, *place, self.config.epochs,
+                               self.config.patience, self.config.min_improvement)
 
     def _planned_epochs(self) -> int:
         from ..model.recommend import planned_epochs

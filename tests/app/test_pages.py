@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import time
 
 import numpy as np
@@ -156,6 +157,7 @@ def test_the_train_form_leads_with_the_planners_choices_and_keeps_expert_setting
     config = job_of(at).config
     assert config.ensemble == 1 and config.history_days == 365 and config.epochs == 2
     job_of(at).cancel()
+    assert job_of(at).wait(TIMEOUT)  # ended before the next test counts the server's running jobs
 
 
 def test_candidates_with_a_named_model_are_refused_naming_the_conflict():
@@ -207,7 +209,7 @@ def test_train_page_trains_in_the_background_and_shows_the_loss_curve(trained_ap
     assert any("Training finished" in shown(s.value) for s in at.success)
     assert chart_titles(at) == ["Learning curve: error per epoch"]
     assert at.get("progress")[0].value == 100  # AppTest reports percent
-    assert f"Finished after {3 * DEFAULT_CONFIG.ensemble} epochs" in sidebar_text(at)  # 3 per ensemble member
+    assert f"Finished after {DEFAULT_CONFIG.ensemble} networks ({3 * DEFAULT_CONFIG.ensemble} epochs)" in sidebar_text(at)
 
 
 def test_training_the_same_data_and_settings_again_reuses_the_result(trained_app):
@@ -261,8 +263,8 @@ def test_running_job_shows_progress_and_cancel_keeps_the_best_model(tiny_csv, mo
     while job.snapshot().done_epochs < 2 and time.time() < deadline:
         time.sleep(0.1)
     at.run()
-    assert "Training… epoch" in at.get("progress")[0].proto.text
-    assert "left at most" in at.get("progress")[0].proto.text
+    assert "networks done; the current one is at epoch" in at.get("progress")[0].proto.text
+    assert re.search(r"about \d+ (s|min \d+ s) left$", at.get("progress")[0].proto.text)  # an estimate, not a maximum
     assert chart_titles(at) == ["Learning curve: error per epoch"]
     at.button(key="cancel_training").click().run()
     assert job.wait(TIMEOUT)
@@ -432,7 +434,7 @@ def test_a_browser_refresh_finds_the_sessions_job_again(trained_app):
     at.query_params["session"] = owner
     at.run()
     assert at.session_state["owner_id"] == owner
-    assert f"Finished after {3 * DEFAULT_CONFIG.ensemble} epochs" in sidebar_text(at)  # 3 per ensemble member
+    assert f"Finished after {DEFAULT_CONFIG.ensemble} networks ({3 * DEFAULT_CONFIG.ensemble} epochs)" in sidebar_text(at)
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception and len(at.metric) == 24
     other = new_app()  # another browser session: none of that

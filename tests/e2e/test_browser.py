@@ -263,7 +263,8 @@ def test_two_sessions_training_at_once_see_only_their_own_job(new_page, tmp_path
     for page in pages.values():
         press_train(page)
     for page in pages.values():  # both are running at the same time, each with its live progress
-        page.get_by_text(re.compile(r"Training… epoch \d{2,} of at most \d+")).first.wait_for(timeout=TRAIN_MS)
+        page.get_by_text(re.compile(r"Training… \d+ of \d+ networks done; the current one is at epoch \d{2,} of at "
+                                    r"most \d+")).first.wait_for(timeout=TRAIN_MS)
         chart(page, "Learning curve").wait_for()
     pages["alpha.csv"].screenshot(path=str(screenshots / "train_running.png"), full_page=True)
     for name, page in pages.items():

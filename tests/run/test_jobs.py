@@ -340,3 +340,28 @@ def test_a_training_that_runs_out_of_memory_fails_readably_and_the_next_one_trai
         assert nxt.wait(WAIT) and nxt.status == DONE
     finally:
         registry.shutdown()
+
+
+def _record(done_offset: int, epoch: int, val: float, epochs: int = 40, total: int = 240) -> EpochRecord:
+    return EpochRecord(0, epoch, epochs, 1.0, val, 1.0, 0.0, total, done_offset + epoch)
+
+
+def test_progress_counts_networks_and_expects_early_stopping_not_the_planned_maximum():
+    """Issue 25: 'epoch 1 of at most 240' with 40 in the box; 212 of 240 then 'Finished after 162 epochs';
+    '10 min 30 s left at most' for a 37 s job. Records arrive one network after another (a network starts
+    where the epoch count starts again), and each network's early stopping is replayed from its losses."""
+    first = [_record(0, e, 1.0 / e if e <= 10 else 0.1) for e in range(1, 19)]  # best at 10, stopped at 18
+    second = [_record(40, e, 1.0 / e) for e in range(1, 6)]  # still improving at epoch 5
+    history = first + second
+    snap = JobSnapshot("j", "running", tuple(history), 240, elapsed=23.0, epochs_per_network=40, patience=8,
+                       min_improvement=0.005)
+    nets = snap.networks()
+    assert [(n.epochs, n.stopped) for n in nets] == [(18, True), (5, False)]
+    assert nets[1].expected == 13  # its best so far (5) plus patience
+    assert snap.networks_planned == 6
+    # 8 more epochs for the running one, 4 networks not started at the finished one's 18 each
+    assert snap.epochs_left() == 8 + 4 * 18
+    assert snap.seconds_left == pytest.approx(23.0 / 23 * 80)
+    assert 0.2 < snap.fraction < 0.3  # 23 of about 103 epochs, not 45 of 240
+    done = JobSnapshot("j", DONE, tuple(history), 240, 30.0, epochs_per_network=40, patience=8)
+    assert done.fraction == 1.0 and done.seconds_left == 0.0
