@@ -7,6 +7,8 @@ demo data and, where ../shared/data is present, on the shared datasets; samples 
 0.25 s; afterwards compares each sample's estimate with the time that was really left. Reports, over the
 samples after the first 10 % of the run, the smallest and largest ratio estimate / actual (the bar: within a
 factor of two, 0.5 to 2), next to the same ratio for the old estimate (planned epochs at the mean epoch time).
+Each ratio is (elapsed + estimate) / the run's real length: near the end a ratio of the seconds left alone
+divides by almost nothing.
 
     python bench/progress.py [--seed S] [dataset ...]
 """
@@ -38,18 +40,16 @@ def measure(panel: pd.DataFrame, config: ForecastConfig, registry: JobRegistry, 
         if snap.history:
             per_epoch = snap.elapsed / snap.epochs_run
             old = per_epoch * max(snap.total_epochs - snap.done_epochs, 0)
-            rate = snap.elapsed * max(snap.total_epochs - snap.done_epochs, 0) / max(snap.done_epochs, 1)
-            samples.append((snap.elapsed, snap.seconds_left, old, rate))
+            samples.append((snap.elapsed, snap.seconds_left, old))
     total = job.snapshot().elapsed
-    rows = pd.DataFrame(samples, columns=["t", "new", "old", "rate"])
+    rows = pd.DataFrame(samples, columns=["t", "new", "old"])
     rows = rows[rows["t"] >= WARM_UP * total]
     # the run's whole length as each sample saw it (elapsed + estimate) against the length it really took:
     # near the end a ratio of the seconds left alone divides by almost nothing
-    new, old, rate = ((rows["t"] + rows[k]) / total for k in ("new", "old", "rate"))
+    new, old = ((rows["t"] + rows[k]) / total for k in ("new", "old"))
     return {"seconds": total, "samples": len(rows), "new_min": new.min(), "new_max": new.max(),
             "within_2x": float(((new >= 0.5) & (new <= 2)).mean()) if len(rows) else np.nan,
-            "old_min": old.min(), "old_max": old.max(), "rate_min": rate.min(), "rate_max": rate.max(),
-            "rate_within_2x": float(((rate >= 0.5) & (rate <= 2)).mean()) if len(rows) else np.nan}
+            "old_min": old.min(), "old_max": old.max()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             print(name, {k: round(v, 3) if isinstance(v, float) else v for k, v in rows[name].items()}, flush=True)
     finally:
         registry.shutdown()
-    print("\nestimate / time really left, samples after the first 10 % of each run (bar: 0.5 to 2)")
+    print("\n(elapsed + estimate) / real length, samples after the first 10 % of each run (bar: 0.5 to 2)")
     print(pd.DataFrame(rows).T.to_string(float_format=lambda x: f"{x:.2f}"))
     return 0
 

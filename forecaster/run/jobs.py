@@ -120,6 +120,7 @@ class JobSnapshot:
     epochs_per_network: int = 0
     patience: int = 0
     min_improvement: float = 0.0
+    first_epoch_at: float = 0.0  # seconds from the start to the first epoch's record (start-up, not training)
 
     @property
     def queued(self) -> bool:
@@ -180,13 +181,23 @@ class JobSnapshot:
 
     @property
     def seconds_left(self) -> float | None:
-        """Estimated from the wall time per epoch so far and :meth:`epochs_left`; None before epoch 1."""
+        """Estimated from the run's pace since its first epoch (start-up excluded) and what is left: the
+        planned epochs not yet counted (done_epochs also counts epochs trained by networks whose records
+        still wait, and the epochs early stopping skipped), scaled by how early the networks seen so far
+        stopped (:meth:`epochs_left` against the planned epochs they leave). None before the first epoch."""
         if self.status in FINISHED:
             return 0.0
         if not self.history:
             return None
-        per_epoch = self.elapsed / max(self.epochs_run, 1)  # the job's time over the epochs it really ran
-        return per_epoch * self.epochs_left()
+        training = max(self.elapsed - self.first_epoch_at, 1e-3)
+        pace = training / max(self.done_epochs, 1)  # seconds per planned epoch counted so far
+        planned_left = max(self.total_epochs - self.done_epochs, 0)
+        nets = self.networks()
+        if self.epochs_per_network and nets:
+            seen_planned = sum(self.history[-1].epochs for _ in nets)
+            expected = sum(n.expected for n in nets)
+            planned_left *= min(1.0, expected / max(seen_planned, 1))
+        return pace * planned_left
 
     @property
     def finished(self) -> bool:
@@ -232,6 +243,7 @@ class TrainingJob:
         self._done = threading.Event()
         self._status = QUEUED
         self._history: list[EpochRecord] = []
+        self._first_epoch_at = 0.0  # seconds from the start to the first epoch's record (imports, workers)
         self._started: float | None = None
         self._ended: float | None = None
         self._result: TrainedForecaster | None = None
@@ -332,7 +344,7 @@ class TrainingJob:
                 place = (0, 0)
             return JobSnapshot(self.job_id, self._status, tuple(self._history), total, elapsed, self._error,
                                self._error_detail, self._reused, self.label, *place, self.config.epochs,
-                               self.config.patience, self.config.min_improvement)
+                               self.config.patience, self.config.min_improvement, self._first_epoch_at)
 
     def _planned_epochs(self) -> int:
         from ..model.recommend import planned_epochs
@@ -342,6 +354,8 @@ class TrainingJob:
     # --- the thread ----------------------------------------------------------------------------
     def _on_epoch(self, record: EpochRecord) -> None:
         with self._lock:
+            if not self._history and self._started is not None:  # the workers' start-up ends here
+                self._first_epoch_at = time.time() - self._started
             self._history.append(record)
 
     def _run(self) -> None:

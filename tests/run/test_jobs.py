@@ -1,6 +1,7 @@
 """forecaster.run.jobs: the training thread, cancel, errors, owners and reuse of finished results."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -353,15 +354,18 @@ def test_progress_counts_networks_and_expects_early_stopping_not_the_planned_max
     first = [_record(0, e, 1.0 / e if e <= 10 else 0.1) for e in range(1, 19)]  # best at 10, stopped at 18
     second = [_record(40, e, 1.0 / e) for e in range(1, 6)]  # still improving at epoch 5
     history = first + second
-    snap = JobSnapshot("j", "running", tuple(history), 240, elapsed=23.0, epochs_per_network=40, patience=8,
-                       min_improvement=0.005)
+    history = [dataclasses.replace(r, done_epochs=18 + r.epoch) if r in second else r for r in history]
+    snap = JobSnapshot("j", "running", tuple(history), 240, elapsed=25.0, epochs_per_network=40, patience=8,
+                       min_improvement=0.005, first_epoch_at=2.0)
     nets = snap.networks()
     assert [(n.epochs, n.stopped) for n in nets] == [(18, True), (5, False)]
     assert nets[1].expected == 13  # its best so far (5) plus patience
     assert snap.networks_planned == 6
     # 8 more epochs for the running one, 4 networks not started at the finished one's 18 each
     assert snap.epochs_left() == 8 + 4 * 18
-    assert snap.seconds_left == pytest.approx(23.0 / 23 * 80)
+    # 23 s of training (start-up left out) for 23 planned epochs counted; 217 planned epochs left, of which
+    # the networks seen so far are expected to train (18 + 13) / (2 x 40)
+    assert snap.seconds_left == pytest.approx(23.0 / 23 * 217 * 31 / 80)
     assert 0.2 < snap.fraction < 0.3  # 23 of about 103 epochs, not 45 of 240
     done = JobSnapshot("j", DONE, tuple(history), 240, 30.0, epochs_per_network=40, patience=8)
     assert done.fraction == 1.0 and done.seconds_left == 0.0
