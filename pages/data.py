@@ -81,16 +81,16 @@ named = panel.rename(columns=display_names(panel.columns, result.catalog))  # "N
 st.success(f"Read as {markdown(report.mapping.describe())}.")
 if report.mapping.doubt:
     st.warning(markdown(report.mapping.doubt))
-c = st.columns([1, 1, 2, 1, 1])
+c = st.columns(4)
 c[0].metric("Products", f"{report.products:,}")
 c[1].metric("Days", f"{report.days:,}", help=f"{report.start:%d %b %Y} to {report.end:%d %b %Y}")
-c[2].metric("Date range", f"{report.start:%b %Y} – {report.end:%b %Y}",
-            help=f"{report.start:%A %d %B %Y} to {report.end:%A %d %B %Y}")
-c[3].metric("Days with no sale", f"{report.zero_share:.0%}", help="Share of product-days with zero units.")
-c[4].metric("Returns dropped", f"{report.returns_dropped:,}",
-            help="Rows with negative quantities (returns, cancellations), left out unless you keep them.")
-st.caption(f"{report.rows_read:,} rows read, {report.rows_used:,} used."
-           + (" Dates read day-first." if report.dayfirst else ""))
+c[2].metric("Days with no sale", f"{report.zero_share:.0%}", help="Share of product-days with zero units.")
+returned = report.returns_kept or report.returns_dropped
+c[3].metric("Units returned" + (" (kept)" if report.returns_kept else " (left out)" if returned else ""),
+            f"{report.returns_units:,.0f}", help=f"Negative quantities (returns, cancellations) in {returned:,} "
+            "row(s): left out unless you keep them.")
+st.caption(f"From {report.start:%A %d %B %Y} to {report.end:%A %d %B %Y}. {report.rows_read:,} rows read, "
+           f"{report.rows_used:,} used." + (" Dates read day-first." if report.dayfirst else ""))
 for note in report.notes:
     st.warning(markdown(note))
 if report.excluded is not None:

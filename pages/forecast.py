@@ -56,6 +56,11 @@ else:
     st.info(f"**Lower – upper** is the range a day's demand falls in {options.level:.0%} of the time; the **order "
             f"quantity** covers a day's demand on {options.service_level:.0%} of days. Calibrated on the "
             f"{trained.calibration.days} validation days the model never trained on; later days get wider ranges.")
+    if options.service_level > calibration.reliable_level:
+        st.warning(f"A {options.service_level:.0%} service level asks for a day rarer than the "
+                   f"{trained.calibration.days} calibration days can show (they support about "
+                   f"{calibration.reliable_level:.0%}): its order quantity is extrapolated, and stock grows fast for "
+                   "the last few points. Evaluate measures how often such orders held.")
     if options.level > calibration.reliable_level:
         st.warning(f"{trained.calibration.days} calibration days support ranges up to about "
                    f"{calibration.reliable_level:.0%}: a {options.level:.0%} range lies beyond the most extreme "

@@ -79,7 +79,7 @@ class IngestReport:
     mapping: ColumnMapping
     rows_read: int
     rows_used: int
-    returns_dropped: int
+    returns_dropped: int  # rows (or a wide file's cells)
     returns_kept: int
     rows_without_product: int
     rows_without_quantity: int
@@ -97,6 +97,7 @@ class IngestReport:
     # left out of the panel unless kept (IngestOptions.keep_non_sales); None when there were none
     excluded: pd.DataFrame | None = None
     non_sales_kept: bool = False
+    returns_units: float = 0.0  # units in the returned rows, dropped or kept
 
 
 @dataclass(frozen=True)
@@ -799,9 +800,12 @@ class _RowCounts:
     no_quantity: int = 0
     notes: list[str] = field(default_factory=list)
     catalog: pd.DataFrame | None = None  # names and key columns per product (a long file or log)
+    returns_units: float = 0.0  # units the returned rows (or cells) hold
     excluded: pd.DataFrame | None = None  # lines that are not sales, per product (kept or not)
 
-    def returns(self, negative: int, keep: bool) -> None:
+    def returns(self, negative: int, keep: bool, units: float = 0.0) -> None:
+        """``negative`` rows (or cells) of returns holding ``units`` units, kept or dropped."""
+        self.returns_units = float(units)
         if keep:
             self.returns_kept = negative
         else:
@@ -919,7 +923,8 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
         returns_kept=counts.returns_kept, rows_without_product=counts.no_product,
         rows_without_quantity=counts.no_quantity, dayfirst=dayfirst, products=daily.shape[1], days=len(full),
         start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes),
-        extremes=extremes, excluded=counts.excluded, non_sales_kept=options.keep_non_sales)
+        extremes=extremes, excluded=counts.excluded, non_sales_kept=options.keep_non_sales,
+        returns_units=counts.returns_units)
     return IngestResult(daily, report, catalog)
 
 
@@ -933,7 +938,7 @@ def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
         counts.notes.append(f"{counts.no_quantity} empty cell(s) read as 0.")
     values = values.fillna(0.0)
     negative = values < 0
-    counts.returns(int(negative.to_numpy().sum()), options.keep_returns)
+    counts.returns(int(negative.to_numpy().sum()), options.keep_returns, float(-values[negative].sum().sum()))
     if not options.keep_returns:
         values = values.mask(negative, 0.0)
     values.index = dates
@@ -972,7 +977,7 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     not_sale = _not_sales(df, mapping, product, qty, keep, counts)
     if not options.keep_non_sales:
         keep &= ~not_sale
-    counts.returns(int((negative & keep).sum()), options.keep_returns)
+    counts.returns(int((negative & keep).sum()), options.keep_returns, float(-qty[negative & keep].sum()))
     if not options.keep_returns:
         keep &= ~negative
     keep_np = keep.to_numpy()

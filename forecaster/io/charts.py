@@ -269,7 +269,9 @@ def totals_display(totals: pd.DataFrame) -> pd.DataFrame:
 
 
 def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
-    """Forecast units per product for the first forecast day, largest first."""
+    """Forecast units per product for the first forecast day, largest first, with its range as a whisker and
+    the value written beyond the whisker's end (a label at the bar's end was struck through by it), so a
+    small bar next to a wide range still reads."""
     first = forecast["date"].min()
     day = forecast[forecast["date"] == first].sort_values("forecast", ascending=False)
     n_products = len(day)
@@ -278,16 +280,18 @@ def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
     day = day.assign(product=day["product"].astype(str).map(plotly))
     fig = px.bar(day, x="forecast", y="product", orientation="h",
                  category_orders={"product": list(day["product"])},
-                 labels={"forecast": "Forecast units", "product": ""}, color_discrete_sequence=[COLOURS["forecast"]],
-                 text_auto=".1f")
-    fig.update_traces(textposition="outside", textangle=0, cliponaxis=False)
+                 labels={"forecast": "Forecast units", "product": ""}, color_discrete_sequence=[COLOURS["forecast"]])
+    end = day["forecast"]
     if "lower" in day.columns:  # the range each bar may land in
         fig.update_traces(error_x=dict(type="data", symmetric=False, array=(day["upper"] - day["forecast"]).clip(lower=0),
                                        arrayminus=(day["forecast"] - day["lower"]).clip(lower=0), color="#264653"))
-    title = f"Forecast for {pd.Timestamp(first):%A %d %B %Y}" + (
-        f", the {len(day)} largest of {n_products:,} products" if len(day) < n_products else "")
-    return _style(fig, title, height=max(300, 90 + 26 * len(day)),
-                  hovermode="closest")
+        end = day[["forecast", "upper"]].max(axis=1)
+    fig.add_scatter(x=end, y=day["product"], mode="text", text=[f" {v:.1f}" for v in day["forecast"]],
+                    textposition="middle right", showlegend=False, hoverinfo="skip", cliponaxis=False)
+    fig.update_xaxes(range=[0, float(end.max()) * 1.18 + 1e-9])  # room for the labels past the longest whisker
+    title = f"Forecast for {pd.Timestamp(first):%a %d %b %Y}" + (
+        f": top {len(day)} of {n_products:,}" if len(day) < n_products else "")
+    return _style(fig, title, height=max(300, 90 + 26 * len(day)), hovermode="closest")
 
 
 def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: str,
@@ -318,7 +322,25 @@ def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: s
                         f"({forecast.attrs.get('service_level', 0.9):.0%} service level)",
                         marker=dict(symbol="line-ew-open", size=16, color="#1d3557", line=dict(width=2)))
     fig.add_vline(x=hist.index[-1], line_dash="dot", line_color="grey")
+    _keep_the_forecast_readable(fig, hist, fc)
     return _style(fig, f"{plotly(shown_as or product)}: last {len(hist)} days and the forecast", height=380)
+
+
+SPIKE_HEADROOM = 1.5  # the y axis reaches this far past the usual days and the forecast's range
+
+
+def _keep_the_forecast_readable(fig: go.Figure, hist: pd.Series, fc: pd.DataFrame) -> None:
+    """One spike in the history (a day of 500 where 5 is usual) would squeeze the forecast into a flat line
+    at the bottom: the axis then stops past the usual days and the forecast's range and order quantity, and
+    says which days go off the chart (hover still gives their value)."""
+    reach = [float(np.nanquantile(hist.to_numpy(dtype=np.float64), 0.98)) if len(hist) else 0.0]
+    reach += [float(fc[c].max()) for c in ("forecast", "upper", "order_quantity") if c in fc and len(fc)]
+    top = max(max(reach) * SPIKE_HEADROOM, 1.0)
+    above = hist[hist > top]
+    if len(above):
+        fig.update_yaxes(range=[0, top])
+        fig.add_annotation(x=above.index[0], y=top, yanchor="top", showarrow=False, font=dict(size=11),
+                           text=f"{len(above)} day(s) off the chart, up to {above.max():,.0f}")
 
 
 COVERAGE_TOLERANCE = 0.1  # a product's coverage this far from the level is off (28 test days: about 1.3 sd)
@@ -351,12 +373,18 @@ def coverage_per_product(per_product: pd.DataFrame, level: float, top_n: int | N
     return fig
 
 
+BACKTEST_PALETTE = ("#1d3557", "#2a9d8f", "#e9c46a", "#6a4c93", "#8ab17d")  # far from each other and the two above
+
+
 def backtest_chart(table: pd.DataFrame, metric: str = "MAE", network_label: str = label(NETWORK)) -> go.Figure:
     """``metric`` per cut-off (test span start) for the model and each baseline: is one month deciding?"""
     frame = table.assign(method=table["method"].map(lambda m: network_label if m == NETWORK else label(m)))
     frame = frame.sort_values("test_start")
+    methods = [m for m in frame["method"].unique() if m not in (network_label, label(SEASONAL_NAIVE))]
+    others = dict(zip(methods, BACKTEST_PALETTE))  # each baseline its own, clearly different colour
     fig = px.line(frame, render_mode=SVG, x="test_start", y=metric, color="method", markers=True,
-                  color_discrete_map={network_label: COLOURS[NETWORK], label(SEASONAL_NAIVE): COLOURS[SEASONAL_NAIVE]},
+                  color_discrete_map={network_label: COLOURS[NETWORK], label(SEASONAL_NAIVE): COLOURS[SEASONAL_NAIVE],
+                                      **others},
                   labels={"test_start": "First test day of the cut-off", metric: BACKTEST_AXES.get(metric, metric),
                           "method": ""})
     if metric == "coverage":

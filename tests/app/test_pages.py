@@ -103,7 +103,8 @@ def test_data_page_summarises_and_charts_the_demo_data():
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Products"] == "20" and metrics["Days"] == "1,095"
-    assert "Days with no sale" in metrics and "Returns dropped" in metrics
+    assert "Days with no sale" in metrics and "Units returned" in metrics
+    assert "From Monday 02 January 2023 to Wednesday 31 December 2025" in all_text(at)  # whole, not cut in a tile
     assert "200 MB" in all_text(at)  # the upload limit from .streamlit/config.toml is stated
     assert chart_titles(at)[0] == "Total daily demand"
     assert chart_titles(at)[1] == "Top 10 products by units sold"
@@ -385,6 +386,10 @@ def test_forecast_page_level_and_service_level_redraw_the_band_without_training(
     assert [t for t in chart_figures(at)[-1]["data"] if t.get("fill") == "tonexty"][0]["name"] == "95% interval"
     table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")))
     assert (table["level"] == 0.95).all() and (table["service_level"] == 0.99).all()
+    # issue 25: no word on a 97 % (here 99 %) service level beyond what 14 calibration days can show
+    assert any("99% service level asks for a day rarer" in shown(w.value) for w in at.warning)
+    at.number_input(key="w_service_level").set_value(80).run()  # within what the days show
+    assert not any("service level asks" in shown(w.value) for w in at.warning)
 
 
 def test_evaluate_page_shows_interval_coverage_next_to_the_baselines(trained_app):
@@ -735,3 +740,13 @@ def test_results_of_another_file_say_so_with_one_button_to_train_on_the_current_
     assert new.wait(TIMEOUT)
     at.switch_page("pages/forecast.py").run()
     assert not any("These results are for" in shown(w.value) for w in at.warning)
+
+
+def test_returns_are_counted_in_units_not_rows():
+    """Issue 25: 'Returns dropped' counted rows; two returns of 5 and 7 units are 12 units."""
+    rows = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},A,3\n2024-01-{d:02d},B,2\n" for d in range(1, 29))
+    rows += "2024-01-10,A,-5\n2024-01-11,B,-7\n"
+    at = with_data(rows.encode(), "returns.csv")
+    at.switch_page("pages/data.py").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Units returned (left out)"] == "12"

@@ -151,7 +151,9 @@ def test_forecast_charts_and_table(panel):
                        "forecast": [1.0, 9.0, 4.0, 2.0, 8.0, 5.0]})
     bar = charts.forecast_bar(fc)
     assert list(bar.data[0].y) == ["Coffee", "Milk", "Tea"]  # first day only, largest first
-    assert "Friday 01 March 2024" in bar.layout.title.text
+    assert bar.layout.title.text == "Forecast for Fri 01 Mar 2024"  # short enough for the page's column
+    labels = next(t for t in bar.data if t.type == "scatter")  # values written past the bars, not under whiskers
+    assert list(labels.text) == [" 9.0", " 4.0", " 1.0"] and labels.textposition == "middle right"
     day = charts.forecast_day_table(fc, dates[1])
     assert list(day["product"]) == ["Coffee", "Milk", "Tea"] and day.shape == (3, 2)  # one day, largest first
     hist_fc = charts.history_and_forecast(panel.set_axis(pd.date_range(end="2024-02-29", periods=60), axis=0),
@@ -182,3 +184,24 @@ def test_a_huge_product_name_is_cut_in_charts_and_two_cut_names_stay_apart():
     labels = list(fig.data[0].y)
     assert all(len(label) <= MAX_LABEL + 10 for label in labels) and len(set(labels)) == 3
     assert "&lt;b&gt;x&lt;/b&gt;" in labels  # still escaped
+
+
+def test_one_spike_does_not_flatten_a_products_forecast_and_is_said_to_be_off_the_chart():
+    """Issue 25: one day of 500 in a product selling about 5 squeezed its forecast into a flat line."""
+    index = pd.date_range("2024-01-01", periods=60, freq="D")
+    history = pd.DataFrame({"Tea": np.r_[np.full(30, 5.0), [500.0], np.full(29, 6.0)]}, index=index)
+    fc = pd.DataFrame({"date": pd.date_range("2024-03-01", periods=3), "product": "Tea", "forecast": 5.5,
+                       "lower": 3.0, "upper": 8.0, "order_quantity": 8.0})
+    fig = charts.history_and_forecast(history, fc, "Tea", history_days=60)
+    assert fig.layout.yaxis.range[1] < 50  # the forecast keeps its height
+    assert "1 day(s) off the chart, up to 500" in fig.layout.annotations[0].text
+    calm = charts.history_and_forecast(history.clip(upper=7), fc, "Tea", history_days=60)
+    assert calm.layout.yaxis.range is None and not calm.layout.annotations
+
+
+def test_backtest_lines_have_clearly_different_colours():
+    table = pd.DataFrame({"origin": np.repeat([0, 1], 4), "test_start": np.repeat(pd.to_datetime(["2024-01-01", "2024-01-08"]), 4),
+                          "method": ["network", "seasonal_naive", "naive", "moving_average_7"] * 2,
+                          "MAE": np.arange(8.0), "coverage": np.linspace(0.5, 0.9, 8)})
+    colours = [t.line.color for t in charts.backtest_chart(table).data]
+    assert len(set(colours)) == 4
