@@ -54,8 +54,10 @@ for col, method in zip(cols, methods):
             delta = None
             if method == NETWORK and metric != "Bias":  # a bias is judged by its distance from 0, not a difference
                 ref = overall.loc[SEASONAL_NAIVE, metric]
-                delta = FORMAT[metric].format(value - ref) + " vs seasonal naive"
-            st.metric(metric, FORMAT[metric].format(value), delta=delta, delta_color="inverse", help=HELP[metric])
+                delta = FORMAT[metric].format(value - ref)  # against seasonal naive (the caption says so)
+            shown_value = "-100%" if metric == "Bias" and value <= -0.9995 else FORMAT[metric].format(value)
+            st.metric(metric, shown_value, delta=delta, delta_color="inverse", help=HELP[metric])
+st.caption("The arrows under the model's figures: its difference from seasonal naive (green is better).")
 (st.warning if evaluation.shortfalls(NETWORK) else st.success)(charts.verdict(evaluation, model_name))
 with st.expander("Every measure, every method", expanded=False):
     st.dataframe(results.overall_table(overall, model_name), hide_index=True)

@@ -88,17 +88,14 @@ if len(days) > 1:
                            format_func=lambda d: f"{d:%a %d %b}" + (" (closed)" if d in closed_reasons else ""))
 if day in closed_reasons:
     st.info(f"**Closed**: {day:%A %d %B} is not a trading day ({closed_reasons[day]}): forecast 0, nothing to order.")
-left, right = st.columns([3, 2])
-with left:
-    table = charts.forecast_day_table(fc, day)
-    table["product"] = table["product"].map(names)
-    st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 560),
-                 column_config={"product": st.column_config.TextColumn("Product"),
-                                **{c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.1f")
-                                   for c in table.columns[1:]}})
-with right:
-    st.plotly_chart(charts.forecast_bar(fc[fc["date"] == day].assign(product=lambda t: t["product"].map(names)),
-                                        top_n=30), key="forecast_bar")
+table = charts.forecast_day_table(fc, day)  # full width: names as long as a product's description fit
+table["product"] = table["product"].map(names)
+st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 560),
+             column_config={"product": st.column_config.TextColumn("Product", width="large"),
+                            **{c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.1f")
+                               for c in table.columns[1:]}})
+st.plotly_chart(charts.forecast_bar(fc[fc["date"] == day].assign(product=lambda t: t["product"].map(names)),
+                                    top_n=30), key="forecast_bar")
 
 st.subheader("Totals for a lead time")
 total_days = st.number_input("Days to cover (lead time plus review period)", 1, MAX_HORIZON,

@@ -319,7 +319,10 @@ def test_evaluate_page_shows_cards_bars_and_any_product(trained_app):
     # the network, three baselines and the two reference rows (forecast zero, 28-day mean), each on the
     # median's MAE, the mean's RMSE and bias, and WAPE
     assert [labels.count(m) for m in ("MAE", "RMSE", "Bias", "WAPE")] == [6, 6, 6, 6]
-    assert "vs seasonal naive" in at.metric[0].proto.delta
+    assert at.metric[0].proto.delta  # against seasonal naive, short enough for its card (issue 25)
+    assert "difference from seasonal naive" in all_text(at)
+    zero_bias = [m.value for m in at.metric if m.label == "Bias"]
+    assert "-100%" in zero_bias  # forecast zero's bias whole in its card, not "-100.…"
     assert any("baseline" in m.value for m in [*at.success, *at.warning])
     every = next(d.value for d in at.dataframe if "RMSSE" in d.value.columns)
     assert {"Forecast zero (reference)", "Mean of the last 28 days"} <= set(every["method"])
