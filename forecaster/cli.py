@@ -266,13 +266,19 @@ def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals:
     from .io.export import forecast_table, totals_table, write_csv
     from .results.forecasting import forecast, lead_time_total
 
-    fc = forecast(trained, panel, a.horizon, intervals.level, intervals.service_level)
+    fc = forecast(trained, panel, a.horizon, intervals.level, intervals.service_level, intervals.order_stopped)
+    stopped = fc.loc[fc["stopped"], "product"].unique() if "stopped" in fc else []
+    if len(stopped):
+        print(f"note: {len(stopped):,} product(s) sold nothing in the last {fc.attrs['stopped_days']} days (first: "
+              f"{stopped[0]!r}): " + ("ordered for as asked (--order-stopped)" if intervals.order_stopped else
+                                      "order quantity 0 (--order-stopped orders for them)"), file=sys.stderr)
     for day, why in fc.attrs.get("closed_reasons", {}).items():
         print(f"note: {day:%A %d %B %Y} is a closed day ({why}): forecast 0, nothing to order", file=sys.stderr)
     if a.forecast_out:
         write_csv(forecast_table(fc, catalog), a.forecast_out, inputs=(a.data,))
     if a.total_out:
-        total = lead_time_total(trained, panel, a.total_days, intervals.level, intervals.service_level)
+        total = lead_time_total(trained, panel, a.total_days, intervals.level, intervals.service_level,
+                                intervals.order_stopped)
         write_csv(totals_table(total, catalog), a.total_out, inputs=(a.data,))
 
 

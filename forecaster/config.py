@@ -148,6 +148,8 @@ class IntervalOptions:
                            "day's demand 8 times in 10 (quantiles 0.1 and 0.9).", bounds=(0.5, 0.98))
     service_level: float = setting(0.9, "Order quantity: stock that covers a day's demand with this probability "
                                    "(0.9 = on 9 days out of 10; the 0.9 quantile).", bounds=(0.5, 0.99))
+    order_stopped: bool = setting(False, "Order for products that sold nothing in the last 56 days although they "
+                                  "sold before (by default they are flagged and get an order quantity of 0).")
 
     def __post_init__(self) -> None:
         problems = out_of_bounds(self)

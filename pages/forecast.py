@@ -1,8 +1,11 @@
 """Forecast: next days per product with their range and order quantity, one product's history with its
 forecast band, CSV downloads."""
+import dataclasses
+
 import streamlit as st
 
 from forecaster import ForecasterError
+from forecaster.config import IntervalOptions, help_text
 from forecaster.data.catalog import display_names
 from forecaster.io import charts
 from forecaster.results.forecasting import MAX_HORIZON, with_intervals
@@ -29,7 +32,7 @@ state.put(state.INTERVALS, options)
 try:
     points = results.forecast_for(job.job_id, trained, panel, int(horizon))
     calibration = results.calibration_for(job.job_id, trained, panel)
-    fc = with_intervals(points, calibration, options.level, options.service_level)
+    fc = with_intervals(points, calibration, options.level, options.service_level, options.order_stopped)
     evaluation = results.evaluation(job.job_id, trained, panel)
 except ForecasterError as exc:
     st.error(markdown(exc))
@@ -65,6 +68,19 @@ else:
         st.warning(f"{trained.calibration.days} calibration days support ranges up to about "
                    f"{calibration.reliable_level:.0%}: a {options.level:.0%} range lies beyond the most extreme "
                    "errors seen, so it is extrapolated and may hold less often than it says (Evaluate measures it).")
+
+stopped = list(fc.loc[fc["stopped"], "product"].unique()) if "stopped" in fc else []
+if stopped:
+    listed = ", ".join(names[p] for p in stopped[:8]) + (" …" if len(stopped) > 8 else "")
+    st.warning(markdown(f"{len(stopped):,} product(s) sold nothing in the last {points.attrs['stopped_days']} days "
+                        f"although they sold before: {listed}. ")
+               + ("They are ordered for, as you asked." if options.order_stopped else
+                  "Their order quantity is 0 (discontinued, or out of stock for two months?)."))
+    order_stopped = st.checkbox("Order for products that stopped selling", value=options.order_stopped,
+                                key="w_order_stopped", help=help_text(IntervalOptions, "order_stopped"))
+    if order_stopped != options.order_stopped:
+        state.put(state.INTERVALS, dataclasses.replace(options, order_stopped=order_stopped))
+        st.rerun()
 
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("Download forecast CSV",
@@ -104,7 +120,8 @@ total_days = st.number_input("Days to cover (lead time plus review period)", 1, 
                                   "its range and the order-up-to quantity that covers the total at the service level.")
 state.put(state.TOTAL_DAYS, int(total_days))
 try:
-    total = results.totals_for(job.job_id, trained, panel, int(total_days), options.level, options.service_level)
+    total = results.totals_for(job.job_id, trained, panel, int(total_days), options.level, options.service_level,
+                               options.order_stopped)
 except ForecasterError as exc:
     st.error(markdown(exc))
     st.stop()

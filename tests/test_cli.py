@@ -69,7 +69,7 @@ def test_forecast_csv_is_date_product_forecast_for_the_day_after_the_last(traine
     fc = pd.read_csv(trained_run["forecast"])
     demo = pd.read_csv(demo_csv)
     assert list(fc.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
-                                "closed", "level", "service_level"]
+                                "closed", "stopped", "level", "service_level"]
     assert sorted(fc["product"]) == sorted(demo["product"].unique())
     last = pd.to_datetime(demo["date"]).max()
     assert (pd.to_datetime(fc["date"]) == last + pd.Timedelta(days=1)).all()

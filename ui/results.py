@@ -35,10 +35,10 @@ def calibration_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame)
 
 @st.cache_data(max_entries=32, show_spinner="Adding up the days…")
 def totals_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, days: int, level: float,
-               service_level: float) -> pd.DataFrame:
+               service_level: float, order_stopped: bool = False) -> pd.DataFrame:
     """Each product's total over the next ``days`` days, its range and order-up-to quantity."""
     return totals(forecast_for(key, _trained, _panel, days), calibration_for(key, _trained, _panel), days, level,
-                  service_level)
+                  service_level, order_stopped)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -241,7 +241,7 @@ def interval_controls(current: IntervalOptions, service_level: bool = True) -> I
         lo, hi = (round(100 * b) for b in bounds(IntervalOptions, "service_level"))
         chosen = c2.number_input("Service level for the order quantity (%)", lo, hi, round(100 * current.service_level),
                                  step=1, key="w_service_level", help=help_text(IntervalOptions, "service_level")) / 100
-    return IntervalOptions(level=level / 100, service_level=chosen)
+    return IntervalOptions(level=level / 100, service_level=chosen, order_stopped=current.order_stopped)
 
 
 def selection_table(selection: pd.DataFrame) -> None:

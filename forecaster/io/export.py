@@ -45,7 +45,8 @@ def forecast_table(forecast: pd.DataFrame, catalog: pd.DataFrame | None = None) 
     """date, product (with the catalog's key columns and name, :func:`~forecaster.data.catalog.with_catalog`),
     forecast and, with intervals, lower, median, upper, order_quantity and the level and service level they
     were drawn at (as columns, so every row says what its range means)."""
-    columns = ["date", "product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity", "closed")
+    columns = ["date", "product", "forecast"] + [c for c in ("lower", "median", "upper", "order_quantity", "closed",
+                                                                 "stopped")
                                                  if c in forecast.columns]
     return with_catalog(_with_levels(forecast[columns].copy(), forecast), catalog)
 

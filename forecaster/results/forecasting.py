@@ -13,6 +13,18 @@ from ..model.trained import TrainedForecaster
 __all__ = ["MAX_HORIZON", "current_calibration", "forecast", "lead_time_total", "point_forecast", "totals", "with_intervals"]
 
 
+STOPPED_DAYS = 56  # a product that sold before but nothing in this many last days has stopped selling
+
+
+def stopped_selling(history: pd.DataFrame, days: int = STOPPED_DAYS) -> np.ndarray:
+    """(P,) products that sold before the last ``days`` days and nothing in them (discontinued, out of range,
+    or out of stock for two months): flagged, and ordered for only when the user asks."""
+    values = history.to_numpy(dtype=np.float64)
+    if len(values) <= days:
+        return np.zeros(values.shape[1], dtype=bool)
+    return (values[:-days] > 0).any(axis=0) & ~(values[-days:] > 0).any(axis=0)
+
+
 def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
     """Expected demand per product for ``horizon`` days from the next trading day after the panel's last
     date, clipped at zero.
@@ -41,12 +53,14 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     P = len(history.columns)
     long.insert(2, "step", np.repeat(np.arange(skip + 1, skip + horizon + 1), P))
     long["closed"] = np.repeat(closed[skip:], P)
+    long["stopped"] = np.tile(stopped_selling(history), horizon)
     long.attrs["closed_reasons"] = {day: calendar.reason(day) for day, shut in zip(dates, closed) if shut}
+    long.attrs["stopped_days"] = STOPPED_DAYS
     return long
 
 
 def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level: float = DEFAULT_LEVEL,
-                   service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+                   service_level: float = DEFAULT_SERVICE_LEVEL, order_stopped: bool = False) -> pd.DataFrame:
     """The forecast as a distribution: ``forecast`` becomes the expected demand of the calibrated
     distribution around the network's point (:meth:`Calibration.mean`), with lower, median and upper bounds
     of its central ``level`` interval and the order quantity that covers a day's demand with probability
@@ -69,6 +83,8 @@ def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level:
                "median": calibration.quantile(point, 0.5, steps), "upper": upper,
                "order_quantity": calibration.order_quantity(point, service_level, steps)}
     out = points.assign(**{name: np.where(open_, values, 0.0).ravel() for name, values in columns.items()})
+    if "stopped" in out and not order_stopped:  # flagged: no order unless asked (IntervalOptions.order_stopped)
+        out["order_quantity"] = np.where(out["stopped"], 0.0, out["order_quantity"])
     out.attrs.update(points.attrs, level=level, service_level=service_level)
     return out
 
@@ -95,16 +111,16 @@ def current_calibration(trained: TrainedForecaster, panel: pd.DataFrame) -> Cali
 
 
 def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, level: float = DEFAULT_LEVEL,
-             service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+             service_level: float = DEFAULT_SERVICE_LEVEL, order_stopped: bool = False) -> pd.DataFrame:
     """Forecast the ``horizon`` days after the panel's last date: date, product, step, forecast and, for a
     model with a calibration, lower, median, upper and order_quantity (see :func:`with_intervals`, which
     checks the levels)."""
     return with_intervals(point_forecast(trained, panel, horizon), current_calibration(trained, panel), level,
-                          service_level)
+                          service_level, order_stopped)
 
 
 def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, level: float = DEFAULT_LEVEL,
-           service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+           service_level: float = DEFAULT_SERVICE_LEVEL, order_stopped: bool = False) -> pd.DataFrame:
     """One row per product: the total of the first ``days`` forecast days of ``points`` (from
     :func:`point_forecast`, which starts on the next trading day): ``forecast`` (the sum of the daily
     expected demand) and, with a calibration, ``lower``, ``median``, ``upper`` and the order-up-to
@@ -134,13 +150,15 @@ def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, lev
     table[["lower", "median", "upper", "order_quantity"]] = calibration.total_quantiles(point, open_, steps, probs)
     if calibration.integer:
         table["order_quantity"] = np.ceil(table["order_quantity"] - 1e-9) + 0.0  # never -0
+    if "stopped" in first and not order_stopped:  # flagged: no order unless asked
+        table["order_quantity"] = np.where(first["stopped"].to_numpy()[:len(products)], 0.0, table["order_quantity"])
     table.attrs.update(level=level, service_level=service_level)
     return table
 
 
 def lead_time_total(trained: TrainedForecaster, panel: pd.DataFrame, days: int = 7, level: float = DEFAULT_LEVEL,
-                    service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+                    service_level: float = DEFAULT_SERVICE_LEVEL, order_stopped: bool = False) -> pd.DataFrame:
     """The total demand per product over the next ``days`` days from the next trading day (a lead time
     plus review period) with its range and order-up-to quantity: :func:`totals` of a fresh forecast."""
     return totals(point_forecast(trained, panel, days), current_calibration(trained, panel), days, level,
-                  service_level)
+                  service_level, order_stopped)

@@ -355,7 +355,7 @@ def test_forecast_page_horizon_changes_table_and_download(trained_app):
     # the bytes the button serves: a CSV of every product for each of the 3 days
     table = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")))
     assert list(table.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
-                                   "closed", "level", "service_level"] and len(table) == 18
+                                   "closed", "stopped", "level", "service_level"] and len(table) == 18
     assert (table["lower"] <= table["median"]).all() and (table["median"] <= table["upper"]).all()
     assert (table["lower"] >= 0).all() and not table["closed"].any()
     assert sorted(table["product"].unique()) == sorted(at.selectbox(key="w_fc_product").options)
@@ -753,3 +753,47 @@ def test_returns_are_counted_in_units_not_rows():
     at.switch_page("pages/data.py").run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Units returned (left out)"] == "12"
+
+
+def _two_column_key_csv() -> bytes:
+    rows = [(f"{day:%Y-%m-%d}", store, item, f"{item} (tin)", (d * 7 + len(store + item)) % 9)
+            for d, day in enumerate(pd.date_range("2024-01-01", periods=90)) for store in ("CA_1", "TX_2")
+            for item in ("FOODS_1", "HOBBY_9")]
+    return pd.DataFrame(rows, columns=["date", "store_id", "item_id", "item_name", "qty"]).to_csv(index=False).encode()
+
+
+@pytest.mark.parametrize("kind", ["names", "codes only", "two-column key"])
+def test_every_page_renders_with_names_without_and_with_a_two_column_key(kind):
+    """Issue 25's must-show: every page, with a name column and without, and with a key of two columns."""
+    from conftest import invoice_log
+
+    data = {"names": invoice_log(days=90), "codes only": pd.read_csv(io.BytesIO(invoice_log(days=90)), dtype=str)
+            .drop(columns="Description").to_csv(index=False).encode(), "two-column key": _two_column_key_csv()}[kind]
+    at = with_data(data, f"{kind}.csv")
+    if kind == "two-column key":
+        at.session_state["ingest_options"] = at.session_state["ingest_options"].__class__(
+            product_cols=("store_id", "item_id"))
+    at = train(at, w_seed=5151 + len(kind))
+    expected = {"names": "JAM MAKING SET WITH JARS (22960)", "codes only": "22960",
+                "two-column key": "FOODS_1 (tin) (CA_1 / FOODS_1)"}[kind]
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception and not at.error, (kind, page)
+    assert expected in at.selectbox(key="w_fc_product").options
+
+
+def test_the_forecast_page_flags_products_that_stopped_selling_and_orders_them_only_when_asked(tiny_csv):
+    table = pd.read_csv(io.BytesIO(tiny_csv))
+    dates = sorted(table["date"].unique())
+    gone = table["product"].iloc[0]
+    table = table[~((table["product"] == gone) & table["date"].isin(dates[-56:]))]
+    at = train(with_data(table.to_csv(index=False).encode(), "stopped.csv"), w_seed=6161)
+    at.switch_page("pages/forecast.py").run()
+    assert not at.exception and not at.error
+    warning = " ".join(shown(w.value) for w in at.warning)
+    assert "1 product(s) sold nothing in the last 56 days" in warning and "order quantity is 0" in warning
+    row = at.dataframe[0].value.set_index("product").loc[gone]
+    assert row["order_quantity"] == 0
+    at.checkbox(key="w_order_stopped").check().run()
+    assert not at.exception and "ordered for, as you asked" in " ".join(shown(w.value) for w in at.warning)
+    assert at.session_state["interval_options"].order_stopped

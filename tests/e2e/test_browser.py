@@ -119,7 +119,7 @@ def test_upload_train_evaluate_forecast_and_download(new_page, tmp_path, screens
     assert download.suggested_filename.endswith("_3d.csv")
     table = pd.read_csv(download.path())
     assert list(table.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
-                                   "closed", "level", "service_level"]
+                                   "closed", "stopped", "level", "service_level"]
     assert len(table) == 8 * 3 and table["product"].nunique() == 8
     assert (table["lower"] >= 0).all() and (table["lower"] <= table["upper"]).all()
     assert table["date"].nunique() == 3 and (table["forecast"] >= 0).all()

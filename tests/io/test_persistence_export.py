@@ -130,7 +130,7 @@ def test_forecast_and_metrics_csv_have_the_contract_columns(tmp_path, trained_sm
     fc = write_csv(forecast_table(forecast(trained_small, small_panel)), tmp_path / "sub" / "forecast.csv")
     read = pd.read_csv(fc)
     assert list(read.columns) == ["date", "product", "forecast", "lower", "median", "upper", "order_quantity",
-                                  "closed", "level", "service_level"]
+                                  "closed", "stopped", "level", "service_level"]
     assert len(read) == small_panel.shape[1]
     metrics = pd.read_csv(write_csv(metrics_table(evaluate(trained_small, small_panel)), tmp_path / "metrics.csv"))
     assert list(metrics["product"]) == list(small_panel.columns)

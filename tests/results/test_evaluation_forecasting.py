@@ -106,7 +106,7 @@ def test_evaluate_reorders_columns_to_the_trained_product_order(trained_small, s
 
 def test_forecast_is_the_next_day_one_non_negative_row_per_product(trained_small, small_panel):
     fc = forecast(trained_small, small_panel)
-    assert list(fc.columns) == ["date", "product", "step", "forecast", "closed", "lower", "median", "upper",
+    assert list(fc.columns) == ["date", "product", "step", "forecast", "closed", "stopped", "lower", "median", "upper",
                                 "order_quantity"]
     assert len(fc) == small_panel.shape[1]
     assert list(fc["product"]) == list(small_panel.columns)

@@ -138,3 +138,23 @@ def test_too_few_held_out_totals_leave_the_range_as_sampled():
 
     actual, point, open_ = _held_out_runs(1, 5, 12.0)
     assert total_widening(normal_calibration(5, 0.0), actual, point, open_) == 1.0
+
+
+def test_a_product_that_stopped_selling_is_flagged_and_orders_nothing_unless_asked(small_panel):
+    """Issue 25: products with no sale in the last 56 days got orders like any other."""
+    from forecaster.results.forecasting import STOPPED_DAYS, forecast, lead_time_total, stopped_selling
+
+    panel = small_panel.copy()
+    panel.iloc[-STOPPED_DAYS:, 1] = 0.0  # p1 stopped two months ago
+    assert stopped_selling(panel).tolist() == [False, True, False]
+    trained = fit(panel, TINY)
+    fc = forecast(trained, panel, horizon=3)
+    p1 = fc[fc["product"] == "p1"]
+    assert p1["stopped"].all() and (p1["order_quantity"] == 0).all() and not fc.loc[fc["product"] != "p1", "stopped"].any()
+    asked = forecast(trained, panel, horizon=3, order_stopped=True)
+    assert (asked.loc[asked["product"] == "p1", "order_quantity"] >= 0).all()
+    assert (asked.loc[asked["product"] != "p1", "order_quantity"].to_numpy() ==
+            fc.loc[fc["product"] != "p1", "order_quantity"].to_numpy()).all()
+    total = lead_time_total(trained, panel, days=7).set_index("product")
+    assert total.loc["p1", "order_quantity"] == 0 and total.loc["p0", "order_quantity"] > 0
+    assert stopped_selling(panel.iloc[:STOPPED_DAYS]).tolist() == [False] * 3  # too short a history to tell
