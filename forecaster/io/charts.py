@@ -326,18 +326,18 @@ def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: s
     return _style(fig, f"{plotly(shown_as or product)}: last {len(hist)} days and the forecast", height=380)
 
 
-SPIKE_HEADROOM = 1.5  # the y axis reaches this far past the usual days and the forecast's range
+SPIKE_HEADROOM = 1.5  # the y axis reaches this far past the usual days (95 %) and the forecast's range
 
 
 def _keep_the_forecast_readable(fig: go.Figure, hist: pd.Series, fc: pd.DataFrame) -> None:
     """One spike in the history (a day of 500 where 5 is usual) would squeeze the forecast into a flat line
     at the bottom: the axis then stops past the usual days and the forecast's range and order quantity, and
     says which days go off the chart (hover still gives their value)."""
-    reach = [float(np.nanquantile(hist.to_numpy(dtype=np.float64), 0.98)) if len(hist) else 0.0]
+    reach = [float(np.nanquantile(hist.to_numpy(dtype=np.float64), 0.95)) if len(hist) else 0.0]
     reach += [float(fc[c].max()) for c in ("forecast", "upper", "order_quantity") if c in fc and len(fc)]
     top = max(max(reach) * SPIKE_HEADROOM, 1.0)
     above = hist[hist > top]
-    if len(above):
+    if len(above) and above.max() > 2 * top:  # a few days far beyond the rest: a moderate peak stays drawn
         fig.update_yaxes(range=[0, top])
         fig.add_annotation(x=above.index[0], y=top, yanchor="top", showarrow=False, font=dict(size=11),
                            text=f"{len(above)} day(s) off the chart, up to {above.max():,.0f}")

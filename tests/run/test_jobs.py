@@ -270,13 +270,14 @@ def test_snapshot_estimates_time_left_from_the_mean_epoch_time():
     assert JobSnapshot("j", "running", (), 10, 0.0).seconds_left is None
 
 
-def test_time_left_uses_epochs_actually_run_when_early_stopping_skipped_some():
-    # the first network stopped after 2 of 10 epochs; the second (a fresh fit, its own clock) ran 1
+def test_time_left_counts_the_epochs_early_stopping_skipped_as_done_and_leaves_out_the_start_up():
+    # the first network stopped after 2 of 10 epochs (the run counts all 10 as done); the second ran 1
     first = [EpochRecord(0, e, 10, 1.0, 1.0, 1.0, 2.0 * e, 20, e) for e in (1, 2)]
     second = [EpochRecord(0, 1, 10, 1.0, 1.0, 1.0, 2.0, 20, 11)]
-    snap = JobSnapshot("j", "running", tuple(first + second), total_epochs=20, elapsed=6.0)
+    snap = JobSnapshot("j", "running", tuple(first + second), total_epochs=20, elapsed=6.0, first_epoch_at=2.0)
     assert snap.epochs_run == 3
-    assert snap.seconds_left == pytest.approx(2.0 * 9)
+    # 4 s of training for 11 planned epochs counted, 9 left: the next networks are expected to stop early too
+    assert snap.seconds_left == pytest.approx(4.0 / 11 * 9)
 
 
 # --- owners, abandoned jobs and the memory the registry holds --------------------------------------------
