@@ -1020,19 +1020,26 @@ def _not_sales(df: pd.DataFrame, mapping: ColumnMapping, product: pd.Series, qty
                counts: "_RowCounts") -> pd.Series:
     """Rows that are not a product's sale: a code of NON_PRODUCT_CODES, a name matching NON_PRODUCT_NAME, or a
     price of 0 (a stock adjustment). Returns the mask; the products they touch go to ``counts.excluded`` (code,
-    name, rows, units, reason), so the Data page can list them whether or not they are kept."""
-    code = product.str.upper().isin(NON_PRODUCT_CODES).fillna(False)
-    reason = pd.Series(pd.NA, index=df.index, dtype="string").mask(code, "a postage, carriage or fee code")
+    name, rows, units, reason), so the Data page can list them whether or not they are kept. Codes and names
+    are judged once per distinct value, not per row (a log of millions of rows has a few thousand)."""
+    reason = np.zeros(len(df), dtype=np.int8)  # 0: a sale; else 1 + the index of its reason below
+    texts = ["a postage, carriage or fee code",
+             "its name says it is not a product (postage, fee, manual, discount, adjustment)"]
+    codes = [c for c in pd.unique(product.dropna()) if str(c).upper() in NON_PRODUCT_CODES]
+    reason[product.isin(codes).to_numpy(dtype=bool)] = 1
     if mapping.name_col:
-        named = df[mapping.name_col].astype("string").str.contains(NON_PRODUCT_NAME).fillna(False) & reason.isna()
-        reason = reason.mask(named, "its name says it is not a product (postage, fee, manual, discount, adjustment)")
+        names = df[mapping.name_col].astype("string")
+        said = [n for n in pd.unique(names.dropna()) if NON_PRODUCT_NAME.search(str(n))]
+        reason[(reason == 0) & names.isin(said).to_numpy(dtype=bool)] = 2
     price_col = _price_column(df, mapping)
     if price_col is not None:
-        free = (_numbers(df[price_col], "Price column", _sep(df)) == 0).fillna(False) & reason.isna()
-        reason = reason.mask(free, f"price 0 in '{price_col}' (a stock adjustment, not a sale)")
-    mask = reason.notna() & usable
+        texts.append(f"price 0 in '{price_col}' (a stock adjustment, not a sale)")
+        free = (_numbers(df[price_col], "Price column", _sep(df)) == 0).fillna(False).to_numpy(dtype=bool)
+        reason[(reason == 0) & free] = 3
+    mask = pd.Series((reason > 0) & usable.to_numpy(dtype=bool), index=df.index)
     if mask.any():
-        rows = pd.DataFrame({"product": product[mask], "units": qty[mask], "reason": reason[mask],
+        rows = pd.DataFrame({"product": product[mask], "units": qty[mask],
+                             "reason": np.asarray(texts, dtype=object)[reason[mask.to_numpy()] - 1],
                              "name": df[mapping.name_col][mask] if mapping.name_col else pd.NA})
         table = rows.groupby("product", sort=False).agg(name=("name", "first"), rows=("units", "size"),
                                                         units=("units", "sum"), reason=("reason", "first"))
