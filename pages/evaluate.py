@@ -114,8 +114,8 @@ st.caption("Coverage should be near the level; a lower interval score (the band'
            "miss) and pinball loss are better. Baselines: each product's own past errors around the rule.")
 coverage_table = evaluation.interval_per_product(level)
 if coverage_table is not None:
-    coverage_table = coverage_table.assign(product=lambda t: t["product"].map(names))
-    st.plotly_chart(charts.coverage_per_product(coverage_table, level, top_n=min(top_n, len(coverage_table))),
+    named_coverage = coverage_table.assign(product=lambda t: t["product"].map(names))  # codes stay in the table
+    st.plotly_chart(charts.coverage_per_product(named_coverage, level, top_n=min(top_n, len(coverage_table))),
                     key="coverage_chart")
 
 st.subheader("Actual vs predicted for one product")

@@ -84,7 +84,7 @@ if stopped:
 
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("Download forecast CSV",
-                   results.forecast_csv(f"{job.job_id}-{horizon}-{options.level}-{options.service_level}", fc, catalog),
+                   results.forecast_csv(f"{job.job_id}-{horizon}-{options}", fc, catalog),
                    file_name=results.download_name("forecast", job.label, f"{first:%Y-%m-%d}_{int(horizon)}d"),
                    mime="text/csv",
                    icon=":material/download:", type="primary", key="dl_forecast",
@@ -137,7 +137,7 @@ st.dataframe(shown, hide_index=True, height=min(38 + 35 * len(total), 420),
              column_config={"product": st.column_config.TextColumn("Product"),
                             **{c: st.column_config.NumberColumn(c, format="%.1f") for c in shown.columns[1:]}})
 st.download_button("Download totals CSV",
-                   results.totals_csv(f"{job.job_id}-{total_days}-{options.level}-{options.service_level}", total,
+                   results.totals_csv(f"{job.job_id}-{total_days}-{options}", total,
                                       catalog),
                    file_name=results.download_name("totals", job.label, f"{int(total_days)}d"), mime="text/csv",
                    icon=":material/download:",

@@ -248,7 +248,8 @@ def stale_notice(job: TrainingJob) -> None:
     st.warning(f"These results are for **{markdown(job.label)}**" + (
         " as it was read before you changed the column choices" if same_file else "") +
         f", not for the current data, **{markdown(ds.name)}**. Train on the current data to see its results.")
-    if st.button(f"Train on {ds.name}", type="primary", icon=":material/model_training:", key="train_current"):
+    if st.button(f"Train on {markdown(ds.name)}", type="primary", icon=":material/model_training:",
+                 key="train_current"):
         from . import cached
 
         try:

@@ -511,8 +511,8 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
     fmt = options.format
     if fmt == "auto":
         fmt = "transactions" if (_has_time_of_day(df[date_col]) or quantity_col is None) else "long"
-    rest = [c for c in others if c not in product_cols and c != quantity_col]
-    return ColumnMapping(fmt, date_col, product_cols, quantity_col, _name_column(df, rest, product_cols, options))
+    taken = (*product_cols, date_col, quantity_col)
+    return ColumnMapping(fmt, date_col, product_cols, quantity_col, _name_column(df, others, taken, options))
 
 
 _NAME_HINTS = {"description": 10, "productname": 10, "itemname": 10, "productdescription": 10, "name": 9,
@@ -522,16 +522,18 @@ NAME_AGREEMENT = 0.9  # a name column: this share of rows carries their product'
 # share of products have a usual name of their own
 
 
-def _name_column(df: pd.DataFrame, candidates: list[str], product_cols: tuple[str, ...],
+def _name_column(df: pd.DataFrame, candidates: list[str], taken: tuple[str | None, ...],
                  options: IngestOptions) -> str | None:
     """The column naming each product: the user's choice ("" for none), else the best-named text column
-    that maps onto the product key (each product mostly one name, names telling products apart)."""
+    that maps onto the product key (each product mostly one name, names telling products apart). ``taken``:
+    the product key's columns, then the date and quantity columns as chosen or detected."""
+    product_cols = tuple(c for c in taken[:-2] if c)
+    candidates = [c for c in candidates if c not in taken]
     if options.name_col is not None:
         if options.name_col == "":
             return None
         _check_columns(df, [options.name_col])
-        if options.name_col in product_cols or options.name_col == options.date_col \
-                or options.name_col == options.quantity_col:
+        if options.name_col in taken:
             raise DataError(f"The name column {options.name_col!r} is also chosen for another role; a name needs "
                             "its own column.")
         return options.name_col
@@ -1034,7 +1036,11 @@ def _not_sales(df: pd.DataFrame, mapping: ColumnMapping, product: pd.Series, qty
     price_col = _price_column(df, mapping)
     if price_col is not None:
         texts.append(f"price 0 in '{price_col}' (a stock adjustment, not a sale)")
-        free = (_numbers(df[price_col], "Price column", _sep(df)) == 0).fillna(False).to_numpy(dtype=bool)
+        try:
+            price = _numbers(df[price_col], "Price column", _sep(df))
+        except DataError:  # a column the user never chose must not refuse the file: its numbers that read
+            price = pd.to_numeric(df[price_col], errors="coerce")
+        free = (price == 0).fillna(False).to_numpy(dtype=bool)
         reason[(reason == 0) & free] = 3
     mask = pd.Series((reason > 0) & usable.to_numpy(dtype=bool), index=df.index)
     if mask.any():

@@ -288,7 +288,7 @@ def forecast_bar(forecast: pd.DataFrame, top_n: int | None = None) -> go.Figure:
         end = day[["forecast", "upper"]].max(axis=1)
     fig.add_scatter(x=end, y=day["product"], mode="text", text=[f" {v:.1f}" for v in day["forecast"]],
                     textposition="middle right", showlegend=False, hoverinfo="skip", cliponaxis=False)
-    fig.update_xaxes(range=[0, float(end.max()) * 1.18 + 1e-9])  # room for the labels past the longest whisker
+    fig.update_xaxes(range=[0, max(float(end.max()) * 1.18, 1.0)])  # room for the labels past the longest whisker
     title = f"Forecast for {pd.Timestamp(first):%a %d %b %Y}" + (
         f": top {len(day)} of {n_products:,}" if len(day) < n_products else "")
     return _style(fig, title, height=max(300, 90 + 26 * len(day)), hovermode="closest")

@@ -95,7 +95,8 @@ class NetworkProgress:
             else:
                 stale += 1
         last, planned = records[-1].epoch, records[-1].epochs
-        early = bool(patience) and records[-1].val_loss is not None and stale >= patience
+        patience = patience if records[-1].val_loss is not None else 0  # no validation days: it never stops early
+        early = bool(patience) and stale >= patience
         stopped = last >= planned or early
         expected = last if stopped else (min(planned, best_epoch + patience) if patience else planned)
         return cls(last, max(expected, last + (0 if stopped else 1)), stopped)

@@ -659,6 +659,9 @@ def test_names_show_beside_codes_on_every_page_and_in_every_csv():
     for key in ("dl_metrics", "dl_totals"):
         table = pd.read_csv(io.BytesIO(served_bytes(at, key)), dtype={"product": str})
         assert "name" in table.columns and "PARTY BUNTING" in set(table["name"]), key
+    at.switch_page("pages/evaluate.py").run()
+    per_product = next(d.value for d in at.dataframe if "Range held the demand" in d.value.columns)
+    assert per_product["Range held the demand"].notna().all()  # looked up by code, shown by name
     assert results_download_name("accuracy", "invoices.csv") == "accuracy_invoices.csv"
 
 
@@ -736,6 +739,7 @@ def test_results_of_another_file_say_so_with_one_button_to_train_on_the_current_
         warning = " ".join(shown(w.value) for w in at.warning)
         assert "These results are for **tiny.csv**" in warning and "not for the current data, **second.csv**" in warning, page
     old_job = job_of(at).job_id
+    assert at.button(key="train_current").label == "Train on second\\.csv"  # the file's name escaped
     at.button(key="train_current").click().run()
     assert not at.exception
     new = job_of(at)

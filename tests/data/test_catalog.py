@@ -108,3 +108,18 @@ def test_a_real_product_whose_name_merely_contains_such_letters_is_kept():
         for code, name in (("C1", "COFFEE MUG"), ("P2", "POSTCARD SET"), ("MM", "MANUALLY GROUND PEPPER")))
     result = load_panel(rows.encode())
     assert result.report.excluded is None and result.panel.shape[1] == 3
+
+
+def test_a_price_column_with_cells_that_are_not_numbers_does_not_refuse_the_file():
+    """Review: the price column is found by its name, not chosen; one 'free' cell refused the whole file."""
+    log = pd.read_csv(io.BytesIO(_with_non_sales()), dtype=str)
+    log.loc[log.index[5], "UnitPrice"] = "free"
+    result = load_panel(log.to_csv(index=False).encode())
+    assert "22960" in set(result.report.excluded["product"])  # the parsed 0 still found
+
+
+def test_a_chosen_name_column_may_not_be_the_detected_date_or_quantity():
+    with pytest.raises(DataError, match="another role"):
+        load_panel(invoice_log(days=40), IngestOptions(name_col="InvoiceDate"))
+    with pytest.raises(DataError, match="another role"):
+        load_panel(invoice_log(days=40), IngestOptions(name_col="Quantity"))

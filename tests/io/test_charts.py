@@ -205,3 +205,9 @@ def test_backtest_lines_have_clearly_different_colours():
                           "MAE": np.arange(8.0), "coverage": np.linspace(0.5, 0.9, 8)})
     colours = [t.line.color for t in charts.backtest_chart(table).data]
     assert len(set(colours)) == 4
+
+
+def test_a_day_with_nothing_forecast_keeps_a_readable_axis():
+    fc = pd.DataFrame({"date": pd.Timestamp("2024-03-02"), "product": ["Tea", "Milk"], "forecast": 0.0,
+                       "lower": 0.0, "upper": 0.0})
+    assert tuple(charts.forecast_bar(fc).layout.xaxis.range) == (0, 1.0)

@@ -370,3 +370,10 @@ def test_progress_counts_networks_and_expects_early_stopping_not_the_planned_max
     assert 0.2 < snap.fraction < 0.3  # 23 of about 103 epochs, not 45 of 240
     done = JobSnapshot("j", DONE, tuple(history), 240, 30.0, epochs_per_network=40, patience=8)
     assert done.fraction == 1.0 and done.seconds_left == 0.0
+
+
+def test_a_network_without_validation_days_is_expected_to_run_to_its_last_epoch():
+    """Review: with no validation loss the loop never stops early; the estimate assumed it would."""
+    flat = [EpochRecord(0, e, 100, 1.0, None, 1.0, 0.0, 100, e) for e in range(1, 30)]
+    snap = JobSnapshot("j", "running", tuple(flat), 100, elapsed=29.0, epochs_per_network=100, patience=8)
+    assert snap.networks()[0].expected == 100 and snap.epochs_left() == 71
