@@ -98,8 +98,7 @@ if report.excluded is not None:
     with st.expander(f"Lines that are not sales, {what}: {len(report.excluded):,} code(s), "
                      f"{int(report.excluded['rows'].sum()):,} line(s)", expanded=True):
         ex = report.excluded
-        codes = ", ".join(f"{p} ({n})" if "name" in ex and isinstance(n, str) else str(p)
-                          for p, n in zip(ex["product"].head(10), ex["name"].head(10) if "name" in ex else ex["product"]))
+        codes = ", ".join(display_names(ex["product"].head(10), ex.set_index("product")).values())
         st.caption(markdown(f"{codes}{' …' if len(ex) > 10 else ''}: postage, fees, manual and discount lines and "
                             "lines at price 0 (stock adjustments) are not demand for a product. Keep them with "
                             "'Keep lines that are not sales' under how the file was read."))

@@ -549,23 +549,25 @@ def _name_column(df: pd.DataFrame, candidates: list[str], taken: tuple[str | Non
 
 
 def _names_fit(key: pd.Series, names: pd.Series) -> bool:
-    """Whether ``names`` names the products of ``key``: NAME_AGREEMENT of the rows carry their product's most
-    frequent name, and as big a share of the products have a most frequent name no other product has."""
-    usual = usual_names(key, names)
-    if len(usual) < 2:
-        return False
-    pairs = pd.DataFrame({"p": key, "n": names.astype("string").str.strip()}).dropna()
-    agree = float((pairs["n"].to_numpy() == usual.reindex(pairs["p"]).to_numpy()).mean()) if len(pairs) else 0.0
-    return agree >= NAME_AGREEMENT and usual.nunique() >= NAME_AGREEMENT * len(usual)
+    """Whether ``names`` names the products of ``key``: NAME_AGREEMENT of the named rows carry their product's
+    most frequent name, and as big a share of the products have a most frequent name no other product has."""
+    counts = _name_counts(key, names)
+    usual = counts.drop_duplicates("p")
+    return len(usual) >= 2 and usual["count"].sum() >= NAME_AGREEMENT * counts["count"].sum() \
+        and usual["n"].nunique() >= NAME_AGREEMENT * len(usual)
 
 
 def usual_names(key: pd.Series, names: pd.Series) -> pd.Series:
     """Each product's most frequent non-empty name (product -> name); ties go to the name seen first."""
+    usual = _name_counts(key, names).drop_duplicates("p")
+    return pd.Series(usual["n"].to_numpy(dtype=object), index=usual["p"].to_numpy(dtype=object), name="name")
+
+
+def _name_counts(key: pd.Series, names: pd.Series) -> pd.DataFrame:
+    """Rows per (product p, non-empty name n), most frequent first (on a tie, the pair seen first)."""
     pairs = pd.DataFrame({"p": key, "n": names.astype("string").str.strip()}).dropna()
-    pairs = pairs[pairs["n"] != ""]
-    counts = pairs.groupby(["p", "n"], sort=False).size().rename("count").reset_index()
-    counts = counts.sort_values("count", ascending=False, kind="stable").drop_duplicates("p")
-    return pd.Series(counts["n"].to_numpy(dtype=object), index=counts["p"].to_numpy(dtype=object), name="name")
+    counts = pairs[pairs["n"] != ""].groupby(["p", "n"], sort=False).size().rename("count").reset_index()
+    return counts.sort_values("count", ascending=False, kind="stable")
 
 
 def product_key(df: pd.DataFrame, product_cols: tuple[str, ...]) -> pd.Series:

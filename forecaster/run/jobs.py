@@ -184,8 +184,8 @@ class JobSnapshot:
     def seconds_left(self) -> float | None:
         """Estimated from the run's pace since its first epoch (start-up excluded) and what is left: the
         planned epochs not yet counted (done_epochs also counts epochs trained by networks whose records
-        still wait, and the epochs early stopping skipped), scaled by how early the networks seen so far
-        stopped (:meth:`epochs_left` against the planned epochs they leave). None before the first epoch."""
+        still wait, and the epochs early stopping skipped), scaled by the share of their planned epochs the
+        networks seen so far train or are expected to (:meth:`networks`). None before the first epoch."""
         if self.status in FINISHED:
             return 0.0
         if not self.history:
@@ -195,9 +195,7 @@ class JobSnapshot:
         planned_left = max(self.total_epochs - self.done_epochs, 0)
         nets = self.networks()
         if self.epochs_per_network and nets:
-            seen_planned = sum(self.history[-1].epochs for _ in nets)
-            expected = sum(n.expected for n in nets)
-            planned_left *= min(1.0, expected / max(seen_planned, 1))
+            planned_left *= min(1.0, sum(n.expected for n in nets) / (len(nets) * self.history[-1].epochs))
         return pace * planned_left
 
     @property

@@ -65,7 +65,7 @@ def test_a_planner_sees_names_clean_catalogs_fresh_results_and_a_backtest_beside
     page.get_by_text("Read as transactions").wait_for()
     expect(page.get_by_text("names in 'Description'")).to_be_visible()
     page.get_by_text("Lines that are not sales, left out: 3 code(s)").wait_for()
-    expect(page.get_by_text("POST (POSTAGE), M (Manual), 22960 (JAM MAKING SET WITH JARS)")).to_be_visible()
+    expect(page.get_by_text("POSTAGE (POST), Manual (M), JAM MAKING SET WITH JARS (22960)")).to_be_visible()
     chart(page, "Top").locator("text", has_text=JAM).first.wait_for()  # names on the Data page's chart
     _no_cut_text(page)
     _shot(page, screenshots / "planner_data.png")
