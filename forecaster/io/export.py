@@ -77,8 +77,10 @@ def metrics_table(evaluation: Evaluation, level: float | None = None, catalog: p
     for method in evaluation.predictions:
         bounds = evaluation.bounds(method, level)
         if bounds is not None:
-            table[f"coverage_{method}"] = coverage(evaluation.actual, *bounds, axis=0)
-            table[f"interval_score_{method}"] = interval_score(evaluation.actual, *bounds, alpha=1 - level, axis=0)
+            where = evaluation.scored
+            table[f"coverage_{method}"] = coverage(evaluation.actual, *bounds, axis=0, where=where)
+            table[f"interval_score_{method}"] = interval_score(evaluation.actual, *bounds, alpha=1 - level, axis=0,
+                                                               where=where)
     if any(c.startswith("coverage_") for c in table.columns):
         table["interval_level"] = level
     return with_catalog(table, catalog)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -381,13 +382,18 @@ def calm_factor(history: np.ndarray, n: int) -> float:
 
 
 def _quantiles(residuals: np.ndarray) -> np.ndarray:
-    """(len(GRID), P) per-product empirical quantiles (linear interpolation) of (n, P) residuals."""
-    return np.quantile(residuals, GRID, axis=0)
+    """(len(GRID), P) per-product empirical quantiles (linear interpolation) of (n, P) residuals, NaN ones
+    left out (0 for a product without any)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a product with no residual: its column is all NaN
+        return np.nan_to_num(np.nanquantile(residuals, GRID, axis=0))
 
 
-def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method: str = "conformal") -> Calibration:
+def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method: str = "conformal",
+              where: np.ndarray | bool = True) -> Calibration:
     """Calibrate on held-out days: ``actual`` and ``point`` are (n, P) demand and one-step forecasts of days
-    the model never trained on; ``history`` (T, P) is every day before them (for scales and growth)."""
+    the model never trained on; ``history`` (T, P) is every day before them (for scales and growth);
+    ``where`` (n, P) the product-days whose errors count (a product's days before its first sale do not)."""
     actual, point = np.asarray(actual, dtype=np.float64), np.asarray(point, dtype=np.float64)
     if actual.shape != point.shape or actual.ndim != 2 or len(actual) < 1:
         raise ValueError("calibrate needs (n, P) actuals and forecasts of the same shape, n >= 1")
@@ -399,10 +405,12 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
     partial = Calibration(np.zeros((len(GRID), actual.shape[1])), scale, level, LEVEL_POWER,
                           np.ones(MAX_HORIZON), len(actual))
     normalised = (actual - point) / partial.spread(point)
-    own = _quantiles(normalised)
-    pooled = np.quantile(normalised, GRID)
+    scored = np.broadcast_to(where, normalised.shape)
+    counted = np.where(scored, normalised, np.nan)
+    own = _quantiles(counted)
+    pooled = np.quantile(normalised[scored] if scored.any() else normalised, GRID)
     # a product's own quantiles count by the days that say something about it (it sold, or was forecast to)
-    informative = ((actual > 0) | (point > 0)).sum(axis=0)
+    informative = (((actual > 0) | (point > 0)) & scored).sum(axis=0)
     w = informative / (informative + SHRINK_DAYS)
     widened = calm_factor(seen, len(actual))
     offsets = (w * own + (1 - w) * pooled[:, None]) * widened

@@ -38,7 +38,7 @@ from ..labels import AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE, WE
 from .baselines import BLEND_COMPONENTS
 from .horizon import PATH_DAYS, anchor_weights, level_anchor
 from .intervals import SUM_DAYS, Calibration, calibrate, correlation_of_totals, total_widening
-from .scores import bias, naive_scale, rmsse
+from .scores import bias, naive_scale, rmsse, since_first_sale
 from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
 from .trained import CancelFlag, EpochRecord, TrainedForecaster
 from .windows import Split, trading_split
@@ -97,7 +97,8 @@ def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, spl
     and how wide a total's range must be. The test span plays no part. Done once, for what ships:
     candidates that are not chosen need none."""
     values = panel.to_numpy(dtype=np.float64)
-    calibration = calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]])
+    calibration = calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]],
+                            where=since_first_sale(values)[split.val])
     paths = validation_paths(trained, panel, split.val)
     if paths is None:
         return calibration
@@ -225,21 +226,21 @@ def _grid(k: int, step: float) -> np.ndarray:
 
 
 def best_blend(actual: np.ndarray, parts: dict[str, np.ndarray], scale: np.ndarray,
-               step: float = BLEND_STEP) -> tuple[dict[str, float], float]:
-    """Weights (summing to 1, on a grid) of ``parts`` with the lowest RMSSE against ``actual`` (``scale``:
-    :func:`naive_scale`); first wins ties."""
+               step: float = BLEND_STEP, where: np.ndarray | bool = True) -> tuple[dict[str, float], float]:
+    """Weights (summing to 1, on a grid) of ``parts`` with the lowest RMSSE against ``actual`` on the
+    product-days ``where`` says (``scale``: :func:`naive_scale`); first wins ties."""
     names = list(parts)
     stack = np.stack([parts[n] for n in names])  # (k, D, P)
     grid = _grid(len(names), step)
-    scores = rmsse(actual[None], np.tensordot(grid, stack, axes=1), scale)
+    scores = rmsse(actual[None], np.tensordot(grid, stack, axes=1), scale, where=where)
     # prefer more network weight on a tie: order the grid by the first weight, descending
     order = np.lexsort((-grid[:, 0], scores))
     w = grid[order[0]]
     return {n: round(float(x), 6) for n, x in zip(names, w)}, float(scores[order[0]])
 
 
-def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray],
-                   baseline_pred: dict[str, np.ndarray], scale: np.ndarray) -> list[Candidate]:
+def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray], baseline_pred: dict[str, np.ndarray],
+                   scale: np.ndarray, where: np.ndarray | bool = True) -> list[Candidate]:
     """One blend candidate per network, ``blend_<network>``: its best mix with the baselines.
 
     Each network gets its own mix, not only the best network: a weaker network may still add the most to
@@ -248,11 +249,11 @@ def network_blends(actual: np.ndarray, network_pred: dict[str, np.ndarray],
     """
     out = []
     for model, pred in network_pred.items():
-        weights, score = best_blend(actual, {NETWORK: pred, **baseline_pred}, scale)
+        weights, score = best_blend(actual, {NETWORK: pred, **baseline_pred}, scale, where=where)
         if not any(w == 1.0 for w in weights.values()):
             mix = sum(w * ({NETWORK: pred, **baseline_pred}[k]) for k, w in weights.items())
             out.append(Candidate(f"blend_{model}", model, {k: w for k, w in weights.items() if w > 0}, score,
-                                 float(bias(actual, mix))))
+                                 float(bias(actual, mix, where=where))))
     return out
 
 
@@ -327,20 +328,20 @@ def train_candidates(panel: pd.DataFrame, config: ForecastConfig, split: Split, 
 
 
 def score_candidates(panel: pd.DataFrame, networks: dict[str, TrainedForecaster], days: np.ndarray) -> list[Candidate]:
-    """Every candidate's RMSSE and bias on the validation days: the networks, the baselines, one blend per
-    network."""
+    """Every candidate's RMSSE and bias on the validation days (a product's days before its first sale left
+    out): the networks, the baselines, one blend per network."""
     values = panel.to_numpy(dtype=np.float64)
-    actual, scale = values[days], naive_scale(values[:days[0]])
+    actual, scale, scored = values[days], naive_scale(values[:days[0]]), since_first_sale(values)[days]
     if not np.isfinite(scale).any():  # no product ever changed: every product counts alike, in units
         scale = np.ones_like(scale)
     network_pred = {m: trained.predict(panel, days) for m, trained in networks.items()}
-    candidates = [Candidate(m, m, PURE_NETWORK, float(rmsse(actual, pred, scale)), float(bias(actual, pred)))
-                  for m, pred in network_pred.items()]
+    candidates = [Candidate(m, m, PURE_NETWORK, float(rmsse(actual, pred, scale, where=scored)),
+                            float(bias(actual, pred, where=scored))) for m, pred in network_pred.items()]
     best_network = min(candidates, key=lambda c: c.rank).network
     baseline_pred = {b: BLEND_COMPONENTS[b][0](values, days) for b in BLEND_BASELINES}
-    candidates += [Candidate(b, best_network, {NETWORK: 0.0, b: 1.0}, float(rmsse(actual, pred, scale)),
-                             float(bias(actual, pred))) for b, pred in baseline_pred.items()]
-    candidates += network_blends(actual, network_pred, baseline_pred, scale)
+    candidates += [Candidate(b, best_network, {NETWORK: 0.0, b: 1.0}, float(rmsse(actual, pred, scale, where=scored)),
+                             float(bias(actual, pred, where=scored))) for b, pred in baseline_pred.items()]
+    candidates += network_blends(actual, network_pred, baseline_pred, scale, scored)
     allowed = min(abs(c.val_bias) for c in candidates if c.name in baseline_pred) + BIAS_LIMIT
     return [dataclasses.replace(c, biased=abs(c.val_bias) > allowed) for c in candidates]
 

@@ -29,6 +29,7 @@ from ..config import ForecastConfig
 from ..device import resolve_device
 from ..errors import ForecasterError, TrainingError
 from .features import PanelScaler
+from .scores import since_first_sale
 from .trained import EVAL_BATCH, CancelFlag, EpochRecord, TrainedForecaster, build_network
 from .windows import Split, WindowDataset, WindowFeatures, trading_split
 
@@ -88,7 +89,8 @@ class ProductWeightedLoss(nn.Module):
 
     Targets are scaled per product, so a plain mean treats a 1-unit seller and a 1,000-unit seller alike;
     the MAE a user reads pools units. Weighting by each product's MinMax range (mean weight 1) makes the
-    L1 loss proportional to that pooled MAE. ``weights`` None gives the plain mean.
+    L1 loss proportional to that pooled MAE. ``weights`` None gives the plain mean. A NaN target (a
+    product not on sale yet, :class:`WindowFeatures`) adds nothing and is not counted.
     """
 
     def __init__(self, name: str, weights: torch.Tensor | None = None) -> None:
@@ -97,10 +99,11 @@ class ProductWeightedLoss(nn.Module):
         self.weights = weights
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor, products: torch.Tensor | None = None) -> torch.Tensor:
-        raw = self.base(pred, target)  # (B, P) multi-output or (B,) global
-        if self.weights is None:
-            return raw.mean()
-        return (raw * (self.weights if products is None else self.weights[products])).mean()
+        known = ~torch.isnan(target)
+        raw = self.base(pred, torch.where(known, target, pred.detach()))  # (B, P) multi-output or (B,) global
+        if self.weights is not None:
+            raw = raw * (self.weights if products is None else self.weights[products])
+        return (raw * known).sum() / known.sum().clamp(min=1)
 
 
 def product_weights(scaler: PanelScaler, device: torch.device) -> torch.Tensor:
@@ -159,7 +162,8 @@ def _train_members(trained: TrainedForecaster, values: np.ndarray, index: pd.Dat
                    callback: ProgressCallback | None, cancel: CancelFlag | None) -> None:
     """Build the windows once and train the members on them, one after another, into ``trained``."""
     config = trained.config
-    features = WindowFeatures(scaler.transform(values), index, config, REGISTRY[config.model].layout, device)
+    features = WindowFeatures(scaler.transform(values), index, config, REGISTRY[config.model].layout, device,
+                              on_sale=since_first_sale(values))
     spans = _Spans(WindowDataset(features, split.train),
                    WindowDataset(features, split.val) if len(split.val) else None,
                    curve_sample(WindowDataset(features, split.test)))

@@ -71,7 +71,7 @@ class WindowFeatures:
     """
 
     def __init__(self, scaled: np.ndarray, index: pd.DatetimeIndex, config: ForecastConfig, layout: str,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", on_sale: np.ndarray | None = None) -> None:
         self.layout = layout
         self.seq_len = config.seq_len
         self.n_days, self.n_products = scaled.shape
@@ -79,7 +79,11 @@ class WindowFeatures:
         days = pd.date_range(index[0], periods=self.n_days + 1, freq="D")[self.first:]
         series = torch.from_numpy(series_features(scaled, config.lags, config.rolling_windows))  # (R, P, K)
         calendar = torch.from_numpy(calendar_features(days, config.extended_calendar))  # (R, C)
-        self.targets = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32)).to(device)  # (T, P)
+        # (T, P); NaN where ``on_sale`` (T, P) is False: a product's days before its first sale are no target
+        targets = np.array(scaled, dtype=np.float32)
+        if on_sale is not None:
+            targets[~on_sale] = np.nan
+        self.targets = torch.from_numpy(targets).to(device)
         if layout == "multi":
             rows = torch.cat([series.reshape(series.shape[0], -1), calendar], dim=1)  # (R, P*K + C)
             self._windows = rows.to(device).unfold(0, self.seq_len, 1)  # view: (R-L+1, F, L)

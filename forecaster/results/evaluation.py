@@ -12,7 +12,7 @@ from ..model.baselines import BASELINES, REFERENCES
 from ..model.intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_growth, residual_calibration
 from ..model.trained import TrainedForecaster
 from ..model.windows import trading_split
-from ..model.scores import bias, naive_scale, rmsse
+from ..model.scores import bias, naive_scale, rmsse, since_first_sale
 from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, coverage, interval_score, per_product_mae,
                       pinball_loss, pooled_metrics)
 
@@ -40,6 +40,8 @@ class Evaluation:
     medians: dict[str, np.ndarray] = field(default_factory=dict)  # method -> (D, P); missing: the mean
     # method -> (D, P) the point its calibration is drawn around (the network's own output); missing: the mean
     points: dict[str, np.ndarray] = field(default_factory=dict)
+    # (D, P) the product-days scored: a product's days before its first sale are not demand of zero
+    scored: np.ndarray | bool = True
 
     def point(self, method: str) -> np.ndarray:
         return self.points.get(method, self.predictions[method])
@@ -81,9 +83,9 @@ class Evaluation:
             bounds = self.bounds(method, level)
             if bounds is None:
                 continue
-            rows[method] = {"coverage": coverage(self.actual, *bounds),
-                            "interval_score": interval_score(self.actual, *bounds, alpha=1 - level),
-                            "pinball": pinball_loss(self.actual, self.quantiles(method))}
+            rows[method] = {"coverage": coverage(self.actual, *bounds, where=self.scored),
+                            "interval_score": interval_score(self.actual, *bounds, alpha=1 - level, where=self.scored),
+                            "pinball": pinball_loss(self.actual, self.quantiles(method), where=self.scored)}
         table = pd.DataFrame.from_dict(rows, orient="index", columns=list(INTERVAL_METRICS), dtype=float)
         table.index.name = "method"
         if SEASONAL_NAIVE in table.index:
@@ -98,9 +100,12 @@ class Evaluation:
         bounds = self.bounds(method, level)
         if bounds is None:
             return None
-        table = pd.DataFrame({"product": self.products, "coverage": coverage(self.actual, *bounds, axis=0),
-                              "interval_score": interval_score(self.actual, *bounds, alpha=1 - level, axis=0),
-                              "mae": per_product_mae(self.actual, self.predictions[method])})
+        where = self.scored
+        table = pd.DataFrame({"product": self.products,
+                              "coverage": coverage(self.actual, *bounds, axis=0, where=where),
+                              "interval_score": interval_score(self.actual, *bounds, alpha=1 - level, axis=0,
+                                                               where=where),
+                              "mae": per_product_mae(self.actual, self.predictions[method], where=where)})
         table["off_by"] = (table["coverage"] - level).abs()
         return table.sort_values("off_by", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -128,6 +133,7 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
     values = panel.to_numpy(dtype=np.float64)
     actual = values[days]
     history = values[:days[0]]
+    scored = since_first_sale(values)[days]
     points = dict(predictions)
     for name, rule in {**BASELINES, **REFERENCES}.items():
         points.setdefault(name, rule(values, days))
@@ -135,33 +141,35 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
     all_preds = {name: cals[name].mean(point) if name in cals else point for name, point in points.items()}
     medians = {name: cals[name].quantile(points[name], 0.5) if name in cals else point
                for name, point in points.items()}
-    rows = {name: pooled_metrics(actual, pred, history, medians[name]) for name, pred in all_preds.items()}
+    rows = {name: pooled_metrics(actual, pred, history, medians[name], scored) for name, pred in all_preds.items()}
     overall = pd.DataFrame.from_dict(rows, orient="index", columns=list(METRIC_NAMES))
     overall.index.name = "method"
     overall["ratio_to_seasonal_naive"] = overall["MAE"] / overall.loc[SEASONAL_NAIVE, "MAE"]
     overall["rmse_ratio"] = overall["RMSE"] / overall.loc[SEASONAL_NAIVE, "RMSE"]
-    per_product = _per_product(panel, actual, history, all_preds, medians, next(iter(predictions), None))
+    per_product = _per_product(panel, actual, history, all_preds, medians, next(iter(predictions), None), scored)
     growth = horizon_growth(history)  # one history, shared by every baseline's interval
     for name, rule in {**BASELINES, **REFERENCES}.items():
         if name not in predictions:
             cals[name] = residual_calibration(values, rule, int(days[0]), growth=growth)
     return Evaluation(panel.index[days], list(per_product["product"]), actual, all_preds, overall, per_product, cals,
-                      medians, {name: points[name] for name in cals if name in predictions})
+                      medians, {name: points[name] for name in cals if name in predictions}, scored)
 
 
 def _per_product(panel: pd.DataFrame, actual: np.ndarray, history: np.ndarray, means: dict[str, np.ndarray],
-                 medians: dict[str, np.ndarray], first: str | None) -> pd.DataFrame:
+                 medians: dict[str, np.ndarray], first: str | None, scored: np.ndarray) -> pd.DataFrame:
     """One row per product: each method's MAE (of its median); for the first method also its error as a
-    share of the product's sales, its bias and RMSSE, and whether it beats each baseline's MAE."""
+    share of the product's sales, its bias and RMSSE, and whether it beats each baseline's MAE. Only the
+    ``scored`` days count (NaN for a product without one)."""
     table = pd.DataFrame({"product": [str(c) for c in panel.columns]})
     for name, median in medians.items():
-        table[f"mae_{name}"] = per_product_mae(actual, median)
+        table[f"mae_{name}"] = per_product_mae(actual, median, where=scored)
     if first is not None:
-        sold = actual.sum(axis=0)
+        sold = actual.sum(axis=0, where=scored)
         with np.errstate(divide="ignore", invalid="ignore"):
-            table["error_pct"] = np.where(sold > 0, np.abs(actual - medians[first]).sum(axis=0) / sold, np.nan)
-        table["bias"] = bias(actual, means[first], axis=0)
-        table["rmsse"] = rmsse(actual, means[first], naive_scale(history), per_product=True)
+            table["error_pct"] = np.where(sold > 0, np.abs(actual - medians[first]).sum(axis=0, where=scored) / sold,
+                                          np.nan)
+        table["bias"] = bias(actual, means[first], axis=0, where=scored)
+        table["rmsse"] = rmsse(actual, means[first], naive_scale(history), per_product=True, where=scored)
         for name in BASELINES:
             if name != first:
                 table[f"beats_{name}"] = table[f"mae_{first}"] < table[f"mae_{name}"]

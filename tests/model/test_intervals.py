@@ -288,7 +288,9 @@ def test_an_all_zero_test_span_has_no_interval_score_ratio_rather_than_infinity(
     panel = make_panel(days=120)
     panel.iloc[:] = 0.0
     table = evaluate(fit(panel, TINY), panel).interval_overall(0.8)
-    assert table["interval_score_ratio"].isna().all() and np.isfinite(table["coverage"]).all()
+    # nothing ever sold: no product is on sale, so no day is scored (NaN), and nothing is infinite
+    assert table["interval_score_ratio"].isna().all() and table["coverage"].isna().all()
+    assert not np.isinf(table.to_numpy(dtype=float)).any()
 
 
 def test_wide_levels_beyond_what_the_calibration_days_support_are_flagged():
@@ -314,3 +316,20 @@ def test_calm_calibration_days_widen_the_band_and_rough_ones_never_narrow_it():
     lo0, hi0 = unwidened.bounds(point, 0.8)
     assert np.allclose(hi - point, (hi0 - point) * plain.widened)
     assert Calibration.from_dict(plain.to_dict(), 3).widened == plain.widened  # saved with the run
+
+
+def test_days_before_a_product_s_first_sale_do_not_calibrate_its_range():
+    """A product that launched on the last calibration day: its forecasts of 5 on the days before, against
+    no sales (it was not on sale), are not errors; with them its own quantiles would lean far below."""
+    rng = np.random.default_rng(0)
+    history = rng.poisson(10, size=(200, 2)).astype(float)
+    actual = rng.poisson(10, size=(28, 2)).astype(float)
+    point = np.full((28, 2), 10.0)
+    actual[:27, 1], point[:27, 1] = 0.0, 5.0
+    history[:, 1] = 0.0
+    where = np.ones_like(actual, dtype=bool)
+    where[:27, 1] = False
+    with_launch = calibrate(actual, point, history, where=where)
+    without = calibrate(actual, point, history)
+    # the product's own lower quantiles: no longer the 27 days of "missing 5 units"
+    assert with_launch.offsets[0, 1] > without.offsets[0, 1]

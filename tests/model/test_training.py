@@ -343,3 +343,36 @@ def test_the_history_to_learn_from_drops_older_days_and_too_short_a_one_is_refus
     assert trained.scaler.inverse(np.ones((1, panel.shape[1])))[0].max() < 1000  # scaled on recent days only
     with pytest.raises(DataError, match="history to learn from is set to the last 40 days"):
         TINY.replace(history_days=40).check_trainable(len(panel))
+
+
+# --- a product's days before its first sale ---------------------------------------------------------------
+
+def test_the_days_before_a_product_s_first_sale_are_no_training_target():
+    """A product launched on day 60 has no target before it (its zeros there are not demand), so the loss
+    neither learns from nor counts them."""
+    from forecaster.model.scores import since_first_sale
+    from forecaster.model.windows import WindowFeatures
+
+    panel = make_panel(days=120, products=3)
+    values = panel.to_numpy(copy=True)
+    values[:60, 1] = 0.0
+    config = TINY.resolved(len(panel))
+    features = WindowFeatures(values / values.max(axis=0), panel.index, config, "multi",
+                              on_sale=since_first_sale(values))
+    targets = features.targets.numpy()
+    assert np.isnan(targets[:60, 1]).all() and np.isfinite(targets[60:, 1]).all()
+    assert np.isfinite(np.delete(targets, 1, axis=1)).all()
+
+
+@pytest.mark.parametrize("name", ["l1", "mse", "huber"])
+def test_the_loss_leaves_out_a_missing_target_and_does_not_count_it(name):
+    loss = training.ProductWeightedLoss(name, torch.tensor([1.0, 3.0]))
+    pred = torch.tensor([[0.5, 0.2], [0.1, 0.9]], requires_grad=True)
+    target = torch.tensor([[0.0, float("nan")], [0.3, 0.4]])
+    value = loss(pred, target)
+    # the three known cells with their products' weights, averaged over three
+    base = training._loss_fn(name, reduction="none")(pred.detach()[[0, 1, 1], [0, 0, 1]], target[[0, 1, 1], [0, 0, 1]])
+    assert float(value.detach()) == pytest.approx(float((base * torch.tensor([1.0, 1.0, 3.0])).mean()))
+    value.backward()
+    assert torch.isfinite(pred.grad).all() and float(pred.grad[0, 1]) == 0.0
+

@@ -174,3 +174,36 @@ def test_a_forecast_follows_the_latest_days_misses_and_evaluation_never_sees_the
     point = trained_small.predict(doubled, np.array([len(doubled)]))
     assert (latest.mean(point) > trained_small.calibration.mean(point)).all()
     assert evaluate(trained_small, small_panel).calibrations["network"] is trained_small.calibration
+
+
+# --- a product's days before its first sale --------------------------------------------------------------
+
+def test_a_product_s_days_before_its_first_sale_are_not_scored(panel3):
+    """Milk first sells on test day 5: the 5 days before are a product not on sale yet, not a demand of zero
+    that a forecast of zero gets right. Its errors, the pooled ones and the bias count only from day 5."""
+    values = panel3.to_numpy(copy=True)
+    values[:35, 2] = 0.0
+    values[35:, 2] = np.maximum(values[35:, 2], 1.0)
+    panel = pd.DataFrame(values, index=panel3.index, columns=panel3.columns)
+    days = np.arange(30, 40)
+    pred = values[days].copy()
+    pred[:5, 2] = 7.0  # forecasts for the days Milk was not on sale: missing them costs nothing
+    ev = compare(panel, {"network": pred}, days)
+    milk = ev.per_product.set_index("product").loc["Milk"]
+    assert milk["mae_network"] == 0.0 and milk["bias"] == 0.0 and milk["error_pct"] == 0.0
+    assert ev.overall.loc["network", "MAE"] == 0.0 and ev.overall.loc["network", "Bias"] == 0.0
+    # the baselines are scored on the same product-days: zero's error on Milk is its sales from day 5 on
+    zero = ev.per_product.set_index("product").loc["Milk", "mae_zero"]
+    assert zero == pytest.approx(values[35:40, 2].mean())
+    assert ev.scored[:5, 2].sum() == 0 and ev.scored[5:, 2].all() and ev.scored[:, :2].all()
+
+
+def test_a_product_that_never_sold_has_no_error_rather_than_a_perfect_one(panel3):
+    values = panel3.to_numpy(copy=True)
+    values[:, 0] = 0.0
+    panel = pd.DataFrame(values, index=panel3.index, columns=panel3.columns)
+    days = np.arange(30, 40)
+    ev = compare(panel, {"network": values[days]}, days)
+    tea = ev.per_product.set_index("product").loc["Tea"]
+    assert np.isnan(tea["mae_network"]) and np.isnan(tea["error_pct"]) and np.isnan(tea["bias"])
+    assert np.isfinite(ev.overall.loc["network", ["MAE", "RMSE", "Bias"]].astype(float)).all()
