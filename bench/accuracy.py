@@ -206,7 +206,17 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
     rows.insert(1, "products", panel.shape[1])
     sel = trained.selection.round({"validation_rmsse": 4, "validation_bias": 4})
     note = f"{name}: {trained.selection_reason}\n{sel.to_string(index=False)}"
+    around = evaluation.holiday_table(config.holidays or HOLIDAYS.get(name, ""), ("recommended (default)",
+                                                                                  "seasonal_naive"))
+    if around is not None:  # the test days around the country's holidays apart (issue 26), features on or not
+        note += (f"\nTest days around {config.holidays or HOLIDAYS[name]}'s public holidays "
+                 f"(holiday features {'on' if config.holidays else 'off'}):\n{around.to_string(index=False)}")
     return rows, intervals, note
+
+
+# the country each dataset's sales were made in: the holiday calendar its test days are split by
+HOLIDAYS = {"favorita_stores": "EC", "online_retail_top100": "GB", "online_retail_top25_log": "GB",
+            "bread_basket_top20": "GB-SCT", "bread_basket_all": "GB-SCT", "coffee_vending": "UA"}
 
 
 def _overrides(pairs: list[str]) -> dict:

@@ -174,6 +174,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
         f"({r.start.date()} to {r.end.date()}), {r.returns_dropped} returns dropped")
     for note in ((r.mapping.doubt,) if r.mapping.doubt else ()) + r.notes + _non_sales_note(r):
         print("note:", note, file=sys.stderr)  # even with --quiet: a reading the user should check
+    say(_holiday_note(r.country, config.holidays))
     say(f"training {config.model} on {device_label(resolve_device(config.device))}")
 
     def progress(rec):
@@ -199,6 +200,15 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     if a.save:
         say(f"saved to {save(trained, a.save)}")
     say(f"done in {time.perf_counter() - start:.1f}s")
+
+
+def _holiday_note(suggested: str, holidays: str) -> str:
+    """What the run does with public holidays, and the calendar the file's country column suggests."""
+    if holidays:
+        return f"public holidays of {holidays} are features (the day itself and the days around it)"
+    if suggested:
+        return f"the file's country column names {suggested}: --holidays {suggested} marks its public holidays"
+    return "no public holidays (--holidays CC marks a country's)"
 
 
 def _non_sales_note(report: Any) -> tuple[str, ...]:

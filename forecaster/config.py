@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import functools
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import holidays as calendars
 
 from .errors import DataError, ForecasterError
 from .labels import AUTO, CNN_LSTM, GLOBAL_CNN_BIGRU, GLOBAL_CNN_LSTM, GLOBAL_GRU_ATTENTION
@@ -73,6 +77,37 @@ def parse_days(text: str) -> tuple[int, ...]:
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def words_of(cls: str) -> str:
+    """'UnitedKingdom' -> 'United Kingdom'."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", cls)
+
+
+@functools.lru_cache(maxsize=1)
+def country_names() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Every supported ISO 3166-1 alpha-2 code: the country's name and its subdivisions."""
+    subdivisions = calendars.list_supported_countries()
+    return {code: (words_of(cls), tuple(subdivisions.get(code, ())))
+            for cls, code, *_ in calendars.registry.COUNTRIES.values()}
+
+
+def parse_calendar(text: str) -> tuple[str, str | None]:
+    """'EC' -> ('EC', None), 'us-ca' -> ('US', 'CA'); a code the package does not know is refused, naming
+    what was given and how codes look."""
+    code = str(text).strip().upper()
+    country, _, subdiv = code.partition("-")
+    known = country_names()
+    if country not in known:
+        raise ForecasterError(f"Unknown holiday calendar {str(text)[:40]!r}: give a country's two-letter code "
+                              f"(ISO 3166-1), such as EC, DE or GB, optionally with a region, such as US-CA "
+                              f"({len(known)} countries are known).")
+    regions = known[country][1]
+    if subdiv and subdiv not in regions:
+        shown = ", ".join(regions[:12]) + (" ..." if len(regions) > 12 else "")
+        raise ForecasterError(f"{country} has no region {subdiv[:20]!r} in its holiday calendar"
+                              + (f"; its regions: {shown}." if shown else "; it has no regions."))
+    return country, subdiv or None
 
 
 def closed_weekdays_named(spec: str) -> tuple[int, ...] | None:
@@ -188,6 +223,11 @@ class ForecastConfig:
     seq_len: int = setting(3, "How many consecutive days of features the network reads at once.", bounds=(1, 366))
     extended_calendar: bool = setting(True, "Add day of month and week of year to the weekday and month "
                                       "features (measured better on long histories with a yearly season).")
+    holidays: str = setting("", "A country's public holidays as features (its two-letter code, such as EC, DE or "
+                            "GB, or with a region, such as US-CA; empty for none): each day is marked a holiday, "
+                            "the day before one, two or three days before, or the day after, since shoppers buy "
+                            "ahead. Known for future days too, so forecasts need nothing more.",
+                            shown_default="none")
     closed_days: str = setting("auto", "Days the business does not trade: auto finds them in the history (a weekday "
                                "with no sale in the last year, a day nothing sold that a trading day of the "
                                "catalog almost never has); they are forecast 0 with nothing to order and left out "
@@ -277,6 +317,12 @@ class ForecastConfig:
             closed_weekdays_named(self.closed_days)
         except ForecasterError as exc:
             problems.append(str(exc).rstrip("."))
+        if self.holidays:
+            try:
+                country, region = parse_calendar(self.holidays)
+                object.__setattr__(self, "holidays", f"{country}-{region}" if region else country)
+            except ForecasterError as exc:
+                problems.append(str(exc).rstrip("."))
         if self.device not in DEVICES:
             problems.append(f"device must be one of {', '.join(DEVICES)}")
         if problems:
@@ -475,7 +521,7 @@ def settings_table() -> str:
     """The README's settings table (Markdown), one row per setting of the training run."""
     rows = ["| setting | CLI flag | default | allowed | what it does |", "|---|---|---|---|---|"]
     for f in dataclasses.fields(ForecastConfig):
-        default = default_text(f.default, f.metadata.get("parse"))
+        default = f.metadata.get("shown_default") or default_text(f.default, f.metadata.get("parse"))
         choices, limits = f.metadata.get("choices"), f.metadata.get("bounds")
         allowed = (", ".join(choices) if choices else f"{_number(limits[0])} to {_number(limits[1])}" if limits
                    else "on, off" if isinstance(f.default, bool) else "")

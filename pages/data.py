@@ -93,6 +93,10 @@ st.caption(f"From {report.start:%A %d %B %Y} to {report.end:%A %d %B %Y}. {repor
            f"{report.rows_used:,} used." + (" Dates read day-first." if report.dayfirst else ""))
 for note in report.notes:
     st.warning(markdown(note))
+calendar = widgets.holiday_choice(report.country, state.config().holidays, fresh=state.holidays_for() != ds.digest)
+state.set_holidays_for(ds.digest)
+if calendar != state.config().holidays:
+    state.set_config(state.config().replace(holidays=calendar))
 if report.excluded is not None:
     what = "kept as you asked" if report.non_sales_kept else "left out"
     with st.expander(f"Lines that are not sales, {what}: {len(report.excluded):,} code(s), "

@@ -5,6 +5,7 @@ import streamlit as st
 
 from forecaster import ForecasterError
 from forecaster.data.catalog import display_names
+from forecaster.data.holidays import calendar_name
 from forecaster.io import charts, export
 from forecaster.results.backtest import DEFAULT_ORIGINS as BACKTEST_DEFAULT
 from forecaster.results.backtest import summary as backtest_summary
@@ -61,6 +62,18 @@ st.caption("The arrows under the model's figures: its difference from seasonal n
 (st.warning if evaluation.shortfalls(NETWORK) else st.success)(charts.verdict(evaluation, model_name))
 with st.expander("Every measure, every method", expanded=False):
     st.dataframe(results.overall_table(overall, model_name), hide_index=True)
+
+if trained.config.holidays:
+    around = evaluation.holiday_table(trained.config.holidays)
+    with st.expander(f"Around public holidays of {calendar_name(trained.config.holidays)}", expanded=False):
+        if around is None:
+            st.caption("No test day falls on a public holiday or the days around one.")
+        else:
+            st.dataframe(around.assign(method=around["method"].map(lambda m: model_name if m == NETWORK else label(m))), hide_index=True,
+                         column_config={"days": "Test days", "method": "Method",
+                                        "MAE": st.column_config.NumberColumn("Error, units per day", format="%.2f"),
+                                        "RMSE": st.column_config.NumberColumn("RMSE", format="%.2f"),
+                                        "Bias": st.column_config.NumberColumn("Forecast vs sold", format="percent")})
 
 if trained.selection is not None:
     with st.expander("Recommended model: why this one", expanded=False):

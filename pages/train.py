@@ -2,6 +2,7 @@
 import streamlit as st
 
 from forecaster import DataError, ForecasterError
+from forecaster.data.holidays import calendar_name
 from forecaster.io import charts
 from forecaster.text import markdown
 from ui import cached, jobs, results, router, state, widgets
@@ -28,7 +29,10 @@ if ds is not None:
         st.error(f"The current data cannot be read: {markdown(exc)}")
         st.page_link("pages/data.py", label="Fix the column choices on the Data page", icon=":material/upload_file:")
     else:
-        st.caption(f"Data: {markdown(ds.name)}, {panel.shape[1]:,} products × {panel.shape[0]:,} days.")
+        holidays = state.config().holidays
+        st.caption(f"Data: {markdown(ds.name)}, {panel.shape[1]:,} products × {panel.shape[0]:,} days. "
+                   + (f"Public holidays of {calendar_name(holidays)} (chosen on the Data page)." if holidays
+                      else "No public holidays (a country can be chosen on the Data page)."))
 
 if panel is not None:
     jobs.warm_up()  # the training workers start while the form is filled in

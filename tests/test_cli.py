@@ -406,3 +406,21 @@ def test_a_command_that_runs_out_of_memory_says_what_to_lower(monkeypatch, capsy
     monkeypatch.setattr(cli, "_demo", lambda a: (_ for _ in ()).throw(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):  # any other RuntimeError is still a bug
         cli.main(["demo", "--out", "-"])
+
+
+def test_holidays_flag_marks_a_country_and_the_files_country_is_named(capsys, tmp_path):
+    """Issue 26: --holidays GB trains with the calendar and saves it; without the flag the log's Country
+    column is named as the calendar it could use; an unknown code exits 2 naming it."""
+    from conftest import invoice_log
+    from forecaster.io.persistence import load
+
+    log = tmp_path / "invoices.csv"
+    log.write_bytes(invoice_log(days=120))
+    code, err = run_main(capsys, "train", log, *SMALL, "--holidays", "gb", "--save", tmp_path / "runs",
+                         "--forecast-out", tmp_path / "g.csv")
+    assert code == 0 and "public holidays of GB are features" in err
+    assert load(next((tmp_path / "runs").iterdir())).config.holidays == "GB"
+    code, err = run_main(capsys, "train", log, *SMALL, "--forecast-out", tmp_path / "f.csv")
+    assert code == 0 and "country column names GB: --holidays GB" in err
+    assert "Unknown holiday calendar 'XX'" in check_one_line_error(
+        *run_main(capsys, "train", log, *SMALL, "--holidays", "XX"))

@@ -26,6 +26,7 @@ HORIZON = "forecast_horizon"
 TOTAL_DAYS = "total_days"  # days the Forecast page's lead-time totals cover
 TOP_N = "evaluate_top_n"
 PRODUCT = "chosen_product"  # product picked on Evaluate / Forecast
+HOLIDAYS_FOR = "holidays_for"  # digest of the dataset whose holiday calendar the Data page last offered
 INTERVALS = "interval_options"  # IntervalOptions: the level and service level on Evaluate and Forecast
 
 OWNER_PARAM = "session"  # query parameter that lets a browser refresh find this session's jobs again
@@ -127,6 +128,15 @@ def job_id() -> str | None:
 
 def set_job_id(value: str | None) -> None:
     st.session_state[JOB_ID] = value
+
+
+def holidays_for() -> str | None:
+    """The dataset (digest) the holiday calendar was last chosen for: a new file gets its suggestion."""
+    return st.session_state.get(HOLIDAYS_FOR)
+
+
+def set_holidays_for(digest: str) -> None:
+    st.session_state[HOLIDAYS_FOR] = digest
 
 
 def get(key: str) -> Any:

@@ -10,8 +10,9 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, ForecastConfig, IngestOptions, IntervalOptions, bounds,
-                               default_text, format_lags, help_text, parse_lags)
+from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, ForecastConfig,
+                               IngestOptions, IntervalOptions, bounds, country_names, default_text, format_lags,
+                               help_text, parse_calendar, parse_lags)
 from forecaster.errors import ForecasterError
 from forecaster.data.ingest import ColumnMapping
 from forecaster.io import charts
@@ -220,6 +221,36 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
                          dayfirst=DAYFIRST[dayfirst], keep_returns=bool(keep_returns),
                          keep_extremes=bool(keep_extremes), keep_non_sales=bool(keep_non_sales),
                          max_products=current.max_products, encoding=encoding)
+
+
+HOLIDAY_HELP = ("Public holidays move sales on the day and the days around it (shoppers buy ahead). With a country "
+                "chosen, the model learns how its holidays moved your sales and expects the same around the next "
+                "ones. The calendar is kept up to date by the holidays package.")
+
+
+def holiday_choice(suggested: str, current: str, fresh: bool) -> str:
+    """The public-holiday calendar the next training uses: none, a country, or a country's region. A file
+    whose country column names a country (``suggested``) preselects it when the file is new (``fresh``) and
+    no calendar is chosen; a choice stays until changed."""
+    names = country_names()
+    country, region = parse_calendar(current) if current else ("", None)
+    if fresh and not current:
+        country = suggested
+    if fresh or "w_holidays" not in st.session_state:
+        st.session_state["w_holidays"], st.session_state["w_holiday_region"] = country, region or ""
+    codes = sorted(names, key=lambda c: names[c][0])
+    c1, c2 = st.columns(2)
+    chosen = c1.selectbox("Public holidays of", ["", *codes], key="w_holidays", help=HOLIDAY_HELP, format_func=lambda c: (
+        "None" if not c else f"{names[c][0]} ({c})" + (", as the file's country column says" if c == suggested else "")))
+    regions = names[chosen][1] if chosen else ()
+    if not regions:
+        return chosen
+    if st.session_state.get("w_holiday_region") not in ("", *regions):
+        st.session_state["w_holiday_region"] = ""
+    picked = c2.selectbox("Region", ["", *regions], key="w_holiday_region",
+                          format_func=lambda r: "The whole country" if not r else r,
+                          help="A region's own holidays on top of the country's.")
+    return f"{chosen}-{picked}" if picked else chosen
 
 
 def _no_quantity(detected: ColumnMapping) -> str:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..config import IngestOptions
 from ..errors import DataError
+from .holidays import suggest_country
 
 Source = Union[str, Path, bytes, BinaryIO]
 
@@ -98,6 +99,8 @@ class IngestReport:
     excluded: pd.DataFrame | None = None
     non_sales_kept: bool = False
     returns_units: float = 0.0  # units in the returned rows, dropped or kept
+    # the holiday calendar the file suggests (a "Country" column's usual value, :func:`suggest_country`), or ""
+    country: str = ""
 
 
 @dataclass(frozen=True)
@@ -806,6 +809,7 @@ class _RowCounts:
     catalog: pd.DataFrame | None = None  # names and key columns per product (a long file or log)
     returns_units: float = 0.0  # units the returned rows (or cells) hold
     excluded: pd.DataFrame | None = None  # lines that are not sales, per product (kept or not)
+    country: str = ""  # the holiday calendar a country column suggests
 
     def returns(self, negative: int, keep: bool, units: float = 0.0) -> None:
         """``negative`` rows (or cells) of returns holding ``units`` units, kept or dropped."""
@@ -928,7 +932,7 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
         rows_without_quantity=counts.no_quantity, dayfirst=dayfirst, products=daily.shape[1], days=len(full),
         start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes),
         extremes=extremes, excluded=counts.excluded, non_sales_kept=options.keep_non_sales,
-        returns_units=counts.returns_units)
+        returns_units=counts.returns_units, country=counts.country)
     return IngestResult(daily, report, catalog)
 
 
@@ -999,6 +1003,7 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     product_codes, names = pd.factorize(product[keep_np])
     check_panel_size(days[0], days[-1], len(names))  # before the grid
     counts.catalog = _catalog(df[keep_np], product[keep_np], mapping)
+    counts.country = suggest_country(df[keep_np])
     cells = day_codes.astype(np.int64) * len(names) + product_codes
     sums = np.bincount(cells, weights=qty[keep_np].to_numpy(dtype=np.float64), minlength=len(days) * len(names))
     return pd.DataFrame(sums.reshape(len(days), len(names)), index=pd.DatetimeIndex(days, name="date"),

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
 
+from ..data.holidays import HOLIDAY_FEATURES, holiday_features
+
 
 @dataclass
 class PanelScaler:
@@ -45,16 +47,18 @@ class PanelScaler:
         return cls(bool(data["log1p"]), MinMaxScaler().fit(bounds))
 
 
-def calendar_names(extended: bool) -> list[str]:
+def calendar_names(extended: bool, holidays: str = "") -> list[str]:
+    """The columns of :func:`calendar_features`, in order."""
     names = [f"dow_{d}" for d in range(7)] + ["weekend", "month_sin", "month_cos"]
     if extended:
         names += ["dom_sin", "dom_cos", "woy_sin", "woy_cos"]
-    return names
+    return names + (list(HOLIDAY_FEATURES) if holidays else [])
 
 
-def calendar_features(index: pd.DatetimeIndex, extended: bool = False) -> np.ndarray:
+def calendar_features(index: pd.DatetimeIndex, extended: bool = False, holidays: str = "") -> np.ndarray:
     """Calendar of each day, bounded in [-1, 1]: weekday one-hot, weekend flag, month (and day of month,
-    week of year) as sine/cosine so that December sits next to January."""
+    week of year) as sine/cosine so that December sits next to January; with a ``holidays`` calendar, its
+    flags around public holidays (:func:`~forecaster.data.holidays.holiday_features`)."""
     dow = index.day_of_week.to_numpy()
     cols = [np.eye(7, dtype=np.float32)[dow], (dow >= 5).astype(np.float32)[:, None]]
     angle = 2 * np.pi * (index.month.to_numpy() - 1) / 12
@@ -63,6 +67,8 @@ def calendar_features(index: pd.DatetimeIndex, extended: bool = False) -> np.nda
         dom = 2 * np.pi * (index.day.to_numpy() - 1) / index.days_in_month.to_numpy()
         woy = 2 * np.pi * (index.isocalendar().week.to_numpy(dtype=np.float64) - 1) / 53
         cols.append(np.stack([np.sin(dom), np.cos(dom), np.sin(woy), np.cos(woy)], axis=1))
+    if holidays:
+        cols.append(holiday_features(index, holidays))
     return np.concatenate(cols, axis=1).astype(np.float32)
 
 

@@ -65,7 +65,7 @@ def feature_count(config: ForecastConfig, n_products: int, layout: str) -> int:
     """Features per window step a network of this layout reads: what its constructor needs to be rebuilt
     from a state dict (a saved run, or weights sent back by a worker process)."""
     per_series = config.n_series_features * (n_products if layout == "multi" else 1)
-    return per_series + len(calendar_names(config.extended_calendar))
+    return per_series + len(calendar_names(config.extended_calendar, config.holidays))
 
 
 def build_network(config: ForecastConfig, n_features: int, n_products: int) -> nn.Module:

@@ -78,7 +78,7 @@ class WindowFeatures:
         self.first = first_feature_day(config.lags, config.rolling_windows)
         days = pd.date_range(index[0], periods=self.n_days + 1, freq="D")[self.first:]
         series = torch.from_numpy(series_features(scaled, config.lags, config.rolling_windows))  # (R, P, K)
-        calendar = torch.from_numpy(calendar_features(days, config.extended_calendar))  # (R, C)
+        calendar = torch.from_numpy(calendar_features(days, config.extended_calendar, config.holidays))  # (R, C)
         # (T, P); NaN where ``on_sale`` (T, P) is False: a product's days before its first sale are no target
         targets = np.array(scaled, dtype=np.float32)
         if on_sale is not None:

@@ -12,7 +12,8 @@ from ..model.baselines import BASELINES, REFERENCES
 from ..model.intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_growth, residual_calibration
 from ..model.trained import TrainedForecaster
 from ..model.windows import trading_split
-from ..model.scores import bias, naive_scale, rmsse, since_first_sale
+from ..data.holidays import holiday_days
+from ..model.scores import bias, masked_mean, naive_scale, rmsse, since_first_sale
 from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, coverage, interval_score, per_product_mae,
                       pinball_loss, pooled_metrics)
 
@@ -108,6 +109,25 @@ class Evaluation:
                               "mae": per_product_mae(self.actual, self.predictions[method], where=where)})
         table["off_by"] = (table["coverage"] - level).abs()
         return table.sort_values("off_by", ascending=False, kind="stable").reset_index(drop=True)
+
+    def holiday_table(self, calendar: str, methods: tuple[str, ...] = (NETWORK, SEASONAL_NAIVE)) -> pd.DataFrame | None:
+        """MAE of the median, RMSE and bias of the mean of ``methods`` on the test days around the
+        ``calendar``'s holidays (the days its features mark) apart from the other days, so the gain of
+        holiday features shows where it should; None when no test day is near a holiday."""
+        near = holiday_days(self.dates, calendar)
+        if not near.any():
+            return None
+        rows = []
+        for days, where in ((f"around holidays ({int(near.sum())} days)", near), (f"other days ({int((~near).sum())})",
+                                                                                 ~near)):
+            scored = np.broadcast_to(self.scored, self.actual.shape) & where[:, None]
+            for method in (m for m in methods if m in self.predictions):
+                mean, median = self.predictions[method], self.medians.get(method, self.predictions[method])
+                rows.append({"days": days, "method": method,
+                             "MAE": masked_mean(np.abs(self.actual - median), where=scored),
+                             "RMSE": float(np.sqrt(masked_mean((self.actual - mean) ** 2, where=scored))),
+                             "Bias": bias(self.actual, mean, where=scored)})
+        return pd.DataFrame(rows)
 
     def predictions_table(self, method: str = NETWORK, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
         """Long table date, product, actual, predicted (and lower, upper with an interval) for one method."""

@@ -801,3 +801,32 @@ def test_the_forecast_page_flags_products_that_stopped_selling_and_orders_them_o
     at.checkbox(key="w_order_stopped").check().run()
     assert not at.exception and "ordered for, as you asked" in " ".join(shown(w.value) for w in at.warning)
     assert at.session_state["interval_options"].order_stopped
+
+
+def test_the_data_page_offers_the_files_country_for_holidays_and_the_run_uses_it(tiny_csv):
+    """Issue 26: an invoice log's Country column preselects its public holidays; the Train page says so, the
+    run trains with them and Evaluate shows the test days around holidays apart. None stays none."""
+    from conftest import invoice_log
+
+    at = _named_app(invoice_log(days=90), "invoices.csv")
+    assert at.selectbox(key="w_holidays").value == "GB"
+    assert "United Kingdom (GB), as the file's country column says" in at.selectbox(key="w_holidays").options
+    assert at.session_state["train_config"].holidays == "GB"
+    at.selectbox(key="w_holidays").set_value("GB").run()
+    at.selectbox(key="w_holiday_region").set_value("SCT").run()
+    assert at.session_state["train_config"].holidays == "GB-SCT"
+    at.switch_page("pages/train.py").run()
+    assert "Public holidays of United Kingdom (SCT)" in all_text(at)
+    at = train(at, w_seed=4343)
+    assert job_of(at).config.holidays == "GB-SCT"
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception and not at.error
+    assert any(e.label.startswith("Around public holidays of United Kingdom (SCT)") for e in at.expander)
+    # the user's "None" is kept on the same file; a file without a country column suggests none
+    at.switch_page("pages/data.py").run()
+    at.selectbox(key="w_holidays").set_value("").run()
+    assert at.session_state["train_config"].holidays == ""
+    at.switch_page("pages/data.py").run()
+    assert at.selectbox(key="w_holidays").value == "" and at.session_state["train_config"].holidays == ""
+    plain = _named_app(tiny_csv, "tiny.csv")
+    assert plain.selectbox(key="w_holidays").value == "" and plain.session_state["train_config"].holidays == ""

@@ -1,0 +1,88 @@
+"""Public holidays of a country, read from the maintained ``holidays`` package rather than a list of our own.
+
+A holiday moves demand on the day itself and on the days around it (shoppers buy ahead; a shop shut on
+the day sells more the day after), so a run given a calendar reads four flags per day: a holiday today,
+tomorrow, in two or three days, or yesterday. The calendar is a setting of the run (``--holidays EC``,
+``US-CA`` for a subdivision), saved with it, and known for every future date: forecasts need no file.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+import holidays as calendars
+import numpy as np
+import pandas as pd
+
+from ..config import country_names, parse_calendar, words_of
+
+# the flags a day gets: it is a holiday; tomorrow is; one falls in two or three days; yesterday was
+HOLIDAY_FEATURES = ("holiday", "holiday tomorrow", "holiday in 2-3 days", "holiday yesterday")
+AROUND = 3  # a day up to this many days before a holiday is "before" it
+
+
+def calendar_name(text: str) -> str:
+    """'EC' -> 'Ecuador', 'US-CA' -> 'United States (CA)': the calendar in words, for the pages."""
+    country, subdiv = parse_calendar(text)
+    name = country_names()[country][0]
+    return f"{name} ({subdiv})" if subdiv else name
+
+
+@functools.lru_cache(maxsize=64)
+def _dates(text: str, first_year: int, last_year: int) -> np.ndarray:
+    country, subdiv = parse_calendar(text)
+    days = calendars.country_holidays(country, subdiv=subdiv, years=range(first_year, last_year + 1))
+    return np.array(sorted(np.datetime64(d, "D") for d in days), dtype="datetime64[D]")
+
+
+def holiday_dates(text: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """The calendar's holidays from ``start`` to ``end`` (both included)."""
+    dates = pd.DatetimeIndex(_dates(text, start.year, end.year))
+    return dates[(dates >= start.normalize()) & (dates <= end.normalize())]
+
+
+def holiday_features(index: pd.DatetimeIndex, text: str) -> np.ndarray:
+    """(len(index), 4) float32 flags per day, in the order of HOLIDAY_FEATURES; computed for any dates,
+    future ones included."""
+    if not len(index):
+        return np.zeros((0, len(HOLIDAY_FEATURES)), dtype=np.float32)
+    days = index.normalize().to_numpy(dtype="datetime64[D]")
+    dates = _dates(text, int(index.min().year) - 1, int(index.max().year) + 1)
+    is_holiday = lambda shift: np.isin(days + np.timedelta64(shift, "D"), dates)  # noqa: E731
+    ahead = np.logical_or.reduce([is_holiday(k) for k in range(2, AROUND + 1)])
+    return np.stack([is_holiday(0), is_holiday(1), ahead, is_holiday(-1)], axis=1).astype(np.float32)
+
+
+def holiday_days(index: pd.DatetimeIndex, text: str) -> np.ndarray:
+    """(len(index),) whether a day is a holiday or within the days around one that the features mark: the
+    days Evaluate scores apart from the rest."""
+    return holiday_features(index, text).any(axis=1)
+
+
+# a column that says where a sale happened: its usual value names the country whose calendar fits the file
+_COUNTRY_HEADER = re.compile(r"(^|[^a-z])(country|land|pais|país|pays)([^a-z]|$)", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def _by_name() -> dict[str, str]:
+    """Country names and codes (two and three letters), lower case, to the two-letter code."""
+    out = {}
+    for module, (cls, code, alpha3, *_) in calendars.registry.COUNTRIES.items():
+        for key in (module.replace("_", " "), words_of(cls), code, alpha3):
+            out[key.lower()] = code
+    out.update({"uk": "GB", "eire": "IE", "usa": "US", "holland": "NL"})
+    return out
+
+
+def suggest_country(frame: pd.DataFrame) -> str:
+    """The two-letter code of the country most rows of ``frame`` name in a column headed like "Country"
+    (a name, such as "United Kingdom", or a code), when the holidays package knows it; else ''."""
+    names = _by_name()
+    for column in frame.columns:
+        if not _COUNTRY_HEADER.search(str(column)):
+            continue
+        counts = frame[column].value_counts()  # the few distinct values, then their spellings read as one
+        usual = counts.groupby(counts.index.astype("string").str.strip().str.lower()).sum()
+        if len(usual) and usual.idxmax() in names:
+            return names[usual.idxmax()]
+    return ""

@@ -1,0 +1,103 @@
+"""Public holidays (issue 26): the calendar from the holidays package, its features, the country a file
+suggests, the setting, and a network that learns a holiday's effect only when it is given the calendar."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY, invoice_log
+from forecaster import ForecastConfig, ForecasterError, fit
+from forecaster.data.holidays import (HOLIDAY_FEATURES, calendar_name, holiday_dates, holiday_days, holiday_features,
+                                      parse_calendar, suggest_country)
+from forecaster.data.ingest import load_panel
+from forecaster.io.persistence import load, save
+from forecaster.model.features import calendar_features
+
+
+def test_the_flags_around_ecuador_s_independence_day_of_2017():
+    """10 August 2017 and its observed day, 11 August: the day itself, the day before, two or three days
+    before, the day after."""
+    index = pd.date_range("2017-08-05", "2017-08-14")
+    flags = pd.DataFrame(holiday_features(index, "EC"), index=index.strftime("%d"), columns=HOLIDAY_FEATURES)
+    assert flags["holiday"].to_dict() == {d: float(d in ("10", "11")) for d in flags.index}
+    assert flags.loc["09", "holiday tomorrow"] == 1 and flags.loc["10", "holiday tomorrow"] == 1
+    assert flags.loc[["07", "08", "09"], "holiday in 2-3 days"].eq(1).all()
+    assert flags.loc["06", "holiday in 2-3 days"] == 0
+    assert flags.loc[["11", "12"], "holiday yesterday"].eq(1).all()
+    assert holiday_days(index, "EC").tolist() == [False, False, True, True, True, True, True, True, False, False]
+
+
+def test_future_dates_and_regions_come_from_the_package():
+    assert pd.Timestamp("2031-12-25") in holiday_dates("DE", pd.Timestamp("2031-01-01"), pd.Timestamp("2031-12-31"))
+    bavaria = holiday_dates("DE-BY", pd.Timestamp("2031-01-01"), pd.Timestamp("2031-12-31"))
+    berlin = holiday_dates("DE-BE", pd.Timestamp("2031-01-01"), pd.Timestamp("2031-12-31"))
+    assert pd.Timestamp("2031-01-06") in bavaria and pd.Timestamp("2031-01-06") not in berlin  # Epiphany
+    assert calendar_name("US-CA") == "United States (CA)" and calendar_name("gb") == "United Kingdom"
+
+
+@pytest.mark.parametrize("text,message", [("XX", "Unknown holiday calendar 'XX'"),
+                                          ("US-ZZ", "US has no region 'ZZ'"),
+                                          ("=cmd|' /C calc'!A0", "Unknown holiday calendar")])
+def test_an_unknown_calendar_is_refused_naming_it(text, message):
+    with pytest.raises(ForecasterError, match=message):
+        parse_calendar(text)
+    with pytest.raises(ForecasterError, match="Invalid settings"):
+        ForecastConfig(holidays=text)
+
+
+def test_the_setting_reads_any_case_and_is_kept_in_a_saved_run(tmp_path):
+    assert ForecastConfig(holidays=" us-ca ").holidays == "US-CA"
+    assert ForecastConfig(holidays="ec").holidays == "EC"
+    panel = pd.DataFrame(np.random.default_rng(0).poisson(5, (120, 2)).astype(float),
+                         index=pd.date_range("2024-01-01", periods=120, freq="D", name="date"),
+                         columns=pd.Index(["a", "b"], name="product"))
+    trained = fit(panel, TINY.replace(holidays="DE"))
+    loaded = load(save(trained, tmp_path / "run"))
+    assert loaded.config.holidays == "DE"
+    np.testing.assert_allclose(loaded.predict(panel, np.arange(100, 121)), trained.predict(panel, np.arange(100, 121)))
+
+
+def test_the_calendar_adds_its_flags_to_the_calendar_features():
+    index = pd.date_range("2024-12-20", periods=10)
+    plain, with_holidays = calendar_features(index, True), calendar_features(index, True, "DE")
+    assert with_holidays.shape[1] == plain.shape[1] + len(HOLIDAY_FEATURES)
+    np.testing.assert_array_equal(with_holidays[:, :plain.shape[1]], plain)
+    assert with_holidays[5, plain.shape[1]] == 1  # 25 December
+
+
+def test_a_country_column_suggests_its_calendar():
+    assert suggest_country(pd.DataFrame({"Country": ["United Kingdom"] * 3 + ["France"]})) == "GB"
+    assert suggest_country(pd.DataFrame({"store_country": [" ec", "EC", "PE"]})) == "EC"
+    assert suggest_country(pd.DataFrame({"Country": ["Unspecified", "Unspecified", "EIRE"]})) == ""
+    assert suggest_country(pd.DataFrame({"Description": ["Germany mug"]})) == ""  # not a country column
+
+
+def test_an_invoice_log_with_a_country_column_suggests_it():
+    assert load_panel(invoice_log()).report.country == "GB"
+
+
+def _holiday_lift_panel() -> pd.DataFrame:
+    """Two products at 20 a day over three years, sold three times as much on German public holidays."""
+    index = pd.date_range("2021-01-01", "2023-12-24", freq="D", name="date")
+    rng = np.random.default_rng(0)
+    lift = np.where(np.isin(index, holiday_dates("DE", index[0], index[-1])), 3.0, 1.0)
+    values = rng.poisson(20 * lift[:, None], size=(len(index), 2)).astype(float)
+    return pd.DataFrame(values, index=index, columns=pd.Index(["a", "b"], name="product"))
+
+
+@pytest.mark.parametrize("holidays", ["DE", ""])
+def test_a_network_given_the_calendar_expects_the_holiday_lift(holidays):
+    """Tomorrow is Christmas Day: with Germany's calendar the forecast is about three times a normal day's;
+    without it nothing in the features says so."""
+    panel = _holiday_lift_panel()
+    config = TINY.replace(model="global_cnn_lstm", holidays=holidays, epochs=40, conv_channels=16, hidden_size=16,
+                          learning_rate=3e-3, batch_size=64, loss="mse")
+    trained = fit(panel, config)
+    tomorrow = trained.predict(panel, np.array([len(panel)]))[0]
+    ordinary = trained.predict(panel, np.arange(len(panel) - 14, len(panel) - 7)).mean(axis=0)
+    ratio = tomorrow / ordinary
+    if holidays:
+        assert (ratio > 1.8).all(), ratio
+    else:
+        assert (ratio < 1.3).all(), ratio
