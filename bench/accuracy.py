@@ -60,6 +60,7 @@ from forecaster.model.baselines import BASELINES  # noqa: E402
 from forecaster.results.evaluation import compare  # noqa: E402
 from forecaster.results import forecasting  # noqa: E402
 from forecaster.model.intervals import calibrate  # noqa: E402
+from forecaster.model.scores import since_first_sale  # noqa: E402
 from forecaster.model.recommend import recommend  # noqa: E402
 from forecaster.model.windows import trading_split  # noqa: E402
 
@@ -183,7 +184,8 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
         if cand not in BASELINES:  # the baselines get their own rows below
             preds[f"  candidate: {cand}"] = pred
             # each candidate calibrated the way the shipped model is: on its own validation-day errors
-            cals[f"  candidate: {cand}"] = calibrate(values[rec.val_days], val_preds[cand], values[:rec.val_days[0]])
+            cals[f"  candidate: {cand}"] = calibrate(values[rec.val_days], val_preds[cand], values[:rec.val_days[0]],
+                                                     where=since_first_sale(values)[rec.val_days])
     evaluation = compare(panel, preds, days, cals)
     intervals = evaluation.interval_overall(0.8).reset_index()
     best_is, best_method, best_pin = INTERVAL_REFERENCE.get(name, (np.nan, "none quoted", np.nan)) if reference else (
@@ -206,8 +208,8 @@ def run(name: str, panel: pd.DataFrame, config: ForecastConfig, load_cpu: float,
     rows.insert(1, "products", panel.shape[1])
     sel = trained.selection.round({"validation_rmsse": 4, "validation_bias": 4})
     note = f"{name}: {trained.selection_reason}\n{sel.to_string(index=False)}"
-    around = evaluation.holiday_table(config.holidays or HOLIDAYS.get(name, ""), ("recommended (default)",
-                                                                                  "seasonal_naive"))
+    calendar = config.holidays or HOLIDAYS.get(name, "")
+    around = evaluation.holiday_table(calendar, ("recommended (default)", "seasonal_naive")) if calendar else None
     if around is not None:  # the test days around the country's holidays apart (issue 26), features on or not
         note += (f"\nTest days around {config.holidays or HOLIDAYS[name]}'s public holidays "
                  f"(holiday features {'on' if config.holidays else 'off'}):\n{around.to_string(index=False)}")

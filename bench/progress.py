@@ -48,6 +48,7 @@ def measure(panel: pd.DataFrame, config: ForecastConfig, registry: JobRegistry, 
     # near the end a ratio of the seconds left alone divides by almost nothing
     new, old = ((rows["t"] + rows[k]) / total for k in ("new", "old"))
     return {"seconds": total, "samples": len(rows), "new_min": new.min(), "new_max": new.max(),
+            "min_at": float(rows["t"].iloc[int(np.argmin(new))] / total) if len(rows) else np.nan,
             "within_2x": float(((new >= 0.5) & (new <= 2)).mean()) if len(rows) else np.nan,
             "old_min": old.min(), "old_max": old.max()}
 

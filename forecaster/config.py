@@ -95,19 +95,18 @@ def country_names() -> dict[str, tuple[str, tuple[str, ...]]]:
 def parse_calendar(text: str) -> tuple[str, str | None]:
     """'EC' -> ('EC', None), 'us-ca' -> ('US', 'CA'); a code the package does not know is refused, naming
     what was given and how codes look."""
-    code = str(text).strip().upper()
-    country, _, subdiv = code.partition("-")
+    country, _, subdiv = str(text).strip().upper().partition("-")
     known = country_names()
     if country not in known:
         raise ForecasterError(f"Unknown holiday calendar {str(text)[:40]!r}: give a country's two-letter code "
                               f"(ISO 3166-1), such as EC, DE or GB, optionally with a region, such as US-CA "
                               f"({len(known)} countries are known).")
-    regions = known[country][1]
+    regions = {r.upper(): r for r in known[country][1]}  # the package spells some as words: "Augsburg"
     if subdiv and subdiv not in regions:
-        shown = ", ".join(regions[:12]) + (" ..." if len(regions) > 12 else "")
+        shown = ", ".join(list(regions.values())[:12]) + (f" and {len(regions) - 12} more" if len(regions) > 12 else "")
         raise ForecasterError(f"{country} has no region {subdiv[:20]!r} in its holiday calendar"
-                              + (f"; its regions: {shown}." if shown else "; it has no regions."))
-    return country, subdiv or None
+                              + (f"; its regions: {shown}" if shown else "; it has no regions"))
+    return country, regions[subdiv] if subdiv else None
 
 
 def closed_weekdays_named(spec: str) -> tuple[int, ...] | None:

@@ -63,6 +63,9 @@ def holiday_days(index: pd.DatetimeIndex, text: str) -> np.ndarray:
 _COUNTRY_HEADER = re.compile(r"(^|[^a-z])(country|land|pais|país|pays)([^a-z]|$)", re.IGNORECASE)
 
 
+_NOT_WHERE_SOLD = re.compile(r"origin|birth|manufactur|made|produc", re.IGNORECASE)  # a product's country
+
+
 @functools.lru_cache(maxsize=1)
 def _by_name() -> dict[str, str]:
     """Country names and codes (two and three letters), lower case, to the two-letter code."""
@@ -79,7 +82,7 @@ def suggest_country(frame: pd.DataFrame) -> str:
     (a name, such as "United Kingdom", or a code), when the holidays package knows it; else ''."""
     names = _by_name()
     for column in frame.columns:
-        if not _COUNTRY_HEADER.search(str(column)):
+        if not _COUNTRY_HEADER.search(str(column)) or _NOT_WHERE_SOLD.search(str(column)):
             continue
         counts = frame[column].value_counts()  # the few distinct values, then their spellings read as one
         usual = counts.groupby(counts.index.astype("string").str.strip().str.lower()).sum()

@@ -107,6 +107,7 @@ def per_product_mae_bar(per_product: pd.DataFrame, top_n: int | None = None,
     share as a marker. ``top_n`` keeps the worst (for large catalogs). Hover: the errors in units per day.
     """
     table = worst_first(per_product)
+    table = table[table[f"mae_{NETWORK}"].notna()]  # a product with no scored day (never on sale) has no bar
     if top_n:
         table = table.head(top_n)
     with np.errstate(divide="ignore", invalid="ignore"):  # seasonal naive's share, on the same days and sales
@@ -175,6 +176,7 @@ def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
     mean's RMSE and its bias together (MAE alone rewards forecasting less)."""
     overall = evaluation.overall
     beats = evaluation.per_product.get(f"beats_{SEASONAL_NAIVE}")
+    beats = beats.dropna() if beats is not None else None  # products with no scored day are not counted
     share = f" It beats seasonal naive on {int(beats.sum())} of {len(beats)} products." if beats is not None else ""
     shortfalls = evaluation.shortfalls(NETWORK)
     if shortfalls:
@@ -352,6 +354,7 @@ def coverage_per_product(per_product: pd.DataFrame, level: float, top_n: int | N
     """Share of test days inside the interval, per product, the products furthest from ``level`` first,
     coloured by that distance: too narrow (it misses more often than it says) or wider than it needs to be
     (an order from it holds too much stock) are both off; the level is a dashed line labelled above the bars."""
+    per_product = per_product[per_product["coverage"].notna()]  # no scored day: no coverage to colour
     table = per_product.head(top_n) if top_n else per_product
     verdict = np.where(table["coverage"] < level - COVERAGE_TOLERANCE, TOO_NARROW,
                        np.where(table["coverage"] > level + COVERAGE_TOLERANCE, TOO_WIDE, NEAR_LEVEL))

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..config import DEFAULT_INTERVALS, IntervalOptions, bounds
 from ..errors import ForecasterError
+from .scores import since_first_sale
 
 GRID = np.round(np.arange(1, 100) / 100, 2)  # quantile probabilities kept: 0.01 .. 0.99
 SHRINK_DAYS = 10  # per-product quantiles count as this many days' worth of pooled ones
@@ -411,6 +412,7 @@ def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method
     pooled = np.quantile(normalised[scored] if scored.any() else normalised, GRID)
     # a product's own quantiles count by the days that say something about it (it sold, or was forecast to)
     informative = (((actual > 0) | (point > 0)) & scored).sum(axis=0)
+    normalised = np.where(scored, normalised, 0.0)  # below, a masked day adds nothing to how days err together
     w = informative / (informative + SHRINK_DAYS)
     widened = calm_factor(seen, len(actual))
     offsets = (w * own + (1 - w) * pooled[:, None]) * widened
@@ -455,7 +457,8 @@ def residual_calibration(values: np.ndarray, predict: Callable[[np.ndarray, np.n
     days = days[days >= 1]
     if len(days) == 0:
         raise ValueError("no days to calibrate a baseline on")
-    residuals = values[days] - predict(values, days)
+    # a product's days before its first sale are no residual (the rule's 0 there would be right for free)
+    residuals = np.where(since_first_sale(values)[days], values[days] - predict(values, days), np.nan)
     P = values.shape[1]
     growth = horizon_growth(values[:end]) if growth is None else growth
     return Calibration(_quantiles(residuals), np.ones(P), np.ones(P), 0.0, growth, len(days),

@@ -104,10 +104,17 @@ def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, spl
         return calibration
     actual, point, open_ = paths
     steps = np.arange(1, actual.shape[1] + 1)
+    on_sale = np.stack([since_first_sale(values)[s] for s in path_spans(split.val, actual.shape[1])])
     # each day's error divided by its calibrated spread; a level the forecast misses misses every day
-    errors = (actual - point) / calibration.spread(point, steps) * open_[..., None]
+    errors = (actual - point) / calibration.spread(point, steps) * open_[..., None] * on_sale
     calibration = dataclasses.replace(calibration, correlation=correlation_of_totals(errors))
     return dataclasses.replace(calibration, total_spread=total_widening(calibration, actual, point, open_))
+
+
+def path_spans(val_days: np.ndarray, days: int) -> list[slice]:
+    """The ``days``-day spans from each weekly origin of the validation span that fit in it."""
+    first, end = int(val_days[0]), int(val_days[-1]) + 1
+    return [slice(o, o + days) for o in range(first, end - days + 1, 7)]
 
 
 def validation_paths(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray, days: int = SUM_DAYS
@@ -115,14 +122,12 @@ def validation_paths(trained: TrainedForecaster, panel: pd.DataFrame, val_days: 
     """Recursive ``days``-day forecasts from each weekly origin in the validation span (held out): the
     actuals and the forecasts (origins, days, P) and which days trade (origins, days); None when the span
     holds no full run of ``days`` days."""
-    first, end = int(val_days[0]), int(val_days[-1]) + 1
-    origins = range(first, end - days + 1, 7)
-    if not len(origins):
+    spans = path_spans(val_days, days)
+    if not spans:
         return None
     values = panel.to_numpy(dtype=np.float64)
     open_ = np.zeros(len(panel), dtype=bool)
     open_[val_days] = True  # validation days that are not closed
-    spans = [slice(o, o + days) for o in origins]
     paths = [trained.forecast_path(panel.iloc[:s.start], ~open_[s]) for s in spans]  # a handful of short runs
     return np.stack([values[s] for s in spans]), np.stack(paths), np.stack([open_[s] for s in spans])
 
@@ -132,6 +137,28 @@ def planned_epochs(config: ForecastConfig) -> int:
     cut-off of a rolling backtest, then the latest networks (:func:`retrain_latest`)."""
     latest = config.epochs * config.ensemble * int(config.retrain_for_forecast)
     return cutoff_epochs(config) * max(1, config.backtest_origins) + latest
+
+
+def network_costs(config: ForecastConfig, n_days: int, n_products: int) -> tuple[float, ...]:
+    """The relative time an epoch of each network of a run takes, in the order the run trains them (every
+    candidate's members, any refit, each cut-off, the latest networks): its optimiser steps per epoch. A
+    global network's epoch holds products times more samples than a multi-output one's (measured: 5-25
+    times longer), so a time left paced on the first candidate's epochs alone misjudged the rest."""
+    train_days = max(n_days - config.val_days - config.test_days, 1)
+
+    def steps(model: str) -> float:
+        c = candidate_config(config, model, train_days, n_products)
+        samples = train_days * (n_products if REGISTRY[model].layout == "global" else 1)
+        return float(np.ceil(min(samples, c.epoch_samples or samples) / c.batch_size))
+
+    if config.model != AUTO:
+        once = [steps(config.model)] * config.ensemble
+    else:
+        search = _search_config(config)
+        once = [steps(m) for m in config.candidates for _ in range(search.ensemble)]
+        once += [float(np.mean(once))] * (config.ensemble * int(config.refit))  # the chosen one: not known yet
+    latest = [float(np.mean(once))] * (config.ensemble * int(config.retrain_for_forecast))
+    return tuple(once * max(1, config.backtest_origins) + latest)
 
 
 def cutoff_epochs(config: ForecastConfig) -> int:

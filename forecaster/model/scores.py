@@ -21,9 +21,12 @@ def masked_mean(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
 
 
 def naive_scale(history: np.ndarray) -> np.ndarray:
-    """(P,) each product's mean squared one-day change over ``history`` (RMSSE's scale, as in the M5
-    competition), NaN for a product that never changed (it says nothing about an error's size)."""
-    scale = np.mean(np.diff(history, axis=0) ** 2, axis=0) if len(history) > 1 else np.zeros(history.shape[1])
+    """(P,) each product's mean squared one-day change over ``history`` from its first sale on (RMSSE's
+    scale, as in the M5 competition), NaN for a product that never changed (it says nothing about an
+    error's size)."""
+    if len(history) < 2:
+        return np.full(history.shape[1], np.nan)
+    scale = masked_mean(np.diff(history, axis=0) ** 2, axis=0, where=since_first_sale(history)[:-1])
     return np.where(scale > 0, scale, np.nan)
 
 

@@ -13,7 +13,7 @@ from ..model.intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_g
 from ..model.trained import TrainedForecaster
 from ..model.windows import trading_split
 from ..data.holidays import holiday_days
-from ..model.scores import bias, masked_mean, naive_scale, rmsse, since_first_sale
+from ..model.scores import bias, naive_scale, rmsse, since_first_sale
 from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, coverage, interval_score, per_product_mae,
                       pinball_loss, pooled_metrics)
 
@@ -117,16 +117,14 @@ class Evaluation:
         near = holiday_days(self.dates, calendar)
         if not near.any():
             return None
-        rows = []
+        rows, no_history = [], self.actual[:0]
         for days, where in ((f"around holidays ({int(near.sum())} days)", near), (f"other days ({int((~near).sum())})",
                                                                                  ~near)):
             scored = np.broadcast_to(self.scored, self.actual.shape) & where[:, None]
             for method in (m for m in methods if m in self.predictions):
-                mean, median = self.predictions[method], self.medians.get(method, self.predictions[method])
-                rows.append({"days": days, "method": method,
-                             "MAE": masked_mean(np.abs(self.actual - median), where=scored),
-                             "RMSE": float(np.sqrt(masked_mean((self.actual - mean) ** 2, where=scored))),
-                             "Bias": bias(self.actual, mean, where=scored)})
+                scores = pooled_metrics(self.actual, self.predictions[method], no_history, self.medians.get(method),
+                                        scored)
+                rows.append({"days": days, "method": method, **{k: scores[k] for k in ("MAE", "RMSE", "Bias")}})
         return pd.DataFrame(rows)
 
     def predictions_table(self, method: str = NETWORK, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
@@ -191,8 +189,10 @@ def _per_product(panel: pd.DataFrame, actual: np.ndarray, history: np.ndarray, m
         table["bias"] = bias(actual, means[first], axis=0, where=scored)
         table["rmsse"] = rmsse(actual, means[first], naive_scale(history), per_product=True, where=scored)
         for name in BASELINES:
-            if name != first:
-                table[f"beats_{name}"] = table[f"mae_{first}"] < table[f"mae_{name}"]
+            if name != first:  # a product with no scored day neither beats nor loses (missing)
+                beats = pd.array(table[f"mae_{first}"] < table[f"mae_{name}"], dtype="boolean")
+                beats[table[f"mae_{first}"].isna().to_numpy()] = pd.NA
+                table[f"beats_{name}"] = beats
     return table
 
 

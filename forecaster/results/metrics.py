@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.scores import bias, masked_mean, naive_scale, rmsse
+from ..model.scores import bias, masked_mean, naive_scale, rmsse, since_first_sale
 
 # MAE, WAPE and MASE judge the median (a forecast of zero can win them on intermittent demand); RMSE, RMSSE
 # and Bias judge the mean, which totals and orders are made of: neither kind is read alone
@@ -11,11 +11,12 @@ METRIC_NAMES = ("MAE", "RMSE", "RMSSE", "Bias", "WAPE", "MASE")
 
 
 def mase_scale(history: np.ndarray, season: int = 7) -> float:
-    """Mean absolute change from the same weekday a week earlier, over the history before the test span:
-    the in-sample error of seasonal naive, which MASE divides by (MASE < 1 beats it)."""
+    """Mean absolute change from the same weekday a week earlier, over the history before the test span
+    (each product from its first sale): the in-sample error of seasonal naive, which MASE divides by (MASE
+    < 1 beats it)."""
     if len(history) <= season:
         return float("nan")
-    return float(np.abs(history[season:] - history[:-season]).mean())
+    return float(masked_mean(np.abs(history[season:] - history[:-season]), where=since_first_sale(history)[:-season]))
 
 
 def pooled_metrics(actual: np.ndarray, mean: np.ndarray, history: np.ndarray, median: np.ndarray | None = None,

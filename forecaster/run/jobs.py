@@ -122,6 +122,8 @@ class JobSnapshot:
     patience: int = 0
     min_improvement: float = 0.0
     first_epoch_at: float = 0.0  # seconds from the start to the first epoch's record (start-up, not training)
+    # each planned network's relative epoch time, in the run's order (recommend.network_costs); () unknown
+    network_costs: tuple[float, ...] = ()
 
     @property
     def queued(self) -> bool:
@@ -185,7 +187,8 @@ class JobSnapshot:
         """Estimated from the run's pace since its first epoch (start-up excluded) and what is left: the
         planned epochs not yet counted (done_epochs also counts epochs trained by networks whose records
         still wait, and the epochs early stopping skipped), scaled by the share of their planned epochs the
-        networks seen so far train or are expected to (:meth:`networks`). None before the first epoch."""
+        networks seen so far train or are expected to (:meth:`_expected_share`), and by how long the epochs
+        still to come take against those seen (:meth:`_cost_left_ratio`). None before the first epoch."""
         if self.status in FINISHED:
             return 0.0
         if not self.history:
@@ -195,8 +198,28 @@ class JobSnapshot:
         planned_left = max(self.total_epochs - self.done_epochs, 0)
         nets = self.networks()
         if self.epochs_per_network and nets:
-            planned_left *= min(1.0, sum(n.expected for n in nets) / (len(nets) * self.history[-1].epochs))
-        return pace * planned_left
+            planned_left *= self._expected_share(nets)
+        return pace * planned_left * self._cost_left_ratio(nets)
+
+    def _expected_share(self, nets: list[NetworkProgress]) -> float:
+        """The share of its planned epochs a network of this run trains: the finished ones' own; a running one
+        at least as long as they ran, and before any finished, between the least its early stopping allows
+        and all its epochs (their geometric mean: off by at most the root of their ratio either way;
+        measured, the least alone made a 40-epoch network of 37 look like 11)."""
+        planned = self.history[-1].epochs
+        done = [n.epochs for n in nets if n.stopped]
+        running = [max(n.expected, float(np.mean(done))) if done else math.sqrt(n.expected * planned)
+                   for n in nets if not n.stopped]
+        return min(1.0, (sum(done) + sum(running)) / (len(nets) * planned))
+
+    def _cost_left_ratio(self, nets: list[NetworkProgress]) -> float:
+        """How long an epoch of the networks still to finish takes against one of those seen so far (the
+        pace was measured on them): 1 without :attr:`network_costs`."""
+        costs = self.network_costs
+        if not costs or not nets or len(nets) > len(costs):
+            return 1.0
+        finished = sum(n.stopped for n in nets)
+        return float(np.mean(costs[finished:]) / np.mean(costs[:len(nets)])) if finished < len(costs) else 1.0
 
     @property
     def finished(self) -> bool:
@@ -243,6 +266,7 @@ class TrainingJob:
         self._status = QUEUED
         self._history: list[EpochRecord] = []
         self._first_epoch_at = 0.0  # seconds from the start to the first epoch's record (imports, workers)
+        self._costs: tuple[float, ...] | None = None  # network_costs, computed on the first snapshot
         self._started: float | None = None
         self._ended: float | None = None
         self._result: TrainedForecaster | None = None
@@ -343,7 +367,17 @@ class TrainingJob:
                 place = (0, 0)
             return JobSnapshot(self.job_id, self._status, tuple(self._history), total, elapsed, self._error,
                                self._error_detail, self._reused, self.label, *place, self.config.epochs,
-                               self.config.patience, self.config.min_improvement, self._first_epoch_at)
+                               self.config.patience, self.config.min_improvement, self._first_epoch_at,
+                               self._network_costs())
+
+    def _network_costs(self) -> tuple[float, ...]:
+        from ..model.recommend import network_costs  # the model layer, loaded with the first training
+        if self._costs is None:
+            try:
+                self._costs = network_costs(self.config.resolved(len(self.panel)), *self.panel.shape)
+            except ForecasterError:  # settings this panel cannot train with: the job says so itself
+                self._costs = ()
+        return self._costs
 
     def _planned_epochs(self) -> int:
         from ..model.recommend import planned_epochs

@@ -830,3 +830,18 @@ def test_the_data_page_offers_the_files_country_for_holidays_and_the_run_uses_it
     assert at.selectbox(key="w_holidays").value == "" and at.session_state["train_config"].holidays == ""
     plain = _named_app(tiny_csv, "tiny.csv")
     assert plain.selectbox(key="w_holidays").value == "" and plain.session_state["train_config"].holidays == ""
+
+
+def test_a_region_spelt_as_a_word_is_taken_and_another_country_does_not_inherit_a_region():
+    """Review of issue 26: the package spells some regions as words (Augsburg); a region of one country (DE's
+    BE, Berlin) never becomes another's (CH's BE, Bern) when the country changes."""
+    from conftest import invoice_log
+
+    at = _named_app(invoice_log(days=60), "invoices.csv")
+    at.selectbox(key="w_holidays").set_value("DE").run()
+    at.selectbox(key="w_holiday_region").set_value("Augsburg").run()
+    assert not at.exception and not at.error and at.session_state["train_config"].holidays == "DE-Augsburg"
+    at.selectbox(key="w_holiday_region").set_value("BE").run()
+    at.selectbox(key="w_holidays").set_value("CH").run()
+    assert at.session_state["train_config"].holidays == "CH"
+    assert at.selectbox(key="w_holiday_region").value == ""

@@ -101,3 +101,13 @@ def test_a_network_given_the_calendar_expects_the_holiday_lift(holidays):
         assert (ratio > 1.8).all(), ratio
     else:
         assert (ratio < 1.3).all(), ratio
+
+
+def test_a_country_of_origin_is_not_where_the_sales_were_made():
+    assert suggest_country(pd.DataFrame({"Country of origin": ["China"] * 3})) == ""
+    assert suggest_country(pd.DataFrame({"Country of origin": ["China"], "Country": ["Ecuador"]})) == "EC"
+
+
+def test_a_region_the_package_spells_as_a_word_is_read_in_any_case():
+    assert parse_calendar("de-augsburg") == ("DE", "Augsburg")
+    assert ForecastConfig(holidays="DE-AUGSBURG").holidays == "DE-Augsburg"

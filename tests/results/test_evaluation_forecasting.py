@@ -207,3 +207,30 @@ def test_a_product_that_never_sold_has_no_error_rather_than_a_perfect_one(panel3
     tea = ev.per_product.set_index("product").loc["Tea"]
     assert np.isnan(tea["mae_network"]) and np.isnan(tea["error_pct"]) and np.isnan(tea["bias"])
     assert np.isfinite(ev.overall.loc["network", ["MAE", "RMSE", "Bias"]].astype(float)).all()
+
+
+def test_scales_start_at_a_product_s_first_sale_and_unscored_products_are_not_counted(panel3):
+    """Review of the first-sale change: RMSSE's and MASE's scales from the first sale (leading zeros would
+    shrink them); a baseline's residuals before the first sale do not narrow its interval; a product never on
+    sale neither beats nor loses to seasonal naive."""
+    from forecaster.io import charts
+    from forecaster.model.intervals import residual_calibration
+    from forecaster.model.baselines import BASELINES
+    from forecaster.model.scores import naive_scale
+    from forecaster.results.metrics import mase_scale
+
+    rng = np.random.default_rng(0)
+    late = np.zeros((272, 1))
+    late[220:, 0] = rng.poisson(10, 52)
+    assert naive_scale(late)[0] == pytest.approx(naive_scale(late[220:])[0])
+    assert mase_scale(late) == pytest.approx(mase_scale(late[220:]))
+    naive = residual_calibration(late, BASELINES["naive"], 272)
+    assert naive.offsets[9, 0] < -1 and naive.offsets[89, 0] > 1  # not the pre-launch zeros' [0, 0]
+    values = panel3.to_numpy(copy=True)
+    values[:, 0] = 0.0
+    panel = pd.DataFrame(values, index=panel3.index, columns=panel3.columns)
+    ev = compare(panel, {"network": values[np.arange(30, 40)]}, np.arange(30, 40))
+    assert pd.isna(ev.per_product.set_index("product").loc["Tea", "beats_seasonal_naive"])
+    assert "of 2 products" in charts.verdict(ev, "Model")
+    bars = {y for trace in charts.per_product_mae_bar(ev.per_product).data for y in trace.y}
+    assert bars == {"Coffee", "Milk"}

@@ -12,8 +12,8 @@ from forecaster.results.metrics import mase_scale, per_product_mae, pooled_metri
 def test_metrics_match_a_hand_computed_example():
     actual = np.array([[2.0, 4.0], [6.0, 0.0]])  # total demand 12
     predicted = np.array([[3.0, 4.0], [5.0, 1.0]])  # absolute errors 1, 0, 1, 1 (predicted total 13)
-    history = np.zeros((8, 2))
-    history[7] = [2.0, -2.0]  # seasonal differences: only row 7 vs row 0 -> |2|, |-2| -> scale 2
+    history = np.ones((8, 2))  # on sale from the first day (days before a first sale are not in the scale)
+    history[7] = [3.0, -1.0]  # seasonal differences: only row 7 vs row 0 -> |2|, |-2| -> scale 2
     assert mase_scale(history) == 2.0
     m = pooled_metrics(actual, predicted, history)
     assert m["MAE"] == pytest.approx(0.75)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 
@@ -365,8 +366,9 @@ def test_progress_counts_networks_and_expects_early_stopping_not_the_planned_max
     # 8 more epochs for the running one, 4 networks not started at the finished one's 18 each
     assert snap.epochs_left() == 8 + 4 * 18
     # 23 s of training (start-up left out) for 23 planned epochs counted; 217 planned epochs left, of which
-    # the networks seen so far are expected to train (18 + 13) / (2 x 40)
-    assert snap.seconds_left == pytest.approx(23.0 / 23 * 217 * 31 / 80)
+    # the networks seen so far are expected to train (18 + 18) / (2 x 40): the running one at least as long
+    # as the finished one ran
+    assert snap.seconds_left == pytest.approx(23.0 / 23 * 217 * 36 / 80)
     assert 0.2 < snap.fraction < 0.3  # 23 of about 103 epochs, not 45 of 240
     done = JobSnapshot("j", DONE, tuple(history), 240, 30.0, epochs_per_network=40, patience=8)
     assert done.fraction == 1.0 and done.seconds_left == 0.0
@@ -377,3 +379,28 @@ def test_a_network_without_validation_days_is_expected_to_run_to_its_last_epoch(
     flat = [EpochRecord(0, e, 100, 1.0, None, 1.0, 0.0, 100, e) for e in range(1, 30)]
     snap = JobSnapshot("j", "running", tuple(flat), 100, elapsed=29.0, epochs_per_network=100, patience=8)
     assert snap.networks()[0].expected == 100 and snap.epochs_left() == 71
+
+
+def test_time_left_hedges_before_any_network_stopped_and_paces_each_kind_of_network():
+    """Measured (bench/progress.py): the least a running network's early stopping allows made a 40-epoch
+    favorita network of 37 look like 11 epochs, and the first candidate's slow epochs priced the fast
+    multi-output networks' (5-25 times shorter) as its own. Before any network stopped a running one is
+    expected at the geometric mean of that least and all its epochs; the epochs to come are priced by each
+    planned network's steps per epoch against those seen."""
+    running = [_record(0, e, 1.0 / e) for e in range(1, 4)]  # still improving at epoch 3: at least 3 + 8
+    snap = JobSnapshot("j", "running", tuple(running), 240, elapsed=5.0, epochs_per_network=40, patience=8,
+                       min_improvement=0.005, first_epoch_at=2.0)
+    assert snap.seconds_left == pytest.approx(3.0 / 3 * 237 * math.sqrt(11 * 40) / 40)
+    priced = dataclasses.replace(snap, network_costs=(60.0, 60.0, 60.0, 2.0, 2.0, 2.0))
+    assert priced.seconds_left == pytest.approx(snap.seconds_left * 31 / 60)  # mean of all six over the one seen
+    plain = dataclasses.replace(snap, network_costs=(5.0,) * 6)
+    assert plain.seconds_left == pytest.approx(snap.seconds_left)
+
+
+def test_a_run_prices_each_planned_network_by_its_steps_per_epoch():
+    from forecaster.model.recommend import network_costs
+
+    costs = network_costs(ForecastConfig(), 374, 25)  # 2 candidates x 3 members: global, then multi-output
+    assert len(costs) == 6 and costs[:3] == (costs[0],) * 3 and costs[3:] == (costs[3],) * 3
+    assert costs[0] > 10 * costs[3]  # a global epoch holds products times more samples
+    assert len(network_costs(ForecastConfig(refit=True), 374, 25)) == 2 + 3
