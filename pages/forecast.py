@@ -7,6 +7,7 @@ import streamlit as st
 from forecaster import ForecasterError
 from forecaster.config import IntervalOptions, help_text
 from forecaster.data.catalog import display_names
+from forecaster.data.holidays import calendar_name, holiday_names
 from forecaster.io import charts
 from forecaster.results.forecasting import MAX_HORIZON, with_intervals
 from forecaster.text import markdown
@@ -98,12 +99,18 @@ d2.download_button("Download accuracy CSV", results.metrics_csv(job.job_id, eval
                                           "coverage and interval score on the test days.")
 
 days = list(fc["date"].drop_duplicates())
+holidays = holiday_names(days, trained.config.holidays)  # public holidays, where the run knows a calendar
 day = days[0]
 if len(days) > 1:
     day = st.select_slider("Day shown in the table and bars", days, key="w_fc_day",
-                           format_func=lambda d: f"{d:%a %d %b}" + (" (closed)" if d in closed_reasons else ""))
+                           format_func=lambda d: f"{d:%a %d %b}" + (" (closed)" if d in closed_reasons else
+                                                                   " (holiday)" if d in holidays else ""))
 if day in closed_reasons:
     st.info(f"**Closed**: {day:%A %d %B} is not a trading day ({closed_reasons[day]}): forecast 0, nothing to order.")
+elif day in holidays:
+    st.info(f"**Public holiday**: {day:%A %d %B} is {markdown(holidays[day])} "
+            f"({markdown(calendar_name(trained.config.holidays))}); the model forecasts it as the holidays in the "
+            "history sold.")
 table = charts.forecast_day_table(fc, day)  # full width: names as long as a product's description fit
 table["product"] = table["product"].map(names)
 st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 560),

@@ -41,6 +41,16 @@ def holiday_dates(text: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Datet
     return dates[(dates >= start.normalize()) & (dates <= end.normalize())]
 
 
+def holiday_names(dates: list[pd.Timestamp] | pd.DatetimeIndex, text: str) -> dict[pd.Timestamp, str]:
+    """The holidays among ``dates`` by name (as the package names them), for the pages."""
+    if not text or not len(dates):
+        return {}
+    country, subdiv = parse_calendar(text)
+    days = pd.DatetimeIndex(dates)
+    named = calendars.country_holidays(country, subdiv=subdiv, years=range(days.min().year, days.max().year + 1))
+    return {d: named.get(d.date()) for d in dates if d.date() in named}
+
+
 def holiday_features(index: pd.DatetimeIndex, text: str) -> np.ndarray:
     """(len(index), 4) float32 flags per day, in the order of HOLIDAY_FEATURES; computed for any dates,
     future ones included."""

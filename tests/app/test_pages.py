@@ -822,6 +822,12 @@ def test_the_data_page_offers_the_files_country_for_holidays_and_the_run_uses_it
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error
     assert any(e.label.startswith("Around public holidays of United Kingdom (SCT)") for e in at.expander)
+    at.switch_page("pages/forecast.py").run()
+    at.number_input(key="w_horizon").set_value(30).run()
+    slider = at.select_slider(key="w_fc_day")
+    assert "Fri 22 Apr (holiday)" in slider.options  # Good Friday 2011, a few weeks after the log's end
+    slider.set_value(pd.Timestamp("2011-04-22")).run()
+    assert not at.exception and "Public holiday**: Friday 22 April is Good Friday" in all_text(at)
     # the user's "None" is kept on the same file; a file without a country column suggests none
     at.switch_page("pages/data.py").run()
     at.selectbox(key="w_holidays").set_value("").run()
