@@ -87,7 +87,7 @@ c[1].metric("Days", f"{report.days:,}", help=f"{report.start:%d %b %Y} to {repor
 c[2].metric("Days with no sale", f"{report.zero_share:.0%}", help="Share of product-days with zero units.")
 returned = report.returns_kept or report.returns_dropped
 c[3].metric("Units returned" + (" (kept)" if report.returns_kept else " (left out)" if returned else ""),
-            f"{report.returns_units:,.0f}", help=f"Negative quantities (returns, cancellations) in {returned:,} "
+            f"{abs(report.returns_units):,.0f}", help=f"Negative quantities (returns, cancellations) in {returned:,} "
             "row(s): left out unless you keep them.")
 st.caption(f"From {report.start:%A %d %B %Y} to {report.end:%A %d %B %Y}. {report.rows_read:,} rows read, "
            f"{report.rows_used:,} used." + (" Dates read day-first." if report.dayfirst else ""))

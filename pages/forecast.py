@@ -52,6 +52,11 @@ later = [d for d in closed_reasons if d >= first]
 if later:
     st.caption("Closed days in this forecast (forecast 0, nothing to order): "
                + ", ".join(f"{d:%a %d %b}" for d in later) + ".")
+new = [p for p, is_new in zip(trained.products, trained.new_products) if is_new]
+if new:
+    shown = ", ".join(markdown(names.get(p, p)) for p in new[:5]) + (f" and {len(new) - 5:,} more" if len(new) > 5 else "")
+    st.caption(f"New products, first sold as the training days ended or since ({shown}): the model never learnt "
+               "their level, so their forecast is the mean of their last 7 days.")
 if trained.calibration is None:
     st.warning("This model has no prediction intervals: it was trained without validation days (or saved before "
                "intervals existed), so there were no held-out days to calibrate a range on. Train it again with "
@@ -108,9 +113,9 @@ if len(days) > 1:
 if day in closed_reasons:
     st.info(f"**Closed**: {day:%A %d %B} is not a trading day ({closed_reasons[day]}): forecast 0, nothing to order.")
 elif day in holidays:
-    st.info(f"**Public holiday**: {day:%A %d %B} is {markdown(holidays[day])} "
-            f"({markdown(calendar_name(trained.config.holidays))}); the model forecasts it as the holidays in the "
-            "history sold.")
+    st.info(f"**Public holiday**: {day:%A %d %B} is {markdown(holidays[day])}, a public holiday of "
+            f"{markdown(calendar_name(trained.config.holidays))}. The forecast expects what such days sold in the "
+            "history.")
 table = charts.forecast_day_table(fc, day)  # full width: names as long as a product's description fit
 table["product"] = table["product"].map(names)
 st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 560),

@@ -31,7 +31,7 @@ if ds is not None:
     else:
         holidays = state.config().holidays
         st.caption(f"Data: {markdown(ds.name)}, {panel.shape[1]:,} products × {panel.shape[0]:,} days. "
-                   + (f"Public holidays of {calendar_name(holidays)} (chosen on the Data page)." if holidays
+                   + (f"Public holidays of {calendar_name(holidays)}, chosen on the Data page." if holidays
                       else "No public holidays (a country can be chosen on the Data page)."))
 
 if panel is not None:

@@ -94,6 +94,8 @@ def restore_after_refresh() -> None:
                 state.set_dataset(job.meta["dataset"])
                 if job.meta.get("ingest") is not None:
                     state.set_ingest_options(job.meta["ingest"])
+                state.set_config(job.config)  # the run's settings, its holiday calendar among them
+                state.set_holidays_for(job.meta["dataset"].digest)  # chosen for this file: not a new suggestion
 
 
 def status_line(snap: JobSnapshot) -> str:

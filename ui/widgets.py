@@ -13,6 +13,7 @@ import streamlit as st
 from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, ForecastConfig,
                                IngestOptions, IntervalOptions, bounds, country_names, default_text, format_lags,
                                help_text, parse_calendar, parse_lags)
+from forecaster.data.holidays import region_names
 from forecaster.errors import ForecasterError
 from forecaster.data.ingest import ColumnMapping
 from forecaster.io import charts
@@ -231,11 +232,13 @@ HOLIDAY_HELP = ("Public holidays move sales on the day and the days around it (s
 def holiday_choice(suggested: str, current: str, fresh: bool) -> str:
     """The public-holiday calendar the next training uses: none, a country, or a country's region. A file
     whose country column names a country (``suggested``) preselects it when the file is new (``fresh``) and
-    no calendar is chosen; a choice stays until changed."""
+    no calendar was chosen by the user (none, or the previous file's suggestion left as it was); a choice
+    stays until changed."""
     names = country_names()
     country, region = parse_calendar(current) if current else ("", None)
-    if fresh and not current:
-        country = suggested
+    if fresh and (not current or current == st.session_state.get("w_holidays_suggested")):
+        country, region = suggested, None
+        st.session_state["w_holidays_suggested"] = suggested
     if fresh or "w_holidays" not in st.session_state:
         st.session_state["w_holidays"], st.session_state["w_holiday_region"] = country, region or ""
     codes = sorted(names, key=lambda c: names[c][0])
@@ -251,9 +254,12 @@ def holiday_choice(suggested: str, current: str, fresh: bool) -> str:
         return chosen
     if st.session_state.get("w_holiday_region") not in ("", *regions):
         st.session_state["w_holiday_region"] = ""
+    named = region_names(chosen)
     picked = c2.selectbox("Region", ["", *regions], key="w_holiday_region",
-                          format_func=lambda r: "The whole country" if not r else r,
-                          help="A region's own holidays on top of the country's.")
+                          format_func=lambda r: "The whole country" if not r else named.get(r, r),
+                          help="A region's own holidays on top of the country's. The whole country means the "
+                               "holidays every region keeps: for the United Kingdom that leaves out England's "
+                               "Easter Monday, so pick the region your shops are in.")
     return f"{chosen}-{picked}" if picked else chosen
 
 

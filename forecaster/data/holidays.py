@@ -21,11 +21,20 @@ HOLIDAY_FEATURES = ("holiday", "holiday tomorrow", "holiday in 2-3 days", "holid
 AROUND = 3  # a day up to this many days before a holiday is "before" it
 
 
+def region_names(country: str) -> dict[str, str]:
+    """A country's region codes in words where the package names them: 'BY' -> 'BY, Bayern'."""
+    aliases = calendars.country_holidays(country).get_subdivision_aliases() if country else {}
+    return {code: f"{code}, {names[0]}" if names else code for code, names in aliases.items()}
+
+
 def calendar_name(text: str) -> str:
-    """'EC' -> 'Ecuador', 'US-CA' -> 'United States (CA)': the calendar in words, for the pages."""
+    """'EC' -> 'Ecuador', 'GB-SCT' -> 'United Kingdom (Scotland)': the calendar in words, for the pages."""
     country, subdiv = parse_calendar(text)
     name = country_names()[country][0]
-    return f"{name} ({subdiv})" if subdiv else name
+    if not subdiv:
+        return name
+    aliases = calendars.country_holidays(country).get_subdivision_aliases().get(subdiv) or [subdiv]
+    return f"{name} ({aliases[0]})"
 
 
 @functools.lru_cache(maxsize=64)

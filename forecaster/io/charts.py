@@ -176,8 +176,10 @@ def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
     mean's RMSE and its bias together (MAE alone rewards forecasting less)."""
     overall = evaluation.overall
     beats = evaluation.per_product.get(f"beats_{SEASONAL_NAIVE}")
+    unscored = int(beats.isna().sum()) if beats is not None else 0
     beats = beats.dropna() if beats is not None else None  # products with no scored day are not counted
-    share = f" It beats seasonal naive on {int(beats.sum())} of {len(beats)} products." if beats is not None else ""
+    share = f" It beats seasonal naive on {int(beats.sum())} of {len(beats)} products" if beats is not None else ""
+    share += (f" ({unscored:,} more had not sold yet: nothing to score)." if unscored else ".") if share else ""
     shortfalls = evaluation.shortfalls(NETWORK)
     if shortfalls:
         return (f"The {network_label.lower()} does NOT beat every baseline on the test days: "
@@ -227,8 +229,9 @@ def per_product_display(evaluation: Evaluation, coverage: pd.DataFrame | None = 
     """The per-product errors as a planner reads them, worst (as a share of sales) first: what sold on the test
     days, the error as a share of that, the forecast total against it, the error in units per day next to
     seasonal naive's, whether the model beat it, and (``coverage``: :meth:`Evaluation.interval_per_product`)
-    how often the range held the day's demand."""
+    how often the range held the day's demand. Products not on sale yet on any test day are left out."""
     table = worst_first(evaluation.per_product)
+    table = table[table[f"mae_{NETWORK}"].notna()]  # not on sale yet on the test days: nothing to show
     sold = pd.Series(evaluation.actual.sum(axis=0), index=[str(p) for p in evaluation.products])
     out = pd.DataFrame({"Product": table["product"].to_numpy(),
                         "Sold on the test days": sold.reindex(table["product"]).to_numpy(),

@@ -62,6 +62,7 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "latest_epochs": trained.latest_epochs,
         "blend": dict(trained.blend),
         "anchor_weights": list(trained.anchor_weights),
+        "new_products": list(trained.new_products),
         "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
         "selection_reason": trained.selection_reason,
         "calibration": trained.calibration.to_dict() if trained.calibration is not None else None,
@@ -134,7 +135,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
             calibration=calibration, backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
             latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
-            anchor_weights=tuple(float(w) for w in anchor))
+            anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)))
     except (TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 
@@ -218,6 +219,15 @@ def _backtest(run: Path, data: Any) -> pd.DataFrame | None:
                             test_end=pd.to_datetime(table["test_end"]).dt.tz_localize(None))
     except (TypeError, ValueError) as exc:
         raise _foreign(run, f"backtest table ({exc})") from None
+
+
+def _new_products(meta: dict, run: Path, n_products: int) -> tuple[bool, ...]:
+    """The saved per-product "new to the networks" flags; () for runs saved before they were kept."""
+    flags = meta.get("new_products") or []
+    if not isinstance(flags, list) or flags and (len(flags) != n_products or
+                                                  not all(isinstance(f, bool) for f in flags)):
+        raise _foreign(run, "new product flags")
+    return tuple(flags)
 
 
 def _network(run: Path, name: str, checksums: dict, config: ForecastConfig, n_features: int, n_products: int,

@@ -19,7 +19,7 @@ from models import REGISTRY
 from .. import __version__
 from ..config import ForecastConfig
 from ..errors import ForecasterError
-from ..labels import NETWORK
+from ..labels import MOVING_AVERAGE_7, NETWORK
 from .baselines import BLEND_COMPONENTS
 from .features import PanelScaler, calendar_names
 from .horizon import PROFILE_WEEKS, blend_with_anchor, level_anchor
@@ -108,6 +108,9 @@ class TrainedForecaster:
     # multi-day forecasts: day i's blend weight of the level anchor against the recursive path
     # (forecaster.model.horizon), chosen on the validation days; empty: the recursive path alone
     anchor_weights: tuple[float, ...] = ()
+    # per product: first sold within the last NEW_DAYS training days or later (the networks barely saw it
+    # sell); empty for runs saved before this was kept
+    new_products: tuple[bool, ...] = ()
 
     def for_forecasting(self) -> "TrainedForecaster":
         """The forecaster forecasts come from: the latest networks (trained on the test days too) where
@@ -164,9 +167,18 @@ class TrainedForecaster:
         return torch.stack(outs).mean(0)
 
     def predict_networks(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
-        """(D, P) the networks' own predictions in original units, clipped at zero."""
-        scaled = self.predict_scaled(self.features(panel), np.asarray(days)).cpu().numpy()
-        return np.clip(self.scaler.inverse(scaled), 0, None)
+        """(D, P) the networks' own predictions in original units, clipped at zero; for :attr:`new_products`
+        (launched as the training days ended, or since) the 7-day moving average instead: the networks never
+        learnt their level (measured: one first selling 20 days before the end was forecast 0 while it sold
+        13 a day)."""
+        days = np.asarray(days)
+        scaled = self.predict_scaled(self.features(panel), days).cpu().numpy()
+        out = np.clip(self.scaler.inverse(scaled), 0, None)
+        new = np.asarray(self.new_products, dtype=bool)
+        if new.any():
+            values = self.align(panel).to_numpy(dtype=np.float64)
+            out[:, new] = BLEND_COMPONENTS[MOVING_AVERAGE_7][0](values[:, new], days)
+        return out
 
     def predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
         """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow)."""

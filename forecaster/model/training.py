@@ -147,7 +147,8 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
     members = tuple(range(config.ensemble)) if members is None else tuple(members)
     scaler = PanelScaler.fit(values[:split.fit_end], log1p=config.log1p)
     trained = TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler,
-                                networks=[], device=str(device), last_date=panel.index[-1])
+                                networks=[], device=str(device), last_date=panel.index[-1],
+                                new_products=new_products(values, split))
     if cancel is not None and cancel.is_set():  # cancelled before it started (a task still waiting): build nothing
         trained.cancelled, trained.train_seconds = True, time.perf_counter() - start
         return trained
@@ -155,6 +156,16 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
         _train_members(trained, values, panel.index, split, scaler, members, device, start, callback, cancel)
     trained.train_seconds = time.perf_counter() - start
     return trained
+
+
+NEW_DAYS = 28  # a product first selling within the training span's last 4 weeks (or later) is new to the networks
+
+
+def new_products(values: np.ndarray, split: Split) -> tuple[bool, ...]:
+    """Per product: did it first sell within the last NEW_DAYS training days, or after them (or never)?"""
+    on_sale = since_first_sale(values)
+    last = int(split.train[-1]) if len(split.train) else 0
+    return tuple(bool(x) for x in ~on_sale[max(last - NEW_DAYS, 0)])
 
 
 def _train_members(trained: TrainedForecaster, values: np.ndarray, index: pd.DatetimeIndex, split: Split,

@@ -155,7 +155,10 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
     points = dict(predictions)
     for name, rule in {**BASELINES, **REFERENCES}.items():
         points.setdefault(name, rule(values, days))
-    cals = {name: cal for name, cal in (calibrations or {}).items() if cal is not None}
+    # a product that had never sold when calibrated but sells within ``days`` gets a range as it would on the
+    # Forecast page (Calibration.refreshed), not the never-sold [0, 0]; before its first sale nothing is scored
+    cals = {name: cal.refreshed(values[:int(days[-1])]) for name, cal in (calibrations or {}).items()
+            if cal is not None}
     all_preds = {name: cals[name].mean(point) if name in cals else point for name, point in points.items()}
     medians = {name: cals[name].quantile(points[name], 0.5) if name in cals else point
                for name, point in points.items()}

@@ -478,6 +478,8 @@ def test_every_page_renders_for_catalogs_of_any_size(n_products):
     assert {m.label: m.value for m in at.metric}["Products"] == f"{n_products:,}"
     at.switch_page("pages/forecast.py").run()
     assert len(at.dataframe[0].value) == n_products
+    if n_products >= 3:  # item 2 first sells in the last week, item 1 never: their forecasts are their own 7 days
+        assert "New products, first sold as the training days ended or since (item 1, item 2" in all_text(at)
 
 
 def test_a_chosen_or_shared_session_link_never_opens_someone_elses_session(trained_app, monkeypatch):
@@ -816,12 +818,12 @@ def test_the_data_page_offers_the_files_country_for_holidays_and_the_run_uses_it
     at.selectbox(key="w_holiday_region").set_value("SCT").run()
     assert at.session_state["train_config"].holidays == "GB-SCT"
     at.switch_page("pages/train.py").run()
-    assert "Public holidays of United Kingdom (SCT)" in all_text(at)
+    assert "Public holidays of United Kingdom (Scotland)" in all_text(at)
     at = train(at, w_seed=4343)
     assert job_of(at).config.holidays == "GB-SCT"
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error
-    assert any(e.label.startswith("Around public holidays of United Kingdom (SCT)") for e in at.expander)
+    assert any(e.label.startswith("Around public holidays of United Kingdom (Scotland)") for e in at.expander)
     at.switch_page("pages/forecast.py").run()
     at.number_input(key="w_horizon").set_value(30).run()
     slider = at.select_slider(key="w_fc_day")
@@ -851,3 +853,25 @@ def test_a_region_spelt_as_a_word_is_taken_and_another_country_does_not_inherit_
     at.selectbox(key="w_holidays").set_value("CH").run()
     assert at.session_state["train_config"].holidays == "CH"
     assert at.selectbox(key="w_holiday_region").value == ""
+
+
+def test_a_suggested_calendar_left_as_it_was_follows_the_next_file_but_a_chosen_one_stays(tiny_csv):
+    """Planner trial: GB preselected from one file stayed for the next file, which named Ecuador (and for one
+    naming no country), silently. A suggestion the user left alone follows the file; a choice stays."""
+    from conftest import invoice_log
+    from ui.state import Dataset
+
+    log = invoice_log(days=60)
+    ecuador = pd.read_csv(io.BytesIO(log), dtype=str).assign(Country="Ecuador").to_csv(index=False).encode()
+    at = _named_app(log, "invoices.csv")
+    assert at.selectbox(key="w_holidays").value == "GB"
+    at.session_state["dataset"] = Dataset("ecuador.csv", hashlib.sha256(ecuador).hexdigest(), ecuador)
+    at.run()
+    assert at.selectbox(key="w_holidays").value == "EC" and at.session_state["train_config"].holidays == "EC"
+    at.session_state["dataset"] = Dataset("tiny.csv", hashlib.sha256(tiny_csv).hexdigest(), tiny_csv)
+    at.run()
+    assert at.selectbox(key="w_holidays").value == "" and at.session_state["train_config"].holidays == ""
+    at.selectbox(key="w_holidays").set_value("DE").run()  # the user's own choice
+    at.session_state["dataset"] = Dataset("ecuador.csv", hashlib.sha256(ecuador).hexdigest(), ecuador)
+    at.run()
+    assert at.session_state["train_config"].holidays == "DE"

@@ -33,7 +33,7 @@ def test_future_dates_and_regions_come_from_the_package():
     bavaria = holiday_dates("DE-BY", pd.Timestamp("2031-01-01"), pd.Timestamp("2031-12-31"))
     berlin = holiday_dates("DE-BE", pd.Timestamp("2031-01-01"), pd.Timestamp("2031-12-31"))
     assert pd.Timestamp("2031-01-06") in bavaria and pd.Timestamp("2031-01-06") not in berlin  # Epiphany
-    assert calendar_name("US-CA") == "United States (CA)" and calendar_name("gb") == "United Kingdom"
+    assert calendar_name("US-CA") == "United States (California)" and calendar_name("gb") == "United Kingdom"
 
 
 @pytest.mark.parametrize("text,message", [("XX", "Unknown holiday calendar 'XX'"),

@@ -376,3 +376,24 @@ def test_the_loss_leaves_out_a_missing_target_and_does_not_count_it(name):
     value.backward()
     assert torch.isfinite(pred.grad).all() and float(pred.grad[0, 1]) == 0.0
 
+
+
+def test_a_product_launched_as_training_ended_is_forecast_from_its_own_recent_sales(tmp_path):
+    """Planner trial: a product first selling 20 days before the end was forecast 0 while it sold 13 a day
+    (the networks never learnt its level). Products first selling within the training span's last 4 weeks
+    or later get the 7-day moving average as their network forecast; the flags are saved with the run."""
+    from forecaster.io.persistence import load, save
+    from forecaster.model.baselines import BASELINES
+
+    panel = make_panel(days=150, products=3, seed=2)
+    values = panel.to_numpy(copy=True)
+    values[:130, 2] = 0.0
+    values[130:, 2] = np.random.default_rng(1).poisson(20, 20)
+    panel = pd.DataFrame(values, index=panel.index, columns=panel.columns)
+    trained = fit(panel, TINY)
+    assert trained.new_products == (False, False, True)
+    days = np.arange(140, 151)
+    np.testing.assert_allclose(trained.predict_networks(panel, days)[:, 2],
+                               BASELINES["moving_average_7"](values, days)[:, 2])
+    assert trained.predict(panel, np.array([150]))[0, 2] > 12
+    assert load(save(trained, tmp_path / "run")).new_products == (False, False, True)
