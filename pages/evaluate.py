@@ -29,8 +29,12 @@ overall = evaluation.overall
 model_name = trained_label(trained)
 catalog = jobs.catalog_of(job)
 names = display_names(evaluation.products, catalog)  # "NAME (code)" where the file names its products
-st.caption(f"{markdown(job.label)}: the last {len(evaluation.dates)} days ({evaluation.dates[0]:%d %b %Y} – "
-           f"{evaluation.dates[-1]:%d %b %Y}), each predicted from the history before it. Units per product per day.")
+span = (evaluation.dates[-1] - evaluation.dates[0]).days + 1
+closed = span - len(evaluation.dates)  # closed days inside the test span are not scored
+st.caption(f"{markdown(job.label)}: the last {len(evaluation.dates)} trading days ({evaluation.dates[0]:%d %b %Y} – "
+           f"{evaluation.dates[-1]:%d %b %Y}" + (f"; {closed} closed day{'s' if closed > 1 else ''} in between not "
+                                                  "scored" if closed > 0 else "")
+           + "), each predicted from the history before it. Units per product per day.")
 if trained.cancelled:
     st.warning("Training was cancelled: these are the scores of the best model found before that.")
 
@@ -66,6 +70,8 @@ with st.expander("Every measure, every method", expanded=False):
 if trained.config.holidays:
     around = evaluation.holiday_table(trained.config.holidays)
     with st.expander(f"Around public holidays of {calendar_name(trained.config.holidays)}", expanded=False):
+        st.caption("Around a holiday: the holiday itself, the three days before it (shoppers buy ahead) and the day "
+                   "after it, as the model's holiday features mark them.")
         if around is None:
             st.caption("No test day falls on a public holiday or the days around one.")
         else:

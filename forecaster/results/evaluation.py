@@ -118,8 +118,8 @@ class Evaluation:
         if not near.any():
             return None
         rows, no_history = [], self.actual[:0]
-        for days, where in ((f"around holidays ({int(near.sum())} days)", near), (f"other days ({int((~near).sum())})",
-                                                                                 ~near)):
+        for days, where in ((f"around holidays ({int(near.sum())} days)", near),
+                            (f"other days ({int((~near).sum())} days)", ~near)):
             scored = np.broadcast_to(self.scored, self.actual.shape) & where[:, None]
             for method in (m for m in methods if m in self.predictions):
                 scores = pooled_metrics(self.actual, self.predictions[method], no_history, self.medians.get(method),

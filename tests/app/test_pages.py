@@ -875,3 +875,20 @@ def test_a_suggested_calendar_left_as_it_was_follows_the_next_file_but_a_chosen_
     at.session_state["dataset"] = Dataset("ecuador.csv", hashlib.sha256(ecuador).hexdigest(), ecuador)
     at.run()
     assert at.session_state["train_config"].holidays == "DE"
+
+
+def test_evaluate_counts_trading_days_and_says_closed_days_are_not_scored():
+    """Planner trial: 'the last 24 days (22 Mar – 18 Apr)' with 28 test days; the 4 closed Saturdays were not
+    named."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    dates = pd.date_range("2024-01-01", periods=120, freq="D")
+    values = rng.poisson(8, size=(120, 3)).astype(float)
+    values[dates.dayofweek == 5] = 0.0  # closed every Saturday
+    frame = pd.DataFrame(values, columns=["a", "b", "c"])
+    frame.insert(0, "date", dates.strftime("%Y-%m-%d"))
+    at = train(with_data(frame.to_csv(index=False).encode(), "saturdays.csv"), w_seed=4545)
+    at.switch_page("pages/evaluate.py").run()
+    text = all_text(at)
+    assert not at.exception and "the last 12 trading days" in text and "2 closed days in between not scored" in text
