@@ -246,10 +246,10 @@ def holiday_choice(suggested: str, current: str, fresh: bool) -> str:
     chosen = c1.selectbox("Public holidays of", ["", *codes], key="w_holidays", help=HOLIDAY_HELP, format_func=lambda c: (
         "None" if not c else f"{names[c][0]} ({c})" + (", as the file's country column says" if c == suggested else "")))
     regions = names[chosen][1] if chosen else ()
-    if st.session_state.get("w_holiday_region_of") != chosen:  # another country's region (BE) is not this one's
-        st.session_state["w_holiday_region_of"] = chosen
-        if not fresh:
-            st.session_state["w_holiday_region"] = ""
+    previous = st.session_state.get("w_holiday_region_of")
+    st.session_state["w_holiday_region_of"] = chosen
+    if previous is not None and previous != chosen:  # another country's region (DE's BE) is not this one's
+        st.session_state["w_holiday_region"] = ""
     if not regions:
         return chosen
     if st.session_state.get("w_holiday_region") not in ("", *regions):

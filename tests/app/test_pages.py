@@ -892,3 +892,24 @@ def test_evaluate_counts_trading_days_and_says_closed_days_are_not_scored():
     at.switch_page("pages/evaluate.py").run()
     text = all_text(at)
     assert not at.exception and "the last 12 trading days" in text and "2 closed days in between not scored" in text
+
+
+def test_a_browser_refresh_restores_the_runs_holiday_calendar_with_its_data():
+    """Planner trial: after a refresh the data and job came back but the region did not (Train said 'No public
+    holidays'; the Data page fell back to the file's suggestion, GB, dropping Scotland)."""
+    from conftest import invoice_log
+    from streamlit.testing.v1 import AppTest
+    from .conftest import APP
+
+    at = _named_app(invoice_log(days=90), "invoices.csv")
+    at.selectbox(key="w_holiday_region").set_value("SCT").run()
+    at = train(at, w_seed=4646)
+    owner = at.session_state["owner_id"]
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    again.query_params["session"] = owner
+    again.run()
+    assert again.session_state["train_config"].holidays == "GB-SCT"
+    again.switch_page("pages/data.py").run()
+    assert again.selectbox(key="w_holidays").value == "GB" and again.selectbox(key="w_holiday_region").value == "SCT"
+    again.switch_page("pages/train.py").run()
+    assert "Public holidays of United Kingdom (Scotland)" in all_text(again)
