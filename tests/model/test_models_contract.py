@@ -149,13 +149,18 @@ def test_window_scaling_stays_positive_below_the_training_minimum():
     torch.testing.assert_close(out, expected * (0.5 + SCALE_FLOOR))
 
 
+@pytest.mark.parametrize("holidays", ["", "DE"])
 @pytest.mark.parametrize("name", sorted(REGISTRY))
-def test_every_registry_model_trains_saves_and_loads_to_the_same_forecast(name, tmp_path):
+def test_every_registry_model_trains_saves_and_loads_to_the_same_forecast(name, holidays, tmp_path):
+    """Every network, with and without a holiday calendar among its features (issue 26: every registry network
+    accepts the drivers), trains, saves, loads and forecasts the same."""
     import pandas as pd
 
     from conftest import TINY, make_panel
     from forecaster import fit, forecast, load, save
 
     panel = make_panel(days=100)
-    trained = fit(panel, TINY.replace(model=name))
-    pd.testing.assert_frame_equal(forecast(load(save(trained, tmp_path)), panel), forecast(trained, panel))
+    trained = fit(panel, TINY.replace(model=name, holidays=holidays))
+    loaded = load(save(trained, tmp_path))
+    assert loaded.config.holidays == holidays
+    pd.testing.assert_frame_equal(forecast(loaded, panel), forecast(trained, panel))
