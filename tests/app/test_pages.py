@@ -885,7 +885,7 @@ def test_evaluate_counts_trading_days_and_says_closed_days_are_not_scored():
     rng = np.random.default_rng(7)
     dates = pd.date_range("2024-01-01", periods=120, freq="D")
     values = rng.poisson(8, size=(120, 3)).astype(float)
-    values[dates.dayofweek == 5] = 0.0  # closed every Saturday
+    values[dates.day_of_week == 5] = 0.0  # closed every Saturday
     frame = pd.DataFrame(values, columns=["a", "b", "c"])
     frame.insert(0, "date", dates.strftime("%Y-%m-%d"))
     at = train(with_data(frame.to_csv(index=False).encode(), "saturdays.csv"), w_seed=4545)
