@@ -56,7 +56,7 @@ new = [p for p, is_new in zip(trained.products, trained.new_products) if is_new]
 if new:
     shown = ", ".join(markdown(names.get(p, p)) for p in new[:5]) + (f" and {len(new) - 5:,} more" if len(new) > 5 else "")
     st.caption(f"New products, first sold as the training days ended or since ({shown}): the model never learnt "
-               "their level, so their forecast is the mean of their last 7 days.")
+               "their level, so their forecast is the mean of their last 7 days on sale.")
 if trained.calibration is None:
     st.warning("This model has no prediction intervals: it was trained without validation days (or saved before "
                "intervals existed), so there were no held-out days to calibrate a range on. Train it again with "

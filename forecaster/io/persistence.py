@@ -63,6 +63,7 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "blend": dict(trained.blend),
         "anchor_weights": list(trained.anchor_weights),
         "new_products": list(trained.new_products),
+        "latest_new_products": list(trained.latest_new_products),
         "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
         "selection_reason": trained.selection_reason,
         "calibration": trained.calibration.to_dict() if trained.calibration is not None else None,
@@ -135,7 +136,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
             calibration=calibration, backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
             latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
-            anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)))
+            anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)),
+            latest_new_products=_new_products(meta, run, len(products), "latest_new_products"))
     except (TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 
@@ -221,9 +223,9 @@ def _backtest(run: Path, data: Any) -> pd.DataFrame | None:
         raise _foreign(run, f"backtest table ({exc})") from None
 
 
-def _new_products(meta: dict, run: Path, n_products: int) -> tuple[bool, ...]:
+def _new_products(meta: dict, run: Path, n_products: int, key: str = "new_products") -> tuple[bool, ...]:
     """The saved per-product "new to the networks" flags; () for runs saved before they were kept."""
-    flags = meta.get("new_products") or []
+    flags = meta.get(key) or []
     if not isinstance(flags, list) or flags and (len(flags) != n_products or
                                                   not all(isinstance(f, bool) for f in flags)):
         raise _foreign(run, "new product flags")

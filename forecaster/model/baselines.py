@@ -6,6 +6,7 @@ from typing import Callable
 import numpy as np
 
 from ..labels import MEAN_28, MOVING_AVERAGE_7, NAIVE, SEASONAL_NAIVE, WEEKDAY_MEAN_4, ZERO
+from .scores import since_first_sale
 
 
 def naive(values: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -34,6 +35,19 @@ def mean_28(values: np.ndarray, days: np.ndarray) -> np.ndarray:
     csum = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
     start = np.maximum(days - 28, 0)
     return (csum[days] - csum[start]) / np.maximum(days - start, 1)[:, None]
+
+
+def recent_mean_on_sale(values: np.ndarray, days: np.ndarray, window: int = 7) -> np.ndarray:
+    """Tomorrow sells the mean of the last ``window`` days, counting only the days the product was on sale
+    (from its first sale) and the catalog traded (something sold): a new product's level, not diluted by
+    the days before its launch or by closed days (0 with none)."""
+    on = since_first_sale(values) & (values.sum(axis=1, keepdims=True) > 0)
+    zero_row = np.zeros((1, values.shape[1]))
+    total = np.concatenate([zero_row, np.cumsum(np.where(on, values, 0.0), axis=0)])
+    count = np.concatenate([zero_row, np.cumsum(on, axis=0)])
+    start = np.maximum(days - window, 0)
+    n = count[days] - count[start]
+    return np.where(n > 0, (total[days] - total[start]) / np.maximum(n, 1), 0.0)
 
 
 BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {

@@ -192,7 +192,7 @@ def retrain_latest(panel: pd.DataFrame, trained: TrainedForecaster, config: Fore
     if latest.cancelled or len(latest.networks) < latest_config.ensemble:
         return dataclasses.replace(trained, cancelled=True)
     return dataclasses.replace(trained, latest_networks=latest.networks, latest_scaler=latest.scaler,
-                               latest_epochs=epochs, history=trained.history + [shifted(h) for h in latest.history],
+                               latest_new_products=latest.new_products, latest_epochs=epochs, history=trained.history + [shifted(h) for h in latest.history],
                                train_seconds=trained.train_seconds + latest.train_seconds)
 
 

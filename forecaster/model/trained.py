@@ -19,8 +19,8 @@ from models import REGISTRY
 from .. import __version__
 from ..config import ForecastConfig
 from ..errors import ForecasterError
-from ..labels import MOVING_AVERAGE_7, NETWORK
-from .baselines import BLEND_COMPONENTS
+from ..labels import NETWORK
+from .baselines import BLEND_COMPONENTS, recent_mean_on_sale
 from .features import PanelScaler, calendar_names
 from .horizon import PROFILE_WEEKS, blend_with_anchor, level_anchor
 from .intervals import Calibration
@@ -111,6 +111,7 @@ class TrainedForecaster:
     # per product: first sold within the last NEW_DAYS training days or later (the networks barely saw it
     # sell); empty for runs saved before this was kept
     new_products: tuple[bool, ...] = ()
+    latest_new_products: tuple[bool, ...] = ()  # the same for the latest networks (their own, later, split)
 
     def for_forecasting(self) -> "TrainedForecaster":
         """The forecaster forecasts come from: the latest networks (trained on the test days too) where
@@ -118,7 +119,8 @@ class TrainedForecaster:
         if not self.latest_networks:
             return self
         return dataclasses.replace(self, networks=self.latest_networks, scaler=self.latest_scaler,
-                                   latest_networks=[], latest_scaler=None)
+                                   new_products=self.latest_new_products, latest_networks=[], latest_scaler=None,
+                                   latest_new_products=())
 
     @property
     def forecast_source(self) -> str:
@@ -168,16 +170,16 @@ class TrainedForecaster:
 
     def predict_networks(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
         """(D, P) the networks' own predictions in original units, clipped at zero; for :attr:`new_products`
-        (launched as the training days ended, or since) the 7-day moving average instead: the networks never
-        learnt their level (measured: one first selling 20 days before the end was forecast 0 while it sold
-        13 a day)."""
+        (launched as the training days ended, or since) the mean of their last 7 days on sale and open
+        (:func:`~forecaster.model.baselines.recent_mean_on_sale`) instead: the networks never learnt their
+        level (measured: one first selling 20 days before the end was forecast 0 while it sold 13 a day)."""
         days = np.asarray(days)
         scaled = self.predict_scaled(self.features(panel), days).cpu().numpy()
         out = np.clip(self.scaler.inverse(scaled), 0, None)
         new = np.asarray(self.new_products, dtype=bool)
         if new.any():
             values = self.align(panel).to_numpy(dtype=np.float64)
-            out[:, new] = BLEND_COMPONENTS[MOVING_AVERAGE_7][0](values[:, new], days)
+            out[:, new] = recent_mean_on_sale(values, days)[:, new]  # the catalog's closed days read whole
         return out
 
     def predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:

@@ -155,12 +155,10 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
     points = dict(predictions)
     for name, rule in {**BASELINES, **REFERENCES}.items():
         points.setdefault(name, rule(values, days))
-    # a product that had never sold when calibrated but sells within ``days`` gets a range as it would on the
-    # Forecast page (Calibration.refreshed), not the never-sold [0, 0]; before its first sale nothing is scored
-    cals = {name: cal.refreshed(values[:int(days[-1])]) for name, cal in (calibrations or {}).items()
-            if cal is not None}
-    all_preds = {name: cals[name].mean(point) if name in cals else point for name, point in points.items()}
-    medians = {name: cals[name].quantile(points[name], 0.5) if name in cals else point
+    cals = {name: cal for name, cal in (calibrations or {}).items() if cal is not None}
+    all_preds = {name: _scored_as(cals.get(name), point, cals[name].mean(point) if name in cals else point)
+                 for name, point in points.items()}
+    medians = {name: _scored_as(cals.get(name), point, cals[name].quantile(point, 0.5) if name in cals else point)
                for name, point in points.items()}
     rows = {name: pooled_metrics(actual, pred, history, medians[name], scored) for name, pred in all_preds.items()}
     overall = pd.DataFrame.from_dict(rows, orient="index", columns=list(METRIC_NAMES))
@@ -174,6 +172,16 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
             cals[name] = residual_calibration(values, rule, int(days[0]), growth=growth)
     return Evaluation(panel.index[days], list(per_product["product"]), actual, all_preds, overall, per_product, cals,
                       medians, {name: points[name] for name in cals if name in predictions}, scored)
+
+
+def _scored_as(cal: Calibration | None, point: np.ndarray, calibrated: np.ndarray) -> np.ndarray:
+    """The calibrated mean or median, but a product that had never sold when the calibration was made (its
+    range [0, 0]) is scored on its one-step point forecast: one that starts selling in the test span is
+    forecast from its own days as it sells (the Forecast page refreshes its range from the days before;
+    here that would read the test span)."""
+    if cal is None or cal.dormant is None or not cal.dormant.any():
+        return calibrated
+    return np.where(cal.dormant, point, calibrated)
 
 
 def _per_product(panel: pd.DataFrame, actual: np.ndarray, history: np.ndarray, means: dict[str, np.ndarray],

@@ -383,7 +383,7 @@ def test_a_product_launched_as_training_ended_is_forecast_from_its_own_recent_sa
     (the networks never learnt its level). Products first selling within the training span's last 4 weeks
     or later get the 7-day moving average as their network forecast; the flags are saved with the run."""
     from forecaster.io.persistence import load, save
-    from forecaster.model.baselines import BASELINES
+    from forecaster.model.baselines import recent_mean_on_sale
 
     panel = make_panel(days=150, products=3, seed=2)
     values = panel.to_numpy(copy=True)
@@ -393,7 +393,32 @@ def test_a_product_launched_as_training_ended_is_forecast_from_its_own_recent_sa
     trained = fit(panel, TINY)
     assert trained.new_products == (False, False, True)
     days = np.arange(140, 151)
-    np.testing.assert_allclose(trained.predict_networks(panel, days)[:, 2],
-                               BASELINES["moving_average_7"](values, days)[:, 2])
+    np.testing.assert_allclose(trained.predict_networks(panel, days)[:, 2], recent_mean_on_sale(values, days)[:, 2])
     assert trained.predict(panel, np.array([150]))[0, 2] > 12
     assert load(save(trained, tmp_path / "run")).new_products == (False, False, True)
+
+
+def test_a_new_products_level_counts_its_days_on_sale_and_the_days_the_shop_traded():
+    """Review: a plain 7-day mean read a product 3 days after its launch at 13 a day as 5.6, and a shop closed
+    on Sundays at 11.1 for 13."""
+    from forecaster.model.baselines import recent_mean_on_sale
+
+    values = np.zeros((21, 2))
+    values[:, 0] = 5.0
+    values[18:, 1] = 13.0
+    values[[6, 13, 20], :] = 0.0  # the shop's closed days: nothing sold anywhere
+    assert recent_mean_on_sale(values, np.array([21]))[0].tolist() == [5.0, 13.0]
+
+
+def test_the_latest_networks_keep_their_own_new_product_flags(tmp_path):
+    """Review: with retrain_for_forecast the latest networks train up to the last day, so a product launched
+    before their last 4 training weeks is not new to them (it was kept on the evaluated split's flags)."""
+    from forecaster.io.persistence import load, save
+
+    panel = make_panel(days=150, products=3, seed=2)
+    values = panel.to_numpy(copy=True)
+    values[:100, 2] = 0.0
+    panel = pd.DataFrame(values, index=panel.index, columns=panel.columns)
+    trained = fit(panel, TINY.replace(retrain_for_forecast=True))
+    assert trained.new_products[2] and not trained.for_forecasting().new_products[2]
+    assert not load(save(trained, tmp_path / "run")).for_forecasting().new_products[2]

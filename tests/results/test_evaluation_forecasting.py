@@ -234,3 +234,24 @@ def test_scales_start_at_a_product_s_first_sale_and_unscored_products_are_not_co
     assert "of 2 products" in charts.verdict(ev, "Model")
     bars = {y for trace in charts.per_product_mae_bar(ev.per_product).data for y in trace.y}
     assert bars == {"Coffee", "Milk"}
+
+
+def test_a_product_that_wakes_in_the_test_span_is_scored_on_its_one_step_forecast_without_reading_ahead(panel3):
+    """Review: refreshing a never-sold product's range over the test span read the very days it was scored on.
+    It is scored on its one-step point forecast, which depends on the days before each test day only."""
+    from forecaster.model.intervals import calibrate
+
+    values = panel3.to_numpy(copy=True)
+    values[:33, 2] = 0.0  # Milk first sells on test day 3
+    panel = pd.DataFrame(values, index=panel3.index, columns=panel3.columns)
+    days = np.arange(30, 40)
+    cal = calibrate(values[20:30], values[20:30] + 1.0, values[:20])
+    assert cal.dormant.tolist() == [False, False, True]
+    point = values[days - 1]  # naive: each day's point reads only the day before
+    ev = compare(panel, {"network": point}, days, {"network": cal})
+    np.testing.assert_allclose(ev.predictions["network"][:, 2], point[:, 2])
+    later = values.copy()
+    later[36:, 2] *= 10  # later test days change: the earlier days' scores do not
+    ev2 = compare(pd.DataFrame(later, index=panel.index, columns=panel.columns), {"network": later[days - 1]}, days,
+                  {"network": cal})
+    np.testing.assert_allclose(ev2.predictions["network"][:6, 2], ev.predictions["network"][:6, 2])
