@@ -61,7 +61,8 @@ def start_on_current(panel: pd.DataFrame, catalog: pd.DataFrame | None, config: 
     what a refresh and the results pages need to know about that data."""
     ds = state.dataset()
     return start(panel, config, label=ds.name,
-                 meta={"dataset": ds, "ingest": state.ingest_options(), "catalog": catalog})
+                 meta={"dataset": ds, "ingest": state.ingest_options(), "catalog": catalog,
+                       "holidays_chosen": state.holidays_chosen()})
 
 
 def start_backtest(job: TrainingJob, origins: int) -> TrainingJob:
@@ -96,6 +97,7 @@ def restore_after_refresh() -> None:
                     state.set_ingest_options(job.meta["ingest"])
                 state.set_config(job.config)  # the run's settings, its holiday calendar among them
                 state.set_holidays_for(job.meta["dataset"].digest)  # chosen for this file: not a new suggestion
+                state.set_holidays_chosen(bool(job.meta.get("holidays_chosen", False)))
 
 
 def status_line(snap: JobSnapshot) -> str:

@@ -26,6 +26,7 @@ HORIZON = "forecast_horizon"
 TOTAL_DAYS = "total_days"  # days the Forecast page's lead-time totals cover
 TOP_N = "evaluate_top_n"
 PRODUCT = "chosen_product"  # product picked on Evaluate / Forecast
+HOLIDAYS_CHOSEN = "holidays_chosen"  # the user picked the calendar: suggestions no longer replace it
 HOLIDAYS_FOR = "holidays_for"  # digest of the dataset whose holiday calendar the Data page last offered
 INTERVALS = "interval_options"  # IntervalOptions: the level and service level on Evaluate and Forecast
 
@@ -137,6 +138,16 @@ def holidays_for() -> str | None:
 
 def set_holidays_for(digest: str) -> None:
     st.session_state[HOLIDAYS_FOR] = digest
+
+
+def holidays_chosen() -> bool:
+    """Whether the user picked the holiday calendar (or region) themselves: a new file's suggestion then no
+    longer replaces it."""
+    return bool(st.session_state.get(HOLIDAYS_CHOSEN, False))
+
+
+def set_holidays_chosen(chosen: bool = True) -> None:
+    st.session_state[HOLIDAYS_CHOSEN] = chosen
 
 
 def get(key: str) -> Any:

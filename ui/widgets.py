@@ -18,6 +18,7 @@ from forecaster.errors import ForecasterError
 from forecaster.data.ingest import ColumnMapping
 from forecaster.io import charts
 from forecaster.labels import AUTO, label
+from ui import state
 
 FORMAT_LABELS = {"auto": "Detect automatically", "long": "Long: one row per date and product",
                  "wide": "Wide: one column per product", "transactions": "Transactions: one row per sale"}
@@ -230,20 +231,19 @@ HOLIDAY_HELP = ("Public holidays move sales on the day and the days around it (s
 
 
 def holiday_choice(suggested: str, current: str, fresh: bool) -> str:
-    """The public-holiday calendar the next training uses: none, a country, or a country's region. A file
-    whose country column names a country (``suggested``) preselects it when the file is new (``fresh``) and
-    no calendar was chosen by the user (none, or the previous file's suggestion left as it was); a choice
-    stays until changed."""
+    """The public-holiday calendar the next training uses: none, a country, or a country's region. A new file
+    (``fresh``) preselects the country its country column names (``suggested``, or none) until the user picks
+    a calendar or a region themselves (None included); from then on their choice stays."""
     names = country_names()
     country, region = parse_calendar(current) if current else ("", None)
-    if fresh and (not current or current == st.session_state.get("w_holidays_suggested")):
+    if fresh and not state.holidays_chosen():
         country, region = suggested, None
-        st.session_state["w_holidays_suggested"] = suggested
     if fresh or "w_holidays" not in st.session_state:
         st.session_state["w_holidays"], st.session_state["w_holiday_region"] = country, region or ""
     codes = sorted(names, key=lambda c: names[c][0])
     c1, c2 = st.columns(2)
-    chosen = c1.selectbox("Public holidays of", ["", *codes], key="w_holidays", help=HOLIDAY_HELP, format_func=lambda c: (
+    chosen = c1.selectbox("Public holidays of", ["", *codes], key="w_holidays", help=HOLIDAY_HELP,
+                          on_change=state.set_holidays_chosen, format_func=lambda c: (
         "None" if not c else f"{names[c][0]} ({c})" + (", as the file's country column says" if c == suggested else "")))
     regions = names[chosen][1] if chosen else ()
     previous = st.session_state.get("w_holiday_region_of")
@@ -255,7 +255,7 @@ def holiday_choice(suggested: str, current: str, fresh: bool) -> str:
     if st.session_state.get("w_holiday_region") not in ("", *regions):
         st.session_state["w_holiday_region"] = ""
     named = region_names(chosen)
-    picked = c2.selectbox("Region", ["", *regions], key="w_holiday_region",
+    picked = c2.selectbox("Region", ["", *regions], key="w_holiday_region", on_change=state.set_holidays_chosen,
                           format_func=lambda r: "The whole country" if not r else named.get(r, r),
                           help="A region's own holidays on top of the country's. The whole country means the "
                                "holidays every region keeps: for the United Kingdom that leaves out England's "

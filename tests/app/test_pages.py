@@ -875,6 +875,30 @@ def test_a_suggested_calendar_left_as_it_was_follows_the_next_file_but_a_chosen_
     at.session_state["dataset"] = Dataset("ecuador.csv", hashlib.sha256(ecuador).hexdigest(), ecuador)
     at.run()
     assert at.session_state["train_config"].holidays == "DE"
+    at.selectbox(key="w_holidays").set_value("").run()  # "None" is a choice too: the next file keeps it
+    at.session_state["dataset"] = Dataset("invoices.csv", hashlib.sha256(log).hexdigest(), log)
+    at.run()
+    assert at.selectbox(key="w_holidays").value == "" and at.session_state["train_config"].holidays == ""
+
+
+def test_after_a_refresh_a_suggestion_left_alone_still_follows_the_next_file():
+    """Review: the 'left as suggested' mark was not restored by a refresh, so the first file's suggestion stuck
+    to the next file as if chosen."""
+    from conftest import invoice_log
+    from streamlit.testing.v1 import AppTest
+    from ui.state import Dataset
+    from .conftest import APP
+
+    log = invoice_log(days=90)
+    at = train(_named_app(log, "invoices.csv"), w_seed=4747)  # GB as suggested, untouched
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    again.query_params["session"] = at.session_state["owner_id"]
+    again.run()
+    assert again.session_state["train_config"].holidays == "GB"
+    ecuador = pd.read_csv(io.BytesIO(log), dtype=str).assign(Country="Ecuador").to_csv(index=False).encode()
+    again.session_state["dataset"] = Dataset("ecuador.csv", hashlib.sha256(ecuador).hexdigest(), ecuador)
+    again.switch_page("pages/data.py").run()
+    assert again.session_state["train_config"].holidays == "EC"
 
 
 def test_evaluate_counts_trading_days_and_says_closed_days_are_not_scored():
