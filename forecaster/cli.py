@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .config import (DEFAULT_SERVER, DEVICES, TOTAL_DAYS, ForecastConfig, IngestOptions, IntervalOptions,
-                     ServerSettings, cli_flag, default_text, help_text, parse_days, parse_lags)
+                     ServerSettings, cli_flag, help_text, shown_default, parse_days, parse_lags)
 from .errors import OUT_OF_MEMORY, ForecasterError, out_of_memory
 from .labels import AUTO
 
@@ -24,7 +24,7 @@ def _add_settings(group: argparse._ArgumentGroup, options: type) -> None:
     """One flag per field of a settings dataclass, its help, default and choices read from the field."""
     for f in dataclasses.fields(options):
         meta = f.metadata
-        shown = meta.get("shown_default") or default_text(f.default, meta.get("parse"))
+        shown = shown_default(f)
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": f"{meta['help']} (default: {shown})"}
         if f.type.startswith("bool"):  # on/off, or detected when neither flag is given
             kwargs["action"] = argparse.BooleanOptionalAction

@@ -499,6 +499,11 @@ def help_text(options: type, name: str) -> str:
     return next(f for f in dataclasses.fields(options) if f.name == name).metadata["help"]
 
 
+def shown_default(f: dataclasses.Field) -> str:
+    """A setting's default as the CLI's help, the README's table and the pages show it."""
+    return f.metadata.get("shown_default") or default_text(f.default, f.metadata.get("parse"))
+
+
 def default_text(value: Any, parse: str | None = None) -> str:
     """A default as a user would type it (on the CLI, in the README)."""
     if parse == "lags":
@@ -520,7 +525,7 @@ def settings_table() -> str:
     """The README's settings table (Markdown), one row per setting of the training run."""
     rows = ["| setting | CLI flag | default | allowed | what it does |", "|---|---|---|---|---|"]
     for f in dataclasses.fields(ForecastConfig):
-        default = f.metadata.get("shown_default") or default_text(f.default, f.metadata.get("parse"))
+        default = shown_default(f)
         choices, limits = f.metadata.get("choices"), f.metadata.get("bounds")
         allowed = (", ".join(choices) if choices else f"{_number(limits[0])} to {_number(limits[1])}" if limits
                    else "on, off" if isinstance(f.default, bool) else "")

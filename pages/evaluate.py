@@ -6,7 +6,7 @@ import streamlit as st
 from forecaster import ForecasterError
 from forecaster.data.catalog import display_names
 from forecaster.data.holidays import calendar_name
-from forecaster.io import charts, export
+from forecaster.io import charts
 from forecaster.results.backtest import DEFAULT_ORIGINS as BACKTEST_DEFAULT
 from forecaster.results.backtest import summary as backtest_summary
 from forecaster.text import markdown

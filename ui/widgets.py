@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, ForecastConfig,
-                               IngestOptions, IntervalOptions, bounds, country_names, default_text, format_lags,
+                               IngestOptions, IntervalOptions, bounds, country_names, format_lags, shown_default,
                                help_text, parse_calendar, parse_lags)
 from forecaster.data.holidays import region_names
 from forecaster.errors import ForecasterError
@@ -27,10 +27,14 @@ NO_NAME = "__none__"  # the name column chosen as none (codes only)
 DAYFIRST = {"Detect automatically": None, "Day first (31/01/2024)": True, "Month first (01/31/2024)": False}
 
 
+def _default_of(name: str) -> str:
+    """A training setting's default as a user would type it (forecaster.config's)."""
+    return shown_default(next(f for f in dataclasses.fields(ForecastConfig) if f.name == name))
+
+
 def setting_help(name: str) -> str:
     """A training setting's tooltip: its help text and default, both from forecaster.config."""
-    f = next(f for f in dataclasses.fields(ForecastConfig) if f.name == name)
-    return f"{f.metadata['help']} Default: {default_text(f.default, f.metadata.get('parse'))}."
+    return f"{help_text(ForecastConfig, name)} Default: {_default_of(name)}."
 
 
 def limits(name: str) -> tuple:
@@ -75,8 +79,7 @@ PLAIN_HELP = {
 
 def plain_help(name: str) -> str:
     """A form field's help in plain words, and its default (forecaster.config's)."""
-    f = next(f for f in dataclasses.fields(ForecastConfig) if f.name == name)
-    return f"{PLAIN_HELP[name]} Default: {default_text(f.default, f.metadata.get('parse'))}."
+    return f"{PLAIN_HELP[name]} Default: {_default_of(name)}."
 
 
 def _expert_settings() -> None:

@@ -13,7 +13,6 @@ import pytest
 from forecaster.config import DEFAULT_CONFIG, MODEL_CHOICES, format_lags
 from forecaster.labels import label
 from forecaster.model.recommend import BIAS_LIMIT
-from ui.widgets import setting_help
 from forecaster.data.demo import DEMO_NAME
 from ui.jobs import registry
 
