@@ -70,6 +70,9 @@ def _config(a: argparse.Namespace) -> ForecastConfig:
 
 
 def _add_forecast_outputs(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--future", metavar="FILE",
+                   help="CSV of the known-ahead drivers' values (price, promotion, event) for the days to forecast: "
+                        "the history's date and product columns and the driver columns, one row per product and day")
     p.add_argument("--horizon", type=int, default=1,
                    help="days to forecast from the next trading day (closed days in between are forecast 0)")
     p.add_argument("--forecast-out", required=required,
@@ -156,6 +159,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
 
     ingested = load_panel(a.data, _ingest_options(a))
     config.check_trainable(len(ingested.panel))  # refused before the workers start
+    _check_future_given(ingested.drivers, a)
     from .model.memory import check_training_memory
 
     # a Ray cluster trains each network on a node of its own: one at a time counts against a node's memory
@@ -175,6 +179,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     for note in ((r.mapping.doubt,) if r.mapping.doubt else ()) + r.notes + _non_sales_note(r):
         print("note:", note, file=sys.stderr)  # even with --quiet: a reading the user should check
     say(_holiday_note(r.country, config.holidays))
+    say(_driver_note(r, ingested.drivers))
     say(f"training {config.model} on {device_label(resolve_device(config.device))}")
 
     def progress(rec):
@@ -184,7 +189,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
         say(f"member {rec.member + 1} epoch {rec.epoch}/{rec.epochs} train {rec.train_loss:.4f}{val} "
             f"{test} {rec.test_loss:.4f} [run: {rec.done_epochs}/{rec.total_epochs} epochs]")
 
-    trained = fit(ingested.panel, config, callback=progress, executor=executor)
+    trained = fit(ingested.panel, config, callback=progress, executor=executor, drivers=ingested.drivers)
     if config.yearly == "auto" and trained.config.yearly == "on":
         say(f"the history holds {len(ingested.panel):,} days: the same weekday a year earlier (lag 364) was added "
             "to the lags (--yearly off leaves it out)")
@@ -196,7 +201,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
         write_csv(metrics_table(ev, intervals.level, ingested.catalog), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:
         write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
-    _write_forecasts(trained, ingested.panel, a, intervals, ingested.catalog)
+    _write_forecasts(trained, ingested, a, intervals)
     if a.save:
         say(f"saved to {save(trained, a.save)}")
     say(f"done in {time.perf_counter() - start:.1f}s")
@@ -209,6 +214,28 @@ def _holiday_note(suggested: str, holidays: str) -> str:
     if suggested:
         return f"the file's country column names {suggested}: --holidays {suggested} marks its public holidays"
     return "no public holidays (--holidays CC marks a country's)"
+
+
+def _check_future_given(drivers: Any, a: argparse.Namespace) -> None:
+    """Before training: a forecast asked for with known-ahead drivers needs their future values (a file or a
+    default for each), else it would fail only after the training."""
+    if drivers is None or a.future or not (a.forecast_out or a.total_out):
+        return
+    bare = [c.name for c in drivers.spec.choices if c.role == "known" and c.default is None]
+    if bare:
+        raise ForecasterError(f"The forecast needs the future values of the known-ahead driver {bare[0]!r}: give "
+                              f"them with --future FILE, or a default for every forecast day ({bare[0]}:known=VALUE).")
+
+
+def _driver_note(report: Any, drivers: Any) -> str:
+    """Which drivers the run reads, or the columns the file offers as drivers."""
+    if drivers is not None:
+        return f"drivers: {drivers.spec.describe()}"
+    offered = report.driver_candidates
+    if offered:
+        return ("columns that could be drivers (--driver NAME): " + "; ".join(c.describe() for c in offered[:6])
+                + (" ..." if len(offered) > 6 else ""))
+    return ""
 
 
 def _non_sales_note(report: Any) -> tuple[str, ...]:
@@ -259,22 +286,44 @@ def _forecast(a: argparse.Namespace) -> None:
         print(f"note: {a.model} was saved without prediction intervals (before they existed, or without validation "
               "days): the forecast has no lower, upper or order_quantity columns. Train and save again for them.",
               file=sys.stderr)
-    ingested = load_panel(a.data, _ingest_options(a))
+    options = _ingest_options(a)
+    if trained.driver_spec is not None and not options.drivers:  # the run's own drivers, read from this file
+        options = dataclasses.replace(options, drivers=tuple(c.text for c in trained.driver_spec.choices))
+    ingested = load_panel(a.data, options)
     panel = ingested.panel
+    trained = trained.with_drivers(ingested.drivers)  # refuses other drivers than the run's, naming both
     unseen = [p for p in panel.columns if p not in set(trained.products)]
     if unseen:
         print(f"note: {len(unseen):,} product(s) in the data were not in the trained model and are not forecast "
               f"(first: {unseen[0]!r}); train again on this data to forecast them", file=sys.stderr)
     with _stdout_for_outputs(a.forecast_out, a.total_out):
-        _write_forecasts(trained, panel, a, intervals, ingested.catalog)
+        _write_forecasts(trained, ingested, a, intervals)
 
 
-def _write_forecasts(trained: Any, panel: Any, a: argparse.Namespace, intervals: IntervalOptions,
-                     catalog: Any = None) -> None:
+def _with_future(trained: Any, ingested: Any, a: argparse.Namespace) -> Any:
+    """The forecaster with the --future file's driver values after the history (refused where the model
+    reads no known-ahead driver: an option given is never ignored)."""
+    if not a.future:
+        return trained
+    if trained.driver_spec is None or not trained.driver_spec.known.any():
+        raise ForecasterError(f"--future {a.future!r} gives future driver values, but the model reads no "
+                              "known-ahead driver: train with one (--driver NAME), or leave out --future.")
+    from .data.ingest import load_future_drivers
+
+    future, notes = load_future_drivers(a.future, trained.drivers, ingested.report.mapping,
+                                        ingested.panel.index[-1], _ingest_options(a))
+    for note in notes:
+        print("note: future file:", note, file=sys.stderr)
+    return trained.with_drivers(trained.drivers.combined(future))
+
+
+def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, intervals: IntervalOptions) -> None:
     """The daily forecast and the k-day totals the flags ask for (with the products' names and key columns
-    from ``catalog``), and a note on closed days passed over."""
+    from the file's catalog), and a note on closed days passed over."""
     from .io.export import forecast_table, totals_table, write_csv
     from .results.forecasting import forecast, lead_time_total
+
+    trained, panel, catalog = _with_future(trained, ingested, a), ingested.panel, ingested.catalog
 
     fc = forecast(trained, panel, a.horizon, intervals.level, intervals.service_level, intervals.order_stopped)
     stopped = fc.loc[fc["stopped"], "product"].unique() if "stopped" in fc else []

@@ -127,6 +127,51 @@ def closed_weekdays_named(spec: str) -> tuple[int, ...] | None:
     return tuple(sorted(set(days)))
 
 
+DRIVER_ROLES = ("known", "observed")
+# words in a column's name that make it a driver whose future the planner knows (else: only its past is used)
+KNOWN_AHEAD_WORDS = ("price", "promo", "discount", "event", "holiday", "open", "campaign", "markdown", "coupon",
+                     "display", "feature", "advert", "snap")
+
+
+@dataclass(frozen=True)
+class DriverChoice:
+    """One ``--driver`` setting read: the column, its role and, for a known-ahead one, the value a forecast
+    day takes where the future file gives none (None: such a day is an error)."""
+
+    name: str
+    role: str
+    default: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The setting's text that reads back to this choice."""
+        return f"{self.name}:{self.role}" + ("" if self.default is None else f"={self.default}")
+
+
+def known_ahead_name(name: str) -> bool:
+    """Does a column's name say its future is known to the planner (a price, a promotion, an event)?"""
+    return any(w in re.sub(r"[^a-z]", "", str(name).lower()) for w in KNOWN_AHEAD_WORDS)
+
+
+def parse_driver(text: str) -> DriverChoice:
+    """'promo' / 'promo:known=0' / 'Customers:observed' -> a :class:`DriverChoice`; the role from the name
+    (:func:`known_ahead_name`) when none is given."""
+    text = str(text)[:300]
+    head, eq, default = text.partition("=")
+    name, colon, role = head.rpartition(":") if ":" in head else (head, "", "")
+    role = role.strip().lower()
+    if colon and role not in DRIVER_ROLES:
+        name, role = head, ""  # a colon inside the column's own name ("promo:x")
+    name = name.strip()
+    if not name:
+        raise ForecasterError(f"A driver needs a column name (NAME, NAME:known or NAME:observed), not {text!r}.")
+    role = role or ("known" if known_ahead_name(name) else "observed")
+    if eq and role != "known":
+        raise ForecasterError(f"The driver {name!r} is observed (only its past is used), so it takes no default "
+                              f"for forecast days: remove '={default}' or make it known ({name}:known={default}).")
+    return DriverChoice(name, role, default.strip() if eq else None)
+
+
 @dataclass(frozen=True)
 class IngestOptions:
     """How to read a purchase CSV. Anything left at None is detected from the file."""
@@ -155,6 +200,13 @@ class IngestOptions:
                                   "its 99th percentile, at least 100 units: a typo, a stock adjustment); by "
                                   "default they are listed and replaced by the product's median for that weekday.")
     max_products: int = setting(10_000, "Refuse files with more products than this.", bounds=(1, 100_000))
+    drivers: tuple[str, ...] = setting((), "A column of a long file to learn from beside the sales (price, promotion, "
+                                       "an event's name): NAME, NAME:known (its future values are supplied: "
+                                       "price, promotion, event) or NAME:observed (only its past is used), and "
+                                       "for a known one =VALUE, the value a forecast day without one in the "
+                                       "future file takes (such as promo:known=0, no promotion). Without a role, "
+                                       "a name that says price, promo, discount, event, holiday or open is known "
+                                       "ahead, any other observed.", flag="driver", repeat=True, shown_default="none")
     encoding: str | None = setting(None, "The file's text encoding, such as utf-8, cp1252 or shift_jis; detected "
                                    "when not given (the Data page and the CLI say which was used when it is not "
                                    "UTF-8).")
@@ -162,6 +214,10 @@ class IngestOptions:
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, not {self.format!r}")
+        object.__setattr__(self, "drivers", tuple(parse_driver(d).text for d in self.drivers))
+        names = [parse_driver(d).name for d in self.drivers]
+        if len(set(names)) < len(names):
+            raise ForecasterError(f"The driver {next(n for n in names if names.count(n) > 1)!r} is named twice.")
         if self.encoding is not None:
             try:
                 codecs.lookup(self.encoding)

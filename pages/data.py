@@ -1,7 +1,10 @@
 """Data: upload a CSV, check how it was read, override the column choices, look at it."""
+import dataclasses
+
 import streamlit as st
 
 from forecaster import DataError
+from forecaster.config import parse_driver
 from forecaster.data.catalog import display_names
 from forecaster.io import charts
 from forecaster.text import markdown
@@ -55,6 +58,11 @@ except DataError as exc:
         st.rerun()
     st.stop()
 
+absent = [d for d in options.drivers if parse_driver(d).name not in raw.columns]
+if absent:  # drivers chosen for another file: this one has no such column
+    options = dataclasses.replace(options, drivers=tuple(d for d in options.drivers if d not in absent))
+    state.set_ingest_options(options)
+
 try:
     detected = cached.mapping(ds.digest, ds.data, options)
 except DataError as exc:
@@ -74,6 +82,9 @@ try:
 except DataError as exc:
     st.error(markdown(exc))
     st.caption("Change the column choices above, or fix the file and upload it again.")
+    if options.drivers and st.button("Read the file without drivers", key="drop_drivers"):
+        state.set_ingest_options(dataclasses.replace(options, drivers=()))
+        st.rerun()
     st.stop()
 
 report, panel = result.report, result.panel
@@ -97,6 +108,16 @@ calendar = widgets.holiday_choice(report.country, state.config().holidays, fresh
 state.set_holidays_for(ds.digest)
 if calendar != state.config().holidays:
     state.set_config(state.config().replace(holidays=calendar))
+if report.driver_candidates or options.drivers:
+    with st.expander("Drivers: prices, promotions, events" + (f" (using {len(options.drivers)})" if options.drivers
+                                                              else f" ({len(report.driver_candidates)} offered)"),
+                     expanded=bool(options.drivers)):
+        driven = widgets.driver_choice(report.driver_candidates, options)
+        if result.drivers is not None:
+            st.caption(markdown(f"The model will read {result.drivers.spec.describe()}."))
+    if driven != options:
+        state.set_ingest_options(driven)
+        st.rerun()
 if report.excluded is not None:
     what = "kept as you asked" if report.non_sales_kept else "left out"
     with st.expander(f"Lines that are not sales, {what}: {len(report.excluded):,} code(s), "

@@ -67,6 +67,10 @@ st.caption("The arrows under the model's figures: its difference from seasonal n
 with st.expander("Every measure, every method", expanded=False):
     st.dataframe(results.overall_table(overall, model_name), hide_index=True)
 
+APART_COLUMNS = {"days": "Test days", "method": "Method",
+                 "MAE": st.column_config.NumberColumn("Error, units per day", format="%.2f"),
+                 "RMSE": st.column_config.NumberColumn("RMSE", format="%.2f"),
+                 "Bias": st.column_config.NumberColumn("Forecast vs sold", format="percent")}
 if trained.config.holidays:
     around = evaluation.holiday_table(trained.config.holidays)
     with st.expander(f"Around public holidays of {calendar_name(trained.config.holidays)}", expanded=False):
@@ -76,10 +80,18 @@ if trained.config.holidays:
             st.caption("No test day falls on a public holiday or the days around one.")
         else:
             st.dataframe(around.assign(method=around["method"].map(lambda m: model_name if m == NETWORK else label(m))), hide_index=True,
-                         column_config={"days": "Test days", "method": "Method",
-                                        "MAE": st.column_config.NumberColumn("Error, units per day", format="%.2f"),
-                                        "RMSE": st.column_config.NumberColumn("RMSE", format="%.2f"),
-                                        "Bias": st.column_config.NumberColumn("Forecast vs sold", format="percent")})
+                         column_config=APART_COLUMNS)
+
+if trained.drivers is not None and trained.driver_spec.known.any():
+    driven = evaluation.driver_table(trained.drivers)
+    with st.expander("On days a driver was set (promotions, price changes, events)", expanded=False):
+        st.caption("A day counts as set for a product when its driver differs from the product's usual value "
+                   "(a promotion on, a price changed, an event).")
+        if driven is None:
+            st.caption("No test day had a driver set.")
+        else:
+            st.dataframe(driven.assign(method=driven["method"].map(lambda m: model_name if m == NETWORK else label(m))),
+                         hide_index=True, column_config=APART_COLUMNS)
 
 if trained.selection is not None:
     with st.expander("Recommended model: why this one", expanded=False):

@@ -11,7 +11,7 @@ from forecaster.data.holidays import calendar_name, holiday_names
 from forecaster.io import charts
 from forecaster.results.forecasting import MAX_HORIZON, with_intervals
 from forecaster.text import markdown
-from ui import jobs, results, router, state, widgets
+from ui import drivers, jobs, results, router, state, widgets
 
 router.ensure_frame()
 
@@ -22,6 +22,9 @@ job, trained = jobs.require_trained()
 panel = job.panel
 catalog = jobs.catalog_of(job)
 names = display_names(trained.products, catalog)  # "NAME (code)" where the file names its products
+key = job.job_id  # what the cached forecasts are for: the job, and any future driver values
+if trained.driver_spec is not None and trained.driver_spec.known.any():
+    trained, key = drivers.future_drivers(job, trained, key)
 top = st.columns([1, 3])
 horizon = top[0].number_input("Days to forecast", 1, MAX_HORIZON, int(state.get(state.HORIZON)), key="w_horizon",
                               help="1 = tomorrow only. Further days feed each day's forecast back in, so their "
@@ -31,8 +34,8 @@ with top[1]:
     options = widgets.interval_controls(state.get(state.INTERVALS))
 state.put(state.INTERVALS, options)
 try:
-    points = results.forecast_for(job.job_id, trained, panel, int(horizon))
-    calibration = results.calibration_for(job.job_id, trained, panel)
+    points = results.forecast_for(key, trained, panel, int(horizon))
+    calibration = results.calibration_for(key, trained, panel)
     fc = with_intervals(points, calibration, options.level, options.service_level, options.order_stopped)
     evaluation = results.evaluation(job.job_id, trained, panel)
 except ForecasterError as exc:
@@ -90,7 +93,7 @@ if stopped:
 
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("Download forecast CSV",
-                   results.forecast_csv(f"{job.job_id}-{horizon}-{options}", fc, catalog),
+                   results.forecast_csv(f"{key}-{horizon}-{options}", fc, catalog),
                    file_name=results.download_name("forecast", job.label, f"{first:%Y-%m-%d}_{int(horizon)}d"),
                    mime="text/csv",
                    icon=":material/download:", type="primary", key="dl_forecast",
@@ -132,7 +135,7 @@ total_days = st.number_input("Days to cover (lead time plus review period)", 1, 
                                   "its range and the order-up-to quantity that covers the total at the service level.")
 state.put(state.TOTAL_DAYS, int(total_days))
 try:
-    total = results.totals_for(job.job_id, trained, panel, int(total_days), options.level, options.service_level,
+    total = results.totals_for(key, trained, panel, int(total_days), options.level, options.service_level,
                                options.order_stopped)
 except ForecasterError as exc:
     st.error(markdown(exc))
@@ -149,12 +152,16 @@ st.dataframe(shown, hide_index=True, height=min(38 + 35 * len(total), 420),
              column_config={"product": st.column_config.TextColumn("Product"),
                             **{c: st.column_config.NumberColumn(c, format="%.1f") for c in shown.columns[1:]}})
 st.download_button("Download totals CSV",
-                   results.totals_csv(f"{job.job_id}-{total_days}-{options}", total,
+                   results.totals_csv(f"{key}-{total_days}-{options}", total,
                                       catalog),
                    file_name=results.download_name("totals", job.label, f"{int(total_days)}d"), mime="text/csv",
                    icon=":material/download:",
                    key="dl_totals", help="Columns: product, first_day, last_day, days, forecast, lower, median, upper, "
                                          "order_quantity, level, service_level.")
+
+if trained.driver_spec is not None and trained.driver_spec.known.any():
+    drivers.what_if_section(trained, panel, key, [d for d in days if d not in closed_reasons], calibration, options,
+                            names)
 
 st.subheader("One product: history and forecast")
 products = trained.products

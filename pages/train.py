@@ -32,7 +32,9 @@ if ds is not None:
         holidays = state.config().holidays
         st.caption(f"Data: {markdown(ds.name)}, {panel.shape[1]:,} products × {panel.shape[0]:,} days. "
                    + (f"Public holidays of {calendar_name(holidays)}, chosen on the Data page." if holidays
-                      else "No public holidays (a country can be chosen on the Data page)."))
+                      else "No public holidays (a country can be chosen on the Data page).")
+                   + (f" Drivers: {markdown(ingested.drivers.spec.describe())}." if ingested.drivers is not None
+                      else ""))
 
 if panel is not None:
     jobs.warm_up()  # the training workers start while the form is filled in
@@ -44,7 +46,7 @@ if panel is not None:
     if new_config is not None:
         state.set_config(new_config)
         try:
-            job = jobs.start_on_current(panel, catalog, new_config)
+            job = jobs.start_on_current(ingested, new_config)
         except ForecasterError as exc:
             st.error(markdown(exc))
         else:

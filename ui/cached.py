@@ -18,7 +18,9 @@ import streamlit as st
 
 from forecaster.data import demo
 from forecaster.config import IngestOptions
-from forecaster.data.ingest import ColumnMapping, IngestResult, build_panel, detect_mapping, read_table
+from forecaster.data.drivers import DriverPanel
+from forecaster.data.ingest import (ColumnMapping, IngestResult, build_panel, detect_mapping, load_future_drivers,
+                                    read_table)
 
 from . import state
 
@@ -100,6 +102,13 @@ def ingest(key: str, data: bytes, options: IngestOptions) -> IngestResult:
                                  lambda: build_panel(table(key, data, options.encoding), mapping(key, data, options),
                                                      options),
                                  lambda result: _frame_bytes(result.panel))
+
+
+def future_drivers(key: str, data: bytes, drivers: DriverPanel, mapping: ColumnMapping, after: pd.Timestamp,
+                   options: IngestOptions) -> tuple[DriverPanel, tuple[str, ...]]:
+    """The future driver values of an upload (``key``: its digest and the job's), read once."""
+    return uploads().get_or_make(("future", key), lambda: load_future_drivers(data, drivers, mapping, after, options),
+                                 lambda result: int(result[0].values.nbytes))
 
 
 def current_ingest() -> IngestResult | None:

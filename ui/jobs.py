@@ -14,6 +14,8 @@ import streamlit as st
 
 from forecaster.io import charts
 from forecaster.config import ForecastConfig
+from forecaster.data.drivers import DriverPanel
+from forecaster.data.ingest import ColumnMapping, IngestResult
 from forecaster.errors import ForecasterError
 from forecaster.run.jobs import BACKTEST, CANCELLED, DONE, FAILED, JobRegistry, JobSnapshot, TrainingJob
 
@@ -49,27 +51,29 @@ def adopt_owner() -> None:
     st.session_state[state.OWNER] = from_url if reg.resume_owner(from_url, browser) else reg.issue_owner(browser)
 
 
-def start(panel: pd.DataFrame, config: ForecastConfig, label: str, meta: dict | None = None) -> TrainingJob:
+def start(panel: pd.DataFrame, config: ForecastConfig, label: str, meta: dict | None = None,
+          drivers: DriverPanel | None = None) -> TrainingJob:
     """Submit a run for this session (raises ForecasterError for settings the data cannot take)."""
-    job = registry().submit(state.owner(), panel, config, label=label, meta=meta)
+    job = registry().submit(state.owner(), panel, config, label=label, meta=meta, drivers=drivers)
     state.set_job_id(job.job_id)
     return job
 
 
-def start_on_current(panel: pd.DataFrame, catalog: pd.DataFrame | None, config: ForecastConfig) -> TrainingJob:
-    """A run on the session's current dataset (its panel and catalog as read with the current choices), with
-    what a refresh and the results pages need to know about that data."""
+def start_on_current(ingested: IngestResult, config: ForecastConfig) -> TrainingJob:
+    """A run on the session's current dataset (its panel, catalog and drivers as read with the current
+    choices), with what a refresh and the results pages need to know about that data."""
     ds = state.dataset()
-    return start(panel, config, label=ds.name,
-                 meta={"dataset": ds, "ingest": state.ingest_options(), "catalog": catalog,
-                       "holidays_chosen": state.holidays_chosen()})
+    return start(ingested.panel, config, label=ds.name,
+                 meta={"dataset": ds, "ingest": state.ingest_options(), "catalog": ingested.catalog,
+                       "holidays_chosen": state.holidays_chosen()}, drivers=ingested.drivers)
 
 
 def start_backtest(job: TrainingJob, origins: int) -> TrainingJob:
     """A rolling backtest of ``job``'s model as a job of its own, beside it: the model, Evaluate's scores and
     Forecast stay as they are while it runs (a backtest never replaces the session's model)."""
     backtest = registry().submit(state.owner(), job.panel, job.config.replace(backtest_origins=origins),
-                                 label=job.label, meta={**job.meta, "for_job": job.job_id}, kind=BACKTEST)
+                                 label=job.label, meta={**job.meta, "for_job": job.job_id}, kind=BACKTEST,
+                                 drivers=job.drivers)
     state.put(state.BACKTEST_JOB, backtest.job_id)
     return backtest
 
@@ -228,6 +232,16 @@ def sidebar_progress(job_id: str) -> None:
         st.rerun()
 
 
+def mapping_of(job: TrainingJob) -> ColumnMapping:
+    """How the file ``job`` trained on was read (its date and product columns name a future file's)."""
+    from . import cached
+
+    ds, options = job.meta.get("dataset"), job.meta.get("ingest")
+    if ds is None or options is None:
+        return ColumnMapping("long", "date", ("product",))
+    return cached.mapping(ds.digest, ds.data, options)
+
+
 def catalog_of(job: TrainingJob) -> pd.DataFrame | None:
     """The product names and key columns of the data ``job`` trained on (None: the file had neither)."""
     return job.meta.get("catalog")
@@ -258,7 +272,7 @@ def stale_notice(job: TrainingJob) -> None:
 
         try:
             ingested = cached.current_ingest()
-            start_on_current(ingested.panel, ingested.catalog, state.config())
+            start_on_current(ingested, state.config())
         except ForecasterError as exc:
             st.error(markdown(exc))
         else:

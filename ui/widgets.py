@@ -10,14 +10,16 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, ForecastConfig,
-                               IngestOptions, IntervalOptions, bounds, country_names, format_lags, shown_default,
-                               help_text, parse_calendar, parse_lags)
+from forecaster.config import (DEFAULT_CANDIDATES, FORMATS, MODEL_CHOICES, NETWORK_CHOICES, DriverChoice,
+                               ForecastConfig, IngestOptions, IntervalOptions, bounds, country_names, format_lags,
+                               help_text, parse_calendar, parse_driver, parse_lags, shown_default)
+from forecaster.data.drivers import DriverCandidate
 from forecaster.data.holidays import region_names
 from forecaster.errors import ForecasterError
 from forecaster.data.ingest import ColumnMapping
 from forecaster.io import charts
 from forecaster.labels import AUTO, label
+from forecaster.text import markdown
 from ui import state
 
 FORMAT_LABELS = {"auto": "Detect automatically", "long": "Long: one row per date and product",
@@ -225,7 +227,42 @@ def ingest_overrides(columns: list[str], detected: ColumnMapping | None, current
                          name_col=None if name == DETECT else "" if name == NO_NAME else name,
                          dayfirst=DAYFIRST[dayfirst], keep_returns=bool(keep_returns),
                          keep_extremes=bool(keep_extremes), keep_non_sales=bool(keep_non_sales),
-                         max_products=current.max_products, encoding=encoding)
+                         max_products=current.max_products, encoding=encoding, drivers=current.drivers)
+
+
+DRIVER_HELP = ("Columns that move demand beside the sales themselves: a price, a promotion flag, an event's name, "
+               "a store's open flag. A known-ahead driver (price, promotion, event) is read on the day forecast, so a "
+               "forecast needs its future values: a file on the Forecast page, or a value for days without one "
+               "(such as 0, no promotion). An observed one (customers counted) is read from the day before only.")
+ROLE_LABELS = {"known": "Known ahead (I plan it)", "observed": "Observed (only its past)"}
+
+
+def driver_choice(candidates: tuple[DriverCandidate, ...], current: IngestOptions) -> IngestOptions:
+    """The drivers the next training reads: chosen among the columns the file offers, each with its role and,
+    for a known-ahead one, the value forecast days take where the future file gives none (empty: none)."""
+    offered = {c.name: c for c in candidates}
+    chosen = {d.name: d for d in map(parse_driver, current.drivers)}
+    if [n for n in st.session_state.get("w_drivers", []) if n not in offered] or "w_drivers" not in st.session_state:
+        st.session_state["w_drivers"] = [n for n in chosen if n in offered]  # another file: its own columns
+    names = st.multiselect("Drivers (columns that move demand)", list(offered), key="w_drivers", help=DRIVER_HELP,
+                           format_func=lambda n: offered[n].describe(), placeholder="None: the sales alone")
+    out = []
+    for i, name in enumerate(names):
+        before = chosen.get(name)
+        role_key, default_key = f"w_driver_role_{i}_{name}", f"w_driver_default_{i}_{name}"
+        _seed(role_key, before.role if before else offered[name].role)
+        _seed(default_key, (before.default if before else None) or "")
+        c1, c2 = st.columns(2)
+        role = c1.selectbox(f"{markdown(name)}: its future is", list(ROLE_LABELS), key=role_key,
+                            format_func=ROLE_LABELS.get)
+        default = ""
+        if role == "known":
+            default = c2.text_input(f"{markdown(name)} on forecast days without a value", key=default_key,
+                                    placeholder="none: every forecast day needs one",
+                                    help="Such as 0 for no promotion. Empty: the Forecast page asks for a file "
+                                         "with every forecast day's value.").strip()
+        out.append(DriverChoice(name, role, default or None).text)
+    return dataclasses.replace(current, drivers=tuple(out))
 
 
 HOLIDAY_HELP = ("Public holidays move sales on the day and the days around it (shoppers buy ahead). With a country "

@@ -23,8 +23,9 @@ from typing import BinaryIO, Callable, Union
 import numpy as np
 import pandas as pd
 
-from ..config import IngestOptions
+from ..config import IngestOptions, parse_driver
 from ..errors import DataError
+from .drivers import DETECT_ROWS, DriverCandidate, DriverPanel, driver_candidates, fill_history, read_drivers
 from .holidays import suggest_country
 
 Source = Union[str, Path, bytes, BinaryIO]
@@ -101,6 +102,8 @@ class IngestReport:
     returns_units: float = 0.0  # units in the returned rows, dropped or kept
     # the holiday calendar the file suggests (a "Country" column's usual value, :func:`suggest_country`), or ""
     country: str = ""
+    # columns of a long file that could be drivers (:func:`~forecaster.data.drivers.driver_candidates`)
+    driver_candidates: tuple[DriverCandidate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class IngestResult:
     # one row per product (the panel's columns, in order): its name where the file has a name column, and
     # the columns of a key of several (store, item); no columns when the file has neither
     catalog: pd.DataFrame | None = None
+    # the drivers chosen (IngestOptions.drivers) by day and product, on the panel's dates; None without any
+    drivers: DriverPanel | None = None
 
 
 # what one file may be: past these a file is refused with the limit named, before it can fill the memory
@@ -810,6 +815,7 @@ class _RowCounts:
     returns_units: float = 0.0  # units the returned rows (or cells) hold
     excluded: pd.DataFrame | None = None  # lines that are not sales, per product (kept or not)
     country: str = ""  # the holiday calendar a country column suggests
+    drivers: tuple | None = None  # (DriverSpec, (days, products, channels) values) of the chosen drivers
 
     def returns(self, negative: int, keep: bool, units: float = 0.0) -> None:
         """``negative`` rows (or cells) of returns holding ``units`` units, kept or dropped."""
@@ -904,6 +910,11 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     if mapping.format == "wide":  # its products are its columns: known before anything is summed
         check_panel_size(dates.min(), dates.max(), len(mapping.product_cols))
     counts = _RowCounts()
+    roles = {mapping.date_col, mapping.quantity_col, mapping.name_col, *mapping.product_cols}
+    clash = [parse_driver(d).name for d in options.drivers if parse_driver(d).name in roles]
+    if clash:
+        raise DataError(f"The column {clash[0]!r} was chosen as a driver and already plays another role (date, "
+                        "product, quantity or name): a driver is a column of its own.")
     if ambiguous:
         order = "day/month" if dayfirst else "month/day"
         counts.notes.append(f"Dates such as {df[mapping.date_col].dropna().iloc[0]!s} read both ways (no day above "
@@ -926,19 +937,47 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     daily, extremes = _handle_extremes(daily, options.keep_extremes, counts)
     catalog = (counts.catalog.reindex(daily.columns) if counts.catalog is not None
                else pd.DataFrame(index=daily.columns))
+    drivers = _driver_panel(counts, observed, full, daily.columns)
+    sample = df.head(DETECT_ROWS)
+    candidates = () if mapping.format == "wide" else tuple(driver_candidates(
+        sample, product_key(sample, mapping.product_cols), (mapping.date_col, mapping.quantity_col, mapping.name_col,
+                                                            *mapping.product_cols), mapping.quantity_col))
     report = IngestReport(
         mapping=mapping, rows_read=len(df), rows_used=counts.rows_used, returns_dropped=counts.returns_dropped,
         returns_kept=counts.returns_kept, rows_without_product=counts.no_product,
         rows_without_quantity=counts.no_quantity, dayfirst=dayfirst, products=daily.shape[1], days=len(full),
         start=full[0], end=full[-1], zero_share=float((daily.to_numpy() == 0).mean()), notes=tuple(counts.notes),
         extremes=extremes, excluded=counts.excluded, non_sales_kept=options.keep_non_sales,
-        returns_units=counts.returns_units, country=counts.country)
-    return IngestResult(daily, report, catalog)
+        returns_units=counts.returns_units, country=counts.country, driver_candidates=candidates)
+    return IngestResult(daily, report, catalog, drivers)
+
+
+def _driver_panel(counts: "_RowCounts", observed: pd.DatetimeIndex, full: pd.DatetimeIndex,
+                  products: pd.Index) -> DriverPanel | None:
+    """The chosen drivers on the panel's calendar and product order, days without a row filled
+    (:func:`~forecaster.data.drivers.fill_history`), told in the notes."""
+    if counts.drivers is None:
+        return None
+    spec, (days, names, values) = counts.drivers
+    at_day = pd.DatetimeIndex(days).get_indexer(full)
+    at_product = pd.Index(names).get_indexer(products)
+    grid = values[np.clip(at_day, 0, None)][:, at_product]
+    grid[at_day < 0] = np.nan
+    grid, filled = fill_history(grid, spec)
+    if filled:
+        counts.notes.append(f"The drivers ({spec.describe()}) had no row on {filled:,} of {grid.shape[0] * grid.shape[1]:,} "
+                            "product-days: a flag or a category was read as off there, a number as the product's "
+                            "last value before.")
+    return DriverPanel(spec, full, tuple(str(p) for p in products), grid)
 
 
 def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
                 counts: _RowCounts) -> pd.DataFrame:
     """A wide file's product columns summed per day (empty cells are 0, negative cells are returns)."""
+    if options.drivers:
+        raise DataError("Drivers are read from a long file (one row per product and day, the driver beside the "
+                        f"quantity); this file is read as wide, so its columns are products. Remove the drivers "
+                        f"({', '.join(parse_driver(d).name for d in options.drivers)}) or read it as long.")
     values = pd.DataFrame({c: _numbers(df[c], "Product column", _sep(df), counts.notes)
                            for c in mapping.product_cols})
     counts.no_quantity = int(values.isna().to_numpy().sum())
@@ -1005,6 +1044,10 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     counts.catalog = _catalog(df[keep_np], product[keep_np], mapping)
     counts.country = suggest_country(df[keep_np])
     cells = day_codes.astype(np.int64) * len(names) + product_codes
+    if options.drivers:
+        spec, values = read_drivers(df[keep_np], tuple(parse_driver(d) for d in options.drivers), cells, len(days),
+                                    len(names))
+        counts.drivers = (spec, (days, [str(n) for n in names], values))
     sums = np.bincount(cells, weights=qty[keep_np].to_numpy(dtype=np.float64), minlength=len(days) * len(names))
     return pd.DataFrame(sums.reshape(len(days), len(names)), index=pd.DatetimeIndex(days, name="date"),
                         columns=pd.Index(np.asarray(names, dtype=object), name="product"))
@@ -1114,3 +1157,45 @@ def load_panel(source: Source, options: IngestOptions = IngestOptions()) -> Inge
     """Read a CSV (path, bytes or upload) into the daily panel and its report."""
     df = read_table(source, options.encoding)
     return build_panel(df, detect_mapping(df, options), options)
+
+
+MAX_FUTURE_DAYS = 366  # a future file's days after the history, at most
+
+
+def load_future_drivers(source: Source, drivers: DriverPanel, mapping: ColumnMapping, after: pd.Timestamp,
+                        options: IngestOptions = IngestOptions()) -> tuple[DriverPanel, tuple[str, ...]]:
+    """The future values of known-ahead ``drivers`` from a second file with the history's date and product
+    columns (``mapping``) and the same driver columns, for days after ``after`` (the history's last day):
+    a panel of those days (NaN where the file has no row) and notes on what was left out. Rows of days not
+    after the history, or of products the history lacks, are left out and counted; a driver column the file
+    lacks, a date or a number that cannot be read are refused naming the column or row."""
+    df = read_table(source, options.encoding)
+    date_col = mapping.date_col if mapping.date_col in df.columns else _find_date_col(df)
+    _check_columns(df, [*mapping.product_cols])
+    dates, _ = parse_dates(df[date_col], options.dayfirst)
+    product = product_key(df, mapping.product_cols)
+    at_product = pd.Index(drivers.products).get_indexer(product.fillna(""))
+    later = np.asarray(dates > after)
+    notes = []
+    unknown = (at_product < 0) & later
+    if unknown.any():
+        notes.append(f"{int(unknown.sum()):,} row(s) name a product the history lacks (first: "
+                     f"{product[unknown].iloc[0]!r}, row {df.index[unknown][0]}): left out.")
+    if (~later).any():
+        notes.append(f"{int((~later).sum()):,} row(s) fall on or before the history's last day ({after:%d %b %Y}): "
+                     "left out (the history's own values stand).")
+    keep = later & (at_product >= 0)
+    if not keep.any():
+        raise DataError(f"The future file has no row for a product of the history on a day after "
+                        f"{after:%d %b %Y}: give the drivers' values for the days to forecast.")
+    days = pd.date_range(after + pd.Timedelta(days=1), dates[keep].max(), freq="D")
+    if len(days) > MAX_FUTURE_DAYS:
+        raise DataError(f"The future file reaches {dates[keep].max():%d %b %Y}, {len(days):,} days after the history: "
+                        f"give at most {MAX_FUTURE_DAYS} days.")
+    cells = days.get_indexer(dates[keep]).astype(np.int64) * len(drivers.products) + at_product[keep]
+    known = tuple(c for c in drivers.spec.choices if c.role == "known")
+    if not known:
+        raise DataError("The model reads no known-ahead driver: it needs no future values.")
+    spec, values = read_drivers(df[keep], drivers.spec.choices, cells, len(days), len(drivers.products), drivers.spec)
+    values[:, :, ~spec.known] = np.nan  # an observed driver's future is never read
+    return DriverPanel(spec, days, drivers.products, values), tuple(notes)

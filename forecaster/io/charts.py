@@ -331,6 +331,26 @@ def history_and_forecast(panel: pd.DataFrame, forecast: pd.DataFrame, product: s
     return _style(fig, f"{plotly(shown_as or product)}: last {len(hist)} days and the forecast", height=380)
 
 
+def what_if_chart(table: pd.DataFrame, shown_as: str, change: str) -> go.Figure:
+    """A product's forecast under the plan and under a what-if (:func:`forecaster.results.forecasting.what_if`),
+    with the what-if's range and order quantities; the days the change applies to are shaded."""
+    fig = go.Figure()
+    if "what_if_lower" in table:
+        _band(fig, table["date"], table["what_if_lower"], table["what_if_upper"], "What-if range")
+    fig.add_scatter(x=table["date"], y=table["plan_forecast"], mode="lines+markers", name="Plan",
+                    line=dict(color=COLOURS["forecast"], dash="dash"))
+    fig.add_scatter(x=table["date"], y=table["what_if_forecast"], mode="lines+markers", name=f"What if {plotly(change)}",
+                    line=dict(color=COLOURS["actual"]))
+    if "what_if_order_quantity" in table:
+        fig.add_scatter(x=table["date"], y=table["what_if_order_quantity"], mode="markers", name="What-if order quantity",
+                        marker=dict(symbol="line-ew-open", size=16, color="#1d3557", line=dict(width=2)))
+    for day in table.loc[table["changed"], "date"]:
+        fig.add_vrect(x0=day - pd.Timedelta(hours=12), x1=day + pd.Timedelta(hours=12), fillcolor="#e9c46a",
+                      opacity=0.25, line_width=0)
+    fig.update_yaxes(title_text="Units per day", rangemode="tozero")
+    return _style(fig, f"{plotly(shown_as)}: what if {plotly(change)}", height=340)
+
+
 SPIKE_HEADROOM = 1.5  # the y axis reaches this far past the usual days (95 %) and the forecast's range
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -24,6 +25,7 @@ from models import REGISTRY
 
 from .. import __version__
 from ..config import ForecastConfig
+from ..data.drivers import DriverScale, DriverSpec
 from ..errors import ForecasterError
 from ..labels import NETWORK
 from ..model.baselines import BLEND_COMPONENTS
@@ -69,6 +71,10 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "calibration": trained.calibration.to_dict() if trained.calibration is not None else None,
         "backtest": (trained.backtest.to_json(orient="records", date_format="iso")
                      if trained.backtest is not None else None),
+        "drivers": (None if trained.driver_spec is None else
+                    {**trained.driver_spec.to_dict(), "scale": trained.driver_scale.to_dict(),
+                     "latest_scale": (trained.latest_driver_scale.to_dict()
+                                      if trained.latest_driver_scale is not None else None)}),
     }
     files = list(zip(meta["networks"], trained.networks)) + list(zip(meta["latest_networks"], trained.latest_networks))
     for name, net in files:
@@ -116,7 +122,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     if not isinstance(anchor, list) or len(anchor) > PATH_DAYS or \
             not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1 for w in anchor):
         raise _foreign(run, "level anchor weights")
-    n_features = feature_count(config, len(products), REGISTRY[config.model].layout)
+    spec, scale, latest_scale = _drivers(run, meta.get("drivers"), len(products))
+    n_features = feature_count(config, len(products), REGISTRY[config.model].layout, len(getattr(spec, "channels", ())))
     networks = [_network(run, name, checksums, config, n_features, len(products), device) for name in names]
     latest_names = meta.get("latest_networks") or []  # runs saved before the latest networks have none
     if not isinstance(latest_names, list) or len(latest_names) > MAX_NETWORKS or \
@@ -137,7 +144,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             calibration=calibration, backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
             latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
             anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)),
-            latest_new_products=_new_products(meta, run, len(products), "latest_new_products"))
+            latest_new_products=_new_products(meta, run, len(products), "latest_new_products"),
+            driver_spec=spec, driver_scale=scale, latest_driver_scale=latest_scale if latest else None)
     except (TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 
@@ -207,6 +215,23 @@ def _calibration(run: Path, data: Any, n_products: int) -> Calibration | None:
         return Calibration.from_dict(data, n_products)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"interval calibration ({exc})") from None
+
+
+def _drivers(run: Path, data: Any, n_products: int) -> tuple[DriverSpec | None, DriverScale | None, DriverScale | None]:
+    """The drivers a run reads (their choices, values and scale; runs saved before drivers have none)."""
+    if data is None:
+        return None, None, None
+    try:
+        spec = DriverSpec.from_dict(data)
+        scales = [DriverScale.from_dict(data[k]) if data.get(k) is not None else None for k in ("scale", "latest_scale")]
+    except (TypeError, ValueError, KeyError, ForecasterError) as exc:
+        raise _foreign(run, f"drivers ({exc})") from None
+    width = len(spec.channels)
+    if len(spec.levels) != len(spec.choices) or scales[0] is None or any(
+            s is not None and (s.offset.shape != (n_products, width) or s.divisor.shape != (n_products, width)
+                               or not np.isfinite(s.offset).all() or not (s.divisor > 0).all()) for s in scales):
+        raise _foreign(run, "drivers")
+    return spec, scales[0], scales[1]
 
 
 def _backtest(run: Path, data: Any) -> pd.DataFrame | None:

@@ -77,7 +77,10 @@ def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_d
     """How much each day ahead of a multi-day forecast leans on the level anchor instead of the recursive path
     (:mod:`forecaster.model.horizon`): chosen on recursive forecasts of the validation span from weekly
     origins (:func:`validation_paths`, up to PATH_DAYS long), by squared error scaled per product. Empty when
-    the span is too short for a second day."""
+    the span is too short for a second day, and for a model reading known-ahead drivers: the anchor's level
+    comes from past weeks and would pull a week with a promotion back to an ordinary week's total."""
+    if trained.driver_spec is not None and trained.driver_spec.known.any():
+        return ()
     days = min(PATH_DAYS, len(val_days))
     plain = dataclasses.replace(trained, anchor_weights=())
     paths = validation_paths(plain, panel, val_days, days) if days >= 2 else None
@@ -192,7 +195,8 @@ def retrain_latest(panel: pd.DataFrame, trained: TrainedForecaster, config: Fore
     if latest.cancelled or len(latest.networks) < latest_config.ensemble:
         return dataclasses.replace(trained, cancelled=True)
     return dataclasses.replace(trained, latest_networks=latest.networks, latest_scaler=latest.scaler,
-                               latest_new_products=latest.new_products, latest_epochs=epochs, history=trained.history + [shifted(h) for h in latest.history],
+                               latest_new_products=latest.new_products, latest_driver_scale=latest.driver_scale,
+                               latest_epochs=epochs, history=trained.history + [shifted(h) for h in latest.history],
                                train_seconds=trained.train_seconds + latest.train_seconds)
 
 

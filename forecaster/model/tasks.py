@@ -19,6 +19,8 @@ from ..config import ForecastConfig
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..data.drivers import DriverPanel
+
     from .trained import CancelFlag, EpochRecord, TrainedForecaster
 
 ProgressCallback = Callable[["EpochRecord"], None]
@@ -32,6 +34,7 @@ class TrainTask:
     panel: pd.DataFrame
     config: ForecastConfig
     members: tuple[int, ...]
+    drivers: DriverPanel | None = None  # the chosen drivers by date (forecaster.data.drivers), if any
 
     @property
     def planned_epochs(self) -> int:
@@ -123,6 +126,30 @@ class Progress:
             self.next += 1
 
 
+@dataclass
+class DriverTasks:
+    """An executor whose every task reads ``drivers``: how one fit's drivers reach each network it trains
+    (candidates, refits, backtest cut-offs) without every step between passing them on."""
+
+    executor: Executor
+    drivers: DriverPanel
+
+    @property
+    def slots(self) -> int:
+        return self.executor.slots
+
+    def run(self, tasks: Sequence[TrainTask], callback: ProgressCallback | None = None,
+            cancel: CancelFlag | None = None) -> list[TrainedForecaster]:
+        return self.executor.run([dataclasses.replace(t, drivers=self.drivers) for t in tasks], callback, cancel)
+
+    def start(self) -> "DriverTasks":
+        self.executor.start()
+        return self
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.executor.shutdown(wait)
+
+
 class InlineExecutor:
     """Trains every task in the calling thread, one after another (today's behaviour and the fallback)."""
 
@@ -135,7 +162,7 @@ class InlineExecutor:
         progress, results = Progress(tasks, callback), []
         for i, task in enumerate(tasks):
             results.append(train(task.panel, task.config, lambda r, i=i: progress.record(i, r), cancel,
-                                 members=task.members))
+                                 members=task.members, drivers=task.drivers))
             progress.finish(i)
         return results
 

@@ -19,6 +19,7 @@ from models import REGISTRY
 from .. import __version__
 from ..config import ForecastConfig
 from ..errors import ForecasterError
+from ..data.drivers import DriverPanel, DriverScale, DriverSpec
 from ..labels import NETWORK
 from .baselines import BLEND_COMPONENTS, recent_mean_on_sale
 from .features import PanelScaler, calendar_names
@@ -61,10 +62,11 @@ def network_arguments(config: ForecastConfig, model: type[nn.Module]) -> dict:
     return {k: v for k, v in available.items() if k in declared}
 
 
-def feature_count(config: ForecastConfig, n_products: int, layout: str) -> int:
-    """Features per window step a network of this layout reads: what its constructor needs to be rebuilt
-    from a state dict (a saved run, or weights sent back by a worker process)."""
-    per_series = config.n_series_features * (n_products if layout == "multi" else 1)
+def feature_count(config: ForecastConfig, n_products: int, layout: str, drivers: int = 0) -> int:
+    """Features per window step a network of this layout reads (``drivers``: driver channels per product):
+    what its constructor needs to be rebuilt from a state dict (a saved run, or weights sent back by a
+    worker process)."""
+    per_series = (config.n_series_features + drivers) * (n_products if layout == "multi" else 1)
     return per_series + len(calendar_names(config.extended_calendar, config.holidays))
 
 
@@ -112,6 +114,12 @@ class TrainedForecaster:
     # sell); empty for runs saved before this was kept
     new_products: tuple[bool, ...] = ()
     latest_new_products: tuple[bool, ...] = ()  # the same for the latest networks (their own, later, split)
+    # drivers (forecaster.data.drivers): which ones the networks read and their scale, fixed at training; the
+    # values by date (the history's, and future ones for forecasting), which a saved run does not keep
+    driver_spec: DriverSpec | None = None
+    driver_scale: DriverScale | None = None
+    drivers: DriverPanel | None = None
+    latest_driver_scale: DriverScale | None = None  # the latest networks' own (fit on their later days)
 
     def for_forecasting(self) -> "TrainedForecaster":
         """The forecaster forecasts come from: the latest networks (trained on the test days too) where
@@ -120,7 +128,8 @@ class TrainedForecaster:
             return self
         return dataclasses.replace(self, networks=self.latest_networks, scaler=self.latest_scaler,
                                    new_products=self.latest_new_products, latest_networks=[], latest_scaler=None,
-                                   latest_new_products=())
+                                   latest_new_products=(), driver_scale=self.latest_driver_scale or self.driver_scale,
+                                   latest_driver_scale=None)
 
     @property
     def forecast_source(self) -> str:
@@ -148,9 +157,34 @@ class TrainedForecaster:
                                   f"(first: {missing[0]!r}). Train again on this data.")
         return panel[self.products]
 
+    @property
+    def driver_channels(self) -> int:
+        return len(self.driver_spec.channels) if self.driver_spec is not None else 0
+
+    def with_drivers(self, drivers: DriverPanel | None) -> "TrainedForecaster":
+        """This forecaster reading ``drivers`` (the data's, with future values added): refused when they are
+        not the drivers it was trained with."""
+        if self.driver_spec is None:
+            return self if drivers is None else dataclasses.replace(self, drivers=None)
+        if drivers is None or drivers.spec.names != self.driver_spec.names:
+            raise ForecasterError(f"This model was trained with the drivers {self.driver_spec.describe()}; the "
+                                  + ("data has none" if drivers is None else f"data has {drivers.spec.describe()}")
+                                  + ": read the file with the same drivers (--driver), or train again.")
+        if drivers.spec.levels != self.driver_spec.levels:
+            raise ForecasterError("The drivers' values differ from those the model learnt "
+                                  f"({self.driver_spec.channels} against {drivers.spec.channels}): train again.")
+        return dataclasses.replace(self, drivers=drivers.aligned(self.products))
+
     def features(self, panel: pd.DataFrame) -> WindowFeatures:
         values = self.align(panel).to_numpy(dtype=np.float64)
-        return WindowFeatures(self.scaler.transform(values), panel.index, self.config, self.layout, self.device)
+        drivers = None
+        if self.driver_spec is not None:
+            if self.drivers is None:
+                raise ForecasterError(f"This model reads the drivers {self.driver_spec.describe()}: give it "
+                                      "the data with them.")
+            drivers = (self.drivers, self.driver_scale)
+        return WindowFeatures(self.scaler.transform(values), panel.index, self.config, self.layout, self.device,
+                              drivers=drivers)
 
     @torch.no_grad()
     def predict_scaled(self, features: WindowFeatures, days: np.ndarray) -> torch.Tensor:

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from models import REGISTRY
 
 from ..config import ForecastConfig
+from ..data.drivers import DriverPanel, DriverScale
 from ..device import resolve_device
 from ..errors import ForecasterError, TrainingError
 from .features import PanelScaler
@@ -126,14 +127,16 @@ def _span_loss(net: nn.Module, dataset: WindowDataset, loss_fn: nn.Module) -> fl
 
 
 def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallback | None = None,
-          cancel: CancelFlag | None = None, members: Sequence[int] | None = None) -> TrainedForecaster:
+          cancel: CancelFlag | None = None, members: Sequence[int] | None = None,
+          drivers: DriverPanel | None = None) -> TrainedForecaster:
     """Train ``config.model`` (a registry network, as ``config.ensemble`` seeds) on the daily panel
     (dates x products); the last ``config.test_days`` are held out.
 
     ``members`` trains only those ensemble members (0-based; default all of them). Member m is seeded
     with ``config.seed + m`` whichever members train with it, so members trained apart (in worker
     processes, :mod:`forecaster.run.executor`) and joined by :func:`merge_members` give the same networks as
-    one run. Progress counts the epochs of the members asked for.
+    one run. Progress counts the epochs of the members asked for. ``drivers`` (values by date, covering the
+    panel's days) are read beside each product's lags, scaled on the days before the test span.
     """
     if config.model not in REGISTRY:
         raise ValueError(f"train() trains one registry network, not {config.model!r}; use forecaster.run.fit")
@@ -149,6 +152,10 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
     trained = TrainedForecaster(config=config, products=[str(c) for c in panel.columns], scaler=scaler,
                                 networks=[], device=str(device), last_date=panel.index[-1],
                                 new_products=new_products(values, split))
+    if drivers is not None:
+        drivers = drivers.aligned(trained.products)
+        trained.driver_spec, trained.drivers = drivers.spec, drivers
+        trained.driver_scale = DriverScale.fit(drivers, panel.index[0] + pd.Timedelta(days=split.fit_end))
     if cancel is not None and cancel.is_set():  # cancelled before it started (a task still waiting): build nothing
         trained.cancelled, trained.train_seconds = True, time.perf_counter() - start
         return trained
@@ -173,8 +180,9 @@ def _train_members(trained: TrainedForecaster, values: np.ndarray, index: pd.Dat
                    callback: ProgressCallback | None, cancel: CancelFlag | None) -> None:
     """Build the windows once and train the members on them, one after another, into ``trained``."""
     config = trained.config
+    drivers = (trained.drivers, trained.driver_scale) if trained.drivers is not None else None
     features = WindowFeatures(scaler.transform(values), index, config, REGISTRY[config.model].layout, device,
-                              on_sale=since_first_sale(values))
+                              on_sale=since_first_sale(values), drivers=drivers)
     spans = _Spans(WindowDataset(features, split.train),
                    WindowDataset(features, split.val) if len(split.val) else None,
                    curve_sample(WindowDataset(features, split.test)))

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from ..config import ForecastConfig
 from ..data.calendar import trading_calendar
 from ..errors import DataError
+from ..data.drivers import DriverPanel, DriverScale, driver_features
 from .features import calendar_features, first_feature_day, series_features
 
 
@@ -71,13 +72,16 @@ class WindowFeatures:
     """
 
     def __init__(self, scaled: np.ndarray, index: pd.DatetimeIndex, config: ForecastConfig, layout: str,
-                 device: torch.device | str = "cpu", on_sale: np.ndarray | None = None) -> None:
+                 device: torch.device | str = "cpu", on_sale: np.ndarray | None = None,
+                 drivers: tuple[DriverPanel, DriverScale] | None = None) -> None:
         self.layout = layout
         self.seq_len = config.seq_len
         self.n_days, self.n_products = scaled.shape
         self.first = first_feature_day(config.lags, config.rolling_windows)
         days = pd.date_range(index[0], periods=self.n_days + 1, freq="D")[self.first:]
         series = torch.from_numpy(series_features(scaled, config.lags, config.rolling_windows))  # (R, P, K)
+        if drivers is not None:  # each product's drivers of the target day beside its lags: (R, P, K + D)
+            series = torch.cat([series, torch.from_numpy(driver_features(*drivers, days))], dim=2)
         calendar = torch.from_numpy(calendar_features(days, config.extended_calendar, config.holidays))  # (R, C)
         # (T, P); NaN where ``on_sale`` (T, P) is False: a product's days before its first sale are no target
         targets = np.array(scaled, dtype=np.float32)

@@ -12,6 +12,7 @@ from ..model.baselines import BASELINES, REFERENCES
 from ..model.intervals import DEFAULT_LEVEL, Calibration, check_level, horizon_growth, residual_calibration
 from ..model.trained import TrainedForecaster
 from ..model.windows import trading_split
+from ..data.drivers import DriverPanel, driver_days
 from ..data.holidays import holiday_days
 from ..model.scores import bias, naive_scale, rmsse, since_first_sale
 from .metrics import (INTERVAL_METRICS, METRIC_NAMES, PINBALL_PROBS, coverage, interval_score, per_product_mae,
@@ -117,10 +118,23 @@ class Evaluation:
         near = holiday_days(self.dates, calendar)
         if not near.any():
             return None
+        return self._apart(np.broadcast_to(near[:, None], self.actual.shape), f"around holidays ({int(near.sum())} days)",
+                           f"other days ({int((~near).sum())} days)", methods)
+
+    def driver_table(self, drivers: DriverPanel, methods: tuple[str, ...] = (NETWORK, SEASONAL_NAIVE)) -> pd.DataFrame | None:
+        """The same scores on the product-days a known-ahead driver was set (a value other than the
+        product's usual one: a promotion, a price change, an event) apart from the rest, per driver; None
+        when no test day had one."""
+        parts = [t for t in (self._apart(on, f"{name} set ({int(on.sum()):,} product-days)",
+                                         f"{name} not set ({int((~on).sum()):,} product-days)", methods)
+                             for name, on in driver_days(drivers.aligned(self.products), self.dates).items()
+                             if on.any()) if t is not None]
+        return pd.concat(parts, ignore_index=True) if parts else None
+
+    def _apart(self, where: np.ndarray, inside: str, outside: str, methods: tuple[str, ...]) -> pd.DataFrame:
         rows, no_history = [], self.actual[:0]
-        for days, where in ((f"around holidays ({int(near.sum())} days)", near),
-                            (f"other days ({int((~near).sum())} days)", ~near)):
-            scored = np.broadcast_to(self.scored, self.actual.shape) & where[:, None]
+        for days, mask in ((inside, where), (outside, ~where)):
+            scored = np.broadcast_to(self.scored, self.actual.shape) & mask
             for method in (m for m in methods if m in self.predictions):
                 scores = pooled_metrics(self.actual, self.predictions[method], no_history, self.medians.get(method),
                                         scored)

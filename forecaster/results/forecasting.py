@@ -1,16 +1,19 @@
 """Next-day (and recursive multi-day) forecasts from the latest actual history, with their intervals."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from ..data.calendar import trading_calendar
-from ..errors import ForecasterError
+from ..errors import DataError, ForecasterError
 from ..model.intervals import (DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, RECENT_DAYS, SERVICE_LEVELS,
                                Calibration, check_level)
 from ..model.trained import TrainedForecaster
 
-__all__ = ["MAX_HORIZON", "current_calibration", "forecast", "lead_time_total", "point_forecast", "totals", "with_intervals"]
+__all__ = ["MAX_HORIZON", "current_calibration", "forecast", "lead_time_total", "point_forecast", "totals", "what_if",
+           "with_intervals"]
 
 
 STOPPED_DAYS = 56  # a product that sold before but nothing in this many last days has stopped selling
@@ -23,6 +26,20 @@ def stopped_selling(history: pd.DataFrame, days: int = STOPPED_DAYS) -> np.ndarr
     if len(values) <= days:
         return np.zeros(values.shape[1], dtype=bool)
     return (values[:-days] > 0).any(axis=0) & ~(values[-days:] > 0).any(axis=0)
+
+
+def with_future_drivers(trained: TrainedForecaster, dates: pd.DatetimeIndex, trading: np.ndarray) -> TrainedForecaster:
+    """The forecaster with its known-ahead drivers' defaults put in on the forecast ``dates``; refused, naming
+    the first product and day, where a trading day still has no value (never filled silently)."""
+    if trained.driver_spec is None:
+        return trained
+    if trained.drivers is None:
+        raise DataError(f"This model reads the drivers {trained.driver_spec.describe()}: read the data with them.")
+    drivers = trained.drivers.with_defaults(dates)
+    message = drivers.missing(dates, trading)
+    if message:
+        raise DataError(message)
+    return dataclasses.replace(trained, drivers=drivers)
 
 
 def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
@@ -47,6 +64,7 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     closed = calendar.weekday_closed(dates)
     skip = int(np.argmin(closed))  # closed days before the next trading day (a week always has one)
     dates, closed = dates[:skip + horizon], closed[:skip + horizon]
+    trained = with_future_drivers(trained, dates, ~closed)
     path = trained.forecast_path(history, closed)
     wide = pd.DataFrame(path[skip:], index=pd.DatetimeIndex(dates[skip:], name="date"), columns=history.columns)
     long = wide.rename_axis(columns="product").stack().rename("forecast").reset_index()
@@ -162,3 +180,28 @@ def lead_time_total(trained: TrainedForecaster, panel: pd.DataFrame, days: int =
     plus review period) with its range and order-up-to quantity: :func:`totals` of a fresh forecast."""
     return totals(point_forecast(trained, panel, days), current_calibration(trained, panel), days, level,
                   service_level, order_stopped)
+
+
+def what_if(trained: TrainedForecaster, panel: pd.DataFrame, product: str, driver: str, value: str,
+            days: list[pd.Timestamp], horizon: int, calibration: Calibration | None, level: float = DEFAULT_LEVEL,
+            service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+    """One product's forecast with its known-ahead ``driver`` set to ``value`` on ``days`` (a promotion, a
+    price), next to the plan (the drivers as given): per forecast day, ``plan_*`` and ``what_if_*`` columns of
+    forecast, lower, upper and order_quantity, and whether the day was changed. Every other product and day
+    as in the plan; the change reaches later days through the lags the recursion feeds back."""
+    if trained.driver_spec is None or driver not in trained.driver_spec.names:
+        raise ForecasterError(f"The model reads no driver {driver!r}.")
+    if trained.driver_spec.choices[trained.driver_spec.names.index(driver)].role != "known":
+        raise ForecasterError(f"{driver!r} is observed (only its past is read): set a known-ahead driver.")
+    if product not in trained.products:
+        raise ForecasterError(f"The model has no product {product!r}.")
+    changed = trained.with_drivers(trained.drivers.with_value(product, driver, value, pd.DatetimeIndex(days)))
+    runs = {}
+    for name, model in (("plan", trained), ("what_if", changed)):
+        table = with_intervals(point_forecast(model, panel, horizon), calibration, level, service_level, True)
+        mine = table[table["product"] == product].set_index("date")
+        runs[name] = mine[[c for c in ("forecast", "lower", "upper", "order_quantity") if c in mine]]
+    out = pd.concat({k: v for k, v in runs.items()}, axis=1)
+    out.columns = [f"{a}_{b}" for a, b in out.columns]
+    out.insert(0, "changed", out.index.isin(pd.DatetimeIndex(days)))
+    return out.reset_index()

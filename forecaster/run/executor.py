@@ -239,7 +239,7 @@ class ProcessExecutor:
                     f.cancel()
                 with self._lock:
                     self._stops.discard(stop)
-        return [_unpack(done[i]) for i in range(len(tasks))]
+        return [_unpack(done[i], tasks[i]) for i in range(len(tasks))]
 
     def _share(self) -> int:
         """Tasks one run may have in the pool at once: the workers split evenly between the runs in
@@ -418,17 +418,19 @@ def _run_task(task: TrainTask, index: int, records: Any, stop: Any) -> _Packed:
 
     records.put((index, os.getpid()))  # so the parent knows whose task a worker that dies was training
     trained = train(task.panel, task.config, lambda r: records.put((index, r)), _RemoteFlag(stop),
-                    members=task.members)
+                    members=task.members, drivers=task.drivers)
     weights = []
     for net in trained.networks:
         buffer = io.BytesIO()
         torch.save(net.state_dict(), buffer)
         weights.append(buffer.getvalue())
-    return _Packed(dataclasses.replace(trained, networks=[]), tuple(weights))
+    # the driver values are the task's: not sent back (the parent has them)
+    return _Packed(dataclasses.replace(trained, networks=[], drivers=None), tuple(weights))
 
 
-def _unpack(packed: _Packed) -> TrainedForecaster:
-    """The forecaster a worker trained, its networks rebuilt here from their weights."""
+def _unpack(packed: _Packed, task: TrainTask) -> TrainedForecaster:
+    """The forecaster a worker trained, its networks rebuilt here from their weights, the task's drivers
+    put back."""
     import torch
 
     from models import REGISTRY
@@ -437,10 +439,10 @@ def _unpack(packed: _Packed) -> TrainedForecaster:
 
     trained = packed.trained
     config, n_products = trained.config, len(trained.products)
-    n_features = feature_count(config, n_products, REGISTRY[config.model].layout)
+    n_features = feature_count(config, n_products, REGISTRY[config.model].layout, trained.driver_channels)
     networks = []
     for blob in packed.weights:
         net = build_network(config, n_features, n_products)
         net.load_state_dict(torch.load(io.BytesIO(blob), map_location=trained.device, weights_only=True))
         networks.append(net.to(trained.device).eval())
-    return dataclasses.replace(trained, networks=networks)
+    return dataclasses.replace(trained, networks=networks, drivers=task.drivers)

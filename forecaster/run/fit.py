@@ -9,13 +9,15 @@ import pandas as pd
 
 from ..config import ForecastConfig
 from ..model.recommend import cutoff_epochs, fit_once, planned_epochs, retrain_latest
-from ..model.tasks import Executor, InlineExecutor, ProgressCallback
+from ..data.drivers import DriverPanel
+from ..model.tasks import DriverTasks, Executor, InlineExecutor, ProgressCallback
 from ..model.trained import CancelFlag, TrainedForecaster
 from ..results.backtest import backtest
 
 
 def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback: ProgressCallback | None = None,
-        cancel: CancelFlag | None = None, executor: Executor | None = None) -> TrainedForecaster:
+        cancel: CancelFlag | None = None, executor: Executor | None = None,
+        drivers: DriverPanel | None = None) -> TrainedForecaster:
     """Train on the daily panel (dates x products), its last ``config.history_days`` only where that is set;
     the last ``config.test_days`` are held out.
 
@@ -24,11 +26,14 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback
     its intervals, calibrated on the validation span; with ``config.backtest_origins`` N > 0 it also carries
     the rolling backtest of N cut-offs (:mod:`forecaster.results.backtest`), each earlier one trained again.
     ``executor`` trains the networks (:mod:`forecaster.run.executor`; default: here, one after another): the
-    same seeds give the same model with any executor, only the time differs.
+    same seeds give the same model with any executor, only the time differs. ``drivers`` (values by date,
+    :mod:`forecaster.data.drivers`) are read by every network trained, beside each product's lags.
     """
     if config.history_days and len(panel) > config.history_days:  # the history to learn from, and nothing older
         panel = panel.iloc[-config.history_days:]
     executor = executor or InlineExecutor()
+    if drivers is not None:
+        executor = DriverTasks(executor, drivers)
     train_once = functools.partial(fit_once, executor=executor)
     # each cut-off trains ``once``; only the model that ships is retrained for its forecasts
     origins, once = config.backtest_origins, config.replace(backtest_origins=0, retrain_for_forecast=False)

@@ -34,6 +34,7 @@ from ..config import DEFAULT_SERVER, ForecastConfig, ServerSettings
 from ..errors import OUT_OF_MEMORY, ForecasterError, out_of_memory
 
 if TYPE_CHECKING:  # torch-free at import: the dashboard's sidebar and Home page read jobs before any training
+    from ..data.drivers import DriverPanel
     from ..model.tasks import Executor
     from ..model.trained import EpochRecord, TrainedForecaster
 
@@ -71,10 +72,12 @@ def panel_fingerprint(panel: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def training_key(panel: pd.DataFrame, config: ForecastConfig) -> str:
-    """Same panel content and same settings give the same key (and so reuse a finished model)."""
+def training_key(panel: pd.DataFrame, config: ForecastConfig, drivers: DriverPanel | None = None) -> str:
+    """Same panel content, drivers and settings give the same key (and so reuse a finished model)."""
     settings = json.dumps(config.to_dict(), sort_keys=True, default=str)
-    return hashlib.sha256((panel_fingerprint(panel) + settings).encode("utf-8")).hexdigest()[:24]
+    driven = "" if drivers is None else json.dumps(drivers.spec.to_dict()) + hashlib.sha256(
+        np.ascontiguousarray(drivers.values).tobytes() + drivers.dates.asi8.tobytes()).hexdigest()
+    return hashlib.sha256((panel_fingerprint(panel) + settings + driven).encode("utf-8")).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -248,12 +251,14 @@ class TrainingJob:
 
     def __init__(self, panel: pd.DataFrame, config: ForecastConfig, *, key: str | None = None,
                  label: str = "", meta: dict[str, Any] | None = None, fit_fn: FitFn = default_fit,
-                 abandon_after: float | None = None, kind: str = TRAINING) -> None:
+                 abandon_after: float | None = None, kind: str = TRAINING,
+                 drivers: DriverPanel | None = None) -> None:
         self.job_id = uuid.uuid4().hex[:12]
         self.kind = kind  # TRAINING (the session's model) or BACKTEST (beside it, never replacing it)
         self.panel = panel
         self.config = config
-        self.key = key or training_key(panel, config)
+        self.drivers = drivers  # the chosen drivers by date (forecaster.data.drivers), if any
+        self.key = key or training_key(panel, config, drivers)
         self.label = label
         self.meta = dict(meta or {})
         self._fit = fit_fn
@@ -281,9 +286,9 @@ class TrainingJob:
     @classmethod
     def finished_with(cls, trained: TrainedForecaster, panel: pd.DataFrame, config: ForecastConfig, *,
                       key: str, label: str = "", meta: dict[str, Any] | None = None,
-                      kind: str = TRAINING) -> "TrainingJob":
+                      kind: str = TRAINING, drivers: DriverPanel | None = None) -> "TrainingJob":
         """A job that is already done, holding a result trained earlier on the same data and settings."""
-        job = cls(panel, config, key=key, label=label, meta=meta, kind=kind)
+        job = cls(panel, config, key=key, label=label, meta=meta, kind=kind, drivers=drivers)
         job._history = list(trained.history)
         job._result = trained
         job._status = DONE
@@ -393,7 +398,8 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=_StopFlag(self))
+            driven = {} if self.drivers is None else {"drivers": self.drivers}
+            trained = self._fit(self.panel, self.config, callback=self._on_epoch, cancel=_StopFlag(self), **driven)
         except ForecasterError as exc:  # a message meant for the user
             self._finish(FAILED, error=str(exc))
         except Exception as exc:
@@ -520,14 +526,15 @@ class JobRegistry:
         return issued is not None and hmac.compare_digest(issued, browser)
 
     def submit(self, owner: str, panel: pd.DataFrame, config: ForecastConfig, *, label: str = "",
-               meta: dict[str, Any] | None = None, kind: str = TRAINING) -> TrainingJob:
+               meta: dict[str, Any] | None = None, kind: str = TRAINING,
+               drivers: DriverPanel | None = None) -> TrainingJob:
         """Start training for ``owner``, or hand back a finished (or this owner's running) identical run. A new
         run replaces the owner's running run of the same ``kind`` only: a backtest runs beside the model."""
         config.check_trainable(len(panel))  # the user-facing refusal, before any thread or queue place
         from ..model.memory import check_training_memory  # torch: loaded by the time anyone trains
 
         check_training_memory(*panel.shape, config, self.workers, self.memory_gib)  # before anything is allocated
-        key = training_key(panel, config)
+        key = training_key(panel, config, drivers)
         with self._lock:
             self._collect_results()
             for entry in reversed(self._jobs.values()):  # pressing Train twice does not train twice
@@ -540,10 +547,11 @@ class JobRegistry:
             cached = self._results.get((owner, key))  # this session's own earlier run only: reusing another
             if cached is not None:  # session's would tell one user what another trained
                 self._results.move_to_end((owner, key))
-                job = TrainingJob.finished_with(cached, panel, config, key=key, label=label, meta=meta, kind=kind)
+                job = TrainingJob.finished_with(cached, panel, config, key=key, label=label, meta=meta, kind=kind,
+                                                drivers=drivers)
             else:
                 job = TrainingJob(panel, config, key=key, label=label, meta=meta, fit_fn=self._fit,
-                                  abandon_after=self.abandon_after, kind=kind)
+                                  abandon_after=self.abandon_after, kind=kind, drivers=drivers)
                 job.queue_place, job.on_end = self._place, self._ended
                 self._waiting.append(job)
             self._jobs[job.job_id] = _Entry(owner, job)

@@ -88,7 +88,7 @@ class RayExecutor:
         finally:
             stop.set.remote()  # whatever happened, no task of this run goes on training
             ray.kill(records.actor)
-        return [_unpack(_for_here(p)) for p in packed]
+        return [_unpack(_for_here(p), task) for p, task in zip(packed, tasks)]
 
     @staticmethod
     def _follow(ray: Any, refs: list, records: Any, stop: Any, progress: Progress,

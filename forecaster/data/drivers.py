@@ -1,0 +1,389 @@
+"""Drivers: columns of a long file that move demand (a price, a promotion flag, an event's name), read per
+product and day beside the sales, and the future values a forecast needs.
+
+A driver is *known ahead* (the planner sets next week's price and promotions, so the network reads the target
+day's own value, and a forecast needs it for every day forecast) or *observed* (customers counted, stock: only
+the day before the target day is read, so nothing about the future is needed or assumed). A number is one
+feature channel (its daily mean over the product's rows); a text column of at most :data:`MAX_LEVELS` values is
+one 0/1 channel per value ("event=Easter"). Values are kept by date, so a history cut anywhere (the backtest's
+cut-offs, the recent history a forecast reads) finds its days without slicing anything.
+
+A day without a row for a product (a long file that lists sales only) is filled: a flag or a category with
+"off" (0), a price with the product's last known value (the next one before its first row).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import DriverChoice, known_ahead_name, parse_driver
+from ..errors import DataError
+
+MAX_LEVELS = 20  # a text column with more distinct values is an id or a description, not a driver
+DETECT_ROWS = 200_000  # rows a column is judged on when candidates are offered
+_ID_NAME = re.compile(r"(?i)(^|[^a-z])(id|no|nr|number|code|key|index)$|^(id|no|nr|index|row)([^a-z]|$)")
+
+
+@dataclass(frozen=True)
+class DriverCandidate:
+    """A column the Data page offers as a driver: a number or a category (with its values), and the role
+    its name suggests."""
+
+    name: str
+    kind: str  # "number" or "category"
+    role: str
+    levels: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        what = "a number" if self.kind == "number" else f"{len(self.levels)} values such as {self.levels[0]!r}"
+        return f"{self.name} ({what}; {'known ahead' if self.role == 'known' else 'observed'})"
+
+
+def _text(col: pd.Series) -> pd.Series:
+    return col.astype("string").str.strip().replace("", pd.NA)
+
+
+def _as_numbers(col: pd.Series) -> pd.Series | None:
+    """The column as numbers where at least 98 % of its non-empty cells read as one (else None)."""
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype(float)
+    if pd.api.types.is_numeric_dtype(col):
+        return col.astype(float)
+    text = _text(col)
+    values = _as_numbers_cellwise(col)
+    filled = int(text.notna().sum())
+    return values if filled and values.notna().sum() >= 0.98 * filled else None
+
+
+def _as_numbers_cellwise(col: pd.Series) -> pd.Series:
+    """Each cell as a number (NaN where empty or not one)."""
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return col.astype(float)
+    return pd.to_numeric(_text(col).str.replace(",", ".", regex=False), errors="coerce")
+
+
+def _judge(col: pd.Series, product: pd.Series, quantity: pd.Series | None) -> tuple[str, tuple[str, ...]] | str:
+    """(kind, levels) of a usable driver column, or why it is not one."""
+    text = _text(col)
+    if text.dropna().nunique() <= 1:
+        return "it holds one value on every row"
+    numbers = _as_numbers(col)
+    if numbers is not None:
+        if _ID_NAME.search(str(col.name)):
+            return "its name says it is an id or a number, not a driver"
+        if quantity is not None and np.allclose(numbers.fillna(-1), quantity.fillna(-1)):
+            return "it is the quantity sold itself"
+        kind, levels = "number", ()
+    else:
+        levels = tuple(sorted(text.dropna().unique().tolist(), key=str))
+        if len(levels) > MAX_LEVELS:
+            return f"it has {len(levels):,} different values: an id or a description, not a driver"
+        kind = "category"
+    if not text.groupby(product.to_numpy()).nunique().gt(1).any():
+        return "it never changes within a product (a property of the product, not of the day)"
+    return kind, levels
+
+
+def driver_candidates(sample: pd.DataFrame, product: pd.Series, taken: tuple[str | None, ...],
+                      quantity_col: str | None) -> list[DriverCandidate]:
+    """The columns of a long file (``sample``: its first DETECT_ROWS rows, ``product``: their product key) that
+    can be drivers: not a role already ``taken``, not a constant, an id, the quantity itself or a property
+    of the product."""
+    quantity = _as_numbers(sample[quantity_col]) if quantity_col else None
+    out = []
+    for name in sample.columns:
+        if name in taken:
+            continue
+        judged = _judge(sample[name], product, quantity)
+        if isinstance(judged, tuple):
+            out.append(DriverCandidate(str(name), judged[0], "known" if known_ahead_name(name) else "observed",
+                                       judged[1]))
+    return out
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """Which drivers a run reads and how: each choice, and a category's values (one channel each)."""
+
+    choices: tuple[DriverChoice, ...]
+    levels: tuple[tuple[str, ...], ...]  # per choice: () for a number
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Feature names: 'price', or 'event=Easter' per value of a category."""
+        return tuple(c.name if not lv else f"{c.name}={v}" for c, lv in zip(self.choices, self.levels)
+                     for v in (lv or (None,)))
+
+    @property
+    def known(self) -> np.ndarray:
+        """(D,) bool: channels read on the target day itself (known ahead)."""
+        return np.array([c.role == "known" for c, lv in zip(self.choices, self.levels) for _ in (lv or (None,))],
+                        dtype=bool)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.choices)
+
+    def describe(self) -> str:
+        return ", ".join(f"{c.name} ({'known ahead' if c.role == 'known' else 'observed'})" for c in self.choices)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"choices": [c.text for c in self.choices], "levels": [list(lv) for lv in self.levels]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DriverSpec":
+        return cls(tuple(parse_driver(t) for t in data["choices"]), tuple(tuple(lv) for lv in data["levels"]))
+
+
+@dataclass(frozen=True)
+class DriverPanel:
+    """Driver values by date: ``values`` (len(dates), len(products), channels), NaN where not known (a
+    future day nobody gave)."""
+
+    spec: DriverSpec
+    dates: pd.DatetimeIndex
+    products: tuple[str, ...]
+    values: np.ndarray
+
+    def rows(self, days: pd.DatetimeIndex) -> np.ndarray:
+        """(len(days), P, D) the values on ``days``; NaN on a day the panel does not cover."""
+        at = self.dates.get_indexer(days)
+        out = self.values[np.clip(at, 0, None)].copy() if len(self.dates) else np.full(
+            (len(days), len(self.products), len(self.spec.channels)), np.nan, np.float32)
+        out[at < 0] = np.nan
+        return out
+
+    def aligned(self, products: list[str]) -> "DriverPanel":
+        """The same values with products in ``products``' order (a model's training order)."""
+        if list(self.products) == list(products):
+            return self
+        at = pd.Index(self.products).get_indexer(products)
+        if (at < 0).any():
+            missing = products[int(np.flatnonzero(at < 0)[0])]
+            raise DataError(f"The driver values lack product {missing!r}: give them for every product.")
+        return DriverPanel(self.spec, self.dates, tuple(products), self.values[:, at])
+
+    def combined(self, later: "DriverPanel") -> "DriverPanel":
+        """These values with ``later``'s (future values, a what-if) over them where ``later`` has one."""
+        later = later.aligned(list(self.products))
+        dates = self.dates.union(later.dates)
+        values = self.rows(dates)
+        new = later.rows(dates)
+        values = np.where(np.isnan(new), values, new)
+        return DriverPanel(self.spec, dates, self.products, values.astype(np.float32))
+
+    def with_defaults(self, days: pd.DatetimeIndex) -> "DriverPanel":
+        """Days not covered or left empty take each known driver's default where the user chose one."""
+        have = self.combined(DriverPanel(self.spec, days, self.products, np.full(
+            (len(days), len(self.products), len(self.spec.channels)), np.nan, np.float32)))
+        values = have.values.copy()
+        at = have.dates.get_indexer(days)
+        start = 0
+        for choice, levels in zip(self.spec.choices, self.spec.levels):
+            width = max(len(levels), 1)
+            if choice.role == "known" and choice.default is not None:
+                block = values[at, :, start:start + width]
+                empty = np.isnan(block).any(axis=2)
+                block[empty] = _default_row(choice, levels)
+                values[at, :, start:start + width] = block
+            start += width
+        return DriverPanel(self.spec, have.dates, self.products, values)
+
+    def with_value(self, product: str, name: str, value: str, days: pd.DatetimeIndex) -> "DriverPanel":
+        """A what-if: ``product``'s driver ``name`` set to ``value`` (a number, or one of a category's values)
+        on ``days``, everything else as it was."""
+        index = self.spec.names.index(name)
+        choice, levels = self.spec.choices[index], self.spec.levels[index]
+        if levels and value not in levels and value not in ("", "none"):
+            raise DataError(f"{name!r} takes one of {', '.join(map(repr, levels[:10]))}, not {value!r}.")
+        row = _default_row(DriverChoice(choice.name, choice.role, value), levels)
+        start = sum(max(len(lv), 1) for lv in self.spec.levels[:index])
+        grown = self.with_defaults(days) if len(days) else self
+        values = grown.values.copy()
+        at = grown.dates.get_indexer(days)
+        values[at, self.products.index(product), start:start + len(row)] = row
+        return DriverPanel(self.spec, grown.dates, self.products, values)
+
+    def missing(self, days: pd.DatetimeIndex, trading: np.ndarray | None = None) -> str:
+        """'' when every known driver has a value for every product on the (trading) ``days``, else a message
+        naming the first product and day without one, and how many more there are."""
+        known = self.spec.known
+        if not known.any() or not len(days):
+            return ""
+        rows = self.rows(days)[:, :, known]  # (D, P, K)
+        gaps = np.isnan(rows).any(axis=2)
+        if trading is not None:
+            gaps &= np.asarray(trading, dtype=bool)[:, None]
+        if not gaps.any():
+            return ""
+        day, product = np.argwhere(gaps)[0]
+        channel = np.array(self.spec.channels)[known][int(np.flatnonzero(np.isnan(rows[day, product]))[0])]
+        name = channel.split("=")[0]
+        more = int(gaps.sum()) - 1
+        return (f"No future value of the driver {name!r} for product {self.products[product]!r} on "
+                f"{days[day]:%a %d %b %Y}" + (f" ({more:,} more product-days lack one)" if more else "")
+                + ": give future values for every product and day forecast (the Forecast page's future file, "
+                f"or --future FILE), or a default for days without one ({name}:known=VALUE).")
+
+
+def future_template(drivers: DriverPanel, date_col: str, product_cols: tuple[str, ...], days: pd.DatetimeIndex,
+                    catalog: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The file a planner fills in with future values: one row per product and day of ``days``, the history's
+    date and product columns (a key of several split into its columns, from ``catalog``), and each
+    known-ahead driver's column holding its default where it has one, else empty."""
+    known = [c for c in drivers.spec.choices if c.role == "known"]
+    products = list(drivers.products)
+    frame = pd.DataFrame({date_col: np.repeat(days.strftime("%Y-%m-%d"), len(products))})
+    if len(product_cols) > 1 and catalog is not None and all(c in catalog.columns for c in product_cols):
+        for col in product_cols:
+            frame[col] = np.tile(catalog.reindex(products)[col].astype("string").to_numpy(), len(days))
+    else:
+        frame[product_cols[0] if product_cols else "product"] = np.tile(np.asarray(products, dtype=object), len(days))
+    for choice in known:
+        frame[choice.name] = choice.default if choice.default is not None else ""
+    return frame
+
+
+def _default_row(choice: DriverChoice, levels: tuple[str, ...]) -> np.ndarray:
+    """The channel values of a driver's default: the number, or the category's 0/1 flags (none set for a
+    value the history never had, such as 'none')."""
+    if not levels:
+        try:
+            return np.array([float(str(choice.default).replace(",", "."))], dtype=np.float32)
+        except ValueError:
+            raise DataError(f"The default of the driver {choice.name!r} must be a number, not {choice.default!r}.") from None
+    return np.array([float(str(choice.default) == v) for v in levels], dtype=np.float32)
+
+
+def _cell_means(numbers: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:
+    """Mean of the non-missing ``numbers`` per cell (NaN for a cell without one), by bincount."""
+    ok = ~np.isnan(numbers)
+    sums = np.bincount(cells[ok], weights=numbers[ok], minlength=n_cells)
+    counts = np.bincount(cells[ok], minlength=n_cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.ndarray, n_days: int,
+                 n_products: int, spec: DriverSpec | None = None) -> tuple[DriverSpec, np.ndarray]:
+    """The chosen columns of the rows ``df`` (one per ``cells`` entry: day * n_products + product) as
+    (n_days, n_products, channels) daily values, NaN where a cell has no row. ``spec`` fixes a category's
+    values (a saved run's, or the history's for its future file); without it they are read from the rows."""
+    missing = [c.name for c in choices if c.name not in df.columns]
+    if missing:
+        raise DataError(f"The file has no column {missing[0]!r} for the driver of that name; its columns: "
+                        + ", ".join(map(str, list(df.columns)[:20])) + ".")
+    blocks, all_levels = [], []
+    for i, choice in enumerate(choices):
+        col = df[choice.name]
+        known_levels = spec.levels[i] if spec is not None else None
+        numbers = _as_numbers(col) if known_levels is None else _as_numbers_cellwise(col) if not known_levels else None
+        if known_levels == ():  # a number in the history: every cell must read as one
+            bad = (_text(col).notna() & numbers.isna()).to_numpy()
+            if bad.any():
+                raise DataError(f"The driver {choice.name!r} is a number, but row {col.index[bad][0]} holds "
+                                f"{str(col[bad].iloc[0])!r}.")
+        if numbers is not None:
+            all_levels.append(())
+            blocks.append(_cell_means(numbers.to_numpy(dtype=np.float64), cells, n_days * n_products)[:, None])
+            continue
+        text = _text(col)
+        levels = known_levels if known_levels is not None else tuple(sorted(text.dropna().unique().tolist(), key=str))
+        if len(levels) > MAX_LEVELS:
+            raise DataError(f"The driver {choice.name!r} has {len(levels):,} different values: an id or a "
+                            f"description, not a driver (at most {MAX_LEVELS} values, or a number).")
+        codes = pd.Categorical(text, categories=list(levels)).codes  # -1: empty or a value not in ``levels``
+        flags = np.zeros((n_days * n_products, len(levels)))
+        present = np.bincount(cells, minlength=n_days * n_products) > 0
+        hit = codes >= 0
+        np.maximum.at(flags, (cells[hit], codes[hit]), 1.0)
+        flags[~present] = np.nan
+        all_levels.append(tuple(levels))
+        blocks.append(flags)
+    values = np.concatenate(blocks, axis=1).reshape(n_days, n_products, -1).astype(np.float32)
+    return DriverSpec(tuple(choices), tuple(all_levels)), values
+
+
+
+
+def fill_history(values: np.ndarray, spec: DriverSpec) -> tuple[np.ndarray, int]:
+    """History cells without a row filled: a 0/1 number or a category's flags with 0 (off), any other number
+    with the product's last value before (its first one, before its first row); a product with no value at
+    all gets the driver's median over products. Returns the filled (T, P, D) values and the cells filled."""
+    out = values.copy()
+    filled = int(np.isnan(out).any(axis=2).sum())
+    start = 0
+    for levels in spec.levels:
+        width = max(len(levels), 1)
+        block = out[:, :, start:start + width]
+        seen = block[~np.isnan(block)]
+        if levels or np.isin(seen, (0.0, 1.0)).all():
+            block[np.isnan(block)] = 0.0
+        else:
+            frame = pd.DataFrame(block[:, :, 0]).ffill().bfill()
+            median = float(np.nanmedian(seen)) if seen.size else 0.0
+            block[:, :, 0] = frame.fillna(median).to_numpy()
+        out[:, :, start:start + width] = block
+        start += width
+    return out, filled
+
+
+@dataclass(frozen=True)
+class DriverScale:
+    """Each product's driver channels mapped to about 0..1 by their range on the days before the test span
+    (a channel that never moved there is only shifted, so a future change still shows)."""
+
+    offset: np.ndarray  # (P, D)
+    divisor: np.ndarray  # (P, D)
+
+    @classmethod
+    def fit(cls, drivers: DriverPanel, end: pd.Timestamp) -> "DriverScale":
+        values = drivers.values[drivers.dates < end]
+        if not len(values):
+            values = drivers.values[:1]
+        with np.errstate(all="ignore"):
+            lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        lo = np.nan_to_num(lo)
+        span = np.nan_to_num(hi) - lo
+        divisor = np.where(span > 0, span, np.maximum(np.abs(lo), 1.0))
+        return cls(lo.astype(np.float32), divisor.astype(np.float32))
+
+    def transform(self, rows: np.ndarray) -> np.ndarray:
+        return ((rows - self.offset) / self.divisor).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"offset": self.offset.tolist(), "divisor": self.divisor.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DriverScale":
+        return cls(np.asarray(data["offset"], np.float32), np.asarray(data["divisor"], np.float32))
+
+
+def driver_days(drivers: DriverPanel, days: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """Per known-ahead driver, (len(days), P) whether it was set on a product-day: a value other than the
+    product's usual one over the whole panel (its median; a promotion flag's usual value is off)."""
+    out, start = {}, 0
+    rows = drivers.rows(days)
+    for choice, levels in zip(drivers.spec.choices, drivers.spec.levels):
+        width = max(len(levels), 1)
+        if choice.role == "known":
+            usual = np.nanmedian(drivers.values[:, :, start:start + width], axis=0)  # (P, width)
+            block = rows[:, :, start:start + width]
+            out[choice.name] = (np.abs(block - usual) > 1e-9).any(axis=2) & ~np.isnan(block).any(axis=2)
+        start += width
+    return out
+
+
+def driver_features(drivers: DriverPanel, scale: DriverScale, days: pd.DatetimeIndex) -> np.ndarray:
+    """(len(days), P, D) scaled driver features of target days: a known-ahead channel's value on the day
+    itself, an observed one's on the day before (its own day is not known when the forecast is made).
+    A value nobody gave is 0 here; a forecast checks first that none is missing (:meth:`DriverPanel.missing`)."""
+    known = drivers.spec.known
+    rows = drivers.rows(days)
+    if not known.all():
+        rows[:, :, ~known] = drivers.rows(days - pd.Timedelta(days=1))[:, :, ~known]
+    return np.nan_to_num(scale.transform(rows), nan=0.0)

@@ -1,0 +1,111 @@
+"""The Forecast page's driver controls: the future values of known-ahead drivers (an upload, kept across page
+switches, and a template to fill in), and the "what if" of one product's driver on chosen days."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from forecaster.config import IntervalOptions
+from forecaster.data.drivers import future_template
+from forecaster.errors import ForecasterError
+from forecaster.io import charts, export
+from forecaster.model.intervals import Calibration
+from forecaster.model.trained import TrainedForecaster
+from forecaster.results.forecasting import what_if
+from forecaster.run.jobs import TrainingJob
+from forecaster.text import markdown
+
+from . import cached, jobs, state
+
+TEMPLATE_DAYS = 28  # days after the history the template lists
+
+
+def future_drivers(job: TrainingJob, trained: TrainedForecaster, key: str) -> tuple[TrainedForecaster, str]:
+    """The expander that takes the future values of ``trained``'s known-ahead drivers; returns the forecaster
+    reading them (as it was without an upload, or when the upload cannot be read, which is shown) and the
+    cache key of its forecasts."""
+    spec, mapping = trained.driver_spec, jobs.mapping_of(job)
+    known = [c for c in spec.choices if c.role == "known"]
+    kept = state.get(state.FUTURE)
+    upload_ds = kept[1] if kept is not None and kept[0] == job.job_id else None
+    needed = [c.name for c in known if c.default is None]
+    with st.expander("Future values of the drivers" + (f": {markdown(upload_ds.name)}" if upload_ds else ""),
+                     expanded=upload_ds is None and bool(needed)):
+        columns = [mapping.date_col, *mapping.product_cols, *(c.name for c in known)]
+        st.caption(markdown(
+            f"The model reads {spec.describe()} on the day it forecasts, so each forecast day needs their values: "
+            f"a CSV with the columns {', '.join(columns)}, one row per product and day after "
+            f"{job.panel.index[-1]:%d %b %Y}. "
+            + (f"Without one, {', '.join(needed)} cannot be forecast." if needed else
+               "Days the file leaves out take the default chosen on the Data page.")))
+        upload = st.file_uploader("Future driver values (CSV)", type=["csv", "gz"], key="w_future_upload")
+        if upload is not None and (upload_ds is None or upload_ds.digest != cached.digest(upload.getvalue())):
+            data = upload.getvalue()
+            upload_ds = state.Dataset(upload.name, cached.digest(data), data)
+            state.put(state.FUTURE, (job.job_id, upload_ds))
+        if upload_ds is not None and st.button("Forget the future values", key="forget_future"):
+            state.put(state.FUTURE, None)
+            st.rerun()
+        days = pd.date_range(job.panel.index[-1] + pd.Timedelta(days=1), periods=TEMPLATE_DAYS, freq="D")
+        template = future_template(trained.drivers, mapping.date_col, mapping.product_cols, days, jobs.catalog_of(job))
+        st.download_button("Download a template to fill in", export.to_csv_bytes(template),
+                           file_name="future_drivers_template.csv", mime="text/csv", key="dl_future_template",
+                           icon=":material/download:", help=f"Every product for the next {TEMPLATE_DAYS} days, "
+                                                            "with the driver columns to fill in.")
+        if upload_ds is None:
+            return trained, key
+        try:
+            future, notes = cached.future_drivers(f"{job.job_id}-{upload_ds.digest}", upload_ds.data, trained.drivers,
+                                                  mapping, job.panel.index[-1], job.meta.get("ingest") or state.ingest_options())
+        except ForecasterError as exc:
+            st.error(f"The future values cannot be read: {markdown(exc)}")
+            return trained, key
+        for note in notes:
+            st.caption(markdown(note))
+        st.caption(f"Read {len(future.dates)} day(s), {future.dates[0]:%a %d %b} to {future.dates[-1]:%a %d %b %Y}.")
+    return trained.with_drivers(trained.drivers.combined(future)), f"{key}-{upload_ds.digest}"
+
+
+@st.cache_data(max_entries=16, show_spinner="Forecasting the what-if…")
+def _what_if(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, product: str, driver: str, value: str,
+             days: tuple[pd.Timestamp, ...], horizon: int, _calibration: Calibration | None, level: float,
+             service_level: float) -> pd.DataFrame:
+    return what_if(_trained, _panel, product, driver, value, list(days), horizon, _calibration, level, service_level)
+
+
+def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, days: list[pd.Timestamp],
+                    calibration: Calibration | None, options: IntervalOptions, names: dict[str, str]) -> None:
+    """"What if": one product's known-ahead driver set on chosen forecast days, its forecast, range and order
+    quantity next to the plan's (the drivers as given)."""
+    known = [(c, lv) for c, lv in zip(trained.driver_spec.choices, trained.driver_spec.levels) if c.role == "known"]
+    st.subheader("What if")
+    st.caption("Set a promotion, a price or an event for one product on some of the forecast days and see its "
+               "forecast, range and order quantity change, next to the plan.")
+    c1, c2, c3 = st.columns([2, 1, 1])
+    product = c1.selectbox("Product", trained.products, key="w_whatif_product", format_func=names.get)
+    driver = c2.selectbox("Driver", [c.name for c, _ in known], key="w_whatif_driver")
+    levels = dict((c.name, lv) for c, lv in known)[driver]
+    if levels:
+        value = c3.selectbox("Set to", ["none", *levels], key=f"w_whatif_level_{driver}")
+    else:
+        value = c3.text_input("Set to", "1", key=f"w_whatif_value_{driver}", help="A number, such as 1 for a "
+                              "promotion or a new price.")
+    chosen = st.multiselect("On these days", days, default=days[:1], key="w_whatif_days",
+                            format_func=lambda d: f"{d:%a %d %b}")
+    if not chosen or not str(value).strip():
+        return
+    try:
+        table = _what_if(key, trained, panel, product, driver, str(value).strip(), tuple(sorted(chosen)), len(days),
+                         calibration, options.level, options.service_level)
+    except ForecasterError as exc:
+        st.error(markdown(exc))
+        return
+    st.plotly_chart(charts.what_if_chart(table, names[product], f"{driver} = {value}"), key="what_if_chart")
+    shown = table.assign(date=table["date"].dt.strftime("%a %d %b"))
+    st.dataframe(shown, hide_index=True, column_config={
+        "changed": st.column_config.CheckboxColumn("Set on this day"),
+        **{c: st.column_config.NumberColumn(c.replace("what_if", "what-if").replace("_", " ").capitalize(),
+                                            format="%.1f") for c in shown.columns[2:]}})
+    plan, scenario = table["plan_forecast"].sum(), table["what_if_forecast"].sum()
+    st.caption(f"Over these {len(table)} days: {scenario:,.1f} units expected against {plan:,.1f} in the plan "
+               f"({scenario - plan:+,.1f}).")
