@@ -219,6 +219,9 @@ def _holiday_note(suggested: str, holidays: str) -> str:
 def _check_future_given(drivers: Any, a: argparse.Namespace) -> None:
     """Before training: a forecast asked for with known-ahead drivers needs their future values (a file or a
     default for each), else it would fail only after the training."""
+    if a.future and (drivers is None or not drivers.spec.known.any()):
+        raise ForecasterError(f"--future {a.future!r} gives future driver values, but no known-ahead driver is "
+                              "read: name one (--driver NAME), or leave out --future.")
     if drivers is None or a.future or not (a.forecast_out or a.total_out):
         return
     bare = [c.name for c in drivers.spec.choices if c.role == "known" and c.default is None]

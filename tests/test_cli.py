@@ -424,3 +424,39 @@ def test_holidays_flag_marks_a_country_and_the_files_country_is_named(capsys, tm
     assert code == 0 and "country column names GB: --holidays GB" in err
     assert "Unknown holiday calendar 'XX'" in check_one_line_error(
         *run_main(capsys, "train", log, *SMALL, "--holidays", "XX"))
+
+
+def test_drivers_train_forecast_from_a_future_file_and_a_saved_run_reads_them_again(workdir, capsys):
+    """--driver reads a promotion column, --future gives its values on the days forecast, and the saved
+    run forecasts with the same drivers from the same file; what cannot work is refused naming it."""
+    from forecaster.data.demo import promotion_demo_long
+
+    history = promotion_demo_long(n_products=2, days=200, seed=4)
+    data = workdir / "promo.csv"
+    history.to_csv(data, index=False)
+    days = pd.date_range(history["date"].max() + pd.Timedelta(days=1), periods=3)
+    future = workdir / "future.csv"
+    pd.DataFrame({"date": days.repeat(2), "product": ["P0", "P1"] * 3, "promo": [0, 0, 0, 1, 0, 0]}).to_csv(future,
+                                                                                                     index=False)
+    out, runs = workdir / "promo_forecast.csv", workdir / "promo_runs"
+    assert main(["train", str(data), *SMALL, "--driver", "promo", "--future", str(future), "--horizon", "3",
+                 "--forecast-out", str(out), "--save", str(runs)]) == 0
+    assert "drivers: promo (known ahead)" in capsys.readouterr().err
+    trained = pd.read_csv(out)
+    assert len(trained) == 6
+    again = workdir / "promo_again.csv"
+    run = next(runs.iterdir())
+    assert main(["forecast", "--model", str(run), "--data", str(data), "--future", str(future), "--horizon", "3",
+                 "--forecast-out", str(again)]) == 0  # the run's drivers, without naming them again
+    pd.testing.assert_frame_equal(pd.read_csv(again), trained)
+    capsys.readouterr()
+    assert main(["forecast", "--model", str(run), "--data", str(data), "--horizon", "3", "--forecast-out",
+                 str(workdir / "x.csv")]) == 2
+    assert "No future value of the driver 'promo' for product 'P0'" in capsys.readouterr().err
+    assert main(["forecast", "--model", str(run), "--data", str(data), "--driver", "price", "--forecast-out",
+                 str(workdir / "x.csv")]) == 2
+    assert "trained with the drivers promo" in capsys.readouterr().err
+    assert main(["train", str(data), *SMALL, "--driver", "promo", "--forecast-out", str(workdir / "x.csv")]) == 2
+    assert "--future FILE" in capsys.readouterr().err  # before any training
+    assert main(["train", str(data), *SMALL, "--future", str(future), "--forecast-out", str(workdir / "x.csv")]) == 2
+    assert "no known-ahead driver is read" in capsys.readouterr().err

@@ -67,3 +67,21 @@ def demo_long(n_products: int = 20, days: int = 1095, seed: int = 7) -> pd.DataF
 
 def demo_csv_bytes(n_products: int = 20, days: int = 1095, seed: int = 7) -> bytes:
     return demo_long(n_products, days, seed).to_csv(index=False, date_format="%Y-%m-%d").encode("utf-8")
+
+
+def promotion_demo_long(n_products: int = 3, days: int = 300, seed: int = 0, uplift: float = 2.0,
+                        promo_share: float = 0.15) -> pd.DataFrame:
+    """A long file with drivers whose effect is known: date, product, quantity, promo (0/1, on about
+    ``promo_share`` of days) and price (10, cut to 8 on promotion days). A promotion multiplies the day's
+    expected demand by exactly ``uplift``; weekends sell 1.3 times a weekday. Every product has a row every
+    day. Made up, for tests and trials of drivers."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(end=pd.Timestamp("2025-12-31"), periods=days, freq="D", name="date")
+    level = 20.0 + 10.0 * np.arange(n_products)[None, :]
+    weekend = np.where(index.day_of_week.to_numpy() >= 5, 1.3, 1.0)[:, None]
+    promo = (rng.random((days, n_products)) < promo_share).astype(int)
+    quantity = rng.poisson(level * weekend * np.where(promo == 1, uplift, 1.0))
+    names = [f"P{p}" for p in range(n_products)]
+    return pd.DataFrame({"date": np.repeat(index, n_products), "product": np.tile(names, days),
+                         "quantity": quantity.ravel(), "promo": promo.ravel(),
+                         "price": np.where(promo.ravel() == 1, 8.0, 10.0)})

@@ -69,7 +69,7 @@ def _as_numbers_cellwise(col: pd.Series) -> pd.Series:
 def _judge(col: pd.Series, product: pd.Series, quantity: pd.Series | None) -> tuple[str, tuple[str, ...]] | str:
     """(kind, levels) of a usable driver column, or why it is not one."""
     text = _text(col)
-    if text.dropna().nunique() <= 1:
+    if text.nunique(dropna=False) <= 1:  # an empty cell is a value too ("no event")
         return "it holds one value on every row"
     numbers = _as_numbers(col)
     if numbers is not None:
@@ -83,7 +83,7 @@ def _judge(col: pd.Series, product: pd.Series, quantity: pd.Series | None) -> tu
         if len(levels) > MAX_LEVELS:
             return f"it has {len(levels):,} different values: an id or a description, not a driver"
         kind = "category"
-    if not text.groupby(product.to_numpy()).nunique().gt(1).any():
+    if not text.groupby(product.to_numpy()).nunique(dropna=False).gt(1).any():
         return "it never changes within a product (a property of the product, not of the day)"
     return kind, levels
 

@@ -910,6 +910,10 @@ def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions
     if mapping.format == "wide":  # its products are its columns: known before anything is summed
         check_panel_size(dates.min(), dates.max(), len(mapping.product_cols))
     counts = _RowCounts()
+    if mapping.format == "wide" and options.drivers:
+        raise DataError("Drivers are read from a long file (one row per product and day, the driver beside the "
+                        f"quantity); this file is read as wide, so its columns are products. Remove the drivers "
+                        f"({', '.join(parse_driver(d).name for d in options.drivers)}) or read it as long.")
     roles = {mapping.date_col, mapping.quantity_col, mapping.name_col, *mapping.product_cols}
     clash = [parse_driver(d).name for d in options.drivers if parse_driver(d).name in roles]
     if clash:
@@ -974,10 +978,6 @@ def _driver_panel(counts: "_RowCounts", observed: pd.DatetimeIndex, full: pd.Dat
 def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeIndex, options: IngestOptions,
                 counts: _RowCounts) -> pd.DataFrame:
     """A wide file's product columns summed per day (empty cells are 0, negative cells are returns)."""
-    if options.drivers:
-        raise DataError("Drivers are read from a long file (one row per product and day, the driver beside the "
-                        f"quantity); this file is read as wide, so its columns are products. Remove the drivers "
-                        f"({', '.join(parse_driver(d).name for d in options.drivers)}) or read it as long.")
     values = pd.DataFrame({c: _numbers(df[c], "Product column", _sep(df), counts.notes)
                            for c in mapping.product_cols})
     counts.no_quantity = int(values.isna().to_numpy().sum())
@@ -1196,6 +1196,7 @@ def load_future_drivers(source: Source, drivers: DriverPanel, mapping: ColumnMap
     known = tuple(c for c in drivers.spec.choices if c.role == "known")
     if not known:
         raise DataError("The model reads no known-ahead driver: it needs no future values.")
-    spec, values = read_drivers(df[keep], drivers.spec.choices, cells, len(days), len(drivers.products), drivers.spec)
+    rows = df[keep].assign(**{c.name: pd.NA for c in drivers.spec.choices if c.role == "observed" and c.name not in df})
+    spec, values = read_drivers(rows, drivers.spec.choices, cells, len(days), len(drivers.products), drivers.spec)
     values[:, :, ~spec.known] = np.nan  # an observed driver's future is never read
     return DriverPanel(spec, days, drivers.products, values), tuple(notes)

@@ -936,3 +936,47 @@ def test_a_browser_refresh_restores_the_runs_holiday_calendar_with_its_data():
     assert again.selectbox(key="w_holidays").value == "GB" and again.selectbox(key="w_holiday_region").value == "SCT"
     again.switch_page("pages/train.py").run()
     assert "Public holidays of United Kingdom (Scotland)" in all_text(again)
+
+
+def test_drivers_are_chosen_on_the_data_page_and_forecast_from_future_values_with_a_what_if():
+    """Issue 26: a file with a promotion and a price column offers both; the run reads the chosen one; every
+    page renders; the Forecast page names the product and day a future value is missing for, reads a future
+    file, and shows a what-if next to the plan."""
+    from forecaster.data.demo import promotion_demo_long
+    from ui.state import Dataset
+
+    history = promotion_demo_long(n_products=3, days=150, seed=5)
+    at = _named_app(history.to_csv(index=False).encode("utf-8"), "promotions.csv")
+    drivers = at.multiselect(key="w_drivers")
+    assert set(drivers.options) == {"promo (a number; known ahead)", "price (a number; known ahead)"}
+    assert drivers.value == []
+    drivers.set_value(["promo"]).run()
+    assert at.session_state["ingest_options"].drivers == ("promo:known",)
+    assert "The model will read promo (known ahead)." in all_text(at)
+    at = train(at, w_seed=4545, w_model="global_cnn_lstm")
+    assert job_of(at).result.driver_spec.names == ("promo",)
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception and not at.error
+    assert any(e.label.startswith("On days a driver was set") for e in at.expander)
+    at.switch_page("pages/forecast.py").run()
+    assert not at.exception
+    assert "No future value of the driver 'promo' for product 'P0'" in shown(at.error[0].value)
+    last = history["date"].max()
+    days = pd.date_range(last + pd.Timedelta(days=1), periods=7)
+    future = pd.DataFrame({"date": days.repeat(3), "product": ["P0", "P1", "P2"] * 7, "promo": 0})
+    future.loc[4, "promo"] = 1  # P1 on the second day
+    data = future.to_csv(index=False).encode("utf-8")
+    at.session_state["future_drivers"] = (job_of(at).job_id, Dataset("future.csv", hashlib.sha256(data).hexdigest(),
+                                                                      data))
+    at.run()
+    assert not at.exception and not at.error
+    assert "Read 7 day(s)" in all_text(at)
+    at.number_input(key="w_horizon").set_value(5).run()
+    assert not at.exception and not at.error
+    at.selectbox(key="w_whatif_product").set_value("P0").run()
+    at.multiselect(key="w_whatif_days").set_value([days[2]]).run()
+    assert not at.exception and not at.error
+    assert any("what_if_forecast" in df.value.columns for df in at.dataframe)
+    whatif = next(df.value for df in at.dataframe if "what_if_forecast" in df.value.columns)
+    changed = whatif[whatif["changed"]]
+    assert len(changed) == 1 and (changed["what_if_forecast"] > changed["plan_forecast"]).all()

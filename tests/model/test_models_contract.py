@@ -164,3 +164,29 @@ def test_every_registry_model_trains_saves_and_loads_to_the_same_forecast(name, 
     loaded = load(save(trained, tmp_path))
     assert loaded.config.holidays == holidays
     pd.testing.assert_frame_equal(forecast(loaded, panel), forecast(trained, panel))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_network_trains_on_drivers_and_reads_them(name):
+    """Every registry network takes driver features beside the lags (forecaster.data.drivers): trained on a
+    file with a promotion flag, flipping tomorrow's flag moves its forecast."""
+    import numpy as np
+    import pandas as pd
+
+    from forecaster import fit
+    from forecaster.config import IngestOptions
+    from forecaster.data.demo import promotion_demo_long
+    from forecaster.data.drivers import DriverPanel
+    from forecaster.data.ingest import load_panel
+
+    data = promotion_demo_long(n_products=2, days=120, seed=0).to_csv(index=False).encode("utf-8")
+    ingested = load_panel(data, IngestOptions(drivers=("promo",)))
+    config = ForecastConfig(model=name, ensemble=1, epochs=2, patience=0, conv_channels=6, hidden_size=6,
+                            embedding_dim=2, batch_size=32, test_days=14, val_days=14, seed=0)
+    trained = fit(ingested.panel, config, drivers=ingested.drivers)
+    assert trained.driver_spec.channels == ("promo",) and len(trained.networks) == 1
+    tomorrow = pd.DatetimeIndex([ingested.panel.index[-1] + pd.Timedelta(days=1)])
+    preds = [trained.with_drivers(ingested.drivers.combined(DriverPanel(
+        ingested.drivers.spec, tomorrow, ingested.drivers.products, np.full((1, 2, 1), v, np.float32))))
+        .predict_networks(ingested.panel, np.array([len(ingested.panel)])) for v in (0.0, 1.0)]
+    assert not np.allclose(*preds)

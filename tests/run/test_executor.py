@@ -380,3 +380,20 @@ def test_a_fork_server_started_ahead_ignores_ctrl_c_and_ends_with_a_shutdown_tha
                          capture_output=True, text=True, timeout=WAIT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "True"
+
+
+def test_drivers_reach_the_worker_processes_and_give_the_same_model(pool):
+    """A fit's drivers go with every task to the workers (DriverTasks) and come back with the forecaster,
+    without the workers sending the driver values back."""
+    from forecaster.config import IngestOptions
+    from forecaster.data.demo import promotion_demo_long
+    from forecaster.data.ingest import load_panel
+
+    data = promotion_demo_long(n_products=3, days=150, seed=2).to_csv(index=False).encode("utf-8")
+    ingested = load_panel(data, IngestOptions(drivers=("promo", "price")))
+    inline = fit(ingested.panel, AUTO, drivers=ingested.drivers)
+    parallel = fit(ingested.panel, AUTO, executor=pool, drivers=ingested.drivers)
+    assert parallel.drivers is ingested.drivers and parallel.driver_spec == inline.driver_spec
+    days = np.arange(len(ingested.panel) - 14, len(ingested.panel))
+    np.testing.assert_allclose(parallel.predict(ingested.panel, days), inline.predict(ingested.panel, days),
+                               rtol=1e-4, atol=1e-6)

@@ -1,0 +1,110 @@
+"""Networks that read drivers: a promotion that doubles demand on known days is learnt (and lost when the
+drivers are switched off), an observed driver is read from the day before only, and a run with drivers
+saves, loads and forecasts with the same numbers, refusing data without them."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY
+from forecaster import DataError, ForecastConfig, ForecasterError, evaluate, fit
+from forecaster.config import IngestOptions
+from forecaster.data.demo import promotion_demo_long
+from forecaster.data.drivers import DriverPanel
+from forecaster.data.ingest import load_panel
+from forecaster.io.persistence import load, save
+from forecaster.results.forecasting import current_calibration, forecast, what_if
+
+PROMO = ("promo:known=0",)
+
+
+@pytest.fixture(scope="module")
+def promo_file() -> bytes:
+    return promotion_demo_long(n_products=3, days=365, seed=0).to_csv(index=False).encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def promo_run(promo_file):
+    """The default settings (seed 0) on a file whose promotions double demand."""
+    ingested = load_panel(promo_file, IngestOptions(drivers=PROMO))
+    return ingested, fit(ingested.panel, ForecastConfig(seed=0), drivers=ingested.drivers)
+
+
+def tomorrow_with(trained, ingested, promo: float) -> np.ndarray:
+    tomorrow = ingested.panel.index[-1] + pd.Timedelta(days=1)
+    future = DriverPanel(ingested.drivers.spec, pd.DatetimeIndex([tomorrow]), ingested.drivers.products,
+                         np.full((1, ingested.panel.shape[1], 1), promo, np.float32))
+    table = forecast(trained.with_drivers(ingested.drivers.combined(future)), ingested.panel)
+    return table["forecast"].to_numpy()
+
+
+def test_a_promotion_tomorrow_forecasts_about_double_the_same_day_without_it(promo_run):
+    ingested, trained = promo_run
+    ratio = tomorrow_with(trained, ingested, 1.0) / tomorrow_with(trained, ingested, 0.0)
+    assert ((ratio >= 1.8) & (ratio <= 2.2)).all(), ratio
+
+
+def test_a_what_if_promotion_on_a_later_day_doubles_that_days_forecast_only(promo_run):
+    ingested, trained = promo_run
+    day = ingested.panel.index[-1] + pd.Timedelta(days=3)
+    calibration = current_calibration(trained, ingested.panel)
+    for product in trained.products:
+        table = what_if(trained, ingested.panel, product, "promo", "1", [day], 4, calibration)
+        ratio = (table["what_if_forecast"] / table["plan_forecast"]).to_numpy()
+        assert 1.8 <= ratio[2] <= 2.2 and np.allclose(ratio[:2], 1.0), (product, ratio)
+        assert table["what_if_order_quantity"][2] > 1.5 * table["plan_order_quantity"][2]
+        assert abs(ratio[3] - 1) < 0.15  # the day after: fed the promotion's forecast as a lag, barely moved
+
+
+def promo_day_bias(ingested, trained) -> float:
+    """Forecast total against sold on the test span's promotion days."""
+    ev = evaluate(trained, ingested.panel)
+    on = ingested.drivers.rows(ev.dates)[:, :, 0] == 1
+    return float(ev.predictions["network"][on].sum() / ev.actual[on].sum() - 1)
+
+
+def test_the_test_spans_promotion_days_are_forecast_without_bias_and_not_without_the_drivers(promo_run, promo_file):
+    ingested, trained = promo_run
+    assert abs(promo_day_bias(ingested, trained)) < 0.15
+    plain = load_panel(promo_file)  # the same file, the drivers switched off
+    blind = fit(plain.panel, ForecastConfig(seed=0))
+    assert promo_day_bias(dataclasses.replace(ingested, panel=plain.panel), blind) < -0.25
+
+
+def test_an_observed_driver_is_read_from_the_day_before_only(promo_file):
+    ingested = load_panel(promo_file, IngestOptions(drivers=("promo:observed",)))
+    trained = fit(ingested.panel, TINY.replace(model="global_cnn_lstm"), drivers=ingested.drivers)
+    drivers = ingested.drivers
+    last = len(ingested.panel) - 1  # predict the panel's last day from the days before it
+    base = trained.predict(ingested.panel, np.array([last]))
+
+    def flipped(day: int) -> np.ndarray:
+        values = drivers.values.copy()
+        values[day, :, 0] = 1 - values[day, :, 0]
+        return trained.with_drivers(dataclasses.replace(drivers, values=values)).predict(ingested.panel,
+                                                                                        np.array([last]))
+    np.testing.assert_array_equal(flipped(last), base)  # its own day: not known when forecasting
+    assert not np.allclose(flipped(last - 1), base)
+
+
+def test_a_run_with_drivers_saves_loads_and_forecasts_the_same_and_refuses_data_without_them(promo_run, tmp_path):
+    ingested, trained = promo_run
+    loaded = load(save(trained, tmp_path))
+    assert loaded.driver_spec == trained.driver_spec and loaded.drivers is None
+    with pytest.raises(ForecasterError, match="reads the drivers promo"):
+        forecast(loaded, ingested.panel)
+    again = loaded.with_drivers(ingested.drivers)
+    pd.testing.assert_frame_equal(forecast(again, ingested.panel, 3), forecast(trained, ingested.panel, 3))
+    other = load_panel(promotion_demo_long(3, 365, 0).to_csv(index=False).encode(), IngestOptions(drivers=("price",)))
+    with pytest.raises(ForecasterError, match="trained with the drivers promo"):
+        loaded.with_drivers(other.drivers)
+
+
+def test_a_forecast_without_future_values_names_the_product_and_day(promo_file):
+    ingested = load_panel(promo_file, IngestOptions(drivers=("promo",)))  # no default
+    trained = fit(ingested.panel, TINY, drivers=ingested.drivers)
+    with pytest.raises(DataError, match=r"No future value of the driver 'promo' for product 'P0' on Thu 01 Jan 2026"):
+        forecast(trained, ingested.panel)
