@@ -1,8 +1,8 @@
 """Public holidays of a country, read from the maintained ``holidays`` package rather than a list of our own.
 
 A holiday moves demand on the day itself and on the days around it (shoppers buy ahead; a shop shut on
-the day sells more the day after), so a run given a calendar reads four flags per day: a holiday today,
-tomorrow, in two or three days, or yesterday. The calendar is a setting of the run (``--holidays EC``,
+the day sells more the day after; a long weekend empties city shops), so a run given a calendar reads five
+flags per day: a holiday today, tomorrow, in two or three days, or yesterday, and a day of a long weekend. The calendar is a setting of the run (``--holidays EC``,
 ``US-CA`` for a subdivision), saved with it, and known for every future date: forecasts need no file.
 """
 from __future__ import annotations
@@ -16,8 +16,9 @@ import pandas as pd
 
 from ..config import country_names, parse_calendar, words_of
 
-# the flags a day gets: it is a holiday; tomorrow is; one falls in two or three days; yesterday was
-HOLIDAY_FEATURES = ("holiday", "holiday tomorrow", "holiday in 2-3 days", "holiday yesterday")
+# the flags a day gets: it is a holiday; tomorrow is; one falls in two or three days; yesterday was; it is part
+# of a long weekend (three or more days off in a row, weekends and holidays, one of them a holiday: people travel)
+HOLIDAY_FEATURES = ("holiday", "holiday tomorrow", "holiday in 2-3 days", "holiday yesterday", "long weekend")
 AROUND = 3  # a day up to this many days before a holiday is "before" it
 
 
@@ -37,11 +38,22 @@ def calendar_name(text: str) -> str:
     return f"{name} ({aliases[0]})"
 
 
+MOVED_WITHIN = 7  # days between a holiday and the day off it was moved to (an "observed" day)
+
+
 @functools.lru_cache(maxsize=64)
 def _dates(text: str, first_year: int, last_year: int) -> np.ndarray:
+    """The calendar's days off: its holidays with the package's observed days, less a holiday on a weekday
+    whose day off was moved (Ecuador's 10 August 2017, a Thursday, was worked; Friday the 11th was off). A
+    holiday on a weekend stays: it is still celebrated, and the observed weekday is off too."""
     country, subdiv = parse_calendar(text)
-    days = calendars.country_holidays(country, subdiv=subdiv, years=range(first_year, last_year + 1))
-    return np.array(sorted(np.datetime64(d, "D") for d in days), dtype="datetime64[D]")
+    years = range(first_year, last_year + 1)
+    days = calendars.country_holidays(country, subdiv=subdiv, years=years)
+    own = calendars.country_holidays(country, subdiv=subdiv, years=years, observed=False)
+    moved = [d for d in days if d not in own]
+    worked = {d for d in own if d.weekday() < 5 and any(
+        0 < abs((m - d).days) <= MOVED_WITHIN and own[d] in days[m] for m in moved)}
+    return np.array(sorted(np.datetime64(d, "D") for d in days if d not in worked), dtype="datetime64[D]")
 
 
 def holiday_dates(text: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -57,11 +69,12 @@ def holiday_names(dates: list[pd.Timestamp] | pd.DatetimeIndex, text: str) -> di
     country, subdiv = parse_calendar(text)
     days = pd.DatetimeIndex(dates)
     named = calendars.country_holidays(country, subdiv=subdiv, years=range(days.min().year, days.max().year + 1))
-    return {d: named.get(d.date()) for d in dates if d.date() in named}
+    off = set(_dates(text, days.min().year, days.max().year).tolist())  # a moved holiday's own day was worked
+    return {d: named.get(d.date()) for d in dates if d.date() in named and d.date() in off}
 
 
 def holiday_features(index: pd.DatetimeIndex, text: str) -> np.ndarray:
-    """(len(index), 4) float32 flags per day, in the order of HOLIDAY_FEATURES; computed for any dates,
+    """(len(index), 5) float32 flags per day, in the order of HOLIDAY_FEATURES; computed for any dates,
     future ones included."""
     if not len(index):
         return np.zeros((0, len(HOLIDAY_FEATURES)), dtype=np.float32)
@@ -69,7 +82,20 @@ def holiday_features(index: pd.DatetimeIndex, text: str) -> np.ndarray:
     dates = _dates(text, int(index.min().year) - 1, int(index.max().year) + 1)
     is_holiday = lambda shift: np.isin(days + np.timedelta64(shift, "D"), dates)  # noqa: E731
     ahead = np.logical_or.reduce([is_holiday(k) for k in range(2, AROUND + 1)])
-    return np.stack([is_holiday(0), is_holiday(1), ahead, is_holiday(-1)], axis=1).astype(np.float32)
+    return np.stack([is_holiday(0), is_holiday(1), ahead, is_holiday(-1), _long_weekend(days, dates)],
+                    axis=1).astype(np.float32)
+
+
+def _long_weekend(days: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """(len(days),) whether a day lies in a run of at least three days off (Saturdays, Sundays and holidays)
+    holding a holiday: a Friday or Monday holiday makes a long weekend, and its Saturday and Sunday too."""
+    first, last = days.min() - np.timedelta64(AROUND, "D"), days.max() + np.timedelta64(AROUND, "D")
+    span = np.arange(first, last + np.timedelta64(1, "D"), dtype="datetime64[D]")
+    holiday = np.isin(span, dates)
+    off = holiday | ((span.astype(np.int64) + 3) % 7 >= 5)  # 1970-01-01 was a Thursday: Monday is 0
+    run = np.cumsum(np.r_[True, off[1:] != off[:-1]])  # one number per run of equal days
+    long_run = (np.bincount(run)[run] >= 3) & (np.bincount(run, weights=holiday)[run] > 0)
+    return (off & long_run)[(days - first).astype(np.int64)]
 
 
 def holiday_days(index: pd.DatetimeIndex, text: str) -> np.ndarray:

@@ -9,6 +9,7 @@ import pytest
 from conftest import TINY, invoice_log
 from forecaster import ForecastConfig, ForecasterError, fit
 from forecaster.data.holidays import (HOLIDAY_FEATURES, calendar_name, holiday_dates, holiday_days, holiday_features,
+                                      holiday_names,
                                       parse_calendar, suggest_country)
 from forecaster.data.ingest import load_panel
 from forecaster.io.persistence import load, save
@@ -16,16 +17,27 @@ from forecaster.model.features import calendar_features
 
 
 def test_the_flags_around_ecuador_s_independence_day_of_2017():
-    """10 August 2017 and its observed day, 11 August: the day itself, the day before, two or three days
-    before, the day after."""
+    """10 August 2017, a Thursday, was moved to Friday the 11th (the package's observed day): the 10th was
+    worked, so only the 11th is a holiday; the days before it, the day after, and the long weekend it made
+    (Friday to Sunday) are flagged."""
     index = pd.date_range("2017-08-05", "2017-08-14")
     flags = pd.DataFrame(holiday_features(index, "EC"), index=index.strftime("%d"), columns=HOLIDAY_FEATURES)
-    assert flags["holiday"].to_dict() == {d: float(d in ("10", "11")) for d in flags.index}
-    assert flags.loc["09", "holiday tomorrow"] == 1 and flags.loc["10", "holiday tomorrow"] == 1
-    assert flags.loc[["07", "08", "09"], "holiday in 2-3 days"].eq(1).all()
-    assert flags.loc["06", "holiday in 2-3 days"] == 0
-    assert flags.loc[["11", "12"], "holiday yesterday"].eq(1).all()
-    assert holiday_days(index, "EC").tolist() == [False, False, True, True, True, True, True, True, False, False]
+    assert flags["holiday"].to_dict() == {d: float(d == "11") for d in flags.index}
+    assert flags.loc["10", "holiday tomorrow"] == 1 and flags["holiday tomorrow"].sum() == 1
+    assert flags.loc[["08", "09"], "holiday in 2-3 days"].eq(1).all() and flags["holiday in 2-3 days"].sum() == 2
+    assert flags.loc["12", "holiday yesterday"] == 1 and flags["holiday yesterday"].sum() == 1
+    assert flags["long weekend"].to_dict() == {d: float(d in ("11", "12", "13")) for d in flags.index}
+    assert holiday_days(index, "EC").tolist() == [False, False, False, True, True, True, True, True, True, False]
+    assert list(holiday_names(list(index), "EC").values()) == ["Declaration of Independence of Quito (observed)"]
+
+
+def test_a_holiday_on_a_weekend_stays_beside_its_observed_weekday_and_a_bridge_makes_a_long_weekend():
+    """US Independence Day 2020 fell on a Saturday: Friday the 3rd was off and the 4th still celebrated; the
+    Friday, Saturday and Sunday are a long weekend. An ordinary weekend is not."""
+    index = pd.date_range("2020-06-26", "2020-07-06")
+    flags = pd.DataFrame(holiday_features(index, "US"), index=index.strftime("%d"), columns=HOLIDAY_FEATURES)
+    assert flags["holiday"].to_dict() == {d: float(d in ("03", "04")) for d in flags.index}
+    assert flags["long weekend"].to_dict() == {d: float(d in ("03", "04", "05")) for d in flags.index}
 
 
 def test_future_dates_and_regions_come_from_the_package():
