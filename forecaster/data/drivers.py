@@ -363,6 +363,27 @@ class DriverScale:
         return cls(np.asarray(data["offset"], np.float32), np.asarray(data["divisor"], np.float32))
 
 
+# a known-ahead driver named so is a store's open flag: 0 (or closed = 1) shuts the product-day
+_OPEN_FLAG = re.compile(r"(?i)^(is|store|shop)?[ _-]?open(ed)?$")
+_CLOSED_FLAG = re.compile(r"(?i)^(is|store|shop)?[ _-]?closed?$")
+
+
+def closed_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndarray | None:
+    """(len(days), P) the product-days a known-ahead open flag (a driver named open, or closed) marks shut:
+    forecast 0 with nothing to order, and no training target, calibration error or score, as closed days
+    are. None without such a driver; a day it does not cover is not shut here."""
+    if drivers is None:
+        return None
+    shut, start = None, 0
+    for choice, levels in zip(drivers.spec.choices, drivers.spec.levels):
+        if choice.role == "known" and not levels and (_OPEN_FLAG.match(choice.name) or _CLOSED_FLAG.match(choice.name)):
+            value = drivers.rows(days)[:, :, start]
+            here = (value == 0) if _OPEN_FLAG.match(choice.name) else (value == 1)
+            shut = here if shut is None else shut | here
+        start += max(len(levels), 1)
+    return shut
+
+
 def driver_days(drivers: DriverPanel, days: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     """Per known-ahead driver, (len(days), P) whether it was set on a product-day: a value other than the
     product's usual one over the whole panel (its median; a promotion flag's usual value is off)."""

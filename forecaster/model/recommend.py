@@ -100,14 +100,15 @@ def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, spl
     and how wide a total's range must be. The test span plays no part. Done once, for what ships:
     candidates that are not chosen need none."""
     values = panel.to_numpy(dtype=np.float64)
+    counted = trained.counted(panel)
     calibration = calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]],
-                            where=since_first_sale(values)[split.val])
+                            where=counted[split.val])
     paths = validation_paths(trained, panel, split.val)
     if paths is None:
         return calibration
     actual, point, open_ = paths
     steps = np.arange(1, actual.shape[1] + 1)
-    on_sale = np.stack([since_first_sale(values)[s] for s in path_spans(split.val, actual.shape[1])])
+    on_sale = np.stack([counted[s] for s in path_spans(split.val, actual.shape[1])])
     # each day's error divided by its calibrated spread; a level the forecast misses misses every day
     errors = (actual - point) / calibration.spread(point, steps) * open_[..., None] * on_sale
     calibration = dataclasses.replace(calibration, correlation=correlation_of_totals(errors))
@@ -362,7 +363,8 @@ def score_candidates(panel: pd.DataFrame, networks: dict[str, TrainedForecaster]
     """Every candidate's RMSSE and bias on the validation days (a product's days before its first sale left
     out): the networks, the baselines, one blend per network."""
     values = panel.to_numpy(dtype=np.float64)
-    actual, scale, scored = values[days], naive_scale(values[:days[0]]), since_first_sale(values)[days]
+    actual, scale = values[days], naive_scale(values[:days[0]])
+    scored = next(iter(networks.values())).counted(panel)[days] if networks else since_first_sale(values)[days]
     if not np.isfinite(scale).any():  # no product ever changed: every product counts alike, in units
         scale = np.ones_like(scale)
     network_pred = {m: trained.predict(panel, days) for m, trained in networks.items()}

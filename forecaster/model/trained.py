@@ -19,12 +19,13 @@ from models import REGISTRY
 from .. import __version__
 from ..config import ForecastConfig
 from ..errors import ForecasterError
-from ..data.drivers import DriverPanel, DriverScale, DriverSpec
+from ..data.drivers import DriverPanel, DriverScale, DriverSpec, closed_cells
 from ..labels import NETWORK
 from .baselines import BLEND_COMPONENTS, recent_mean_on_sale
 from .features import PanelScaler, calendar_names
 from .horizon import PROFILE_WEEKS, blend_with_anchor, level_anchor
 from .intervals import Calibration
+from .scores import since_first_sale
 from .windows import WindowFeatures
 
 EVAL_BATCH = 8192
@@ -157,6 +158,14 @@ class TrainedForecaster:
                                   f"(first: {missing[0]!r}). Train again on this data.")
         return panel[self.products]
 
+    def counted(self, panel: pd.DataFrame) -> np.ndarray:
+        """(T, P) the panel's product-days that are demand: from each product's first sale on, and not shut by
+        an open flag among the drivers (:func:`~forecaster.data.drivers.closed_cells`). The days trained,
+        calibrated and scored on."""
+        counted = since_first_sale(self.align(panel).to_numpy(dtype=np.float64))
+        shut = closed_cells(self.drivers, pd.DatetimeIndex(panel.index))
+        return counted if shut is None else counted & ~shut
+
     @property
     def driver_channels(self) -> int:
         return len(self.driver_spec.channels) if self.driver_spec is not None else 0
@@ -222,23 +231,26 @@ class TrainedForecaster:
 
     def forecast_path(self, history: pd.DataFrame, closed: np.ndarray) -> np.ndarray:
         """(len(closed), P) expected demand for the days after ``history``'s last date, recursively: each
-        day's forecast is fed back as the next day's lag; a ``closed`` day is 0, fed back as 0, as such days
-        stand in the history. Where the model has :attr:`anchor_weights`, each trading day after the first is
+        day's forecast is fed back as the next day's lag; a ``closed`` day (``closed`` (days,), or (days, P)
+        per product-day) is 0, fed back as 0, as such days stand in the history. Where the model has :attr:`anchor_weights`, each trading day after the first is
         blended with the level anchor read from the actual history (:mod:`forecaster.model.horizon`; the
         recursion itself feeds back its own days). Reads only the last :attr:`history_days` days of
         ``history`` (and the anchor's weeks)."""
         recent = self.align(history).iloc[-max(self.history_days + 1, 7 * PROFILE_WEEKS):]
         tail = recent.iloc[-(self.history_days + 1):]
+        closed = np.asarray(closed, dtype=bool)
+        cells = closed if closed.ndim == 2 else np.repeat(closed[:, None], tail.shape[1], axis=1)
+        closed = cells.all(axis=1)  # a day closed for every product: nothing to predict
         out = np.zeros((len(closed), tail.shape[1]))
         for i, shut in enumerate(closed):  # one step per day: each step needs the previous one
             if not shut:
-                out[i] = self.predict(tail, np.array([len(tail)]))[0]
+                out[i] = self.predict(tail, np.array([len(tail)]))[0] * ~cells[i]
             day = tail.index[-1] + pd.Timedelta(days=1)
             tail = pd.concat([tail.iloc[1:], pd.DataFrame(out[i:i + 1], index=[day], columns=tail.columns)])
             tail.index.freq = "D"
         if self.anchor_weights:
             anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(closed))
-            out = blend_with_anchor(out, anchor, self.anchor_weights, ~np.asarray(closed, dtype=bool))
+            out = blend_with_anchor(out, anchor, self.anchor_weights, ~closed) * ~cells
         return out
 
     def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:

@@ -182,7 +182,8 @@ def _train_members(trained: TrainedForecaster, values: np.ndarray, index: pd.Dat
     config = trained.config
     drivers = (trained.drivers, trained.driver_scale) if trained.drivers is not None else None
     features = WindowFeatures(scaler.transform(values), index, config, REGISTRY[config.model].layout, device,
-                              on_sale=since_first_sale(values), drivers=drivers)
+                              on_sale=trained.counted(pd.DataFrame(values, index=index, columns=trained.products)),
+                              drivers=drivers)
     spans = _Spans(WindowDataset(features, split.train),
                    WindowDataset(features, split.val) if len(split.val) else None,
                    curve_sample(WindowDataset(features, split.test)))

@@ -157,15 +157,16 @@ class Evaluation:
 
 
 def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.ndarray,
-            calibrations: dict[str, Calibration | None] | None = None) -> Evaluation:
+            calibrations: dict[str, Calibration | None] | None = None, counted: np.ndarray | None = None) -> Evaluation:
     """Score any set of (D, P) predictions for target days ``days`` against the baselines and the reference
     rows; ``calibrations`` gives the predictions' distributions around them: a method with one is scored by
     its distribution's mean and median (:meth:`Calibration.mean`), one without by its prediction as both
-    (the baselines get their own intervals from the days before ``days``)."""
+    (the baselines get their own intervals from the days before ``days``). ``counted`` (T, P): the product-days
+    that are demand (default: from each product's first sale on)."""
     values = panel.to_numpy(dtype=np.float64)
     actual = values[days]
     history = values[:days[0]]
-    scored = since_first_sale(values)[days]
+    scored = (since_first_sale(values) if counted is None else counted)[days]
     points = dict(predictions)
     for name, rule in {**BASELINES, **REFERENCES}.items():
         points.setdefault(name, rule(values, days))
@@ -228,4 +229,5 @@ def evaluate(trained: TrainedForecaster, panel: pd.DataFrame) -> Evaluation:
     if not len(days):
         raise DataError(f"Every one of the last {trained.config.test_days} days is a closed day (nothing sold): there "
                         "is nothing to score. Give the test span more days, or set the closed days yourself.")
-    return compare(panel, {NETWORK: trained.predict(panel, days)}, days, {NETWORK: trained.calibration})
+    return compare(panel, {NETWORK: trained.predict(panel, days)}, days, {NETWORK: trained.calibration},
+                   trained.counted(panel))

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.calendar import trading_calendar
+from ..data.drivers import closed_cells
 from ..errors import DataError, ForecasterError
 from ..model.intervals import (DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, RECENT_DAYS, SERVICE_LEVELS,
                                Calibration, check_level)
@@ -65,12 +66,14 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     skip = int(np.argmin(closed))  # closed days before the next trading day (a week always has one)
     dates, closed = dates[:skip + horizon], closed[:skip + horizon]
     trained = with_future_drivers(trained, dates, ~closed)
-    path = trained.forecast_path(history, closed)
+    shut = closed_cells(trained.drivers, dates)  # product-days an open flag closes (a planned closure)
+    cells = np.repeat(closed[:, None], history.shape[1], axis=1) | (False if shut is None else shut)
+    path = trained.forecast_path(history, cells)
     wide = pd.DataFrame(path[skip:], index=pd.DatetimeIndex(dates[skip:], name="date"), columns=history.columns)
     long = wide.rename_axis(columns="product").stack().rename("forecast").reset_index()
     P = len(history.columns)
     long.insert(2, "step", np.repeat(np.arange(skip + 1, skip + horizon + 1), P))
-    long["closed"] = np.repeat(closed[skip:], P)
+    long["closed"] = cells[skip:].ravel()
     long["stopped"] = np.tile(stopped_selling(history), horizon)
     long.attrs["closed_reasons"] = {day: calendar.reason(day) for day, shut in zip(dates, closed) if shut}
     long.attrs["stopped_days"] = STOPPED_DAYS

@@ -9,8 +9,7 @@ import pytest
 from conftest import TINY, invoice_log
 from forecaster import ForecastConfig, ForecasterError, fit
 from forecaster.data.holidays import (HOLIDAY_FEATURES, calendar_name, holiday_dates, holiday_days, holiday_features,
-                                      holiday_names,
-                                      parse_calendar, suggest_country)
+                                      holiday_names, parse_calendar, suggest_country)
 from forecaster.data.ingest import load_panel
 from forecaster.io.persistence import load, save
 from forecaster.model.features import calendar_features

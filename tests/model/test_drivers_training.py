@@ -108,3 +108,23 @@ def test_a_forecast_without_future_values_names_the_product_and_day(promo_file):
     trained = fit(ingested.panel, TINY, drivers=ingested.drivers)
     with pytest.raises(DataError, match=r"No future value of the driver 'promo' for product 'P0' on Thu 01 Jan 2026"):
         forecast(trained, ingested.panel)
+
+
+def test_an_open_flag_at_zero_is_a_closed_product_day_forecast_zero_and_never_scored(promo_file):
+    """A known-ahead driver named open: its 0 days are closures of that product (a store shut for works), so
+    they are no training target and no score, and a planned one is forecast 0 with nothing to order."""
+    history = promotion_demo_long(n_products=3, days=365, seed=0)
+    shut = (np.random.default_rng(1).random(len(history)) < 0.03)
+    history["open"] = (~shut).astype(int)
+    history.loc[shut, "quantity"] = 0
+    ingested = load_panel(history.to_csv(index=False).encode(), IngestOptions(drivers=("promo:known=0", "open:known=1")))
+    trained = fit(ingested.panel, TINY.replace(model="global_cnn_lstm"), drivers=ingested.drivers)
+    counted = trained.counted(ingested.panel)
+    assert (counted == (ingested.drivers.values[:, :, 1] == 1)).all()
+    ev = evaluate(trained, ingested.panel)
+    assert not ev.scored[ingested.drivers.rows(ev.dates)[:, :, 1] == 0].any()
+    days = pd.date_range(ingested.panel.index[-1] + pd.Timedelta(days=1), periods=2)
+    planned = trained.with_drivers(ingested.drivers.with_defaults(days).with_value("P1", "open", "0", days[1:]))
+    table = forecast(planned, ingested.panel, 2).set_index(["date", "product"])
+    assert table.loc[(days[1], "P1"), ["forecast", "order_quantity"]].eq(0).all() and table.loc[(days[1], "P1"), "closed"]
+    assert (table.drop(index=(days[1], "P1"))["forecast"] > 5).all()
