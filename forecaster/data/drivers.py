@@ -259,6 +259,15 @@ def _default_row(choice: DriverChoice, levels: tuple[str, ...]) -> np.ndarray:
     return np.array([float(str(choice.default) == v) for v in levels], dtype=np.float32)
 
 
+def _as_in_file(choice: DriverChoice, columns: list) -> DriverChoice:
+    """The choice naming the file's column as the file spells it, where only case or spaces differ
+    ("Promo" for promo) and no other column matches."""
+    if choice.name in columns:
+        return choice
+    same = [c for c in columns if str(c).strip().lower() == choice.name.strip().lower()]
+    return DriverChoice(str(same[0]), choice.role, choice.default) if len(same) == 1 else choice
+
+
 def _cell_means(numbers: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:
     """Mean of the non-missing ``numbers`` per cell (NaN for a cell without one), by bincount."""
     ok = ~np.isnan(numbers)
@@ -273,6 +282,7 @@ def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.
     """The chosen columns of the rows ``df`` (one per ``cells`` entry: day * n_products + product) as
     (n_days, n_products, channels) daily values, NaN where a cell has no row. ``spec`` fixes a category's
     values (a saved run's, or the history's for its future file); without it they are read from the rows."""
+    choices = tuple(_as_in_file(c, list(df.columns)) for c in choices)
     missing = [c.name for c in choices if c.name not in df.columns]
     if missing:
         raise DataError(f"The file has no column {missing[0]!r} for the driver of that name; its columns: "
@@ -386,13 +396,16 @@ def closed_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndar
 
 def driver_days(drivers: DriverPanel, days: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     """Per known-ahead driver, (len(days), P) whether it was set on a product-day: a value other than the
-    product's usual one over the whole panel (its median; a promotion flag's usual value is off)."""
+    product's usual one on the days before ``days`` (its median; a promotion flag's usual value is off)."""
     out, start = {}, 0
     rows = drivers.rows(days)
+    before = drivers.values[drivers.dates < days.min()] if len(days) else drivers.values
+    before = before if len(before) else drivers.values
     for choice, levels in zip(drivers.spec.choices, drivers.spec.levels):
         width = max(len(levels), 1)
         if choice.role == "known":
-            usual = np.nanmedian(drivers.values[:, :, start:start + width], axis=0)  # (P, width)
+            with np.errstate(all="ignore"):
+                usual = np.nanmedian(before[:, :, start:start + width], axis=0)  # (P, width)
             block = rows[:, :, start:start + width]
             out[choice.name] = (np.abs(block - usual) > 1e-9).any(axis=2) & ~np.isnan(block).any(axis=2)
         start += width

@@ -955,6 +955,8 @@ def test_drivers_are_chosen_on_the_data_page_and_forecast_from_future_values_wit
     assert "The model will read promo (known ahead)." in all_text(at)
     at = train(at, w_seed=4545, w_model="global_cnn_lstm")
     assert job_of(at).result.driver_spec.names == ("promo",)
+    at.switch_page("pages/home.py").run()
+    assert not at.exception and not at.error
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error
     assert any(e.label.startswith("On days a driver was set") for e in at.expander)

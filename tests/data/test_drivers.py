@@ -146,3 +146,8 @@ def test_the_template_lists_every_product_and_day_with_the_known_drivers_columns
     back, _ = load_future_drivers(csv(template.assign(price=9.0)), result.drivers, result.report.mapping,
                                   result.panel.index[-1])
     assert back.missing(days) == ""
+
+
+def test_a_driver_named_in_another_case_finds_its_column(long_file):
+    drivers = load_panel(csv(long_file), IngestOptions(drivers=("Promo", "PRICE:known=10"))).drivers
+    assert drivers.spec.names == ("promo", "price") and drivers.spec.choices[1].default == "10"
