@@ -6,6 +6,15 @@ usage: python bench/drivers.py [CSV] [--seed S] [--threads T] [--lightgbm-python
             PROVENANCE.md). It is kept outside the project tree (Kaggle competition data, research use only,
             not redistributed), so its path is an argument.
 
+Source: Kaggle's "Rossmann Store Sales" (2015, https://www.kaggle.com/c/rossmann-store-sales, train.csv), as
+committed in github.com/digital-munich/lumen-data-analytics-module1-fundamentals at commit
+483c1b490d32d298bc824ba9bb2cd74061831a4f, file rossmann-store-sales.zip (blob 7fb9d6f4fc31..., stores 1-100,
+every date moved 9 years forward by that repo's curator). bench/rossmann_extract.py rebuilds the extract from
+it (the dates moved back, checked against each row's own DayOfWeek; 50 stores with every day of 2013-01-01 to
+2015-07-31; rows of two other public copies agree field by field). Licence: that repo has none; the data is
+under Kaggle's competition rules (non-commercial research use), so it is neither copied into this project nor
+used by its tests.
+
 Why: a driver only earns its place in the product if the forecasts get better with it, on real data where it
 is known to matter (Rossmann's promotions run in alternate weeks, so last week's sales are a poor guide).
 

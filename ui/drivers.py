@@ -36,8 +36,10 @@ def future_drivers(job: TrainingJob, trained: TrainedForecaster, key: str) -> tu
             f"The model reads {spec.describe()} on the day it forecasts, so each forecast day needs their values: "
             f"a CSV with the columns {', '.join(columns)}, one row per product and day after "
             f"{job.panel.index[-1]:%d %b %Y}. "
-            + (f"Without one, {', '.join(needed)} cannot be forecast." if needed else
-               "Days the file leaves out take the default chosen on the Data page.")))
+            + ("" if upload_ds is not None else f"Without one, {', '.join(needed)} cannot be forecast. " if needed
+               else "")
+            + ("Days the file leaves out take the default chosen on the Data page." if len(needed) < len(known) else
+               "")))
         upload = st.file_uploader("Future driver values (CSV)", type=["csv", "gz"], key="w_future_upload")
         if upload is not None and (upload_ds is None or upload_ds.digest != cached.digest(upload.getvalue())):
             data = upload.getvalue()
