@@ -281,7 +281,8 @@ class ForecastConfig:
     holidays: str = setting("", "A country's public holidays as features (its two-letter code, such as EC, DE or "
                             "GB, or with a region, such as US-CA; empty for none): each day is marked a holiday, "
                             "the day before one, two or three days before, or the day after, since shoppers buy "
-                            "ahead. Known for future days too, so forecasts need nothing more.",
+                            "ahead, and a day of a long weekend. Known for future days too, so forecasts need "
+                            "nothing more.",
                             shown_default="none")
     closed_days: str = setting("auto", "Days the business does not trade: auto finds them in the history (a weekday "
                                "with no sale in the last year, a day nothing sold that a trading day of the "
