@@ -158,12 +158,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     from .data.ingest import load_panel  # pandas only
 
     ingested = load_panel(a.data, _ingest_options(a))
-    config.check_trainable(len(ingested.panel))  # refused before the workers start
-    _check_future_given(ingested.drivers, a)
-    from .model.memory import check_training_memory
-
-    # a Ray cluster trains each network on a node of its own: one at a time counts against a node's memory
-    check_training_memory(*ingested.panel.shape, config, 1 if server.ray_address else server.workers, server.memory_gib)
+    _check_before_training(ingested, config, a, server)
     executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
     from .device import device_label, resolve_device
@@ -214,6 +209,18 @@ def _holiday_note(suggested: str, holidays: str) -> str:
     if suggested:
         return f"the file's country column names {suggested}: --holidays {suggested} marks its public holidays"
     return "no public holidays (--holidays CC marks a country's)"
+
+
+def _check_before_training(ingested: Any, config: ForecastConfig, a: argparse.Namespace, server: ServerSettings) -> None:
+    """What the run would refuse, before the workers start: too few days, a forecast without its drivers'
+    future values, more memory than the server's budget."""
+    config.check_trainable(len(ingested.panel))
+    _check_future_given(ingested.drivers, a)
+    from .model.memory import check_training_memory
+
+    # a Ray cluster trains each network on a node of its own: one at a time counts against a node's memory
+    check_training_memory(*ingested.panel.shape, config, 1 if server.ray_address else server.workers, server.memory_gib,
+                          len(ingested.drivers.spec.channels) if ingested.drivers is not None else 0)
 
 
 def _check_future_given(drivers: Any, a: argparse.Namespace) -> None:

@@ -108,17 +108,19 @@ def _activation_elements(net: nn.Module, batch: int, seq_len: int, n_features: i
     return batch * seq_len * per_day * (2 if training else 1)
 
 
-def estimate_training_memory(n_days: int, n_products: int, config: ForecastConfig, workers: int) -> MemoryEstimate:
+def estimate_training_memory(n_days: int, n_products: int, config: ForecastConfig, workers: int,
+                             drivers: int = 0) -> MemoryEstimate:
     """The memory a run of ``config`` on ``n_days`` x ``n_products`` needs at its peak, in bytes per part
-    (see the module docstring); ``workers``: the server's worker processes (0 or 1: one at a time)."""
+    (see the module docstring); ``workers``: the server's worker processes (0 or 1: one at a time);
+    ``drivers``: driver channels per product (forecaster.data.drivers), read beside the lags."""
     config = config.resolved(n_days)
     models = config.candidates if config.model == AUTO else (config.model,)
     at_once = networks_at_once(config, workers)
-    per_series = config.n_series_features
+    per_series = config.n_series_features + drivers
     features = weights = activations = 0
     for model in models:  # the largest candidate decides
         layout = REGISTRY[model].layout
-        n_features = feature_count(config, n_products, layout)
+        n_features = feature_count(config, n_products, layout, drivers)
         with torch.device("meta"), _NoInitialisation():
             net = build_network(config.replace(model=model), n_features, n_products)
         params = sum(p.numel() for p in net.parameters())
@@ -135,16 +137,16 @@ def estimate_training_memory(n_days: int, n_products: int, config: ForecastConfi
         features = max(features, (rows + n_days * n_products) * FLOAT)
         weights = max(weights, params * FLOAT * WEIGHT_COPIES)
         activations = max(activations, per_network * FLOAT)
-    parts = {"panel": 2 * n_days * n_products * DOUBLE, "features": features * (at_once + 1),
+    parts = {"panel": 2 * n_days * n_products * DOUBLE + n_days * n_products * drivers * FLOAT, "features": features * (at_once + 1),
              "weights": weights * at_once, "activations": activations * at_once}
     return MemoryEstimate(parts, at_once)
 
 
 def check_training_memory(n_days: int, n_products: int, config: ForecastConfig, workers: int,
-                          budget_gib: float) -> MemoryEstimate:
+                          budget_gib: float, drivers: int = 0) -> MemoryEstimate:
     """The estimate, or a ForecasterError naming the need, the budget, the largest parts and the settings to
     lower when it exceeds ``budget_gib``."""
-    estimate = estimate_training_memory(n_days, n_products, config, workers)
+    estimate = estimate_training_memory(n_days, n_products, config, workers, drivers)
     budget = int(budget_gib * GIB)
     if estimate.total > budget:
         top = sorted(estimate.parts, key=lambda k: -estimate.parts[k])[:2]

@@ -533,7 +533,8 @@ class JobRegistry:
         config.check_trainable(len(panel))  # the user-facing refusal, before any thread or queue place
         from ..model.memory import check_training_memory  # torch: loaded by the time anyone trains
 
-        check_training_memory(*panel.shape, config, self.workers, self.memory_gib)  # before anything is allocated
+        check_training_memory(*panel.shape, config, self.workers, self.memory_gib,  # before anything is allocated
+                              len(drivers.spec.channels) if drivers is not None else 0)
         key = training_key(panel, config, drivers)
         with self._lock:
             self._collect_results()
