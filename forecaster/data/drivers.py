@@ -260,11 +260,11 @@ def _default_row(choice: DriverChoice, levels: tuple[str, ...]) -> np.ndarray:
 
 
 def _as_in_file(choice: DriverChoice, columns: list) -> DriverChoice:
-    """The choice naming the file's column as the file spells it, where only case or spaces differ
-    ("Promo" for promo) and no other column matches."""
+    """The choice naming the file's column as the file spells it, where only case, spaces or the quote our
+    CSVs put before a formula-like name differ ("Promo" for promo, "'=x" for =x) and no other column matches."""
     if choice.name in columns:
         return choice
-    same = [c for c in columns if str(c).strip().lower() == choice.name.strip().lower()]
+    same = [c for c in columns if str(c).strip().removeprefix("'").lower() == choice.name.strip().lower()]
     return DriverChoice(str(same[0]), choice.role, choice.default) if len(same) == 1 else choice
 
 
