@@ -159,6 +159,8 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
 
     ingested = load_panel(a.data, _ingest_options(a))
     _check_before_training(ingested, config, a, server)
+    future = _future_values(ingested.drivers, ingested, a)  # read and checked before the training, not after
+    _check_future_covers(ingested, future, a, config.closed_days)
     executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
     from .device import device_label, resolve_device
@@ -196,7 +198,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
         write_csv(metrics_table(ev, intervals.level, ingested.catalog), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:
         write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
-    _write_forecasts(trained, ingested, a, intervals)
+    _write_forecasts(trained, ingested, a, intervals, future)
     if a.save:
         say(f"saved to {save(trained, a.save)}")
     say(f"done in {time.perf_counter() - start:.1f}s")
@@ -223,12 +225,28 @@ def _check_before_training(ingested: Any, config: ForecastConfig, a: argparse.Na
                           len(ingested.drivers.spec.channels) if ingested.drivers is not None else 0)
 
 
+def _check_future_covers(ingested: Any, future: Any, a: argparse.Namespace, closed_days: str) -> None:
+    """Before training: every trading day the forecast and totals asked for will cover has its known-ahead
+    drivers' values (the future file's, or a default); else refused naming the product and day."""
+    if ingested.drivers is None or future is None or not (a.forecast_out or a.total_out):
+        return
+    import numpy as np
+    import pandas as pd
+
+    from .data.calendar import trading_calendar
+
+    days = max(a.horizon, a.total_days if a.total_out else 1)
+    dates = pd.date_range(ingested.panel.index[-1] + pd.Timedelta(days=1), periods=days + 7, freq="D")
+    closed = trading_calendar(ingested.panel, closed_days).weekday_closed(dates)
+    dates, closed = dates[:int(np.argmin(closed)) + days], closed[:int(np.argmin(closed)) + days]
+    message = ingested.drivers.combined(future).with_defaults(dates).missing(dates, ~closed)
+    if message:
+        raise ForecasterError(f"--future {a.future}: {message}")
+
+
 def _check_future_given(drivers: Any, a: argparse.Namespace) -> None:
     """Before training: a forecast asked for with known-ahead drivers needs their future values (a file or a
     default for each), else it would fail only after the training."""
-    if a.future and (drivers is None or not drivers.spec.known.any()):
-        raise ForecasterError(f"--future {a.future!r} gives future driver values, but no known-ahead driver is "
-                              "read: name one (--driver NAME), or leave out --future.")
     if drivers is None or a.future or not (a.forecast_out or a.total_out):
         return
     bare = [c.name for c in drivers.spec.choices if c.role == "known" and c.default is None]
@@ -302,38 +320,46 @@ def _forecast(a: argparse.Namespace) -> None:
     ingested = load_panel(a.data, options)
     panel = ingested.panel
     trained = trained.with_drivers(ingested.drivers)  # refuses other drivers than the run's, naming both
+    future = _future_values(trained.drivers, ingested, a)
     unseen = [p for p in panel.columns if p not in set(trained.products)]
     if unseen:
         print(f"note: {len(unseen):,} product(s) in the data were not in the trained model and are not forecast "
               f"(first: {unseen[0]!r}); train again on this data to forecast them", file=sys.stderr)
     with _stdout_for_outputs(a.forecast_out, a.total_out):
-        _write_forecasts(trained, ingested, a, intervals)
+        _write_forecasts(trained, ingested, a, intervals, future)
 
 
-def _with_future(trained: Any, ingested: Any, a: argparse.Namespace) -> Any:
-    """The forecaster with the --future file's driver values after the history (refused where the model
-    reads no known-ahead driver: an option given is never ignored)."""
+def _future_values(drivers: Any, ingested: Any, a: argparse.Namespace) -> Any:
+    """The --future file's driver values after the history (None without the flag), its notes on stderr;
+    refused where no known-ahead driver is read (an option given is never ignored) or the file cannot be
+    read, naming the row: before any training."""
     if not a.future:
-        return trained
-    if trained.driver_spec is None or not trained.driver_spec.known.any():
-        raise ForecasterError(f"--future {a.future!r} gives future driver values, but the model reads no "
-                              "known-ahead driver: train with one (--driver NAME), or leave out --future.")
+        return None
+    if drivers is None or not drivers.spec.known.any():
+        raise ForecasterError(f"--future {a.future!r} gives future driver values, but no known-ahead driver is "
+                              "read: name one (--driver NAME), or leave out --future.")
     from .data.ingest import load_future_drivers
 
-    future, notes = load_future_drivers(a.future, trained.drivers, ingested.report.mapping,
-                                        ingested.panel.index[-1], _ingest_options(a))
+    try:
+        future, notes = load_future_drivers(a.future, drivers, ingested.report.mapping, ingested.panel.index[-1],
+                                            _ingest_options(a))
+    except ForecasterError as exc:
+        raise ForecasterError(f"--future {a.future}: {exc}") from None
     for note in notes:
         print("note: future file:", note, file=sys.stderr)
-    return trained.with_drivers(trained.drivers.combined(future))
+    return future
 
 
-def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, intervals: IntervalOptions) -> None:
+def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, intervals: IntervalOptions,
+                     future: Any = None) -> None:
     """The daily forecast and the k-day totals the flags ask for (with the products' names and key columns
-    from the file's catalog), and a note on closed days passed over."""
+    from the file's catalog, and the ``future`` driver values), and a note on closed days passed over."""
     from .io.export import forecast_table, totals_table, write_csv
     from .results.forecasting import forecast, lead_time_total
 
-    trained, panel, catalog = _with_future(trained, ingested, a), ingested.panel, ingested.catalog
+    if future is not None:
+        trained = trained.with_drivers(trained.drivers.combined(future))
+    panel, catalog = ingested.panel, ingested.catalog
 
     fc = forecast(trained, panel, a.horizon, intervals.level, intervals.service_level, intervals.order_stopped)
     stopped = fc.loc[fc["stopped"], "product"].unique() if "stopped" in fc else []

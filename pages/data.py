@@ -58,10 +58,11 @@ except DataError as exc:
         st.rerun()
     st.stop()
 
-absent = [d for d in options.drivers if parse_driver(d).name not in raw.columns]
+absent = [d for d in options.drivers if parse_driver(d).name.lower() not in {str(c).strip().lower() for c in raw.columns}]
 if absent:  # drivers chosen for another file: this one has no such column
     options = dataclasses.replace(options, drivers=tuple(d for d in options.drivers if d not in absent))
     state.set_ingest_options(options)
+    state.put(state.DRIVERS_LEFT_OUT, (ds.digest, tuple(parse_driver(d).name for d in absent)))
 
 try:
     detected = cached.mapping(ds.digest, ds.data, options)
@@ -108,10 +109,14 @@ calendar = widgets.holiday_choice(report.country, state.config().holidays, fresh
 state.set_holidays_for(ds.digest)
 if calendar != state.config().holidays:
     state.set_config(state.config().replace(holidays=calendar))
-if report.driver_candidates or options.drivers:
+if report.driver_candidates or options.drivers or state.get(state.DRIVERS_LEFT_OUT):
     with st.expander("Drivers: prices, promotions, events" + (f" (using {len(options.drivers)})" if options.drivers
                                                               else f" ({len(report.driver_candidates)} offered)"),
                      expanded=bool(options.drivers)):
+        left_out = state.get(state.DRIVERS_LEFT_OUT)
+        if left_out is not None and left_out[0] == ds.digest:
+            st.warning(markdown(f"Chosen for the previous file, left out here (this file has no such column): "
+                                f"{', '.join(left_out[1])}."))
         driven = widgets.driver_choice(report.driver_candidates, options)
         if result.drivers is not None:
             st.caption(markdown(f"The model will read {result.drivers.spec.describe()}."))

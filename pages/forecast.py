@@ -55,6 +55,12 @@ later = [d for d in closed_reasons if d >= first]
 if later:
     st.caption("Closed days in this forecast (forecast 0, nothing to order): "
                + ", ".join(f"{d:%a %d %b}" for d in later) + ".")
+planned = fc[fc["closed"] & ~fc["date"].isin(list(closed_reasons))]  # one product's closure, from its open flag
+if len(planned):
+    listed = "; ".join(f"{markdown(names.get(p, p))} on {d:%a %d %b}" for d, p in zip(planned["date"][:10],
+                                                                                 planned["product"][:10]))
+    listed += f" and {len(planned) - 10:,} more" if len(planned) > 10 else ""
+    st.caption(f"Planned closures (the open flag in the driver values; forecast 0, nothing to order): {listed}.")
 new = [p for p, is_new in zip(trained.products, trained.new_products) if is_new]
 if new:
     shown = ", ".join(markdown(names.get(p, p)) for p in new[:5]) + (f" and {len(new) - 5:,} more" if len(new) > 5 else "")

@@ -460,3 +460,31 @@ def test_drivers_train_forecast_from_a_future_file_and_a_saved_run_reads_them_ag
     assert "--future FILE" in capsys.readouterr().err  # before any training
     assert main(["train", str(data), *SMALL, "--future", str(future), "--forecast-out", str(workdir / "x.csv")]) == 2
     assert "no known-ahead driver is read" in capsys.readouterr().err
+
+
+def test_a_future_file_that_cannot_serve_the_forecast_is_refused_before_training(workdir, capsys, monkeypatch):
+    """A future file with a text price, or without a day the forecast covers, is refused naming the row or
+    the product and day, before anything trains."""
+    import forecaster.run.fit
+
+    from forecaster.data.demo import promotion_demo_long
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the future file was checked")
+
+    monkeypatch.setattr(forecaster.run.fit, "fit", no_training)
+    history = promotion_demo_long(n_products=2, days=120, seed=4)
+    data = workdir / "promo_check.csv"
+    history.to_csv(data, index=False)
+    days = pd.date_range(history["date"].max() + pd.Timedelta(days=1), periods=2)
+    future = pd.DataFrame({"date": days.repeat(2), "product": ["P0", "P1"] * 2, "promo": ["0", "1", "0", "x"]})
+    bad = workdir / "future_bad.csv"
+    future.to_csv(bad, index=False)
+    assert main(["train", str(data), *SMALL, "--driver", "promo", "--future", str(bad), "--forecast-out",
+                 str(workdir / "x.csv")]) == 2
+    assert "spreadsheet row 5 holds 'x'" in capsys.readouterr().err
+    short = workdir / "future_short.csv"
+    future.iloc[:2].to_csv(short, index=False)
+    assert main(["train", str(data), *SMALL, "--driver", "promo", "--future", str(short), "--horizon", "2",
+                 "--forecast-out", str(workdir / "x.csv")]) == 2
+    assert f"No future value of the driver 'promo' for product 'P0' on {days[1]:%a %d %b %Y}" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from forecaster.config import IntervalOptions
-from forecaster.data.drivers import future_template
+from forecaster.data.drivers import future_template, outside_history
 from forecaster.errors import ForecasterError
 from forecaster.io import charts, export
 from forecaster.model.intervals import Calibration
@@ -22,50 +22,62 @@ TEMPLATE_DAYS = 28  # days after the history the template lists
 
 def future_drivers(job: TrainingJob, trained: TrainedForecaster, key: str) -> tuple[TrainedForecaster, str]:
     """The expander that takes the future values of ``trained``'s known-ahead drivers; returns the forecaster
-    reading them (as it was without an upload, or when the upload cannot be read, which is shown) and the
-    cache key of its forecasts."""
+    reading them (as it was without an upload) and the cache key of its forecasts. An upload that cannot be
+    used stops the page with the reason (the forecast would only say that values are missing)."""
     spec, mapping = trained.driver_spec, jobs.mapping_of(job)
     known = [c for c in spec.choices if c.role == "known"]
     kept = state.get(state.FUTURE)
     upload_ds = kept[1] if kept is not None and kept[0] == job.job_id else None
     needed = [c.name for c in known if c.default is None]
-    with st.expander("Future values of the drivers" + (f": {markdown(upload_ds.name)}" if upload_ds else ""),
-                     expanded=upload_ds is None and bool(needed)):
-        columns = [mapping.date_col, *mapping.product_cols, *(c.name for c in known)]
-        st.caption(markdown(
-            f"The model reads {spec.describe()} on the day it forecasts, so each forecast day needs their values: "
-            f"a CSV with the columns {', '.join(columns)}, one row per product and day after "
-            f"{job.panel.index[-1]:%d %b %Y}. "
-            + ("" if upload_ds is not None else f"Without one, {', '.join(needed)} cannot be forecast. " if needed
-               else "")
-            + ("Days the file leaves out take the default chosen on the Data page." if len(needed) < len(known) else
-               "")))
-        upload = st.file_uploader("Future driver values (CSV)", type=["csv", "gz"], key="w_future_upload")
-        if upload is not None and (upload_ds is None or upload_ds.digest != cached.digest(upload.getvalue())):
-            data = upload.getvalue()
-            upload_ds = state.Dataset(upload.name, cached.digest(data), data)
-            state.put(state.FUTURE, (job.job_id, upload_ds))
-        if upload_ds is not None and st.button("Forget the future values", key="forget_future"):
-            state.put(state.FUTURE, None)
-            st.rerun()
-        days = pd.date_range(job.panel.index[-1] + pd.Timedelta(days=1), periods=TEMPLATE_DAYS, freq="D")
-        template = future_template(trained.drivers, mapping.date_col, mapping.product_cols, days, jobs.catalog_of(job))
-        st.download_button("Download a template to fill in", export.to_csv_bytes(template),
-                           file_name="future_drivers_template.csv", mime="text/csv", key="dl_future_template",
-                           icon=":material/download:", help=f"Every product for the next {TEMPLATE_DAYS} days, "
-                                                            "with the driver columns to fill in.")
-        if upload_ds is None:
-            return trained, key
+    future, notes, error = None, (), None
+    if upload_ds is not None:
         try:
             future, notes = cached.future_drivers(f"{job.job_id}-{upload_ds.digest}", upload_ds.data, trained.drivers,
                                                   mapping, job.panel.index[-1], job.meta.get("ingest") or state.ingest_options())
         except ForecasterError as exc:
-            st.error(f"The future values cannot be read: {markdown(exc)}")
-            return trained, key
+            error = str(exc)
+    title = "Future values of the drivers" + (f": {upload_ds.name}" if upload_ds else "")
+    with st.expander(markdown(title), expanded=(upload_ds is None and bool(needed)) or error is not None):
+        _future_controls(job, trained, spec, mapping, known, needed, upload_ds)
         for note in notes:
-            st.caption(markdown(note))
-        st.caption(f"Read {len(future.dates)} day(s), {future.dates[0]:%a %d %b} to {future.dates[-1]:%a %d %b %Y}.")
+            st.warning(markdown(note))
+        if future is not None:
+            st.caption(f"Read {len(future.dates)} day(s), {future.dates[0]:%a %d %b} to {future.dates[-1]:%a %d %b %Y}.")
+    if error is not None:
+        st.error(f"The future values in {markdown(upload_ds.name)} cannot be used: {markdown(error)} Fix the file and "
+                 "upload it again, or forget it.")
+        st.stop()
+    if future is None:
+        return trained, key
     return trained.with_drivers(trained.drivers.combined(future)), f"{key}-{upload_ds.digest}"
+
+
+def _future_controls(job: TrainingJob, trained: TrainedForecaster, spec, mapping, known: list, needed: list[str],
+                     upload_ds: state.Dataset | None) -> None:
+    """What the future file holds, its uploader (a new file is kept for this run and the page redrawn), a
+    button to forget it, and a template to fill in."""
+    columns = [mapping.date_col, *mapping.product_cols, *(c.name for c in known)]
+    st.caption(markdown(
+        f"The model reads {spec.describe()} on the day it forecasts, so each forecast day needs their values: "
+        f"a CSV with the columns {', '.join(columns)}, one row per product and day after "
+        f"{job.panel.index[-1]:%d %b %Y}. "
+        + ("" if upload_ds is not None else f"Without one, {', '.join(needed)} cannot be forecast. " if needed
+           else "")
+        + ("Days the file leaves out take the value chosen on the Data page." if len(needed) < len(known) else "")))
+    upload = st.file_uploader("Future driver values (CSV)", type=["csv", "gz"], key="w_future_upload")
+    if upload is not None and (upload_ds is None or upload_ds.digest != cached.digest(upload.getvalue())):
+        data = upload.getvalue()
+        state.put(state.FUTURE, (job.job_id, state.Dataset(upload.name, cached.digest(data), data)))
+        st.rerun()  # the title, the read and the forecast all follow the new file
+    if upload_ds is not None and st.button("Forget the future values", key="forget_future"):
+        state.put(state.FUTURE, None)
+        st.rerun()
+    days = pd.date_range(job.panel.index[-1] + pd.Timedelta(days=1), periods=TEMPLATE_DAYS, freq="D")
+    template = future_template(trained.drivers, mapping.date_col, mapping.product_cols, days, jobs.catalog_of(job))
+    st.download_button("Download a template to fill in", export.to_csv_bytes(template),
+                       file_name="future_drivers_template.csv", mime="text/csv", key="dl_future_template",
+                       icon=":material/download:", help=f"Every product for the next {TEMPLATE_DAYS} days, "
+                                                        "with the driver columns to fill in.")
 
 
 @st.cache_data(max_entries=16, show_spinner="Forecasting the what-if…")
@@ -102,6 +114,9 @@ def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, d
     except ForecasterError as exc:
         st.error(markdown(exc))
         return
+    for note in outside_history(trained.drivers, trained.drivers.with_value(product, driver, str(value).strip(),
+                                                                            pd.DatetimeIndex(sorted(chosen)))):
+        st.warning(markdown(note))
     st.plotly_chart(charts.what_if_chart(table, names[product], f"{driver} = {value}"), key="what_if_chart")
     shown = table.assign(date=table["date"].dt.strftime("%a %d %b"))
     st.dataframe(shown, hide_index=True, column_config={
@@ -109,5 +124,5 @@ def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, d
         **{c: st.column_config.NumberColumn(c.replace("what_if", "what-if").replace("_", " ").capitalize(),
                                             format="%.1f") for c in shown.columns[2:]}})
     plan, scenario = table["plan_forecast"].sum(), table["what_if_forecast"].sum()
-    st.caption(f"Over these {len(table)} days: {scenario:,.1f} units expected against {plan:,.1f} in the plan "
-               f"({scenario - plan:+,.1f}).")
+    st.caption(f"Over these {len(table)} day{'s' if len(table) != 1 else ''}: {scenario:,.1f} units expected against "
+               f"{plan:,.1f} in the plan ({scenario - plan:+,.1f}).")

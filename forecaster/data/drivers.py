@@ -13,6 +13,7 @@ A day without a row for a product (a long file that lists sales only) is filled:
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -200,7 +201,7 @@ class DriverPanel:
         choice, levels = self.spec.choices[index], self.spec.levels[index]
         if levels and value not in levels and value not in ("", "none"):
             raise DataError(f"{name!r} takes one of {', '.join(map(repr, levels[:10]))}, not {value!r}.")
-        row = _default_row(DriverChoice(choice.name, choice.role, value), levels)
+        row = _default_row(DriverChoice(choice.name, choice.role, value), levels, "what-if value")
         start = sum(max(len(lv), 1) for lv in self.spec.levels[:index])
         grown = self.with_defaults(days) if len(days) else self
         values = grown.values.copy()
@@ -226,8 +227,8 @@ class DriverPanel:
         more = int(gaps.sum()) - 1
         return (f"No future value of the driver {name!r} for product {self.products[product]!r} on "
                 f"{days[day]:%a %d %b %Y}" + (f" ({more:,} more product-days lack one)" if more else "")
-                + ": give future values for every product and day forecast (the Forecast page's future file, "
-                f"or --future FILE), or a default for days without one ({name}:known=VALUE).")
+                + ": the forecast needs the drivers' values on every day it covers. Give them in a future values "
+                "file, or choose a value for days without one (such as 0 for no promotion) and train again.")
 
 
 def future_template(drivers: DriverPanel, date_col: str, product_cols: tuple[str, ...], days: pd.DatetimeIndex,
@@ -248,15 +249,25 @@ def future_template(drivers: DriverPanel, date_col: str, product_cols: tuple[str
     return frame
 
 
-def _default_row(choice: DriverChoice, levels: tuple[str, ...]) -> np.ndarray:
-    """The channel values of a driver's default: the number, or the category's 0/1 flags (none set for a
-    value the history never had, such as 'none')."""
+NO_VALUE = ("", "none")  # a category's value meaning none of its values (no event)
+
+
+def _default_row(choice: DriverChoice, levels: tuple[str, ...], what: str = "value for days without one") -> np.ndarray:
+    """The channel values of a driver's default (or a what-if's value): the number, or the category's 0/1
+    flags (none set for 'none'); anything else is refused naming ``what`` it is."""
+    text = str(choice.default).strip()
     if not levels:
         try:
-            return np.array([float(str(choice.default).replace(",", "."))], dtype=np.float32)
+            value = float(text.replace(",", "."))
         except ValueError:
-            raise DataError(f"The default of the driver {choice.name!r} must be a number, not {choice.default!r}.") from None
-    return np.array([float(str(choice.default) == v) for v in levels], dtype=np.float32)
+            value = math.nan
+        if not math.isfinite(value):
+            raise DataError(f"The {what} of the driver {choice.name!r} must be a number, not {choice.default!r}.")
+        return np.array([value], dtype=np.float32)
+    if text not in levels and text.lower() not in NO_VALUE:
+        raise DataError(f"The {what} of the driver {choice.name!r} must be one of its values in the history "
+                        f"({', '.join(map(repr, levels[:12]))}) or none, not {choice.default!r}.")
+    return np.array([float(text == v) for v in levels], dtype=np.float32)
 
 
 def _as_in_file(choice: DriverChoice, columns: list) -> DriverChoice:
@@ -286,7 +297,9 @@ def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.
     missing = [c.name for c in choices if c.name not in df.columns]
     if missing:
         raise DataError(f"The file has no column {missing[0]!r} for the driver of that name; its columns: "
-                        + ", ".join(map(str, list(df.columns)[:20])) + ".")
+                        + ", ".join(map(str, list(df.columns)[:20])) + "."
+                        + (" A driver's role is known or observed (NAME:known, NAME:observed)." if ":" in missing[0]
+                           else ""))
     blocks, all_levels = [], []
     for i, choice in enumerate(choices):
         col = df[choice.name]
@@ -295,8 +308,8 @@ def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.
         if known_levels == ():  # a number in the history: every cell must read as one
             bad = (_text(col).notna() & numbers.isna()).to_numpy()
             if bad.any():
-                raise DataError(f"The driver {choice.name!r} is a number, but row {col.index[bad][0]} holds "
-                                f"{str(col[bad].iloc[0])!r}.")
+                raise DataError(f"The driver {choice.name!r} is a number in the history, but spreadsheet row "
+                                f"{int(col.index[bad][0]) + 2} holds {str(col[bad].iloc[0])!r}.")
         if numbers is not None:
             all_levels.append(())
             blocks.append(_cell_means(numbers.to_numpy(dtype=np.float64), cells, n_days * n_products)[:, None])
@@ -306,7 +319,13 @@ def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.
         if len(levels) > MAX_LEVELS:
             raise DataError(f"The driver {choice.name!r} has {len(levels):,} different values: an id or a "
                             f"description, not a driver (at most {MAX_LEVELS} values, or a number).")
-        codes = pd.Categorical(text, categories=list(levels)).codes  # -1: empty or a value not in ``levels``
+        codes = pd.Index(list(levels), dtype=object).get_indexer(text.astype(object))  # -1: empty or not a level
+        unseen = (codes < 0) & text.notna().to_numpy()
+        if known_levels is not None and unseen.any():  # a value the history never had: its effect is unknown
+            at = int(np.flatnonzero(unseen)[0])
+            raise DataError(f"The driver {choice.name!r} holds {str(text.iloc[at])!r} in spreadsheet row "
+                            f"{int(col.index[at]) + 2}, a value the history never had, so its effect is unknown: "
+                            f"use one of {', '.join(map(repr, levels[:12]))} (or leave the cell empty for none).")
         flags = np.zeros((n_days * n_products, len(levels)))
         present = np.bincount(cells, minlength=n_days * n_products) > 0
         hit = codes >= 0
@@ -315,6 +334,9 @@ def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.
         all_levels.append(tuple(levels))
         blocks.append(flags)
     values = np.concatenate(blocks, axis=1).reshape(n_days, n_products, -1).astype(np.float32)
+    for choice, levels in zip(choices, all_levels):  # a default that cannot be read: refused now, not at forecast
+        if choice.default is not None:
+            _default_row(choice, levels)
     return DriverSpec(tuple(choices), tuple(all_levels)), values
 
 
@@ -392,6 +414,56 @@ def closed_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndar
             shut = here if shut is None else shut | here
         start += max(len(levels), 1)
     return shut
+
+
+FILL_WEEKS = 8  # a closed product-day's lag reads the same weekday of an open week up to this many weeks back
+
+
+def outside_history(drivers: DriverPanel, future: DriverPanel) -> list[str]:
+    """Notes on a number among ``future``'s known values beyond anything its product had in ``drivers``' history
+    (a price of -50, of a billion): the model never saw such a value, so its forecast there is a guess."""
+    notes, start = [], 0
+    for choice, levels in zip(drivers.spec.choices, drivers.spec.levels):
+        if choice.role == "known" and not levels:
+            with np.errstate(all="ignore"):
+                lo = np.nanmin(drivers.values[:, :, start], axis=0)
+                hi = np.nanmax(drivers.values[:, :, start], axis=0)
+            value = future.values[:, :, start]
+            span = np.nan_to_num(hi - lo)
+            off = ~np.isnan(value) & ((value < lo - span) | (value > hi + span) | ((value < 0) & (lo >= 0)))
+            if off.any():
+                day, product = np.argwhere(off)[0]
+                notes.append(f"{choice.name} = {value[day, product]:g} for {drivers.products[product]!r} on "
+                             f"{future.dates[day]:%d %b %Y} ({int(off.sum()):,} such product-day(s)) is far from "
+                             f"anything it had in the history ({lo[product]:g} to {hi[product]:g}): the model "
+                             "never saw such a value, so its forecast there is a guess.")
+        start += max(len(levels), 1)
+    return notes
+
+
+def filled_closures(values: np.ndarray, shut: np.ndarray | None) -> np.ndarray:
+    """(T, P) ``values`` with each ``shut`` product-day (:func:`closed_cells`) replaced, as the networks' lags read
+    it, by the same weekday of the latest open week before it (up to FILL_WEEKS back), else by the product's mean
+    over its open days: a closure says nothing about demand, and a 0 in the lags read as a collapse pulled the
+    week after a planned closure down by 8-13 %. A handful of vector steps, no loop over days."""
+    if shut is None or not shut.any():
+        return values
+    out = np.array(values, dtype=np.float64, copy=True)
+    todo = shut.copy()
+    for weeks in range(1, FILL_WEEKS + 1):
+        lag = 7 * weeks
+        if lag >= len(out) or not todo.any():
+            break
+        take = np.zeros_like(todo)
+        take[lag:] = todo[lag:] & ~shut[:-lag]
+        rows, cols = np.nonzero(take)
+        out[rows, cols] = values[rows - lag, cols]
+        todo &= ~take
+    if todo.any():
+        with np.errstate(invalid="ignore"):
+            mean = np.nan_to_num(np.nanmean(np.where(shut, np.nan, values), axis=0))
+        out[todo] = np.broadcast_to(mean, out.shape)[todo]
+    return out
 
 
 def driver_days(drivers: DriverPanel, days: pd.DatetimeIndex) -> dict[str, np.ndarray]:

@@ -25,7 +25,8 @@ import pandas as pd
 
 from ..config import IngestOptions, parse_driver
 from ..errors import DataError
-from .drivers import DETECT_ROWS, DriverCandidate, DriverPanel, driver_candidates, fill_history, read_drivers
+from .drivers import (DETECT_ROWS, DriverCandidate, DriverPanel, driver_candidates, fill_history, outside_history,
+                      read_drivers)
 from .holidays import suggest_country
 
 Source = Union[str, Path, bytes, BinaryIO]
@@ -1174,7 +1175,10 @@ def load_future_drivers(source: Source, drivers: DriverPanel, mapping: ColumnMap
     _check_columns(df, [*mapping.product_cols])
     dates, _ = parse_dates(df[date_col], options.dayfirst)
     product = product_key(df, mapping.product_cols)
-    at_product = pd.Index(drivers.products).get_indexer(product.fillna(""))
+    known = pd.Index(drivers.products)
+    quoted = product.str.startswith("'").fillna(False) & ~product.isin(known)  # our CSVs quote a name like =x
+    product = product.where(~quoted, product.str.slice(1))
+    at_product = known.get_indexer(product.fillna(""))
     later = np.asarray(dates > after)
     notes = []
     unknown = (at_product < 0) & later
@@ -1193,10 +1197,32 @@ def load_future_drivers(source: Source, drivers: DriverPanel, mapping: ColumnMap
         raise DataError(f"The future file reaches {dates[keep].max():%d %b %Y}, {len(days):,} days after the history: "
                         f"give at most {MAX_FUTURE_DAYS} days.")
     cells = days.get_indexer(dates[keep]).astype(np.int64) * len(drivers.products) + at_product[keep]
-    known = tuple(c for c in drivers.spec.choices if c.role == "known")
-    if not known:
+    known_choices = tuple(c for c in drivers.spec.choices if c.role == "known")
+    if not known_choices:
         raise DataError("The model reads no known-ahead driver: it needs no future values.")
     rows = df[keep].assign(**{c.name: pd.NA for c in drivers.spec.choices if c.role == "observed" and c.name not in df})
+    _refuse_conflicts(rows, cells, [c for c in known_choices], days, drivers.products)
     spec, values = read_drivers(rows, drivers.spec.choices, cells, len(days), len(drivers.products), drivers.spec)
     values[:, :, ~spec.known] = np.nan  # an observed driver's future is never read
-    return DriverPanel(spec, days, drivers.products, values), tuple(notes)
+    future = DriverPanel(spec, days, drivers.products, values)
+    return future, tuple(notes) + tuple(outside_history(drivers, future))
+
+
+def _refuse_conflicts(rows: pd.DataFrame, cells: np.ndarray, choices: list, days: pd.DatetimeIndex,
+                      products: tuple[str, ...]) -> None:
+    """Two rows of a future file for one product and day that give a driver different values: which one the
+    planner means cannot be told (a mean of promotion and none is neither)."""
+    for choice in choices:
+        if choice.name not in rows.columns:
+            continue
+        text = rows[choice.name].astype("string").str.strip().replace("", pd.NA)
+        number = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")  # "1" and "1.0" agree
+        value = number.astype("string").where(number.notna(), text)
+        seen = pd.DataFrame({"cell": cells, "value": value.to_numpy()}).dropna()
+        counts = seen.groupby("cell")["value"].nunique()
+        if (counts > 1).any():
+            cell = int(counts.index[counts.to_numpy() > 1][0])
+            at = rows.index[cells == cell]
+            raise DataError(f"The future file gives {choice.name!r} two values for {products[cell % len(products)]!r} on "
+                            f"{days[cell // len(products)]:%d %b %Y} (spreadsheet rows {_rows(at)}): keep one row "
+                            "per product and day.")

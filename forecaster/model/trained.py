@@ -19,7 +19,7 @@ from models import REGISTRY
 from .. import __version__
 from ..config import ForecastConfig
 from ..errors import ForecasterError
-from ..data.drivers import DriverPanel, DriverScale, DriverSpec, closed_cells
+from ..data.drivers import DriverPanel, DriverScale, DriverSpec, closed_cells, filled_closures
 from ..labels import NETWORK
 from .baselines import BLEND_COMPONENTS, recent_mean_on_sale
 from .features import PanelScaler, calendar_names
@@ -185,7 +185,8 @@ class TrainedForecaster:
         return dataclasses.replace(self, drivers=drivers.aligned(self.products))
 
     def features(self, panel: pd.DataFrame) -> WindowFeatures:
-        values = self.align(panel).to_numpy(dtype=np.float64)
+        values = filled_closures(self.align(panel).to_numpy(dtype=np.float64),
+                                 closed_cells(self.drivers, pd.DatetimeIndex(panel.index)))
         drivers = None
         if self.driver_spec is not None:
             if self.drivers is None:

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from models import REGISTRY
 
 from ..config import ForecastConfig
-from ..data.drivers import DriverPanel, DriverScale
+from ..data.drivers import DriverPanel, DriverScale, closed_cells, filled_closures
 from ..device import resolve_device
 from ..errors import ForecasterError, TrainingError
 from .features import PanelScaler
@@ -181,7 +181,8 @@ def _train_members(trained: TrainedForecaster, values: np.ndarray, index: pd.Dat
     """Build the windows once and train the members on them, one after another, into ``trained``."""
     config = trained.config
     drivers = (trained.drivers, trained.driver_scale) if trained.drivers is not None else None
-    features = WindowFeatures(scaler.transform(values), index, config, REGISTRY[config.model].layout, device,
+    lags = filled_closures(values, closed_cells(trained.drivers, index))  # an open flag's closures: not a 0 in the lags
+    features = WindowFeatures(scaler.transform(lags), index, config, REGISTRY[config.model].layout, device,
                               on_sale=trained.counted(pd.DataFrame(values, index=index, columns=trained.products)),
                               drivers=drivers)
     spans = _Spans(WindowDataset(features, split.train),

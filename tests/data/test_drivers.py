@@ -104,7 +104,7 @@ def test_a_future_file_gives_the_days_after_the_history_and_says_what_it_left_ou
         load_future_drivers(csv(future[future["date"] <= last]), result.drivers, result.report.mapping, last)
     bad = future.astype({"price": object})
     bad.loc[9, "price"] = "cheap"
-    with pytest.raises(DataError, match="row 9 holds 'cheap'"):
+    with pytest.raises(DataError, match="spreadsheet row 11 holds 'cheap'"):
         load_future_drivers(csv(bad), result.drivers, result.report.mapping, last)
 
 
@@ -126,7 +126,7 @@ def test_a_what_if_sets_one_products_driver_on_chosen_days_only(long_file):
     changed = drivers.with_defaults(days).with_value("P1", "promo", "1", days[1:2])
     promo = changed.rows(days)[:, :, 0]
     assert promo[1, 1] == 1 and promo.sum() == 1
-    with pytest.raises(DataError, match="must be a number"):
+    with pytest.raises(DataError, match="what-if value of the driver 'promo' must be a number"):
         drivers.with_value("P1", "promo", "lots", days[:1])
 
 
@@ -151,3 +151,44 @@ def test_the_template_lists_every_product_and_day_with_the_known_drivers_columns
 def test_a_driver_named_in_another_case_finds_its_column(long_file):
     drivers = load_panel(csv(long_file), IngestOptions(drivers=("Promo", "PRICE:known=10"))).drivers
     assert drivers.spec.names == ("promo", "price") and drivers.spec.choices[1].default == "10"
+
+
+def test_a_future_file_refuses_a_value_the_history_never_had_and_two_values_for_one_day(long_file):
+    result = load_panel(csv(long_file), IngestOptions(drivers=("promo", "event:known", "price")))
+    last = result.panel.index[-1]
+    days = pd.date_range(last + pd.Timedelta(days=1), periods=2)
+    future = pd.DataFrame({"date": days.repeat(3), "product": ["P0", "P1", "P2"] * 2, "promo": 0, "price": 10.0,
+                           "event": ""})
+    ok, _ = load_future_drivers(csv(future), result.drivers, result.report.mapping, last)
+    assert ok.missing(days) == ""
+    unseen = future.assign(event=["", "Cyber Monday", "", "", "", ""])
+    with pytest.raises(DataError, match="'Cyber Monday' in spreadsheet row 3, a value the history never had"):
+        load_future_drivers(csv(unseen), result.drivers, result.report.mapping, last)
+    twice = pd.concat([future, future.iloc[[0]].assign(promo=1)])
+    with pytest.raises(DataError, match="two values for 'P0' on .* \\(spreadsheet rows 2, 8\\)"):
+        load_future_drivers(csv(twice), result.drivers, result.report.mapping, last)
+    same = pd.concat([future, future.iloc[[0]].assign(promo=0.0)])  # the same value twice is one value
+    load_future_drivers(csv(same), result.drivers, result.report.mapping, last)
+    _, notes = load_future_drivers(csv(future.assign(price=-50.0)), result.drivers, result.report.mapping, last)
+    assert any("price = -50 for 'P0'" in n and "is far from anything it had in the history (8 to 10)" in n for n in notes)
+
+
+def test_a_future_file_names_products_as_our_csvs_write_them(long_file):
+    """A template we wrote quotes a formula-like name ('=SUM(1)); read back, it is the same product."""
+    odd = long_file.assign(product=long_file["product"].replace({"P1": "=SUM(1)"}))
+    result = load_panel(csv(odd), IngestOptions(drivers=("promo:known=0",)))
+    days = pd.date_range(result.panel.index[-1] + pd.Timedelta(days=1), periods=2)
+    from forecaster.io.export import to_csv_bytes
+
+    template = to_csv_bytes(future_template(result.drivers, "date", ("product",), days))
+    assert b"'=SUM(1)" in template
+    back, notes = load_future_drivers(template, result.drivers, result.report.mapping, result.panel.index[-1])
+    assert notes == () and back.missing(days) == ""
+
+
+def test_a_default_that_cannot_be_read_is_refused_when_the_file_is_read(long_file):
+    with pytest.raises(DataError, match="value for days without one of the driver 'price' must be a number, not 'abc'"):
+        load_panel(csv(long_file), IngestOptions(drivers=("price:known=abc",)))
+    with pytest.raises(DataError, match="must be one of its values in the history \\('month start'\\) or none"):
+        load_panel(csv(long_file), IngestOptions(drivers=("event:known=Blak Friday",)))
+    assert load_panel(csv(long_file), IngestOptions(drivers=("event:known=none",))).drivers is not None

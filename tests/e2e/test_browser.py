@@ -47,11 +47,13 @@ EXPERT = "Expert settings (the defaults suit most data)"
 
 def set_number(page, label: str, value) -> None:
     """Type a number into the field with this label, opening the Train form's expert settings if it is there."""
+    settle(page)  # a page still drawing may show the field a moment later: clicking then would close the expander
     box = page.get_by_label(label, exact=True)
     if not box.is_visible():
         expander = page.get_by_text(EXPERT, exact=True)
         if expander.count():
             expander.first.click()
+        expect(box).to_be_visible()
     box.fill(str(value))
     box.press("Tab")
 
