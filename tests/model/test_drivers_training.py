@@ -128,3 +128,25 @@ def test_an_open_flag_at_zero_is_a_closed_product_day_forecast_zero_and_never_sc
     table = forecast(planned, ingested.panel, 2).set_index(["date", "product"])
     assert table.loc[(days[1], "P1"), ["forecast", "order_quantity"]].eq(0).all() and table.loc[(days[1], "P1"), "closed"]
     assert (table.drop(index=(days[1], "P1"))["forecast"] > 5).all()
+
+
+def test_a_planned_one_day_closure_leaves_the_following_days_as_they_were():
+    """The closed day is 0 and the recursion's lag reads it as a usual open day, not as a collapse of demand
+    (fed back as 0, it had pulled the next week down by 8-13 %); without that fill this fails."""
+    from forecaster.data.drivers import filled_closures
+
+    history = promotion_demo_long(n_products=3, days=365, seed=0)
+    shut = np.random.default_rng(1).random(len(history)) < 0.02
+    history["open"] = (~shut).astype(int)
+    history.loc[shut, "quantity"] = 0
+    ingested = load_panel(history.to_csv(index=False).encode(), IngestOptions(drivers=("promo:known=0", "open:known=1")))
+    trained = fit(ingested.panel, ForecastConfig(seed=0), drivers=ingested.drivers)
+    first = ingested.panel.index[-1] + pd.Timedelta(days=1)
+    table = what_if(trained, ingested.panel, "P0", "open", "0", [first], 8,
+                    current_calibration(trained, ingested.panel))
+    ratio = (table["what_if_forecast"] / table["plan_forecast"]).to_numpy()
+    assert ratio[0] == 0 and np.abs(ratio[1:] - 1).max() < 0.06, ratio
+    values = np.array([[5.0], [6.0], [7.0], [8.0], [9.0], [10.0], [11.0], [0.0]])
+    closed = np.zeros_like(values, dtype=bool)
+    closed[7] = True
+    assert filled_closures(values, closed)[7, 0] == 5.0  # the same weekday a week before
