@@ -342,7 +342,7 @@ def _future_values(drivers: Any, ingested: Any, a: argparse.Namespace) -> Any:
 
     try:
         future, notes = load_future_drivers(a.future, drivers, ingested.report.mapping, ingested.panel.index[-1],
-                                            _ingest_options(a))
+                                            _ingest_options(a), ingested.report.dayfirst)
     except ForecasterError as exc:
         raise ForecasterError(f"--future {a.future}: {exc}") from None
     for note in notes:

@@ -157,11 +157,13 @@ def parse_driver(text: str) -> DriverChoice:
     """'promo' / 'promo:known=0' / 'Customers:observed' -> a :class:`DriverChoice`; the role from the name
     (:func:`known_ahead_name`) when none is given."""
     text = str(text)[:300]
-    head, eq, default = text.partition("=")
-    name, colon, role = head.rpartition(":") if ":" in head else (head, "", "")
-    role = role.strip().lower()
-    if colon and role not in DRIVER_ROLES:
-        name, role = head, ""  # a colon inside the column's own name ("promo:x")
+    given = re.fullmatch(r"(?s)(.*):\s*(known|observed)\s*(?:=(.*))?", text, flags=re.IGNORECASE)
+    if given:  # NAME:role[=DEFAULT], the name free to hold = and : ("Price (=EUR):known")
+        name, role, default = given.group(1), given.group(2).lower(), given.group(3) or ""
+        eq = given.group(3) is not None
+    else:  # NAME[=DEFAULT], the role from the name
+        name, eq, default = text.partition("=")
+        role = ""
     name = name.strip()
     if not name:
         raise ForecasterError(f"A driver needs a column name (NAME, NAME:known or NAME:observed), not {text!r}.")

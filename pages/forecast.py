@@ -166,8 +166,8 @@ st.download_button("Download totals CSV",
                                          "order_quantity, level, service_level.")
 
 if trained.driver_spec is not None and trained.driver_spec.known.any():
-    drivers.what_if_section(trained, panel, key, [d for d in days if d not in closed_reasons], calibration, options,
-                            names)
+    drivers.what_if_section(trained, panel, key, [d for d in days if d not in closed_reasons], int(horizon),
+                            calibration, options, names)
 
 st.subheader("One product: history and forecast")
 products = trained.products

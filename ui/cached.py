@@ -105,9 +105,10 @@ def ingest(key: str, data: bytes, options: IngestOptions) -> IngestResult:
 
 
 def future_drivers(key: str, data: bytes, drivers: DriverPanel, mapping: ColumnMapping, after: pd.Timestamp,
-                   options: IngestOptions) -> tuple[DriverPanel, tuple[str, ...]]:
+                   options: IngestOptions, dayfirst: bool | None) -> tuple[DriverPanel, tuple[str, ...]]:
     """The future driver values of an upload (``key``: its digest and the job's), read once."""
-    return uploads().get_or_make(("future", key), lambda: load_future_drivers(data, drivers, mapping, after, options),
+    return uploads().get_or_make(("future", key),
+                                 lambda: load_future_drivers(data, drivers, mapping, after, options, dayfirst),
                                  lambda result: int(result[0].values.nbytes))
 
 

@@ -33,7 +33,8 @@ def future_drivers(job: TrainingJob, trained: TrainedForecaster, key: str) -> tu
     if upload_ds is not None:
         try:
             future, notes = cached.future_drivers(f"{job.job_id}-{upload_ds.digest}", upload_ds.data, trained.drivers,
-                                                  mapping, job.panel.index[-1], job.meta.get("ingest") or state.ingest_options())
+                                                  mapping, job.panel.index[-1], job.meta.get("ingest") or state.ingest_options(),
+                                                  jobs.dayfirst_of(job))
         except ForecasterError as exc:
             error = str(exc)
     title = "Future values of the drivers" + (f": {upload_ds.name}" if upload_ds else "")
@@ -64,13 +65,16 @@ def _future_controls(job: TrainingJob, trained: TrainedForecaster, spec, mapping
         + ("" if upload_ds is not None else f"Without one, {', '.join(needed)} cannot be forecast. " if needed
            else "")
         + ("Days the file leaves out take the value chosen on the Data page." if len(needed) < len(known) else "")))
-    upload = st.file_uploader("Future driver values (CSV)", type=["csv", "gz"], key="w_future_upload")
+    # a new key after "Forget": the uploader starts empty (a file it still held would be taken again)
+    upload = st.file_uploader("Future driver values (CSV)", type=["csv", "gz"],
+                              key=f"w_future_upload_{state.get(state.FUTURE_UPLOADS)}")
     if upload is not None and (upload_ds is None or upload_ds.digest != cached.digest(upload.getvalue())):
         data = upload.getvalue()
         state.put(state.FUTURE, (job.job_id, state.Dataset(upload.name, cached.digest(data), data)))
         st.rerun()  # the title, the read and the forecast all follow the new file
     if upload_ds is not None and st.button("Forget the future values", key="forget_future"):
         state.put(state.FUTURE, None)
+        state.put(state.FUTURE_UPLOADS, state.get(state.FUTURE_UPLOADS) + 1)
         st.rerun()
     days = pd.date_range(job.panel.index[-1] + pd.Timedelta(days=1), periods=TEMPLATE_DAYS, freq="D")
     template = future_template(trained.drivers, mapping.date_col, mapping.product_cols, days, jobs.catalog_of(job))
@@ -82,13 +86,15 @@ def _future_controls(job: TrainingJob, trained: TrainedForecaster, spec, mapping
 
 @st.cache_data(max_entries=16, show_spinner="Forecasting the what-if…")
 def _what_if(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, product: str, driver: str, value: str,
-             days: tuple[pd.Timestamp, ...], horizon: int, _calibration: Calibration | None, level: float,
-             service_level: float) -> pd.DataFrame:
-    return what_if(_trained, _panel, product, driver, value, list(days), horizon, _calibration, level, service_level)
+             days: tuple[pd.Timestamp, ...], horizon: int, _calibration: Calibration | None,
+             options: IntervalOptions) -> pd.DataFrame:
+    return what_if(_trained, _panel, product, driver, value, list(days), horizon, _calibration, options.level,
+                   options.service_level, options.order_stopped)
 
 
 def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, days: list[pd.Timestamp],
-                    calibration: Calibration | None, options: IntervalOptions, names: dict[str, str]) -> None:
+                    horizon: int, calibration: Calibration | None, options: IntervalOptions,
+                    names: dict[str, str]) -> None:
     """"What if": one product's known-ahead driver set on chosen forecast days, its forecast, range and order
     quantity next to the plan's (the drivers as given)."""
     known = [(c, lv) for c, lv in zip(trained.driver_spec.choices, trained.driver_spec.levels) if c.role == "known"]
@@ -109,8 +115,8 @@ def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, d
     if not chosen or not str(value).strip():
         return
     try:
-        table = _what_if(key, trained, panel, product, driver, str(value).strip(), tuple(sorted(chosen)), len(days),
-                         calibration, options.level, options.service_level)
+        table = _what_if(key, trained, panel, product, driver, str(value).strip(), tuple(sorted(chosen)), horizon,
+                         calibration, options)
     except ForecasterError as exc:
         st.error(markdown(exc))
         return

@@ -242,6 +242,14 @@ def mapping_of(job: TrainingJob) -> ColumnMapping:
     return cached.mapping(ds.digest, ds.data, options)
 
 
+def dayfirst_of(job: TrainingJob) -> bool | None:
+    """Whether the file ``job`` trained on was read day-first (a future file's dates are read the same way)."""
+    from . import cached
+
+    ds, options = job.meta.get("dataset"), job.meta.get("ingest")
+    return None if ds is None or options is None else cached.ingest(ds.digest, ds.data, options).report.dayfirst
+
+
 def catalog_of(job: TrainingJob) -> pd.DataFrame | None:
     """The product names and key columns of the data ``job`` trained on (None: the file had neither)."""
     return job.meta.get("catalog")

@@ -30,6 +30,7 @@ HOLIDAYS_CHOSEN = "holidays_chosen"  # the user picked the calendar: suggestions
 HOLIDAYS_FOR = "holidays_for"  # digest of the dataset whose holiday calendar the Data page last offered
 INTERVALS = "interval_options"  # IntervalOptions: the level and service level on Evaluate and Forecast
 FUTURE = "future_drivers"  # (job id, Dataset) of the future driver values uploaded on the Forecast page
+FUTURE_UPLOADS = "future_uploads"  # how often the future values were forgotten: the uploader's key, so it starts empty
 DRIVERS_LEFT_OUT = "drivers_left_out"  # (dataset digest, names): drivers chosen before that this file cannot give
 
 OWNER_PARAM = "session"  # query parameter that lets a browser refresh find this session's jobs again
@@ -48,7 +49,7 @@ class Dataset:
 def _defaults() -> dict[str, Any]:
     return {DATASET: None, INGEST: DEFAULT_INGEST, CONFIG: DEFAULT_CONFIG,
             JOB_ID: None, BACKTEST_JOB: None, LAST_UPLOAD: None, HORIZON: 1, TOTAL_DAYS: DEFAULT_TOTAL_DAYS, TOP_N: 20, PRODUCT: None,
-            INTERVALS: DEFAULT_INTERVALS, FUTURE: None, DRIVERS_LEFT_OUT: None}
+            INTERVALS: DEFAULT_INTERVALS, FUTURE: None, FUTURE_UPLOADS: 0, DRIVERS_LEFT_OUT: None}
 
 
 def init() -> None:

@@ -178,19 +178,28 @@ class DriverPanel:
         return DriverPanel(self.spec, dates, self.products, values.astype(np.float32))
 
     def with_defaults(self, days: pd.DatetimeIndex) -> "DriverPanel":
-        """Days not covered or left empty take each known driver's default where the user chose one."""
+        """Days not covered or left empty take each known driver's default where the user chose one, and an
+        observed driver's last value before them (its future is never given: a forecast's later days read
+        the last one seen, not a blank read as the product's lowest value)."""
         have = self.combined(DriverPanel(self.spec, days, self.products, np.full(
             (len(days), len(self.products), len(self.spec.channels)), np.nan, np.float32)))
-        values = have.values.copy()
+        values = have.values  # a fresh array: combined() built it
         at = have.dates.get_indexer(days)
         start = 0
         for choice, levels in zip(self.spec.choices, self.spec.levels):
             width = max(len(levels), 1)
+            block = values[:, :, start:start + width]
             if choice.role == "known" and choice.default is not None:
-                block = values[at, :, start:start + width]
-                empty = np.isnan(block).any(axis=2)
-                block[empty] = _default_row(choice, levels)
-                values[at, :, start:start + width] = block
+                empty = np.isnan(block[at]).any(axis=2)
+                part = block[at]
+                part[empty] = _default_row(choice, levels)
+                block[at] = part
+            elif choice.role == "observed":
+                last = np.maximum.accumulate(np.where(~np.isnan(block).any(axis=2), np.arange(len(block))[:, None], -1),
+                                             axis=0)  # (T, P) the row of each product's last value so far
+                rows = np.clip(last, 0, None)
+                filled = block[rows, np.arange(block.shape[1])[None, :]]
+                block[:] = np.where((last >= 0)[:, :, None], filled, block)
             start += width
         return DriverPanel(self.spec, have.dates, self.products, values)
 
@@ -349,11 +358,13 @@ def fill_history(values: np.ndarray, spec: DriverSpec) -> tuple[np.ndarray, int]
     out = values.copy()
     filled = int(np.isnan(out).any(axis=2).sum())
     start = 0
-    for levels in spec.levels:
+    for choice, levels in zip(spec.choices, spec.levels):
         width = max(len(levels), 1)
         block = out[:, :, start:start + width]
         seen = block[~np.isnan(block)]
-        if levels or np.isin(seen, (0.0, 1.0)).all():
+        if not levels and _OPEN_FLAG.match(choice.name):  # a file listing sales only: a day without a row was open
+            block[np.isnan(block)] = 1.0
+        elif levels or np.isin(seen, (0.0, 1.0)).all():
             block[np.isnan(block)] = 0.0
         else:
             frame = pd.DataFrame(block[:, :, 0]).ffill().bfill()
@@ -459,10 +470,13 @@ def filled_closures(values: np.ndarray, shut: np.ndarray | None) -> np.ndarray:
         rows, cols = np.nonzero(take)
         out[rows, cols] = values[rows - lag, cols]
         todo &= ~take
-    if todo.any():
-        with np.errstate(invalid="ignore"):
-            mean = np.nan_to_num(np.nanmean(np.where(shut, np.nan, values), axis=0))
-        out[todo] = np.broadcast_to(mean, out.shape)[todo]
+    if todo.any():  # the product's mean over its open days before each day: nothing later leaks in
+        open_values = np.where(shut, 0.0, values)
+        sums = np.cumsum(open_values, axis=0) - open_values
+        counts = np.cumsum(~shut, axis=0) - ~shut
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        out[todo] = mean[todo]
     return out
 
 

@@ -1164,16 +1164,18 @@ MAX_FUTURE_DAYS = 366  # a future file's days after the history, at most
 
 
 def load_future_drivers(source: Source, drivers: DriverPanel, mapping: ColumnMapping, after: pd.Timestamp,
-                        options: IngestOptions = IngestOptions()) -> tuple[DriverPanel, tuple[str, ...]]:
+                        options: IngestOptions = IngestOptions(), dayfirst: bool | None = None
+                        ) -> tuple[DriverPanel, tuple[str, ...]]:
     """The future values of known-ahead ``drivers`` from a second file with the history's date and product
     columns (``mapping``) and the same driver columns, for days after ``after`` (the history's last day):
     a panel of those days (NaN where the file has no row) and notes on what was left out. Rows of days not
     after the history, or of products the history lacks, are left out and counted; a driver column the file
-    lacks, a date or a number that cannot be read are refused naming the column or row."""
+    lacks, a date or a number that cannot be read are refused naming the column or row. Dates are read in
+    the history's order (``dayfirst``, as the history was read) unless ``options`` name one."""
     df = read_table(source, options.encoding)
     date_col = mapping.date_col if mapping.date_col in df.columns else _find_date_col(df)
     _check_columns(df, [*mapping.product_cols])
-    dates, _ = parse_dates(df[date_col], options.dayfirst)
+    dates, _ = parse_dates(df[date_col], options.dayfirst if options.dayfirst is not None else dayfirst)
     product = product_key(df, mapping.product_cols)
     known = pd.Index(drivers.products)
     quoted = product.str.startswith("'").fillna(False) & ~product.isin(known)  # our CSVs quote a name like =x
@@ -1184,7 +1186,7 @@ def load_future_drivers(source: Source, drivers: DriverPanel, mapping: ColumnMap
     unknown = (at_product < 0) & later
     if unknown.any():
         notes.append(f"{int(unknown.sum()):,} row(s) name a product the history lacks (first: "
-                     f"{product[unknown].iloc[0]!r}, row {df.index[unknown][0]}): left out.")
+                     f"{product[unknown].iloc[0]!r}, spreadsheet row {_rows(df.index[unknown][:1])}): left out.")
     if (~later).any():
         notes.append(f"{int((~later).sum()):,} row(s) fall on or before the history's last day ({after:%d %b %Y}): "
                      "left out (the history's own values stand).")

@@ -26,6 +26,7 @@ from models import REGISTRY
 from .. import __version__
 from ..config import ForecastConfig
 from ..data.drivers import DriverScale, DriverSpec
+from ..data.holidays import HOLIDAY_FEATURES
 from ..errors import ForecasterError
 from ..labels import NETWORK
 from ..model.baselines import BLEND_COMPONENTS
@@ -71,6 +72,7 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         "calibration": trained.calibration.to_dict() if trained.calibration is not None else None,
         "backtest": (trained.backtest.to_json(orient="records", date_format="iso")
                      if trained.backtest is not None else None),
+        "holiday_features": len(HOLIDAY_FEATURES),
         "drivers": (None if trained.driver_spec is None else
                     {**trained.driver_spec.to_dict(), "scale": trained.driver_scale.to_dict(),
                      "latest_scale": (trained.latest_driver_scale.to_dict()
@@ -108,8 +110,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             or len(set(products)) < len(products):
         raise _foreign(run, "product list")
     scaler = _scaler(run, _field(meta, "scaler", dict), len(products))
-    names = _field(meta, "networks", list)
-    checksums = _field(meta, "sha256", dict)
+    names, checksums = _field(meta, "networks", list), _field(meta, "sha256", dict)
     if not 1 <= len(names) <= MAX_NETWORKS or not all(isinstance(n, str) and WEIGHTS_NAME.fullmatch(n) for n in names):
         raise _foreign(run, "network list")
     blend = _field(meta, "blend", dict)
@@ -122,6 +123,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     if not isinstance(anchor, list) or len(anchor) > PATH_DAYS or \
             not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1 for w in anchor):
         raise _foreign(run, "level anchor weights")
+    _check_holiday_features(run, config, meta)
     spec, scale, latest_scale = _drivers(run, meta.get("drivers"), len(products))
     n_features = feature_count(config, len(products), REGISTRY[config.model].layout, len(getattr(spec, "channels", ())))
     networks = [_network(run, name, checksums, config, n_features, len(products), device) for name in names]
@@ -215,6 +217,15 @@ def _calibration(run: Path, data: Any, n_products: int) -> Calibration | None:
         return Calibration.from_dict(data, n_products)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"interval calibration ({exc})") from None
+
+
+def _check_holiday_features(run: Path, config: ForecastConfig, meta: dict) -> None:
+    """A run with a holiday calendar saved with another number of holiday features per day (4 before the long
+    weekend was added) cannot be rebuilt: said so, instead of a weights file that does not fit."""
+    saved = meta.get("holiday_features", 4)
+    if config.holidays and saved != len(HOLIDAY_FEATURES):
+        raise ForecasterError(f"{str(run)!r} was saved with {saved} holiday features per day; this version reads "
+                              f"{len(HOLIDAY_FEATURES)} (the long weekend was added): train it again.")
 
 
 def _drivers(run: Path, data: Any, n_products: int) -> tuple[DriverSpec | None, DriverScale | None, DriverScale | None]:

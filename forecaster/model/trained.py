@@ -174,8 +174,12 @@ class TrainedForecaster:
         """This forecaster reading ``drivers`` (the data's, with future values added): refused when they are
         not the drivers it was trained with."""
         if self.driver_spec is None:
-            return self if drivers is None else dataclasses.replace(self, drivers=None)
-        if drivers is None or drivers.spec.names != self.driver_spec.names:
+            if drivers is not None:  # a driver named for a model that reads none: never dropped silently
+                raise ForecasterError(f"This model was trained without drivers; the data is read with "
+                                      f"{drivers.spec.describe()}: leave the drivers out, or train again with them.")
+            return self
+        roles = lambda spec: [(c.name, c.role) for c in spec.choices]  # noqa: E731
+        if drivers is None or roles(drivers.spec) != roles(self.driver_spec):
             raise ForecasterError(f"This model was trained with the drivers {self.driver_spec.describe()}; the "
                                   + ("data has none" if drivers is None else f"data has {drivers.spec.describe()}")
                                   + ": read the file with the same drivers (--driver), or train again.")

@@ -127,8 +127,9 @@ def current_calibration(trained: TrainedForecaster, panel: pd.DataFrame) -> Cali
     days = days[~closed[days]]
     if not len(days):
         return calibration
-    values = tail.to_numpy(dtype=np.float64)
-    return calibration.relocated(values[days], trained.predict(tail, days))
+    values, point = tail.to_numpy(dtype=np.float64), trained.predict(tail, days)
+    # a product-day that was no demand (before its first sale, shut by an open flag) is no miss
+    return calibration.relocated(np.where(trained.counted(tail)[days], values[days], point), point)
 
 
 def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, level: float = DEFAULT_LEVEL,
@@ -187,7 +188,7 @@ def lead_time_total(trained: TrainedForecaster, panel: pd.DataFrame, days: int =
 
 def what_if(trained: TrainedForecaster, panel: pd.DataFrame, product: str, driver: str, value: str,
             days: list[pd.Timestamp], horizon: int, calibration: Calibration | None, level: float = DEFAULT_LEVEL,
-            service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+            service_level: float = DEFAULT_SERVICE_LEVEL, order_stopped: bool = False) -> pd.DataFrame:
     """One product's forecast with its known-ahead ``driver`` set to ``value`` on ``days`` (a promotion, a
     price), next to the plan (the drivers as given): per forecast day, ``plan_*`` and ``what_if_*`` columns of
     forecast, lower, upper and order_quantity, and whether the day was changed. Every other product and day
@@ -201,7 +202,7 @@ def what_if(trained: TrainedForecaster, panel: pd.DataFrame, product: str, drive
     changed = trained.with_drivers(trained.drivers.with_value(product, driver, value, pd.DatetimeIndex(days)))
     runs = {}
     for name, model in (("plan", trained), ("what_if", changed)):
-        table = with_intervals(point_forecast(model, panel, horizon), calibration, level, service_level, True)
+        table = with_intervals(point_forecast(model, panel, horizon), calibration, level, service_level, order_stopped)
         mine = table[table["product"] == product].set_index("date")
         runs[name] = mine[[c for c in ("forecast", "lower", "upper", "order_quantity") if c in mine]]
     out = pd.concat({k: v for k, v in runs.items()}, axis=1)

@@ -445,4 +445,5 @@ def _unpack(packed: _Packed, task: TrainTask) -> TrainedForecaster:
         net = build_network(config, n_features, n_products)
         net.load_state_dict(torch.load(io.BytesIO(blob), map_location=trained.device, weights_only=True))
         networks.append(net.to(trained.device).eval())
-    return dataclasses.replace(trained, networks=networks, drivers=task.drivers)
+    drivers = task.drivers.aligned(trained.products) if task.drivers is not None else None
+    return dataclasses.replace(trained, networks=networks, drivers=drivers)

@@ -192,3 +192,23 @@ def test_a_default_that_cannot_be_read_is_refused_when_the_file_is_read(long_fil
     with pytest.raises(DataError, match="must be one of its values in the history \\('month start'\\) or none"):
         load_panel(csv(long_file), IngestOptions(drivers=("event:known=Blak Friday",)))
     assert load_panel(csv(long_file), IngestOptions(drivers=("event:known=none",))).drivers is not None
+
+
+def test_an_observed_driver_keeps_its_last_value_on_later_forecast_days_and_an_open_flag_fills_open(long_file):
+    """A forecast's later days read an observed driver on the day before, which nobody gives: its last value
+    is carried (a blank would read as the product's lowest). A file listing sales only has no row on a day
+    without one: its open flag is 1 there, not a closure."""
+    sparse = long_file.assign(open=1)[long_file["quantity"] > 25]
+    result = load_panel(csv(sparse), IngestOptions(drivers=("customers", "open")))
+    drivers = result.drivers
+    assert (drivers.values[:, :, 1] == 1).all()  # open on every day, rows or not
+    days = pd.date_range(drivers.dates[-1] + pd.Timedelta(days=1), periods=3)
+    carried = drivers.with_defaults(days).rows(days)[:, :, 0]
+    assert (carried == drivers.values[-1, :, 0]).all()
+
+
+def test_a_driver_setting_reads_back_to_itself_even_with_colons_and_equals_in_the_name():
+    for text in ("promo", "promo:known=0", "Price (=EUR):known", "=x:observed", "a:b", "event:known=Black Friday"):
+        choice = parse_driver(text)
+        assert parse_driver(choice.text) == choice
+    assert parse_driver("Price (=EUR):known=5").name == "Price (=EUR)"

@@ -2,6 +2,8 @@
 suggests, the setting, and a network that learns a holiday's effect only when it is given the calendar."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,6 +69,12 @@ def test_the_setting_reads_any_case_and_is_kept_in_a_saved_run(tmp_path):
     loaded = load(save(trained, tmp_path / "run"))
     assert loaded.config.holidays == "DE"
     np.testing.assert_allclose(loaded.predict(panel, np.arange(100, 121)), trained.predict(panel, np.arange(100, 121)))
+    run = next((tmp_path / "run").iterdir())  # a run saved before the long-weekend flag: said, not a bad weights file
+    meta = json.loads((run / "config.json").read_text())
+    del meta["holiday_features"]
+    (run / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ForecasterError, match="saved with 4 holiday features per day; this version reads 5"):
+        load(run)
 
 
 def test_the_calendar_adds_its_flags_to_the_calendar_features():

@@ -101,6 +101,13 @@ def test_a_run_with_drivers_saves_loads_and_forecasts_the_same_and_refuses_data_
     other = load_panel(promotion_demo_long(3, 365, 0).to_csv(index=False).encode(), IngestOptions(drivers=("price",)))
     with pytest.raises(ForecasterError, match="trained with the drivers promo"):
         loaded.with_drivers(other.drivers)
+    observed = load_panel(promotion_demo_long(3, 365, 0).to_csv(index=False).encode(),
+                          IngestOptions(drivers=("promo:observed",)))
+    with pytest.raises(ForecasterError, match="promo \\(known ahead\\); the data has promo \\(observed\\)"):
+        loaded.with_drivers(observed.drivers)  # the same column in another role is not the same input
+    plain = fit(ingested.panel, TINY)
+    with pytest.raises(ForecasterError, match="trained without drivers"):
+        plain.with_drivers(ingested.drivers)
 
 
 def test_a_forecast_without_future_values_names_the_product_and_day(promo_file):
