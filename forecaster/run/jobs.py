@@ -75,8 +75,11 @@ def panel_fingerprint(panel: pd.DataFrame) -> str:
 def training_key(panel: pd.DataFrame, config: ForecastConfig, drivers: DriverPanel | None = None) -> str:
     """Same panel content, drivers and settings give the same key (and so reuse a finished model)."""
     settings = json.dumps(config.to_dict(), sort_keys=True, default=str)
-    driven = "" if drivers is None else json.dumps(drivers.spec.to_dict()) + hashlib.sha256(
-        np.ascontiguousarray(drivers.values).tobytes() + drivers.dates.asi8.tobytes()).hexdigest()
+    driven = ""
+    if drivers is not None:  # hashed in place: a (days, products, channels) array can be gigabytes
+        digest = hashlib.sha256(memoryview(np.ascontiguousarray(drivers.values)).cast("B"))
+        digest.update(drivers.dates.asi8.tobytes())
+        driven = json.dumps(drivers.spec.to_dict()) + digest.hexdigest()
     return hashlib.sha256((panel_fingerprint(panel) + settings + driven).encode("utf-8")).hexdigest()[:24]
 
 
