@@ -59,7 +59,7 @@ def test_drivers_from_upload_to_future_values_and_the_downloaded_forecast(new_pa
     go(page, "Forecast")
     page.get_by_text("No future value of the driver 'promo' for product 'P0'").wait_for()
     page.locator("input[type=file]").set_input_files(str(future))
-    page.get_by_text("Read 7 day(s)").wait_for(timeout=STEP_MS)
+    page.get_by_text("Future values of the drivers: future.csv").wait_for(timeout=STEP_MS)  # read, folded away
     settle(page)
     expect(page.get_by_text("No future value of the driver")).to_have_count(0)
     page.screenshot(path=str(screenshots / "drivers_forecast.png"), full_page=True)
