@@ -58,6 +58,22 @@ def test_ray_tasks_give_the_same_forecast_as_training_here(panel, cluster):
            [(h.member, h.epoch, h.done_epochs) for h in here.history]
 
 
+def test_drivers_reach_ray_tasks_and_give_the_same_forecast_as_here(cluster):
+    """A fit's drivers travel with every task to Ray (DriverTasks) and come back with the forecaster."""
+    from forecaster.config import IngestOptions
+    from forecaster.data.demo import promotion_demo_long
+    from forecaster.data.ingest import load_panel
+
+    data = promotion_demo_long(n_products=3, days=150, seed=2).to_csv(index=False).encode("utf-8")
+    ingested = load_panel(data, IngestOptions(drivers=("promo:known=0", "price:known=10")))
+    here = fit(ingested.panel, AUTO, drivers=ingested.drivers)
+    on_ray = fit(ingested.panel, AUTO, executor=cluster, drivers=ingested.drivers)
+    assert on_ray.driver_spec == here.driver_spec and on_ray.drivers is not None
+    a = forecast(here, ingested.panel, horizon=3)["forecast"].to_numpy()
+    b = forecast(on_ray, ingested.panel, horizon=3)["forecast"].to_numpy()
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
 def test_progress_comes_back_through_ray_and_cancel_keeps_a_model(panel, cluster):
     seen = []
     stop = threading.Event()
