@@ -158,6 +158,11 @@ class DriverPanel:
         out[at < 0] = np.nan
         return out
 
+    def since(self, start: pd.Timestamp) -> "DriverPanel":
+        """The values from ``start`` on, as a view (no copy): what a forecast from the latest days reads."""
+        first = int(self.dates.searchsorted(start))
+        return DriverPanel(self.spec, self.dates[first:], self.products, self.values[first:])
+
     def aligned(self, products: list[str]) -> "DriverPanel":
         """The same values with products in ``products``' order (a model's training order)."""
         if list(self.products) == list(products):

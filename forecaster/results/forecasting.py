@@ -11,6 +11,7 @@ from ..data.drivers import closed_cells
 from ..errors import DataError, ForecasterError
 from ..model.intervals import (DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, RECENT_DAYS, SERVICE_LEVELS,
                                Calibration, check_level)
+from ..model.horizon import PROFILE_WEEKS
 from ..model.trained import TrainedForecaster
 
 __all__ = ["MAX_HORIZON", "current_calibration", "forecast", "lead_time_total", "point_forecast", "totals", "what_if",
@@ -36,7 +37,10 @@ def with_future_drivers(trained: TrainedForecaster, dates: pd.DatetimeIndex, tra
         return trained
     if trained.drivers is None:
         raise DataError(f"This model reads the drivers {trained.driver_spec.describe()}: read the data with them.")
-    drivers = trained.drivers.with_defaults(dates)
+    # the days a forecast reads (its windows, the level anchor's weeks) and the days forecast: the rest of a
+    # long history is not copied for every forecast
+    recent = dates[0] - pd.Timedelta(days=max(trained.history_days + 1, 7 * PROFILE_WEEKS) + 7)
+    drivers = trained.drivers.since(recent).with_defaults(dates)
     message = drivers.missing(dates, trading)
     if message:
         raise DataError(message)
@@ -199,7 +203,9 @@ def what_if(trained: TrainedForecaster, panel: pd.DataFrame, product: str, drive
         raise ForecasterError(f"{driver!r} is observed (only its past is read): set a known-ahead driver.")
     if product not in trained.products:
         raise ForecasterError(f"The model has no product {product!r}.")
-    changed = trained.with_drivers(trained.drivers.with_value(product, driver, value, pd.DatetimeIndex(days)))
+    recent = panel.index[-1] - pd.Timedelta(days=max(trained.history_days + 1, 7 * PROFILE_WEEKS) + 7)
+    changed = trained.with_drivers(trained.drivers.since(recent).with_value(product, driver, value,
+                                                                            pd.DatetimeIndex(days)))
     runs = {}
     for name, model in (("plan", trained), ("what_if", changed)):
         table = with_intervals(point_forecast(model, panel, horizon), calibration, level, service_level, order_stopped)
