@@ -8,6 +8,8 @@ and redraws.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -271,8 +273,12 @@ def stale_notice(job: TrainingJob) -> None:
         return
     ds = state.dataset()
     same_file = job.meta["dataset"].digest == ds.digest
+    before = job.meta.get("ingest")
+    only_drivers = before is not None and dataclasses.replace(before, drivers=()) == \
+        dataclasses.replace(state.ingest_options(), drivers=())
+    changed = "the drivers" if only_drivers else "the column choices"
     st.warning(f"These results are for **{markdown(job.label)}**" + (
-        " as it was read before you changed the column choices" if same_file else "") +
+        f" as it was read before you changed {changed}" if same_file else "") +
         f", not for the current data, **{markdown(ds.name)}**. Train on the current data to see its results.")
     if st.button(f"Train on {markdown(ds.name)}", type="primary", icon=":material/model_training:",
                  key="train_current"):

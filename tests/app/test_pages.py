@@ -982,3 +982,8 @@ def test_drivers_are_chosen_on_the_data_page_and_forecast_from_future_values_wit
     whatif = next(df.value for df in at.dataframe if "what_if_forecast" in df.value.columns)
     changed = whatif[whatif["changed"]]
     assert len(changed) == 1 and (changed["what_if_forecast"] > changed["plan_forecast"]).all()
+    at.switch_page("pages/data.py").run()  # a default for days without a value: another reading of the file
+    at.text_input(key="w_driver_default_0_promo").set_value("0").run()
+    assert at.session_state["ingest_options"].drivers == ("promo:known=0",)
+    at.switch_page("pages/evaluate.py").run()
+    assert "as it was read before you changed the drivers" in all_text(at)
