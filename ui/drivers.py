@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from forecaster.config import IntervalOptions
-from forecaster.data.drivers import future_template, outside_history
+from forecaster.data.drivers import DriverPanel, future_template, outside_history
 from forecaster.errors import ForecasterError
 from forecaster.io import charts, export
 from forecaster.model.intervals import Calibration
@@ -53,6 +53,14 @@ def future_drivers(job: TrainingJob, trained: TrainedForecaster, key: str) -> tu
     return trained.with_drivers(trained.drivers.combined(future)), f"{key}-{upload_ds.digest}"
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _template_csv(key: str, _drivers: DriverPanel, date_col: str, product_cols: tuple[str, ...], last: pd.Timestamp,
+                  _catalog: pd.DataFrame | None) -> bytes:
+    """The template's CSV, built once per run (every product times TEMPLATE_DAYS rows: not on every rerun)."""
+    days = pd.date_range(last + pd.Timedelta(days=1), periods=TEMPLATE_DAYS, freq="D")
+    return export.to_csv_bytes(future_template(_drivers, date_col, product_cols, days, _catalog))
+
+
 def _future_controls(job: TrainingJob, trained: TrainedForecaster, spec, mapping, known: list, needed: list[str],
                      upload_ds: state.Dataset | None) -> None:
     """What the future file holds, its uploader (a new file is kept for this run and the page redrawn), a
@@ -76,9 +84,9 @@ def _future_controls(job: TrainingJob, trained: TrainedForecaster, spec, mapping
         state.put(state.FUTURE, None)
         state.put(state.FUTURE_UPLOADS, state.get(state.FUTURE_UPLOADS) + 1)
         st.rerun()
-    days = pd.date_range(job.panel.index[-1] + pd.Timedelta(days=1), periods=TEMPLATE_DAYS, freq="D")
-    template = future_template(trained.drivers, mapping.date_col, mapping.product_cols, days, jobs.catalog_of(job))
-    st.download_button("Download a template to fill in", export.to_csv_bytes(template),
+    st.download_button("Download a template to fill in",
+                       _template_csv(job.job_id, trained.drivers, mapping.date_col, mapping.product_cols,
+                                     job.panel.index[-1], jobs.catalog_of(job)),
                        file_name="future_drivers_template.csv", mime="text/csv", key="dl_future_template",
                        icon=":material/download:", help=f"Every product for the next {TEMPLATE_DAYS} days, "
                                                         "with the driver columns to fill in.")

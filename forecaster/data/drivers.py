@@ -122,12 +122,20 @@ class DriverSpec:
     @property
     def known(self) -> np.ndarray:
         """(D,) bool: channels read on the target day itself (known ahead)."""
-        return np.array([c.role == "known" for c, lv in zip(self.choices, self.levels) for _ in (lv or (None,))],
-                        dtype=bool)
+        return np.concatenate([np.full(channels.stop - channels.start, c.role == "known") for c, _, channels
+                               in self.blocks()] or [np.zeros(0, dtype=bool)])
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.choices)
+
+    def blocks(self) -> list[tuple[DriverChoice, tuple[str, ...], slice]]:
+        """Each choice with its category's values and the slice of the channels (the last axis) it holds."""
+        out, start = [], 0
+        for choice, levels in zip(self.choices, self.levels):
+            out.append((choice, levels, slice(start, start + max(len(levels), 1))))
+            start += max(len(levels), 1)
+        return out
 
     def describe(self) -> str:
         return ", ".join(f"{c.name} ({'known ahead' if c.role == 'known' else 'observed'})" for c in self.choices)
@@ -190,10 +198,8 @@ class DriverPanel:
             (len(days), len(self.products), len(self.spec.channels)), np.nan, np.float32)))
         values = have.values  # a fresh array: combined() built it
         at = have.dates.get_indexer(days)
-        start = 0
-        for choice, levels in zip(self.spec.choices, self.spec.levels):
-            width = max(len(levels), 1)
-            block = values[:, :, start:start + width]
+        for choice, levels, channels in self.spec.blocks():
+            block = values[:, :, channels]
             if choice.role == "known" and choice.default is not None:
                 empty = np.isnan(block[at]).any(axis=2)
                 part = block[at]
@@ -205,22 +211,17 @@ class DriverPanel:
                 rows = np.clip(last, 0, None)
                 filled = block[rows, np.arange(block.shape[1])[None, :]]
                 block[:] = np.where((last >= 0)[:, :, None], filled, block)
-            start += width
         return DriverPanel(self.spec, have.dates, self.products, values)
 
     def with_value(self, product: str, name: str, value: str, days: pd.DatetimeIndex) -> "DriverPanel":
         """A what-if: ``product``'s driver ``name`` set to ``value`` (a number, or one of a category's values)
         on ``days``, everything else as it was."""
-        index = self.spec.names.index(name)
-        choice, levels = self.spec.choices[index], self.spec.levels[index]
-        if levels and value not in levels and value not in ("", "none"):
-            raise DataError(f"{name!r} takes one of {', '.join(map(repr, levels[:10]))}, not {value!r}.")
+        choice, levels, channels = self.spec.blocks()[self.spec.names.index(name)]
         row = _default_row(DriverChoice(choice.name, choice.role, value), levels, "what-if value")
-        start = sum(max(len(lv), 1) for lv in self.spec.levels[:index])
         grown = self.with_defaults(days) if len(days) else self
         values = grown.values.copy()
         at = grown.dates.get_indexer(days)
-        values[at, self.products.index(product), start:start + len(row)] = row
+        values[at, self.products.index(product), channels] = row
         return DriverPanel(self.spec, grown.dates, self.products, values)
 
     def missing(self, days: pd.DatetimeIndex, trading: np.ndarray | None = None) -> str:
@@ -362,10 +363,8 @@ def fill_history(values: np.ndarray, spec: DriverSpec) -> tuple[np.ndarray, int]
     all gets the driver's median over products. Returns the filled (T, P, D) values and the cells filled."""
     out = values.copy()
     filled = int(np.isnan(out).any(axis=2).sum())
-    start = 0
-    for choice, levels in zip(spec.choices, spec.levels):
-        width = max(len(levels), 1)
-        block = out[:, :, start:start + width]
+    for choice, levels, channels in spec.blocks():
+        block = out[:, :, channels]
         seen = block[~np.isnan(block)]
         if not levels and _OPEN_FLAG.match(choice.name):  # a file listing sales only: a day without a row was open
             block[np.isnan(block)] = 1.0
@@ -375,8 +374,7 @@ def fill_history(values: np.ndarray, spec: DriverSpec) -> tuple[np.ndarray, int]
             frame = pd.DataFrame(block[:, :, 0]).ffill().bfill()
             median = float(np.nanmedian(seen)) if seen.size else 0.0
             block[:, :, 0] = frame.fillna(median).to_numpy()
-        out[:, :, start:start + width] = block
-        start += width
+        out[:, :, channels] = block
     return out, filled
 
 
@@ -420,15 +418,15 @@ def closed_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndar
     """(len(days), P) the product-days a known-ahead open flag (a driver named open, or closed) marks shut:
     forecast 0 with nothing to order, and no training target, calibration error or score, as closed days
     are. None without such a driver; a day it does not cover is not shut here."""
-    if drivers is None:
+    flags = [(choice, channels) for choice, levels, channels in (drivers.spec.blocks() if drivers else [])
+             if choice.role == "known" and not levels and (_OPEN_FLAG.match(choice.name) or _CLOSED_FLAG.match(choice.name))]
+    if not flags:
         return None
-    shut, start = None, 0
-    for choice, levels in zip(drivers.spec.choices, drivers.spec.levels):
-        if choice.role == "known" and not levels and (_OPEN_FLAG.match(choice.name) or _CLOSED_FLAG.match(choice.name)):
-            value = drivers.rows(days)[:, :, start]
-            here = (value == 0) if _OPEN_FLAG.match(choice.name) else (value == 1)
-            shut = here if shut is None else shut | here
-        start += max(len(levels), 1)
+    rows = drivers.rows(days)
+    shut = np.zeros(rows.shape[:2], dtype=bool)
+    for choice, channels in flags:
+        value = rows[:, :, channels.start]
+        shut |= (value == 0) if _OPEN_FLAG.match(choice.name) else (value == 1)
     return shut
 
 
@@ -438,13 +436,13 @@ FILL_WEEKS = 8  # a closed product-day's lag reads the same weekday of an open w
 def outside_history(drivers: DriverPanel, future: DriverPanel) -> list[str]:
     """Notes on a number among ``future``'s known values beyond anything its product had in ``drivers``' history
     (a price of -50, of a billion): the model never saw such a value, so its forecast there is a guess."""
-    notes, start = [], 0
-    for choice, levels in zip(drivers.spec.choices, drivers.spec.levels):
+    notes = []
+    for choice, levels, channels in drivers.spec.blocks():
         if choice.role == "known" and not levels:
             with np.errstate(all="ignore"):
-                lo = np.nanmin(drivers.values[:, :, start], axis=0)
-                hi = np.nanmax(drivers.values[:, :, start], axis=0)
-            value = future.values[:, :, start]
+                lo = np.nanmin(drivers.values[:, :, channels.start], axis=0)
+                hi = np.nanmax(drivers.values[:, :, channels.start], axis=0)
+            value = future.values[:, :, channels.start]
             span = np.nan_to_num(hi - lo)
             off = ~np.isnan(value) & ((value < lo - span) | (value > hi + span) | ((value < 0) & (lo >= 0)))
             if off.any():
@@ -453,7 +451,6 @@ def outside_history(drivers: DriverPanel, future: DriverPanel) -> list[str]:
                              f"{future.dates[day]:%d %b %Y} ({int(off.sum()):,} such product-day(s)) is far from "
                              f"anything it had in the history ({lo[product]:g} to {hi[product]:g}): the model "
                              "never saw such a value, so its forecast there is a guess.")
-        start += max(len(levels), 1)
     return notes
 
 
@@ -488,18 +485,16 @@ def filled_closures(values: np.ndarray, shut: np.ndarray | None) -> np.ndarray:
 def driver_days(drivers: DriverPanel, days: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     """Per known-ahead driver, (len(days), P) whether it was set on a product-day: a value other than the
     product's usual one on the days before ``days`` (its median; a promotion flag's usual value is off)."""
-    out, start = {}, 0
+    out = {}
     rows = drivers.rows(days)
     before = drivers.values[drivers.dates < days.min()] if len(days) else drivers.values
     before = before if len(before) else drivers.values
-    for choice, levels in zip(drivers.spec.choices, drivers.spec.levels):
-        width = max(len(levels), 1)
+    for choice, _, channels in drivers.spec.blocks():
         if choice.role == "known":
             with np.errstate(all="ignore"):
-                usual = np.nanmedian(before[:, :, start:start + width], axis=0)  # (P, width)
-            block = rows[:, :, start:start + width]
+                usual = np.nanmedian(before[:, :, channels], axis=0)  # (P, width)
+            block = rows[:, :, channels]
             out[choice.name] = (np.abs(block - usual) > 1e-9).any(axis=2) & ~np.isnan(block).any(axis=2)
-        start += width
     return out
 
 

@@ -71,6 +71,14 @@ def feature_count(config: ForecastConfig, n_products: int, layout: str, drivers:
     return per_series + len(calendar_names(config.extended_calendar, config.holidays))
 
 
+def counted_cells(values: np.ndarray, index: pd.DatetimeIndex, drivers: DriverPanel | None) -> np.ndarray:
+    """(T, P) the product-days of ``values`` that are demand: from each product's first sale on, and not shut by
+    an open flag among the ``drivers`` (:func:`~forecaster.data.drivers.closed_cells`)."""
+    counted = since_first_sale(values)
+    shut = closed_cells(drivers, index)
+    return counted if shut is None else counted & ~shut
+
+
 def build_network(config: ForecastConfig, n_features: int, n_products: int) -> nn.Module:
     """A fresh registry network for these settings (config validation already refused unknown models)."""
     model = REGISTRY[config.model]
@@ -162,9 +170,7 @@ class TrainedForecaster:
         """(T, P) the panel's product-days that are demand: from each product's first sale on, and not shut by
         an open flag among the drivers (:func:`~forecaster.data.drivers.closed_cells`). The days trained,
         calibrated and scored on."""
-        counted = since_first_sale(self.align(panel).to_numpy(dtype=np.float64))
-        shut = closed_cells(self.drivers, pd.DatetimeIndex(panel.index))
-        return counted if shut is None else counted & ~shut
+        return counted_cells(self.align(panel).to_numpy(dtype=np.float64), pd.DatetimeIndex(panel.index), self.drivers)
 
     @property
     def driver_channels(self) -> int:

@@ -31,7 +31,7 @@ from ..device import resolve_device
 from ..errors import ForecasterError, TrainingError
 from .features import PanelScaler
 from .scores import since_first_sale
-from .trained import EVAL_BATCH, CancelFlag, EpochRecord, TrainedForecaster, build_network
+from .trained import EVAL_BATCH, CancelFlag, EpochRecord, TrainedForecaster, build_network, counted_cells
 from .windows import Split, WindowDataset, WindowFeatures, trading_split
 
 ProgressCallback = Callable[[EpochRecord], None]
@@ -183,7 +183,7 @@ def _train_members(trained: TrainedForecaster, values: np.ndarray, index: pd.Dat
     drivers = (trained.drivers, trained.driver_scale) if trained.drivers is not None else None
     lags = filled_closures(values, closed_cells(trained.drivers, index))  # an open flag's closures: not a 0 in the lags
     features = WindowFeatures(scaler.transform(lags), index, config, REGISTRY[config.model].layout, device,
-                              on_sale=trained.counted(pd.DataFrame(values, index=index, columns=trained.products)),
+                              on_sale=counted_cells(values, index, trained.drivers),
                               drivers=drivers)
     spans = _Spans(WindowDataset(features, split.train),
                    WindowDataset(features, split.val) if len(split.val) else None,
