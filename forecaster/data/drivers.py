@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ import pandas as pd
 
 from ..config import DriverChoice, known_ahead_name, parse_driver
 from ..errors import DataError
+from .numbers import AmbiguousNumbers, CommaNote, parse_numbers
 
 MAX_LEVELS = 20  # a text column with more distinct values is an id or a description, not a driver
 DETECT_ROWS = 200_000  # rows a column is judged on when candidates are offered
@@ -48,31 +50,36 @@ def _text(col: pd.Series) -> pd.Series:
     return col.astype("string").str.strip().replace("", pd.NA)
 
 
-def _as_numbers(col: pd.Series) -> pd.Series | None:
-    """The column as numbers where at least 98 % of its non-empty cells read as one (else None)."""
-    if pd.api.types.is_bool_dtype(col):
+def _as_numbers(col: pd.Series, sep: str = ",") -> pd.Series | None:
+    """The column as numbers where at least 98 % of its non-empty cells read as one (else None; also where its
+    numbers read two ways, a tab file's 1,234)."""
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         return col.astype(float)
-    if pd.api.types.is_numeric_dtype(col):
-        return col.astype(float)
-    text = _text(col)
-    values = _as_numbers_cellwise(col)
-    filled = int(text.notna().sum())
+    try:
+        values = _as_numbers_cellwise(col, sep)
+    except AmbiguousNumbers:
+        return None
+    filled = int(_text(col).notna().sum())
     return values if filled and values.notna().sum() >= 0.98 * filled else None
 
 
-def _as_numbers_cellwise(col: pd.Series) -> pd.Series:
-    """Each cell as a number (NaN where empty or not one)."""
+def _as_numbers_cellwise(col: pd.Series, sep: str = ",") -> pd.Series:
+    """Each cell as a number, read as ingest reads quantities (:func:`~forecaster.data.numbers.parse_numbers`:
+    one decimal mark per column, thousands groups); NaN where empty or not one."""
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         return col.astype(float)
-    return pd.to_numeric(_text(col).str.replace(",", ".", regex=False), errors="coerce")
+    with warnings.catch_warnings():  # ingest's note on a decimal comma is for quantities
+        warnings.simplefilter("ignore", CommaNote)
+        return parse_numbers(_text(col), sep, str(col.name))
 
 
-def _judge(col: pd.Series, product: pd.Series, quantity: pd.Series | None) -> tuple[str, tuple[str, ...]] | str:
+def _judge(col: pd.Series, product: pd.Series, quantity: pd.Series | None,
+           sep: str = ",") -> tuple[str, tuple[str, ...]] | str:
     """(kind, levels) of a usable driver column, or why it is not one."""
     text = _text(col)
     if text.nunique(dropna=False) <= 1:  # an empty cell is a value too ("no event")
         return "it holds one value on every row"
-    numbers = _as_numbers(col)
+    numbers = _as_numbers(col, sep)
     if numbers is not None:
         if _ID_NAME.search(str(col.name)):
             return "its name says it is an id or a number, not a driver"
@@ -94,12 +101,13 @@ def driver_candidates(sample: pd.DataFrame, product: pd.Series, taken: tuple[str
     """The columns of a long file (``sample``: its first DETECT_ROWS rows, ``product``: their product key) that
     can be drivers: not a role already ``taken``, not a constant, an id, the quantity itself or a property
     of the product."""
-    quantity = _as_numbers(sample[quantity_col]) if quantity_col else None
+    sep = sample.attrs.get("sep", ",")  # the file's separator: how its numbers are written
+    quantity = _as_numbers(sample[quantity_col], sep) if quantity_col else None
     out = []
     for name in sample.columns:
         if name in taken:
             continue
-        judged = _judge(sample[name], product, quantity)
+        judged = _judge(sample[name], product, quantity, sep)
         if isinstance(judged, tuple):
             out.append(DriverCandidate(str(name), judged[0], "known" if known_ahead_name(name) else "observed",
                                        judged[1]))
@@ -315,11 +323,12 @@ def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.
                         + ", ".join(map(str, list(df.columns)[:20])) + "."
                         + (" A driver's role is known or observed (NAME:known, NAME:observed)." if ":" in missing[0]
                            else ""))
-    blocks, all_levels = [], []
+    blocks, all_levels, sep = [], [], df.attrs.get("sep", ",")
     for i, choice in enumerate(choices):
         col = df[choice.name]
         known_levels = spec.levels[i] if spec is not None else None
-        numbers = _as_numbers(col) if known_levels is None else _as_numbers_cellwise(col) if not known_levels else None
+        numbers = (_as_numbers(col, sep) if known_levels is None else _as_numbers_cellwise(col, sep) if not known_levels
+                   else None)
         if known_levels == ():  # a number in the history: every cell must read as one
             bad = (_text(col).notna() & numbers.isna()).to_numpy()
             if bad.any():

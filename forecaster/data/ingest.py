@@ -28,6 +28,7 @@ from ..errors import DataError
 from .drivers import (DETECT_ROWS, DriverCandidate, DriverPanel, driver_candidates, fill_history, outside_history,
                       read_drivers)
 from .holidays import suggest_country
+from .numbers import AmbiguousNumbers, CommaNote, parse_numbers
 
 Source = Union[str, Path, bytes, BinaryIO]
 
@@ -307,7 +308,7 @@ def read_table(source: Source, encoding: str | None = None) -> pd.DataFrame:
     if len(df.columns) < 2:
         raise DataError(f"The file has a single column ({df.columns[0]!r}); a date column and at least one "
                         "product or quantity column are needed.")
-    df.attrs["sep"] = sep  # how its numbers are written depends on it (see _parse_numbers)
+    df.attrs["sep"] = sep  # how its numbers are written depends on it (see parse_numbers)
     df.attrs["encoding"] = encoding
     return df
 
@@ -379,61 +380,6 @@ def _find_date_col(df: pd.DataFrame) -> str:
                     "the date column by hand. Columns found: " + ", ".join(repr(c) for c in cols) + ".")
 
 
-# number shapes that tell a column's decimal mark: "1.234,5" or "12,5" use a decimal comma, "1,234.5" or
-# "12.5" a decimal point; "1.234" and "1,234" alone (groups of exactly three) could be either
-_COMMA_DECIMAL = r"[+-]?(?:\d{1,3}(?:\.\d{3})+,\d+|\d+,(?:\d{1,2}|\d{4,}))"
-_POINT_DECIMAL = r"[+-]?(?:\d{1,3}(?:,\d{3})+\.\d+|\d+\.(?:\d{1,2}|\d{4,}))"
-_DOT_GROUPS = r"[+-]?\d{1,3}(?:\.\d{3})+"
-_COMMA_GROUPS = r"[+-]?\d{1,3}(?:,\d{3})+"
-
-
-class _CommaNote(UserWarning):
-    """A reading of a column's numbers the user should check (turned into a report note by :func:`_numbers`)."""
-
-
-class AmbiguousNumbers(DataError):
-    """A column whose numbers read two ways (1,582: one thousand five hundred, or one and a half)."""
-
-
-def _parse_numbers(text: pd.Series, sep: str = ",", name: str = "") -> pd.Series:
-    """Numbers from a text column, its decimal mark decided for the whole column, never value by value:
-    a value such as 1.234,5 or 12,5 anywhere in it means a decimal comma (1.234 is then 1234), 1,234.5 or
-    12.5 a decimal point; without such a value, grouped ones like 1.234 follow the file's convention (a ';'
-    file is European: 1.234 is 1234 and 1,5 one and a half; a ',' file writes 1,234 for 1234) and are
-    refused in a tab file, where both conventions occur (AmbiguousNumbers). Spaces inside a number
-    (1 582) are group marks. Text that is no number in the column's convention stays NaN."""
-    text = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-    full = lambda pattern: text.str.fullmatch(pattern).fillna(False).astype(bool)  # noqa: E731
-    comma, point = full(_COMMA_DECIMAL), full(_POINT_DECIMAL)
-    if comma.any() and point.any():
-        raise AmbiguousNumbers(f"The column {name!r} writes numbers both ways: {text[comma].iloc[0]!r} (a decimal "
-                               f"comma) and {text[point].iloc[0]!r} (a decimal point). Export it with one "
-                               "convention.")
-    dot_groups, comma_groups = full(_DOT_GROUPS), full(_COMMA_GROUPS)
-    if comma.any() or (not point.any() and sep == ";"):
-        decimal, group = ",", "."
-    elif point.any() or sep != "\t" or not (dot_groups.any() or comma_groups.any()):
-        decimal, group = ".", ","
-    else:
-        example = text[dot_groups | comma_groups].iloc[0]
-        raise AmbiguousNumbers(f"The column {name!r} has numbers like {example!r}, which a tab-separated file "
-                               "may mean either way (thousands, or a decimal mark) and no value tells which. "
-                               "Export it without thousands separators.")
-    if decimal == "," and sep != ";":  # a decimal comma decided by some values reads "1,234" as 1.234: say so
-        thousands_like = full(_COMMA_GROUPS)
-        if thousands_like.any():
-            warnings.warn(_CommaNote(f"In column {name!r}, {int(thousands_like.sum()):,} value(s) such as "
-                                     f"{text[thousands_like].iloc[0]!r} were read with a decimal comma "
-                                     f"({text[comma].iloc[0]!r} elsewhere in the column uses one), not as "
-                                     "thousands."), stacklevel=2)
-    g, d = re.escape(group), re.escape(decimal)
-    grouped = full(rf"[+-]?\d{{1,3}}(?:{g}\d{{3}})+(?:{d}\d+)?")
-    plain = text.mask(grouped, text.str.replace(group, "", regex=False))
-    if decimal == ",":
-        plain = plain.str.replace(",", ".", regex=False)
-    return pd.to_numeric(plain, errors="coerce").astype(float)
-
-
 def _sep(df: pd.DataFrame) -> str:
     """The separator read_table found (a table built in code: ',')."""
     return df.attrs.get("sep", ",")
@@ -447,8 +393,8 @@ def _numeric_share(col: pd.Series, sep: str = ",") -> float:
         return 0.0
     try:
         with warnings.catch_warnings():  # detection only: the reading itself reports what to check
-            warnings.simplefilter("ignore", _CommaNote)
-            return float(_parse_numbers(sample.astype("string").str.strip(), sep, str(col.name)).notna().mean())
+            warnings.simplefilter("ignore", CommaNote)
+            return float(parse_numbers(sample.astype("string").str.strip(), sep, str(col.name)).notna().mean())
     except AmbiguousNumbers:  # numbers all the same; reading them is refused with the reason
         return 1.0
 
@@ -770,16 +716,16 @@ def _check_date_range(parsed: pd.Series, uniques: pd.Series, codes: np.ndarray, 
 
 def _numbers(col: pd.Series, what: str, sep: str = ",", notes: list[str] | None = None) -> pd.Series:
     """Coerce to float; blanks stay NaN, text that is not a number is rejected with its rows; a reading to
-    check (see :func:`_parse_numbers`) is added to ``notes``."""
+    check (see :func:`parse_numbers`) is added to ``notes``."""
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         values = col.astype(float)
     else:
         text = col.astype("string").str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True)
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", _CommaNote)
-            values = _parse_numbers(text, sep, str(col.name))
+            warnings.simplefilter("always", CommaNote)
+            values = parse_numbers(text, sep, str(col.name))
         if notes is not None:
-            notes += [str(w.message) for w in caught if issubclass(w.category, _CommaNote)]
+            notes += [str(w.message) for w in caught if issubclass(w.category, CommaNote)]
         bad = values.isna() & text.notna() & (text != "")
         if bad.any():
             idx = col.index[bad.to_numpy()]

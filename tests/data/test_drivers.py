@@ -212,3 +212,12 @@ def test_a_driver_setting_reads_back_to_itself_even_with_colons_and_equals_in_th
         choice = parse_driver(text)
         assert parse_driver(choice.text) == choice
     assert parse_driver("Price (=EUR):known=5").name == "Price (=EUR)"
+
+
+def test_driver_numbers_are_read_as_ingest_reads_quantities(long_file):
+    """A price written with thousands groups (1,000.00) is the number, read as ingest reads quantities; it was
+    read as 1.000.00, not a number, and the column offered as a category."""
+    grouped = long_file.assign(price=long_file["price"].map(lambda v: f"{v * 100:,.2f}"))
+    result = load_panel(csv(grouped), IngestOptions(drivers=("price",)))
+    assert {c.name: c.kind for c in result.report.driver_candidates}["price"] == "number"
+    assert set(np.unique(result.drivers.values[:, :, 0])) == {800.0, 1000.0}
