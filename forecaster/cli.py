@@ -14,6 +14,8 @@ from .config import (DEFAULT_SERVER, DEVICES, TOTAL_DAYS, ForecastConfig, Ingest
 from .errors import OUT_OF_MEMORY, ForecasterError, out_of_memory
 from .labels import AUTO
 
+STORE = "\0store"  # --save given alone: keep the run in the run store
+
 if TYPE_CHECKING:
     from .model.tasks import Executor
 
@@ -97,23 +99,46 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--metrics-out", help="CSV: one row per product, MAE, interval coverage and interval score of "
                                          "the model and each baseline")
     t.add_argument("--predictions-out", help="CSV: date,product,actual,predicted,lower,upper over the test span")
-    t.add_argument("--save", help="directory under which a timestamped run directory is written")
+    t.add_argument("--save", nargs="?", const=STORE, metavar="DIR",
+                   help="keep the run: alone, in the run store (FORECASTER_HOME, FORECASTER_DB_URL; `runs list` "
+                        "shows it, and so does the dashboard's Runs page); with a folder, a timestamped run "
+                        "directory under it instead")
     t.add_argument("--workers", type=int, metavar="N",
                    help=f"{help_text(ServerSettings, 'workers')} (default here: {DEFAULT_SERVER.workers})")
     t.add_argument("--quiet", action="store_true", help="print only the metrics table")
     f = sub.add_parser("forecast", help="forecast with a saved model")
-    f.add_argument("--model", required=True, help="a run directory written by train --save")
+    which = f.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="a run directory written by train --save DIR (or runs export)")
+    which.add_argument("--run", metavar="ID", help="a run in the run store (see runs list)")
     f.add_argument("--data", required=True, help="purchase CSV with the products the model was trained on")
     _add_settings(f.add_argument_group("reading the CSV"), IngestOptions)
     _add_settings(f.add_argument_group("prediction intervals and order quantities"), IntervalOptions)
     _add_forecast_outputs(f, required=True)
     f.add_argument("--device", choices=DEVICES, default="cpu", help="where to run the network (default: cpu)")
+    _add_store_commands(sub)
     d = sub.add_parser("demo", help="write the embedded demo dataset (generated, not real sales)")
     d.add_argument("--out", required=True, help="CSV file to write")
     d.add_argument("--products", type=int, default=20, help="number of made-up products (default: 20)")
     d.add_argument("--days", type=int, default=1095, help="days of history (default: 1095)")
     d.add_argument("--seed", type=int, default=7, help="random seed of the generator (default: 7)")
     return p
+
+
+def _add_store_commands(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("runs", help="the run store: list, show, export or delete kept runs")
+    rs = r.add_subparsers(dest="action", required=True)
+    rs.add_parser("list", help="every kept run, newest first")
+    for action, text in (("show", "one run's data, settings, errors and per-product scores"),
+                         ("delete", "forget a run: its rows, share links and files")):
+        rs.add_parser(action, help=text).add_argument("id", help="run id (or its first characters)")
+    e = rs.add_parser("export", help="copy a run's model to a folder that forecast --model reads")
+    e.add_argument("id", help="run id (or its first characters)")
+    e.add_argument("folder", help="a new folder")
+    k = sub.add_parser("track", help="a kept run's forecast against what sold on the days it forecast")
+    k.add_argument("--run", required=True, metavar="ID", help="run id (see runs list)")
+    k.add_argument("--data", required=True, help="purchase CSV that covers days after the run's history")
+    _add_settings(k.add_argument_group("reading the CSV"), IngestOptions)
+    k.add_argument("--out", help="CSV: one row per product and day forecast that has happened, actual beside it")
 
 
 def _train(a: argparse.Namespace) -> None:
@@ -127,7 +152,7 @@ def _train(a: argparse.Namespace) -> None:
     intervals = _settings(IntervalOptions, a, IntervalOptions())
     _check_horizon(a.horizon, a.total_days)
     _check_outputs(a.data, a.forecast_out, a.metrics_out, a.predictions_out, a.total_out)
-    if a.save and Path(a.save).exists() and not Path(a.save).is_dir():
+    if a.save and a.save != STORE and Path(a.save).exists() and not Path(a.save).is_dir():
         raise ForecasterError(f"--save {a.save!r} is a file; give a folder for the run directories.")
     server = ServerSettings.from_env()
     if a.workers is not None and server.ray_address:  # both name where to train: neither is ignored
@@ -199,7 +224,14 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     if a.predictions_out:
         write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
     _write_forecasts(trained, ingested, a, intervals, future)
-    if a.save:
+    if a.save == STORE:
+        from .io.store import RunStore, forecast_to_keep
+
+        store = RunStore()
+        run = store.add(trained, ingested.panel, ev, dataset=Path(a.data).name, catalog=ingested.catalog,
+                        forecast=forecast_to_keep(trained, ingested.panel), source="cli")
+        say(f"kept as run {run.id} in {store.where}")
+    elif a.save:
         say(f"saved to {save(trained, a.save)}")
     say(f"done in {time.perf_counter() - start:.1f}s")
 
@@ -305,13 +337,18 @@ def _forecast(a: argparse.Namespace) -> None:
 
     _check_horizon(a.horizon, a.total_days)
     _check_outputs(a.data, a.forecast_out, a.total_out)
-    if Path(a.forecast_out).resolve().parent == Path(a.model).resolve():
+    if a.model and Path(a.forecast_out).resolve().parent == Path(a.model).resolve():
         raise ForecasterError(f"The output {a.forecast_out!r} is inside the saved run {a.model!r}: writing there "
                               "would damage the run. Choose a file outside it.")
     intervals = _settings(IntervalOptions, a, IntervalOptions())
-    trained = load(a.model, device=str(resolve_device(a.device)))
+    if a.run:
+        from .io.store import RunStore
+
+        trained = RunStore().files(a.run, device=str(resolve_device(a.device))).trained
+    else:
+        trained = load(a.model, device=str(resolve_device(a.device)))
     if trained.calibration is None:
-        print(f"note: {a.model} was saved without prediction intervals (before they existed, or without validation "
+        print(f"note: {a.model or a.run} was saved without prediction intervals (before they existed, or without validation "
               "days): the forecast has no lower, upper or order_quantity columns. Train and save again for them.",
               file=sys.stderr)
     options = _ingest_options(a)
@@ -327,6 +364,67 @@ def _forecast(a: argparse.Namespace) -> None:
               f"(first: {unseen[0]!r}); train again on this data to forecast them", file=sys.stderr)
     with _stdout_for_outputs(a.forecast_out, a.total_out):
         _write_forecasts(trained, ingested, a, intervals, future)
+
+
+def _runs(a: argparse.Namespace) -> None:
+    """runs list | show ID | export ID FOLDER | delete ID."""
+    from .io.store import RunStore
+
+    store = RunStore()
+    if a.action == "list":
+        listed = store.list()
+        if not listed:
+            print(f"no runs kept in {store.where} yet: train with --save", file=sys.stderr)
+        for r in listed:
+            h = r.headline
+            print(f"{r.id}  {r.created_at:%Y-%m-%d %H:%M}  {r.dataset!r}  {r.first_date} to {r.last_date}  "
+                  f"{r.n_products:,} products  {r.model}  RMSE vs seasonal naive {h.get('RMSE vs seasonal naive', float('nan')):.3f}  "
+                  f"bias {h.get('Bias', float('nan')):+.1%}")
+    elif a.action == "show":
+        r = store.get(a.id)
+        print(f"run {r.id}, kept {r.created_at:%Y-%m-%d %H:%M} UTC from the {r.source}: {r.dataset!r}, {r.first_date} "
+              f"to {r.last_date}, {r.n_products:,} products; model: {r.model}")
+        print(pd_series(r.headline, "test span").to_string())
+        print(pd_series(r.settings, "settings").to_string())
+        print(store.product_scores(r.id).round(4).to_string(index=False))
+    elif a.action == "export":
+        print(f"exported run {store.get(a.id).id} to {store.export(a.id, a.folder)}", file=sys.stderr)
+    else:
+        r = store.get(a.id)
+        store.delete(r.id)
+        print(f"deleted run {r.id}", file=sys.stderr)
+
+
+def pd_series(values: dict, name: str) -> Any:
+    import pandas as pd
+
+    return pd.Series({k: v for k, v in values.items()}, name=name, dtype=object)
+
+
+def _track(a: argparse.Namespace) -> None:
+    """A kept run's forecast against the days of --data it covers: overall, then per product, worst first."""
+    from .data.ingest import load_panel
+    from .io.export import write_csv
+    from .io.store import RunStore
+    from .results.tracking import track
+
+    store = RunStore()
+    run = store.get(a.run)
+    if a.out:
+        _check_outputs(a.data, a.out)
+    kept = store.forecast(run.id)
+    if kept.empty:
+        raise ForecasterError(f"Run {run.id} kept no forecast (its drivers needed future values it was not given): "
+                              "there is nothing to track.")
+    result = track(kept, load_panel(a.data, _ingest_options(a)).panel)
+    print(f"run {run.id} ({run.dataset!r}, history to {run.last_date}): its forecast against what sold on "
+          f"{int(result.overall['days'])} day(s)", file=sys.stderr)
+    if result.left_out:
+        print(f"note: {result.left_out:,} forecast product(s) are not in {a.data}", file=sys.stderr)
+    print(pd_series(result.overall, "overall").to_string())
+    print(result.per_product.round(4).to_string(index=False))
+    if a.out:
+        write_csv(result.days, a.out, inputs=(a.data,))
 
 
 def _future_values(drivers: Any, ingested: Any, a: argparse.Namespace) -> Any:
@@ -422,7 +520,7 @@ def _demo(a: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     try:
-        {"train": _train, "forecast": _forecast, "demo": _demo}[a.command](a)
+        {"train": _train, "forecast": _forecast, "demo": _demo, "runs": _runs, "track": _track}[a.command](a)
     except ForecasterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

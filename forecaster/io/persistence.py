@@ -49,6 +49,12 @@ def save(trained: TrainedForecaster, root: str | Path) -> Path:
         n += 1
         run = root / f"run-{stamp}-{n}"
     run.mkdir(parents=True)
+    return write_run(trained, run)
+
+
+def write_run(trained: TrainedForecaster, run: Path) -> Path:
+    """Write the forecaster into the folder ``run`` (existing and empty: a timestamped one from :func:`save`,
+    or the run store's own folder for the run) and return it."""
     meta = {
         "library_version": __version__,
         "model": trained.config.model,

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_SERVER, ForecastConfig, ServerSettings
+from ..data.panel import panel_fingerprint  # noqa: F401  (re-exported: a job's key reads it)
 from ..errors import OUT_OF_MEMORY, ForecasterError, out_of_memory
 
 if TYPE_CHECKING:  # torch-free at import: the dashboard's sidebar and Home page read jobs before any training
@@ -62,14 +63,6 @@ def fit_with(executor: "Executor") -> FitFn:
     def fit_on_executor(*args: Any, **kwargs: Any) -> "TrainedForecaster":
         return default_fit(*args, executor=executor, **kwargs)
     return fit_on_executor
-
-
-def panel_fingerprint(panel: pd.DataFrame) -> str:
-    """A content hash of a daily panel: dates, product names and every value."""
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(panel, index=True).to_numpy().tobytes())
-    digest.update("\x1f".join(map(str, panel.columns)).encode("utf-8"))
-    return digest.hexdigest()
 
 
 def training_key(panel: pd.DataFrame, config: ForecastConfig, drivers: DriverPanel | None = None) -> str:

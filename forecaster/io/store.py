@@ -1,0 +1,474 @@
+"""The run store: every finished training kept, so a planner can reopen, compare, share and check it later.
+
+Metadata (settings, data fingerprint and dates, products, headline and per-product errors, the forecast it
+made, share links) lives in a relational database through SQLAlchemy: an SQLite file under
+``FORECASTER_HOME`` by default, any SQLAlchemy URL in ``FORECASTER_DB_URL`` (PostgreSQL for a team's server).
+Its schema changes go through Alembic migrations (``forecaster/io/migrations``), applied when a store opens,
+so a store made by an older version opens in a newer one. Files stay files: each run's folder under
+``FORECASTER_HOME/runs/<id>`` holds the model (:mod:`forecaster.io.persistence`'s format, checksums
+included), the daily panel it trained on and, for the dashboard, the uploaded file. A run's id and folder are
+made here, never from user text.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import threading
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from .. import __version__
+from ..config import ForecastConfig, IngestOptions
+from ..data.drivers import DriverPanel, DriverSpec
+from ..data.panel import panel_bytes, panel_fingerprint, panel_from_bytes
+from ..errors import ForecasterError
+from ..labels import NETWORK, SEASONAL_NAIVE
+from ..model.intervals import DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL
+from ..model.trained import TrainedForecaster
+from ..results.evaluation import Evaluation
+from .persistence import load, write_run
+
+HOME_ENV, DB_URL_ENV = "FORECASTER_HOME", "FORECASTER_DB_URL"
+FORECAST_DAYS = 28  # the forecast a run keeps (its next four weeks), what tracking scores later
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+metadata = sa.MetaData()
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("dataset", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("first_date", sa.Date, nullable=False),
+    sa.Column("last_date", sa.Date, nullable=False),
+    sa.Column("n_products", sa.Integer, nullable=False),
+    sa.Column("products", sa.JSON, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("headline", sa.JSON, nullable=False),
+    sa.Column("folder", sa.Text, nullable=False),
+    sa.Column("library_version", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False, server_default="cli"),
+    sa.Column("extra", sa.JSON, nullable=True),
+)
+run_products = sa.Table(
+    "run_products", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("product", sa.Text, nullable=False),
+    sa.Column("sold", sa.Float), sa.Column("forecast", sa.Float), sa.Column("mae", sa.Float),
+    sa.Column("rmse", sa.Float), sa.Column("bias", sa.Float), sa.Column("mae_seasonal_naive", sa.Float),
+)
+forecasts = sa.Table(
+    "forecasts", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("product", sa.Text, nullable=False),
+    sa.Column("forecast", sa.Float, nullable=False),
+    sa.Column("lower", sa.Float), sa.Column("median", sa.Float), sa.Column("upper", sa.Float),
+    sa.Column("order_quantity", sa.Float), sa.Column("closed", sa.Boolean, nullable=False),
+)
+shares = sa.Table(
+    "shares", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+FORECAST_COLUMNS = ("forecast", "lower", "median", "upper", "order_quantity")
+
+
+def default_home() -> Path:
+    """``FORECASTER_HOME``, else a folder in the user's home."""
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".purchase-forecaster").expanduser()
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredRun:
+    """One run's row: what the Runs page lists and ``runs show`` prints."""
+
+    id: str
+    created_at: datetime
+    dataset: str
+    fingerprint: str
+    first_date: date
+    last_date: date
+    n_products: int
+    products: list[str]
+    settings: dict[str, Any]
+    model: str
+    headline: dict[str, float]
+    folder: str
+    library_version: str
+    source: str
+    extra: dict[str, Any]
+
+    @property
+    def config(self) -> ForecastConfig:
+        return ForecastConfig.from_dict(self.settings)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFiles:
+    """What reopening a run needs beside its row: the model, the panel, and what the file was read with."""
+
+    trained: TrainedForecaster
+    panel: pd.DataFrame
+    catalog: pd.DataFrame | None
+    drivers: DriverPanel | None
+    upload: bytes | None  # the uploaded file, for the dashboard's Data page and a future file's columns
+    ingest: IngestOptions | None
+
+
+class RunStore:
+    """Runs in a database (rows) and a folder (files). Safe to share between threads; every write is one
+    transaction, so two trainings finishing at the same moment both land."""
+
+    def __init__(self, home: str | Path | None = None, url: str | None = None) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.url = url or os.environ.get(DB_URL_ENV) or f"sqlite:///{self.home / 'runs.db'}"
+        self.engine = _engine(self.url)
+        migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- writing ---------------------------------------------------------------------------------
+    def add(self, trained: TrainedForecaster, panel: pd.DataFrame, evaluation: Evaluation | None, *,
+            dataset: str, forecast: pd.DataFrame | None = None, catalog: pd.DataFrame | None = None,
+            upload: bytes | None = None, ingest: IngestOptions | None = None, source: str = "cli",
+            extra: dict[str, Any] | None = None) -> StoredRun:
+        """Keep a finished run: its files first (in a folder no other run has), then its rows in one
+        transaction; a failure leaves neither."""
+        run_id = uuid.uuid4().hex[:16]
+        folder = self.home / "runs" / run_id
+        try:
+            _write_files(folder, trained, panel, catalog, upload, ingest)
+            row = _run_row(run_id, trained, panel, evaluation, dataset, folder, source, extra)
+            with self.engine.begin() as conn:
+                conn.execute(runs.insert().values(**row))
+                if evaluation is not None:
+                    _insert(conn, run_products, _product_rows(run_id, evaluation))
+                if forecast is not None:
+                    _insert(conn, forecasts, _forecast_rows(run_id, forecast, trained.products))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return self.get(run_id)
+
+    def delete(self, run_id: str) -> None:
+        """Forget a run: its rows (forecast, scores, share links) and its folder."""
+        run = self.get(run_id)
+        with self.engine.begin() as conn:
+            for table in (shares, forecasts, run_products):  # not every database cascades (SQLite's default)
+                conn.execute(table.delete().where(table.c.run_id == run.id))
+            conn.execute(runs.delete().where(runs.c.id == run.id))
+        shutil.rmtree(self._folder(run), ignore_errors=True)
+
+    def share(self, run_id: str) -> str:
+        """A new read-only link token for the run (only its hash is stored: the database alone opens nothing)."""
+        run = self.get(run_id)
+        token = secrets.token_urlsafe(24)
+        with self.engine.begin() as conn:
+            conn.execute(shares.insert().values(token_hash=_hash(token), run_id=run.id,
+                                                created_at=datetime.now(timezone.utc)))
+        return token
+
+    def revoke(self, token: str) -> bool:
+        """End a share link; False when it was not a live link."""
+        with self.engine.begin() as conn:
+            done = conn.execute(shares.update().where(shares.c.token_hash == _hash(token),
+                                                      shares.c.revoked_at.is_(None))
+                                .values(revoked_at=datetime.now(timezone.utc)))
+        return done.rowcount > 0
+
+    def revoke_all(self, run_id: str) -> int:
+        """End every live link of a run; how many there were."""
+        with self.engine.begin() as conn:
+            done = conn.execute(shares.update().where(shares.c.run_id == run_id, shares.c.revoked_at.is_(None))
+                                .values(revoked_at=datetime.now(timezone.utc)))
+        return done.rowcount
+
+    # --- reading ---------------------------------------------------------------------------------
+    def list(self) -> list[StoredRun]:
+        """Every run, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(runs.select().order_by(runs.c.created_at.desc(), runs.c.id)).mappings().all()
+        return [_stored(r) for r in rows]
+
+    def get(self, run_id: str) -> StoredRun:
+        """The run with this id (a unique prefix of it will do on the command line)."""
+        text = str(run_id).strip().lower()
+        if not text or not all(c in "0123456789abcdef" for c in text):
+            raise ForecasterError(f"{run_id!r} is not a run id: run ids are hexadecimal (see `runs list`).")
+        with self.engine.connect() as conn:
+            rows = conn.execute(runs.select().where(runs.c.id.like(text + "%")).limit(2)).mappings().all()
+        if len(rows) != 1:
+            raise ForecasterError(f"No run {run_id!r} in the store at {self.where}." if not rows else
+                                  f"Several runs start with {run_id!r}: give more of the id.")
+        return _stored(rows[0])
+
+    def by_token(self, token: str) -> StoredRun | None:
+        """The run a live share link opens, or None (unknown or revoked)."""
+        if not token:
+            return None
+        with self.engine.connect() as conn:
+            run_id = conn.execute(sa.select(shares.c.run_id).where(shares.c.token_hash == _hash(token),
+                                                                   shares.c.revoked_at.is_(None))).scalar()
+        return self.get(run_id) if run_id else None
+
+    def live_links(self, run_id: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(shares).where(
+                shares.c.run_id == run_id, shares.c.revoked_at.is_(None))).scalar())
+
+    def product_scores(self, run_id: str) -> pd.DataFrame:
+        """Per product on the run's test span: sold, forecast total, MAE, RMSE, bias, seasonal naive's MAE."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(run_products.select().where(run_products.c.run_id == run_id)
+                                .order_by(run_products.c.position)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in run_products.c]).drop(
+            columns=["run_id", "position"])
+
+    def forecast(self, run_id: str) -> pd.DataFrame:
+        """The forecast the run made when it finished: date, product and its columns."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(forecasts.select().where(forecasts.c.run_id == run_id)
+                                .order_by(forecasts.c.date, forecasts.c.position)).mappings().all()
+        table = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in forecasts.c])
+        table["date"] = pd.to_datetime(table["date"])
+        return table.drop(columns=["run_id", "position"]).dropna(axis=1, how="all")
+
+    def files(self, run_id: str, device: str = "cpu") -> RunFiles:
+        """The run's model, panel and upload, read back from its folder (checksums checked)."""
+        run = self.get(run_id)
+        folder = self._folder(run)
+        if not (folder / "model").is_dir():
+            raise ForecasterError(f"The files of run {run.id} are missing from {folder}: the run cannot be opened.")
+        trained = load(folder / "model", device=device)
+        panel = panel_from_bytes((folder / "panel.npz").read_bytes())
+        catalog = _read_catalog(folder)
+        drivers = _read_drivers(folder, trained)
+        upload = gzip.decompress((folder / "upload.gz").read_bytes()) if (folder / "upload.gz").exists() else None
+        ingest = None
+        if (folder / "ingest.json").exists():
+            data = json.loads((folder / "ingest.json").read_text())
+            ingest = IngestOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return RunFiles(trained.with_drivers(drivers) if drivers is not None else trained, panel, catalog,
+                        drivers, upload, ingest)
+
+    def export(self, run_id: str, target: str | Path) -> Path:
+        """Copy the run's model to ``target`` (a new folder) that ``forecast --model`` reads."""
+        run = self.get(run_id)
+        target = Path(target)
+        if target.exists():
+            raise ForecasterError(f"{str(target)!r} exists: give a new folder to export the run to.")
+        shutil.copytree(self._folder(run) / "model", target)
+        return target
+
+    @property
+    def where(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _folder(self, run: StoredRun) -> Path:
+        return self.home / "runs" / run.id
+
+
+def compare_runs(store: RunStore, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Two or more runs side by side: the settings that differ (one column per run), the headline errors,
+    and per product the model's MAE in each run and its change from the first run."""
+    chosen = [store.get(r) for r in run_ids]
+    names = [f"{r.id[:8]} ({r.created_at:%d %b %H:%M})" for r in chosen]
+    settings = pd.DataFrame({n: {"data": r.dataset, "days": f"{r.first_date} to {r.last_date}",
+                                 "products": r.n_products, **r.settings} for n, r in zip(names, chosen)})
+    same = settings.astype(str).nunique(axis=1) == 1
+    metrics = pd.DataFrame({n: {"model": r.model, **r.headline} for n, r in zip(names, chosen)})
+    per = [store.product_scores(r.id).set_index("product")["mae"].rename(n) for n, r in zip(names, chosen)]
+    products = pd.concat(per, axis=1)
+    for n in names[1:]:
+        products[f"change {n}"] = products[n] - products[names[0]]
+    return settings[~same].rename_axis("setting"), metrics.rename_axis("measure"), products.rename_axis("product")
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+_MIGRATION_LOCK = threading.Lock()
+
+
+def _engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_settings(conn: Any, _record: Any) -> None:  # waits for a writer; deletes cascade
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+        return engine
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise ForecasterError(f"{DB_URL_ENV}={url!r} cannot be used: {exc}") from None
+
+
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Bring the database's schema to ``revision`` with Alembic (an empty database gets every migration)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _MIGRATION_LOCK, engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    for start in range(0, len(rows), 5000):  # one statement per batch, not per row
+        conn.execute(table.insert(), rows[start:start + 5000])
+
+
+def _write_files(folder: Path, trained: TrainedForecaster, panel: pd.DataFrame, catalog: pd.DataFrame | None,
+                 upload: bytes | None, ingest: IngestOptions | None) -> None:
+    (folder / "model").mkdir(parents=True)
+    write_run(trained, folder / "model")
+    (folder / "panel.npz").write_bytes(panel_bytes(panel))
+    if catalog is not None:
+        (folder / "catalog.json").write_text(catalog.to_json(orient="split", force_ascii=False))
+    if upload is not None:
+        (folder / "upload.gz").write_bytes(gzip.compress(upload, compresslevel=6))
+    if ingest is not None:
+        (folder / "ingest.json").write_text(json.dumps(dataclasses.asdict(ingest)))
+    if trained.drivers is not None:
+        d = trained.drivers
+        np.savez_compressed(folder / "drivers.npz", values=d.values,
+                            days=d.dates.to_numpy(dtype="datetime64[D]").astype(np.int64),
+                            products=np.asarray(d.products, dtype=np.str_))
+        (folder / "drivers.json").write_text(json.dumps(d.spec.to_dict()))
+
+
+def _read_catalog(folder: Path) -> pd.DataFrame | None:
+    path = folder / "catalog.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return pd.DataFrame(data["data"], index=data["index"], columns=data["columns"])
+
+
+def _read_drivers(folder: Path, trained: TrainedForecaster) -> DriverPanel | None:
+    if not (folder / "drivers.npz").exists():
+        return None
+    spec = DriverSpec.from_dict(json.loads((folder / "drivers.json").read_text()))
+    with np.load(folder / "drivers.npz", allow_pickle=False) as f:
+        dates = pd.DatetimeIndex(f["days"].astype("datetime64[D]").astype("datetime64[ns]"))
+        return DriverPanel(spec, dates, tuple(str(p) for p in f["products"]), f["values"])
+
+
+def _run_row(run_id: str, trained: TrainedForecaster, panel: pd.DataFrame, evaluation: Evaluation | None,
+             dataset: str, folder: Path, source: str, extra: dict[str, Any] | None) -> dict[str, Any]:
+    return {"id": run_id, "created_at": datetime.now(timezone.utc), "dataset": str(dataset)[:500],
+            "fingerprint": panel_fingerprint(panel), "first_date": panel.index[0].date(),
+            "last_date": panel.index[-1].date(), "n_products": int(panel.shape[1]),
+            "products": [str(p) for p in trained.products], "settings": trained.config.to_dict(),
+            "model": _model_name(trained), "headline": headline(evaluation) if evaluation is not None else {},
+            "folder": folder.name, "library_version": __version__, "source": source,
+            "extra": _plain(extra or {})}
+
+
+def _model_name(trained: TrainedForecaster) -> str:
+    from ..labels import label
+
+    if trained.blend:
+        return "blend of " + " and ".join(f"{w:.0%} {label(n) if n != NETWORK else label(trained.config.model)}"
+                                          for n, w in trained.blend.items() if w)
+    return label(trained.config.model)
+
+
+def headline(evaluation: Evaluation) -> dict[str, float]:
+    """The model's errors on the test span that a run is listed by, with seasonal naive's beside them."""
+    overall = evaluation.overall
+    out = {k: _num(overall.loc[NETWORK, k]) for k in ("MAE", "RMSE", "RMSSE", "Bias", "WAPE")}
+    out["MAE vs seasonal naive"] = _num(overall.loc[NETWORK, "ratio_to_seasonal_naive"])
+    out["RMSE vs seasonal naive"] = _num(overall.loc[NETWORK, "rmse_ratio"])
+    out["seasonal naive MAE"] = _num(overall.loc[SEASONAL_NAIVE, "MAE"])
+    if evaluation.calibrations.get(NETWORK) is not None:
+        out[f"{DEFAULT_LEVEL:.0%} range coverage"] = _num(
+            evaluation.interval_overall(DEFAULT_LEVEL).loc[NETWORK, "coverage"])
+    out["test days"] = float(len(evaluation.dates))
+    return out
+
+
+def _product_rows(run_id: str, evaluation: Evaluation) -> list[dict]:
+    actual, mean = evaluation.actual, evaluation.predictions[NETWORK]
+    median = evaluation.medians.get(NETWORK, mean)
+    scored = np.broadcast_to(evaluation.scored, actual.shape)
+    naive = evaluation.predictions.get(SEASONAL_NAIVE)
+    rows = []
+    for p, product in enumerate(evaluation.products):
+        on = scored[:, p]
+        sold, total = float(actual[on, p].sum()), float(mean[on, p].sum())
+        rows.append({"run_id": run_id, "position": p, "product": str(product), "sold": sold, "forecast": total,
+                     "mae": _num(np.abs(median[on, p] - actual[on, p]).mean()) if on.any() else None,
+                     "rmse": _num(np.sqrt(((mean[on, p] - actual[on, p]) ** 2).mean())) if on.any() else None,
+                     "bias": (total - sold) / sold if sold > 0 else None,
+                     "mae_seasonal_naive": (_num(np.abs(naive[on, p] - actual[on, p]).mean())
+                                            if naive is not None and on.any() else None)})
+    return rows
+
+
+def _forecast_rows(run_id: str, forecast: pd.DataFrame, products: list[str]) -> list[dict]:
+    position = {str(p): i for i, p in enumerate(products)}
+    table = forecast.assign(product=forecast["product"].astype(str))
+    cols = [c for c in FORECAST_COLUMNS if c in table]
+    records = table[["date", "product", *cols]].to_dict("records")
+    closed = table["closed"].to_numpy(bool) if "closed" in table else np.zeros(len(table), bool)
+    return [{"run_id": run_id, "date": pd.Timestamp(r["date"]).date(), "position": position[r["product"]],
+             "product": r["product"], **{c: _num(r[c]) for c in cols}, "closed": bool(shut)}
+            for r, shut in zip(records, closed)]
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _stored(row: Any) -> StoredRun:
+    data = dict(row)
+    created = data["created_at"]
+    if created.tzinfo is None:  # SQLite keeps no zone: the store writes UTC
+        data["created_at"] = created.replace(tzinfo=timezone.utc)
+    data["extra"] = data.get("extra") or {}
+    data["headline"] = {k: (np.nan if v is None else v) for k, v in (data["headline"] or {}).items()}
+    return StoredRun(**data)
+
+
+def forecast_to_keep(trained: TrainedForecaster, panel: pd.DataFrame) -> pd.DataFrame | None:
+    """The forecast a run keeps for tracking: the next FORECAST_DAYS days at the default levels; None where it
+    cannot be made without the user (known-ahead drivers need their future values)."""
+    from ..results.forecasting import forecast
+
+    try:
+        return forecast(trained, panel, FORECAST_DAYS, DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL)
+    except ForecasterError:
+        return None
