@@ -190,7 +190,6 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
 
     from .device import device_label, resolve_device
     from .io.export import metrics_table, write_csv
-    from .io.persistence import save
     from .results.evaluation import evaluate
     from .run.fit import fit
 
@@ -224,16 +223,23 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     if a.predictions_out:
         write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
     _write_forecasts(trained, ingested, a, intervals, future)
-    if a.save == STORE:
-        from .io.store import RunStore, forecast_to_keep
-
-        store = RunStore()
-        run = store.add(trained, ingested.panel, ev, dataset=Path(a.data).name, catalog=ingested.catalog,
-                        forecast=forecast_to_keep(trained, ingested.panel), source="cli")
-        say(f"kept as run {run.id} in {store.where}")
-    elif a.save:
-        say(f"saved to {save(trained, a.save)}")
+    if a.save:
+        say(_keep(trained, ingested, ev, a.save, a.data))
     say(f"done in {time.perf_counter() - start:.1f}s")
+
+
+def _keep(trained: Any, ingested: Any, ev: Any, save_to: str, data: str) -> str:
+    """--save: the run into the store (no folder given) or into a timestamped folder under the one given."""
+    if save_to != STORE:
+        from .io.persistence import save
+
+        return f"saved to {save(trained, save_to)}"
+    from .io.store import RunStore, forecast_to_keep
+
+    store = RunStore()
+    run = store.add(trained, ingested.panel, ev, dataset=Path(data).name, catalog=ingested.catalog,
+                    forecast=forecast_to_keep(trained, ingested.panel), source="cli")
+    return f"kept as run {run.id} in {store.where}"
 
 
 def _holiday_note(suggested: str, holidays: str) -> str:

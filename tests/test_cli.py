@@ -488,3 +488,42 @@ def test_a_future_file_that_cannot_serve_the_forecast_is_refused_before_training
     assert main(["train", str(data), *SMALL, "--driver", "promo", "--future", str(short), "--horizon", "2",
                  "--forecast-out", str(workdir / "x.csv")]) == 2
     assert f"No future value of the driver 'promo' for product 'P0' on {days[1]:%a %d %b %Y}" in capsys.readouterr().err
+
+
+def test_a_run_kept_in_the_store_is_listed_forecasts_tracks_and_exports(workdir, tmp_path, monkeypatch, capsys):
+    """train --save alone keeps the run in the store under FORECASTER_HOME; runs list/show name it; forecast
+    --run forecasts as the run did; track scores its kept forecast on a later file; export gives a folder
+    forecast --model reads; delete forgets it."""
+    monkeypatch.setenv("FORECASTER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FORECASTER_DB_URL", raising=False)
+    full = workdir / "small_demo.csv"
+    assert main(["demo", "--out", str(full), "--products", "3", "--days", "200"]) == 0
+    sales = pd.read_csv(full)
+    last_week = sorted(sales["date"].unique())[-7:]
+    history = tmp_path / "history.csv"
+    sales[~sales["date"].isin(last_week)].to_csv(history, index=False)
+    trained_fc = tmp_path / "fc.csv"
+    assert main(["train", str(history), *SMALL, "--save", "--forecast-out", str(trained_fc), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 1 and "'history.csv'" in listed[0]
+    run_id = listed[0].split()[0]
+    assert main(["runs", "show", run_id[:6]]) == 0 and run_id in capsys.readouterr().out
+    again = tmp_path / "again.csv"
+    assert main(["forecast", "--run", run_id, "--data", str(history), "--forecast-out", str(again)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(again), pd.read_csv(trained_fc))
+    tracked = tmp_path / "tracked.csv"
+    assert main(["track", "--run", run_id, "--data", str(full), "--out", str(tracked)]) == 0
+    out = capsys.readouterr()
+    assert "7 day(s)" in out.err
+    days = pd.read_csv(tracked)
+    assert sorted(days["date"].unique()) == last_week and days["product"].nunique() == 3
+    assert main(["runs", "export", run_id, str(tmp_path / "exported")]) == 0
+    via_model = tmp_path / "via_model.csv"
+    assert main(["forecast", "--model", str(tmp_path / "exported"), "--data", str(history),
+                 "--forecast-out", str(via_model)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(via_model), pd.read_csv(trained_fc))
+    assert main(["runs", "delete", run_id]) == 0
+    code, err = run_main(capsys, "track", "--run", run_id, "--data", full)
+    assert code == 2 and "No run" in err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,16 @@ def panel_bytes(panel: pd.DataFrame) -> bytes:
     out = io.BytesIO()
     np.savez_compressed(out, values=panel.to_numpy(dtype=np.float64),
                         days=panel.index.to_numpy(dtype="datetime64[D]").astype(np.int64),
-                        products=np.asarray([str(c) for c in panel.columns], dtype=np.str_))
+                        products=np.asarray([str(c) for c in panel.columns], dtype=np.str_),
+                        unit=np.asarray(str(panel.index.dtype)),
+                        names=np.asarray(json.dumps([panel.index.name, panel.columns.name], default=str)))
     return out.getvalue()
 
 
 def panel_from_bytes(data: bytes) -> pd.DataFrame:
     """The panel :func:`panel_bytes` wrote, with its daily frequency."""
     with np.load(io.BytesIO(data), allow_pickle=False) as f:
-        index = pd.DatetimeIndex(f["days"].astype("datetime64[D]").astype("datetime64[ns]"), freq="D")
-        return pd.DataFrame(f["values"], index=index, columns=[str(p) for p in f["products"]])
+        index = pd.DatetimeIndex(f["days"].astype("datetime64[D]").astype(str(f["unit"])), freq="D")
+        dates, products = json.loads(str(f["names"]))
+        return pd.DataFrame(f["values"], index=index.rename(dates),
+                            columns=pd.Index([str(p) for p in f["products"]], name=products))
