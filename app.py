@@ -8,7 +8,7 @@ import streamlit as st
 
 from forecaster import DataError, ForecasterError
 from forecaster.text import markdown
-from ui import cached, jobs, router, state
+from ui import cached, jobs, router, runs, state
 
 st.set_page_config(page_title="Purchase Forecaster", page_icon=cached.app_icon(), layout="wide")
 
@@ -20,25 +20,29 @@ if not state.bound():  # an id in the URL could bring nothing back: none is put 
     st.query_params.pop(state.OWNER_PARAM, None)
 elif st.query_params.get(state.OWNER_PARAM) != state.owner():
     st.query_params[state.OWNER_PARAM] = state.owner()
-jobs.restore_after_refresh()
+# A share link (?share=TOKEN) makes a read-only session: that run's Evaluate and Forecast, nothing else.
+share_error = runs.adopt_share_link(jobs.registry())
+if share_error:
+    st.error(share_error)
+    st.stop()
+if not runs.read_only():
+    jobs.restore_after_refresh()
 
-pages = [
+evaluate = st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:", default=runs.read_only())
+forecast = st.Page("pages/forecast.py", title="Forecast", icon=":material/online_prediction:")
+pages = [evaluate, forecast] if runs.read_only() else [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
-    st.Page("pages/forecast.py", title="Forecast", icon=":material/online_prediction:"),
+    evaluate, forecast,
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 # Our own sidebar menu (page links) instead of Streamlit's: .streamlit/config.toml turns Streamlit's page list
 # off, so a first visitor on a fresh server never sees its legacy list of the pages/ folder's files.
 nav = st.navigation(pages, position="hidden")
 
-with st.sidebar:
-    for page in pages:
-        st.page_link(page)
-    st.divider()
-    if not state.bound():
-        st.warning(state.NO_COOKIE)
+def sidebar_of_a_session() -> None:
+    """The current dataset and training job (and the kept run the pages show) of a normal session."""
     st.markdown("**Current dataset**")
     ds = state.dataset()
     if ds is None:
@@ -58,9 +62,30 @@ with st.sidebar:
         jobs.sidebar_progress(job.job_id)  # polls: also tells the registry this tab is still open
     else:
         jobs.sidebar_status(job)
+        if job.meta.get("run_id"):
+            st.caption(f"Kept as run {job.meta['run_id'][:8]} (Runs page)")
     backtest = jobs.registry().get(state.owner(), state.get(state.BACKTEST_JOB))
     if backtest is not None and not backtest.snapshot().finished:
         jobs.sidebar_backtest(backtest.job_id)
+
+
+def sidebar_of_a_shared_run() -> None:
+    shared = runs.shared_run()
+    st.markdown("**Shared run** (read-only)")
+    st.caption(f"{markdown(shared.dataset)}  \n{shared.n_products:,} products, {shared.first_date:%d %b %Y} – "
+               f"{shared.last_date:%d %b %Y}  \nrun {shared.id[:8]}")
+
+
+with st.sidebar:
+    for page in pages:
+        st.page_link(page)
+    st.divider()
+    if runs.read_only():
+        sidebar_of_a_shared_run()
+    else:
+        if not state.bound():
+            st.warning(state.NO_COOKIE)
+        sidebar_of_a_session()
 
 try:
     with router.routed():

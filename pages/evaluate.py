@@ -11,7 +11,7 @@ from forecaster.results.backtest import DEFAULT_ORIGINS as BACKTEST_DEFAULT
 from forecaster.results.backtest import summary as backtest_summary
 from forecaster.text import markdown
 from forecaster.labels import NETWORK, SEASONAL_NAIVE, label, trained_label
-from ui import jobs, results, router, state, widgets
+from ui import jobs, results, router, runs, state, widgets
 
 router.ensure_frame()
 
@@ -195,6 +195,8 @@ if table is not None:
                  column_config={"mean coverage": st.column_config.NumberColumn(format="percent")})
 elif backtest_job is not None and not backtest_job.snapshot().finished:
     jobs.backtest_progress(backtest_job.job_id)
+elif runs.read_only():
+    st.caption("No rolling backtest was run for this shared run.")
 else:
     origins = BACKTEST_DEFAULT
     if backtest_job is not None and backtest_job.snapshot().status == "failed":

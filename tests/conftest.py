@@ -2,6 +2,8 @@
 and a tiny training configuration, so the whole library suite stays fast on a busy 2-core machine."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,11 @@ import pytest
 import torch
 
 from forecaster import ForecastConfig
+
+# every run a test keeps (the dashboard keeps each finished training) goes to a throwaway store, never the
+# developer's own (~/.purchase-forecaster or their FORECASTER_DB_URL); servers the tests start inherit it
+os.environ["FORECASTER_HOME"] = tempfile.mkdtemp(prefix="forecaster-tests-")
+os.environ.pop("FORECASTER_DB_URL", None)
 
 TESTS_DIR = Path(__file__).resolve().parent
 APP_TEST_DIRS = ("app", "e2e")  # page and browser tests: their own thread settings

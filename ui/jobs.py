@@ -34,7 +34,10 @@ STATUS_TEXT = {"queued": "Starting…", "running": "Training…", DONE: "Finishe
 
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
-    return JobRegistry.for_server()
+    """The server's registry; every training that ends done is kept in the run store (ui.runs)."""
+    from . import runs
+
+    return JobRegistry.for_server(on_finished=runs.keeper(runs.store()))
 
 
 def warm_up() -> None:

@@ -419,3 +419,22 @@ def backtest_chart(table: pd.DataFrame, metric: str = "MAE", network_label: str 
 
 
 BACKTEST_AXES = {"MAE": "Mean absolute error (units per day)", "coverage": "Share of test days inside the interval"}
+
+
+def tracking_chart(days: pd.DataFrame, product: str, shown_as: str | None = None) -> go.Figure:
+    """What a kept run forecast for one product (the forecast, its range and the order quantity) against what
+    sold on the days that have happened since (``days``: :class:`~forecaster.results.tracking.Tracking`'s)."""
+    one = days[days["product"] == product].sort_values("date")
+    cols = {"actual": "Sold", "forecast": "Forecast", **({"order_quantity": "Order quantity"}
+                                                          if "order_quantity" in one else {})}
+    long = one.rename(columns=cols).melt(id_vars="date", value_vars=list(cols.values()), var_name="series",
+                                         value_name="units")
+    fig = px.line(long, render_mode=SVG, x="date", y="units", color="series", markers=True,
+                  color_discrete_map={"Sold": COLOURS["actual"], "Forecast": COLOURS[NETWORK]},
+                  labels={"date": "", "units": "Units per day", "series": ""})
+    for trace in fig.data:
+        if trace.name != "Sold":
+            trace.line.dash = "dash" if trace.name == "Forecast" else "dot"
+    if {"lower", "upper"} <= set(one):
+        _band(fig, one["date"], one["lower"], one["upper"], "range")
+    return _style(fig, f"{plotly(shown_as or product)}: the run's forecast against what sold", height=380)

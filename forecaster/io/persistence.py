@@ -7,6 +7,7 @@ tampered file cannot run code.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -33,7 +34,7 @@ from ..model.baselines import BLEND_COMPONENTS
 from ..model.features import PanelScaler
 from ..model.horizon import PATH_DAYS
 from ..model.intervals import Calibration
-from ..model.trained import TrainedForecaster, build_network, feature_count
+from ..model.trained import EpochRecord, TrainedForecaster, build_network, feature_count
 from ..results.backtest import COLUMNS as BACKTEST_COLUMNS
 
 CONFIG_FILE = "config.json"
@@ -63,6 +64,7 @@ def write_run(trained: TrainedForecaster, run: Path) -> Path:
         "scaler": trained.scaler.to_dict(),
         "last_date": trained.last_date.strftime("%Y-%m-%d") if trained.last_date is not None else None,
         "best_epochs": trained.best_epochs,
+        "history": [dataclasses.asdict(r) for r in trained.history],  # the loss curves, for a reopened run
         "cancelled": trained.cancelled,
         "train_seconds": trained.train_seconds,
         "networks": [f"network_{i}.pt" for i in range(len(trained.networks))],
@@ -153,7 +155,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
             anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)),
             latest_new_products=_new_products(meta, run, len(products), "latest_new_products"),
-            driver_spec=spec, driver_scale=scale, latest_driver_scale=latest_scale if latest else None)
+            driver_spec=spec, driver_scale=scale, latest_driver_scale=latest_scale if latest else None,
+            history=[EpochRecord(**r) for r in meta.get("history") or []])
     except (TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 

@@ -22,7 +22,7 @@ import threading
 import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,9 +35,10 @@ from ..data.panel import panel_bytes, panel_fingerprint, panel_from_bytes
 from ..errors import ForecasterError
 from ..labels import NETWORK, SEASONAL_NAIVE
 from ..model.intervals import DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL
-from ..model.trained import TrainedForecaster
-from ..results.evaluation import Evaluation
-from .persistence import load, write_run
+
+if TYPE_CHECKING:  # torch-free at import: the dashboard lists runs before anything trains
+    from ..model.trained import TrainedForecaster
+    from ..results.evaluation import Evaluation
 
 HOME_ENV, DB_URL_ENV = "FORECASTER_HOME", "FORECASTER_DB_URL"
 FORECAST_DAYS = 28  # the forecast a run keeps (its next four weeks), what tracking scores later
@@ -258,6 +259,8 @@ class RunStore:
         folder = self._folder(run)
         if not (folder / "model").is_dir():
             raise ForecasterError(f"The files of run {run.id} are missing from {folder}: the run cannot be opened.")
+        from .persistence import load
+
         trained = load(folder / "model", device=device)
         panel = panel_from_bytes((folder / "panel.npz").read_bytes())
         catalog = _read_catalog(folder)
@@ -347,6 +350,8 @@ def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
 
 def _write_files(folder: Path, trained: TrainedForecaster, panel: pd.DataFrame, catalog: pd.DataFrame | None,
                  upload: bytes | None, ingest: IngestOptions | None) -> None:
+    from .persistence import write_run
+
     (folder / "model").mkdir(parents=True)
     write_run(trained, folder / "model")
     (folder / "panel.npz").write_bytes(panel_bytes(panel))

@@ -456,8 +456,11 @@ class JobRegistry:
                  max_idle_seconds: float = 12 * 3600, abandon_after: float | None = 120.0,
                  max_bytes: int = 1 << 30, max_running: int = DEFAULT_SERVER.max_jobs,
                  executor: "Executor | None" = None, workers: int = DEFAULT_SERVER.workers,
-                 memory_gib: float = DEFAULT_SERVER.memory_gib) -> None:
+                 memory_gib: float = DEFAULT_SERVER.memory_gib,
+                 on_finished: Callable[[TrainingJob], None] | None = None) -> None:
         self._lock = threading.Lock()
+        # told of every training that ends done (on its own thread, after the pages can see it): the run store
+        self.on_finished = on_finished
         self.workers, self.memory_gib = workers, memory_gib  # a run's memory is checked against these
         self.max_running = max(1, max_running)
         self.executor = executor  # owned: shutdown() ends its worker processes
@@ -575,6 +578,19 @@ class JobRegistry:
         with self._lock:
             self._active.pop(job.job_id, None)
             self._schedule()
+        if self.on_finished is not None and job.kind == TRAINING and job.status == DONE:
+            try:
+                self.on_finished(job)
+            except Exception:  # keeping the run failed: the model is still there for this session; say so in the log
+                log.exception("training job %s finished but could not be kept", job.job_id)
+
+    def adopt(self, owner: str, job: TrainingJob) -> TrainingJob:
+        """Hand ``owner`` a finished job made elsewhere (a run reopened from the store): the pages show it as
+        the session's own, and nobody else's session sees it."""
+        with self._lock:
+            self._jobs[job.job_id] = _Entry(owner, job)
+            self._evict(owner)
+        return job
 
     def _place(self, job: TrainingJob) -> tuple[int, int]:
         """(position, jobs waiting) of a waiting job, 1 = next to start; (0, n) when it is not waiting."""

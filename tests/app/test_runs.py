@@ -1,0 +1,131 @@
+"""The Runs page and share links through AppTest: a finished training is kept and listed, opens again in a new
+session with the same numbers, compares with another, shares read-only until revoked, is deleted; a later
+upload shows the kept forecast against what sold."""
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pandas as pd
+
+from forecaster.data.demo import demo_csv_bytes
+from ui import runs
+from ui.state import Dataset
+
+from .conftest import TIMEOUT, all_text, job_of, new_app, sidebar_text, train, with_data
+
+HOSTILE = "=HYPERLINK(\"x\") *bold* <b>tag</b>.csv"
+
+
+def kept(at) -> str:
+    """The run id the finished job of ``at`` was kept as (keeping happens just after the job ends)."""
+    job = job_of(at)
+    deadline = time.time() + TIMEOUT
+    while "run_id" not in job.meta and time.time() < deadline:
+        time.sleep(0.2)
+    assert "run_id" in job.meta, "the finished training was not kept"
+    return job.meta["run_id"]
+
+
+def trained_app(data: bytes, name: str = HOSTILE, **form):
+    at = train(with_data(data, name), **form)
+    run_id = kept(at)
+    return at.run(), run_id
+
+
+def listed(at, run_id: str) -> bool:
+    return any(option.startswith(run_id[:8]) for option in at.multiselect(key="w_runs").options)
+
+
+def runs_page(at):
+    return at.switch_page("pages/runs.py").run()
+
+
+def test_a_finished_training_is_kept_listed_and_reopened_with_the_same_numbers(tiny_csv):
+    at, run_id = trained_app(tiny_csv)
+    assert f"Kept as run {run_id[:8]}" in sidebar_text(at)
+    at = runs_page(at)
+    assert not at.exception and listed(at, run_id)
+    listing = at.dataframe[0].value
+    assert listing.loc[listing["id"] == run_id, "data"].item() == HOSTILE  # user text kept as text
+    at.switch_page("pages/evaluate.py").run()
+    before = at.dataframe[0].value
+
+    other = new_app()  # another session (a restart or another browser): opens the kept run
+    other = runs_page(other)
+    other.multiselect(key="w_runs").set_value([run_id]).run()
+    other.button(key="open_run").click().run()
+    assert not other.exception, other.exception
+    other.switch_page("pages/evaluate.py").run()
+    pd.testing.assert_frame_equal(other.dataframe[0].value, before)
+    other.switch_page("pages/forecast.py").run()
+    assert not other.exception and not other.error, [e.value for e in other.error]
+
+
+def test_two_runs_compare_on_the_settings_that_differ(tiny_csv):
+    at, first = trained_app(tiny_csv, "one.csv")
+    at, second = trained_app(tiny_csv, "one.csv", w_epochs=4)
+    at = runs_page(at)
+    at.multiselect(key="w_runs").set_value([first, second]).run()
+    assert not at.exception
+    assert "epochs" in at.dataframe[1].value.index  # settings that differ
+    assert "RMSE" in at.dataframe[2].value.index
+
+
+def test_a_share_link_shows_the_run_read_only_until_revoked(tiny_csv):
+    at, run_id = trained_app(tiny_csv)
+    token = runs.store().share(run_id)
+    viewer = new_app()
+    viewer.query_params[runs.SHARE_PARAM] = token
+    viewer = viewer.run()
+    assert not viewer.exception and not viewer.error, [e.value for e in viewer.error]
+    text = sidebar_text(viewer)
+    assert "Shared run" in text and "Current dataset" not in text
+    assert text.split("---")[0].split() == ["Evaluate", "Forecast"]  # the menu: no Home, Data, Train or Runs
+    assert "Evaluate" in all_text(viewer) or viewer.title[0].value == "Evaluate"
+    assert not [b for b in viewer.button if b.key == "run_backtest"]  # a viewer cannot start trainings
+    runs.store().revoke(token)
+    viewer = viewer.run()
+    assert "does not open a run" in " ".join(e.value for e in viewer.error)
+    assert not viewer.dataframe  # nothing of the run shows any more
+
+
+def test_a_wrong_share_link_shows_nothing_of_anyone(tiny_csv):
+    trained_app(tiny_csv)
+    viewer = new_app()
+    viewer.query_params[runs.SHARE_PARAM] = "not-a-token"
+    viewer = viewer.run()
+    assert "does not open a run" in " ".join(e.value for e in viewer.error) and not viewer.dataframe
+
+
+def test_deleting_a_run_removes_it_from_the_list(tiny_csv):
+    at, run_id = trained_app(tiny_csv, "to-delete.csv")
+    at = runs_page(at)
+    at.multiselect(key="w_runs").set_value([run_id]).run()
+    at.checkbox(key="delete_sure").check().run()
+    at.button(key="delete_run").click().run()
+    assert not listed(at, run_id)
+
+
+def test_a_later_upload_shows_last_weeks_forecast_against_what_sold():
+    full = demo_csv_bytes(n_products=4, days=160, seed=5)
+    sales = pd.read_csv(pd.io.common.BytesIO(full))
+    last_week = sorted(sales["date"].unique())[-7:]
+    history = sales[~sales["date"].isin(last_week)].to_csv(index=False).encode()
+    at, run_id = trained_app(history, "week 1.csv")
+    at.session_state["dataset"] = Dataset("week 2.csv", hashlib.sha256(full).hexdigest(), full)
+    at = runs_page(at.run())
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "7 day(s) of its forecast have happened" in all_text(at)
+    per_product = at.dataframe[-1].value
+    assert len(per_product) == 4 and (per_product["days"] == 7).all()
+    assert at.metric[0].label == "Forecast vs sold"
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_the_runs_page_renders_with_no_run_kept(monkeypatch, tmp_path):
+    from forecaster.io.store import RunStore
+
+    monkeypatch.setattr(runs, "store", lambda: RunStore(tmp_path / "empty"))
+    at = runs_page(new_app())
+    assert not at.exception and "No runs kept yet" in all_text(at)
