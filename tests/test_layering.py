@@ -270,8 +270,8 @@ def test_imports_only_point_down():
     assert offenders == []
 
 
-FIRST_PAINT = ["ui.state", "ui.cached", "ui.jobs", "ui.router", "ui.widgets", "forecaster.io.charts", "forecaster.text",
-               "forecaster"]
+FIRST_PAINT = ["ui.state", "ui.cached", "ui.jobs", "ui.router", "ui.runs", "ui.widgets", "forecaster.io.charts",
+               "forecaster.text", "forecaster"]
 
 
 def test_the_frame_and_home_page_never_import_torch():

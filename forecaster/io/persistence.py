@@ -156,7 +156,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)),
             latest_new_products=_new_products(meta, run, len(products), "latest_new_products"),
             driver_spec=spec, driver_scale=scale, latest_driver_scale=latest_scale if latest else None,
-            history=[EpochRecord(**r) for r in meta.get("history") or []])
+            history=_history(meta))
     except (TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 
@@ -167,6 +167,11 @@ MAX_NETWORKS = 64
 MAX_PRODUCTS = 100_000
 WEIGHTS_NAME = re.compile(r"network_\d{1,3}\.pt")
 LATEST_NAME = re.compile(r"latest_\d{1,3}\.pt")
+
+
+def _history(meta: dict) -> list[EpochRecord]:
+    """The loss curves (runs saved before they were kept have none)."""
+    return [EpochRecord(**r) for r in meta.get("history") or []]
 
 
 def _foreign(run: Path, what: str) -> ForecasterError:
