@@ -141,17 +141,17 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
         raise _foreign(run, "latest network list")
     latest = [_network(run, name, checksums, config, n_features, len(products), device) for name in latest_names]
     latest_scaler = _scaler(run, _field(meta, "latest_scaler", dict), len(products)) if latest else None
-    calibration = _calibration(run, meta.get("calibration"), len(products))
-    last = meta.get("last_date")
     try:
         return TrainedForecaster(
             config=config, products=products, scaler=scaler, networks=networks,
             best_epochs=[int(e) for e in meta.get("best_epochs", [])], device=device,
-            last_date=pd.Timestamp(last) if last else None, cancelled=bool(meta.get("cancelled")),
+            last_date=pd.Timestamp(meta["last_date"]) if meta.get("last_date") else None,
+            cancelled=bool(meta.get("cancelled")),
             train_seconds=float(meta.get("train_seconds", 0.0)), version=str(meta.get("library_version", "unknown")),
             selection=pd.DataFrame(meta["selection"]) if meta.get("selection") else None,
             selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
-            calibration=calibration, backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
+            calibration=_calibration(run, meta.get("calibration"), len(products)),
+            backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
             latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
             anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)),
             latest_new_products=_new_products(meta, run, len(products), "latest_new_products"),
