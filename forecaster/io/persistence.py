@@ -140,7 +140,6 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             not all(isinstance(n, str) and LATEST_NAME.fullmatch(n) for n in latest_names):
         raise _foreign(run, "latest network list")
     latest = [_network(run, name, checksums, config, n_features, len(products), device) for name in latest_names]
-    latest_scaler = _scaler(run, _field(meta, "latest_scaler", dict), len(products)) if latest else None
     try:
         return TrainedForecaster(
             config=config, products=products, scaler=scaler, networks=networks,
@@ -152,7 +151,8 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
             calibration=_calibration(run, meta.get("calibration"), len(products)),
             backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
-            latest_scaler=latest_scaler, latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
+            latest_scaler=_scaler(run, _field(meta, "latest_scaler", dict), len(products)) if latest else None,
+            latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
             anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)),
             latest_new_products=_new_products(meta, run, len(products), "latest_new_products"),
             driver_spec=spec, driver_scale=scale, latest_driver_scale=latest_scale if latest else None,

@@ -12,6 +12,15 @@ import sqlalchemy as sa
 from forecaster.errors import ForecasterError
 from forecaster.io.store import RunStore, compare_runs, forecast_to_keep, migrate
 from forecaster.results.evaluation import evaluate
+from pg_server import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the whole test session, stopped at its end."""
+    server = PostgresServer()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

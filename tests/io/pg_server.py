@@ -76,11 +76,3 @@ class PostgresServer:
             self._run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    """One PostgreSQL server for the whole test session, stopped at its end."""
-    server = PostgresServer()
-    yield server
-    server.stop()
