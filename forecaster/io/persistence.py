@@ -99,11 +99,9 @@ def _sha256(path: Path) -> str:
 
 
 def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
-    """Load a run directory written by :func:`save`, refusing anything it did not write.
-
-    config.json is checked against the expected fields, types and bounds before anything is built; each
-    weights file must be a plain file inside the run directory (no link), match the SHA-256 stored at save
-    time, load with ``weights_only=True`` and hold finite numbers only."""
+    """Load a run directory written by :func:`save`, refusing anything it did not write: config.json is
+    checked against the expected fields, types and bounds before anything is built; each weights file must be
+    a plain file in the run directory (no link), match its SHA-256, load with ``weights_only=True``, be finite."""
     run = Path(run)
     meta = _read_meta(run)
     try:
