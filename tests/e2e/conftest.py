@@ -45,14 +45,15 @@ def require_chromium() -> None:
 
 
 @contextmanager
-def streamlit_server(log_dir: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free localhost port; yields its URL once its health check answers."""
+def streamlit_server(log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free localhost port (``env`` added to this process's environment); yields
+    its URL once its health check answers."""
     port = _free_port()
-    log_path = log_dir / "server.log"
+    log_path = log_dir / f"server-{port}.log"
     # two jobs at once: test_two_sessions_training_at_once_... trains two sessions side by side (the queue a
     # smaller server would put the second in is tested in tests/test_executor.py and tests/app)
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1",
-           "FORECASTER_MAX_JOBS": "2"}
+           "FORECASTER_MAX_JOBS": "2", **(env or {})}
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                  "--server.address", "127.0.0.1", "--server.headless", "true"],
