@@ -64,6 +64,8 @@ def sidebar_of_a_session() -> None:
         jobs.sidebar_status(job)
         if job.meta.get("run_id"):
             st.caption(f"Kept as run {job.meta['run_id'][:8]} (Runs page)")
+        elif job.meta.get("keep_error"):
+            st.warning(markdown(job.meta["keep_error"]))
     backtest = jobs.registry().get(state.owner(), state.get(state.BACKTEST_JOB))
     if backtest is not None and not backtest.snapshot().finished:
         jobs.sidebar_backtest(backtest.job_id)

@@ -40,11 +40,16 @@ def keeper(run_store: RunStore | None):
         from forecaster.results.evaluation import evaluate
 
         trained, dataset = job.result, job.meta.get("dataset")
-        run = run_store.add(trained, job.panel, evaluate(trained, job.panel), dataset=job.label,
-                            forecast=forecast_to_keep(trained, job.panel), catalog=job.meta.get("catalog"),
-                            upload=getattr(dataset, "data", None), ingest=job.meta.get("ingest"), source="dashboard",
-                            extra={"demo": bool(getattr(dataset, "demo", False)),
-                                   "holidays_chosen": bool(job.meta.get("holidays_chosen", False))})
+        try:
+            run = run_store.add(trained, job.panel, evaluate(trained, job.panel), dataset=job.label,
+                                forecast=forecast_to_keep(trained, job.panel), catalog=job.meta.get("catalog"),
+                                upload=getattr(dataset, "data", None), ingest=job.meta.get("ingest"),
+                                source="dashboard", extra={"demo": bool(getattr(dataset, "demo", False)),
+                                                           "holidays_chosen": bool(job.meta.get("holidays_chosen"))})
+        except ForecasterError as exc:  # a full or read-only disk, a database down: said in the sidebar
+            log.error("%s", exc)
+            job.meta["keep_error"] = str(exc)
+            return
         job.meta["run_id"] = run.id
     return keep
 

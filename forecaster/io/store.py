@@ -20,6 +20,7 @@ import secrets
 import shutil
 import threading
 import uuid
+import zipfile
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,6 +159,8 @@ class RunStore:
         folder = self.home / "runs" / run_id
         try:
             _write_files(folder, trained, panel, catalog, upload, ingest)
+            extra = {**(extra or {}), "files": {p.relative_to(folder).as_posix(): _sha256(p)
+                                                for p in sorted(folder.rglob("*")) if p.is_file()}}
             row = _run_row(run_id, trained, panel, evaluation, dataset, folder, source, extra)
             with self.engine.begin() as conn:
                 conn.execute(runs.insert().values(**row))
@@ -165,6 +168,10 @@ class RunStore:
                     _insert(conn, run_products, _product_rows(run_id, evaluation))
                 if forecast is not None:
                     _insert(conn, forecasts, _forecast_rows(run_id, forecast, trained.products))
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ForecasterError(f"The run could not be kept in the run store ({self.where}): {_why(exc)}. Its "
+                                  "results stay on the pages of this session.") from exc
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -254,24 +261,28 @@ class RunStore:
         return table.drop(columns=["run_id", "position"]).dropna(axis=1, how="all")
 
     def files(self, run_id: str, device: str = "cpu") -> RunFiles:
-        """The run's model, panel and upload, read back from its folder (checksums checked)."""
-        run = self.get(run_id)
-        folder = self._folder(run)
-        if not (folder / "model").is_dir():
-            raise ForecasterError(f"The files of run {run.id} are missing from {folder}: the run cannot be opened.")
+        """The run's model, panel and upload, read back from its folder: each file's checksum (kept in the
+        database when the run was kept) and the model's own are checked first; a missing, changed or
+        unreadable file is refused, naming the run, and nothing of it is loaded."""
         from .persistence import load
 
-        trained = load(folder / "model", device=device)
-        panel = panel_from_bytes((folder / "panel.npz").read_bytes())
-        catalog = _read_catalog(folder)
-        drivers = _read_drivers(folder, trained)
-        upload = gzip.decompress((folder / "upload.gz").read_bytes()) if (folder / "upload.gz").exists() else None
-        ingest = None
-        if (folder / "ingest.json").exists():
-            data = json.loads((folder / "ingest.json").read_text())
-            ingest = IngestOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-        return RunFiles(trained.with_drivers(drivers) if drivers is not None else trained, panel, catalog,
-                        drivers, upload, ingest)
+        run = self.get(run_id)
+        folder = self._folder(run)
+        damaged = f"The files of run {run.id[:8]} in {folder} "
+        if not (folder / "model").is_dir() or not (folder / "panel.npz").is_file():
+            raise ForecasterError(damaged + "are missing: the run cannot be opened. Delete it, or train again.")
+        for name, digest in run.extra.get("files", {}).items():  # names the store wrote, never user text
+            if not (folder / name).is_file() or _sha256(folder / name) != digest:
+                raise ForecasterError(damaged + f"were changed or removed since it was kept ({name}): it is not "
+                                      "opened. Delete it, or train again.")
+        try:
+            trained = load(folder / "model", device=device)
+            panel = panel_from_bytes((folder / "panel.npz").read_bytes())
+            drivers = _read_drivers(folder)
+            return RunFiles(trained.with_drivers(drivers) if drivers is not None else trained, panel,
+                            _read_catalog(folder), drivers, _read_upload(folder), _read_ingest(folder))
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise ForecasterError(damaged + f"cannot be read ({type(exc).__name__}): it is not opened.") from None
 
     def export(self, run_id: str, target: str | Path) -> Path:
         """Copy the run's model to ``target`` (a new folder) that ``forecast --model`` reads."""
@@ -339,6 +350,13 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def _why(exc: BaseException) -> str:
+    """An OS or database error in a line: 'No space left on device', 'attempt to write a readonly database'."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -377,7 +395,24 @@ def _read_catalog(folder: Path) -> pd.DataFrame | None:
     return pd.DataFrame(data["data"], index=data["index"], columns=data["columns"])
 
 
-def _read_drivers(folder: Path, trained: TrainedForecaster) -> DriverPanel | None:
+def _read_upload(folder: Path) -> bytes | None:
+    path = folder / "upload.gz"
+    return gzip.decompress(path.read_bytes()) if path.exists() else None
+
+
+def _read_ingest(folder: Path) -> IngestOptions | None:
+    path = folder / "ingest.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return IngestOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_drivers(folder: Path) -> DriverPanel | None:
     if not (folder / "drivers.npz").exists():
         return None
     spec = DriverSpec.from_dict(json.loads((folder / "drivers.json").read_text()))

@@ -129,3 +129,36 @@ def test_the_runs_page_renders_with_no_run_kept(monkeypatch, tmp_path):
     monkeypatch.setattr(runs, "store", lambda: RunStore(tmp_path / "empty"))
     at = runs_page(new_app())
     assert not at.exception and "No runs kept yet" in all_text(at)
+
+
+def test_a_tampered_kept_run_is_refused_on_the_runs_page(tiny_csv):
+    at, run_id = trained_app(tiny_csv, "tampered.csv")
+    weights = next((runs.store().home / "runs" / run_id / "model").glob("network_*.pt"))
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    other = runs_page(new_app())
+    other.multiselect(key="w_runs").set_value([run_id]).run()
+    other.button(key="open_run").click().run()
+    assert not other.exception
+    assert "were changed or removed since it was kept" in " ".join(e.value for e in other.error)
+    assert other.title[0].value == "Runs"  # stayed: nothing was loaded
+
+
+def test_a_run_the_store_cannot_keep_is_said_and_its_results_stay(tiny_csv, monkeypatch):
+    import errno
+
+    from forecaster.io import store as store_module
+
+    def full_disk(folder, *args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module, "_write_files", full_disk)
+    at = train(with_data(tiny_csv, "full disk.csv"), w_epochs=2)
+    job = job_of(at)
+    deadline = time.time() + TIMEOUT
+    while "keep_error" not in job.meta and time.time() < deadline:
+        time.sleep(0.2)
+    at = at.run()
+    assert "No space left on device" in " ".join(w.value for w in at.sidebar.warning if hasattr(w, "value")) or \
+        "No space left on device" in sidebar_text(at)
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception and at.dataframe  # the session's results are still there

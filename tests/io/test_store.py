@@ -186,3 +186,53 @@ def test_a_second_process_opening_the_same_store_sees_its_runs(database, tmp_pat
     two = RunStore(tmp_path / "home", url=database)  # as a restarted server or the command line would
     assert two.get(run.id).headline == one.get(run.id).headline
     one.close(), two.close()
+
+
+def test_a_store_that_cannot_write_says_why_and_leaves_nothing_half_kept(tmp_path, finished):
+    """A read-only database (SQLite's read-only mode: refused even to root) and a full disk: a readable error
+    naming the store, no run folder left behind."""
+    import errno
+
+    from forecaster.io import store as store_module
+
+    path = tmp_path / "runs.db"
+    RunStore(tmp_path / "home", url=f"sqlite:///{path}").close()  # made and migrated, then opened read-only
+    read_only = RunStore(tmp_path / "home", url=f"sqlite:///file:{path}?mode=ro&uri=true")
+    with pytest.raises(ForecasterError, match="could not be kept.*readonly database.*stay on the pages"):
+        add(read_only, finished)
+    assert not list((tmp_path / "home" / "runs").iterdir())
+    writable = RunStore(tmp_path / "home2")
+
+    def full_disk(folder, *args):
+        folder.mkdir(parents=True)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    original = store_module._write_files
+    store_module._write_files = full_disk
+    try:
+        with pytest.raises(ForecasterError, match="No space left on device"):
+            add(writable, finished)
+    finally:
+        store_module._write_files = original
+    assert writable.list() == [] and not list((tmp_path / "home2" / "runs").iterdir())
+
+
+@pytest.mark.parametrize("damage", ["weights", "config", "panel", "folder"])
+def test_a_tampered_or_missing_run_folder_is_refused_never_loaded(tmp_path, finished, damage):
+    import shutil
+
+    store = RunStore(tmp_path / "home")
+    run = add(store, finished)
+    folder = store.home / "runs" / run.id
+    if damage == "weights":
+        weights = next((folder / "model").glob("network_*.pt"))
+        weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    elif damage == "config":
+        config = folder / "model" / "config.json"
+        config.write_text(config.read_text().replace('"epochs": 3', '"epochs": 4'))
+    elif damage == "panel":
+        (folder / "panel.npz").write_bytes(b"not a panel")
+    else:
+        shutil.rmtree(folder)
+    with pytest.raises(ForecasterError, match=f"The files of run {run.id[:8]}.*(changed|missing)"):
+        store.files(run.id)
