@@ -62,7 +62,7 @@ def sidebar_of_a_session() -> None:
         jobs.sidebar_progress(job.job_id)  # polls: also tells the registry this tab is still open
     else:
         jobs.sidebar_status(job)
-        if job.meta.get("run_id"):
+        if job.meta.get("run_id") and not job.meta.get("opened"):
             st.caption(f"Kept as run {job.meta['run_id'][:8]} (Runs page)")
         elif job.meta.get("keep_error"):
             st.warning(markdown(job.meta["keep_error"]))

@@ -22,8 +22,8 @@ if store is None:
 
 kept = store.list()
 st.caption(f"Every training that finishes on this server is kept here ({markdown(store.where)}), newest first: "
-           "its data, settings, errors on the test days and the forecast it made. Pick rows to open, compare, share "
-           "or delete them.")
+           "its data, settings, errors on the test days and the forecast it made. Pick runs below to open, compare, "
+           "share or delete them.")
 if not kept:
     st.info("No runs kept yet: train a model and it appears here.")
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
@@ -138,9 +138,13 @@ c4.metric("Order quantity covered", f"{o['order_hit_rate']:.0%}" if pd.notna(o["
 products = list(result.per_product["product"])
 shown_as = display_names(products, ingested.catalog)  # "NAME (code)" where the file names its products
 names = [shown_as[p] for p in products]
-shown = result.per_product.assign(product=names).rename(columns={"bias": "forecast vs sold"})
-st.markdown("**Per product, the largest miss first**")
-st.dataframe(shown.round(3), hide_index=True, width="stretch")
+shown = result.per_product.assign(product=names, bias=100 * result.per_product["bias"],
+                                  coverage=100 * result.per_product["coverage"],
+                                  order_hit_rate=100 * result.per_product["order_hit_rate"])
+st.markdown("**Per product, the largest miss first** (miss: the forecast's total less what sold)")
+st.dataframe(shown.rename(columns={"bias": "forecast vs sold (%)", "coverage": "in the range (% of days)",
+                                   "order_hit_rate": "order quantity covered (% of days)"}).round(2),
+             hide_index=True, width="stretch")
 pick = st.selectbox("Product", range(len(names)), format_func=lambda i: names[i], key="track_product")
 st.plotly_chart(charts.tracking_chart(result.days, products[pick], names[pick]),
                 width="stretch")

@@ -193,7 +193,8 @@ def queued_progress(job_id: str) -> None:
 
 def sidebar_status(job: TrainingJob) -> JobSnapshot:
     snap = job.snapshot()
-    st.caption(f"{status_line(snap)}  \non {markdown(job.label or 'this data')}")
+    line = f"Run {job.meta['opened'][:8]}, opened from the Runs page" if job.meta.get("opened") else status_line(snap)
+    st.caption(f"{line}  \non {markdown(job.label or 'this data')}")
     if snap.running:
         st.progress(snap.fraction)
     return snap

@@ -62,7 +62,7 @@ def open_run(run: StoredRun, registry, owner: str):
     from . import cached
 
     files = store().files(run.id)
-    meta = {"run_id": run.id, "catalog": files.catalog, "ingest": files.ingest,
+    meta = {"run_id": run.id, "opened": run.id, "catalog": files.catalog, "ingest": files.ingest,
             "holidays_chosen": bool(run.extra.get("holidays_chosen", False))}
     if files.upload is not None:
         meta["dataset"] = state.Dataset(run.dataset, cached.digest(files.upload), files.upload,

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from forecaster.data.demo import demo_csv_bytes
 
-from .conftest import CHROMIUM_ARGS, MENU_LINK, STEP_MS, TRAIN_MS, streamlit_server
+from .conftest import MENU_LINK, STEP_MS, TRAIN_MS, streamlit_server
 from .test_browser import go, only, press_train, settle
 from .test_drivers import _choose
 
@@ -53,66 +53,70 @@ def _run_id(page) -> str:
     return re.search(r"\b([0-9a-f]{8}) ·", picker.first.inner_text()).group(1)
 
 
+def _context(browser):
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1400})
+    ctx.set_default_timeout(STEP_MS)
+    return ctx
+
+
+def _train_week_one(browser, url: str, history: Path) -> tuple[str, list[str]]:
+    """Upload week 1, train (quick), and return the kept run's id and Evaluate's figures."""
+    ctx = _context(browser)
+    page = ctx.new_page()
+    page.goto(url)
+    go(page, "Data")
+    page.locator("input[type=file]").set_input_files(str(history))
+    page.get_by_text("Read as long").wait_for()
+    go(page, "Train")
+    page.get_by_text("Quick", exact=True).click()
+    press_train(page)
+    page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
+    run_id = _run_id(page)
+    go(page, "Evaluate")
+    before = _metrics(page)
+    ctx.close()
+    return run_id, before
+
+
+def _share_then_revoke(browser, page, run_id: str, before: list[str], screenshots: Path) -> None:
+    """Share the run; a second browser context opens the link read-only; revoked, the link shows nothing."""
+    go(page, "Runs")
+    _choose(page, "Runs to open, share or delete", run_id)
+    only(page.locator(".st-key-share_run button:visible")).click()
+    link = page.locator("code", has_text="share=").first
+    link.wait_for()
+    page.screenshot(path=str(screenshots / "runs_page.png"), full_page=True)
+    viewer_ctx = _context(browser)
+    viewer = viewer_ctx.new_page()
+    viewer.goto(link.inner_text().strip())
+    assert _metrics(viewer) == before
+    assert [m.split()[-1] for m in viewer.locator(MENU_LINK).all_inner_texts()] == ["Evaluate", "Forecast"]
+    expect(viewer.get_by_text("Shared run", exact=True)).to_be_visible()
+    viewer.screenshot(path=str(screenshots / "runs_shared.png"), full_page=True)
+    only(page.locator(".st-key-revoke_links button:visible", has_text="Revoke 1 link")).click()
+    settle(page)
+    viewer.reload()
+    viewer.get_by_text("This share link does not open a run").wait_for()
+    expect(viewer.locator('[data-testid="stMetricValue"]')).to_have_count(0)
+    viewer_ctx.close()
+
+
 def test_a_kept_run_survives_a_restart_shares_read_only_and_tracks_a_later_week(browser, tmp_path, screenshots):
     history, later = _files(tmp_path)
     env = {"FORECASTER_HOME": str(tmp_path / "store")}
-
-    def context():
-        ctx = browser.new_context(viewport={"width": 1440, "height": 1400})
-        ctx.set_default_timeout(STEP_MS)
-        return ctx
-
     with streamlit_server(tmp_path, env) as url:
-        first = context()
-        page = first.new_page()
-        page.goto(url)
-        go(page, "Data")
-        page.locator("input[type=file]").set_input_files(str(history))
-        page.get_by_text("Read as long").wait_for()
-        go(page, "Train")
-        page.get_by_text("Quick", exact=True).click()
-        press_train(page)
-        page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
-        run_id = _run_id(page)
-        go(page, "Evaluate")
-        before = _metrics(page)
-        first.close()
+        run_id, before = _train_week_one(browser, url, history)
 
     with streamlit_server(tmp_path, env) as url:  # a restarted server: nothing in memory, the store on disk
-        owner = context()
+        owner = _context(browser)
         page = owner.new_page()
         page.goto(url)
         page.locator("h1", has_text="Purchase Forecaster").wait_for()
         assert _run_id(page) == run_id
-        only(page.get_by_role("button", name="Open")).click()
+        only(page.locator(".st-key-open_run button:visible")).click()
         assert _metrics(page) == before
         page.screenshot(path=str(screenshots / "runs_reopened.png"), full_page=True)
-
-        go(page, "Runs")
-        _choose(page, "Runs to open, share or delete", run_id)
-        only(page.get_by_role("button", name="Share")).click()
-        link = page.locator("code", has_text="share=").first
-        link.wait_for()
-        shared_url = link.inner_text().strip()
-        page.screenshot(path=str(screenshots / "runs_page.png"), full_page=True)
-
-        viewer_ctx = context()
-        viewer = viewer_ctx.new_page()
-        viewer.goto(shared_url)
-        viewer.locator("h1", has_text="Evaluate").wait_for()
-        settle(viewer)
-        assert _metrics(viewer) == before
-        menu = viewer.locator(MENU_LINK).all_inner_texts()
-        assert [m.strip() for m in menu] == ["Evaluate", "Forecast"]
-        expect(viewer.get_by_text("Shared run")).to_be_visible()
-        viewer.screenshot(path=str(screenshots / "runs_shared.png"), full_page=True)
-
-        only(page.get_by_role("button", name=re.compile(r"Revoke 1 link"))).click()
-        settle(page)
-        viewer.reload()
-        viewer.get_by_text("This share link does not open a run").wait_for()
-        expect(viewer.locator('[data-testid="stMetricValue"]')).to_have_count(0)
-        viewer_ctx.close()
+        _share_then_revoke(browser, page, run_id, before, screenshots)
 
         go(page, "Data")  # a week later: the same shop's sales, now with the week the run forecast
         page.locator("input[type=file]").set_input_files(str(later))
