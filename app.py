@@ -16,15 +16,16 @@ st.set_page_config(page_title="Purchase Forecaster", page_icon=cached.app_icon()
 # only an id the server issued to this browser resumes a session (ui.jobs.adopt_owner).
 jobs.adopt_owner()
 state.init()
-if not state.bound():  # an id in the URL could bring nothing back: none is put there, and the page says why
+# A share link (?share=TOKEN) makes a read-only session: that run's Evaluate and Forecast, nothing else, and no
+# session id in the URL (nothing of it can be resumed once the link is revoked).
+share_error = runs.adopt_share_link()
+if share_error:
+    st.error(markdown(share_error))
+    st.stop()
+if runs.read_only() or not state.bound():  # an id in the URL could bring nothing back: none is put there
     st.query_params.pop(state.OWNER_PARAM, None)
 elif st.query_params.get(state.OWNER_PARAM) != state.owner():
     st.query_params[state.OWNER_PARAM] = state.owner()
-# A share link (?share=TOKEN) makes a read-only session: that run's Evaluate and Forecast, nothing else.
-share_error = runs.adopt_share_link(jobs.registry())
-if share_error:
-    st.error(share_error)
-    st.stop()
 if not runs.read_only():
     jobs.restore_after_refresh()
 

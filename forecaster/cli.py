@@ -91,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m forecaster", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train on a purchase CSV, evaluate on the last test days, forecast")
-    t.add_argument("data", help="purchase CSV (.csv or .csv.gz)")
+    t.add_argument("data", nargs="?", help="purchase CSV (.csv or .csv.gz)")
     _add_settings(t.add_argument_group("reading the CSV"), IngestOptions)
     _add_settings(t.add_argument_group("features, model and training"), ForecastConfig)
     _add_settings(t.add_argument_group("prediction intervals and order quantities"), IntervalOptions)
@@ -148,12 +148,21 @@ def _train(a: argparse.Namespace) -> None:
     from .run.backends import make_executor
 
     start = time.perf_counter()
+    if a.data is None:  # `train --save sales.csv`: --save alone, then the data (argparse gave the file to --save)
+        if a.save not in (None, STORE) and Path(a.save).is_file():
+            a.data, a.save = a.save, STORE
+        else:
+            raise ForecasterError("Name the purchase CSV to train on: python -m forecaster train sales.csv ...")
     config = _config(a)
     intervals = _settings(IntervalOptions, a, IntervalOptions())
     _check_horizon(a.horizon, a.total_days)
     _check_outputs(a.data, a.forecast_out, a.metrics_out, a.predictions_out, a.total_out)
     if a.save and a.save != STORE and Path(a.save).exists() and not Path(a.save).is_dir():
         raise ForecasterError(f"--save {a.save!r} is a file; give a folder for the run directories.")
+    if a.save == STORE:  # a store that cannot be opened is said before the training, not after it
+        from .io.store import RunStore
+
+        RunStore().close()
     server = ServerSettings.from_env()
     if a.workers is not None and server.ray_address:  # both name where to train: neither is ignored
         raise ForecasterError(f"--workers trains on this machine, but RAY_ADDRESS names a Ray cluster "
@@ -347,10 +356,12 @@ def _forecast(a: argparse.Namespace) -> None:
         raise ForecasterError(f"The output {a.forecast_out!r} is inside the saved run {a.model!r}: writing there "
                               "would damage the run. Choose a file outside it.")
     intervals = _settings(IntervalOptions, a, IntervalOptions())
+    run_options = None
     if a.run:
         from .io.store import RunStore
 
-        trained = RunStore().files(a.run, device=str(resolve_device(a.device))).trained
+        files = RunStore().files(a.run, device=str(resolve_device(a.device)))
+        trained, run_options = files.trained, files.ingest
     else:
         trained = load(a.model, device=str(resolve_device(a.device)))
     if trained.calibration is None:
@@ -358,6 +369,8 @@ def _forecast(a: argparse.Namespace) -> None:
               "days): the forecast has no lower, upper or order_quantity columns. Train and save again for them.",
               file=sys.stderr)
     options = _ingest_options(a)
+    if run_options is not None and options == IngestOptions():  # read as the run read its file, unless told
+        options = run_options
     if trained.driver_spec is not None and not options.drivers:  # the run's own drivers, read from this file
         options = dataclasses.replace(options, drivers=tuple(c.text for c in trained.driver_spec.choices))
     ingested = load_panel(a.data, options)

@@ -14,16 +14,16 @@ from ui import cached, jobs, router, runs, state
 router.ensure_frame()
 
 st.title("Runs")
-store = runs.store()
-if store is None:
-    st.error(f"{runs.STORE_ERROR} (FORECASTER_HOME, FORECASTER_DB_URL): the server's log says why. Trainings "
-             "still work, but they are not kept.")
+try:
+    store = runs.store()
+    kept = runs.own_runs()
+except ForecasterError as exc:
+    st.error(f"{markdown(exc)} Trainings still work, but they are not kept.")
     st.stop()
 
-kept = store.list()
-st.caption(f"Every training that finishes on this server is kept here ({markdown(store.where)}), newest first: "
-           "its data, settings, errors on the test days and the forecast it made. Pick runs below to open, compare, "
-           "share or delete them.")
+st.caption("Every training this browser finishes is kept here (and those trained on the command line), newest "
+           "first: its data, settings, errors on the test days and the forecast it made. Another browser's runs "
+           "show only through a share link. Pick runs below to open, compare, share or delete them.")
 if not kept:
     st.info("No runs kept yet: train a model and it appears here.")
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
@@ -51,25 +51,27 @@ current = jobs.current()
 if current is not None and current.meta.get("run_id"):
     st.caption(f"The pages now show run **{current.meta['run_id'][:8]}**.")
 
-if len(chosen) == 1:
-    run = chosen[0]
-    st.subheader(f"Run {run.id[:8]}: {markdown(run.dataset)}")
+def share_url(token: str) -> str:
+    """The link to this server's page with the token (as the browser reached it: scheme, host, base path)."""
+    base = (st.context.url or "").split("?")[0]
+    for page in ("runs", "evaluate", "forecast", "data", "train"):  # the page's own path off the app's root
+        base = base.removesuffix("/" + page)
+    return f"{base.rstrip('/')}/?{runs.SHARE_PARAM}={token}"
+
+
+def actions(run) -> None:
+    """Open, share (and revoke), delete: one run's buttons."""
     open_col, share_col, delete_col = st.columns(3)
     if open_col.button("Open", type="primary", icon=":material/open_in_new:", key="open_run",
                        help="Its Evaluate and Forecast pages, as when it finished; its data becomes the current data"):
-        try:
-            runs.show_in_session(runs.open_run(run, jobs.registry(), state.owner()))
-        except ForecasterError as exc:
-            st.error(markdown(exc))
-        else:
-            st.switch_page("pages/evaluate.py")
+        runs.open_in_session(run, jobs.registry())
+        st.switch_page("pages/evaluate.py")
     if share_col.button("Share", icon=":material/share:", key="share_run",
                         help="A read-only link to this run's Evaluate and Forecast: nothing else of yours"):
         st.session_state["shared_link"] = (run.id, store.share(run.id))
     link = st.session_state.get("shared_link")
     if link and link[0] == run.id:
-        host = st.context.headers.get("Host", "localhost:8501")
-        share_col.code(f"http://{host}/?{runs.SHARE_PARAM}={link[1]}", language=None)
+        share_col.code(share_url(link[1]), language=None)
         share_col.caption("Anyone with this link sees this run read-only until you revoke it.")
     live = store.live_links(run.id)
     if live and share_col.button(f"Revoke {live} link{'s' if live > 1 else ''}", key="revoke_links"):
@@ -80,6 +82,14 @@ if len(chosen) == 1:
     if delete_col.button("Delete", icon=":material/delete:", key="delete_run", disabled=not sure):
         store.delete(run.id)
         st.rerun()
+
+
+if len(chosen) == 1:
+    st.subheader(f"Run {chosen[0].id[:8]}: {markdown(chosen[0].dataset)}")
+    try:
+        actions(chosen[0])
+    except ForecasterError as exc:  # a changed or missing file, a database that went away
+        st.error(markdown(exc))
 elif len(chosen) > 1:
     st.subheader(f"{len(chosen)} runs side by side")
     settings, metrics, products = compare_runs(store, [r.id for r in chosen])
@@ -107,21 +117,24 @@ if ingested is None:
             "that run forecast for those days against what sold.")
     st.stop()
 panel = ingested.panel
+products = set(map(str, panel.columns))
 covering = [r for r in (chosen or kept) if r.last_date < panel.index[-1].date() and
-            panel.index[0].date() <= r.last_date + pd.Timedelta(days=28)]
+            panel.index[0].date() <= r.last_date + pd.Timedelta(days=28) and products & set(r.products)]
 if not covering:
     st.info(f"The current data, **{markdown(ds.name)}** ({panel.index[0]:%d %b %Y} – {panel.index[-1]:%d %b %Y}), "
-            "covers no day after the history of " + ("the runs picked." if chosen else "any kept run."))
+            "covers no day after the history of " + ("the runs picked" if chosen else "any kept run") +
+            " with a product in common.")
     st.stop()
-run = covering[0]
-kept_forecast = store.forecast(run.id)
-if kept_forecast.empty:
-    st.info(f"Run {run.id[:8]} kept no forecast (its drivers needed future values it was not given).")
-    st.stop()
+run = st.selectbox("Run to check", covering, key="track_run", format_func=lambda r: (
+    f"{r.id[:8]} · {r.created_at:%d %b %H:%M} · {r.dataset} (history to {r.last_date:%d %b %Y})"))
 try:
-    result = track(kept_forecast, panel)
-except DataError as exc:
+    kept_forecast = store.forecast(run.id)
+    result = track(kept_forecast, panel) if not kept_forecast.empty else None
+except (DataError, ForecasterError) as exc:
     st.error(markdown(exc))
+    st.stop()
+if result is None:
+    st.info(f"Run {run.id[:8]} kept no forecast (its drivers needed future values it was not given).")
     st.stop()
 o = result.overall
 st.caption(f"Run **{run.id[:8]}** ({markdown(run.dataset)}, history to {run.last_date:%d %b %Y}) against "

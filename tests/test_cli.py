@@ -503,7 +503,8 @@ def test_a_run_kept_in_the_store_is_listed_forecasts_tracks_and_exports(workdir,
     history = tmp_path / "history.csv"
     sales[~sales["date"].isin(last_week)].to_csv(history, index=False)
     trained_fc = tmp_path / "fc.csv"
-    assert main(["train", str(history), *SMALL, "--save", "--forecast-out", str(trained_fc), "--quiet"]) == 0
+    # `--save` alone before the data: argparse hands the file to --save, the command reads it as the data
+    assert main(["train", "--save", str(history), *SMALL, "--forecast-out", str(trained_fc), "--quiet"]) == 0
     capsys.readouterr()
     assert main(["runs", "list"]) == 0
     listed = capsys.readouterr().out.splitlines()

@@ -23,7 +23,7 @@ from forecaster.run.jobs import BACKTEST, CANCELLED, DONE, FAILED, JobRegistry, 
 
 from forecaster.text import markdown
 
-from . import state
+from . import runs, state
 
 POLL_SECONDS = 0.5
 QUEUED_POLL_SECONDS = 2.0
@@ -35,9 +35,7 @@ STATUS_TEXT = {"queued": "Starting…", "running": "Training…", DONE: "Finishe
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
     """The server's registry; every training that ends done is kept in the run store (ui.runs)."""
-    from . import runs
-
-    return JobRegistry.for_server(on_finished=runs.keeper(runs.store()))
+    return JobRegistry.for_server(on_finished=runs.keeper(runs.opener()))
 
 
 def warm_up() -> None:
@@ -59,6 +57,7 @@ def adopt_owner() -> None:
 def start(panel: pd.DataFrame, config: ForecastConfig, label: str, meta: dict | None = None,
           drivers: DriverPanel | None = None) -> TrainingJob:
     """Submit a run for this session (raises ForecasterError for settings the data cannot take)."""
+    meta = {**(meta or {}), runs.BROWSER: state.browser_key()}  # the kept run's owner: this browser
     job = registry().submit(state.owner(), panel, config, label=label, meta=meta, drivers=drivers)
     state.set_job_id(job.job_id)
     return job
@@ -90,7 +89,10 @@ def backtest_of(job: TrainingJob) -> TrainingJob | None:
 
 
 def current() -> TrainingJob | None:
-    """The job this session is looking at, if it still exists and is this session's."""
+    """The job this session is looking at, if it still exists and is this session's (a share link's session:
+    the shared run, while the link is live)."""
+    if runs.read_only():
+        return runs.shared_job()
     return registry().get(state.owner(), state.job_id())
 
 

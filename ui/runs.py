@@ -1,6 +1,6 @@
-"""The run store in the dashboard: one store per server process (st.cache_resource), every finished training
-kept in it (from the training thread, through the library only), a kept run reopened as this session's job,
-and the read-only view a share link opens."""
+"""The run store in the dashboard: one opener per server process (st.cache_resource), every finished training
+kept in it (from the training thread, through the library), a kept run reopened as this session's job, and
+the read-only view a share link opens."""
 from __future__ import annotations
 
 import logging
@@ -8,55 +8,62 @@ import logging
 import streamlit as st
 
 from forecaster.errors import ForecasterError
-from forecaster.io.store import RunStore, StoredRun
+from forecaster.io.store import RunStore, StoreOpener, StoredRun
 
 from . import state
 
 log = logging.getLogger(__name__)
 
 SHARE_PARAM = "share"  # query parameter of a read-only share link
-SHARED_RUN = "shared_run_id"  # session key: the run a share link opened (the session is read-only then)
-STORE_ERROR = "The run store cannot be opened"
+SHARED_TOKEN = "shared_token"  # session key: the token of the link this session came through (read-only then)
+BROWSER = "browser"  # a job's meta: the key of the browser that trained it (the run's owner in the store)
+NO_LINK = "This share link does not open a run: it was revoked, the run was deleted, or the link is wrong."
 
 
 @st.cache_resource(show_spinner=False)
-def store() -> RunStore | None:
-    """The server's run store (FORECASTER_HOME, FORECASTER_DB_URL); None when it cannot be opened (the reason
-    goes to the log and the Runs page says so): training still works, runs are just not kept."""
-    try:
-        return RunStore()
-    except Exception as exc:  # noqa: BLE001 - a bad URL or an unreachable server must not stop the dashboard
-        log.error("%s: %s", STORE_ERROR, exc)
-        return None
+def opener() -> StoreOpener:
+    """The server's run store opener (FORECASTER_HOME, FORECASTER_DB_URL), shared with the training threads."""
+    return StoreOpener()
 
 
-def keeper(run_store: RunStore | None):
+def store() -> RunStore:
+    """The open run store, or a ForecasterError saying why not (tried again on the next call)."""
+    return opener().get()
+
+
+def keeper(run_opener: StoreOpener):
     """What the job registry calls when a training ends done, on the training thread: keeps the run (scores,
-    forecast, files, the upload) through the library; never calls Streamlit."""
+    forecast, files, the upload) for the browser that trained it, through the library; never calls Streamlit.
+    A store that cannot keep it says why in the job (the sidebar shows it); the results stay on the pages."""
     def keep(job) -> None:
-        if run_store is None:
-            return
         from forecaster.io.store import forecast_to_keep
         from forecaster.results.evaluation import evaluate
 
         trained, dataset = job.result, job.meta.get("dataset")
         try:
-            run = run_store.add(trained, job.panel, evaluate(trained, job.panel), dataset=job.label,
-                                forecast=forecast_to_keep(trained, job.panel), catalog=job.meta.get("catalog"),
-                                upload=getattr(dataset, "data", None), ingest=job.meta.get("ingest"),
-                                source="dashboard", extra={"demo": bool(getattr(dataset, "demo", False)),
-                                                           "holidays_chosen": bool(job.meta.get("holidays_chosen"))})
-        except ForecasterError as exc:  # a full or read-only disk, a database down: said in the sidebar
+            run = run_opener.get().add(
+                trained, job.panel, evaluate(trained, job.panel), dataset=job.label,
+                forecast=forecast_to_keep(trained, job.panel), catalog=job.meta.get("catalog"),
+                upload=getattr(dataset, "data", None), ingest=job.meta.get("ingest"), source="dashboard",
+                owner=job.meta.get(BROWSER) or None,
+                extra={"demo": bool(getattr(dataset, "demo", False)),
+                       "holidays_chosen": bool(job.meta.get("holidays_chosen"))})
+        except ForecasterError as exc:  # a full or read-only disk, a database down
             log.error("%s", exc)
-            job.meta["keep_error"] = str(exc)
+            job.meta["keep_error"] = f"{exc} The results stay on this session's pages."
             return
         job.meta["run_id"] = run.id
     return keep
 
 
-def open_run(run: StoredRun, registry, owner: str):
-    """Reopen a kept run as ``owner``'s finished job in ``registry`` (its Evaluate and Forecast as when it
-    finished); returns the job."""
+def own_runs() -> list[StoredRun]:
+    """The runs this browser trained and those of the command line, newest first (a browser without a key
+    lists the command line's only)."""
+    return store().list(owner=state.browser_key() or "")
+
+
+def job_of_run(run: StoredRun):
+    """A finished job holding a kept run (its Evaluate and Forecast as when it finished)."""
     from forecaster.run.jobs import TrainingJob, training_key
 
     from . import cached
@@ -68,15 +75,14 @@ def open_run(run: StoredRun, registry, owner: str):
         meta["dataset"] = state.Dataset(run.dataset, cached.digest(files.upload), files.upload,
                                         demo=bool(run.extra.get("demo", False)))
     trained = files.trained
-    job = TrainingJob.finished_with(trained, files.panel, trained.config,
-                                    key=training_key(files.panel, trained.config, files.drivers), label=run.dataset,
-                                    meta=meta, drivers=files.drivers)
-    registry.adopt(owner, job)
-    return job
+    return TrainingJob.finished_with(trained, files.panel, trained.config,
+                                     key=training_key(files.panel, trained.config, files.drivers), label=run.dataset,
+                                     meta=meta, drivers=files.drivers)
 
 
-def show_in_session(job) -> None:
-    """Make ``job`` (a reopened run) what this session's pages show, with its data and settings."""
+def open_in_session(run: StoredRun, registry) -> None:
+    """Reopen a kept run as this session's job and make its data, settings and calendar the session's."""
+    job = registry.adopt(state.owner(), job_of_run(run))
     state.set_job_id(job.job_id)
     state.put(state.BACKTEST_JOB, None)
     ds = job.meta.get("dataset")
@@ -89,36 +95,43 @@ def show_in_session(job) -> None:
     state.set_holidays_chosen(bool(job.meta.get("holidays_chosen", False)))
 
 
-def shared_run() -> StoredRun | None:
-    """The run this session's share link opened, if it is still shared (a revoked link shows nothing)."""
-    token = st.session_state.get(SHARED_RUN)
-    if token is None or store() is None:
-        return None
-    return store().by_token(token)
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner="Opening the shared run…")
+def _shared_job(run_id: str):
+    """One loaded job per shared run for every viewer of its link (not in any session's registry: a viewer
+    neither owns nor can resume it, and twenty viewers hold one copy)."""
+    return job_of_run(store().get(run_id))
 
 
 def read_only() -> bool:
     """Whether this session came through a share link: it sees that run and nothing else."""
-    return st.session_state.get(SHARED_RUN) is not None
+    return st.session_state.get(SHARED_TOKEN) is not None
 
 
-def adopt_share_link(registry) -> str | None:
-    """Once per session: a ``?share=TOKEN`` link makes this a read-only session of that run (checked again on
-    every rerun: a revoked link stops showing it). Returns an error text for a link that opens nothing
-    (unknown, revoked, or the store is down), else None."""
-    token = st.query_params.get(SHARE_PARAM)
-    if not token and not read_only():
+def shared_run() -> StoredRun | None:
+    """The run this session's link opens, checked on every rerun (a revoked link stops at once)."""
+    try:
+        return store().by_token(st.session_state.get(SHARED_TOKEN) or "")
+    except ForecasterError as exc:
+        log.error("%s", exc)
         return None
-    if not read_only():
-        st.session_state[SHARED_RUN] = token
+
+
+def shared_job():
+    """The job a share link's session shows, or None once the link no longer opens a run."""
     run = shared_run()
-    if run is None:
-        state.set_job_id(None)
-        return "This share link does not open a run: it was revoked, the run was deleted, or the link is wrong."
-    job = registry.get(state.owner(), state.job_id())
-    if job is None or job.meta.get("run_id") != run.id:
-        try:
-            show_in_session(open_run(run, registry, state.owner()))
-        except ForecasterError as exc:
-            return str(exc)
-    return None
+    return _shared_job(run.id) if run is not None else None
+
+
+def adopt_share_link() -> str | None:
+    """A ``?share=TOKEN`` link makes this a read-only session of that run. Returns the text to show instead
+    of any page when the link opens nothing (unknown, revoked, a deleted or damaged run), else None."""
+    token = st.query_params.get(SHARE_PARAM)
+    if token and not read_only():
+        st.session_state[SHARED_TOKEN] = token
+    if not read_only():
+        return None
+    try:
+        return None if shared_job() is not None else NO_LINK
+    except ForecasterError as exc:  # its files were changed or removed: the details are the owner's
+        log.error("shared run cannot be opened: %s", exc)
+        return "The run behind this share link cannot be opened. Ask whoever shared it for a new link."

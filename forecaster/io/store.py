@@ -11,7 +11,9 @@ made here, never from user text.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import gzip
 import hashlib
 import json
@@ -23,7 +25,7 @@ import uuid
 import zipfile
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,7 @@ if TYPE_CHECKING:  # torch-free at import: the dashboard lists runs before anyth
     from ..results.evaluation import Evaluation
 
 HOME_ENV, DB_URL_ENV = "FORECASTER_HOME", "FORECASTER_DB_URL"
+CLI = "cli"
 FORECAST_DAYS = 28  # the forecast a run keeps (its next four weeks), what tracking scores later
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -63,6 +66,7 @@ runs = sa.Table(
     sa.Column("library_version", sa.String(32), nullable=False),
     sa.Column("source", sa.String(16), nullable=False, server_default="cli"),
     sa.Column("extra", sa.JSON, nullable=True),
+    sa.Column("owner", sa.String(64), nullable=True),
 )
 run_products = sa.Table(
     "run_products", metadata,
@@ -116,6 +120,7 @@ class StoredRun:
     library_version: str
     source: str
     extra: dict[str, Any]
+    owner: str | None = None  # the browser that trained it (a hash of its key); None: the command line
 
     @property
     def config(self) -> ForecastConfig:
@@ -134,16 +139,32 @@ class RunFiles:
     ingest: IngestOptions | None
 
 
+def _readable(method: Callable) -> Callable:
+    """A database that cannot be reached, is locked or read-only: a ForecasterError naming the store and the
+    reason, never a traceback."""
+    @functools.wraps(method)
+    def wrapped(self: "RunStore", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sa.exc.SQLAlchemyError as exc:
+            raise ForecasterError(f"The run store ({self.where}) cannot be used: {_why(exc)}.") from exc
+    return wrapped
+
+
 class RunStore:
     """Runs in a database (rows) and a folder (files). Safe to share between threads; every write is one
     transaction, so two trainings finishing at the same moment both land."""
 
     def __init__(self, home: str | Path | None = None, url: str | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.url = url or os.environ.get(DB_URL_ENV) or f"sqlite:///{self.home / 'runs.db'}"
-        self.engine = _engine(self.url)
-        migrate(self.engine)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.engine = _engine(self.url)
+            migrate(self.engine)
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            raise ForecasterError(f"The run store ({_hide_password(self.url)}, files in {self.home}) cannot be "
+                                  f"opened: {_why(exc)}.") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -151,8 +172,8 @@ class RunStore:
     # --- writing ---------------------------------------------------------------------------------
     def add(self, trained: TrainedForecaster, panel: pd.DataFrame, evaluation: Evaluation | None, *,
             dataset: str, forecast: pd.DataFrame | None = None, catalog: pd.DataFrame | None = None,
-            upload: bytes | None = None, ingest: IngestOptions | None = None, source: str = "cli",
-            extra: dict[str, Any] | None = None) -> StoredRun:
+            upload: bytes | None = None, ingest: IngestOptions | None = None, source: str = CLI,
+            extra: dict[str, Any] | None = None, owner: str | None = None) -> StoredRun:
         """Keep a finished run: its files first (in a folder no other run has), then its rows in one
         transaction; a failure leaves neither."""
         run_id = uuid.uuid4().hex[:16]
@@ -161,7 +182,7 @@ class RunStore:
             _write_files(folder, trained, panel, catalog, upload, ingest)
             extra = {**(extra or {}), "files": {p.relative_to(folder).as_posix(): _sha256(p)
                                                 for p in sorted(folder.rglob("*")) if p.is_file()}}
-            row = _run_row(run_id, trained, panel, evaluation, dataset, folder, source, extra)
+            row = {**_run_row(run_id, trained, panel, evaluation, dataset, folder, source, extra), "owner": owner}
             with self.engine.begin() as conn:
                 conn.execute(runs.insert().values(**row))
                 if evaluation is not None:
@@ -170,13 +191,13 @@ class RunStore:
                     _insert(conn, forecasts, _forecast_rows(run_id, forecast, trained.products))
         except (OSError, sa.exc.SQLAlchemyError) as exc:
             shutil.rmtree(folder, ignore_errors=True)
-            raise ForecasterError(f"The run could not be kept in the run store ({self.where}): {_why(exc)}. Its "
-                                  "results stay on the pages of this session.") from exc
+            raise ForecasterError(f"The run could not be kept in the run store ({self.where}): {_why(exc)}.") from exc
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return self.get(run_id)
 
+    @_readable
     def delete(self, run_id: str) -> None:
         """Forget a run: its rows (forecast, scores, share links) and its folder."""
         run = self.get(run_id)
@@ -186,6 +207,7 @@ class RunStore:
             conn.execute(runs.delete().where(runs.c.id == run.id))
         shutil.rmtree(self._folder(run), ignore_errors=True)
 
+    @_readable
     def share(self, run_id: str) -> str:
         """A new read-only link token for the run (only its hash is stored: the database alone opens nothing)."""
         run = self.get(run_id)
@@ -195,6 +217,7 @@ class RunStore:
                                                 created_at=datetime.now(timezone.utc)))
         return token
 
+    @_readable
     def revoke(self, token: str) -> bool:
         """End a share link; False when it was not a live link."""
         with self.engine.begin() as conn:
@@ -203,6 +226,7 @@ class RunStore:
                                 .values(revoked_at=datetime.now(timezone.utc)))
         return done.rowcount > 0
 
+    @_readable
     def revoke_all(self, run_id: str) -> int:
         """End every live link of a run; how many there were."""
         with self.engine.begin() as conn:
@@ -211,12 +235,18 @@ class RunStore:
         return done.rowcount
 
     # --- reading ---------------------------------------------------------------------------------
-    def list(self) -> list[StoredRun]:
-        """Every run, newest first."""
+    @_readable
+    def list(self, owner: str | None = None) -> list[StoredRun]:
+        """Runs newest first: every run, or with ``owner`` (a browser's key) the runs that browser trained and
+        those trained on the command line (a browser never lists another browser's runs)."""
+        query = runs.select().order_by(runs.c.created_at.desc(), runs.c.id)
+        if owner is not None:
+            query = query.where(sa.or_(runs.c.owner == owner, runs.c.source == CLI))
         with self.engine.connect() as conn:
-            rows = conn.execute(runs.select().order_by(runs.c.created_at.desc(), runs.c.id)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         return [_stored(r) for r in rows]
 
+    @_readable
     def get(self, run_id: str) -> StoredRun:
         """The run with this id (a unique prefix of it will do on the command line)."""
         text = str(run_id).strip().lower()
@@ -229,6 +259,7 @@ class RunStore:
                                   f"Several runs start with {run_id!r}: give more of the id.")
         return _stored(rows[0])
 
+    @_readable
     def by_token(self, token: str) -> StoredRun | None:
         """The run a live share link opens, or None (unknown or revoked)."""
         if not token:
@@ -238,11 +269,13 @@ class RunStore:
                                                                    shares.c.revoked_at.is_(None))).scalar()
         return self.get(run_id) if run_id else None
 
+    @_readable
     def live_links(self, run_id: str) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(shares).where(
                 shares.c.run_id == run_id, shares.c.revoked_at.is_(None))).scalar())
 
+    @_readable
     def product_scores(self, run_id: str) -> pd.DataFrame:
         """Per product on the run's test span: sold, forecast total, MAE, RMSE, bias, seasonal naive's MAE."""
         with self.engine.connect() as conn:
@@ -251,6 +284,7 @@ class RunStore:
         return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in run_products.c]).drop(
             columns=["run_id", "position"])
 
+    @_readable
     def forecast(self, run_id: str) -> pd.DataFrame:
         """The forecast the run made when it finished: date, product and its columns."""
         with self.engine.connect() as conn:
@@ -301,6 +335,24 @@ class RunStore:
         return self.home / "runs" / run.id
 
 
+class StoreOpener:
+    """The run store, opened on first use and tried again after a failure, so a database that was down when
+    the server started does not stop runs from being kept for good. Shared between threads (the training
+    threads keep runs through it)."""
+
+    def __init__(self, home: str | Path | None = None, url: str | None = None) -> None:
+        self.home, self.url = home, url
+        self._lock = threading.Lock()
+        self._store: RunStore | None = None
+
+    def get(self) -> RunStore:
+        """The open store, or a ForecasterError saying why it cannot be opened."""
+        with self._lock:
+            if self._store is None:
+                self._store = RunStore(self.home, self.url)
+            return self._store
+
+
 def compare_runs(store: RunStore, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Two or more runs side by side: the settings that differ (one column per run), the headline errors,
     and per product the model's MAE in each run and its change from the first run."""
@@ -339,15 +391,59 @@ def _engine(url: str) -> sa.Engine:
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Bring the database's schema to ``revision`` with Alembic (an empty database gets every migration)."""
+    """Bring the database's schema to ``revision`` with Alembic (an empty database gets every migration). One
+    process at a time: two opening a new store together (a server and a command line) would both create its
+    tables. PostgreSQL serialises them with an advisory lock taken in the migration's transaction, an SQLite
+    file with a lock file beside it, and threads of one process with a lock."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with _MIGRATION_LOCK, engine.begin() as conn:
+    with _MIGRATION_LOCK, _file_lock(_sqlite_file(engine)), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+MIGRATION_LOCK_KEY = 0x466F7265  # any fixed number: the advisory lock every migration of this tool takes
+
+
+def _sqlite_file(engine: sa.Engine) -> Path | None:
+    """The database file of an SQLite store (None for another database or an in-memory one)."""
+    database = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or database in ("", ":memory:"):
+        return None
+    return Path(database.removeprefix("file:").split("?")[0])
+
+
+@contextlib.contextmanager
+def _file_lock(database: Path | None) -> Iterator[None]:
+    """An exclusive lock on a file beside ``database`` while the block runs; none where there is no file or
+    the folder cannot be written (a read-only store is never migrated: it is read as it is)."""
+    try:
+        handle = open(database.with_name(database.name + ".migrate-lock"), "a") if database else None
+    except OSError:
+        handle = None
+    if handle is None:
+        yield
+        return
+    import fcntl
+
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _hide_password(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "an unreadable URL"
 
 
 def _why(exc: BaseException) -> str:

@@ -29,6 +29,11 @@ def track(forecast: pd.DataFrame, panel: pd.DataFrame) -> Tracking:
     order_quantity, closed) on the days of ``panel`` (a later upload's daily panel) it covers. A day the
     forecast called closed is not scored. Refused, naming both spans, where no forecast day is in the panel."""
     table = forecast.assign(date=pd.to_datetime(forecast["date"]), product=forecast["product"].astype(str))
+    forecast_products = table["product"].unique()
+    if not set(forecast_products) & set(map(str, panel.columns)):
+        raise DataError(f"None of the run's {len(forecast_products):,} products (such as {forecast_products[0]!r}) is "
+                        f"in this file (its products: {', '.join(repr(str(c)) for c in panel.columns[:3])}"
+                        f"{', ...' if panel.shape[1] > 3 else ''}): upload the same shop's sales.")
     actual = panel.rename(columns=str).rename_axis(index="date", columns="product").stack().rename("actual")
     days = table.merge(actual.reset_index(), on=KEYS, how="inner")
     if "closed" in days:

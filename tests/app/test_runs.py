@@ -84,10 +84,23 @@ def test_a_share_link_shows_the_run_read_only_until_revoked(tiny_csv):
     assert text.split("---")[0].split() == ["Evaluate", "Forecast"]  # the menu: no Home, Data, Train or Runs
     assert "Evaluate" in all_text(viewer) or viewer.title[0].value == "Evaluate"
     assert not [b for b in viewer.button if b.key == "run_backtest"]  # a viewer cannot start trainings
+    assert "session" not in viewer.query_params  # nothing a viewer could resume without the link
     runs.store().revoke(token)
     viewer = viewer.run()
     assert "does not open a run" in " ".join(e.value for e in viewer.error)
     assert not viewer.dataframe  # nothing of the run shows any more
+    viewer.query_params.pop(runs.SHARE_PARAM, None)
+    assert not viewer.run().dataframe  # the link's session stays closed without its token too
+
+
+def test_another_browser_never_lists_this_browsers_runs(tiny_csv, monkeypatch):
+    from ui import state as ui_state
+
+    _, run_id = trained_app(tiny_csv, "private.csv")
+    monkeypatch.setattr(ui_state, "browser_key", lambda: "another browser")
+    other = runs_page(new_app())
+    assert not other.exception
+    assert not [w for w in other.multiselect if w.key == "w_runs"] or not listed(other, run_id)
 
 
 def test_a_wrong_share_link_shows_nothing_of_anyone(tiny_csv):
@@ -126,7 +139,8 @@ def test_a_later_upload_shows_last_weeks_forecast_against_what_sold():
 def test_the_runs_page_renders_with_no_run_kept(monkeypatch, tmp_path):
     from forecaster.io.store import RunStore
 
-    monkeypatch.setattr(runs, "store", lambda: RunStore(tmp_path / "empty"))
+    empty = RunStore(tmp_path / "empty")
+    monkeypatch.setattr(runs, "store", lambda: empty)
     at = runs_page(new_app())
     assert not at.exception and "No runs kept yet" in all_text(at)
 

@@ -79,7 +79,7 @@ def test_a_page_url_as_the_first_request_after_start_still_gets_the_frame(browse
         page.goto(f"{server_url}/train")
         page.locator("h1", has_text="Train").wait_for()
         expect(page.get_by_text("Current dataset")).to_be_visible()
-        expect(page.locator(MENU_LINK)).to_have_count(5)
+        expect(page.locator(MENU_LINK)).to_have_count(6)
         expect(page.locator('[data-testid="stSidebarNav"]')).to_have_count(0)  # never Streamlit's own list
         assert "session=" in page.url  # app.py ran: it keeps the session id in the URL
     finally:

@@ -30,9 +30,9 @@ def test_first_visit_on_a_fresh_server_shows_the_menu_and_home_only(browser, tmp
                 assert time.perf_counter() - start < STEP_MS / 1000, "Home did not render"
                 page.wait_for_timeout(25)
             first_title_s = time.perf_counter() - start
-            expect(page.locator(MENU_LINK)).to_have_count(5)
+            expect(page.locator(MENU_LINK)).to_have_count(6)
             assert [t.split()[-1] for t in page.locator(MENU_LINK).all_inner_texts()] == [  # after its icon
-                "Home", "Data", "Train", "Evaluate", "Forecast"]
+                "Home", "Data", "Train", "Evaluate", "Forecast", "Runs"]
             assert not legacy_seen and page.locator(LEGACY_NAV).count() == 0
             # the tab's icon and everything else comes from this server: no visitor's browser contacts a third
             # party (a Material icon as page_icon was fetched from fonts.gstatic.com on every page load)

@@ -59,9 +59,8 @@ def _context(browser):
     return ctx
 
 
-def _train_week_one(browser, url: str, history: Path) -> tuple[str, list[str]]:
+def _train_week_one(ctx, url: str, history: Path) -> tuple[str, list[str]]:
     """Upload week 1, train (quick), and return the kept run's id and Evaluate's figures."""
-    ctx = _context(browser)
     page = ctx.new_page()
     page.goto(url)
     go(page, "Data")
@@ -74,7 +73,7 @@ def _train_week_one(browser, url: str, history: Path) -> tuple[str, list[str]]:
     run_id = _run_id(page)
     go(page, "Evaluate")
     before = _metrics(page)
-    ctx.close()
+    page.close()
     return run_id, before
 
 
@@ -104,11 +103,11 @@ def _share_then_revoke(browser, page, run_id: str, before: list[str], screenshot
 def test_a_kept_run_survives_a_restart_shares_read_only_and_tracks_a_later_week(browser, tmp_path, screenshots):
     history, later = _files(tmp_path)
     env = {"FORECASTER_HOME": str(tmp_path / "store")}
+    owner = _context(browser)  # one browser throughout: a browser lists the runs it trained
     with streamlit_server(tmp_path, env) as url:
-        run_id, before = _train_week_one(browser, url, history)
+        run_id, before = _train_week_one(owner, url, history)
 
     with streamlit_server(tmp_path, env) as url:  # a restarted server: nothing in memory, the store on disk
-        owner = _context(browser)
         page = owner.new_page()
         page.goto(url)
         page.locator("h1", has_text="Purchase Forecaster").wait_for()

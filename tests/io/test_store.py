@@ -3,6 +3,7 @@ share, revoke, delete, a migration from an older schema, and two runs landing at
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -156,7 +157,7 @@ def test_a_store_made_by_an_older_version_opens_and_keeps_its_runs(database, tmp
     new = add(store, finished)
     assert [r.id for r in store.list()] == [new.id, "00d0"]
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0002"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0003"
     store.close()
 
 
@@ -198,7 +199,7 @@ def test_a_store_that_cannot_write_says_why_and_leaves_nothing_half_kept(tmp_pat
     path = tmp_path / "runs.db"
     RunStore(tmp_path / "home", url=f"sqlite:///{path}").close()  # made and migrated, then opened read-only
     read_only = RunStore(tmp_path / "home", url=f"sqlite:///file:{path}?mode=ro&uri=true")
-    with pytest.raises(ForecasterError, match="could not be kept.*readonly database.*stay on the pages"):
+    with pytest.raises(ForecasterError, match="could not be kept.*readonly database"):
         add(read_only, finished)
     assert not list((tmp_path / "home" / "runs").iterdir())
     writable = RunStore(tmp_path / "home2")
@@ -236,3 +237,33 @@ def test_a_tampered_or_missing_run_folder_is_refused_never_loaded(tmp_path, fini
         shutil.rmtree(folder)
     with pytest.raises(ForecasterError, match=f"The files of run {run.id[:8]}.*(changed|missing)"):
         store.files(run.id)
+
+
+def test_a_browser_lists_its_own_runs_and_the_command_lines_never_anothers(store, finished):
+    mine = add(store, finished, "mine.csv", source="dashboard", owner="browser A")
+    theirs = add(store, finished, "theirs.csv", source="dashboard", owner="browser B")
+    cli = add(store, finished, "cli.csv")
+    assert [r.id for r in store.list(owner="browser A")] == [cli.id, mine.id]
+    assert [r.id for r in store.list(owner="")] == [cli.id]  # a browser without a key: the command line's only
+    assert {r.id for r in store.list()} == {mine.id, theirs.id, cli.id}  # the command line lists every run
+
+
+def test_processes_opening_a_new_store_at_once_all_open_it(database, tmp_path):
+    """A server and command lines starting together on an empty database: the migrations run once, in turn."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from forecaster.io.store import RunStore; "
+            "s = RunStore(sys.argv[1], url=sys.argv[2]); print(len(s.list()))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "home"), database], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    assert [r[2] for r in results] == [0, 0, 0], [r[1][-500:] for r in results]
+    assert [r[0].strip() for r in results] == ["0", "0", "0"]
+
+
+def test_a_database_that_cannot_be_reached_is_a_readable_error(tmp_path):
+    with pytest.raises(ForecasterError, match=r"run store \(postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/none.*cannot be opened"):
+        RunStore(tmp_path / "home", url="postgresql+psycopg://u:secret@127.0.0.1:1/none")
