@@ -113,4 +113,4 @@ def test_a_planner_sees_names_clean_catalogs_fresh_results_and_a_backtest_beside
     expect(page.get_by_role("button", name="Train on second.csv").first).to_be_visible()
     _shot(page, screenshots / "planner_forecast_other_file.png")
     assert "second.csv" in page.locator('[data-testid="stSidebar"]').inner_text()
-    assert page.locator(MENU_LINK).count() == 5
+    assert page.locator(MENU_LINK).count() == 6
