@@ -29,13 +29,22 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
     return history, full
 
 
-def _metrics(page) -> list[str]:
-    """The Evaluate page's headline figures, as shown."""
+def _metrics(page, like: list[str] | None = None) -> list[str]:
+    """The Evaluate page's headline figures, as shown (once as many as ``like`` holds are drawn)."""
     page.locator("h1", has_text="Evaluate").wait_for()
     settle(page)
     values = page.locator('[data-testid="stMetricValue"]')
     expect(values.first).to_be_visible()
-    return values.all_inner_texts()
+    if like is not None:
+        expect(values).to_have_count(len(like))
+    shown = values.all_inner_texts()
+    for _ in range(60):  # until two reads a second apart agree: the page has finished drawing its figures
+        page.wait_for_timeout(1000)
+        again = values.all_inner_texts()
+        if again == shown:
+            break
+        shown = again
+    return shown
 
 
 def _run_id(page) -> str:
@@ -88,7 +97,7 @@ def _share_then_revoke(browser, page, run_id: str, before: list[str], screenshot
     viewer_ctx = _context(browser)
     viewer = viewer_ctx.new_page()
     viewer.goto(link.inner_text().strip())
-    assert _metrics(viewer) == before
+    assert _metrics(viewer, before) == before
     assert [m.split()[-1] for m in viewer.locator(MENU_LINK).all_inner_texts()] == ["Evaluate", "Forecast"]
     expect(viewer.get_by_text("Shared run", exact=True)).to_be_visible()
     viewer.screenshot(path=str(screenshots / "runs_shared.png"), full_page=True)
@@ -113,7 +122,7 @@ def test_a_kept_run_survives_a_restart_shares_read_only_and_tracks_a_later_week(
         page.locator("h1", has_text="Purchase Forecaster").wait_for()
         assert _run_id(page) == run_id
         only(page.locator(".st-key-open_run button:visible")).click()
-        assert _metrics(page) == before
+        assert _metrics(page, before) == before
         page.screenshot(path=str(screenshots / "runs_reopened.png"), full_page=True)
         _share_then_revoke(browser, page, run_id, before, screenshots)
 
