@@ -14,6 +14,7 @@ project's ``forecaster`` and ``models`` packages travel to the workers with the 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -28,6 +29,21 @@ if TYPE_CHECKING:
 LOCAL = "local"  # the address that starts a Ray instance on this machine instead of joining a cluster
 CANCEL_POLL_SECONDS = 0.2  # how often a task asks the stop actor (a round trip to another process)
 PACKAGES = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "models")  # forecaster/, models/
+
+
+GCS_TRIES_ENV, GCS_TRIES = "RAY_gcs_server_port_wait_time_s", 10  # Ray's own setting: tries a second apart
+
+
+def unreachable(address: str, exc: BaseException) -> str:
+    """Why a cluster could not be joined, with what to check: the address, and the token a cluster started with
+    token authentication (Ray 2.52 and later; the default for new clusters from 2.61) asks of every client."""
+    auth = os.environ.get("RAY_AUTH_MODE", "")
+    token = ("this process gives none (set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH, to the "
+             "cluster's token)" if auth != "token" else "the token this process gives (RAY_AUTH_TOKEN or "
+             "RAY_AUTH_TOKEN_PATH) may not be the cluster's")
+    return (f"Could not join the Ray cluster at {address!r} ({exc}). Check RAY_ADDRESS, that the cluster is up, "
+            f"and its token: a cluster with token authentication refuses a client without the same token, and "
+            f"{token}. Or unset RAY_ADDRESS to train on this machine.")
 
 
 class RayExecutor:
@@ -51,13 +67,14 @@ class RayExecutor:
                                   "pip install -r requirements-ray.txt, or unset RAY_ADDRESS.") from None
         if not ray.is_initialized():
             local = self.address == LOCAL
+            if not local:  # a refused client (a wrong or missing token) gives up after 10 tries, not Ray's 20
+                os.environ.setdefault(GCS_TRIES_ENV, str(GCS_TRIES))
             try:
                 ray.init(address=None if local else self.address, num_cpus=self.local_cpus if local else None,
                          include_dashboard=False, log_to_driver=False, configure_logging=False,
                          runtime_env={"py_modules": [str(p) for p in PACKAGES]})
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ForecasterError(f"Could not reach the Ray cluster at {self.address!r} ({exc}). Check "
-                                      "RAY_ADDRESS, or unset it to train on this machine.") from None
+                raise ForecasterError(unreachable(self.address, exc)) from None
             self._started_here = True
         resources = ray.cluster_resources()
         if self.gpus is None:  # GPU workers where the cluster has them
