@@ -43,7 +43,9 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback
         relay = lambda r: callback(dataclasses.replace(r, total_epochs=total))  # noqa: E731
     trained = train_once(panel, once, relay, cancel)
     if origins and trained.networks and not trained.cancelled:
-        trained.backtest = backtest(panel, once, origins, trained, train_once, relay, cancel, per_run)
+        slots = getattr(executor, "slots", 1)  # a pool's workers: cut-offs train side by side on them
+        trained.backtest = backtest(panel, once, origins, trained, train_once, relay, cancel, per_run,
+                                    parallel=slots if slots > 1 else 1)
     if config.retrain_for_forecast:
         trained = retrain_latest(panel, trained, config, executor, relay, cancel, per_run * max(1, origins))
         if callback is not None and trained.history and trained.history[-1].done_epochs < total \

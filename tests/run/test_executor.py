@@ -55,6 +55,19 @@ def test_worker_processes_train_the_same_recommended_model_as_the_calling_proces
            [(h.member, h.epoch, h.done_epochs, h.total_epochs) for h in inline.history]
 
 
+def test_the_backtests_cut_offs_train_side_by_side_on_the_pool_with_the_same_table(panel, pool):
+    """On a pool the earlier cut-offs train at once (each an independent training); the table is the one the
+    cut-offs give one after another here, and the progress bar only moves forward, to its end."""
+    config = TINY.replace(backtest_origins=3)
+    here = fit(panel, config)
+    seen = []
+    on_pool = fit(panel, config, executor=pool, callback=lambda r: seen.append((r.done_epochs, r.total_epochs)))
+    pd.testing.assert_frame_equal(on_pool.backtest, here.backtest, rtol=1e-4)
+    assert list(on_pool.backtest["origin"].unique()) == [0, 1, 2]
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and {t for _, t in seen} == {seen[-1][1]} and done[-1] <= seen[-1][1]
+
+
 def test_progress_records_arrive_from_the_workers_in_the_calling_thread(panel, pool, monkeypatch):
     import forecaster.model.training
 
