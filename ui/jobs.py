@@ -136,6 +136,18 @@ def status_line(snap: JobSnapshot) -> str:
     return text
 
 
+def origin_progress(history, origins: int) -> str:
+    """Each cut-off of a running backtest in words: the epochs its networks trained so far, of the most they
+    may (early stopping ends most sooner); cut-offs train side by side on a worker pool."""
+    per_run = history[-1].total_epochs // origins if history else 0
+    trained = {k: sum(r.origin == k for r in history) for k in range(origins)}
+    def one(k: int) -> str:
+        weeks = f"{k} week{'s' if k > 1 else ''} earlier" if k else "this test span"
+        return f"cut-off {k + 1} ({weeks}): " + (f"{trained[k]} of at most {per_run} epochs" if trained[k] or k == 0
+                                                 else "waiting")
+    return " · ".join(one(k) for k in range(origins))
+
+
 def format_seconds(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
@@ -210,6 +222,9 @@ def backtest_progress(job_id: str) -> None:
         st.rerun()
     snap = job.snapshot()
     st.progress(snap.fraction, text=f"Rolling backtest: {status_line(snap)}")
+    origins = job.config.backtest_origins
+    if snap.running and origins > 1:
+        st.caption(origin_progress(snap.history, origins))
     st.caption("It trains the model again at each cut-off, beside this model: Evaluate and Forecast stay usable.")
     if st.button("Cancel the backtest", key="cancel_backtest", icon=":material/stop_circle:"):
         job.cancel()

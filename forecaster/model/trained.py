@@ -46,6 +46,7 @@ class EpochRecord:
     total_epochs: int  # epochs planned for the whole run, for a progress bar
     done_epochs: int
     test_sample: int = 0  # test_loss is on this many sampled test windows (0: on all; training.CURVE_SAMPLES)
+    origin: int = 0  # a rolling backtest's cut-off this epoch trained for (0: the model's own test span)
 
 
 class CancelFlag(Protocol):

@@ -96,7 +96,8 @@ class _OriginProgress:
             with self._lock:
                 self._done[origin] = record.done_epochs
                 done = self.per_run + sum(self._done.values())
-                self.callback(dataclasses.replace(record, total_epochs=self.per_run * self.origins, done_epochs=done))
+                self.callback(dataclasses.replace(record, total_epochs=self.per_run * self.origins, done_epochs=done,
+                                                  origin=origin))
         return on_epoch
 
 

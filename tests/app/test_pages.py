@@ -987,3 +987,16 @@ def test_drivers_are_chosen_on_the_data_page_and_forecast_from_future_values_wit
     assert at.session_state["ingest_options"].drivers == ("promo:known=0",)
     at.switch_page("pages/evaluate.py").run()
     assert "as it was read before you changed the drivers" in all_text(at)
+
+
+def test_a_running_backtest_says_where_each_cut_off_stands():
+    from forecaster.model.trained import EpochRecord
+    from ui.jobs import origin_progress
+
+    def rec(origin: int) -> EpochRecord:
+        return EpochRecord(0, 1, 10, 0.1, 0.1, 0.1, 1.0, 40, 1, origin=origin)
+
+    text = origin_progress([rec(0)] * 10 + [rec(1)] * 3 + [rec(2)], 4)
+    assert text == ("cut-off 1 (this test span): 10 of at most 10 epochs · cut-off 2 (1 week earlier): 3 of at most "
+                    "10 epochs · cut-off 3 (2 weeks earlier): 1 of at most 10 epochs · cut-off 4 (3 weeks earlier): "
+                    "waiting")

@@ -61,11 +61,13 @@ def test_the_backtests_cut_offs_train_side_by_side_on_the_pool_with_the_same_tab
     config = TINY.replace(backtest_origins=3)
     here = fit(panel, config)
     seen = []
-    on_pool = fit(panel, config, executor=pool, callback=lambda r: seen.append((r.done_epochs, r.total_epochs)))
+    on_pool = fit(panel, config, executor=pool,
+                  callback=lambda r: seen.append((r.done_epochs, r.total_epochs, r.origin)))
     pd.testing.assert_frame_equal(on_pool.backtest, here.backtest, rtol=1e-4)
     assert list(on_pool.backtest["origin"].unique()) == [0, 1, 2]
-    done = [d for d, _ in seen]
-    assert done == sorted(done) and {t for _, t in seen} == {seen[-1][1]} and done[-1] <= seen[-1][1]
+    done = [d for d, _, _ in seen]
+    assert done == sorted(done) and {t for _, t, _ in seen} == {seen[-1][1]} and done[-1] <= seen[-1][1]
+    assert {o for _, _, o in seen} == {0, 1, 2}  # each record says which cut-off it trained for
 
 
 def test_progress_records_arrive_from_the_workers_in_the_calling_thread(panel, pool, monkeypatch):
