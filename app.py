@@ -21,8 +21,13 @@ state.init()
 share_error = runs.adopt_share_link()
 if share_error:
     st.error(markdown(share_error))
+    st.markdown("[Open the dashboard for your own data](/)")
     st.stop()
-if runs.read_only() or not state.bound():  # an id in the URL could bring nothing back: none is put there
+if runs.read_only():  # the link's token stays in the address on every page, so a reload keeps the shared view
+    st.query_params.pop(state.OWNER_PARAM, None)
+    if st.query_params.get(runs.SHARE_PARAM) != st.session_state[runs.SHARED_TOKEN]:
+        st.query_params[runs.SHARE_PARAM] = st.session_state[runs.SHARED_TOKEN]
+elif not state.bound():  # an id in the URL could bring nothing back: none is put there
     st.query_params.pop(state.OWNER_PARAM, None)
 elif st.query_params.get(state.OWNER_PARAM) != state.owner():
     st.query_params[state.OWNER_PARAM] = state.owner()

@@ -35,13 +35,13 @@ def _listing(listed) -> pd.DataFrame:
         "kept": r.created_at.strftime("%Y-%m-%d %H:%M"), "data": r.dataset,
         "days": f"{r.first_date:%d %b %Y} – {r.last_date:%d %b %Y}", "products": r.n_products, "model": r.model,
         "RMSE vs seasonal naive": r.headline.get("RMSE vs seasonal naive"),
-        "forecast vs sold (%)": 100 * r.headline.get("Bias", float("nan")),
+        "forecast vs sold on the test days (%)": 100 * r.headline.get("Bias", float("nan")),
         "80% range coverage": r.headline.get("80% range coverage"), "from": r.source, "id": r.id} for r in listed])
 
 
 st.dataframe(_listing(kept), hide_index=True, key="runs_table", column_config={
     "RMSE vs seasonal naive": st.column_config.NumberColumn(format="%.3f"),
-    "forecast vs sold (%)": st.column_config.NumberColumn(format="%+.1f"),
+    "forecast vs sold on the test days (%)": st.column_config.NumberColumn(format="%+.1f"),
     "80% range coverage": st.column_config.NumberColumn(format="%.2f")})
 by_id = {r.id: r for r in kept}
 picked = st.multiselect("Runs to open, share or delete (one), or to compare (several)", list(by_id), key="w_runs",
@@ -143,7 +143,8 @@ st.caption(f"Run **{run.id[:8]}** ({markdown(run.dataset)}, history to {run.last
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Forecast vs sold", f"{o['bias']:+.1%}" if pd.notna(o["bias"]) else "n/a",
           help="The forecast's total against the total sold on those days")
-c2.metric("MAE (median)", f"{o['MAE']:.2f}")
+c2.metric("Mean error a day", f"{o['MAE']:.2f}", help="Mean absolute error of the median forecast, units per "
+          "product and day")
 c3.metric("Range coverage", f"{o['coverage']:.0%}" if pd.notna(o["coverage"]) else "n/a",
           help="Share of product-days whose sales fell inside the 80% range")
 c4.metric("Order quantity covered", f"{o['order_hit_rate']:.0%}" if pd.notna(o["order_hit_rate"]) else "n/a",
@@ -151,7 +152,8 @@ c4.metric("Order quantity covered", f"{o['order_hit_rate']:.0%}" if pd.notna(o["
 products = list(result.per_product["product"])
 shown_as = display_names(products, ingested.catalog)  # "NAME (code)" where the file names its products
 names = [shown_as[p] for p in products]
-shown = result.per_product.assign(product=names, bias=100 * result.per_product["bias"],
+shown = result.per_product.assign(product=names, bias=[f"{100 * b:+.1f}" if pd.notna(b) else "n/a (none sold)"
+                                                        for b in result.per_product["bias"]],
                                   coverage=100 * result.per_product["coverage"],
                                   order_hit_rate=100 * result.per_product["order_hit_rate"])
 st.markdown("**Per product, the largest miss first** (miss: the forecast's total less what sold)")

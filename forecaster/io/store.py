@@ -361,12 +361,27 @@ def compare_runs(store: RunStore, run_ids: list[str]) -> tuple[pd.DataFrame, pd.
     settings = pd.DataFrame({n: {"data": r.dataset, "days": f"{r.first_date} to {r.last_date}",
                                  "products": r.n_products, **r.settings} for n, r in zip(names, chosen)})
     same = settings.astype(str).nunique(axis=1) == 1
-    metrics = pd.DataFrame({n: {"model": r.model, **r.headline} for n, r in zip(names, chosen)})
+    metrics = pd.DataFrame({n: {"model": r.model, **_readable_headline(r.headline)} for n, r in zip(names, chosen)})
     per = [store.product_scores(r.id).set_index("product")["mae"].rename(n) for n, r in zip(names, chosen)]
     products = pd.concat(per, axis=1)
     for n in names[1:]:
         products[f"change {n}"] = products[n] - products[names[0]]
     return settings[~same].rename_axis("setting"), metrics.rename_axis("measure"), products.rename_axis("product")
+
+
+def _readable_headline(values: dict[str, float]) -> dict[str, str]:
+    """A run's headline errors as a planner reads them: shares in %, the rest to 3 decimals."""
+    shares = {"Bias": "forecast vs sold (%)", "WAPE": "WAPE (%)", f"{DEFAULT_LEVEL:.0%} range coverage":
+              f"{DEFAULT_LEVEL:.0%} range coverage (%)"}
+    out = {}
+    for key, value in values.items():
+        if value is None or not np.isfinite(value):
+            out[shares.get(key, key)] = "n/a"
+        elif key in shares:
+            out[shares[key]] = f"{100 * value:+.1f}" if key == "Bias" else f"{100 * value:.1f}"
+        else:
+            out[key] = f"{value:,.0f}" if key == "test days" else f"{value:,.3f}"
+    return out
 
 
 # --- helpers ---------------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ def test_a_share_link_shows_the_run_read_only_until_revoked(tiny_csv):
     assert "Evaluate" in all_text(viewer) or viewer.title[0].value == "Evaluate"
     assert not [b for b in viewer.button if b.key == "run_backtest"]  # a viewer cannot start trainings
     assert "session" not in viewer.query_params  # nothing a viewer could resume without the link
+    viewer.switch_page("pages/forecast.py").run()  # the token stays in the address: a reload keeps the view
+    assert not viewer.exception and viewer.query_params[runs.SHARE_PARAM] in (token, [token])
     runs.store().revoke(token)
     viewer = viewer.run()
     assert "does not open a run" in " ".join(e.value for e in viewer.error)

@@ -101,6 +101,11 @@ def _share_then_revoke(browser, page, run_id: str, before: list[str], screenshot
     assert [m.split()[-1] for m in viewer.locator(MENU_LINK).all_inner_texts()] == ["Evaluate", "Forecast"]
     expect(viewer.get_by_text("Shared run", exact=True)).to_be_visible()
     viewer.screenshot(path=str(screenshots / "runs_shared.png"), full_page=True)
+    go(viewer, "Forecast")  # a viewer's reload of another page of the run keeps the shared view
+    settle(viewer)
+    viewer.reload()
+    viewer.locator("h1", has_text="Forecast").wait_for()
+    expect(viewer.get_by_text("Shared run", exact=True)).to_be_visible()
     only(page.locator(".st-key-revoke_links button:visible", has_text="Revoke 1 link")).click()
     settle(page)
     viewer.reload()
