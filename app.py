@@ -33,6 +33,7 @@ elif st.query_params.get(state.OWNER_PARAM) != state.owner():
     st.query_params[state.OWNER_PARAM] = state.owner()
 if not runs.read_only():
     jobs.restore_after_refresh()
+    jobs.keep_working_data()
 
 evaluate = st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:", default=runs.read_only())
 forecast = st.Page("pages/forecast.py", title="Forecast", icon=":material/online_prediction:")

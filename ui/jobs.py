@@ -96,17 +96,33 @@ def current() -> TrainingJob | None:
     return registry().get(state.owner(), state.job_id())
 
 
+def keep_working_data() -> None:
+    """Tell the registry what this session works on (its current dataset and how it is read), for a refresh."""
+    ds = state.dataset()
+    if ds is not None and state.bound():
+        registry().keep_working_data(state.owner(), (ds, state.ingest_options(), state.holidays_chosen()),
+                                     len(ds.data))
+
+
 def restore_after_refresh() -> None:
-    """After a browser refresh (new session, same owner id from the URL): reopen the latest job and its data."""
+    """After a browser refresh (new session, same owner id from the URL): the data the session last worked on
+    (an upload not trained on yet included), and its latest job."""
+    kept = registry().working_data(state.owner()) if state.dataset() is None else None
+    if kept is not None:
+        ds, options, chosen = kept
+        state.set_dataset(ds)
+        state.set_ingest_options(options)
+        state.set_holidays_for(ds.digest)  # the calendar as it stood: not a new suggestion
+        state.set_holidays_chosen(chosen)
     if state.job_id() is None:
         job = registry().latest(state.owner())
         if job is not None:
             state.set_job_id(job.job_id)
-            if state.dataset() is None and job.meta.get("dataset") is not None:
+            state.set_config(job.config)  # the run's settings, its holiday calendar among them
+            if kept is None and job.meta.get("dataset") is not None:
                 state.set_dataset(job.meta["dataset"])
                 if job.meta.get("ingest") is not None:
                     state.set_ingest_options(job.meta["ingest"])
-                state.set_config(job.config)  # the run's settings, its holiday calendar among them
                 state.set_holidays_for(job.meta["dataset"].digest)  # chosen for this file: not a new suggestion
                 state.set_holidays_chosen(bool(job.meta.get("holidays_chosen", False)))
 

@@ -472,6 +472,8 @@ class JobRegistry:
         self._jobs: OrderedDict[str, _Entry] = OrderedDict()
         self._results: OrderedDict[tuple[str, str], TrainedForecaster] = OrderedDict()  # (owner, training key)
         self._owners: dict[str, str] = {}  # owner id -> the browser key it was issued to
+        # owner id -> (what the owner works on: the current upload and how it is read, its size, when kept)
+        self._working: OrderedDict[str, tuple[Any, int, float]] = OrderedDict()
         self.max_jobs_per_owner = max_jobs_per_owner
         self.max_results = max_results
         self._fit = fit_fn or (default_fit if executor is None else fit_with(executor))
@@ -583,6 +585,25 @@ class JobRegistry:
                 self.on_finished(job)
             except Exception:  # keeping the run failed: the model is still there for this session; say so in the log
                 log.exception("training job %s finished but could not be kept", job.job_id)
+
+    def keep_working_data(self, owner: str, data: Any, nbytes: int) -> None:
+        """Remember what ``owner`` works on (the current upload and its reading), so that a browser refresh
+        brings it back even when nothing was trained on it yet: the newest per owner, dropped after
+        ``max_idle_seconds`` and, the least recently kept first, beyond ``max_bytes`` in all."""
+        with self._lock:
+            now = time.time()
+            self._working[owner] = (data, nbytes, now)
+            self._working.move_to_end(owner)
+            for stale in [o for o, (_, _, t) in self._working.items() if t < now - self.max_idle_seconds]:
+                del self._working[stale]
+            while len(self._working) > 1 and sum(n for _, n, _ in self._working.values()) > self.max_bytes:
+                self._working.popitem(last=False)
+
+    def working_data(self, owner: str) -> Any:
+        """What :meth:`keep_working_data` kept for ``owner`` (None: nothing, or dropped)."""
+        with self._lock:
+            kept = self._working.get(owner)
+        return kept[0] if kept is not None else None
 
     def adopt(self, owner: str, job: TrainingJob) -> TrainingJob:
         """Hand ``owner`` a finished job made elsewhere (a run reopened from the store): the pages show it as

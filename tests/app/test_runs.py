@@ -178,3 +178,22 @@ def test_a_run_the_store_cannot_keep_is_said_and_its_results_stay(tiny_csv, monk
         "No space left on device" in sidebar_text(at)
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception and at.dataframe  # the session's results are still there
+
+
+def test_a_refresh_brings_back_a_newer_upload_not_the_runs_data(tiny_csv):
+    """Planner trial: trained on week 1, uploaded week 2, refreshed: the sidebar was back on week 1 and the next
+    training used it without a word."""
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import APP
+
+    at, _ = trained_app(tiny_csv, "week 1.csv")
+    later = demo_csv_bytes(n_products=6, days=157, seed=3)
+    at.session_state["dataset"] = Dataset("week 2.csv", hashlib.sha256(later).hexdigest(), later)
+    at.run()
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)  # the same browser's refresh of the same address
+    again.query_params["session"] = at.session_state["owner_id"]
+    again.run()
+    assert again.session_state["dataset"].name == "week 2.csv"
+    assert "week 2.csv" in sidebar_text(again).split("Training job")[0]
+    assert again.session_state["job_id"] == at.session_state["job_id"]  # and its results, said to be week 1's
