@@ -1,0 +1,106 @@
+"""Scale benchmark (issue 28): the default `train` command on a generated catalog of many products, with the
+time of each stage and the memory of the whole process tree (the command, its fork server and workers).
+
+usage: python bench/scale.py [--products 10000] [--days 1095] [--timeout 900] [--keep DIR]
+
+The panel is the demo generator's (``forecaster.data.demo``, seed 11), written as a long CSV; the command is
+``python -m forecaster train FILE --forecast-out ...`` with every default. Its stderr lines are timestamped as
+they arrive (the stages: the file read, each network's epochs, the recommendation, the evaluation, the
+forecast), and a sampler sums the proportional set size (PSS, so pages the workers share with their fork
+server count once) of the command and every process below it every 0.5 s. Printed: seconds to each stage's
+first line, the wall time, the peak PSS and whether it finished within ``--timeout``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STAGES = (("read", "file read"), ("training ", "training started"), ("member 1 epoch 1/", "first epoch"),
+          ("Recommended", "recommendation"), ("done in", "finished"))
+
+
+def tree_pss(pid: int) -> int:
+    """PSS in bytes of ``pid`` and every process below it (0 for a process that just ended)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def run(data: Path, out: Path, timeout: float) -> tuple[list[tuple[float, str]], float, int, bool]:
+    """The command's timestamped stderr lines, its wall time, peak PSS and whether it finished in time."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "forecaster", "train", str(data), "--forecast-out", str(out)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak, lines = [0], []
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_pss(proc.pid))
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    for line in proc.stderr:
+        lines.append((time.perf_counter() - start, line.rstrip()))
+    proc.wait()
+    timer.cancel()
+    sampler.join()
+    return lines, time.perf_counter() - start, peak[0], proc.returncode == 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--products", type=int, default=10_000)
+    p.add_argument("--days", type=int, default=1095)
+    p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--keep", help="folder for the CSV (kept between runs; default: a temporary one)")
+    a = p.parse_args()
+    folder = Path(a.keep or tempfile.mkdtemp(prefix="scale"))
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / f"demo_{a.products}x{a.days}.csv"
+    if not data.exists():
+        from forecaster.data.demo import demo_csv_bytes
+
+        t0 = time.perf_counter()
+        data.write_bytes(demo_csv_bytes(a.products, a.days, 11))
+        print(f"wrote {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.0f} s", flush=True)
+    lines, wall, peak, finished = run(data, folder / "forecast.csv", a.timeout)
+    for key, name in STAGES:
+        first = next((t for t, line in lines if line.startswith(key) or key in line), None)
+        print(f"{name:>18}: " + (f"{first:7.1f} s" if first is not None else "    (not reached)"))
+    print(f"wall {wall:.1f} s, peak PSS of the process tree {peak / 2**30:.2f} GiB, "
+          + ("finished" if finished else f"did not finish (limit {a.timeout:.0f} s)"))
+    print("last lines:\n" + "\n".join(f"  {t:7.1f} s  {line[:160]}" for t, line in lines[-6:]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
