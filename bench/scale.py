@@ -1,9 +1,10 @@
 """Scale benchmark (issue 28): the default `train` command on a generated catalog of many products, with the
 time of each stage and the memory of the whole process tree (the command, its fork server and workers).
 
-usage: python bench/scale.py [--products 10000] [--days 1095] [--timeout 900] [--keep DIR]
+usage: python bench/scale.py [--products 10000] [--days 1095] [--shape wide|long] [--timeout 900] [--keep DIR]
 
-The panel is the demo generator's (``forecaster.data.demo``, seed 11), written as a long CSV; the command is
+The panel is the demo generator's (``forecaster.data.demo``, seed 11), written as a wide CSV (one column per
+product; the long form of 10,000 products x 1,095 days is 327 MiB, over the 256 MB a file may hold); the command is
 ``python -m forecaster train FILE --forecast-out ...`` with every default. Its stderr lines are timestamped as
 they arrive (the stages: the file read, each network's epochs, the recommendation, the evaluation, the
 forecast), and a sampler sums the proportional set size (PSS, so pages the workers share with their fork
@@ -81,16 +82,20 @@ def main() -> int:
     p.add_argument("--products", type=int, default=10_000)
     p.add_argument("--days", type=int, default=1095)
     p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--shape", choices=("wide", "long"), default="wide")
     p.add_argument("--keep", help="folder for the CSV (kept between runs; default: a temporary one)")
     a = p.parse_args()
     folder = Path(a.keep or tempfile.mkdtemp(prefix="scale"))
     folder.mkdir(parents=True, exist_ok=True)
-    data = folder / f"demo_{a.products}x{a.days}.csv"
+    data = folder / f"demo_{a.products}x{a.days}_{a.shape}.csv"
     if not data.exists():
-        from forecaster.data.demo import demo_csv_bytes
+        from forecaster.data.demo import demo_csv_bytes, demo_panel
 
         t0 = time.perf_counter()
-        data.write_bytes(demo_csv_bytes(a.products, a.days, 11))
+        if a.shape == "long":
+            data.write_bytes(demo_csv_bytes(a.products, a.days, 11))
+        else:
+            demo_panel(a.products, a.days, 11).rename_axis("date").to_csv(data)
         print(f"wrote {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.0f} s", flush=True)
     lines, wall, peak, finished = run(data, folder / "forecast.csv", a.timeout)
     for key, name in STAGES:
