@@ -403,8 +403,8 @@ def _runs(a: argparse.Namespace) -> None:
         r = store.get(a.id)
         print(f"run {r.id}, kept {r.created_at:%Y-%m-%d %H:%M} UTC from the {r.source}: {r.dataset!r}, {r.first_date} "
               f"to {r.last_date}, {r.n_products:,} products; model: {r.model}")
-        print(pd_series(r.headline, "test span").to_string())
-        print(pd_series(r.settings, "settings").to_string())
+        print(_series(r.headline, "test span").to_string())
+        print(_series(r.settings, "settings").to_string())
         print(store.product_scores(r.id).round(4).to_string(index=False))
     elif a.action == "export":
         print(f"exported run {store.get(a.id).id} to {store.export(a.id, a.folder)}", file=sys.stderr)
@@ -414,10 +414,11 @@ def _runs(a: argparse.Namespace) -> None:
         print(f"deleted run {r.id}", file=sys.stderr)
 
 
-def pd_series(values: dict, name: str) -> Any:
+def _series(values: dict, name: str) -> Any:
+    """A name -> value table for printing (pandas is imported by the commands that print one)."""
     import pandas as pd
 
-    return pd.Series({k: v for k, v in values.items()}, name=name, dtype=object)
+    return pd.Series(values, name=name, dtype=object)
 
 
 def _track(a: argparse.Namespace) -> None:
@@ -440,7 +441,7 @@ def _track(a: argparse.Namespace) -> None:
           f"{int(result.overall['days'])} day(s)", file=sys.stderr)
     if result.left_out:
         print(f"note: {result.left_out:,} forecast product(s) are not in {a.data}", file=sys.stderr)
-    print(pd_series(result.overall, "overall").to_string())
+    print(_series(result.overall, "overall").to_string())
     print(result.per_product.round(4).to_string(index=False))
     if a.out:
         write_csv(result.days, a.out, inputs=(a.data,))

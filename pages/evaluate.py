@@ -20,7 +20,7 @@ st.title("Evaluate")
 job, trained = jobs.require_trained()
 
 try:
-    evaluation = results.evaluation(job.job_id, trained, job.panel)
+    evaluation = results.evaluation(job.job_id, trained, job.panel, job.meta.get("evaluation"))
 except ForecasterError as exc:
     st.error(markdown(exc))
     st.stop()

@@ -37,7 +37,7 @@ try:
     points = results.forecast_for(key, trained, panel, int(horizon))
     calibration = results.calibration_for(key, trained, panel)
     fc = with_intervals(points, calibration, options.level, options.service_level, options.order_stopped)
-    evaluation = results.evaluation(job.job_id, trained, panel)
+    evaluation = results.evaluation(job.job_id, trained, panel, job.meta.get("evaluation"))
 except ForecasterError as exc:
     st.error(markdown(exc))
     st.stop()

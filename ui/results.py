@@ -17,8 +17,11 @@ from forecaster.model.trained import TrainedForecaster
 
 
 @st.cache_data(max_entries=16, show_spinner="Scoring the test days…")
-def evaluation(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame) -> Evaluation:
-    return evaluate(_trained, _panel)
+def evaluation(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, _scored: Evaluation | None = None
+               ) -> Evaluation:
+    """The test-span scores; ``_scored``: the ones the run store's keeper already computed for this job (on
+    its thread, as the training ended), not computed again."""
+    return _scored if _scored is not None else evaluate(_trained, _panel)
 
 
 @st.cache_data(max_entries=32, show_spinner="Forecasting…")

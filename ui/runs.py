@@ -40,9 +40,10 @@ def keeper(run_opener: StoreOpener):
         from forecaster.results.evaluation import evaluate
 
         trained, dataset = job.result, job.meta.get("dataset")
+        scored = job.meta["evaluation"] = evaluate(trained, job.panel)  # Evaluate shows these, not computed again
         try:
             run = run_opener.get().add(
-                trained, job.panel, evaluate(trained, job.panel), dataset=job.label,
+                trained, job.panel, scored, dataset=job.label,
                 forecast=forecast_to_keep(trained, job.panel), catalog=job.meta.get("catalog"),
                 upload=getattr(dataset, "data", None), ingest=job.meta.get("ingest"), source="dashboard",
                 owner=job.meta.get(BROWSER) or None,
