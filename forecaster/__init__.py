@@ -14,9 +14,17 @@ import torch: the dashboard draws its frame and Home page before any model code 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# Intel MKL's strict reproducible mode, read by MKL when it first computes (so set before any model code
+# runs): torch's CPU matrix products then give the same bits whatever the thread count, which lets a
+# training take every idle core and still give a seed's networks (forecaster.model.threads). A mode the
+# environment names already is the user's and is kept; it costs about nothing (bench/speed.py's floor).
+REPRODUCIBLE_BLAS = "AUTO,STRICT"  # the code branch MKL picks for this CPU, in strict mode
+os.environ.setdefault("MKL_CBWR", REPRODUCIBLE_BLAS)
 
 # public name -> the module that defines it
 _EXPORTS = {

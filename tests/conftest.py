@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from forecaster import ForecastConfig
+from forecaster.model import threads
 
 # every run a test keeps (the dashboard keeps each finished training) goes to a throwaway store, never the
 # developer's own (~/.purchase-forecaster or their FORECASTER_DB_URL); servers the tests start inherit it
@@ -60,14 +61,17 @@ def day_number_panel(days: int = 60, products: int = 3) -> pd.DataFrame:
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread(request):
     """Tiny networks gain nothing from a second thread, and on a shared 2-core machine two busy torch
-    threads fighting other jobs made a 1-second training take 40+ seconds. Library test modules only
-    (the page and browser tests under tests/app, tests/e2e keep their own settings)."""
+    threads fighting other jobs made a 1-second training take 40+ seconds: trainings in this process get
+    one thread each (forecaster.model.threads; tests/model/test_threads.py installs the shares it tests).
+    Library test modules only (the page and browser tests under tests/app, tests/e2e keep their own
+    settings)."""
     if Path(request.path).resolve().relative_to(TESTS_DIR).parts[0] in APP_TEST_DIRS:
         yield
         return
-    before = torch.get_num_threads()
+    before, share = torch.get_num_threads(), threads.use(threads.FixedShare(1))
     torch.set_num_threads(1)
     yield
+    threads.use(share)
     torch.set_num_threads(before)
 
 

@@ -47,6 +47,7 @@ class EpochRecord:
     done_epochs: int
     test_sample: int = 0  # test_loss is on this many sampled test windows (0: on all; training.CURVE_SAMPLES)
     origin: int = 0  # a rolling backtest's cut-off this epoch trained for (0: the model's own test span)
+    threads: int = 0  # torch threads the epoch ended with on the CPU (forecaster.model.threads; 0: on a GPU)
 
 
 class CancelFlag(Protocol):

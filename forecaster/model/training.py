@@ -9,7 +9,6 @@ is :func:`forecaster.run.fit.fit`.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import math
@@ -29,6 +28,7 @@ from ..config import ForecastConfig
 from ..data.drivers import DriverPanel, DriverScale, closed_cells, filled_closures
 from ..device import resolve_device
 from ..errors import ForecasterError, TrainingError
+from . import threads
 from .features import PanelScaler
 from .scores import since_first_sale
 from .trained import EVAL_BATCH, CancelFlag, EpochRecord, TrainedForecaster, build_network, counted_cells
@@ -36,34 +36,12 @@ from .windows import Split, WindowDataset, WindowFeatures, trading_split
 
 ProgressCallback = Callable[[EpochRecord], None]
 
-# torch threads one training uses on the CPU, wherever it runs (this process, a worker process, a Ray task).
-# Fixed, because torch splits a sum across its threads and a different split rounds differently: trained
-# with 2 threads here and 1 in a worker, the same seed drifted to a 4e-4 different test MAE at 1,000
-# products. With one count everywhere a seed gives the same networks on every backend and worker count;
-# the cores are used by training several networks side by side (forecaster.run.executor).
-TRAIN_THREADS = 1
 # The learning curve's test loss is measured every epoch on at most this many test windows (one evaluation
 # batch): a fixed random sample when the test span holds more (1,000 products x 28 test days are 28,000
 # windows, and measuring them all every epoch took a fifth of the global network's training time). It only
 # draws the curve: early stopping reads the validation loss on every validation window, and the test
 # metrics (forecaster.results.evaluation) use every test day of every product.
 CURVE_SAMPLES = 8192
-
-
-@contextlib.contextmanager
-def training_threads(device: torch.device) -> Iterator[None]:
-    """torch's thread count at TRAIN_THREADS while the calling thread trains on the CPU, then put back.
-    With torch's OpenMP build the count is the calling thread's own, so trainings in several threads of
-    one process (the dashboard's jobs, trained in-process) each get theirs."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(TRAIN_THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class ShuffledBatches(Sampler):
@@ -159,7 +137,7 @@ def train(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCallbac
     if cancel is not None and cancel.is_set():  # cancelled before it started (a task still waiting): build nothing
         trained.cancelled, trained.train_seconds = True, time.perf_counter() - start
         return trained
-    with training_threads(device):
+    with threads.cpu_threads(device):
         _train_members(trained, values, panel.index, split, scaler, members, device, start, callback, cancel)
     trained.train_seconds = time.perf_counter() - start
     return trained
@@ -252,7 +230,8 @@ def _train_member(net: nn.Module, member: int, place: tuple[int, int], config: F
                                 f"Lower the learning rate (now {config.learning_rate:g}).")
         record = EpochRecord(member, epoch, config.epochs, train_loss, val_loss,
                              _span_loss(net, spans.test, loss_fn), time.perf_counter() - start,
-                             config.epochs * place[1], place[0] * config.epochs + epoch, spans.test_sample)
+                             config.epochs * place[1], place[0] * config.epochs + epoch, spans.test_sample,
+                             threads=threads.current() if trained.device == "cpu" else 0)
         trained.history.append(record)
         if callback is not None:
             callback(record)
@@ -280,6 +259,7 @@ def _train_epoch(net: nn.Module, loader: DataLoader, optimizer: torch.optim.Opti
         if cancel is not None and cancel.is_set():
             trained.cancelled = True
             break
+        threads.adjust()  # the cores another training freed (or needs back) since the last batch
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(net(*inputs), target, *inputs[1:])
         if not torch.isfinite(loss.detach()):

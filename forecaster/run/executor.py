@@ -3,9 +3,11 @@
 :class:`ProcessExecutor` implements the executor seam of :mod:`forecaster.model.tasks` (whose
 :class:`~forecaster.model.tasks.InlineExecutor` trains here, one task after another, the tests' choice and
 what runs with one core or ``--workers 0``): a bounded pool of worker processes, started once and reused
-by every run (``shutdown`` ends it). Every training uses one torch thread wherever it runs
-(:data:`forecaster.model.training.TRAIN_THREADS`, so that a seed gives the same networks on every backend):
-the cores are used by training several networks side by side, one per worker.
+by every run (``shutdown`` ends it). The cores are used by training several networks side by side, one
+per worker, and each worker's training takes as many torch threads as the cores divided by the trainings
+running in the pool at that moment (:class:`forecaster.model.threads.PoolShare`, a counter the workers
+share): a network left training alone takes the cores the others freed. The thread count does not change
+the networks (:mod:`forecaster.model.threads`), so a seed gives the same ones on every backend.
 :class:`forecaster.run.ray_executor.RayExecutor` runs the same tasks as Ray tasks on a cluster
 (:func:`forecaster.run.backends.make_executor` picks one of the three from the server settings).
 
@@ -41,7 +43,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from ..config import ServerSettings
+from ..config import ServerSettings, cpu_cores
 from ..errors import WorkerError
 from ..model.tasks import Progress, ProgressCallback, TrainTask
 
@@ -182,7 +184,9 @@ class ProcessExecutor:
             # Streamlit installs a script run's main meanwhile; a child reads it at the start of its start
             with _main_hidden():
                 manager = manager or context.Manager()
-            pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker)
+            running = context.Value("i", 0)  # the trainings in progress in this pool's workers
+            pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_init_worker,
+                                       initargs=(running, cpu_cores()))
             for _ in range(self.slots):  # a submit finding no idle worker starts one: all of them now
                 with _main_hidden():
                     pool.submit(_ready)
@@ -360,18 +364,17 @@ def _stop_runs_at_exit(executor: ProcessExecutor) -> None:
 
 
 # --- in the worker processes ----------------------------------------------------------------------------
-def _init_worker() -> None:
+def _init_worker(running: Any, cores: int) -> None:
     """Each worker: a lower CPU priority than the server (pages stay quick while every core trains; from
-    the fork server it has it already), and WORKER_IMPORTS imported once, before the first task (from the
-    fork server they are there already)."""
+    the fork server it has it already), WORKER_IMPORTS imported once, before the first task (from the
+    fork server they are there already), and its trainings' threads shared with the pool's other workers
+    through ``running``, over the parent's ``cores``."""
     lower_priority()
     for name in WORKER_IMPORTS:
         importlib.import_module(name)
-    import torch
+    from ..model import threads
 
-    from ..model import training
-
-    torch.set_num_threads(training.TRAIN_THREADS)
+    threads.use(threads.PoolShare(running, cores))
 
 
 def lower_priority() -> None:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .. import REPRODUCIBLE_BLAS
 from ..errors import ForecasterError, WorkerError
 from ..model.tasks import Progress, ProgressCallback, TrainTask
 from .executor import POLL_SECONDS, WORKER_DIED, _Packed, _run_task, _unpack
@@ -72,7 +73,9 @@ class RayExecutor:
             try:
                 ray.init(address=None if local else self.address, num_cpus=self.local_cpus if local else None,
                          include_dashboard=False, log_to_driver=False, configure_logging=False,
-                         runtime_env={"py_modules": [str(p) for p in PACKAGES]})
+                         # the workers' BLAS in this process's mode: a network trains to the same weights there
+                         runtime_env={"py_modules": [str(p) for p in PACKAGES],
+                                      "env_vars": {"MKL_CBWR": os.environ.get("MKL_CBWR", REPRODUCIBLE_BLAS)}})
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ForecasterError(unreachable(self.address, exc)) from None
             self._started_here = True
@@ -179,7 +182,13 @@ class _ActorFlag:
 
 
 def _ray_task(task: TrainTask, index: int, records: Any, stop: Any) -> _Packed:
-    """On a Ray worker: the local worker's training (one torch thread: the one CPU it asked for)."""
+    """On a Ray worker: the local worker's training, with as many torch threads as the CPUs Ray gave the
+    task (Ray places other tasks on the node's other CPUs)."""
+    import ray
+
+    from ..model import threads
+
+    threads.use(threads.FixedShare(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
     return _run_task(task, index, records, _ActorFlag(stop))
 
 

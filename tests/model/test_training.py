@@ -100,22 +100,6 @@ def test_different_seeds_give_different_weights(model, small_panel):
     assert not same_weights(a, b)
 
 
-def test_training_uses_the_same_thread_count_whatever_the_caller_set_and_puts_it_back(small_panel):
-    """A seed gives the same networks in this process (any thread count) as in a one-thread worker: torch
-    splits sums across its threads, so a training always runs with TRAIN_THREADS on the CPU."""
-    seen = []
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        fit(small_panel, TINY.replace(device="cpu", epochs=2),
-            callback=lambda r: seen.append(torch.get_num_threads()))
-        after = torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-    assert seen and set(seen) == {training.TRAIN_THREADS}
-    assert after == 2
-
-
 def test_ensemble_members_get_different_seeds(small_panel):
     trained = fit(small_panel, TINY.replace(ensemble=2, epochs=2))
     assert len(trained.networks) == 2

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import TINY, make_panel
 from forecaster import fit
-from forecaster.config import ServerSettings
+from forecaster.config import ServerSettings, cpu_cores
 from forecaster.errors import ForecasterError
 from forecaster.model.tasks import InlineExecutor, Progress, TrainTask, member_tasks, train_models
 from forecaster.run.executor import WORKER_DIED, ProcessExecutor
@@ -193,6 +193,18 @@ def test_an_error_in_a_worker_reaches_the_caller_as_itself(panel, pool):
     bad.iloc[5, 0] = np.inf  # refused by train() in the worker
     with pytest.raises(ForecasterError, match="missing or infinite"):
         train_models(pool, bad, [config])
+
+
+def test_a_network_training_alone_in_the_pool_takes_the_cores_the_others_freed(panel, pool):
+    """Two tasks start side by side with one thread each; the short one ends, and the long one's later
+    epochs take every core (the workers share a count of the trainings running)."""
+    short, long = (TrainTask(panel, TINY.replace(epochs=e, seed=s), (0,)) for e, s in ((6, 1), (80, 2)))
+    first, second = pool.run([short, long])
+    cores = cpu_cores()
+    assert second.history[-1].threads == cores
+    assert min(r.threads for r in first.history + second.history) == (1 if cores < 4 else cores // 2)
+    alone = pool.run([TrainTask(panel, TINY.replace(epochs=2), (0,))])[0]
+    assert {r.threads for r in alone.history} == {cores}
 
 
 def test_progress_counts_every_task_and_releases_records_in_task_order():
