@@ -247,7 +247,7 @@ def parser() -> argparse.ArgumentParser:
                    help="run every dataset once per seed (e.g. 0,1,2,3): the detailed tables of the first seed, "
                         "then the default's range over the seeds next to the issues' references")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads outside training, which always uses forecaster.model.training.TRAIN_THREADS "
+                   help="torch CPU threads outside training, which takes its own (forecaster.model.threads) "
                         "(default 1: on a shared 2-core machine two threads spend more CPU time waiting on each "
                         "other than they save)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",

@@ -13,10 +13,10 @@ settings alternate in ABBA order so that neither always runs first. The datasets
 (20 products x 3 years, what the Home page loads) and a generated catalog of ``--big-products`` products
 (the demo generator, another seed). The test-span MAE (the network row of the printed table) and the
 validation MAE of the recommended candidate (from its selection reason) of every setting are printed
-next to each other: neither the seeds nor the thread count (one per training, TRAIN_THREADS) depend on
-where a network trains, so inline and the workers must agree. The tree before issue 14 trained with
-torch's default thread count (every core): torch splits large sums across its threads, so its MAE may
-differ in the last digits where the products are many.
+next to each other: neither the seeds nor, in MKL's strict reproducible mode, the thread count change a
+network (forecaster.model.threads), so inline and the workers must agree. The tree before issue 14 trained
+with torch's default thread count outside that mode: torch split large sums across its threads, so its MAE
+may differ in the last digits where the products are many.
 
 With ``--warm`` each measurement is instead fit + evaluate inside a process that already runs, the pool
 started and both settings warmed up by a one-epoch fit first (imports done): what a dashboard user waits

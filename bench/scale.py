@@ -2,6 +2,7 @@
 time of each stage and the memory of the whole process tree (the command, its fork server and workers).
 
 usage: python bench/scale.py [--products 10000] [--days 1095] [--shape wide|long] [--timeout 900] [--keep DIR]
+                             [--log FILE] [--args 'MORE TRAIN ARGUMENTS']
 
 The panel is the demo generator's (``forecaster.data.demo``, seed 11), written as a wide CSV (one column per
 product; the long form of 10,000 products x 1,095 days is 327 MiB, over the 256 MB a file may hold); the command is
@@ -21,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,11 +54,11 @@ def tree_pss(pid: int) -> int:
     return total
 
 
-def run(data: Path, out: Path, timeout: float) -> tuple[list[tuple[float, str]], float, int, bool]:
+def run(data: Path, out: Path, timeout: float, extra: Sequence[str] = ()) -> tuple[list[tuple[float, str]], float, int, bool]:
     """The command's timestamped stderr lines, its wall time, peak PSS and whether it finished in time."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "forecaster", "train", str(data), "--forecast-out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "forecaster", "train", str(data), "--forecast-out", str(out), *extra],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak, lines = [0], []
 
@@ -84,6 +86,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--shape", choices=("wide", "long"), default="wide")
     p.add_argument("--keep", help="folder for the CSV (kept between runs; default: a temporary one)")
+    p.add_argument("--log", help="also write every timestamped stderr line to this file (each epoch's)")
+    p.add_argument("--args", default="", help="more arguments for the train command, e.g. '--ensemble 1'")
     a = p.parse_args()
     folder = Path(a.keep or tempfile.mkdtemp(prefix="scale"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,7 +101,9 @@ def main() -> int:
         else:
             demo_panel(a.products, a.days, 11).rename_axis("date").to_csv(data)
         print(f"wrote {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.0f} s", flush=True)
-    lines, wall, peak, finished = run(data, folder / "forecast.csv", a.timeout)
+    lines, wall, peak, finished = run(data, folder / "forecast.csv", a.timeout, a.args.split())
+    if a.log:
+        Path(a.log).write_text("".join(f"{t:8.1f} s  {line}\n" for t, line in lines))
     for key, name in STAGES:
         first = next((t for t, line in lines if line.startswith(key) or key in line), None)
         print(f"{name:>18}: " + (f"{first:7.1f} s" if first is not None else "    (not reached)"))

@@ -9,7 +9,8 @@ Prints one table. Each measurement runs in a fresh subprocess so that peak memor
   batch 256, lags 1..7, seq_len 3) over P products x DAYS days, median of the epochs after the first,
   next to ../shared/tools/speed_floor.py (a bare PyTorch loop on random tensors of the same size),
   run right after it so that both see the same machine load;
-* ingest: a generated transaction log of ROWS rows (timestamp with time of day, product id, quantity,
+  (with ``--compare-tree``, that tree's epoch too, after a floor of its own);
+* ingest (``--rows 0``: skipped): a generated transaction log of ROWS rows (timestamp with time of day, product id, quantity,
   price, customer) parsed from CSV bytes into the daily panel;
 * demo train: the `python -m forecaster train` command on the demo data with default settings, process
   start to files written (wall seconds, and the CPU seconds of the process);
@@ -32,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOOR = ROOT.parent / "shared" / "tools" / "speed_floor.py"
 
 
-def _child(code: str, *args: str) -> dict:
-    """Run ``code`` in a fresh interpreter; it prints one JSON line; add the child's peak RSS."""
+def _child(code: str, *args: str, root: Path = ROOT) -> dict:
+    """Run ``code`` in a fresh interpreter from ``root``; it prints one JSON line; add the child's peak RSS."""
     wrapper = code + "\nimport resource, json, sys\n" \
         "out['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(out))\n"
-    res = subprocess.run([sys.executable, "-c", wrapper, *args], cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-c", wrapper, *args], cwd=root, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(res.stderr)
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -153,12 +154,14 @@ def main() -> None:
     ap.add_argument("--large-runs", type=int, default=2)
     a = ap.parse_args()
     rows = []
+    trees = {"": ROOT} if a.compare_tree is None else {"": ROOT, f", {a.compare_tree}": a.compare_tree}
     for p in ([] if a.only_demo else [int(x) for x in a.products.split(",")]):
-        f = floor(p, a.days)
-        r = _child(EPOCH_CODE, str(p), str(a.days), str(a.epochs))
-        rows.append({"measure": f"epoch, {p} products x {a.days} days", "seconds": r["epoch_s"],
-                     "floor_s": f, "ratio_to_floor": r["epoch_s"] / f, "peak_MiB": r["peak_mib"]})
-    if not a.only_demo:
+        for name, root in trees.items():  # each right after its own floor: both see the same machine load
+            f = floor(p, a.days)
+            r = _child(EPOCH_CODE, str(p), str(a.days), str(a.epochs), root=root)
+            rows.append({"measure": f"epoch, {p} products x {a.days} days{name}", "seconds": r["epoch_s"],
+                         "floor_s": f, "ratio_to_floor": r["epoch_s"] / f, "peak_MiB": r["peak_mib"]})
+    if not a.only_demo and a.rows:
         r = _child(INGEST_CODE, str(a.rows))
         rows.append({"measure": f"ingest {a.rows:,} transaction rows ({r['mib']:.0f} MiB CSV -> {r['shape'][0]}x{r['shape'][1]})",
                      "seconds": r["ingest_s"], "floor_s": None, "ratio_to_floor": None, "peak_MiB": r["peak_mib"]})
