@@ -62,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 from forecaster.config import ServerSettings  # noqa: E402  (torch-free)
 from forecaster.run.executor import WORKER_DIED  # noqa: E402  (torch-free at import)
+from ui.widgets import EXPERT_SETTINGS  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -72,6 +73,7 @@ EPOCHS_LABEL = "Epochs (passes over the history)"
 SEED_LABEL = "Random seed"
 STEP_MS = 90_000  # one page step on a loaded 2-core machine
 POLL_S = 0.3
+DATA_METRICS = 4  # the Data page's figures: products, days, days with no sale, units returned
 MEMORY_S = 0.5
 DATA_BAR_S = 2.0
 QUEUED_RE = re.compile(r"Queued, position (\d+) of (\d+)")
@@ -313,7 +315,14 @@ async def settle(page) -> None:
 
 
 async def set_number(page, label: str, value) -> None:
+    """Type a number into the field with this label, opening the Train form's expert settings first where
+    it is folded away there."""
     box = page.get_by_label(label, exact=True)
+    if not await box.is_visible():
+        expander = page.get_by_text(EXPERT_SETTINGS, exact=True)
+        if await expander.count():
+            await expander.first.click()
+        await box.wait_for(state="visible", timeout=STEP_MS)
     await box.fill(str(value))
     await box.press("Tab")
 
@@ -371,8 +380,8 @@ async def follow(session: Session, deadline: float) -> None:
 
 
 async def data_page_visit(page) -> dict:
-    """Seconds from clicking Data in the menu to its title, its five metrics and its demand chart being
-    visible (from Home: the previous visit's chart is gone)."""
+    """Seconds from clicking Data in the menu to its title, its DATA_METRICS metrics and its demand chart
+    being visible (from Home: the previous visit's chart is gone)."""
     metrics = page.locator('[data-testid="stMetric"]')
     title = page.locator(".js-plotly-plot text.gtitle", has_text="Total daily demand")
     if (await page.locator("h1").first.inner_text()) != "Purchase Forecaster":
@@ -383,9 +392,7 @@ async def data_page_visit(page) -> dict:
     await page.locator(MENU_LINK, has_text="Data").click()
     await page.locator("h1", has_text="Data").wait_for()
     h1_s = time.monotonic() - t0
-    while await metrics.count() < 5:
-        await page.wait_for_timeout(25)
-    await metrics.nth(4).wait_for(state="visible")
+    await metrics.nth(DATA_METRICS - 1).wait_for(state="visible", timeout=STEP_MS)
     metrics_s = time.monotonic() - t0
     await title.first.wait_for(state="visible")
     return {"seconds": time.monotonic() - t0, "title_s": h1_s, "metrics_s": metrics_s}
@@ -435,7 +442,7 @@ async def killed_worker(session: Session, server_pid: int, kill_epochs: int, dea
     await press_train(page)
     # until an epoch is under way in the workers (the page still shows the previous job's "Training
     # finished" until it reruns)
-    running = re.compile(r"Training… (first epoch|epoch \d+ of)")
+    running = re.compile(r"Training… (the first network's first epoch|\d+ of \d+ networks done|epoch \d+ of)")
     if not running.search(await read_until(page, running.search, deadline, 0.2)):
         out["note"] = "the new job was never seen running"
         return out

@@ -84,9 +84,12 @@ def plain_help(name: str) -> str:
     return f"{PLAIN_HELP[name]} Default: {_default_of(name)}."
 
 
+EXPERT_SETTINGS = "Expert settings (the defaults suit most data)"  # the expander's title (browser tests open it)
+
+
 def _expert_settings() -> None:
     """Every expert setting of the Train form, in one expander (inside the form)."""
-    with st.expander("Expert settings (the defaults suit most data)"):
+    with st.expander(EXPERT_SETTINGS):
         st.selectbox("Model", MODEL_CHOICES, format_func=label, key="w_model", help=plain_help("model"))
         st.multiselect("Networks the recommended model chooses among", NETWORK_CHOICES, format_func=label,
                        key="w_candidates", help=plain_help("candidates"))

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from forecaster.data.demo import demo_csv_bytes
+from ui.widgets import EXPERT_SETTINGS
 
 from .conftest import MENU_LINK, STEP_MS, TRAIN_MS
 
@@ -42,7 +43,6 @@ def chart(page, title: str):
     return page.locator(".js-plotly-plot").filter(has=page.locator("text.gtitle", has_text=title)).first
 
 
-EXPERT = "Expert settings (the defaults suit most data)"
 
 
 def set_number(page, label: str, value) -> None:
@@ -50,7 +50,7 @@ def set_number(page, label: str, value) -> None:
     settle(page)  # a page still drawing may show the field a moment later: clicking then would close the expander
     box = page.get_by_label(label, exact=True)
     if not box.is_visible():
-        expander = page.get_by_text(EXPERT, exact=True)
+        expander = page.get_by_text(EXPERT_SETTINGS, exact=True)
         if expander.count():
             expander.first.click()
         expect(box).to_be_visible()
