@@ -263,7 +263,7 @@ def _holiday_note(suggested: str, holidays: str) -> str:
 def _check_before_training(ingested: Any, config: ForecastConfig, a: argparse.Namespace, server: ServerSettings) -> None:
     """What the run would refuse, before the workers start: too few days, a forecast without its drivers'
     future values, more memory than the server's budget."""
-    config.check_trainable(len(ingested.panel))
+    config.check_trainable(*ingested.panel.shape)
     _check_future_given(ingested.drivers, a)
     from .model.memory import check_training_memory
 

@@ -28,6 +28,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MODEL_CHOICES = (AUTO, GLOBAL_CNN_LSTM, CNN_LSTM, GLOBAL_CNN_BIGRU, GLOBAL_GRU_ATTENTION)
 NETWORK_CHOICES = MODEL_CHOICES[1:]  # what the recommendation may train as candidates
 DEFAULT_CANDIDATES = (GLOBAL_CNN_LSTM, CNN_LSTM)
+# the networks with one output per product, whose input holds every product's lags (models.REGISTRY's layout
+# "multi"; tests/test_models_contract.py keeps the two in step)
+MULTI_OUTPUT_NETWORKS = (CNN_LSTM,)
 MAX_LAG = 400  # days: a year and a month, enough for same-day-last-year features
 YEARLY_CHOICES = ("auto", "on", "off")
 YEAR_LAG = 364  # the same weekday a year earlier
@@ -267,6 +270,11 @@ class ForecastConfig:
                                           "steady gain at an earlier cut-off, for twice the training (see the "
                                           "README).",
                                           flag="candidate", repeat=True, choices=NETWORK_CHOICES)
+    multi_output_max_products: int = setting(2_000, "The recommended model trains the multi-output network "
+                                             "(cnn_lstm) as a candidate up to this many products, and leaves it out "
+                                             "above (0: never): its input holds every product's lags, so its "
+                                             "training time grows with the square of the catalog (see the README). "
+                                             "Naming it with --model trains it at any size.", bounds=(0, 1_000_000))
     # features
     lags: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7), "Past days of demand each day's features hold: 7 means "
                                     "each of the last 7 days; or a list such as 1,7,14.", parse="lags", bounds=(1, MAX_LAG))
@@ -408,10 +416,34 @@ class ForecastConfig:
             return self.replace(lags=lags, yearly="on")
         return self.replace(yearly="off")
 
-    def check_trainable(self, n_days: int) -> None:
-        """Refuse what these settings (as a history of ``n_days`` resolves them) cannot train on it, saying
-        what they need. Arithmetic only: the command line asks before it starts its workers or imports
-        torch, the dashboard before it makes a job, the chronological split again before any training."""
+    def for_catalog(self, n_products: int) -> "ForecastConfig":
+        """The settings a catalog of ``n_products`` trains with: the recommended model's candidates without the
+        multi-output networks above ``multi_output_max_products``. Refused, naming both settings, where that
+        would leave no candidate (the user named only those networks)."""
+        limit = self.multi_output_max_products
+        if self.model != AUTO or not limit or n_products <= limit:
+            return self
+        kept = tuple(m for m in self.candidates if m not in MULTI_OUTPUT_NETWORKS)
+        if not kept:
+            raise ForecasterError(
+                f"The networks to choose among ({', '.join(self.candidates)}) are all multi-output networks, which "
+                f"the recommended model trains only up to {limit:,} products (multi_output_max_products), and the "
+                f"data has {n_products:,}: add global_cnn_lstm to them, raise multi_output_max_products (0: no "
+                f"limit), or name the network with --model.")
+        return self.replace(candidates=kept)
+
+    def left_out(self, n_products: int) -> tuple[str, ...]:
+        """The candidates :meth:`for_catalog` leaves out for a catalog of ``n_products``."""
+        kept = self.for_catalog(n_products).candidates
+        return tuple(m for m in self.candidates if m not in kept)
+
+    def check_trainable(self, n_days: int, n_products: int = 0) -> None:
+        """Refuse what these settings (as a history of ``n_days`` resolves them, and a catalog of ``n_products``
+        where given) cannot train on it, saying what they need. Arithmetic only: the command line asks before it
+        starts its workers or imports torch, the dashboard before it makes a job, the chronological split again
+        before any training."""
+        if n_products:
+            self.for_catalog(n_products)
         whole = n_days
         n_days = min(n_days, self.history_days) if self.history_days else n_days  # what the run learns from
         c = self.resolved(n_days)  # the lags the run will use (resolving twice changes nothing)

@@ -301,6 +301,15 @@ def test_candidate_flags_are_kept_and_a_conflict_with_a_named_model_is_refused()
         _config(args)
 
 
+def test_only_multi_output_candidates_over_their_product_limit_are_refused_before_training(demo_csv, workdir,
+                                                                                           capsys):
+    out = workdir / "never.csv"
+    assert main(["train", str(demo_csv), *SMALL, "--forecast-out", str(out), "--candidate", "cnn_lstm",
+                 "--multi-output-max-products", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "multi_output_max_products" in err and "5 products" in err and not out.exists()
+
+
 def test_workers_flag_with_a_ray_cluster_named_is_refused_naming_both(demo_csv, workdir, monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
     done = cli("train", demo_csv, "--workers", "2", "--forecast-out", workdir / "never.csv", cwd=workdir)

@@ -113,7 +113,7 @@ def estimate_training_memory(n_days: int, n_products: int, config: ForecastConfi
     """The memory a run of ``config`` on ``n_days`` x ``n_products`` needs at its peak, in bytes per part
     (see the module docstring); ``workers``: the server's worker processes (0 or 1: one at a time);
     ``drivers``: driver channels per product (forecaster.data.drivers), read beside the lags."""
-    config = config.resolved(n_days)
+    config = config.resolved(n_days).for_catalog(n_products)
     models = config.candidates if config.model == AUTO else (config.model,)
     at_once = networks_at_once(config, workers)
     per_series = config.n_series_features + drivers

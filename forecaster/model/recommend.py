@@ -321,7 +321,8 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     executor = executor or InlineExecutor()
     if config.model != AUTO:
         raise ValueError("recommend() is for model='auto'")
-    config = config.resolved(len(panel))
+    left_out = config.left_out(panel.shape[1])
+    config = config.resolved(len(panel)).for_catalog(panel.shape[1])
     split = trading_split(panel, config)  # refuses too few days, or no validation days to choose on
     total = cutoff_epochs(config)
     start = time.perf_counter()
@@ -335,8 +336,18 @@ def recommend(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(),
     result.selection = selection_table(candidates, chosen)
     result.selection_reason = _reason(chosen, candidates, len(split.val)) + (
         " After this choice its network was trained again on every day before the test span, the validation "
-        "days included." if refitted else "")
+        "days included." if refitted else "") + _left_out_note(left_out, config, panel.shape[1])
     return Recommendation(result, networks, split.val, candidates)
+
+
+def _left_out_note(left_out: tuple[str, ...], config: ForecastConfig, n_products: int) -> str:
+    """The sentence that says which candidates this catalog's size left out, and how to train them."""
+    if not left_out:
+        return ""
+    return (f" Not trained: {', '.join(LABELS[m] for m in left_out)}, a network whose input holds every product's lags "
+            f"({n_products:,} products are over the {config.multi_output_max_products:,} it is trained for as a "
+            "candidate: its training time grows with the square of the catalog); set multi_output_max_products "
+            "to 0 to train it here too, or name it as the model.")
 
 
 def train_candidates(panel: pd.DataFrame, config: ForecastConfig, split: Split, total: int,

@@ -37,7 +37,8 @@ def fit(panel: pd.DataFrame, config: ForecastConfig = ForecastConfig(), callback
     train_once = functools.partial(fit_once, executor=executor)
     # each cut-off trains ``once``; only the model that ships is retrained for its forecasts
     origins, once = config.backtest_origins, config.replace(backtest_origins=0, retrain_for_forecast=False)
-    per_run, total = cutoff_epochs(once), planned_epochs(config)
+    # the epochs the candidates this catalog trains plan (recommend() leaves the same ones out, and says so)
+    per_run, total = cutoff_epochs(once.for_catalog(panel.shape[1])), planned_epochs(config.for_catalog(panel.shape[1]))
     relay = callback
     if callback is not None and total != per_run:  # the progress bar spans every cut-off and the retraining
         relay = lambda r: callback(dataclasses.replace(r, total_epochs=total))  # noqa: E731

@@ -375,7 +375,8 @@ class TrainingJob:
         from ..model.recommend import network_costs  # the model layer, loaded with the first training
         if self._costs is None:
             try:
-                self._costs = network_costs(self.config.resolved(len(self.panel)), *self.panel.shape)
+                self._costs = network_costs(self.config.resolved(len(self.panel)).for_catalog(self.panel.shape[1]),
+                                             *self.panel.shape)
             except ForecasterError:  # settings this panel cannot train with: the job says so itself
                 self._costs = ()
         return self._costs
@@ -383,7 +384,7 @@ class TrainingJob:
     def _planned_epochs(self) -> int:
         from ..model.recommend import planned_epochs
 
-        return planned_epochs(self.config)
+        return planned_epochs(self.config.for_catalog(self.panel.shape[1]))
 
     # --- the thread ----------------------------------------------------------------------------
     def _on_epoch(self, record: EpochRecord) -> None:
@@ -531,7 +532,7 @@ class JobRegistry:
                drivers: DriverPanel | None = None) -> TrainingJob:
         """Start training for ``owner``, or hand back a finished (or this owner's running) identical run. A new
         run replaces the owner's running run of the same ``kind`` only: a backtest runs beside the model."""
-        config.check_trainable(len(panel))  # the user-facing refusal, before any thread or queue place
+        config.check_trainable(*panel.shape)  # the user-facing refusal, before any thread or queue place
         from ..model.memory import check_training_memory  # torch: loaded by the time anyone trains
 
         check_training_memory(*panel.shape, config, self.workers, self.memory_gib,  # before anything is allocated

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import models
-from forecaster.config import MODEL_CHOICES, ForecastConfig
+from forecaster.config import MODEL_CHOICES, MULTI_OUTPUT_NETWORKS, ForecastConfig
 from forecaster.labels import AUTO, LABELS
 from forecaster.model.trained import network_arguments
 from models import REGISTRY
@@ -36,6 +36,7 @@ def test_registry_lists_both_network_families():
 
 def test_the_settings_offer_exactly_the_registry_and_every_model_has_a_label():
     assert set(MODEL_CHOICES) == {AUTO, *REGISTRY}
+    assert set(MULTI_OUTPUT_NETWORKS) == {m for m, cls in REGISTRY.items() if cls.layout == "multi"}
     assert set(MODEL_CHOICES) <= set(LABELS)
 
 

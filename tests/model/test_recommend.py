@@ -256,6 +256,25 @@ def test_the_recommendation_trains_exactly_the_candidates_asked_for(panel):
     assert len(rec.trained.history) <= 2 * 2  # two networks, two epochs each
 
 
+def test_a_catalog_over_the_multi_output_limit_trains_only_the_shared_network_and_says_so(panel):
+    """4 products over a limit of 3: the multi-output network is left out of the candidates, the progress
+    plans only the shared network's epochs, the reason names what was left out and how to train it."""
+    config = TINY.replace(ensemble=1, epochs=2, retrain_for_forecast=False, multi_output_max_products=3)
+    seen = []
+    trained = fit(panel, config, callback=seen.append)
+    assert {r.total_epochs for r in seen} == {2}
+    assert trained.config.model == GLOBAL_CNN_LSTM
+    assert not trained.selection["description"].str.contains("Multi-output").any()
+    assert "Not trained: Multi-output CNN+LSTM" in trained.selection_reason
+    assert "multi_output_max_products to 0" in trained.selection_reason
+    assert config.for_catalog(3) == config and config.left_out(3) == ()
+    assert fit(panel, config.replace(multi_output_max_products=0)).selection["description"].str.contains(
+        "Multi-output").any()
+    with pytest.raises(ForecasterError, match="multi_output_max_products"):
+        config.replace(candidates=(CNN_LSTM,)).check_trainable(110, 4)
+    config.replace(candidates=(CNN_LSTM,), model=CNN_LSTM).check_trainable(110, 4)  # named as the model: trains
+
+
 def test_candidates_must_be_different_registry_networks():
     for bad in ((), ("auto",), ("cnn_lstm", "cnn_lstm"), ("lightgbm",)):
         with pytest.raises(ForecasterError, match="candidates must be"):
