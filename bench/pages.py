@@ -53,6 +53,7 @@ PAGES = ("Home", "Data", "Train", "Evaluate", "Forecast", "Runs")  # app.py's me
 TITLES = {"Home": "Purchase Forecaster"}  # a page's h1 where it is not the menu label
 RUNS_PICKER = "Runs to open, share or delete"  # pages/runs.py's multiselect (key w_runs)
 OPEN_BUTTON = ".st-key-open_run button:visible"  # a button with a tooltip also has a hidden copy
+IDLE = "notRunning"  # the app root's data-test-script-state once a script run has ended
 POLL_S = 0.05
 QUIET_S = 0.3
 VIEWPORT = {"width": 1440, "height": 1400}
@@ -66,6 +67,7 @@ PAGE_STATE_JS = """(title) => {
   const tables = all('[data-testid="stDataFrame"]');
   return {
     title: all('h1').some(h => seen(h) && h.textContent.includes(title)),
+    script: document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') ?? 'none',
     busy: document.querySelector('[data-testid="stStatusWidget"]') !== null,
     stale: all('[data-stale="true"]').length,
     skeletons: all('[data-testid="stSkeleton"]').filter(seen).length,
@@ -95,14 +97,17 @@ class PageResult:
 
     @property
     def max_s(self) -> float | None:
+        """The slowest rendered visit."""
         times = [v.seconds for v in self.visits if v.seconds is not None]
         return max(times) if times else None
 
     def passed(self, limit: float) -> bool:
+        """Every visit rendered, and the slowest within ``limit`` seconds."""
         return bool(self.visits) and all(v.error is None for v in self.visits) and (self.max_s or 0) <= limit
 
 
 def log(msg: str) -> None:
+    """A timestamped progress line on stderr (the report goes to stdout)."""
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
@@ -132,8 +137,8 @@ def pick_run(home: Path, run_id: str | None) -> StoredRun:
 
 # --- the browser ----------------------------------------------------------------------------------------
 def menu_link(page, name: str):
-    """The sidebar's link to a page (its text is the icon's name, then the label)."""
-    return page.locator(MENU_LINK, has_text=re.compile(rf"(^|\s){re.escape(name)}\s*$"))
+    """The sidebar's link to a page (its text is the icon's name, then the label: "model_trainingTrain")."""
+    return page.locator(MENU_LINK, has_text=re.compile(rf"{re.escape(name)}\s*$"))
 
 
 def wait_rendered(page, title: str, start: float, timeout: float) -> Visit:
@@ -146,8 +151,8 @@ def wait_rendered(page, title: str, start: float, timeout: float) -> Visit:
     while time.monotonic() < deadline:
         now = time.monotonic()
         state = page.evaluate(PAGE_STATE_JS, title)
-        ready = (state["title"] and not state["busy"] and not state["stale"] and not state["skeletons"]
-                 and not state["undrawn"])
+        ready = (state["title"] and state["script"] == IDLE and not state["busy"] and not state["stale"]
+                 and not state["skeletons"] and not state["undrawn"])
         counts = (state["charts"], state["charts_hidden"], state["tables"], state["tables_hidden"])
         if not ready or counts != shown or since is None:
             since, shown = (now if ready else None), counts
@@ -155,7 +160,8 @@ def wait_rendered(page, title: str, start: float, timeout: float) -> Visit:
             return Visit(since - start, *counts)
         page.wait_for_timeout(POLL_S * 1000)
     missing = [what for what, bad in (("h1 " + repr(title), not state.get("title")),
-                                      ("Streamlit still running", state.get("busy")),
+                                      (f"Streamlit's script {state.get('script')}",
+                                       state.get("script") != IDLE or state.get("busy")),
                                       (f"{state.get('stale')} stale element(s)", state.get("stale")),
                                       (f"{state.get('skeletons')} loading skeleton(s)", state.get("skeletons")),
                                       (f"{state.get('undrawn')} undrawn chart(s)", state.get("undrawn"))) if bad]
@@ -231,6 +237,7 @@ def measure(url: str, run: StoredRun, repeats: int, timeout: float) -> tuple[Vis
 
 # --- the report -----------------------------------------------------------------------------------------
 def counted(shown: int, hidden: int) -> str:
+    """"3" or "1 (+3)": the visible ones and, where any, the hidden ones."""
     return f"{shown}" + (f" (+{hidden})" if hidden else "")
 
 
@@ -248,8 +255,8 @@ def report(run: StoredRun, header: dict[str, Any], opened: Visit, results: list[
     print(f"bench/pages.py: page render times in Chromium, run {run.id[:8]} ({run.dataset!r}, "
           f"{run.n_products:,} products, {run.first_date} to {run.last_date}, {run.model})")
     for key, value in header.items():
-        print(f"  {key:<22} {value}")
-    print(f"  {'open (Runs -> Evaluate)':<22} {opened.seconds:.2f} s from the Open press")
+        print(f"  {key:<24} {value}")
+    print(f"  {'open (Runs -> Evaluate)':<24} {opened.seconds:.2f} s from the Open press")
     print("-" * width)
     print(f"{'page':<10}" + "".join(f"{'visit ' + str(i + 1):>9}" for i in range(repeats))
           + f"{'max s':>8}  {'charts':<12}{'tables':<12}")
@@ -281,6 +288,7 @@ def as_json(run: StoredRun, header: dict[str, Any], opened: Visit, results: list
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module's docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", required=True, type=Path, help="FORECASTER_HOME folder holding the run store")
     parser.add_argument("--run", default=None, help="run id or a unique prefix (default: the newest)")
@@ -294,7 +302,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def data_note(run: StoredRun) -> str:
+    """Whether the run kept its uploaded file, which the Open button makes the session's current data."""
+    if "upload.gz" in run.extra.get("files", {}):
+        return "kept with the run: the Data page shows it"
+    return ("NOT kept with the run (no upload.gz): the Data page shows no data, so its times are those of an "
+            "empty Data page")
+
+
+def header_of(run: StoredRun, args: argparse.Namespace, url: str, log_dir: Path, loads: list) -> dict[str, Any]:
+    """The report's lines above the table."""
+    return {"home": str(args.home.resolve()), "run's data": data_note(run), "server": url,
+            "server log": str(next(log_dir.glob("server-*.log"), log_dir)), "repeats": args.repeats,
+            "limit": f"{args.limit:g} s (on each page's max)", "cores": os.cpu_count(),
+            "load 1/5/15 start": " ".join(f"{x:.2f}" for x in loads[0]),
+            "load 1/5/15 end": " ".join(f"{x:.2f}" for x in loads[1])}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Pick the run, start the server, measure, report; the exit status (0 all passed, 1 a page failed, 2 set-up)."""
     args = parse_args(argv)
     home = args.home.resolve()
     if not Path(CHROMIUM).exists():
@@ -305,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     except ForecasterError as exc:
         log(f"error: {exc}")
         return 2
-    log(f"run {run.id} ({run.dataset!r}, {run.n_products:,} products) from {home}")
+    log(f"run {run.id} ({run.dataset!r}, {run.n_products:,} products) from {home}; its data: {data_note(run)}")
     log_dir = Path(tempfile.mkdtemp(prefix="bench_pages_"))
     loads = [os.getloadavg()]
     try:
@@ -318,10 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"server log tail ({path}):\n" + path.read_text()[-2500:])
         return 2
     loads.append(os.getloadavg())
-    header = {"home": str(home), "server": url, "server log": str(next(log_dir.glob("server-*.log"), log_dir)),
-              "repeats": args.repeats, "limit": f"{args.limit:g} s (on each page's max)",
-              "cores": os.cpu_count(), "load 1/5/15 start": " ".join(f"{x:.2f}" for x in loads[0]),
-              "load 1/5/15 end": " ".join(f"{x:.2f}" for x in loads[1])}
+    header = header_of(run, args, url, log_dir, loads)
     ok = report(run, header, opened, results, args.limit)
     if args.out:
         args.out.write_text(json.dumps(as_json(run, header, opened, results, args.limit), indent=2) + "\n")

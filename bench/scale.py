@@ -15,12 +15,14 @@ first line, the wall time, the peak PSS and whether it finished within ``--timeo
 from __future__ import annotations
 
 import argparse
+import re
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -54,17 +56,45 @@ def tree_pss(pid: int) -> int:
     return total
 
 
-def run(data: Path, out: Path, timeout: float, extra: Sequence[str] = ()) -> tuple[list[tuple[float, str]], float, int, bool]:
-    """The command's timestamped stderr lines, its wall time, peak PSS and whether it finished in time."""
+@dataclass
+class Run:
+    """One train command: its timestamped stderr lines, wall time, PSS samples (seconds, bytes) and whether it
+    finished in time."""
+
+    lines: list[tuple[float, str]]
+    wall: float
+    samples: list[tuple[float, int]]
+    finished: bool
+
+    @property
+    def peak(self) -> int:
+        return max((b for _, b in self.samples), default=0)
+
+    def stages(self) -> list[tuple[str, float, float, int]]:
+        """(stage, began, seconds, peak PSS within it) from the command's last line, "done in ... (read 28.1s,
+        training 110.0s, ...)", the first stage starting at the process's start."""
+        done = next((line for _, line in reversed(self.lines) if line.startswith("done in")), "")
+        found = re.search(r"\((.*)\)$", done)
+        rows, began = [], 0.0
+        for stage, seconds in re.findall(r"([a-z ]+?) ([0-9.]+)s", found.group(1) if found else ""):
+            end = began + float(seconds)
+            peak = max((b for t, b in self.samples if began <= t <= end + 0.5), default=0)
+            rows.append((stage.strip(), began, float(seconds), peak))
+            began = end
+        return rows
+
+
+def run(data: Path, out: Path, timeout: float, extra: Sequence[str] = ()) -> Run:
+    """Run the train command on ``data``, sampling the PSS of its process tree every 0.5 s."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "forecaster", "train", str(data), "--forecast-out", str(out), *extra],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak, lines = [0], []
+    samples, lines = [], []
 
     def sample() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], tree_pss(proc.pid))
+            samples.append((time.perf_counter() - start, tree_pss(proc.pid)))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -76,7 +106,7 @@ def run(data: Path, out: Path, timeout: float, extra: Sequence[str] = ()) -> tup
     proc.wait()
     timer.cancel()
     sampler.join()
-    return lines, time.perf_counter() - start, peak[0], proc.returncode == 0
+    return Run(lines, time.perf_counter() - start, samples, proc.returncode == 0)
 
 
 def main() -> int:
@@ -101,15 +131,18 @@ def main() -> int:
         else:
             demo_panel(a.products, a.days, 11).rename_axis("date").to_csv(data)
         print(f"wrote {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.0f} s", flush=True)
-    lines, wall, peak, finished = run(data, folder / "forecast.csv", a.timeout, a.args.split())
+    done = run(data, folder / "forecast.csv", a.timeout, a.args.split())
     if a.log:
-        Path(a.log).write_text("".join(f"{t:8.1f} s  {line}\n" for t, line in lines))
+        Path(a.log).write_text("".join(f"{t:8.1f} s  {line}\n" for t, line in done.lines))
     for key, name in STAGES:
-        first = next((t for t, line in lines if line.startswith(key) or key in line), None)
+        first = next((t for t, line in done.lines if line.startswith(key) or key in line), None)
         print(f"{name:>18}: " + (f"{first:7.1f} s" if first is not None else "    (not reached)"))
-    print(f"wall {wall:.1f} s, peak PSS of the process tree {peak / 2**30:.2f} GiB, "
-          + ("finished" if finished else f"did not finish (limit {a.timeout:.0f} s)"))
-    print("last lines:\n" + "\n".join(f"  {t:7.1f} s  {line[:160]}" for t, line in lines[-6:]))
+    print("stage (the command's own clock): seconds, peak PSS of the process tree within it")
+    for stage, began, seconds, peak in done.stages():
+        print(f"  {stage:>22}: {seconds:7.1f} s from {began:6.1f} s, {peak / 2**30:.2f} GiB")
+    print(f"wall {done.wall:.1f} s, peak PSS of the process tree {done.peak / 2**30:.2f} GiB, "
+          + ("finished" if done.finished else f"did not finish (limit {a.timeout:.0f} s)"))
+    print("last lines:\n" + "\n".join(f"  {t:7.1f} s  {line[:160]}" for t, line in done.lines[-6:]))
     return 0
 
 

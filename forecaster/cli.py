@@ -197,22 +197,18 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     _check_future_covers(ingested, future, a, config.closed_days)
     executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
-    from .device import device_label, resolve_device
     from .io.export import metrics_table, write_csv
     from .results.evaluation import evaluate
     from .run.fit import fit
 
-    r = ingested.report
     say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr))
-    say(f"read {r.rows_read:,} rows: {r.mapping.describe()}; {r.products} products x {r.days} days "
-        f"({r.start.date()} to {r.end.date()}), {r.returns_dropped} returns dropped")
-    for note in ((r.mapping.doubt,) if r.mapping.doubt else ()) + r.notes + _non_sales_note(r):
-        print("note:", note, file=sys.stderr)  # even with --quiet: a reading the user should check
-    say(_holiday_note(r.country, config.holidays))
-    say(_driver_note(r, ingested.drivers))
-    say(f"training {config.model} on {device_label(resolve_device(config.device))}")
+    _announce(ingested, config, say)
+
+    clock = _StageClock(start)
+    clock.mark("read")
 
     def progress(rec):
+        clock.last_epoch = time.perf_counter()
         val = f" val {rec.val_loss:.4f}" if rec.val_loss is not None else ""
         test = "test" + (f" (sample of {rec.test_sample:,})" if rec.test_sample else "")
         # networks that trained side by side report one after another, so the run's count moves in jumps
@@ -220,21 +216,56 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
             f"{test} {rec.test_loss:.4f} [run: {rec.done_epochs}/{rec.total_epochs} epochs]")
 
     trained = fit(ingested.panel, config, callback=progress, executor=executor, drivers=ingested.drivers)
+    clock.mark("training", clock.last_epoch)
+    clock.mark("choice and intervals")
     if config.yearly == "auto" and trained.config.yearly == "on":
         say(f"the history holds {len(ingested.panel):,} days: the same weekday a year earlier (lag 364) was added "
             "to the lags (--yearly off leaves it out)")
     if trained.selection_reason:
         say(trained.selection_reason)
     ev = evaluate(trained, ingested.panel)
+    clock.mark("evaluation")
     _print_evaluation(ev, trained, config, intervals, say)
     if a.metrics_out:
         write_csv(metrics_table(ev, intervals.level, ingested.catalog), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:
         write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
     _write_forecasts(trained, ingested, a, intervals, future)
+    clock.mark("forecast and files")
     if a.save:
         say(_keep(trained, ingested, ev, a.save, a.data))
-    say(f"done in {time.perf_counter() - start:.1f}s")
+        clock.mark("kept")
+    say(f"done in {time.perf_counter() - start:.1f}s ({clock})")
+
+
+class _StageClock:
+    """Seconds each stage of the train command took, for its last line (a run's time where it went)."""
+
+    def __init__(self, start: float) -> None:
+        self.at, self.stages, self.last_epoch = start, [], start
+
+    def mark(self, stage: str, at: float | None = None) -> None:
+        """``stage`` ended at ``at`` (now by default) and began where the previous one ended."""
+        at = time.perf_counter() if at is None else max(at, self.at)
+        self.stages.append((stage, at - self.at))
+        self.at = at
+
+    def __str__(self) -> str:
+        return ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in self.stages)
+
+
+def _announce(ingested: Any, config: ForecastConfig, say: Callable[..., None]) -> None:
+    """What was read (notes even with --quiet: a reading the user should check) and what trains where."""
+    from .device import device_label, resolve_device
+
+    r = ingested.report
+    say(f"read {r.rows_read:,} rows: {r.mapping.describe()}; {r.products} products x {r.days} days "
+        f"({r.start.date()} to {r.end.date()}), {r.returns_dropped} returns dropped")
+    for note in ((r.mapping.doubt,) if r.mapping.doubt else ()) + r.notes + _non_sales_note(r):
+        print("note:", note, file=sys.stderr)
+    say(_holiday_note(r.country, config.holidays))
+    say(_driver_note(r, ingested.drivers))
+    say(f"training {config.model} on {device_label(resolve_device(config.device))}")
 
 
 def _keep(trained: Any, ingested: Any, ev: Any, save_to: str, data: str) -> str:

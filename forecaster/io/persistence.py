@@ -1,9 +1,9 @@
 """Save and load a trained forecaster as weights plus JSON, never pickle.
 
 A run directory holds ``config.json`` (settings, registry name, products, scaler bounds, library
-version, training summary) and ``network_<i>.pt`` state dicts (plus ``latest_<i>.pt``, the networks
-forecasts come from, where the run retrained them on every day), loaded with ``weights_only=True`` so a
-tampered file cannot run code.
+version, training summary), ``calibration.npz`` (the intervals' per-product arrays, read without pickle)
+and ``network_<i>.pt`` state dicts (plus ``latest_<i>.pt``, the networks forecasts come from, where the run
+retrained them on every day), loaded with ``weights_only=True`` so a tampered file cannot run code.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import json
 import math
 import pickle
 import re
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ from ..model.trained import EpochRecord, TrainedForecaster, build_network, featu
 from ..results.backtest import COLUMNS as BACKTEST_COLUMNS
 
 CONFIG_FILE = "config.json"
+CALIBRATION_FILE = "calibration.npz"
+CALIBRATION_ARRAYS = ("offsets", "scale", "level", "dormant", "shift")  # the calibration's per-product arrays
 
 
 def save(trained: TrainedForecaster, root: str | Path) -> Path:
@@ -77,7 +80,7 @@ def write_run(trained: TrainedForecaster, run: Path) -> Path:
         "latest_new_products": list(trained.latest_new_products),
         "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
         "selection_reason": trained.selection_reason,
-        "calibration": trained.calibration.to_dict() if trained.calibration is not None else None,
+        "calibration": _write_calibration(trained.calibration, run),
         "backtest": (trained.backtest.to_json(orient="records", date_format="iso")
                      if trained.backtest is not None else None),
         "holiday_features": len(HOLIDAY_FEATURES),
@@ -89,7 +92,8 @@ def write_run(trained: TrainedForecaster, run: Path) -> Path:
     files = list(zip(meta["networks"], trained.networks)) + list(zip(meta["latest_networks"], trained.latest_networks))
     for name, net in files:
         torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, run / name)
-    meta["sha256"] = {name: _sha256(run / name) for name, _ in files}  # verified at load
+    arrays = [CALIBRATION_FILE] if trained.calibration is not None else []
+    meta["sha256"] = {name: _sha256(run / name) for name in [n for n, _ in files] + arrays}  # verified at load
     (run / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
     return run
 
@@ -147,7 +151,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             train_seconds=float(meta.get("train_seconds", 0.0)), version=str(meta.get("library_version", "unknown")),
             selection=pd.DataFrame(meta["selection"]) if meta.get("selection") else None,
             selection_reason=str(meta.get("selection_reason", "")), blend={str(k): float(v) for k, v in blend.items()},
-            calibration=_calibration(run, meta.get("calibration"), len(products)),
+            calibration=_calibration(run, meta.get("calibration"), len(products), checksums),
             backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
             latest_scaler=_scaler(run, _field(meta, "latest_scaler", dict), len(products)) if latest else None,
             latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
@@ -219,16 +223,45 @@ def _scaler(run: Path, data: dict, n_products: int) -> PanelScaler:
     return PanelScaler.from_dict(data)
 
 
-def _calibration(run: Path, data: Any, n_products: int) -> Calibration | None:
-    """The saved interval calibration; None for a run saved before intervals existed (it loads without)."""
+def _write_calibration(calibration: Calibration | None, run: Path) -> dict | None:
+    """The calibration's settings for config.json, its per-product arrays written to CALIBRATION_FILE: as JSON
+    text they made a 10,000-product run's config.json 30 MB (99 quantile offsets per product)."""
+    if calibration is None:
+        return None
+    data = calibration.to_dict()
+    arrays = {k: np.asarray(getattr(calibration, k)) for k in CALIBRATION_ARRAYS if data.get(k) is not None}
+    with open(run / CALIBRATION_FILE, "wb") as handle:
+        np.savez(handle, **arrays)
+    return {**{k: v for k, v in data.items() if k not in arrays}, "arrays": CALIBRATION_FILE}
+
+
+def _calibration(run: Path, data: Any, n_products: int, checksums: dict) -> Calibration | None:
+    """The saved interval calibration; None for a run saved before intervals existed (it loads without). Its
+    per-product arrays come from CALIBRATION_FILE (plain arrays, no pickle, checked against its checksum);
+    runs saved before that file hold them in config.json."""
     if data is None:
         return None
     try:
         if not isinstance(data, dict):
             raise TypeError("not an object")
+        if "arrays" in data:
+            data = {**data, **_calibration_arrays(run, data["arrays"], checksums, n_products)}
         return Calibration.from_dict(data, n_products)
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise _foreign(run, f"interval calibration ({exc})") from None
+
+
+def _calibration_arrays(run: Path, name: Any, checksums: dict, n_products: int) -> dict[str, np.ndarray]:
+    if name != CALIBRATION_FILE:
+        raise ValueError("an unknown arrays file")
+    path = _plain_file(run, CALIBRATION_FILE)
+    if path.stat().st_size > (len(CALIBRATION_ARRAYS) + 100) * 8 * n_products + 2**16:
+        raise ValueError("arrays far larger than the products need")
+    if checksums.get(CALIBRATION_FILE) != _sha256(path):
+        raise ForecasterError(f"{CALIBRATION_FILE!r} in {str(run)!r} does not match the checksum saved with it: it "
+                              "was changed or damaged after saving. Train and save the model again.")
+    with np.load(path, allow_pickle=False) as arrays:
+        return {k: arrays[k] for k in CALIBRATION_ARRAYS if k in arrays.files}
 
 
 def _check_holiday_features(run: Path, config: ForecastConfig, meta: dict) -> None:

@@ -33,8 +33,10 @@ def test_save_then_load_gives_identical_forecasts(tmp_path, small_panel, model):
 def test_run_directory_holds_state_dicts_and_json_never_a_pickled_object(tmp_path, trained_small):
     run = save(trained_small, tmp_path)
     files = sorted(p.name for p in run.iterdir())
-    assert files == ["config.json", "network_0.pt"]
+    assert files == ["calibration.npz", "config.json", "network_0.pt"]
     meta = json.loads((run / "config.json").read_text())
+    with np.load(run / "calibration.npz", allow_pickle=False) as arrays:  # plain arrays, no object in them
+        assert arrays["offsets"].shape[1] == len(trained_small.products) and arrays["offsets"].dtype == np.float64
     assert meta["library_version"] == __version__
     assert meta["products"] == trained_small.products
     assert meta["config"]["model"] == "cnn_lstm"
@@ -237,3 +239,25 @@ def test_a_float_where_a_count_belongs_is_refused_not_a_traceback(tmp_path, trai
     (run / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ForecasterError, match="hidden size"):
         load(run)
+
+
+def test_the_calibration_arrays_are_checked_and_a_run_saved_with_them_in_json_still_loads(tmp_path, trained_small,
+                                                                                         small_panel):
+    """The per-product calibration lives in calibration.npz (a 10,000-product run's config.json was 30 MB of
+    it): a changed file is refused by its checksum; a run saved before the file, arrays in config.json, loads
+    and forecasts the same."""
+    run = save(trained_small, tmp_path)
+    expected = forecast(trained_small, small_panel, horizon=3)
+    pd.testing.assert_frame_equal(forecast(load(run), small_panel, horizon=3), expected)
+    meta = json.loads((run / "config.json").read_text())
+    (run / "calibration.npz").unlink()
+    meta["calibration"] = trained_small.calibration.to_dict()  # the shape saved before
+    (run / "config.json").write_text(json.dumps(meta))
+    pd.testing.assert_frame_equal(forecast(load(run), small_panel, horizon=3), expected)
+    changed = save(trained_small, tmp_path / "changed")
+    with np.load(changed / "calibration.npz") as arrays:
+        data = {k: arrays[k] for k in arrays.files}
+    data["offsets"] = data["offsets"] * 2
+    np.savez(changed / "calibration.npz", **data)
+    with pytest.raises(ForecasterError, match="checksum"):
+        load(changed)
