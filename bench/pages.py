@@ -1,11 +1,14 @@
 """Page benchmark: how long each dashboard page takes to render in a real browser once a run is trained, for a
 run kept in the run store.
 
-usage: python bench/pages.py --home DIR [--run ID] [--repeats 3] [--limit 3.0] [--out FILE]
+usage: python bench/pages.py --home DIR [--run ID] [--repeats 3] [--limit 3.0] [--timeout 120] [--out FILE]
 
 DIR is a FORECASTER_HOME folder whose run store holds at least one run trained on the command line
-(``FORECASTER_HOME=DIR python -m forecaster train DATA.csv --save``: the run keeps its uploaded data);
-``--run`` picks one by its id or a unique prefix of it (``runs list``), default the newest.
+(``FORECASTER_HOME=DIR python -m forecaster train DATA.csv --save``); ``--run`` picks one by its id or a
+unique prefix of it (``runs list``), default the newest. A browser's Runs page lists the command line's runs
+and its own, so a run kept from another browser cannot be opened here. Opening a run makes its uploaded file
+the session's current data only where the run kept one (``upload.gz``: the dashboard's runs do; ``train
+--save`` keeps none): otherwise the Data page shows no data, and the report says so.
 
 What one run does and measures:
 
@@ -17,12 +20,14 @@ What one run does and measures:
    a fresh server).
 3. Then every page of the menu (Home, Data, Train, Evaluate, Forecast, Runs), ``--repeats`` times in that
    rotation: the menu link is clicked and the seconds are measured from the click until the page is
-   rendered, that is, all of these at once: its h1 title visible; Streamlit idle (no status widget, no
-   element marked stale); no loading skeleton visible (a lazily loaded element, e.g. the first chart or
-   table); every Plotly chart that is on show drawn (its ``.js-plotly-plot`` visible: Streamlit keeps it
-   hidden until Plotly has sized it); and the counts of charts and tables unchanged. The state is read every
-   POLL_S s in one script in the page; it must hold for QUIET_S s, and the time is taken where it began (the
-   quiet wait is not counted). A page not rendered within ``--timeout`` s (120) is a failure, not a hang.
+   rendered, that is, all of these at once: its h1 title visible; Streamlit idle (the app root's
+   ``data-test-script-state`` is "notRunning" and no status widget: that one only shows once a script run
+   has taken 500 ms, so alone it misses short runs; no element marked stale); no loading skeleton visible (a
+   lazily loaded element, e.g. the first chart or table); every Plotly chart on show drawn (its
+   ``.js-plotly-plot`` visible: Streamlit keeps it hidden until Plotly has sized it); and the counts of
+   charts and tables unchanged. The state is read every POLL_S s by one script in the page; it must hold
+   for QUIET_S s, and the time is taken where it began (the quiet wait is not counted). A page not rendered
+   within ``--timeout`` s (120) is a failed visit, not a hang.
 4. Counted on each page once rendered: Plotly charts (``.js-plotly-plot``) and tables (``stDataFrame``)
    that are visible, and in brackets how many more the page holds hidden (a closed expander, another tab).
 5. A table: each visit's seconds, the max, the charts and tables; a PASS/FAIL line per page (its max against

@@ -233,7 +233,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     _write_forecasts(trained, ingested, a, intervals, future)
     clock.mark("forecast and files")
     if a.save:
-        say(_keep(trained, ingested, ev, a.save, a.data))
+        say(_keep(trained, ingested, ev, a))
         clock.mark("kept")
     say(f"done in {time.perf_counter() - start:.1f}s ({clock})")
 
@@ -268,17 +268,20 @@ def _announce(ingested: Any, config: ForecastConfig, say: Callable[..., None]) -
     say(f"training {config.model} on {device_label(resolve_device(config.device))}")
 
 
-def _keep(trained: Any, ingested: Any, ev: Any, save_to: str, data: str) -> str:
-    """--save: the run into the store (no folder given) or into a timestamped folder under the one given."""
-    if save_to != STORE:
+def _keep(trained: Any, ingested: Any, ev: Any, a: argparse.Namespace) -> str:
+    """--save: the run into the store (no folder given), with the file and how it was read, so that the
+    dashboard opens it with its data; or into a timestamped folder under the one given."""
+    if a.save != STORE:
         from .io.persistence import save
 
-        return f"saved to {save(trained, save_to)}"
+        return f"saved to {save(trained, a.save)}"
     from .io.store import RunStore, forecast_to_keep
 
     store = RunStore()
-    run = store.add(trained, ingested.panel, ev, dataset=Path(data).name, catalog=ingested.catalog,
-                    forecast=forecast_to_keep(trained, ingested.panel), source="cli")
+    upload = Path(a.data).read_bytes() if a.data != "-" else None  # standard input was read once: not kept
+    run = store.add(trained, ingested.panel, ev, dataset=Path(a.data).name, catalog=ingested.catalog,
+                    forecast=forecast_to_keep(trained, ingested.panel), source="cli", upload=upload,
+                    ingest=_ingest_options(a))
     return f"kept as run {run.id} in {store.where}"
 
 

@@ -520,6 +520,11 @@ def test_a_run_kept_in_the_store_is_listed_forecasts_tracks_and_exports(workdir,
     assert len(listed) == 1 and "'history.csv'" in listed[0]
     run_id = listed[0].split()[0]
     assert main(["runs", "show", run_id[:6]]) == 0 and run_id in capsys.readouterr().out
+    from forecaster.config import IngestOptions
+    from forecaster.io.store import RunStore
+
+    kept = RunStore().files(run_id)  # the file and how it was read: the dashboard opens the run with its data
+    assert kept.upload == history.read_bytes() and kept.ingest == IngestOptions()
     again = tmp_path / "again.csv"
     assert main(["forecast", "--run", run_id, "--data", str(history), "--forecast-out", str(again)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(again), pd.read_csv(trained_fc))

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -384,10 +383,21 @@ def calm_factor(history: np.ndarray, n: int) -> float:
 
 def _quantiles(residuals: np.ndarray) -> np.ndarray:
     """(len(GRID), P) per-product empirical quantiles (linear interpolation) of (n, P) residuals, NaN ones
-    left out (0 for a product without any)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a product with no residual: its column is all NaN
-        return np.nan_to_num(np.nanquantile(residuals, GRID, axis=0))
+    left out (0 for a product without any): ``np.nanquantile(residuals, GRID, axis=0)``'s numbers, computed
+    for every product at once (numpy's nanquantile loops over the products in Python: 9 s of an evaluation
+    at 10,000 products)."""
+    ordered = np.sort(residuals, axis=0)  # NaN sorts last
+    count = (~np.isnan(residuals)).sum(axis=0)  # (P,)
+    virtual = (count - 1)[None, :] * GRID[:, None]  # numpy's "linear" method: (n - 1) q
+    below = np.floor(virtual)
+    gamma = virtual - below
+    below = np.clip(below, 0, None).astype(np.intp)
+    above = np.minimum(below + 1, np.maximum(count - 1, 0)[None, :])
+    a = np.take_along_axis(ordered, below, axis=0)
+    b = np.take_along_axis(ordered, above, axis=0)
+    diff = b - a  # numpy's _lerp: from the nearer end, so that the ends are exact
+    out = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return np.nan_to_num(np.where(count[None, :] > 0, out, 0.0))
 
 
 def calibrate(actual: np.ndarray, point: np.ndarray, history: np.ndarray, method: str = "conformal",

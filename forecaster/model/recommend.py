@@ -68,12 +68,14 @@ def fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCall
     trained.train_seconds = time.perf_counter() - start  # the wall time, members trained at once or not
     split = trading_split(panel, config)
     if trained.networks and len(split.val):
-        trained.anchor_weights = choose_anchor_weights(trained, panel, split.val)
-        trained.calibration = calibrate_on_validation(trained, panel, split)
+        recursions: dict[int, np.ndarray] = {}  # the validation paths both read
+        trained.anchor_weights = choose_anchor_weights(trained, panel, split.val, recursions)
+        trained.calibration = calibrate_on_validation(trained, panel, split, recursions)
     return trained
 
 
-def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray) -> tuple[float, ...]:
+def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray,
+                          recursions: dict[int, np.ndarray] | None = None) -> tuple[float, ...]:
     """How much each day ahead of a multi-day forecast leans on the level anchor instead of the recursive path
     (:mod:`forecaster.model.horizon`): chosen on recursive forecasts of the validation span from weekly
     origins (:func:`validation_paths`, up to PATH_DAYS long), by squared error scaled per product. Empty when
@@ -83,7 +85,7 @@ def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_d
         return ()
     days = min(PATH_DAYS, len(val_days))
     plain = dataclasses.replace(trained, anchor_weights=())
-    paths = validation_paths(plain, panel, val_days, days) if days >= 2 else None
+    paths = validation_paths(plain, panel, val_days, days, recursions) if days >= 2 else None
     if paths is None:
         return ()
     actual, path, open_ = paths
@@ -93,7 +95,8 @@ def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_d
     return anchor_weights(actual, path, anchor, open_, naive_scale(values[:int(val_days[0])]))
 
 
-def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split) -> Calibration:
+def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split,
+                            recursions: dict[int, np.ndarray] | None = None) -> Calibration:
     """Intervals for the forecaster that ships, from its one-step errors on the validation days (which it
     never trained on) and the history before them; and for totals over several days, from its recursive
     forecasts of the validation weeks (:func:`validation_paths`): how much a product's days err together
@@ -103,7 +106,7 @@ def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, spl
     counted = trained.counted(panel)
     calibration = calibrate(values[split.val], trained.predict(panel, split.val), values[:split.val[0]],
                             where=counted[split.val])
-    paths = validation_paths(trained, panel, split.val)
+    paths = validation_paths(trained, panel, split.val, recursions=recursions)
     if paths is None:
         return calibration
     actual, point, open_ = paths
@@ -121,18 +124,27 @@ def path_spans(val_days: np.ndarray, days: int) -> list[slice]:
     return [slice(o, o + days) for o in range(first, end - days + 1, 7)]
 
 
-def validation_paths(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray, days: int = SUM_DAYS
+def validation_paths(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray, days: int = SUM_DAYS,
+                     recursions: dict[int, np.ndarray] | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Recursive ``days``-day forecasts from each weekly origin in the validation span (held out): the
     actuals and the forecasts (origins, days, P) and which days trade (origins, days); None when the span
-    holds no full run of ``days`` days."""
+    holds no full run of ``days`` days. ``recursions`` (origin -> the recursion's path from it, before the
+    level anchor) keeps the recursions computed for the next call: the anchor's choice and the intervals
+    read the same ones (at 10,000 products each day of a path takes a second)."""
     spans = path_spans(val_days, days)
     if not spans:
         return None
     values = panel.to_numpy(dtype=np.float64)
     open_ = np.zeros(len(panel), dtype=bool)
     open_[val_days] = True  # validation days that are not closed
-    paths = [trained.forecast_path(panel.iloc[:s.start], ~open_[s]) for s in spans]  # a handful of short runs
+    recursions = {} if recursions is None else recursions
+    paths = []
+    for s in spans:  # a handful of short runs
+        history = panel.iloc[:s.start]
+        if len(recursions.get(s.start, ())) < days:
+            recursions[s.start] = trained.recursive_path(history, ~open_[s])
+        paths.append(trained.anchored(history, recursions[s.start][:days], ~open_[s]))
     return np.stack([values[s] for s in spans]), np.stack(paths), np.stack([open_[s] for s in spans])
 
 
@@ -413,10 +425,11 @@ def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: d
     blend = {} if chosen.weights == PURE_NETWORK else dict(chosen.weights)
     # intervals from the chosen candidate as validated: a refit network has trained on the validation days
     validated = dataclasses.replace(networks[chosen.network], blend=blend)
-    validated.anchor_weights = choose_anchor_weights(validated, panel, split.val)
+    recursions: dict[int, np.ndarray] = {}  # the validation paths both read
+    validated.anchor_weights = choose_anchor_weights(validated, panel, split.val, recursions)
     shipped = dataclasses.replace(result, blend=blend, history=history, train_seconds=seconds, cancelled=cancelled,
                                   anchor_weights=validated.anchor_weights,
-                                  calibration=calibrate_on_validation(validated, panel, split))
+                                  calibration=calibrate_on_validation(validated, panel, split, recursions))
     return shipped, refitted
 
 

@@ -249,22 +249,31 @@ class TrainedForecaster:
         blended with the level anchor read from the actual history (:mod:`forecaster.model.horizon`; the
         recursion itself feeds back its own days). Reads only the last :attr:`history_days` days of
         ``history`` (and the anchor's weeks)."""
-        recent = self.align(history).iloc[-max(self.history_days + 1, 7 * PROFILE_WEEKS):]
-        tail = recent.iloc[-(self.history_days + 1):]
-        closed = np.asarray(closed, dtype=bool)
-        cells = closed if closed.ndim == 2 else np.repeat(closed[:, None], tail.shape[1], axis=1)
-        closed = cells.all(axis=1)  # a day closed for every product: nothing to predict
-        out = np.zeros((len(closed), tail.shape[1]))
-        for i, shut in enumerate(closed):  # one step per day: each step needs the previous one
-            if not shut:
+        return self.anchored(history, self.recursive_path(history, closed), closed)
+
+    def recursive_path(self, history: pd.DataFrame, closed: np.ndarray) -> np.ndarray:
+        """:meth:`forecast_path` before the level anchor: the recursion alone (what the anchor is blended
+        with, after it: a longer path's first days are a shorter one's)."""
+        tail = self.align(history).iloc[-(self.history_days + 1):]
+        cells = _closed_cells(closed, tail.shape[1])
+        out = np.zeros(cells.shape)
+        for i, shut in enumerate(cells.all(axis=1)):  # one step per day: each step needs the previous one
+            if not shut:  # a day closed for every product: nothing to predict
                 out[i] = self.predict(tail, np.array([len(tail)]))[0] * ~cells[i]
             day = tail.index[-1] + pd.Timedelta(days=1)
             tail = pd.concat([tail.iloc[1:], pd.DataFrame(out[i:i + 1], index=[day], columns=tail.columns)])
             tail.index.freq = "D"
-        if self.anchor_weights:
-            anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(closed))
-            out = blend_with_anchor(out, anchor, self.anchor_weights, ~closed) * ~cells
         return out
+
+    def anchored(self, history: pd.DataFrame, path: np.ndarray, closed: np.ndarray) -> np.ndarray:
+        """A recursive ``path`` after ``history`` blended with the level anchor where the model has
+        :attr:`anchor_weights` (else itself)."""
+        if not self.anchor_weights:
+            return path
+        cells = _closed_cells(closed, path.shape[1])
+        recent = self.align(history).iloc[-max(self.history_days + 1, 7 * PROFILE_WEEKS):]
+        anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path))
+        return blend_with_anchor(path, anchor, self.anchor_weights, ~cells.all(axis=1)) * ~cells
 
     def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:
         """Refuse what no product could sell: a forecast that is not finite, or over ABSURD_FACTOR times the
@@ -293,3 +302,9 @@ class TrainedForecaster:
                     else BLEND_COMPONENTS[name][0](values, days))
             out += weight * part
         return np.clip(out, 0, None)
+
+
+def _closed_cells(closed: np.ndarray, n_products: int) -> np.ndarray:
+    """(days, P) closed product-days from ``closed`` (days,) for every product, or (days, P) already."""
+    closed = np.asarray(closed, dtype=bool)
+    return closed if closed.ndim == 2 else np.repeat(closed[:, None], n_products, axis=1)
