@@ -6,9 +6,9 @@ usage: python bench/pages.py --home DIR [--run ID] [--repeats 3] [--limit 3.0] [
 DIR is a FORECASTER_HOME folder whose run store holds at least one run trained on the command line
 (``FORECASTER_HOME=DIR python -m forecaster train DATA.csv --save``); ``--run`` picks one by its id or a
 unique prefix of it (``runs list``), default the newest. A browser's Runs page lists the command line's runs
-and its own, so a run kept from another browser cannot be opened here. Opening a run makes its uploaded file
-the session's current data only where the run kept one (``upload.gz``: the dashboard's runs do; ``train
---save`` keeps none): otherwise the Data page shows no data, and the report says so.
+and its own, so a run kept from another browser cannot be opened here. Opening a run makes its file the
+session's current data (``upload.gz``: the dashboard and ``train --save`` keep it; a run kept before they
+did has none, and then the Data page shows no data, which the report says).
 
 What one run does and measures:
 

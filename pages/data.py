@@ -12,6 +12,8 @@ from ui import cached, router, state, widgets
 
 router.ensure_frame()
 
+TABLE_COLUMNS = 50  # products (or file columns) a table shows: 10,000 columns took seconds to draw
+
 st.title("Data")
 limit_mb = st.get_option("server.maxUploadSize")
 st.caption(f"CSV or gzip-compressed CSV (.csv.gz), up to {limit_mb} MB. Long (date, product, quantity), "
@@ -158,9 +160,14 @@ with right:
 tab1, tab2 = st.tabs(["Daily table (what the model learns from)", "File preview (first 100 rows)"])
 with tab1:
     recent = named.tail(60).iloc[::-1]
-    st.dataframe(recent.set_axis(recent.index.strftime("%a %d %b %Y"), axis=0), height=320)
-    st.caption("The most recent 60 days; one column per product, missing days are 0.")
+    shown = recent[recent.sum().nlargest(TABLE_COLUMNS).index] if recent.shape[1] > TABLE_COLUMNS else recent
+    st.dataframe(shown.set_axis(shown.index.strftime("%a %d %b %Y"), axis=0), height=320)
+    st.caption("The most recent 60 days; one column per product, missing days are 0." + (
+        f" The {TABLE_COLUMNS} best-selling of the {recent.shape[1]:,} products over those days." if shown is not recent
+        else ""))
 with tab2:
-    st.dataframe(raw.head(100), height=320)
+    st.dataframe(raw.head(100).iloc[:, :TABLE_COLUMNS], height=320)
+    if raw.shape[1] > TABLE_COLUMNS:
+        st.caption(f"The first {TABLE_COLUMNS} of the file's {raw.shape[1]:,} columns.")
 
 st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")

@@ -34,8 +34,10 @@ with top[1]:
     options = widgets.interval_controls(state.get(state.INTERVALS))
 state.put(state.INTERVALS, options)
 try:
-    points = results.forecast_for(key, trained, panel, int(horizon))
-    calibration = results.calibration_for(key, trained, panel)
+    # computed as the run ended, so the first view need not wait (for the job's own model: not with future values)
+    prepared = job.meta.get("prepared") if key == job.job_id else None
+    points = results.forecast_for(key, trained, panel, int(horizon), prepared)
+    calibration = results.calibration_for(key, trained, panel, prepared)
     fc = with_intervals(points, calibration, options.level, options.service_level, options.order_stopped)
     evaluation = results.evaluation(job.job_id, trained, panel, job.meta.get("evaluation"))
 except ForecasterError as exc:
@@ -142,7 +144,7 @@ total_days = st.number_input("Days to cover (lead time plus review period)", 1, 
 state.put(state.TOTAL_DAYS, int(total_days))
 try:
     total = results.totals_for(key, trained, panel, int(total_days), options.level, options.service_level,
-                               options.order_stopped)
+                               options.order_stopped, prepared)
 except ForecasterError as exc:
     st.error(markdown(exc))
     st.stop()

@@ -12,7 +12,7 @@ from forecaster.labels import NETWORK, label
 from forecaster.device import device_label, resolve_device
 from forecaster.results.evaluation import Evaluation, evaluate
 from forecaster.model.intervals import Calibration
-from forecaster.results.forecasting import current_calibration, point_forecast, totals
+from forecaster.results.forecasting import Prepared, current_calibration, point_forecast, totals
 from forecaster.model.trained import TrainedForecaster
 
 
@@ -25,23 +25,31 @@ def evaluation(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, _sco
 
 
 @st.cache_data(max_entries=32, show_spinner="Forecasting…")
-def forecast_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """The point forecast (the network runs here); intervals are added per level by the page, cheaply."""
+def forecast_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, horizon: int,
+                 _prepared: Prepared | None = None) -> pd.DataFrame:
+    """The point forecast (the network runs here, unless ``_prepared`` as the run ended holds it); intervals
+    are added per level by the page, cheaply."""
+    if _prepared is not None and horizon in _prepared.points:
+        return _prepared.points[horizon]
     return point_forecast(_trained, _panel, horizon)
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the latest days…")
-def calibration_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame) -> Calibration | None:
+def calibration_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame,
+                    _prepared: Prepared | None = None) -> Calibration | None:
     """The calibration a forecast after the panel uses (it predicts the last 28 days once, not per rerun)."""
-    return current_calibration(_trained, _panel)
+    return _prepared.calibration if _prepared is not None else current_calibration(_trained, _panel)
 
 
 @st.cache_data(max_entries=32, show_spinner="Adding up the days…")
 def totals_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, days: int, level: float,
-               service_level: float, order_stopped: bool = False) -> pd.DataFrame:
+               service_level: float, order_stopped: bool = False, _prepared: Prepared | None = None) -> pd.DataFrame:
     """Each product's total over the next ``days`` days, its range and order-up-to quantity."""
-    return totals(forecast_for(key, _trained, _panel, days), calibration_for(key, _trained, _panel), days, level,
-                  service_level, order_stopped)
+    ready = _prepared.totals.get((days, level, service_level, order_stopped)) if _prepared is not None else None
+    if ready is not None:
+        return ready
+    return totals(forecast_for(key, _trained, _panel, days, _prepared), calibration_for(key, _trained, _panel, _prepared),
+                  days, level, service_level, order_stopped)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

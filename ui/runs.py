@@ -37,14 +37,13 @@ def keeper(run_opener: StoreOpener):
     A store that cannot keep it says why in the job (the sidebar shows it); the results stay on the pages."""
     def keep(job) -> None:
         from forecaster.io.store import forecast_to_keep
-        from forecaster.results.evaluation import evaluate
 
         trained, dataset = job.result, job.meta.get("dataset")
-        scored = job.meta["evaluation"] = evaluate(trained, job.panel)  # Evaluate shows these, not computed again
+        scored = prepare_pages(job)
         try:
             run = run_opener.get().add(
                 trained, job.panel, scored, dataset=job.label,
-                forecast=forecast_to_keep(trained, job.panel), catalog=job.meta.get("catalog"),
+                forecast=forecast_to_keep(trained, job.panel, job.meta.get("prepared")), catalog=job.meta.get("catalog"),
                 upload=getattr(dataset, "data", None), ingest=job.meta.get("ingest"), source="dashboard",
                 owner=job.meta.get(BROWSER) or None,
                 extra={"demo": bool(getattr(dataset, "demo", False)),
@@ -55,6 +54,24 @@ def keeper(run_opener: StoreOpener):
             return
         job.meta["run_id"] = run.id
     return keep
+
+
+def prepare_pages(job) -> "Evaluation":
+    """What Evaluate and Forecast show first, computed on the training thread as the run ends (through the
+    library; at 10,000 products the Forecast page's first view waited 11 s for it): the test-span scores, and
+    the forecast pieces at the page's default horizon and lead time (and the run store's four weeks)."""
+    from forecaster.errors import ForecasterError
+    from forecaster.io.store import FORECAST_DAYS
+    from forecaster.results.evaluation import evaluate
+    from forecaster.results.forecasting import prepare
+
+    scored = job.meta["evaluation"] = evaluate(job.result, job.panel)  # Evaluate shows these, not computed again
+    try:
+        job.meta["prepared"] = prepare(job.result, job.panel, (state.DEFAULT_HORIZON, FORECAST_DAYS),
+                                       (state.DEFAULT_TOTAL_DAYS,))
+    except ForecasterError:  # a forecast that needs the user (known-ahead drivers' future values): on the page
+        pass
+    return scored
 
 
 def own_runs() -> list[StoredRun]:

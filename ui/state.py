@@ -23,6 +23,7 @@ JOB_ID = "job_id"  # id of the job this session looks at
 BACKTEST_JOB = "backtest_job_id"  # id of the rolling backtest running (or run) beside it
 LAST_UPLOAD = "last_upload_id"  # file_id of the upload already adopted (so demo data is not overwritten)
 HORIZON = "forecast_horizon"
+DEFAULT_HORIZON = 1  # the Forecast page's days to forecast, until the user sets them
 TOTAL_DAYS = "total_days"  # days the Forecast page's lead-time totals cover
 TOP_N = "evaluate_top_n"
 PRODUCT = "chosen_product"  # product picked on Evaluate / Forecast
@@ -48,7 +49,7 @@ class Dataset:
 
 def _defaults() -> dict[str, Any]:
     return {DATASET: None, INGEST: DEFAULT_INGEST, CONFIG: DEFAULT_CONFIG,
-            JOB_ID: None, BACKTEST_JOB: None, LAST_UPLOAD: None, HORIZON: 1, TOTAL_DAYS: DEFAULT_TOTAL_DAYS, TOP_N: 20, PRODUCT: None,
+            JOB_ID: None, BACKTEST_JOB: None, LAST_UPLOAD: None, HORIZON: DEFAULT_HORIZON, TOTAL_DAYS: DEFAULT_TOTAL_DAYS, TOP_N: 20, PRODUCT: None,
             INTERVALS: DEFAULT_INTERVALS, FUTURE: None, FUTURE_UPLOADS: 0, DRIVERS_LEFT_OUT: None}
 
 

@@ -614,11 +614,14 @@ def _stored(row: Any) -> StoredRun:
     return StoredRun(**data)
 
 
-def forecast_to_keep(trained: TrainedForecaster, panel: pd.DataFrame) -> pd.DataFrame | None:
-    """The forecast a run keeps for tracking: the next FORECAST_DAYS days at the default levels; None where it
+def forecast_to_keep(trained: TrainedForecaster, panel: pd.DataFrame, prepared: Any = None) -> pd.DataFrame | None:
+    """The forecast a run keeps for tracking: the next FORECAST_DAYS days at the default levels (from
+    ``prepared``, a :class:`~forecaster.results.forecasting.Prepared` holding them, where given); None where it
     cannot be made without the user (known-ahead drivers need their future values)."""
     from ..results.forecasting import forecast
 
+    if prepared is not None and FORECAST_DAYS in prepared.points:
+        return prepared.forecast(FORECAST_DAYS)
     try:
         return forecast(trained, panel, FORECAST_DAYS, DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL)
     except ForecasterError:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -143,6 +145,35 @@ def forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int = 1, 
     checks the levels)."""
     return with_intervals(point_forecast(trained, panel, horizon), current_calibration(trained, panel), level,
                           service_level, order_stopped)
+
+
+@dataclass
+class Prepared:
+    """Forecast pieces computed ahead, as a run ends (on its training thread), so that the first view of a
+    forecast does not wait for them (at 10,000 products, seconds each): the calibration after the panel,
+    point forecasts by horizon (a horizon is not the first days of a longer one: the level anchor rescales
+    whole weeks) and totals by (days, level, service level, order_stopped)."""
+
+    calibration: Calibration | None
+    points: dict[int, pd.DataFrame] = field(default_factory=dict)
+    totals: dict[tuple[int, float, float, bool], pd.DataFrame] = field(default_factory=dict)
+
+    def forecast(self, horizon: int, level: float = DEFAULT_LEVEL,
+                 service_level: float = DEFAULT_SERVICE_LEVEL) -> pd.DataFrame:
+        return with_intervals(self.points[horizon], self.calibration, level, service_level)
+
+
+def prepare(trained: TrainedForecaster, panel: pd.DataFrame, horizons: Sequence[int], total_days: Sequence[int] = ()
+            ) -> Prepared:
+    """The calibration, the point forecasts of each of ``horizons`` and the totals over each of ``total_days``
+    at the default levels (a ForecasterError where a forecast needs the user: known-ahead drivers)."""
+    prepared = Prepared(current_calibration(trained, panel))
+    for horizon in sorted(set(horizons) | set(total_days)):
+        prepared.points[horizon] = point_forecast(trained, panel, horizon)
+    for days in total_days:
+        key = (days, DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, False)
+        prepared.totals[key] = totals(prepared.points[days], prepared.calibration, *key)
+    return prepared
 
 
 def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, level: float = DEFAULT_LEVEL,

@@ -158,3 +158,21 @@ def test_a_product_that_stopped_selling_is_flagged_and_orders_nothing_unless_ask
     total = lead_time_total(trained, panel, days=7).set_index("product")
     assert total.loc["p1", "order_quantity"] == 0 and total.loc["p0", "order_quantity"] > 0
     assert stopped_selling(panel.iloc[:STOPPED_DAYS]).tolist() == [False] * 3  # too short a history to tell
+
+
+def test_forecast_pieces_prepared_as_a_run_ends_are_the_ones_a_page_would_compute(small_panel):
+    """prepare() (the dashboard's keeper calls it on the training thread) holds the calibration, each
+    horizon's own point forecast (not the first days of a longer one: the level anchor rescales whole
+    weeks) and the totals at the default levels, equal to computing them on the page."""
+    from forecaster.results.forecasting import forecast, prepare
+
+    trained = fit(small_panel, TINY.replace(epochs=2))
+    prepared = prepare(trained, small_panel, (1, 28), (7,))
+    assert sorted(prepared.points) == [1, 7, 28]
+    for horizon in (1, 7, 28):
+        pd.testing.assert_frame_equal(prepared.points[horizon], point_forecast(trained, small_panel, horizon))
+    assert prepared.calibration.to_dict() == current_calibration(trained, small_panel).to_dict()
+    calibration = current_calibration(trained, small_panel)
+    pd.testing.assert_frame_equal(prepared.totals[(7, 0.8, 0.9, False)],
+                                  totals(point_forecast(trained, small_panel, 7), calibration, 7, 0.8, 0.9))
+    pd.testing.assert_frame_equal(prepared.forecast(28), forecast(trained, small_panel, 28))
