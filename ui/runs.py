@@ -81,7 +81,8 @@ def own_runs() -> list[StoredRun]:
 
 
 def job_of_run(run: StoredRun):
-    """A finished job holding a kept run (its Evaluate and Forecast as when it finished)."""
+    """A finished job holding a kept run (its Evaluate and Forecast as when it finished), their scores and
+    forecast pieces computed here."""
     from forecaster.run.jobs import TrainingJob, training_key
 
     from . import cached
@@ -93,9 +94,11 @@ def job_of_run(run: StoredRun):
         meta["dataset"] = state.Dataset(run.dataset, cached.digest(files.upload), files.upload,
                                         demo=bool(run.extra.get("demo", False)))
     trained = files.trained
-    return TrainingJob.finished_with(trained, files.panel, trained.config,
-                                     key=training_key(files.panel, trained.config, files.drivers), label=run.dataset,
-                                     meta=meta, drivers=files.drivers)
+    job = TrainingJob.finished_with(trained, files.panel, trained.config,
+                                    key=training_key(files.panel, trained.config, files.drivers), label=run.dataset,
+                                    meta=meta, drivers=files.drivers)
+    prepare_pages(job)  # its Evaluate and Forecast then draw at once, as after a training
+    return job
 
 
 def open_in_session(run: StoredRun, registry) -> None:
