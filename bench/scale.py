@@ -5,7 +5,7 @@ usage: python bench/scale.py [--products 10000] [--days 1095] [--shape wide|long
                              [--log FILE] [--args 'MORE TRAIN ARGUMENTS']
 
 The panel is the demo generator's (``forecaster.data.demo``, seed 11), written as a wide CSV (one column per
-product; the long form of 10,000 products x 1,095 days is 327 MiB, over the 256 MB a file may hold); the command is
+product, 46 MiB at 10,000 products x 1,095 days) or with ``--shape long`` a long one (327 MiB); the command is
 ``python -m forecaster train FILE --forecast-out ...`` with every default. Its stderr lines are timestamped as
 they arrive (the stages: the file read, each network's epochs, the recommendation, the evaluation, the
 forecast), and a sampler sums the proportional set size (PSS, so pages the workers share with their fork

@@ -120,8 +120,10 @@ class IngestResult:
 
 
 # what one file may be: past these a file is refused with the limit named, before it can fill the memory
-MAX_BYTES = 256 * 2**20  # of CSV text (after unpacking a .gz), read in chunks: /dev/zero is refused too
-MAX_CELLS = 20_000_000  # rows times columns, counted before pandas parses anything (about 1.3 GB parsed)
+MAX_BYTES = 512 * 2**20  # of CSV text (after unpacking a .gz), read in chunks: /dev/zero is refused too
+# rows times columns, counted before pandas parses anything: the long form of 10,000 products x 3 years is 33
+# million (327 MiB of text, read in 15 s: bench/scale.py --shape long; the README has the figures)
+MAX_CELLS = 40_000_000
 MAX_PANEL_CELLS = 20_000_000  # days (first to last date) times products of the daily panel (160 MB of numbers)
 MAX_QUANTITY = 1e9  # units in one cell: beyond it (or inf, NaN written as a number) a value is refused
 
