@@ -5,9 +5,10 @@ usage: python bench/backtest.py [--origins 4] [--workers 2] [--runs 2] [--produc
 
 Each measurement is ``forecaster.results.backtest.backtest`` of the default configuration (``fit``'s own
 call: cut-off 0 already trained, the others trained and every cut-off scored) on the demo data, with
-``parallel=1`` (one cut-off at a time, each spreading its networks over the pool) and ``parallel=workers``
-(as ``fit`` does on a pool). The pool is started and warmed by a one-epoch fit first; the two settings run in
-ABBA order. Prints each time, the median ratio and whether the tables agree.
+``parallel=1`` (one cut-off at a time, each spreading its networks over the pool), ``parallel=workers``
+(as ``fit`` does on a pool) and in this process without a pool (one network after another, each taking the
+free cores). The pool is started and warmed by a one-epoch fit first; the settings run in ABCCBA order.
+Prints each time, the ratios of the medians and whether the tables agree.
 """
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ from forecaster import ForecastConfig, fit  # noqa: E402
 from forecaster.data.demo import demo_panel  # noqa: E402
 from forecaster.model.recommend import cutoff_epochs, fit_once  # noqa: E402
 from forecaster.results.backtest import backtest  # noqa: E402
+from forecaster.model.tasks import InlineExecutor  # noqa: E402
 from forecaster.run.executor import ProcessExecutor  # noqa: E402
+
+INLINE = InlineExecutor()  # every network in this process, one after another (each on the free cores)
 
 
 def main() -> int:
@@ -44,23 +48,26 @@ def main() -> int:
     try:
         fit(panel, config.replace(epochs=1), executor=pool)  # warm: imports, workers started
         latest = fit(panel, config, executor=pool)
-        train_once = functools.partial(fit_once, executor=pool)
-        times: dict[int, list[float]] = {1: [], a.workers: []}
+        settings = {"one at a time": (pool, 1), "side by side": (pool, a.workers), "in one process": (INLINE, 1)}
+        times: dict[str, list[float]] = {name: [] for name in settings}
         tables = {}
-        order = [1, a.workers, a.workers, 1] * ((a.runs + 1) // 2)
-        for parallel in order[:2 * a.runs]:
+        for name in (list(settings) + list(reversed(settings))) * ((a.runs + 1) // 2):  # ABCCBA
+            if len(times[name]) == a.runs:
+                continue
+            executor, parallel = settings[name]
             start = time.perf_counter()
-            tables[parallel] = backtest(panel, config, a.origins, latest, train_once, epochs_per_run=cutoff_epochs(
-                config), parallel=parallel)
-            times[parallel].append(time.perf_counter() - start)
-            print(f"parallel={parallel}: {times[parallel][-1]:.1f} s", flush=True)
+            tables[name] = backtest(panel, config, a.origins, latest, functools.partial(fit_once, executor=executor),
+                                    epochs_per_run=cutoff_epochs(config), parallel=parallel)
+            times[name].append(time.perf_counter() - start)
+            print(f"{name}: {times[name][-1]:.1f} s", flush=True)
     finally:
         pool.shutdown()
-    seq, par = statistics.median(times[1]), statistics.median(times[a.workers])
-    same = tables[1].equals(tables[a.workers]) or bool(
-        (pd.testing.assert_frame_equal(tables[1], tables[a.workers], rtol=1e-6) is None))
-    print(f"\n{a.origins} cut-offs on {a.workers} workers, demo {a.products} products x {a.days} days: one at a time "
-          f"{seq:.1f} s, side by side {par:.1f} s, ratio {par / seq:.3f} (median of {a.runs}); tables equal: {same}")
+    median = {name: statistics.median(t) for name, t in times.items()}
+    same = all(pd.testing.assert_frame_equal(tables["one at a time"], t, rtol=1e-6) is None for t in tables.values())
+    print(f"\n{a.origins} cut-offs, demo {a.products} products x {a.days} days, median of {a.runs}: "
+          + ", ".join(f"{name} {m:.1f} s" for name, m in median.items())
+          + f"; side by side on {a.workers} workers / one at a time {median['side by side'] / median['one at a time']:.3f}"
+          f", / in one process {median['side by side'] / median['in one process']:.3f}; tables equal: {same}")
     return 0
 
 
