@@ -549,7 +549,7 @@ def summary_rows(args, settings: ServerSettings, res: dict, mem: MemorySampler, 
                                                     "page's at 0)" if args.trainers_nice else " (one Chromium)")),
         ("max_jobs (jobs at once)", f"{settings.max_jobs}" + ("" if args.max_jobs is not None else " (default)")),
         ("workers (pool processes)", f"{settings.workers}" + ("" if args.workers is not None else " (default)")
-         + ", one torch thread per training"),
+         + ", each training on the cores free (forecaster.model.threads)"),
         ("cores (os.cpu_count)", os.cpu_count()),
         ("epochs typed in the form", f"{args.epochs} (recommended model, otherwise defaults; planned epochs "
                                      f"shown: {sorted({s.at_most for s in sessions if s.at_most}) or '-'})"),
