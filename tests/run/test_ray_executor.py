@@ -47,7 +47,7 @@ def test_a_named_cluster_makes_a_ray_executor():
 
 
 def test_ray_tasks_give_the_same_forecast_as_training_here(panel, cluster):
-    here = fit(panel, AUTO)  # in this process; each training uses TRAIN_THREADS here as on Ray
+    here = fit(panel, AUTO)  # in this process (one thread here, one CPU per Ray task: MKL's strict mode either way)
     on_ray = fit(panel, AUTO, executor=cluster)
     assert cluster.slots == 2 and cluster.gpus == 0.0  # sized from the local instance, no GPU asked for
     a = forecast(here, panel, horizon=3)["forecast"].to_numpy()
