@@ -68,10 +68,18 @@ def fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCall
     trained.train_seconds = time.perf_counter() - start  # the wall time, members trained at once or not
     split = trading_split(panel, config)
     if trained.networks and len(split.val):
-        recursions: dict[int, np.ndarray] = {}  # the validation paths both read
-        trained.anchor_weights = choose_anchor_weights(trained, panel, split.val, recursions)
-        trained.calibration = calibrate_on_validation(trained, panel, split, recursions)
+        trained.anchor_weights, trained.calibration = anchor_and_calibration(trained, panel, split)
     return trained
+
+
+def anchor_and_calibration(trained: TrainedForecaster, panel: pd.DataFrame, split: Split
+                           ) -> tuple[tuple[float, ...], Calibration]:
+    """The level anchor's weights (:func:`choose_anchor_weights`) and the intervals of the model with them
+    (:func:`calibrate_on_validation`), both from the same validation recursions, computed once."""
+    recursions: dict[int, np.ndarray] = {}
+    weights = choose_anchor_weights(trained, panel, split.val, recursions)
+    anchored = dataclasses.replace(trained, anchor_weights=weights)
+    return weights, calibrate_on_validation(anchored, panel, split, recursions)
 
 
 def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray,
@@ -425,11 +433,9 @@ def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: d
     blend = {} if chosen.weights == PURE_NETWORK else dict(chosen.weights)
     # intervals from the chosen candidate as validated: a refit network has trained on the validation days
     validated = dataclasses.replace(networks[chosen.network], blend=blend)
-    recursions: dict[int, np.ndarray] = {}  # the validation paths both read
-    validated.anchor_weights = choose_anchor_weights(validated, panel, split.val, recursions)
+    weights, calibration = anchor_and_calibration(validated, panel, split)
     shipped = dataclasses.replace(result, blend=blend, history=history, train_seconds=seconds, cancelled=cancelled,
-                                  anchor_weights=validated.anchor_weights,
-                                  calibration=calibrate_on_validation(validated, panel, split, recursions))
+                                  anchor_weights=weights, calibration=calibration)
     return shipped, refitted
 
 

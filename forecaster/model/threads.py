@@ -180,7 +180,3 @@ def adjust() -> None:
     if lease is not None:
         lease.adjust()
 
-
-def current() -> int:
-    """The calling thread's torch threads now (what an epoch record reports)."""
-    return torch.get_num_threads()

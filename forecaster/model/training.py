@@ -231,7 +231,7 @@ def _train_member(net: nn.Module, member: int, place: tuple[int, int], config: F
         record = EpochRecord(member, epoch, config.epochs, train_loss, val_loss,
                              _span_loss(net, spans.test, loss_fn), time.perf_counter() - start,
                              config.epochs * place[1], place[0] * config.epochs + epoch, spans.test_sample,
-                             threads=threads.current() if trained.device == "cpu" else 0)
+                             threads=torch.get_num_threads() if trained.device == "cpu" else 0)
         trained.history.append(record)
         if callback is not None:
             callback(record)
