@@ -2,13 +2,16 @@
 trains a large model (10,000 products) on the same server?
 
 usage: python bench/busy_pages.py --data /tmp/scale/demo_10000x1095_wide.csv [--visits 6] [--limit 2.0]
-                                  [--gap 2.0] [--timeout 120] [--train-timeout 600]
+                                  [--a-nice 10] [--gap 2.0] [--timeout 120] [--train-timeout 600]
 
 What one run does and measures:
 
 1. ``streamlit run app.py`` (the e2e tests' ``streamlit_server``) with this machine's default server settings
    (forecaster.config.ServerSettings: workers, max jobs; no Ray) and a temporary FORECASTER_HOME, so the run
-   that training keeps goes to a throwaway run store. Debian's Chromium through Playwright (sync API).
+   that training keeps goes to a throwaway run store. Debian's Chromium through Playwright (sync API): B's
+   at the usual priority, A's a second Chromium at ``--a-nice`` (default 10), as bench/sessions.py runs its
+   training sessions' browsers: A's user would run it on their own machine, where its live charts take
+   nothing from B (``--a-nice 0``: one Chromium for both, competing for these 2 cores).
 2. Session A (its own browser context): Home, then Data, uploads ``--data`` through the file input and waits
    until the Data page shows it read ("Read as ..."); then Train, presses Train with the default settings,
    and waits until its main area shows "Training…" (the job is running, not queued).
@@ -38,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.pages import VIEWPORT, Visit, log, visit, wait_rendered  # noqa: E402
+from bench.sessions import niced_chromium  # noqa: E402
 from forecaster.config import ServerSettings  # noqa: E402  (torch-free)
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
@@ -160,13 +164,16 @@ def wait_finished(page, job: Training, train_timeout: float) -> None:
 
 
 def measure(url: str, args: argparse.Namespace) -> tuple[Training, list[BusyVisit]]:
-    """Both sessions in one Chromium: A starts training, B visits pages, then A is waited for."""
+    """A starts training, B visits pages, then A is waited for. A's browser is its own Chromium at
+    ``args.a_nice`` (A's user would run it on their own machine), or B's with ``--a-nice 0``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        a_browser = browser if not args.a_nice else pw.chromium.launch(
+            executable_path=niced_chromium(args.a_nice), args=CHROMIUM_ARGS, headless=True)
         try:
-            a = new_session(browser, url, args.timeout)
+            a = new_session(a_browser, url, args.timeout)
             b = new_session(browser, url, args.timeout)
             open_with_demo(b, args.timeout)
             log("B: demo data loaded")
@@ -175,6 +182,8 @@ def measure(url: str, args: argparse.Namespace) -> tuple[Training, list[BusyVisi
             wait_finished(a, job, args.train_timeout)
         finally:
             browser.close()
+            if a_browser is not browser:
+                a_browser.close()
     return job, rows
 
 
@@ -224,6 +233,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--visits", type=int, default=6, help="session B's page visits (default: 6)")
     parser.add_argument("--limit", type=float, default=2.0, help="PASS when every visit is at most this (s)")
     parser.add_argument("--gap", type=float, default=2.0, help="seconds between B's visits (default: 2)")
+    parser.add_argument("--a-nice", type=int, default=10,
+                        help="CPU niceness of session A's own Chromium (0: one Chromium for both sessions)")
     parser.add_argument("--timeout", type=float, default=120.0, help="per page step, in seconds (default: 120)")
     parser.add_argument("--train-timeout", type=float, default=600.0,
                         help="upload read, queue, and A's training, each at most this (s; default: 600)")
@@ -255,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     header = {"data": f"{args.data} ({args.data.stat().st_size / 2**20:.1f} MiB)",
               "A: file read (Data page)": f"{job.read_s:.1f} s",
+              "browsers": (f"A's Chromium at nice {args.a_nice}, B's at 0" if args.a_nice
+                           else "one Chromium for both"),
               "server settings": f"workers {env['FORECASTER_WORKERS']}, max jobs {env['FORECASTER_MAX_JOBS']}",
               "cores": os.cpu_count(), "server log": str(next(log_dir.glob("server-*.log"), log_dir)),
               "load 1/5/15 start, end": " ".join(f"{x:.2f}" for x in load_start) + ", "

@@ -1,6 +1,8 @@
 """Home: what the tool does, one click to demo data, and where to go next."""
 import streamlit as st
 
+from forecaster import DataError
+import forecaster.io.charts as charts
 from forecaster.text import markdown
 from ui import cached, jobs, router, state
 
@@ -42,3 +44,13 @@ else:
     st.page_link("pages/train.py", label="Training progress", icon=":material/model_training:")
     st.page_link("pages/evaluate.py", label="How accurate is it?", icon=":material/fact_check:")
     st.page_link("pages/forecast.py", label="Forecasts and downloads", icon=":material/online_prediction:")
+
+if ds is not None:
+    # the loaded data at a glance; it is also the session's first chart, so the browser loads the charting
+    # library here, while the user reads, rather than on the first click to Data, Evaluate or Forecast
+    try:
+        result = cached.current_ingest()
+    except DataError:
+        result = None  # the Data page says why
+    if result is not None:
+        st.plotly_chart(charts.total_daily_demand(result.panel, height=260), key="home_total_demand")

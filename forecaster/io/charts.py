@@ -193,7 +193,7 @@ def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
 
 
 # --- data --------------------------------------------------------------------------------------------
-def total_daily_demand(panel: pd.DataFrame) -> go.Figure:
+def total_daily_demand(panel: pd.DataFrame, height: int = 340) -> go.Figure:
     """Units sold per day over all products, with a 7-day average to show the trend."""
     total = panel.sum(axis=1)
     frame = pd.DataFrame({"date": panel.index, "Units per day": total.to_numpy(),
@@ -202,7 +202,7 @@ def total_daily_demand(panel: pd.DataFrame) -> go.Figure:
     fig = px.line(long, render_mode=SVG, x="date", y="units", color="series",
                   color_discrete_map={"Units per day": "#a8dadc", "7-day average": "#1d3557"},
                   labels={"date": "", "units": "Units sold (all products)", "series": ""})
-    return _style(fig, "Total daily demand", height=340)
+    return _style(fig, "Total daily demand", height=height)
 
 
 def top_products(panel: pd.DataFrame, n: int = 10) -> go.Figure:

@@ -88,11 +88,21 @@ def test_pages_without_a_model_link_to_the_train_page(tiny_csv):
 def test_home_demo_button_loads_labelled_demo_data():
     at = new_app()
     assert "Purchase Forecaster" in at.title[0].value
+    assert not charts(at)
     at.button[0].click().run()
     assert not at.exception
     assert at.session_state["dataset"].demo
     assert DEMO_NAME in sidebar_text(at) and "20 products × 1,095 days" in sidebar_text(at)
     assert "generated" in all_text(at).lower()
+    # the loaded data at a glance (and the browser's charting library loaded before the first click away)
+    assert chart_titles(at) == ["Total daily demand"]
+    assert len(chart_figures(at)[0]["data"][0]["x"]) == 1095
+
+
+def test_home_with_a_file_that_cannot_be_read_shows_no_chart_and_no_error():
+    at = with_data(b"just one line of text\n", name="broken.csv")
+    assert not at.exception and not at.error
+    assert not charts(at)
 
 
 def test_data_page_summarises_and_charts_the_demo_data():
