@@ -383,7 +383,8 @@ async def data_page_visit(page) -> dict:
     """Seconds from clicking Data in the menu to its title, its DATA_METRICS metrics and its demand chart
     being visible (from Home: the previous visit's chart is gone)."""
     metrics = page.locator('[data-testid="stMetric"]')
-    title = page.locator(".js-plotly-plot text.gtitle", has_text="Total daily demand")
+    # the Data page's chart by its key (Home draws the same figure, smaller, under another key)
+    title = page.locator(".st-key-total_demand .js-plotly-plot text.gtitle", has_text="Total daily demand")
     if (await page.locator("h1").first.inner_text()) != "Purchase Forecaster":
         await go(page, "Home")
     while await title.count():
