@@ -74,7 +74,10 @@ class Evaluation:
 
     def quantiles(self, method: str, probs: tuple[float, ...] = PINBALL_PROBS) -> dict[float, np.ndarray] | None:
         cal = self.calibrations.get(method)
-        return None if cal is None else {p: cal.quantile(self.point(method), p) for p in probs}
+        if cal is None:
+            return None
+        point = self.point(method)
+        return {p: cal.median(point) if p == 0.5 else cal.quantile(point, p) for p in probs}
 
     def interval_overall(self, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
         """One row per method with an interval: coverage of the central ``level`` interval on the test days,
@@ -173,7 +176,7 @@ def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.nd
     cals = {name: cal for name, cal in (calibrations or {}).items() if cal is not None}
     all_preds = {name: _scored_as(cals.get(name), point, cals[name].mean(point) if name in cals else point)
                  for name, point in points.items()}
-    medians = {name: _scored_as(cals.get(name), point, cals[name].quantile(point, 0.5) if name in cals else point)
+    medians = {name: _scored_as(cals.get(name), point, cals[name].median(point) if name in cals else point)
                for name, point in points.items()}
     rows = {name: pooled_metrics(actual, pred, history, medians[name], scored) for name, pred in all_preds.items()}
     overall = pd.DataFrame.from_dict(rows, orient="index", columns=list(METRIC_NAMES))

@@ -43,6 +43,32 @@ def test_a_model_with_known_residuals_gets_the_right_quantiles():
     np.testing.assert_allclose(upper[0] - lower[0], 2 * 0.6745 * sigmas, rtol=0.05)
 
 
+def test_the_median_of_whole_unit_demand_is_the_nearest_whole_number_within_the_narrowest_range():
+    """Poisson counts about a continuous forecast: the median is a whole number (but where that lies outside
+    the quantiles 0.25-0.75) and has a lower MAE than the continuous one; fractional demand keeps the
+    continuous median, and so does a band narrower than a unit."""
+    rng = np.random.default_rng(0)
+    rate = rng.uniform(0.5, 4.0, size=(1, 6))
+    point = np.broadcast_to(rate, (600, 6)) * rng.uniform(0.8, 1.2, size=(600, 6))  # a noisy point forecast
+    actual = rng.poisson(rate, size=(600, 6)).astype(float)
+    cal = calibrate(actual[:300], point[:300], actual[:300])
+    assert cal.integer
+    median, continuous = cal.median(point[300:]), cal.quantile(point[300:], 0.5)
+    whole = median == np.round(median)
+    assert whole.mean() > 0.75 and not np.all(continuous == np.round(continuous))
+    np.testing.assert_array_equal(median[~whole], continuous[~whole])
+    assert np.abs(actual[300:] - median).mean() < np.abs(actual[300:] - continuous).mean()
+    lower, upper = cal.bounds(point[300:], 0.5)
+    assert np.all((lower <= median) & (median <= upper))
+    fractional = calibrate(actual[:300] + 0.25, point[:300], actual[:300] + 0.25)
+    assert not fractional.integer
+    np.testing.assert_array_equal(fractional.median(point[300:]), fractional.quantile(point[300:], 0.5))
+    tight = dataclasses.replace(cal, offsets=cal.offsets * 1e-3, shift=None)  # a band far narrower than 1 unit
+    one = np.full((1, 6), 2.3)
+    np.testing.assert_array_equal(tight.median(one), tight.quantile(one, 0.5))  # 2 lies below its q25 (~2.3)
+    assert not np.any(tight.median(one) == 2.0)
+
+
 def test_a_fresh_sample_of_the_same_errors_is_covered_at_the_level():
     actual, point, history, _, _ = _known_residuals(seed=1)
     cal = calibrate(actual[:300], point[:300], history)  # a realistic few weeks of product-days

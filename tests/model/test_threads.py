@@ -116,5 +116,15 @@ def test_every_registry_network_trains_to_the_same_weights_whatever_the_thread_c
     from models import REGISTRY
 
     assert _same_weights(list(REGISTRY), "AUTO,STRICT") == {m: True for m in REGISTRY}
-    # the control: MKL's own default mode, where the thread count does change the weights
-    assert _same_weights(["cnn_lstm"], "AUTO") == {"cnn_lstm": False}
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="the strict mode is Intel MKL's")
+def test_the_check_can_fail_where_mkl_rounds_by_thread_count():
+    """The control: in MKL's own default mode the thread count changes the weights on the Intel processors
+    this was found on (2e-10 in one batch's gradients at 1,000 products). On a processor where MKL's default
+    code path rounds alike for 1 and 2 threads (seen on an AMD EPYC) the control cannot show it: skipped,
+    saying so, and the strict-mode test above still holds there."""
+    same = _same_weights(["cnn_lstm"], "AUTO")
+    if same == {"cnn_lstm": True}:
+        pytest.skip("MKL's default mode gave the same weights for 1 and 2 threads on this processor too")
+    assert same == {"cnn_lstm": False}

@@ -52,7 +52,7 @@ def test_mae_judges_the_median_and_rmse_and_bias_the_mean(panel3):
     point = values[days] + 2.0
     cal = calibrate(values[20:30], values[20:30] + 2.0, values[:20])  # residuals say: the point is 2 too high
     ev = compare(panel3, {"network": point}, days, {"network": cal})
-    mean, median = cal.mean(point), cal.quantile(point, 0.5)
+    mean, median = cal.mean(point), cal.median(point)
     assert not np.allclose(median, point) and np.abs(mean - values[days]).mean() < 1.0  # the 2 units corrected
     np.testing.assert_allclose(ev.predictions["network"], mean)
     assert ev.overall.loc["network", "MAE"] == pytest.approx(np.abs(median - values[days]).mean())
