@@ -12,7 +12,7 @@ from ..data.calendar import trading_calendar
 from ..data.drivers import closed_cells
 from ..errors import DataError, ForecasterError
 from ..model.intervals import (DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, RECENT_DAYS, SERVICE_LEVELS,
-                               Calibration, check_level)
+                               Calibration, check_level, whole_units_covering)
 from ..model.horizon import PROFILE_WEEKS
 from ..model.trained import TrainedForecaster
 
@@ -206,7 +206,7 @@ def totals(points: pd.DataFrame, calibration: Calibration | None, days: int, lev
     probs = (1 - level) / 2, 0.5, (1 + level) / 2, service_level
     table[["lower", "median", "upper", "order_quantity"]] = calibration.total_quantiles(point, open_, steps, probs)
     if calibration.integer:
-        table["order_quantity"] = np.ceil(table["order_quantity"] - 1e-9) + 0.0  # never -0
+        table["order_quantity"] = whole_units_covering(table["order_quantity"].to_numpy(), table["median"].to_numpy())
     if "stopped" in first and not order_stopped:  # flagged: no order unless asked
         table["order_quantity"] = np.where(first["stopped"].to_numpy()[:len(products)], 0.0, table["order_quantity"])
     table.attrs.update(level=level, service_level=service_level)

@@ -104,6 +104,22 @@ def test_a_product_that_sells_one_day_in_five_gets_an_honest_upper_bound():
     assert (cal.order_quantity(point[28:], 0.9)[:, 0] >= 1).all()
 
 
+def test_a_whole_unit_order_covers_the_same_days_as_its_calibrated_quantile_with_less_stock():
+    """Poisson counts: the whole number at or below the 0.9 quantile covers exactly the days the continuous
+    quantile covers (and about 90 % of them), where rounding it up would cover more than asked."""
+    rng = np.random.default_rng(3)
+    rate = rng.uniform(0.5, 6.0, size=(1, 8))
+    point = np.broadcast_to(rate, (1200, 8)) * rng.uniform(0.9, 1.1, size=(1200, 8))
+    actual = rng.poisson(rate, size=(1200, 8)).astype(float)
+    cal = calibrate(actual[:600], point[:600], actual[:600])
+    q, order = cal.quantile(point[600:], 0.9), cal.order_quantity(point[600:], 0.9)
+    fresh = actual[600:]
+    np.testing.assert_array_equal(fresh <= order, fresh <= q)
+    assert (order <= q).all() and (order % 1 == 0).all()
+    assert abs((fresh <= order).mean() - 0.9) < 0.03
+    assert (fresh <= np.ceil(q)).mean() > (fresh <= order).mean() + 0.03  # rounding up over-covers
+
+
 def test_order_quantities_are_whole_units_for_counts_and_rise_with_the_service_level():
     actual, point, history, _, _ = _known_residuals()
     counts = calibrate(np.round(actual), point, np.round(history))

@@ -197,8 +197,9 @@ def test_an_error_in_a_worker_reaches_the_caller_as_itself(panel, pool):
 
 def test_a_network_training_alone_in_the_pool_takes_the_cores_the_others_freed(panel, pool):
     """Two tasks start side by side with one thread each; the short one ends, and the long one's later
-    epochs take every core (the workers share a count of the trainings running)."""
-    short, long = (TrainTask(panel, TINY.replace(epochs=e, seed=s), (0,)) for e, s in ((6, 1), (80, 2)))
+    epochs take every core (the workers share a count of the trainings running). The long one lasts seconds
+    on any machine (80 epochs took 0.34 s on a fast one: over before its first recount, due after 0.5 s)."""
+    short, long = (TrainTask(panel, TINY.replace(epochs=e, seed=s), (0,)) for e, s in ((6, 1), (500, 2)))
     first, second = pool.run([short, long])
     cores = cpu_cores()
     assert second.history[-1].threads == cores
