@@ -13,7 +13,7 @@ Prints one table. Each measurement runs in a fresh subprocess so that peak memor
 * ingest (``--rows 0``: skipped): a generated transaction log of ROWS rows (timestamp with time of day, product id, quantity,
   price, customer) parsed from CSV bytes into the daily panel;
 * demo train: the `python -m forecaster train` command on the demo data with default settings, process
-  start to files written (wall seconds, and the CPU seconds of the process);
+  start to files written (wall seconds, their range over the runs, and the CPU seconds of the process);
 * with ``--compare-tree DIR`` (a checkout of another commit, e.g. ``git worktree add /tmp/before REV``) the
   same demo command from that tree too, in the same run, the two alternating in ABBA order so that neither
   always runs first; the ratio of medians says what the change costs.
@@ -130,6 +130,7 @@ def demo_rows(runs: int, other: Path | None, data: Path | None = None, what: str
     for name, got in times.items():
         rows.append({"measure": f"{what} `train` command, default settings, {name} (median of {runs})",
                      "seconds": statistics.median(w for w, _ in got), "cpu_s": statistics.median(c for _, c in got),
+                     "range_s": f"{min(w for w, _ in got):.2f}-{max(w for w, _ in got):.2f}",
                      "floor_s": None, "ratio_to_floor": None, "peak_MiB": None})
     if other is not None:
         mine, theirs = rows
