@@ -215,12 +215,15 @@ class Calibration:
         check_level(level)
         return self.quantile(point, (1 - level) / 2, steps), self.quantile(point, (1 + level) / 2, steps)
 
-    def order_quantity(self, point: np.ndarray, service_level: float, steps: np.ndarray | int = 1) -> np.ndarray:
+    def order_quantity(self, point: np.ndarray, service_level: float, steps: np.ndarray | int = 1,
+                       median: np.ndarray | None = None) -> np.ndarray:
         """Stock that covers a day's demand with probability ``service_level`` (whole units for counts:
-        :func:`whole_units_covering`)."""
+        :func:`whole_units_covering`; ``median``: :meth:`median` of the same forecasts, where the caller has it)."""
         check_level(service_level, "service level", SERVICE_LEVELS)
         q = self.quantile(point, service_level, steps)
-        return whole_units_covering(q, self.median(point, steps)) if self.integer else q
+        if not self.integer:
+            return q
+        return whole_units_covering(q, self.median(point, steps) if median is None else median)
 
     def to_dict(self) -> dict[str, Any]:
         return {"offsets": self.offsets.tolist(), "scale": self.scale.tolist(), "level": self.level.tolist(),

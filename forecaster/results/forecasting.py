@@ -106,9 +106,9 @@ def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level:
     steps = points["step"].to_numpy().reshape(n_days, -1)[:, 0]
     open_ = ~points["closed"].to_numpy(dtype=bool).reshape(n_days, -1) if "closed" in points else True
     lower, upper = calibration.bounds(point, level, steps)
-    columns = {"forecast": calibration.mean(point, steps), "lower": lower,
-               "median": calibration.median(point, steps), "upper": upper,
-               "order_quantity": calibration.order_quantity(point, service_level, steps)}
+    median = calibration.median(point, steps)
+    columns = {"forecast": calibration.mean(point, steps), "lower": lower, "median": median, "upper": upper,
+               "order_quantity": calibration.order_quantity(point, service_level, steps, median)}
     out = points.assign(**{name: np.where(open_, values, 0.0).ravel() for name, values in columns.items()})
     if "stopped" in out and not order_stopped:  # flagged: no order unless asked (IntervalOptions.order_stopped)
         out["order_quantity"] = np.where(out["stopped"], 0.0, out["order_quantity"])
