@@ -33,7 +33,7 @@ from ..errors import ForecasterError
 from ..labels import NETWORK
 from ..model.baselines import BLEND_COMPONENTS
 from ..model.features import PanelScaler
-from ..model.horizon import PATH_DAYS
+from ..model.horizon import LEVEL_RULES, PATH_DAYS
 from ..model.intervals import Calibration
 from ..model.trained import EpochRecord, TrainedForecaster, build_network, feature_count
 from ..results.backtest import COLUMNS as BACKTEST_COLUMNS
@@ -76,6 +76,7 @@ def write_run(trained: TrainedForecaster, run: Path) -> Path:
         "latest_epochs": trained.latest_epochs,
         "blend": dict(trained.blend),
         "anchor_weights": list(trained.anchor_weights),
+        "anchor_level": trained.anchor_level,
         "new_products": list(trained.new_products),
         "latest_new_products": list(trained.latest_new_products),
         "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
@@ -133,6 +134,9 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     if not isinstance(anchor, list) or len(anchor) > PATH_DAYS or \
             not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1 for w in anchor):
         raise _foreign(run, "level anchor weights")
+    anchor_level = meta.get("anchor_level", "mean")  # runs saved before the choice read the 4 weeks' mean
+    if anchor_level not in LEVEL_RULES:
+        raise _foreign(run, "level anchor rule")
     _check_holiday_features(run, config, meta)
     spec, scale, latest_scale = _drivers(run, meta.get("drivers"), len(products))
     n_features = feature_count(config, len(products), REGISTRY[config.model].layout, len(getattr(spec, "channels", ())))
@@ -155,7 +159,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
             latest_scaler=_scaler(run, _field(meta, "latest_scaler", dict), len(products)) if latest else None,
             latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
-            anchor_weights=tuple(float(w) for w in anchor), new_products=_new_products(meta, run, len(products)),
+            anchor_weights=tuple(float(w) for w in anchor), anchor_level=anchor_level, new_products=_new_products(meta, run, len(products)),
             latest_new_products=_new_products(meta, run, len(products), "latest_new_products"),
             driver_spec=spec, driver_scale=scale, latest_driver_scale=latest_scale if latest else None,
             history=_history(meta))

@@ -3,40 +3,81 @@
 A recursive forecast feeds its own days back as lags, so beyond the first days it drifts toward what it
 fed itself (measured: on the coffee data days 8-14 came out at 0.83 of days 1-7 while sales held level).
 So each week ahead of the recursive path is also rescaled, per product, to the total of a *level anchor*
-read from the actual history at the origin only (each product's mean of the last weeks, spread over the
-weekdays by its profile): the network's day-to-day shape stays, the anchor's level comes in. The forecast
-is a blend of the path and its rescaled copy, with one weight per horizon bucket chosen on the validation
-days' own recursive forecasts: 0 where recursion was better there, up to 1 where the level was. The first
-trading day is the network's one-step forecast (what Evaluate scores) and is never blended, nor is a
-closed day (0).
+read from the actual history at the origin only (each product's weekly total smoothed exponentially, with
+the smoothing weight the history's own weeks choose, as ETS fits its level, or the mean of its last 4 weeks,
+whichever did better on the validation days; spread over the weekdays by its profile): the network's
+day-to-day shape stays, the anchor's level comes in. The forecast is a blend of the path and its rescaled
+copy, with one weight per horizon bucket chosen on the validation days' own recursive forecasts, then moved
+halfway toward an even blend (:data:`SHRINK`): a weight read off a handful of
+validation weeks is noisy, and an estimated combination weight shrunk toward equal weights forecasts
+better than the estimate itself (the "forecast combination puzzle"; measured here on all six files, see the
+README). The first trading day is the network's one-step forecast (what Evaluate scores) and is never
+blended, nor is a closed day (0).
 """
 from __future__ import annotations
 
 import numpy as np
 
-LEVEL_WEEKS = 4  # the anchor's level: each product's mean over the last 4 weeks
+LEVEL_WEEKS = 4  # the "mean" level: each product's mean of the last 4 weeks (also where too short to smooth)
+# how the anchor reads a product's level: its weekly totals exponentially smoothed, or their mean over the last
+# LEVEL_WEEKS weeks (a level that swings with paydays within a month keeps a month's mean); chosen per run
+LEVEL_RULES = ("smoothed", "mean")
+SMOOTHING = np.round(np.arange(1, 9) / 10, 1)  # smoothing weights of the newest week tried: 0.1 .. 0.8
+FIT_WEEKS = 26  # weeks whose one- and two-week-ahead misses choose the smoothing weight
+WARM_WEEKS = 8  # weeks the smoothing runs before its misses count
+LEVEL_DAYS = 7 * (FIT_WEEKS + WARM_WEEKS + 2)  # days of history the level reads, at most
 PROFILE_WEEKS = 8  # its weekday profile: read from the last 8 weeks
 PROFILE_PRIOR_WEEKS = 4  # a product's own profile shrunk toward the catalog's, as if it were this many weeks
 PATH_DAYS = 14  # validation paths this long choose the weights; later days keep the last bucket's weight
 # horizon buckets with one weight each (0-based days after the origin); day 1 is never blended
 BUCKETS = (slice(1, 7), slice(7, PATH_DAYS))
 WEIGHT_GRID = np.linspace(0.0, 1.0, 11)
+EVEN_BLEND = 0.5
+SHRINK = 0.5  # how far a chosen weight moves toward the even blend: halfway
 # a path is moved toward the anchor's level by at most these factors (a path of 0 takes the anchor as it is)
 RATIO_BOUNDS = (0.2, 5.0)
 
 
-def level_anchor(history: np.ndarray, days: int) -> np.ndarray:
-    """(days, P) each product's mean of the last LEVEL_WEEKS weeks of ``history`` (days, P), spread over the
-    weekdays by its profile of the last PROFILE_WEEKS weeks (shrunk toward the catalog's, so one busy
-    Tuesday does not make every Tuesday busy). Day h (1-based) after the history shares the weekday of
-    history row ``len - 7 + (h - 1) % 7``. A weekday that never sold in those weeks gets 0; a week's total
-    is the recent weeks' mean total."""
+def smoothed_level(history: np.ndarray) -> np.ndarray | None:
+    """(P,) each product's daily level at the end of ``history`` (days, P): simple exponential smoothing of
+    its weekly totals (the weeks ending with the history), divided by 7. The smoothing weight is one for the
+    catalog, the one of :data:`SMOOTHING` whose one- and two-week-ahead forecasts of the last FIT_WEEKS weeks
+    missed least (squared, each product's divided by its squared mean week-on-week change), as ETS fits its
+    own: a level that moves gets a large weight, a steady one a small one. None with fewer than
+    WARM_WEEKS + 3 weeks."""
+    n, P = history.shape
+    weeks = min(n // 7, FIT_WEEKS + WARM_WEEKS + 2)
+    if weeks < WARM_WEEKS + 3:
+        return None
+    weekly = history[n - 7 * weeks:].reshape(weeks, 7, P).sum(axis=1)
+    alpha = SMOOTHING[:, None, None]
+    lag = np.subtract.outer(np.arange(weeks), np.arange(weeks))  # (W, W): week t's weight on week k
+    # the level after week t is alpha * sum over k <= t of (1 - alpha)^(t - k) x_k, started at x_0
+    weights = np.where(lag >= 0, alpha * (1 - alpha) ** np.maximum(lag, 0), 0.0)
+    weights[:, :, 0] += (1 - alpha[:, :, 0]) ** (np.arange(weeks) + 1)
+    levels = weights @ weekly  # (S, W, P): every weight's level after every week, as matrix products
+    change = np.abs(np.diff(weekly, axis=0)).mean(axis=0)
+    moved = change > 0
+    first = max(WARM_WEEKS, weeks - FIT_WEEKS - 2)
+    score = sum((((levels[:, first:weeks - h] - weekly[first + h:]) ** 2)[..., moved] / change[moved] ** 2).sum(axis=(1, 2))
+                for h in (1, 2))
+    return levels[int(np.argmin(score)), -1] / 7
+
+
+def level_anchor(history: np.ndarray, days: int, level_rule: str = "smoothed") -> np.ndarray:
+    """(days, P) each product's level by ``level_rule`` (:data:`LEVEL_RULES`: :func:`smoothed_level`, or the
+    mean of the last LEVEL_WEEKS weeks, also where the history is too short to smooth) of ``history``
+    (days, P), spread over the weekdays by its profile of the
+    last PROFILE_WEEKS weeks (shrunk toward the catalog's, so one busy Tuesday does not make every Tuesday
+    busy). Day h (1-based) after the history shares the weekday of history row ``len - 7 + (h - 1) % 7``. A
+    weekday that never sold in those weeks gets 0; a week's total is 7 times the level."""
     n, P = history.shape
     weeks = min(PROFILE_WEEKS, n // 7)
     if weeks == 0:
         return np.tile(history.mean(axis=0) if n else np.zeros(P), (days, 1))
     recent = history[n - 7 * weeks:].reshape(weeks, 7, P)
-    level = history[n - 7 * min(LEVEL_WEEKS, weeks):].mean(axis=0)
+    level = smoothed_level(history) if level_rule == "smoothed" else None
+    level = history[n - 7 * min(LEVEL_WEEKS, weeks):].mean(axis=0) if level is None else level
     mean = recent.mean(axis=(0, 1))
     pooled = recent.sum(axis=(0, 2)) / max(float(recent.sum()), 1e-12) * 7  # (7,), the catalog's profile
     shrunk = (weeks * recent.mean(axis=0) + PROFILE_PRIOR_WEEKS * pooled[:, None] * mean) / (weeks + PROFILE_PRIOR_WEEKS)
@@ -66,13 +107,14 @@ def anchor_weights(actual: np.ndarray, path: np.ndarray, anchor: np.ndarray, ope
     """One weight per day ahead (day 1 first, always 0): for each of :data:`BUCKETS` the grid weight of the
     path rescaled to the anchor's level (:func:`rescaled_path`) whose blend with the recursive ``path`` has
     the least squared error against ``actual`` on the open days, each product's error divided by its ``scale`` (:func:`~forecaster.model.scores.naive_scale`;
-    products without one left out). Arrays are (origins, days, P), ``open_`` (origins, days). A bucket the
-    paths do not reach keeps the previous bucket's weight; ties keep the least anchor."""
+    products without one left out), moved by :data:`SHRINK` toward :data:`EVEN_BLEND`. Arrays are
+    (origins, days, P), ``open_`` (origins, days). A bucket the paths do not reach keeps the previous
+    bucket's weight; ties keep the least anchor; nothing to choose on: the even blend."""
     days = actual.shape[1]
     anchor = rescaled_path(path, anchor, open_)
     weights = np.zeros(PATH_DAYS)
     keep = np.isfinite(scale)
-    previous = 0.0
+    previous = EVEN_BLEND
     for bucket in BUCKETS:
         span = range(PATH_DAYS)[bucket]
         if span.start >= days:
@@ -83,9 +125,29 @@ def anchor_weights(actual: np.ndarray, path: np.ndarray, anchor: np.ndarray, ope
         mask = (open_ & after_first_open(open_))[:, part][..., None]
         blended = (1 - WEIGHT_GRID[:, None, None, None]) * p + WEIGHT_GRID[:, None, None, None] * q
         score = (((blended - a) ** 2 * mask) / scale[keep]).sum(axis=(1, 2, 3))
-        previous = float(WEIGHT_GRID[int(np.argmin(score))]) if keep.any() and mask.any() else previous
+        if keep.any() and mask.any():
+            previous = (1 - SHRINK) * float(WEIGHT_GRID[int(np.argmin(score))]) + SHRINK * EVEN_BLEND
         weights[bucket] = previous
     return tuple(round(float(w), 6) for w in weights)
+
+
+def choose_anchor(actual: np.ndarray, path: np.ndarray, anchors: dict[str, np.ndarray], open_: np.ndarray,
+                  scale: np.ndarray) -> tuple[tuple[float, ...], str]:
+    """The weights (:func:`anchor_weights`) and the level rule (a key of ``anchors``, each rule's anchor
+    (origins, days, P)) whose blend had the least squared error on the validation paths, scored as the
+    weights are; ties keep the first rule."""
+    mask = (open_ & after_first_open(open_))[..., None]
+    keep = np.isfinite(scale)
+    best: tuple[float, tuple[float, ...], str] | None = None
+    for rule, anchor in anchors.items():  # a rule or two
+        weights = anchor_weights(actual, path, anchor, open_, scale)
+        w = np.asarray(weights)[np.minimum(np.arange(actual.shape[1]), len(weights) - 1)][:, None] * mask
+        blended = (1 - w) * path + w * rescaled_path(path, anchor, open_)
+        score = float((((blended - actual) ** 2)[..., keep] / scale[keep]).sum()) if keep.any() else 0.0
+        if best is None or score < best[0]:
+            best = (score, weights, rule)
+    assert best is not None, "no level rule to choose from"
+    return best[1], best[2]
 
 
 def after_first_open(open_: np.ndarray) -> np.ndarray:

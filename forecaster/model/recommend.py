@@ -36,7 +36,7 @@ from models import REGISTRY
 from ..config import ForecastConfig
 from ..labels import AUTO, LABELS, MOVING_AVERAGE_7, NETWORK, SEASONAL_NAIVE, WEEKDAY_MEAN_4, blend_label
 from .baselines import BLEND_COMPONENTS
-from .horizon import PATH_DAYS, anchor_weights, level_anchor
+from .horizon import LEVEL_RULES, PATH_DAYS, choose_anchor, level_anchor
 from .intervals import SUM_DAYS, Calibration, calibrate, correlation_of_totals, total_widening
 from .scores import bias, naive_scale, rmsse, since_first_sale
 from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
@@ -68,39 +68,40 @@ def fit_once(panel: pd.DataFrame, config: ForecastConfig, callback: ProgressCall
     trained.train_seconds = time.perf_counter() - start  # the wall time, members trained at once or not
     split = trading_split(panel, config)
     if trained.networks and len(split.val):
-        trained.anchor_weights, trained.calibration = anchor_and_calibration(trained, panel, split)
+        trained.anchor_weights, trained.anchor_level, trained.calibration = anchor_and_calibration(trained, panel, split)
     return trained
 
 
 def anchor_and_calibration(trained: TrainedForecaster, panel: pd.DataFrame, split: Split
-                           ) -> tuple[tuple[float, ...], Calibration]:
-    """The level anchor's weights (:func:`choose_anchor_weights`) and the intervals of the model with them
-    (:func:`calibrate_on_validation`), both from the same validation recursions, computed once."""
+                           ) -> tuple[tuple[float, ...], str, Calibration]:
+    """The level anchor's weights and level rule (:func:`choose_anchor_weights`) and the intervals of the
+    model with them (:func:`calibrate_on_validation`), all from the same validation recursions, computed once."""
     recursions: dict[int, np.ndarray] = {}
-    weights = choose_anchor_weights(trained, panel, split.val, recursions)
-    anchored = dataclasses.replace(trained, anchor_weights=weights)
-    return weights, calibrate_on_validation(anchored, panel, split, recursions)
+    weights, rule = choose_anchor_weights(trained, panel, split.val, recursions)
+    anchored = dataclasses.replace(trained, anchor_weights=weights, anchor_level=rule)
+    return weights, rule, calibrate_on_validation(anchored, panel, split, recursions)
 
 
 def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_days: np.ndarray,
-                          recursions: dict[int, np.ndarray] | None = None) -> tuple[float, ...]:
-    """How much each day ahead of a multi-day forecast leans on the level anchor instead of the recursive path
-    (:mod:`forecaster.model.horizon`): chosen on recursive forecasts of the validation span from weekly
-    origins (:func:`validation_paths`, up to PATH_DAYS long), by squared error scaled per product. Empty when
-    the span is too short for a second day, and for a model reading known-ahead drivers: the anchor's level
-    comes from past weeks and would pull a week with a promotion back to an ordinary week's total."""
+                          recursions: dict[int, np.ndarray] | None = None) -> tuple[tuple[float, ...], str]:
+    """How much each day ahead of a multi-day forecast leans on the level anchor instead of the recursive path,
+    and how the anchor reads a level (:mod:`forecaster.model.horizon`): chosen on recursive forecasts of the
+    validation span from weekly origins (:func:`validation_paths`, up to PATH_DAYS long), by squared error
+    scaled per product. No weights when the span is too short for a second day, and for a model reading
+    known-ahead drivers: the anchor's level comes from past weeks and would pull a week with a promotion back
+    to an ordinary week's total."""
     if trained.driver_spec is not None and trained.driver_spec.known.any():
-        return ()
+        return (), LEVEL_RULES[0]
     days = min(PATH_DAYS, len(val_days))
     plain = dataclasses.replace(trained, anchor_weights=())
     paths = validation_paths(plain, panel, val_days, days, recursions) if days >= 2 else None
     if paths is None:
-        return ()
+        return (), LEVEL_RULES[0]
     actual, path, open_ = paths
     values = panel.to_numpy(dtype=np.float64)
     starts = [int(val_days[0]) + 7 * k for k in range(len(actual))]
-    anchor = np.stack([level_anchor(values[:s], days) for s in starts])
-    return anchor_weights(actual, path, anchor, open_, naive_scale(values[:int(val_days[0])]))
+    anchors = {rule: np.stack([level_anchor(values[:s], days, rule) for s in starts]) for rule in LEVEL_RULES}
+    return choose_anchor(actual, path, anchors, open_, naive_scale(values[:int(val_days[0])]))
 
 
 def calibrate_on_validation(trained: TrainedForecaster, panel: pd.DataFrame, split: Split,
@@ -433,9 +434,9 @@ def _ship(panel: pd.DataFrame, config: ForecastConfig, split: Split, networks: d
     blend = {} if chosen.weights == PURE_NETWORK else dict(chosen.weights)
     # intervals from the chosen candidate as validated: a refit network has trained on the validation days
     validated = dataclasses.replace(networks[chosen.network], blend=blend)
-    weights, calibration = anchor_and_calibration(validated, panel, split)
+    weights, rule, calibration = anchor_and_calibration(validated, panel, split)
     shipped = dataclasses.replace(result, blend=blend, history=history, train_seconds=seconds, cancelled=cancelled,
-                                  anchor_weights=weights, calibration=calibration)
+                                  anchor_weights=weights, anchor_level=rule, calibration=calibration)
     return shipped, refitted
 
 

@@ -23,7 +23,7 @@ from ..data.drivers import DriverPanel, DriverScale, DriverSpec, closed_cells, f
 from ..labels import NETWORK
 from .baselines import BLEND_COMPONENTS, recent_mean_on_sale
 from .features import PanelScaler, calendar_names
-from .horizon import PROFILE_WEEKS, blend_with_anchor, level_anchor
+from .horizon import LEVEL_DAYS, PROFILE_WEEKS, blend_with_anchor, level_anchor
 from .intervals import Calibration
 from .scores import since_first_sale
 from .windows import WindowFeatures
@@ -121,6 +121,9 @@ class TrainedForecaster:
     # multi-day forecasts: day i's blend weight of the level anchor against the recursive path
     # (forecaster.model.horizon), chosen on the validation days; empty: the recursive path alone
     anchor_weights: tuple[float, ...] = ()
+    # how the anchor reads a product's level (forecaster.model.horizon.LEVEL_RULES), chosen with the weights;
+    # "mean" (the last 4 weeks' mean) for runs saved before there was a choice
+    anchor_level: str = "mean"
     # per product: first sold within the last NEW_DAYS training days or later (the networks barely saw it
     # sell); empty for runs saved before this was kept
     new_products: tuple[bool, ...] = ()
@@ -271,8 +274,8 @@ class TrainedForecaster:
         if not self.anchor_weights:
             return path
         cells = _closed_cells(closed, path.shape[1])
-        recent = self.align(history).iloc[-max(self.history_days + 1, 7 * PROFILE_WEEKS):]
-        anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path))
+        recent = self.align(history).iloc[-max(self.history_days + 1, 7 * PROFILE_WEEKS, LEVEL_DAYS):]
+        anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path), self.anchor_level)
         return blend_with_anchor(path, anchor, self.anchor_weights, ~cells.all(axis=1)) * ~cells
 
     def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:

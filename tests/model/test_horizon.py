@@ -11,7 +11,9 @@ import pytest
 from conftest import TINY, make_panel
 from forecaster import fit
 from forecaster.io.persistence import load, save
-from forecaster.model.horizon import BUCKETS, PATH_DAYS, anchor_weights, blend_with_anchor, level_anchor, rescaled_path
+from forecaster.model.horizon import (BUCKETS, EVEN_BLEND, LEVEL_RULES, PATH_DAYS, SHRINK, SMOOTHING, WARM_WEEKS,
+                                      anchor_weights, blend_with_anchor, choose_anchor, level_anchor, rescaled_path,
+                                      smoothed_level)
 from forecaster.model.recommend import choose_anchor_weights
 from forecaster.model.windows import trading_split
 
@@ -32,6 +34,38 @@ def test_a_level_change_moves_the_anchor_and_a_short_history_gives_a_flat_mean()
     assert np.allclose(level_anchor(history, 3), 20.0)  # the last 4 weeks' level, not the 8 weeks'
     assert np.allclose(level_anchor(np.array([[1.0], [3.0]]), 4), 2.0)
     assert np.allclose(level_anchor(np.zeros((0, 2)), 3), 0.0)
+
+
+def _smoothing_oracle(weekly: np.ndarray) -> np.ndarray:
+    """The level after the last week for every smoothing weight, by the plain recursion, and each one's
+    one- and two-week-ahead squared error over the weeks after the warm-up, each product's scaled."""
+    change = np.abs(np.diff(weekly, axis=0)).mean(axis=0)
+    levels, scores = [], []
+    for alpha in SMOOTHING:
+        level, path = weekly[0], []
+        for week in weekly:
+            level = alpha * week + (1 - alpha) * level
+            path.append(level)
+        path = np.array(path)
+        first = max(WARM_WEEKS, len(weekly) - 28)
+        scores.append(sum((((path[first:len(weekly) - h] - weekly[first + h:]) / change) ** 2).sum() for h in (1, 2)))
+        levels.append(path[-1])
+    return np.array(levels), np.array(scores)
+
+
+def test_the_level_is_exponentially_smoothed_with_the_weight_the_history_chooses():
+    rng = np.random.default_rng(3)
+    walk = 50 + np.cumsum(rng.normal(0, 8, 30)).repeat(7)[:, None] + rng.normal(0, 1, (210, 1))  # a moving level
+    steady = rng.poisson(20, (210, 1)).astype(float)  # a steady one
+    chosen = {}
+    for name, history in (("walk", walk), ("steady", steady)):
+        levels, scores = _smoothing_oracle(history.reshape(30, 7, 1).sum(axis=1))
+        assert np.allclose(smoothed_level(history), levels[np.argmin(scores)] / 7)
+        chosen[name] = SMOOTHING[np.argmin(scores)]
+    assert chosen["walk"] >= 0.6 and chosen["steady"] <= 0.3  # a moving level follows, a steady one averages
+    assert smoothed_level(walk)[0] == pytest.approx(walk[-7:].mean(), rel=0.1)
+    assert smoothed_level(steady)[0] == pytest.approx(20, rel=0.05)
+    assert smoothed_level(steady[:7 * (WARM_WEEKS + 2)]) is None  # too short: the 4 weeks' mean instead
 
 
 def test_a_product_with_a_lone_busy_day_leans_on_the_catalogs_profile():
@@ -56,18 +90,28 @@ def test_a_path_that_decays_while_sales_hold_leans_on_the_anchor_later_on():
     weights = anchor_weights(*_paths(decay=True))
     assert len(weights) == PATH_DAYS and weights[0] == 0  # day 1 is the one-step forecast
     later = weights[BUCKETS[-1].start]
-    assert later >= 0.8 and later >= weights[1]
+    assert later >= 0.7 and later >= weights[1]  # all anchor where it is chosen, moved halfway to the even blend
 
 
-def test_a_path_that_is_right_keeps_the_recursion():
-    assert anchor_weights(*_paths(decay=False)) == (0.0,) * PATH_DAYS
+def test_a_path_that_is_right_leans_on_the_recursion():
+    assert anchor_weights(*_paths(decay=False)) == (0.0,) + ((1 - SHRINK) * 0.0 + SHRINK * EVEN_BLEND,) * (PATH_DAYS - 1)
 
 
 def test_a_bucket_the_paths_do_not_reach_keeps_the_previous_weight():
     actual, path, anchor, open_, scale = _paths(decay=True)
     short = anchor_weights(actual[:, :7], path[:, :7], anchor[:, :7], open_[:, :7], scale)
     assert short[7:] == (short[6],) * (PATH_DAYS - 7)
-    assert anchor_weights(actual, path, anchor, open_, np.full(4, np.nan)) == (0.0,) * PATH_DAYS  # no scale
+    no_scale = anchor_weights(actual, path, anchor, open_, np.full(4, np.nan))
+    assert no_scale == (0.0,) + (EVEN_BLEND,) * (PATH_DAYS - 1)  # nothing to choose on: the even blend
+
+
+def test_the_level_rule_whose_blend_did_better_on_the_validation_paths_is_chosen():
+    actual, path, anchor, open_, scale = _paths(decay=True)
+    wrong = anchor * 3  # a level three times what sells
+    assert choose_anchor(actual, path, {"smoothed": wrong, "mean": anchor}, open_, scale)[1] == "mean"
+    weights, rule = choose_anchor(actual, path, {"smoothed": anchor, "mean": wrong}, open_, scale)
+    assert rule == "smoothed" and weights == anchor_weights(actual, path, anchor, open_, scale)
+    assert choose_anchor(actual, path, {"smoothed": anchor, "mean": anchor}, open_, scale)[1] == "smoothed"  # a tie
 
 
 def test_a_rescaled_path_keeps_its_shape_takes_the_anchors_level_within_bounds():
@@ -103,8 +147,9 @@ def test_a_trained_model_chooses_its_weights_on_the_validation_days(trained):
     panel, model = trained
     assert len(model.anchor_weights) == PATH_DAYS and model.anchor_weights[0] == 0
     assert all(0 <= w <= 1 for w in model.anchor_weights)
+    assert model.anchor_level in LEVEL_RULES
     again = choose_anchor_weights(model, panel, trading_split(panel, model.config).val)
-    assert again == model.anchor_weights  # reproducible from the same held-out days
+    assert again == (model.anchor_weights, model.anchor_level)  # reproducible from the same held-out days
 
 
 def test_the_forecast_path_blends_after_day_one_and_a_saved_run_keeps_the_weights(trained, tmp_path):
@@ -112,15 +157,17 @@ def test_the_forecast_path_blends_after_day_one_and_a_saved_run_keeps_the_weight
     closed = np.zeros(20, dtype=bool)
     plain = dataclasses.replace(model, anchor_weights=()).forecast_path(panel, closed)
     full = dataclasses.replace(model, anchor_weights=(0.0,) + (1.0,) * (PATH_DAYS - 1)).forecast_path(panel, closed)
-    anchor = level_anchor(panel.to_numpy(dtype=np.float64), 20)
+    anchor = level_anchor(panel.to_numpy(dtype=np.float64), 20, model.anchor_level)
     assert np.allclose(full[0], plain[0])
     for span in (slice(1, 7), slice(7, 14), slice(14, 20)):  # beyond the weights' days the last weight holds
         have, want = plain[span].sum(axis=0), anchor[span].sum(axis=0)
         ratio = np.divide(want, have, out=np.zeros_like(have), where=have > 0)
         moved = np.where(have > 0, plain[span] * np.clip(ratio, 0.2, 5), anchor[span])
         assert np.allclose(full[span], moved)  # the network's day-to-day shape, the anchor's level
+    for rule in LEVEL_RULES:
+        loaded = load(save(dataclasses.replace(model, anchor_level=rule), tmp_path / rule))
+        assert loaded.anchor_weights == model.anchor_weights and loaded.anchor_level == rule
     loaded = load(save(model, tmp_path / "run"))
-    assert loaded.anchor_weights == model.anchor_weights
     assert np.allclose(loaded.forecast_path(panel, closed), model.forecast_path(panel, closed))
 
 
@@ -131,8 +178,14 @@ def test_old_runs_load_without_weights_and_foreign_weights_are_refused(trained, 
     run = save(model, tmp_path / "run")
     meta = json.loads((run / "config.json").read_text())
     meta.pop("anchor_weights")
+    meta.pop("anchor_level")
     (run / "config.json").write_text(json.dumps(meta))
-    assert load(run).anchor_weights == ()
+    assert load(run).anchor_weights == () and load(run).anchor_level == "mean"  # as such runs forecast
+    meta["anchor_level"] = "median"
+    (run / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(Exception, match="anchor rule"):
+        load(run)
+    meta.pop("anchor_level")
     for bad in ([2.0], [True], ["1"], [0.5] * (PATH_DAYS + 1), {"a": 1}):
         meta["anchor_weights"] = bad
         (run / "config.json").write_text(json.dumps(meta))
