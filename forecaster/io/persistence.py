@@ -130,13 +130,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
     unknown = [k for k in blend if k != NETWORK and k not in BLEND_COMPONENTS]
     if unknown:
         raise ForecasterError(f"The saved model blends with {unknown[0]!r}, which this version does not know.")
-    anchor = meta.get("anchor_weights") or []  # runs saved before the level anchor forecast recursively only
-    if not isinstance(anchor, list) or len(anchor) > PATH_DAYS or \
-            not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1 for w in anchor):
-        raise _foreign(run, "level anchor weights")
-    anchor_level = meta.get("anchor_level", "mean")  # runs saved before the choice read the 4 weeks' mean
-    if anchor_level not in LEVEL_RULES:
-        raise _foreign(run, "level anchor rule")
+    anchor, anchor_level = _anchor(run, meta)
     _check_holiday_features(run, config, meta)
     spec, scale, latest_scale = _drivers(run, meta.get("drivers"), len(products))
     n_features = feature_count(config, len(products), REGISTRY[config.model].layout, len(getattr(spec, "channels", ())))
@@ -159,7 +153,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             backtest=_backtest(run, meta.get("backtest")), latest_networks=latest,
             latest_scaler=_scaler(run, _field(meta, "latest_scaler", dict), len(products)) if latest else None,
             latest_epochs=int(meta.get("latest_epochs", 0)) if latest else 0,
-            anchor_weights=tuple(float(w) for w in anchor), anchor_level=anchor_level, new_products=_new_products(meta, run, len(products)),
+            anchor_weights=anchor, anchor_level=anchor_level, new_products=_new_products(meta, run, len(products)),
             latest_new_products=_new_products(meta, run, len(products), "latest_new_products"),
             driver_spec=spec, driver_scale=scale, latest_driver_scale=latest_scale if latest else None,
             history=_history(meta))
@@ -178,6 +172,18 @@ LATEST_NAME = re.compile(r"latest_\d{1,3}\.pt")
 def _history(meta: dict) -> list[EpochRecord]:
     """The loss curves (runs saved before they were kept have none)."""
     return [EpochRecord(**r) for r in meta.get("history") or []]
+
+
+def _anchor(run: Path, meta: dict) -> tuple[tuple[float, ...], str]:
+    """The level anchor's weights and rule as saved, refused where they are not what this tool writes."""
+    weights = meta.get("anchor_weights") or []  # runs saved before the level anchor forecast recursively only
+    if not isinstance(weights, list) or len(weights) > PATH_DAYS or \
+            not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1 for w in weights):
+        raise _foreign(run, "level anchor weights")
+    rule = meta.get("anchor_level", "mean")  # runs saved before the choice read the 4 weeks' mean
+    if not isinstance(rule, str) or rule not in LEVEL_RULES:
+        raise _foreign(run, "level anchor rule")
+    return tuple(float(w) for w in weights), rule
 
 
 def _foreign(run: Path, what: str) -> ForecasterError:

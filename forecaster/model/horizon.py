@@ -21,7 +21,7 @@ import numpy as np
 LEVEL_WEEKS = 4  # the "mean" level: each product's mean of the last 4 weeks (also where too short to smooth)
 # how the anchor reads a product's level: its weekly totals exponentially smoothed, or their mean over the last
 # LEVEL_WEEKS weeks (a level that swings with paydays within a month keeps a month's mean); chosen per run
-LEVEL_RULES = ("smoothed", "mean")
+LEVEL_RULES = ("mean", "smoothed")  # a tie keeps the first
 SMOOTHING = np.round(np.arange(1, 9) / 10, 1)  # smoothing weights of the newest week tried: 0.1 .. 0.8
 FIT_WEEKS = 26  # weeks whose one- and two-week-ahead misses choose the smoothing weight
 WARM_WEEKS = 8  # weeks the smoothing runs before its misses count
@@ -41,36 +41,47 @@ RATIO_BOUNDS = (0.2, 5.0)
 def smoothed_level(history: np.ndarray) -> np.ndarray | None:
     """(P,) each product's daily level at the end of ``history`` (days, P): simple exponential smoothing of
     its weekly totals (the weeks ending with the history), divided by 7. The smoothing weight is one for the
-    catalog, the one of :data:`SMOOTHING` whose one- and two-week-ahead forecasts of the last FIT_WEEKS weeks
-    missed least (squared, each product's divided by its squared mean week-on-week change), as ETS fits its
-    own: a level that moves gets a large weight, a steady one a small one. None with fewer than
-    WARM_WEEKS + 3 weeks."""
+    catalog (a product has too few weeks to fit its own): the one of :data:`SMOOTHING` whose one- and
+    two-week-ahead forecasts of the last FIT_WEEKS weeks missed least, each product's squared misses counted
+    relative to their mean over the weights (so that one product's size, launch or stop counts as one
+    product's vote, not as all of its misses). A level that moves gets a large weight, a steady one a small one, as ETS fits its own.
+    A product's weeks before its first sale count as its first week on sale (a product launched three weeks
+    ago sells its weeks' level, not a third of it) and are not scored. None with fewer than WARM_WEEKS + 3
+    weeks."""
     n, P = history.shape
     weeks = min(n // 7, FIT_WEEKS + WARM_WEEKS + 2)
     if weeks < WARM_WEEKS + 3:
         return None
     weekly = history[n - 7 * weeks:].reshape(weeks, 7, P).sum(axis=1)
+    sold = np.cumsum(weekly > 0, axis=0) > 0  # (W, P): from a product's first week with a sale on
+    first = np.argmax(sold, axis=0)
+    weekly = np.where(sold, weekly, weekly[first, np.arange(P)])
     alpha = SMOOTHING[:, None, None]
     lag = np.subtract.outer(np.arange(weeks), np.arange(weeks))  # (W, W): week t's weight on week k
     # the level after week t is alpha * sum over k <= t of (1 - alpha)^(t - k) x_k, started at x_0
     weights = np.where(lag >= 0, alpha * (1 - alpha) ** np.maximum(lag, 0), 0.0)
     weights[:, :, 0] += (1 - alpha[:, :, 0]) ** (np.arange(weeks) + 1)
     levels = weights @ weekly  # (S, W, P): every weight's level after every week, as matrix products
-    change = np.abs(np.diff(weekly, axis=0)).mean(axis=0)
-    moved = change > 0
-    first = max(WARM_WEEKS, weeks - FIT_WEEKS - 2)
-    score = sum((((levels[:, first:weeks - h] - weekly[first + h:]) ** 2)[..., moved] / change[moved] ** 2).sum(axis=(1, 2))
-                for h in (1, 2))
+    misses = np.zeros((len(SMOOTHING), P))
+    for h in (1, 2):  # forecasts h weeks ahead of the last FIT_WEEKS weeks, a product's first week on sale on
+        start = max(WARM_WEEKS, weeks - FIT_WEEKS - h)
+        scored = sold[start:weeks - h]
+        misses += (((levels[:, start:weeks - h] - weekly[start + h:]) ** 2) * scored).sum(axis=1)
+    typical = misses.mean(axis=0)
+    moved = typical > 1e-12 * np.maximum(weekly.mean(axis=0), 1.0) ** 2  # a flat product's misses are rounding
+    score = (misses[:, moved] / typical[moved]).sum(axis=1)
     return levels[int(np.argmin(score)), -1] / 7
 
 
-def level_anchor(history: np.ndarray, days: int, level_rule: str = "smoothed") -> np.ndarray:
+def level_anchor(history: np.ndarray, days: int, level_rule: str = "mean") -> np.ndarray:
     """(days, P) each product's level by ``level_rule`` (:data:`LEVEL_RULES`: :func:`smoothed_level`, or the
     mean of the last LEVEL_WEEKS weeks, also where the history is too short to smooth) of ``history``
-    (days, P), spread over the weekdays by its profile of the
-    last PROFILE_WEEKS weeks (shrunk toward the catalog's, so one busy Tuesday does not make every Tuesday
-    busy). Day h (1-based) after the history shares the weekday of history row ``len - 7 + (h - 1) % 7``. A
-    weekday that never sold in those weeks gets 0; a week's total is 7 times the level."""
+    (days, P), spread over the weekdays by its profile of the last PROFILE_WEEKS weeks (shrunk toward the
+    catalog's, so one busy Tuesday does not make every Tuesday busy, nor one quiet Monday every Monday).
+    Day h (1-based) after the history shares the weekday of history row ``len - 7 + (h - 1) % 7``. A weekday
+    on which no product sold in those weeks gets 0; a week's total is 7 times the level."""
+    if level_rule not in LEVEL_RULES:
+        raise ValueError(f"unknown level rule {level_rule!r}")
     n, P = history.shape
     weeks = min(PROFILE_WEEKS, n // 7)
     if weeks == 0:
@@ -135,7 +146,8 @@ def choose_anchor(actual: np.ndarray, path: np.ndarray, anchors: dict[str, np.nd
                   scale: np.ndarray) -> tuple[tuple[float, ...], str]:
     """The weights (:func:`anchor_weights`) and the level rule (a key of ``anchors``, each rule's anchor
     (origins, days, P)) whose blend had the least squared error on the validation paths, scored as the
-    weights are; ties keep the first rule."""
+    weights are: a level that follows the last weeks suits a catalog whose level moves, a month's mean one
+    whose weeks swing about a steady level, and the validation weeks show which; ties keep the first rule."""
     mask = (open_ & after_first_open(open_))[..., None]
     keep = np.isfinite(scale)
     best: tuple[float, tuple[float, ...], str] | None = None

@@ -275,6 +275,8 @@ class TrainedForecaster:
             return path
         cells = _closed_cells(closed, path.shape[1])
         recent = self.align(history).iloc[-max(self.history_days + 1, 7 * PROFILE_WEEKS, LEVEL_DAYS):]
+        if self.config.history_days:  # the history the user let it learn from, as its validation read it
+            recent = recent.iloc[-self.config.history_days:]
         anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path), self.anchor_level)
         return blend_with_anchor(path, anchor, self.anchor_weights, ~cells.all(axis=1)) * ~cells
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import TINY, make_panel
 from forecaster import fit
 from forecaster.io.persistence import load, save
-from forecaster.model.horizon import (BUCKETS, EVEN_BLEND, LEVEL_RULES, PATH_DAYS, SHRINK, SMOOTHING, WARM_WEEKS,
+from forecaster.model.horizon import (BUCKETS, EVEN_BLEND, FIT_WEEKS, LEVEL_RULES, PATH_DAYS, SHRINK, SMOOTHING, WARM_WEEKS,
                                       anchor_weights, blend_with_anchor, choose_anchor, level_anchor, rescaled_path,
                                       smoothed_level)
 from forecaster.model.recommend import choose_anchor_weights
@@ -37,18 +37,18 @@ def test_a_level_change_moves_the_anchor_and_a_short_history_gives_a_flat_mean()
 
 
 def _smoothing_oracle(weekly: np.ndarray) -> np.ndarray:
-    """The level after the last week for every smoothing weight, by the plain recursion, and each one's
-    one- and two-week-ahead squared error over the weeks after the warm-up, each product's scaled."""
-    change = np.abs(np.diff(weekly, axis=0)).mean(axis=0)
+    """One product's weekly totals: its level after the last week for every smoothing weight, by the plain
+    recursion, and each weight's squared misses h = 1 and 2 weeks ahead of the last FIT_WEEKS weeks (from
+    origins after the warm-up)."""
     levels, scores = [], []
     for alpha in SMOOTHING:
         level, path = weekly[0], []
         for week in weekly:
             level = alpha * week + (1 - alpha) * level
             path.append(level)
-        path = np.array(path)
-        first = max(WARM_WEEKS, len(weekly) - 28)
-        scores.append(sum((((path[first:len(weekly) - h] - weekly[first + h:]) / change) ** 2).sum() for h in (1, 2)))
+        misses = [(path[t] - weekly[t + h]) ** 2 for h in (1, 2) for t in range(WARM_WEEKS, len(weekly) - h)
+                  if t + h >= len(weekly) - FIT_WEEKS]
+        scores.append(sum(misses))
         levels.append(path[-1])
     return np.array(levels), np.array(scores)
 
@@ -66,6 +66,19 @@ def test_the_level_is_exponentially_smoothed_with_the_weight_the_history_chooses
     assert smoothed_level(walk)[0] == pytest.approx(walk[-7:].mean(), rel=0.1)
     assert smoothed_level(steady)[0] == pytest.approx(20, rel=0.05)
     assert smoothed_level(steady[:7 * (WARM_WEEKS + 2)]) is None  # too short: the 4 weeks' mean instead
+
+
+def test_a_launch_sells_its_own_level_and_no_product_decides_the_smoothing_for_the_rest():
+    rng = np.random.default_rng(4)
+    steady = rng.poisson(20, (252, 20)).astype(float)
+    launched = np.r_[np.zeros(231), np.full(21, 10.0)][:, None]  # on sale for the last 3 weeks
+    stopped = np.r_[np.full(182, 10.0), np.zeros(70)][:, None]  # none sold for 10 weeks
+    with_launch = smoothed_level(np.hstack([steady, launched]))
+    assert with_launch[-1] == pytest.approx(10.0)  # not a third of it for the weeks before it existed
+    assert np.allclose(with_launch[:-1], smoothed_level(steady))  # the catalog's weight unmoved by it
+    # a stop favours a large weight, but counts as one product of 21
+    assert np.allclose(smoothed_level(np.hstack([steady, stopped]))[:-1], smoothed_level(steady), rtol=0.03)
+    assert (smoothed_level(np.zeros((252, 2))) == 0).all()
 
 
 def test_a_product_with_a_lone_busy_day_leans_on_the_catalogs_profile():
@@ -111,7 +124,9 @@ def test_the_level_rule_whose_blend_did_better_on_the_validation_paths_is_chosen
     assert choose_anchor(actual, path, {"smoothed": wrong, "mean": anchor}, open_, scale)[1] == "mean"
     weights, rule = choose_anchor(actual, path, {"smoothed": anchor, "mean": wrong}, open_, scale)
     assert rule == "smoothed" and weights == anchor_weights(actual, path, anchor, open_, scale)
-    assert choose_anchor(actual, path, {"smoothed": anchor, "mean": anchor}, open_, scale)[1] == "smoothed"  # a tie
+    assert choose_anchor(actual, path, {"mean": anchor, "smoothed": anchor}, open_, scale)[1] == "mean"  # a tie
+    with pytest.raises(ValueError, match="level rule"):
+        level_anchor(np.ones((70, 2)), 7, "median")
 
 
 def test_a_rescaled_path_keeps_its_shape_takes_the_anchors_level_within_bounds():
@@ -169,6 +184,16 @@ def test_the_forecast_path_blends_after_day_one_and_a_saved_run_keeps_the_weight
         assert loaded.anchor_weights == model.anchor_weights and loaded.anchor_level == rule
     loaded = load(save(model, tmp_path / "run"))
     assert np.allclose(loaded.forecast_path(panel, closed), model.forecast_path(panel, closed))
+
+
+def test_the_anchor_reads_only_the_history_the_user_let_the_model_learn_from(trained):
+    panel, model = trained
+    smoothed = dataclasses.replace(model, anchor_weights=(0.0,) + (1.0,) * (PATH_DAYS - 1), anchor_level="smoothed")
+    closed = np.zeros(14, dtype=bool)
+    full, recent = smoothed.forecast_path(panel, closed), smoothed.forecast_path(panel.iloc[-100:], closed)
+    assert not np.allclose(full, recent)  # 21 weeks smoothed against 14
+    capped = dataclasses.replace(smoothed, config=smoothed.config.replace(history_days=100))
+    assert np.allclose(capped.forecast_path(panel, closed), recent)
 
 
 def test_old_runs_load_without_weights_and_foreign_weights_are_refused(trained, tmp_path):
