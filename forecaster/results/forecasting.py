@@ -39,8 +39,8 @@ def with_future_drivers(trained: TrainedForecaster, dates: pd.DatetimeIndex, tra
         return trained
     if trained.drivers is None:
         raise DataError(f"This model reads the drivers {trained.driver_spec.describe()}: read the data with them.")
-    # the days a forecast reads (its windows, the level anchor's weeks) and the days forecast: the rest of a
-    # long history is not copied for every forecast
+    # the drivers' days a forecast reads (the networks' windows, with weeks to spare; the level anchor reads
+    # demand, not drivers) and the days forecast: the rest of a long history is not copied for every forecast
     recent = dates[0] - pd.Timedelta(days=max(trained.history_days + 1, 7 * PROFILE_WEEKS) + 7)
     drivers = trained.drivers.since(recent).with_defaults(dates)
     message = drivers.missing(dates, trading)
