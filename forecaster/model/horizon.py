@@ -10,8 +10,8 @@ day-to-day shape stays, the anchor's level comes in. The forecast is a blend of 
 copy, with one weight per horizon bucket chosen on the validation days' own recursive forecasts, then moved
 halfway toward an even blend (:data:`SHRINK`): a weight read off a handful of
 validation weeks is noisy, and an estimated combination weight shrunk toward equal weights forecasts
-better than the estimate itself (the "forecast combination puzzle"; measured here on all six files, see the
-README). The first trading day is the network's one-step forecast (what Evaluate scores) and is never
+better than the estimate itself (the "forecast combination puzzle"; measured here: better on the six shared
+and held-out files, worse on Rossmann without its promotions, see the README). The first trading day is the network's one-step forecast (what Evaluate scores) and is never
 blended, nor is a closed day (0).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ LEVEL_RULES = ("mean", "smoothed")  # a tie keeps the first
 SMOOTHING = np.round(np.arange(1, 9) / 10, 1)  # smoothing weights of the newest week tried: 0.1 .. 0.8
 FIT_WEEKS = 26  # weeks whose one- and two-week-ahead misses choose the smoothing weight
 WARM_WEEKS = 8  # weeks the smoothing runs before its misses count
-LEVEL_DAYS = 7 * (FIT_WEEKS + WARM_WEEKS + 2)  # days of history the level reads, at most
+LEVEL_DAYS = 7 * (FIT_WEEKS + WARM_WEEKS + 2)  # days of history the anchor reads (level and profile), at most
 PROFILE_WEEKS = 8  # its weekday profile: read from the last 8 weeks
 PROFILE_PRIOR_WEEKS = 4  # a product's own profile shrunk toward the catalog's, as if it were this many weeks
 PATH_DAYS = 14  # validation paths this long choose the weights; later days keep the last bucket's weight
@@ -44,8 +44,8 @@ def smoothed_level(history: np.ndarray) -> np.ndarray | None:
     catalog (a product has too few weeks to fit its own): the one of :data:`SMOOTHING` whose one- and
     two-week-ahead forecasts of the last FIT_WEEKS weeks missed least, each product's squared misses counted
     relative to their mean over the weights (so that one product's size, launch or stop counts as one
-    product's vote, not as all of its misses). A level that moves gets a large weight, a steady one a small one, as ETS fits its own.
-    A product's weeks before its first sale count as its first week on sale (a product launched three weeks
+    product's vote, not as all of its misses). A level that moves gets a large weight, a steady one a small
+    one, as ETS fits its own. A product's weeks before its first sale count as its first week on sale (a product launched three weeks
     ago sells its weeks' level, not a third of it) and are not scored. None with fewer than WARM_WEEKS + 3
     weeks."""
     n, P = history.shape
@@ -148,13 +148,11 @@ def choose_anchor(actual: np.ndarray, path: np.ndarray, anchors: dict[str, np.nd
     (origins, days, P)) whose blend had the least squared error on the validation paths, scored as the
     weights are: a level that follows the last weeks suits a catalog whose level moves, a month's mean one
     whose weeks swing about a steady level, and the validation weeks show which; ties keep the first rule."""
-    mask = (open_ & after_first_open(open_))[..., None]
     keep = np.isfinite(scale)
     best: tuple[float, tuple[float, ...], str] | None = None
     for rule, anchor in anchors.items():  # a rule or two
         weights = anchor_weights(actual, path, anchor, open_, scale)
-        w = np.asarray(weights)[np.minimum(np.arange(actual.shape[1]), len(weights) - 1)][:, None] * mask
-        blended = (1 - w) * path + w * rescaled_path(path, anchor, open_)
+        blended = blend_with_anchor(path, anchor, weights, open_)  # the path itself on day 1 and closed days
         score = float((((blended - actual) ** 2)[..., keep] / scale[keep]).sum()) if keep.any() else 0.0
         if best is None or score < best[0]:
             best = (score, weights, rule)
@@ -169,12 +167,12 @@ def after_first_open(open_: np.ndarray) -> np.ndarray:
 
 def blend_with_anchor(path: np.ndarray, anchor: np.ndarray, weights: tuple[float, ...],
                       open_: np.ndarray) -> np.ndarray:
-    """(days, P) the recursive ``path`` blended day by day with its copy rescaled to ``anchor``'s level
+    """(..., days, P) the recursive ``path`` blended day by day with its copy rescaled to ``anchor``'s level
     (:func:`rescaled_path`): day i's weight is ``weights[i]`` (the last one for days beyond them) on the
-    trading days after the first (``open_``, (days,)); every other day as the path has it (closed days 0).
-    No weights: the path as it is."""
+    trading days after the first (``open_``, (..., days)); every other day as the path has it (closed days
+    0). Leading axes are origins (the validation paths are blended at once). No weights: the path as it is."""
     if not weights:
         return path
-    w = np.asarray(weights, dtype=np.float64)[np.minimum(np.arange(len(path)), len(weights) - 1)]
-    w = np.where(open_ & after_first_open(open_), w, 0.0)[:, None]
+    w = np.asarray(weights, dtype=np.float64)[np.minimum(np.arange(path.shape[-2]), len(weights) - 1)]
+    w = np.where(open_ & after_first_open(open_), w, 0.0)[..., None]
     return (1 - w) * path + w * rescaled_path(path, anchor, open_)

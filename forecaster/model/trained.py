@@ -23,7 +23,7 @@ from ..data.drivers import DriverPanel, DriverScale, DriverSpec, closed_cells, f
 from ..labels import NETWORK
 from .baselines import BLEND_COMPONENTS, recent_mean_on_sale
 from .features import PanelScaler, calendar_names
-from .horizon import LEVEL_DAYS, PROFILE_WEEKS, blend_with_anchor, level_anchor
+from .horizon import LEVEL_DAYS, blend_with_anchor, level_anchor
 from .intervals import Calibration
 from .scores import since_first_sale
 from .windows import WindowFeatures
@@ -274,7 +274,7 @@ class TrainedForecaster:
         if not self.anchor_weights:
             return path
         cells = _closed_cells(closed, path.shape[1])
-        recent = self.align(history).iloc[-max(self.history_days + 1, 7 * PROFILE_WEEKS, LEVEL_DAYS):]
+        recent = self.align(history).iloc[-max(self.history_days + 1, LEVEL_DAYS):]
         if self.config.history_days:  # the history the user let it learn from, as its validation read it
             recent = recent.iloc[-self.config.history_days:]
         anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path), self.anchor_level)
