@@ -23,6 +23,7 @@ from ..data.drivers import DriverPanel, DriverScale, DriverSpec, closed_cells, f
 from ..labels import NETWORK
 from .baselines import BLEND_COMPONENTS, recent_mean_on_sale
 from .features import PanelScaler, calendar_names
+from .holiday_effects import holiday_factors
 from .horizon import LEVEL_DAYS, blend_with_anchor, level_anchor
 from .intervals import Calibration
 from .scores import since_first_sale
@@ -241,9 +242,27 @@ class TrainedForecaster:
             out[:, new] = recent_mean_on_sale(values, days)[:, new]  # the catalog's closed days read whole
         return out
 
-    def predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
-        """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow)."""
-        return self._sane(self._predict(panel, np.asarray(days)), panel)
+    def predict(self, panel: pd.DataFrame, days: np.ndarray, history: pd.DataFrame | None = None) -> np.ndarray:
+        """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow).
+        With a holiday calendar, a day around a holiday is multiplied by each product's own factor for its
+        kind of day (:meth:`holiday_factors`), read from ``history`` (default ``panel``; the whole history
+        where ``panel`` holds only the last days the lags read)."""
+        days = np.asarray(days)
+        targets = pd.DatetimeIndex(panel.index[0] + pd.to_timedelta(days, unit="D"))
+        factors = self.holiday_factors(panel if history is None else history, targets)
+        return self._sane(self._predict(panel, days) * factors, panel)
+
+    def holiday_factors(self, history: pd.DataFrame, targets: pd.DatetimeIndex) -> np.ndarray:
+        """(len(targets), P) each product's factor on each target day around a public holiday
+        (:func:`~forecaster.model.holiday_effects.holiday_factors`), read from the days of ``history``
+        before it (at most the ``history_days`` the user let the model learn from); 1 without a calendar."""
+        if not self.config.holidays:
+            return np.ones((len(targets), len(self.products)))
+        recent = self.align(history)
+        if self.config.history_days:
+            recent = recent.iloc[-self.config.history_days:]
+        return holiday_factors(recent.to_numpy(dtype=np.float64), pd.DatetimeIndex(recent.index), targets,
+                               self.config.holidays)
 
     def forecast_path(self, history: pd.DataFrame, closed: np.ndarray) -> np.ndarray:
         """(len(closed), P) expected demand for the days after ``history``'s last date, recursively: each
@@ -260,9 +279,10 @@ class TrainedForecaster:
         tail = self.align(history).iloc[-(self.history_days + 1):]
         cells = _closed_cells(closed, tail.shape[1])
         out = np.zeros(cells.shape)
+        factors = self.holiday_factors(history, _days_after(history, len(cells)))  # read once, from all of it
         for i, shut in enumerate(cells.all(axis=1)):  # one step per day: each step needs the previous one
             if not shut:  # a day closed for every product: nothing to predict
-                out[i] = self.predict(tail, np.array([len(tail)]))[0] * ~cells[i]
+                out[i] = self._sane(self._predict(tail, np.array([len(tail)])) * factors[i], tail)[0] * ~cells[i]
             day = tail.index[-1] + pd.Timedelta(days=1)
             tail = pd.concat([tail.iloc[1:], pd.DataFrame(out[i:i + 1], index=[day], columns=tail.columns)])
             tail.index.freq = "D"
@@ -277,7 +297,9 @@ class TrainedForecaster:
         recent = self.align(history).iloc[-max(self.history_days + 1, LEVEL_DAYS):]
         if self.config.history_days:  # the history the user let it learn from, as its validation read it
             recent = recent.iloc[-self.config.history_days:]
-        anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path), self.anchor_level)
+        # the anchor's days around holidays move as the path's do, so that its week totals hold them too
+        anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path), self.anchor_level) \
+            * self.holiday_factors(history, _days_after(history, len(path)))
         return blend_with_anchor(path, anchor, self.anchor_weights, ~cells.all(axis=1)) * ~cells
 
     def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:
@@ -307,6 +329,11 @@ class TrainedForecaster:
                     else BLEND_COMPONENTS[name][0](values, days))
             out += weight * part
         return np.clip(out, 0, None)
+
+
+def _days_after(history: pd.DataFrame, days: int) -> pd.DatetimeIndex:
+    """The ``days`` dates after ``history``'s last."""
+    return pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=days, freq="D")
 
 
 def _closed_cells(closed: np.ndarray, n_products: int) -> np.ndarray:

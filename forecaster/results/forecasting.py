@@ -133,7 +133,7 @@ def current_calibration(trained: TrainedForecaster, panel: pd.DataFrame) -> Cali
     days = days[~closed[days]]
     if not len(days):
         return calibration
-    values, point = tail.to_numpy(dtype=np.float64), trained.predict(tail, days)
+    values, point = tail.to_numpy(dtype=np.float64), trained.predict(tail, days, history=history)
     # a product-day that was no demand (before its first sale, shut by an open flag) is no miss
     return calibration.relocated(np.where(trained.counted(tail)[days], values[days], point), point)
 

@@ -1,5 +1,6 @@
-"""Public holidays (issue 26): the calendar from the holidays package, its features, the country a file
-suggests, the setting, and a network that learns a holiday's effect only when it is given the calendar."""
+"""Public holidays (issue 26): the calendar from the holidays package, its flags, the country a file
+suggests, the setting, each product's own response to its kinds of holiday day, and a forecast that expects
+a holiday's effect only when it is given the calendar."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from forecaster.data.holidays import (HOLIDAY_FEATURES, calendar_name, holiday_d
 from forecaster.data.ingest import load_panel
 from forecaster.io.persistence import load, save
 from forecaster.model.features import calendar_features
+from forecaster.model.holiday_effects import PRIOR_DAYS, day_kinds, holiday_factors
 
 
 def test_the_flags_around_ecuador_s_independence_day_of_2017():
@@ -83,6 +85,61 @@ def test_the_calendar_adds_its_flags_to_the_calendar_features():
     assert with_holidays.shape[1] == plain.shape[1] + len(HOLIDAY_FEATURES)
     np.testing.assert_array_equal(with_holidays[:, :plain.shape[1]], plain)
     assert with_holidays[5, plain.shape[1]] == 1  # 25 December
+
+
+def _factors_by_loop(values: np.ndarray, index: pd.DatetimeIndex, target: pd.Timestamp, calendar: str) -> np.ndarray:
+    """The factor of one target day, day by day: the plain reading of forecaster.model.holiday_effects."""
+    kinds, kind = day_kinds(index, calendar), day_kinds(pd.DatetimeIndex([target]), calendar)[0]
+    ratios = [[] for _ in range(values.shape[1])]
+    for t in range(7, len(index)):
+        if kind and kinds[t] == kind and index[t] < target:
+            for p in range(values.shape[1]):
+                if values[t, p] > 0 and values[t - 7, p] > 0:
+                    ratios[p].append(np.log(values[t, p] / values[t - 7, p]))
+    pooled = np.mean([r for own in ratios for r in own]) if any(ratios) else 0.0
+    return np.array([np.exp((sum(own) + PRIOR_DAYS * pooled) / (len(own) + PRIOR_DAYS) - pooled) for own in ratios])
+
+
+def test_each_product_gets_its_own_response_to_a_holiday_beside_the_catalogs():
+    """Six years of German holidays: a beach shop sells 3 times as much on every holiday, a city shop half,
+    a third shop the same: next year's holidays lift the first above the networks' (the catalog's) forecast,
+    lower the second, nearly leave the third; an ordinary day and a day before a holiday keep 1."""
+    index = pd.date_range("2018-01-01", "2023-12-31", freq="D")
+    holiday = holiday_features(index, "DE")[:, 0] == 1
+    values = np.random.default_rng(0).poisson(20.0, (len(index), 3)).astype(float)
+    values[holiday] *= [3.0, 0.5, 1.0]
+    # a holiday, an ordinary day, Christmas, the day before May Day
+    targets = pd.DatetimeIndex(["2024-05-01", "2024-06-12", "2024-12-25", "2024-04-30"])
+    factors = holiday_factors(values, index, targets, "DE")
+    for i in (0, 2):
+        np.testing.assert_allclose(factors[i], _factors_by_loop(values, index, targets[i], "DE"))
+        assert factors[i][0] > 1.1 and factors[i][1] < 0.95 and abs(np.log(factors[i][2])) < 0.1
+    np.testing.assert_array_equal(factors[[1, 3]], 1.0)
+    np.testing.assert_array_equal(holiday_factors(values, index, targets, ""), 1.0)  # no calendar
+
+
+def test_a_catalog_that_responds_as_one_keeps_its_forecast():
+    """Every product lifted alike: the networks' holiday flags have that response, so no factor moves."""
+    index = pd.date_range("2018-01-01", "2023-12-31", freq="D")
+    values = np.full((len(index), 3), 20.0)
+    values[holiday_features(index, "DE")[:, 0] == 1] *= 3.0
+    np.testing.assert_allclose(holiday_factors(values, index, pd.DatetimeIndex(["2024-05-01"]), "DE"), 1.0)
+
+
+def test_a_holiday_factor_reads_only_the_days_before_its_day_and_only_days_that_sold():
+    """A target inside the history reads the days before it (as its lags do); a zero (a shut shop, a
+    no-sale) is no ratio: the shop shut on May Day is not read as a fall to 0."""
+    index = pd.date_range("2023-01-01", "2023-12-31", freq="D")
+    values = np.full((len(index), 2), 10.0)
+    may_day = index.get_loc(pd.Timestamp("2023-05-01"))  # a Monday: a long weekend's holiday
+    values[may_day] = [30.0, 0.0]  # the second product shut on May Day
+    target = pd.DatetimeIndex(["2028-05-01"])  # a Monday too
+    after = holiday_factors(values, index, target, "DE")[0]
+    np.testing.assert_allclose(after, _factors_by_loop(values, index, target[0], "DE"))
+    assert after[0] > 1.0 > after[1] > 0.9
+    kinds = day_kinds(index, "DE")
+    first = int(np.flatnonzero(kinds == kinds[may_day])[0])  # the first day of that kind: nothing to read
+    np.testing.assert_array_equal(holiday_factors(values, index, index[first:first + 1], "DE"), 1.0)
 
 
 def test_a_country_column_suggests_its_calendar():
