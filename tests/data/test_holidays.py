@@ -187,3 +187,21 @@ def test_a_country_of_origin_is_not_where_the_sales_were_made():
 def test_a_region_the_package_spells_as_a_word_is_read_in_any_case():
     assert parse_calendar("de-augsburg") == ("DE", "Augsburg")
     assert ForecastConfig(holidays="DE-AUGSBURG").holidays == "DE-Augsburg"
+
+
+def test_a_forecast_of_a_holiday_carries_each_products_own_factor():
+    """A beach shop (3 times on holidays) and a city shop (half): tomorrow, May Day, the one-step forecast and
+    the first day of a forecast path are the networks' times each product's factor, up for one, down for the
+    other."""
+    index = pd.date_range("2018-01-01", "2024-04-30", freq="D", name="date")
+    values = np.random.default_rng(1).poisson(20.0, (len(index), 2)).astype(float)
+    values[holiday_features(index, "DE")[:, 0] == 1] *= [3.0, 0.5]
+    panel = pd.DataFrame(values, index=index, columns=pd.Index(["beach", "city"], name="product"))
+    trained = fit(panel, TINY.replace(holidays="DE"))
+    factor = holiday_factors(values, index, pd.DatetimeIndex(["2024-05-01"]), "DE")[0]
+    assert factor[0] > 1.1 and factor[1] < 0.9
+    tomorrow = trained.predict(panel, np.array([len(panel)]))[0]
+    np.testing.assert_allclose(tomorrow, trained._predict(panel, np.array([len(panel)]))[0] * factor)
+    np.testing.assert_allclose(trained.forecast_path(panel, np.zeros(3, dtype=bool))[0], tomorrow)
+    short = panel.iloc[-(trained.history_days + 1):]  # the last days alone read no past holiday: the history does
+    np.testing.assert_allclose(trained.predict(short, np.array([len(short)]), history=panel)[0], tomorrow)
