@@ -16,7 +16,7 @@ from forecaster.data.holidays import (HOLIDAY_FEATURES, calendar_name, holiday_d
 from forecaster.data.ingest import load_panel
 from forecaster.io.persistence import load, save
 from forecaster.model.features import calendar_features
-from forecaster.model.holiday_effects import PRIOR_DAYS, day_kinds, holiday_factors
+from forecaster.model.holiday_effects import FACTOR_BOUNDS, PRIOR_DAYS, day_kinds, holiday_factors
 
 
 def test_the_flags_around_ecuador_s_independence_day_of_2017():
@@ -87,17 +87,20 @@ def test_the_calendar_adds_its_flags_to_the_calendar_features():
     assert with_holidays[5, plain.shape[1]] == 1  # 25 December
 
 
-def _factors_by_loop(values: np.ndarray, index: pd.DatetimeIndex, target: pd.Timestamp, calendar: str) -> np.ndarray:
+def _factors_by_loop(values: np.ndarray, index: pd.DatetimeIndex, target: pd.Timestamp, calendar: str,
+                     relative: bool = True) -> np.ndarray:
     """The factor of one target day, day by day: the plain reading of forecaster.model.holiday_effects."""
     kinds, kind = day_kinds(index, calendar), day_kinds(pd.DatetimeIndex([target]), calendar)[0]
+    around = holiday_features(index, calendar).any(axis=1)
     ratios = [[] for _ in range(values.shape[1])]
     for t in range(7, len(index)):
-        if kind and kinds[t] == kind and index[t] < target:
+        if kind and kinds[t] == kind and index[t] < target and not around[t - 7]:
             for p in range(values.shape[1]):
                 if values[t, p] > 0 and values[t - 7, p] > 0:
                     ratios[p].append(np.log(values[t, p] / values[t - 7, p]))
     pooled = np.mean([r for own in ratios for r in own]) if any(ratios) else 0.0
-    return np.array([np.exp((sum(own) + PRIOR_DAYS * pooled) / (len(own) + PRIOR_DAYS) - pooled) for own in ratios])
+    own = np.array([(sum(r) + PRIOR_DAYS * pooled) / (len(r) + PRIOR_DAYS) for r in ratios])
+    return np.clip(np.exp(own - pooled if relative else own), *FACTOR_BOUNDS)
 
 
 def test_each_product_gets_its_own_response_to_a_holiday_beside_the_catalogs():
@@ -111,8 +114,11 @@ def test_each_product_gets_its_own_response_to_a_holiday_beside_the_catalogs():
     # a holiday, an ordinary day, Christmas, the day before May Day
     targets = pd.DatetimeIndex(["2024-05-01", "2024-06-12", "2024-12-25", "2024-04-30"])
     factors = holiday_factors(values, index, targets, "DE")
+    whole = holiday_factors(values, index, targets, "DE", relative=False)  # for a level that reads no holiday
     for i in (0, 2):
         np.testing.assert_allclose(factors[i], _factors_by_loop(values, index, targets[i], "DE"))
+        np.testing.assert_allclose(whole[i], _factors_by_loop(values, index, targets[i], "DE", relative=False))
+        assert whole[i][0] > factors[i][0] and whole[i][2] > 1.05  # the catalog's lift is in the whole response
         assert factors[i][0] > 1.1 and factors[i][1] < 0.95 and abs(np.log(factors[i][2])) < 0.1
     np.testing.assert_array_equal(factors[[1, 3]], 1.0)
     np.testing.assert_array_equal(holiday_factors(values, index, targets, ""), 1.0)  # no calendar
@@ -205,3 +211,22 @@ def test_a_forecast_of_a_holiday_carries_each_products_own_factor():
     np.testing.assert_allclose(trained.forecast_path(panel, np.zeros(3, dtype=bool))[0], tomorrow)
     short = panel.iloc[-(trained.history_days + 1):]  # the last days alone read no past holiday: the history does
     np.testing.assert_allclose(trained.predict(short, np.array([len(short)]), history=panel)[0], tomorrow)
+
+
+def test_a_run_saved_before_the_holiday_response_forecasts_as_it_did(tmp_path):
+    """Its intervals were calibrated on forecasts without the factors: it keeps forecasting without them."""
+    index = pd.date_range("2021-01-01", "2023-04-30", freq="D", name="date")
+    values = np.random.default_rng(2).poisson(20.0, (len(index), 2)).astype(float)
+    values[holiday_features(index, "DE")[:, 0] == 1] *= [3.0, 0.5]
+    panel = pd.DataFrame(values, index=index, columns=pd.Index(["beach", "city"], name="product"))
+    trained = fit(panel, TINY.replace(holidays="DE"))
+    run = save(trained, tmp_path / "run")
+    assert load(run).holiday_response and load(run).own_holidays
+    meta = json.loads((run / "config.json").read_text())
+    del meta["holiday_response"]
+    (run / "config.json").write_text(json.dumps(meta))
+    old = load(run)
+    assert not old.holiday_response
+    tomorrow = np.array([len(panel)])  # May Day
+    np.testing.assert_allclose(old.predict(panel, tomorrow), old._predict(panel, tomorrow))
+    assert not np.allclose(trained.predict(panel, tomorrow), old.predict(panel, tomorrow))
