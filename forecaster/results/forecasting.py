@@ -221,6 +221,20 @@ def lead_time_total(trained: TrainedForecaster, panel: pd.DataFrame, days: int =
                   service_level, order_stopped)
 
 
+def holiday_movers(trained: TrainedForecaster, panel: pd.DataFrame, day: pd.Timestamp,
+                   count: int = 3) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """The products whose own past holidays move their forecast of ``day`` most (a holiday, the day after
+    one, a long weekend's day: :meth:`~forecaster.model.trained.TrainedForecaster.holiday_factors`), up and
+    down, at most ``count`` each as (product, factor), largest move first: what a planner asks when one
+    shop's holiday forecast jumps and another's falls. Empty lists where no factor moves."""
+    trained = trained.for_forecasting()
+    factors = trained.holiday_factors(panel, pd.DatetimeIndex([pd.Timestamp(day)]))[0]
+    order = np.argsort(factors, kind="stable")
+    up = [(trained.products[i], float(factors[i])) for i in order[::-1][:count] if factors[i] > 1.0 + 1e-9]
+    down = [(trained.products[i], float(factors[i])) for i in order[:count] if factors[i] < 1.0 - 1e-9]
+    return up, down
+
+
 def what_if(trained: TrainedForecaster, panel: pd.DataFrame, product: str, driver: str, value: str,
             days: list[pd.Timestamp], horizon: int, calibration: Calibration | None, level: float = DEFAULT_LEVEL,
             service_level: float = DEFAULT_SERVICE_LEVEL, order_stopped: bool = False) -> pd.DataFrame:

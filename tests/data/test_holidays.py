@@ -230,3 +230,18 @@ def test_a_run_saved_before_the_holiday_response_forecasts_as_it_did(tmp_path):
     tomorrow = np.array([len(panel)])  # May Day
     np.testing.assert_allclose(old.predict(panel, tomorrow), old._predict(panel, tomorrow))
     assert not np.allclose(trained.predict(panel, tomorrow), old.predict(panel, tomorrow))
+
+
+def test_the_products_a_holiday_moves_most_are_named_up_and_down():
+    """What the Forecast page says on a holiday: the beach shop above the catalog, the city shop below."""
+    from forecaster.results.forecasting import holiday_movers
+
+    index = pd.date_range("2018-01-01", "2024-04-28", freq="D", name="date")
+    values = np.random.default_rng(3).poisson(20.0, (len(index), 3)).astype(float)
+    values[holiday_features(index, "DE")[:, 0] == 1] *= [3.0, 0.5, 1.0]
+    panel = pd.DataFrame(values, index=index, columns=pd.Index(["beach", "city", "steady"], name="product"))
+    trained = fit(panel, TINY.replace(holidays="DE"))
+    up, down = holiday_movers(trained, panel, pd.Timestamp("2024-05-01"), count=1)
+    assert [p for p, _ in up] == ["beach"] and up[0][1] > 1.1
+    assert [p for p, _ in down] == ["city"] and down[0][1] < 0.95
+    assert holiday_movers(trained, panel, pd.Timestamp("2024-06-12")) == ([], [])  # an ordinary day
