@@ -288,8 +288,7 @@ def _keep(trained: Any, ingested: Any, ev: Any, a: argparse.Namespace) -> str:
 def _holiday_note(suggested: str, holidays: str) -> str:
     """What the run does with public holidays, and the calendar the file's country column suggests."""
     if holidays:
-        return (f"public holidays of {holidays} are features (the day itself and the days around it), and each "
-                "product's own response to its past holidays moves its forecast of such days")
+        return f"public holidays of {holidays} are features (the day itself and the days around it)"
     if suggested:
         return f"the file's country column names {suggested}: --holidays {suggested} marks its public holidays"
     return "no public holidays (--holidays CC marks a country's)"

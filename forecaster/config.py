@@ -291,9 +291,7 @@ class ForecastConfig:
     holidays: str = setting("", "A country's public holidays as features (its two-letter code, such as EC, DE or "
                             "GB, or with a region, such as US-CA; empty for none): each day is marked a holiday, "
                             "the day before one, two or three days before, or the day after, since shoppers buy "
-                            "ahead, and a day of a long weekend. Each product's forecast of a holiday, the day after "
-                            "one and a long weekend's days also moves by how far its own past days of that kind lay "
-                            "above or below the whole catalog's. Known for future days too, so forecasts need "
+                            "ahead, and a day of a long weekend. Known for future days too, so forecasts need "
                             "nothing more.",
                             shown_default="none")
     closed_days: str = setting("auto", "Days the business does not trade: auto finds them in the history (a weekday "

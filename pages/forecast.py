@@ -127,14 +127,6 @@ elif day in holidays:
     st.info(f"**Public holiday**: {day:%A %d %B} is {markdown(holidays[day])}, a public holiday of "
             f"{markdown(calendar_name(trained.config.holidays))}. The forecast expects what such days sold in the "
             "history.")
-if day not in closed_reasons and trained.config.holidays:
-    up, down = results.holiday_movers_on(key, trained, panel, day)
-    if up or down:
-        moves = lambda pairs: ", ".join(f"{markdown(names[p])} ×{f:.2f}" for p, f in pairs)  # noqa: E731
-        st.caption("Around a public holiday each product's forecast also follows its own past days of this kind, "
-                   "beside the whole catalog's: " + "; ".join(
-                       part for part in (f"most above it {moves(up)}" if up else "",
-                                         f"most below it {moves(down)}" if down else "") if part) + ".")
 table = charts.forecast_day_table(fc, day)  # full width: names as long as a product's description fit
 table["product"] = table["product"].map(names)
 st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 560),

@@ -12,7 +12,7 @@ from forecaster.labels import NETWORK, label
 from forecaster.device import device_label, resolve_device
 from forecaster.results.evaluation import Evaluation, evaluate
 from forecaster.model.intervals import Calibration
-from forecaster.results.forecasting import Prepared, current_calibration, holiday_movers, point_forecast, totals
+from forecaster.results.forecasting import Prepared, current_calibration, point_forecast, totals
 from forecaster.model.trained import TrainedForecaster
 
 
@@ -50,13 +50,6 @@ def totals_for(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, days
         return ready
     return totals(forecast_for(key, _trained, _panel, days, _prepared), calibration_for(key, _trained, _panel, _prepared),
                   days, level, service_level, order_stopped)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def holiday_movers_on(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, day: pd.Timestamp
-                      ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-    """The products whose own past holidays move their forecast of ``day`` most, up and down."""
-    return holiday_movers(_trained, _panel, day)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

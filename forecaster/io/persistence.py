@@ -77,7 +77,6 @@ def write_run(trained: TrainedForecaster, run: Path) -> Path:
         "blend": dict(trained.blend),
         "anchor_weights": list(trained.anchor_weights),
         "anchor_level": trained.anchor_level,
-        "holiday_response": trained.holiday_response,
         "new_products": list(trained.new_products),
         "latest_new_products": list(trained.latest_new_products),
         "selection": (trained.selection.to_dict(orient="records") if trained.selection is not None else None),
@@ -157,7 +156,7 @@ def load(run: str | Path, device: str = "cpu") -> TrainedForecaster:
             anchor_weights=anchor, anchor_level=anchor_level, new_products=_new_products(meta, run, len(products)),
             latest_new_products=_new_products(meta, run, len(products), "latest_new_products"),
             driver_spec=spec, driver_scale=scale, latest_driver_scale=latest_scale if latest else None,
-            history=_history(meta), holiday_response=meta.get("holiday_response") is True)  # before it: none
+            history=_history(meta))
     except (TypeError, ValueError, OverflowError) as exc:
         raise _foreign(run, f"summary fields ({exc})") from None
 

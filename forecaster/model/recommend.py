@@ -40,7 +40,7 @@ from .horizon import LEVEL_RULES, PATH_DAYS, choose_anchor, level_anchor
 from .intervals import SUM_DAYS, Calibration, calibrate, correlation_of_totals, total_widening
 from .scores import bias, naive_scale, rmsse, since_first_sale
 from .tasks import Executor, InlineExecutor, ProgressCallback, train_models
-from .trained import CancelFlag, EpochRecord, TrainedForecaster, days_after
+from .trained import CancelFlag, EpochRecord, TrainedForecaster
 from .windows import Split, trading_split
 
 # the global layout's batch: a "global" sample is one product-day, a "multi" sample one day of every product
@@ -100,10 +100,7 @@ def choose_anchor_weights(trained: TrainedForecaster, panel: pd.DataFrame, val_d
     actual, path, open_ = paths
     values = panel.to_numpy(dtype=np.float64)
     starts = [int(val_days[0]) + 7 * k for k in range(len(actual))]
-    # each product's whole holiday response on the anchor's days, as the shipped forecaster's anchor has it
-    factors = [trained.holiday_factors(panel.iloc[:s], days_after(panel.iloc[:s], days), relative=False) for s in starts]
-    anchors = {rule: np.stack([level_anchor(values[:s], days, rule) * f for s, f in zip(starts, factors)])
-               for rule in LEVEL_RULES}
+    anchors = {rule: np.stack([level_anchor(values[:s], days, rule) for s in starts]) for rule in LEVEL_RULES}
     return choose_anchor(actual, path, anchors, open_, naive_scale(values[:int(val_days[0])]))
 
 

@@ -23,7 +23,6 @@ from ..data.drivers import DriverPanel, DriverScale, DriverSpec, closed_cells, f
 from ..labels import NETWORK
 from .baselines import BLEND_COMPONENTS, recent_mean_on_sale
 from .features import PanelScaler, calendar_names
-from .holiday_effects import day_kinds, holiday_factors
 from .horizon import LEVEL_DAYS, blend_with_anchor, level_anchor
 from .intervals import Calibration
 from .scores import since_first_sale
@@ -125,10 +124,6 @@ class TrainedForecaster:
     # how the anchor reads a product's level (forecaster.model.horizon.LEVEL_RULES), chosen with the weights;
     # "mean" (the last 4 weeks' mean) for runs saved before there was a choice
     anchor_level: str = "mean"
-    # with a holiday calendar: each product's own response to holidays moves the networks' forecasts of such
-    # days (forecaster.model.holiday_effects); False for runs saved before it (their intervals were calibrated
-    # without it)
-    holiday_response: bool = True
     # per product: first sold within the last NEW_DAYS training days or later (the networks barely saw it
     # sell); empty for runs saved before this was kept
     new_products: tuple[bool, ...] = ()
@@ -161,9 +156,7 @@ class TrainedForecaster:
 
     @property
     def history_days(self) -> int:
-        """Days of actual history one prediction's inputs read (the network's windows and any blended
-        baseline); with a holiday calendar the products' holiday factors read the whole history given
-        (:meth:`predict`'s ``history``)."""
+        """Days of actual history one prediction reads (the network's windows and any blended baseline)."""
         return max([self.config.history_needed] + [BLEND_COMPONENTS[k][1] for k in self.blend if k != NETWORK])
 
     @property
@@ -248,44 +241,17 @@ class TrainedForecaster:
             out[:, new] = recent_mean_on_sale(values, days)[:, new]  # the catalog's closed days read whole
         return out
 
-    def predict(self, panel: pd.DataFrame, days: np.ndarray, history: pd.DataFrame | None = None) -> np.ndarray:
-        """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow).
-        With a holiday calendar the networks' forecast of a day around a holiday is multiplied by each
-        product's own factor (:meth:`holiday_factors`), read from ``history`` (default ``panel``; the whole
-        history where ``panel`` holds only the last days the lags read)."""
-        days = np.asarray(days)
-        targets = pd.DatetimeIndex(panel.index[0] + pd.to_timedelta(days, unit="D"))
-        factors = self.holiday_factors(panel if history is None else history, targets)
-        return self._sane(self._predict(panel, days, factors), panel)
-
-    @property
-    def own_holidays(self) -> bool:
-        """Whether each product's own holiday response moves its forecasts: a calendar, a run trained since,
-        and no known-ahead drivers (whose past values, a promotion on a holiday, the factor would count again)."""
-        known = self.driver_spec is not None and self.driver_spec.known.any()
-        return bool(self.config.holidays) and self.holiday_response and not known
-
-    def holiday_factors(self, history: pd.DataFrame, targets: pd.DatetimeIndex, relative: bool = True) -> np.ndarray:
-        """(len(targets), P) each product's factor on each target day around a public holiday
-        (:func:`~forecaster.model.holiday_effects.holiday_factors`; ``relative``: beside the catalog's
-        response, which the networks have, else the whole of it), read from the days of ``history`` before
-        it (at most the ``history_days`` the user let the model learn from); 1 where :attr:`own_holidays` is
-        off."""
-        if not self.own_holidays or not day_kinds(targets, self.config.holidays).any():
-            return np.ones((len(targets), len(self.products)))
-        recent = self.align(history)
-        if self.config.history_days:
-            recent = recent.iloc[-self.config.history_days:]
-        return holiday_factors(recent.to_numpy(dtype=np.float64), pd.DatetimeIndex(recent.index), targets,
-                               self.config.holidays, relative)
+    def predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
+        """(D, P) predictions in original units for target-day positions in ``panel`` (len(panel) = tomorrow)."""
+        return self._sane(self._predict(panel, np.asarray(days)), panel)
 
     def forecast_path(self, history: pd.DataFrame, closed: np.ndarray) -> np.ndarray:
         """(len(closed), P) expected demand for the days after ``history``'s last date, recursively: each
         day's forecast is fed back as the next day's lag; a ``closed`` day (``closed`` (days,), or (days, P)
         per product-day) is 0, fed back as 0, as such days stand in the history. Where the model has :attr:`anchor_weights`, each trading day after the first is
         blended with the level anchor read from the actual history (:mod:`forecaster.model.horizon`; the
-        recursion itself feeds back its own days). The networks read the last :attr:`history_days` days of
-        ``history``, the anchor its last weeks, the holiday factors (with a calendar) all of it."""
+        recursion itself feeds back its own days). Reads only the last :attr:`history_days` days of
+        ``history`` (and the anchor's weeks)."""
         return self.anchored(history, self.recursive_path(history, closed), closed)
 
     def recursive_path(self, history: pd.DataFrame, closed: np.ndarray) -> np.ndarray:
@@ -294,10 +260,9 @@ class TrainedForecaster:
         tail = self.align(history).iloc[-(self.history_days + 1):]
         cells = _closed_cells(closed, tail.shape[1])
         out = np.zeros(cells.shape)
-        factors = self.holiday_factors(history, days_after(history, len(cells)))  # read once, from all of it
         for i, shut in enumerate(cells.all(axis=1)):  # one step per day: each step needs the previous one
             if not shut:  # a day closed for every product: nothing to predict
-                out[i] = self._sane(self._predict(tail, np.array([len(tail)]), factors[i:i + 1]), tail)[0] * ~cells[i]
+                out[i] = self.predict(tail, np.array([len(tail)]))[0] * ~cells[i]
             day = tail.index[-1] + pd.Timedelta(days=1)
             tail = pd.concat([tail.iloc[1:], pd.DataFrame(out[i:i + 1], index=[day], columns=tail.columns)])
             tail.index.freq = "D"
@@ -312,10 +277,7 @@ class TrainedForecaster:
         recent = self.align(history).iloc[-max(self.history_days + 1, LEVEL_DAYS):]
         if self.config.history_days:  # the history the user let it learn from, as its validation read it
             recent = recent.iloc[-self.config.history_days:]
-        # the anchor's days around holidays move by each product's whole response, so that its week totals
-        # hold them too (its level reads no holiday)
-        anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path), self.anchor_level) \
-            * self.holiday_factors(history, days_after(history, len(path)), relative=False)
+        anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path), self.anchor_level)
         return blend_with_anchor(path, anchor, self.anchor_weights, ~cells.all(axis=1)) * ~cells
 
     def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:
@@ -333,25 +295,18 @@ class TrainedForecaster:
                                   "damaged or did not train. Train it again.")
         return pred
 
-    def _predict(self, panel: pd.DataFrame, days: np.ndarray, factors: np.ndarray | float = 1.0) -> np.ndarray:
-        """The blend's prediction, its networks' part multiplied by the holiday ``factors`` (the baselines it
-        blends with learnt no holiday, the catalog's included: the validation scored the blend so)."""
+    def _predict(self, panel: pd.DataFrame, days: np.ndarray) -> np.ndarray:
         if not self.blend:
-            return self.predict_networks(panel, days) * factors
+            return self.predict_networks(panel, days)
         values = self.align(panel).to_numpy(dtype=np.float64)
         out = np.zeros((len(days), len(self.products)))
         for name, weight in self.blend.items():
             if weight == 0:
                 continue
-            part = (self.predict_networks(panel, days) * factors if name == NETWORK
+            part = (self.predict_networks(panel, days) if name == NETWORK
                     else BLEND_COMPONENTS[name][0](values, days))
             out += weight * part
         return np.clip(out, 0, None)
-
-
-def days_after(history: pd.DataFrame, days: int) -> pd.DatetimeIndex:
-    """The ``days`` dates after ``history``'s last."""
-    return pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=days, freq="D")
 
 
 def _closed_cells(closed: np.ndarray, n_products: int) -> np.ndarray:

@@ -133,7 +133,7 @@ def current_calibration(trained: TrainedForecaster, panel: pd.DataFrame) -> Cali
     days = days[~closed[days]]
     if not len(days):
         return calibration
-    values, point = tail.to_numpy(dtype=np.float64), trained.predict(tail, days, history=history)
+    values, point = tail.to_numpy(dtype=np.float64), trained.predict(tail, days)
     # a product-day that was no demand (before its first sale, shut by an open flag) is no miss
     return calibration.relocated(np.where(trained.counted(tail)[days], values[days], point), point)
 
@@ -219,20 +219,6 @@ def lead_time_total(trained: TrainedForecaster, panel: pd.DataFrame, days: int =
     plus review period) with its range and order-up-to quantity: :func:`totals` of a fresh forecast."""
     return totals(point_forecast(trained, panel, days), current_calibration(trained, panel), days, level,
                   service_level, order_stopped)
-
-
-def holiday_movers(trained: TrainedForecaster, panel: pd.DataFrame, day: pd.Timestamp,
-                   count: int = 3) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-    """The products whose own past holidays move their forecast of ``day`` most (a holiday, the day after
-    one, a long weekend's day: :meth:`~forecaster.model.trained.TrainedForecaster.holiday_factors`), up and
-    down, at most ``count`` each as (product, factor), largest move first: what a planner asks when one
-    shop's holiday forecast jumps and another's falls. Empty lists where no factor moves."""
-    trained = trained.for_forecasting()
-    factors = trained.holiday_factors(panel, pd.DatetimeIndex([pd.Timestamp(day)]))[0]
-    order = np.argsort(factors, kind="stable")
-    up = [(trained.products[i], float(factors[i])) for i in order[::-1][:count] if factors[i] > 1.0 + 1e-9]
-    down = [(trained.products[i], float(factors[i])) for i in order[:count] if factors[i] < 1.0 - 1e-9]
-    return up, down
 
 
 def what_if(trained: TrainedForecaster, panel: pd.DataFrame, product: str, driver: str, value: str,

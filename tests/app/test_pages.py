@@ -814,26 +814,6 @@ def test_the_forecast_page_flags_products_that_stopped_selling_and_orders_them_o
     assert at.session_state["interval_options"].order_stopped
 
 
-def test_the_forecast_page_names_the_products_a_holiday_moves_most():
-    """Issue 26: on May Day the beach shop (three times its week on past holidays) is named above the
-    catalog and the city shop (half) below, with their factors; the names are escaped markdown."""
-    from forecaster.data.holidays import holiday_features
-
-    index = pd.date_range("2018-01-01", "2024-04-28", freq="D")
-    values = np.random.default_rng(3).poisson(20.0, (len(index), 3)).astype(float)
-    values[holiday_features(index, "DE")[:, 0] == 1] *= [3.0, 0.5, 1.0]
-    wide = pd.DataFrame(values, columns=["*beach*", "city", "steady"]).assign(date=index.strftime("%Y-%m-%d"))
-    at = _named_app(wide[["date", "*beach*", "city", "steady"]].to_csv(index=False).encode(), "shops.csv")
-    at.selectbox(key="w_holidays").set_value("DE").run()
-    at = train(at, w_seed=4344)
-    at.switch_page("pages/forecast.py").run()
-    at.number_input(key="w_horizon").set_value(7).run()
-    at.select_slider(key="w_fc_day").set_value(pd.Timestamp("2024-05-01")).run()
-    assert not at.exception
-    note = next(c.value for c in at.caption if "its own past days of this kind" in c.value)
-    assert re.search(r"most above it \\\*beach\\\* ×1\.\d\d.*most below it city ×0\.\d\d", note), note
-
-
 def test_the_data_page_offers_the_files_country_for_holidays_and_the_run_uses_it(tiny_csv):
     """Issue 26: an invoice log's Country column preselects its public holidays; the Train page says so, the
     run trains with them and Evaluate shows the test days around holidays apart. None stays none."""

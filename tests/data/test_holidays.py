@@ -1,6 +1,5 @@
-"""Public holidays (issue 26): the calendar from the holidays package, its flags, the country a file
-suggests, the setting, each product's own response to its kinds of holiday day, and a forecast that expects
-a holiday's effect only when it is given the calendar."""
+"""Public holidays (issue 26): the calendar from the holidays package, its features, the country a file
+suggests, the setting, and a network that learns a holiday's effect only when it is given the calendar."""
 from __future__ import annotations
 
 import json
@@ -16,7 +15,6 @@ from forecaster.data.holidays import (HOLIDAY_FEATURES, calendar_name, holiday_d
 from forecaster.data.ingest import load_panel
 from forecaster.io.persistence import load, save
 from forecaster.model.features import calendar_features
-from forecaster.model.holiday_effects import FACTOR_BOUNDS, PRIOR_DAYS, day_kinds, holiday_factors
 
 
 def test_the_flags_around_ecuador_s_independence_day_of_2017():
@@ -87,67 +85,6 @@ def test_the_calendar_adds_its_flags_to_the_calendar_features():
     assert with_holidays[5, plain.shape[1]] == 1  # 25 December
 
 
-def _factors_by_loop(values: np.ndarray, index: pd.DatetimeIndex, target: pd.Timestamp, calendar: str,
-                     relative: bool = True) -> np.ndarray:
-    """The factor of one target day, day by day: the plain reading of forecaster.model.holiday_effects."""
-    kinds, kind = day_kinds(index, calendar), day_kinds(pd.DatetimeIndex([target]), calendar)[0]
-    around = holiday_features(index, calendar).any(axis=1)
-    ratios = [[] for _ in range(values.shape[1])]
-    for t in range(7, len(index)):
-        if kind and kinds[t] == kind and index[t] < target and not around[t - 7]:
-            for p in range(values.shape[1]):
-                if values[t, p] > 0 and values[t - 7, p] > 0:
-                    ratios[p].append(np.log(values[t, p] / values[t - 7, p]))
-    pooled = np.mean([r for own in ratios for r in own]) if any(ratios) else 0.0
-    own = np.array([(sum(r) + PRIOR_DAYS * pooled) / (len(r) + PRIOR_DAYS) for r in ratios])
-    return np.clip(np.exp(own - pooled if relative else own), *FACTOR_BOUNDS)
-
-
-def test_each_product_gets_its_own_response_to_a_holiday_beside_the_catalogs():
-    """Six years of German holidays: a beach shop sells 3 times as much on every holiday, a city shop half,
-    a third shop the same: next year's holidays lift the first above the networks' (the catalog's) forecast,
-    lower the second, nearly leave the third; an ordinary day and a day before a holiday keep 1."""
-    index = pd.date_range("2018-01-01", "2023-12-31", freq="D")
-    holiday = holiday_features(index, "DE")[:, 0] == 1
-    values = np.random.default_rng(0).poisson(20.0, (len(index), 3)).astype(float)
-    values[holiday] *= [3.0, 0.5, 1.0]
-    # a holiday, an ordinary day, Christmas, the day before May Day
-    targets = pd.DatetimeIndex(["2024-05-01", "2024-06-12", "2024-12-25", "2024-04-30"])
-    factors = holiday_factors(values, index, targets, "DE")
-    whole = holiday_factors(values, index, targets, "DE", relative=False)  # for a level that reads no holiday
-    for i in (0, 2):
-        np.testing.assert_allclose(factors[i], _factors_by_loop(values, index, targets[i], "DE"))
-        np.testing.assert_allclose(whole[i], _factors_by_loop(values, index, targets[i], "DE", relative=False))
-        assert whole[i][0] > factors[i][0] and whole[i][2] > 1.05  # the catalog's lift is in the whole response
-        assert factors[i][0] > 1.1 and factors[i][1] < 0.95 and abs(np.log(factors[i][2])) < 0.1
-    np.testing.assert_array_equal(factors[[1, 3]], 1.0)
-    np.testing.assert_array_equal(holiday_factors(values, index, targets, ""), 1.0)  # no calendar
-
-
-def test_a_catalog_that_responds_as_one_keeps_its_forecast():
-    """Every product lifted alike: the networks' holiday flags have that response, so no factor moves."""
-    index = pd.date_range("2018-01-01", "2023-12-31", freq="D")
-    values = np.full((len(index), 3), 20.0)
-    values[holiday_features(index, "DE")[:, 0] == 1] *= 3.0
-    np.testing.assert_allclose(holiday_factors(values, index, pd.DatetimeIndex(["2024-05-01"]), "DE"), 1.0)
-
-
-def test_a_holiday_factor_reads_only_the_days_before_its_day_and_only_days_that_sold():
-    """A target inside the history reads the days before it (as its lags do); a zero (a shut shop, a
-    no-sale) is no ratio: the shop shut on May Day is not read as a fall to 0."""
-    index = pd.date_range("2023-01-01", "2023-12-31", freq="D")
-    values = np.full((len(index), 2), 10.0)
-    may_day = index.get_loc(pd.Timestamp("2023-05-01"))  # a Monday: a long weekend's holiday
-    values[may_day] = [30.0, 0.0]  # the second product shut on May Day
-    target = pd.DatetimeIndex(["2028-05-01"])  # a Monday too
-    after = holiday_factors(values, index, target, "DE")[0]
-    np.testing.assert_allclose(after, _factors_by_loop(values, index, target[0], "DE"))
-    assert after[0] > 1.0 > after[1] > 0.9
-    kinds = day_kinds(index, "DE")
-    first = int(np.flatnonzero(kinds == kinds[may_day])[0])  # the first day of that kind: nothing to read
-    np.testing.assert_array_equal(holiday_factors(values, index, index[first:first + 1], "DE"), 1.0)
-
-
 def test_a_country_column_suggests_its_calendar():
     assert suggest_country(pd.DataFrame({"Country": ["United Kingdom"] * 3 + ["France"]})) == "GB"
     assert suggest_country(pd.DataFrame({"store_country": [" ec", "EC", "PE"]})) == "EC"
@@ -193,55 +130,3 @@ def test_a_country_of_origin_is_not_where_the_sales_were_made():
 def test_a_region_the_package_spells_as_a_word_is_read_in_any_case():
     assert parse_calendar("de-augsburg") == ("DE", "Augsburg")
     assert ForecastConfig(holidays="DE-AUGSBURG").holidays == "DE-Augsburg"
-
-
-def test_a_forecast_of_a_holiday_carries_each_products_own_factor():
-    """A beach shop (3 times on holidays) and a city shop (half): tomorrow, May Day, the one-step forecast and
-    the first day of a forecast path are the networks' times each product's factor, up for one, down for the
-    other."""
-    index = pd.date_range("2018-01-01", "2024-04-30", freq="D", name="date")
-    values = np.random.default_rng(1).poisson(20.0, (len(index), 2)).astype(float)
-    values[holiday_features(index, "DE")[:, 0] == 1] *= [3.0, 0.5]
-    panel = pd.DataFrame(values, index=index, columns=pd.Index(["beach", "city"], name="product"))
-    trained = fit(panel, TINY.replace(holidays="DE"))
-    factor = holiday_factors(values, index, pd.DatetimeIndex(["2024-05-01"]), "DE")[0]
-    assert factor[0] > 1.1 and factor[1] < 0.9
-    tomorrow = trained.predict(panel, np.array([len(panel)]))[0]
-    np.testing.assert_allclose(tomorrow, trained._predict(panel, np.array([len(panel)]))[0] * factor)
-    np.testing.assert_allclose(trained.forecast_path(panel, np.zeros(3, dtype=bool))[0], tomorrow)
-    short = panel.iloc[-(trained.history_days + 1):]  # the last days alone read no past holiday: the history does
-    np.testing.assert_allclose(trained.predict(short, np.array([len(short)]), history=panel)[0], tomorrow)
-
-
-def test_a_run_saved_before_the_holiday_response_forecasts_as_it_did(tmp_path):
-    """Its intervals were calibrated on forecasts without the factors: it keeps forecasting without them."""
-    index = pd.date_range("2021-01-01", "2023-04-30", freq="D", name="date")
-    values = np.random.default_rng(2).poisson(20.0, (len(index), 2)).astype(float)
-    values[holiday_features(index, "DE")[:, 0] == 1] *= [3.0, 0.5]
-    panel = pd.DataFrame(values, index=index, columns=pd.Index(["beach", "city"], name="product"))
-    trained = fit(panel, TINY.replace(holidays="DE"))
-    run = save(trained, tmp_path / "run")
-    assert load(run).holiday_response and load(run).own_holidays
-    meta = json.loads((run / "config.json").read_text())
-    del meta["holiday_response"]
-    (run / "config.json").write_text(json.dumps(meta))
-    old = load(run)
-    assert not old.holiday_response
-    tomorrow = np.array([len(panel)])  # May Day
-    np.testing.assert_allclose(old.predict(panel, tomorrow), old._predict(panel, tomorrow))
-    assert not np.allclose(trained.predict(panel, tomorrow), old.predict(panel, tomorrow))
-
-
-def test_the_products_a_holiday_moves_most_are_named_up_and_down():
-    """What the Forecast page says on a holiday: the beach shop above the catalog, the city shop below."""
-    from forecaster.results.forecasting import holiday_movers
-
-    index = pd.date_range("2018-01-01", "2024-04-28", freq="D", name="date")
-    values = np.random.default_rng(3).poisson(20.0, (len(index), 3)).astype(float)
-    values[holiday_features(index, "DE")[:, 0] == 1] *= [3.0, 0.5, 1.0]
-    panel = pd.DataFrame(values, index=index, columns=pd.Index(["beach", "city", "steady"], name="product"))
-    trained = fit(panel, TINY.replace(holidays="DE"))
-    up, down = holiday_movers(trained, panel, pd.Timestamp("2024-05-01"), count=1)
-    assert [p for p, _ in up] == ["beach"] and up[0][1] > 1.1
-    assert [p for p, _ in down] == ["city"] and down[0][1] < 0.95
-    assert holiday_movers(trained, panel, pd.Timestamp("2024-06-12")) == ([], [])  # an ordinary day

@@ -157,14 +157,3 @@ def test_a_planned_one_day_closure_leaves_the_following_days_as_they_were():
     closed = np.zeros_like(values, dtype=bool)
     closed[7] = True
     assert filled_closures(values, closed)[7, 0] == 5.0  # the same weekday a week before
-
-
-def test_known_ahead_drivers_keep_the_products_holiday_factors_off(promo_file):
-    """A promotion run on holidays would be counted twice (the driver, and the holiday's past ratio): a model
-    reading known-ahead drivers takes the calendar's flags only."""
-    ingested = load_panel(promo_file, IngestOptions(drivers=PROMO))
-    trained = fit(ingested.panel, TINY.replace(holidays="DE"), drivers=ingested.drivers)
-    assert trained.driver_spec.known.any() and not trained.own_holidays
-    targets = pd.date_range("2020-12-24", periods=4)  # Christmas Eve to the Sunday after
-    np.testing.assert_array_equal(trained.holiday_factors(ingested.panel, targets), 1.0)
-    assert dataclasses.replace(trained, driver_spec=None).own_holidays  # the drivers alone turn them off
