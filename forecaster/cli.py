@@ -194,7 +194,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     ingested = load_panel(a.data, _ingest_options(a))
     _check_before_training(ingested, config, a, server)
     future = _future_values(ingested.drivers, ingested, a)  # read and checked before the training, not after
-    _check_future_covers(ingested, future, a, config.closed_days)
+    _check_future_covers(ingested, future, a, config.closed_days, config.holidays)
     executor.start()  # in the background (forked from the fork server, the workers start in a blink)
 
     from .io.export import metrics_table, write_csv
@@ -306,7 +306,8 @@ def _check_before_training(ingested: Any, config: ForecastConfig, a: argparse.Na
                           len(ingested.drivers.spec.channels) if ingested.drivers is not None else 0)
 
 
-def _check_future_covers(ingested: Any, future: Any, a: argparse.Namespace, closed_days: str) -> None:
+def _check_future_covers(ingested: Any, future: Any, a: argparse.Namespace, closed_days: str,
+                         holidays: str = "") -> None:
     """Before training: every trading day the forecast and totals asked for will cover has its known-ahead
     drivers' values (the future file's, or a default); else refused naming the product and day."""
     if ingested.drivers is None or future is None or not (a.forecast_out or a.total_out):
@@ -315,10 +316,11 @@ def _check_future_covers(ingested: Any, future: Any, a: argparse.Namespace, clos
     import pandas as pd
 
     from .data.calendar import trading_calendar
+    from .results.forecasting import LEAD_CLOSED
 
     days = max(a.horizon, a.total_days if a.total_out else 1)
-    dates = pd.date_range(ingested.panel.index[-1] + pd.Timedelta(days=1), periods=days + 7, freq="D")
-    closed = trading_calendar(ingested.panel, closed_days).weekday_closed(dates)
+    dates = pd.date_range(ingested.panel.index[-1] + pd.Timedelta(days=1), periods=days + LEAD_CLOSED, freq="D")
+    closed = trading_calendar(ingested.panel, closed_days, holidays=holidays).future_closed(dates)
     dates, closed = dates[:int(np.argmin(closed)) + days], closed[:int(np.argmin(closed)) + days]
     message = ingested.drivers.combined(future).with_defaults(dates).missing(dates, ~closed)
     if message:

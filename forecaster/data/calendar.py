@@ -8,7 +8,10 @@ flatters every method alike. Two kinds are found (``closed_days="auto"``):
   other weekdays sell: closed every week, in the future too;
 * a single day on which no product sold, where the catalog would sell nothing on a trading day with a chance
   below :data:`CLOSED_CHANCE` (the product of each product's share of zero days): a Christmas closure of a
-  busy shop, not a quiet day of a one-product file. Such a day is closed where it was observed only.
+  busy shop, not a quiet day of a one-product file. Such a day is closed where it was observed, and in the
+  future where it comes back every year: the same date (Christmas Day, New Year's Day) or, with a public
+  holiday calendar, the same holiday (Good Friday moves) closed in every earlier year the history holds it,
+  at least :data:`MIN_YEARS` of them.
 
 ``"off"`` makes every day a trading day; a list of weekdays (``"sat,sun"``) names the closed weekdays instead
 of finding them (single closed days are still found).
@@ -21,11 +24,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import closed_weekdays_named
+from .holidays import holiday_names
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 YEAR = 364  # days a closed weekday must have gone without a sale (52 weeks)
 MIN_WEEKS = 8  # ... and at least this many of that weekday seen
 CLOSED_CHANCE = 0.01  # a day with no sale at all is a closure when a trading day would be so empty this rarely
+MIN_YEARS = 2  # a date or holiday closed in every earlier year, at least this many, is closed in the future
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,42 @@ class TradingCalendar:
     closed: np.ndarray  # (T,) bool
     closed_weekdays: tuple[int, ...]
     named: bool = False  # the weekdays were named by the user, not found
+    holidays: str = ""  # the run's public holiday calendar: a holiday closed every year is closed ahead too
 
     def weekday_closed(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """(len(dates),) bool: the days that fall on a closed weekday (for future days)."""
         return np.isin(dates.day_of_week, self.closed_weekdays)
 
+    def future_closed(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """(len(dates),) bool: the future days that are closed: a closed weekday, or a date or public holiday
+        closed in every earlier year (:meth:`yearly_reason`)."""
+        named = self._named_history()
+        return self.weekday_closed(dates) | np.array([bool(self.yearly_reason(d, named)) for d in dates], dtype=bool)
+
+    def yearly_reason(self, date: pd.Timestamp, named: pd.Series | None = None) -> str:
+        """Why a future ``date`` is closed as it was every earlier year, in a planner's words ('' if not):
+        the same calendar date, or the same public holiday of :attr:`holidays`, closed in each of at least
+        MIN_YEARS earlier years and open in none. ``named``: :meth:`_named_history`, where the caller has it."""
+        same = np.asarray((self.dates.month == date.month) & (self.dates.day == date.day))
+        if same.sum() >= MIN_YEARS and self.closed[same].all():
+            return f"no product sold on {date:%d %B} in any of the {int(same.sum())} earlier years"
+        name = holiday_names([date], self.holidays).get(date) if self.holidays else None
+        if name:
+            same = ((self._named_history() if named is None else named) == name).to_numpy()
+            if same.sum() >= MIN_YEARS and self.closed[same].all():
+                return f"no product sold on {name} in any of the {int(same.sum())} earlier years"
+        return ""
+
+    def _named_history(self) -> pd.Series:
+        """Each history date's public holiday by name (missing where none, or without a calendar)."""
+        named = holiday_names(self.dates, self.holidays) if self.holidays else {}
+        return pd.Series(named, dtype=object).reindex(self.dates)
+
     def reason(self, date: pd.Timestamp) -> str:
-        """Why a future ``date`` on a closed weekday is closed, in a planner's words."""
+        """Why a future closed ``date`` is closed, in a planner's words."""
+        yearly = self.yearly_reason(date)
+        if yearly and date.day_of_week not in self.closed_weekdays:
+            return yearly
         name = WEEKDAY_NAMES[date.day_of_week]
         if self.named:
             return f"{name}s are set as closed days"
@@ -51,7 +85,8 @@ class TradingCalendar:
         return f"no product sold on any {name} in the last {'year' if weeks >= 52 else f'{weeks} weeks'}"
 
 
-def trading_calendar(panel: pd.DataFrame, spec: str = "auto", history_end: int | None = None) -> TradingCalendar:
+def trading_calendar(panel: pd.DataFrame, spec: str = "auto", history_end: int | None = None,
+                     holidays: str = "") -> TradingCalendar:
     """The closed days of ``panel`` (dates x products). The weekday rule and the products' zero shares read
     only the year before ``history_end`` (default: the whole panel), so that a test span steers nothing;
     the flags cover every day of the panel."""
@@ -59,13 +94,13 @@ def trading_calendar(panel: pd.DataFrame, spec: str = "auto", history_end: int |
     dates = pd.DatetimeIndex(panel.index)
     named = closed_weekdays_named(spec)
     if named == ():  # "off"
-        return TradingCalendar(dates, np.zeros(len(dates), dtype=bool), (), True)
+        return TradingCalendar(dates, np.zeros(len(dates), dtype=bool), (), True, holidays)
     end = len(values) if history_end is None else int(history_end)
     start = max(0, end - YEAR)
     weekdays = named if named is not None else _closed_weekdays(values[start:end], dates[start:end])
     on_weekday = np.isin(dates.day_of_week, weekdays)
     return TradingCalendar(dates, on_weekday | _empty_days(values, ~on_weekday, start, end), weekdays,
-                           named is not None)
+                           named is not None, holidays)
 
 
 def _closed_weekdays(values: np.ndarray, dates: pd.DatetimeIndex) -> tuple[int, ...]:

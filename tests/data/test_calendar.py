@@ -107,3 +107,38 @@ def test_a_quiet_weekday_of_slow_movers_is_not_a_closed_weekday():
     cal = trading_calendar(busy)
     assert cal.closed_weekdays == (2,)
     assert "no product sold on any Wednesday in the last 16 weeks" in cal.reason(pd.Timestamp("2025-05-07"))
+
+
+def _yearly_shop(end: str) -> pd.DataFrame:
+    """20 products over three years, shut on Christmas Day, Boxing Day, New Year's Day and Good Friday."""
+    panel = make_panel(pd.date_range("2021-01-01", end).size, 20, 0, start="2021-01-01")
+    for day in ("12-25", "12-26", "01-01"):
+        panel.loc[panel.index.strftime("%m-%d") == day] = 0.0
+    panel.loc[pd.to_datetime(["2021-04-02", "2022-04-15", "2023-04-07"])] = 0.0  # Good Fridays
+    return panel
+
+
+def test_a_date_closed_every_earlier_year_is_closed_ahead_with_its_reason():
+    """Issue 23: Christmas and New Year, shut in each of the history's years, are forecast closed (0, nothing
+    to order) with the reason; Christmas Eve, which traded, is not."""
+    panel = _yearly_shop("2023-12-20")
+    points = point_forecast(fit(panel, TINY), panel, horizon=14)
+    shut = sorted({d.strftime("%m-%d") for d in points.loc[points["closed"], "date"]})
+    assert shut == ["01-01", "12-25", "12-26"]
+    assert (points.loc[points["closed"], "forecast"] == 0).all()
+    reasons = points.attrs["closed_reasons"]
+    assert reasons[pd.Timestamp("2023-12-25")] == "no product sold on 25 December in any of the 2 earlier years"
+    assert trading_calendar(panel, "off").future_closed(pd.date_range("2023-12-24", periods=3)).tolist() == \
+        [False, False, False]  # the user's "every day trades" wins
+
+
+def test_a_moving_holiday_closed_every_year_is_closed_ahead_only_with_its_calendar():
+    """Good Friday moves: with Germany's calendar it is found closed every earlier year; without one it is not."""
+    panel = _yearly_shop("2024-03-20")
+    good_friday = pd.date_range("2024-03-29", periods=1)
+    with_calendar = trading_calendar(panel, holidays="DE")
+    assert with_calendar.future_closed(good_friday).tolist() == [True]
+    assert with_calendar.reason(good_friday[0]) == "no product sold on Good Friday in any of the 3 earlier years"
+    assert trading_calendar(panel).future_closed(good_friday).tolist() == [False]
+    assert trading_calendar(panel, holidays="DE").future_closed(pd.date_range("2024-04-01", periods=1)).tolist() \
+        == [False]  # Easter Monday traded
