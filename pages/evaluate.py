@@ -74,8 +74,9 @@ APART_COLUMNS = {"days": "Test days", "method": "Method",
 if trained.config.holidays:
     around = evaluation.holiday_table(trained.config.holidays)
     with st.expander(f"Around public holidays of {calendar_name(trained.config.holidays)}", expanded=False):
-        st.caption("Around a holiday: the holiday itself, the three days before it (shoppers buy ahead) and the day "
-                   "after it, as the model's holiday features mark them.")
+        st.caption("Around a holiday: the holiday itself, the three days before it (shoppers buy ahead), the day "
+                   "after it and the days of a long weekend, as the model's holiday features mark them; closed "
+                   "days are not scored.")
         if around is None:
             st.caption("No test day falls on a public holiday or the days around one.")
         else:
