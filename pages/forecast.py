@@ -63,11 +63,16 @@ if len(planned):
                                                                                  planned["product"][:10]))
     listed += f" and {len(planned) - 10:,} more" if len(planned) > 10 else ""
     st.caption(f"Planned closures (the open flag in the driver values; forecast 0, nothing to order): {listed}.")
-new = [p for p, is_new in zip(trained.products, trained.new_products) if is_new]
+sold_ever = panel.reindex(columns=trained.products).gt(0).any()  # a product that never sold is not "new"
+new = [p for p, is_new in zip(trained.products, trained.new_products) if is_new and sold_ever[p]]
+never = [p for p in trained.products if not sold_ever[p]]
+listing = lambda items: ", ".join(markdown(names.get(p, p)) for p in items[:5]) + (  # noqa: E731
+    f" and {len(items) - 5:,} more" if len(items) > 5 else "")
 if new:
-    shown = ", ".join(markdown(names.get(p, p)) for p in new[:5]) + (f" and {len(new) - 5:,} more" if len(new) > 5 else "")
-    st.caption(f"New products, first sold as the training days ended or since ({shown}): the model never learnt "
-               "their level, so their forecast is the mean of their last 7 days on sale.")
+    st.caption(f"New products, first sold as the training days ended or since ({listing(new)}): the model never "
+               "learnt their level, so their forecast is the mean of their last 7 days on sale.")
+if never:
+    st.caption(f"Never sold in the history ({listing(never)}): forecast 0, nothing to order.")
 if trained.calibration is None:
     st.warning("This model has no prediction intervals: it was trained without validation days (or saved before "
                "intervals existed), so there were no held-out days to calibrate a range on. Train it again with "

@@ -488,7 +488,8 @@ def test_every_page_renders_for_catalogs_of_any_size(n_products):
     at.switch_page("pages/forecast.py").run()
     assert len(at.dataframe[0].value) == n_products
     if n_products >= 3:  # item 2 first sells in the last week, item 1 never: their forecasts are their own 7 days
-        assert "New products, first sold as the training days ended or since (item 1, item 2" in all_text(at)
+        assert "New products, first sold as the training days ended or since (item 2)" in all_text(at)
+        assert "Never sold in the history (item 1)" in all_text(at)
 
 
 def test_a_chosen_or_shared_session_link_never_opens_someone_elses_session(trained_app, monkeypatch):
