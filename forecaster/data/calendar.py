@@ -57,13 +57,15 @@ class TradingCalendar:
     def yearly_reason(self, date: pd.Timestamp, named: pd.Series | None = None) -> str:
         """Why a future ``date`` is closed as it was every earlier year, in a planner's words ('' if not):
         the same calendar date, or the same public holiday of :attr:`holidays`, closed in each of at least
-        MIN_YEARS earlier years and open in none. ``named``: :meth:`_named_history`, where the caller has it."""
-        same = np.asarray((self.dates.month == date.month) & (self.dates.day == date.day))
+        MIN_YEARS earlier years and open in none; a year it fell on a closed weekday says nothing of it.
+        ``named``: :meth:`_named_history`, where the caller has it."""
+        trades = ~np.isin(self.dates.day_of_week, self.closed_weekdays)
+        same = np.asarray((self.dates.month == date.month) & (self.dates.day == date.day)) & trades
         if same.sum() >= MIN_YEARS and self.closed[same].all():
             return f"no product sold on {date:%d %B} in any of the {int(same.sum())} earlier years"
         name = holiday_names([date], self.holidays).get(date) if self.holidays else None
         if name:
-            same = ((self._named_history() if named is None else named) == name).to_numpy()
+            same = ((self._named_history() if named is None else named) == name).to_numpy() & trades
             if same.sum() >= MIN_YEARS and self.closed[same].all():
                 return f"no product sold on {name} in any of the {int(same.sum())} earlier years"
         return ""

@@ -142,3 +142,16 @@ def test_a_moving_holiday_closed_every_year_is_closed_ahead_only_with_its_calend
     assert trading_calendar(panel).future_closed(good_friday).tolist() == [False]
     assert trading_calendar(panel, holidays="DE").future_closed(pd.date_range("2024-04-01", periods=1)).tolist() \
         == [False]  # Easter Monday traded
+
+
+def test_a_year_the_date_fell_on_a_closed_weekday_is_no_evidence():
+    """Shut on Sundays: Christmas 2022 was a Sunday, so only 2021's (a Saturday, shut) says the shop closes on
+    Christmas: one year, too few to close Christmas 2023."""
+    from forecaster.data.calendar import TradingCalendar
+
+    dates = pd.date_range("2021-01-01", "2023-12-20")
+    closed = (dates.day_of_week == 6) | (dates == pd.Timestamp("2021-12-25"))
+    cal = TradingCalendar(dates, np.asarray(closed), (6,))
+    assert cal.future_closed(pd.DatetimeIndex(["2023-12-25"])).tolist() == [False]
+    shut_2022 = TradingCalendar(dates, np.asarray(closed | (dates == pd.Timestamp("2022-12-26"))), (6,))
+    assert not shut_2022.future_closed(pd.DatetimeIndex(["2023-12-25"]))[0]  # another date shut: not Christmas
