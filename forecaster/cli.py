@@ -307,21 +307,16 @@ def _check_before_training(ingested: Any, config: ForecastConfig, a: argparse.Na
 
 
 def _check_future_covers(ingested: Any, future: Any, a: argparse.Namespace, closed_days: str,
-                         holidays: str = "") -> None:
+                         holidays: str) -> None:
     """Before training: every trading day the forecast and totals asked for will cover has its known-ahead
     drivers' values (the future file's, or a default); else refused naming the product and day."""
     if ingested.drivers is None or future is None or not (a.forecast_out or a.total_out):
         return
-    import numpy as np
-    import pandas as pd
-
     from .data.calendar import trading_calendar
-    from .results.forecasting import LEAD_CLOSED
 
     days = max(a.horizon, a.total_days if a.total_out else 1)
-    dates = pd.date_range(ingested.panel.index[-1] + pd.Timedelta(days=1), periods=days + LEAD_CLOSED, freq="D")
-    closed = trading_calendar(ingested.panel, closed_days, holidays=holidays).future_closed(dates)
-    dates, closed = dates[:int(np.argmin(closed)) + days], closed[:int(np.argmin(closed)) + days]
+    calendar = trading_calendar(ingested.panel, closed_days, holidays=holidays)
+    dates, closed, _ = calendar.ahead(ingested.panel.index[-1], days)  # the days the forecast will cover
     message = ingested.drivers.combined(future).with_defaults(dates).missing(dates, ~closed)
     if message:
         raise ForecasterError(f"--future {a.future}: {message}")

@@ -18,6 +18,7 @@ of finding them (single closed days are still found).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ YEAR = 364  # days a closed weekday must have gone without a sale (52 weeks)
 MIN_WEEKS = 8  # ... and at least this many of that weekday seen
 CLOSED_CHANCE = 0.01  # a day with no sale at all is a closure when a trading day would be so empty this rarely
 MIN_YEARS = 2  # a date or holiday closed in every earlier year, at least this many, is closed in the future
+LEAD_CLOSED = 21  # closed days a forecast may skip before its first trading day (closed weekdays and holidays)
 
 
 @dataclass(frozen=True)
@@ -51,27 +53,34 @@ class TradingCalendar:
     def future_closed(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """(len(dates),) bool: the future days that are closed: a closed weekday, or a date or public holiday
         closed in every earlier year (:meth:`yearly_reason`)."""
-        named = self._named_history()
-        return self.weekday_closed(dates) | np.array([bool(self.yearly_reason(d, named)) for d in dates], dtype=bool)
+        return self.weekday_closed(dates) | np.array([bool(self.yearly_reason(d)) for d in dates], dtype=bool)
 
-    def yearly_reason(self, date: pd.Timestamp, named: pd.Series | None = None) -> str:
+    def ahead(self, last: pd.Timestamp, days: int) -> tuple[pd.DatetimeIndex, np.ndarray, int]:
+        """What a forecast of ``days`` days after ``last`` covers: the closed days before the next trading day
+        (at most LEAD_CLOSED) and ``days`` days from it; their closed flags; and how many closed days lead."""
+        dates = pd.date_range(last + pd.Timedelta(days=1), periods=days + LEAD_CLOSED, freq="D")
+        closed = self.future_closed(dates)
+        skip = int(np.argmin(closed))
+        return dates[:skip + days], closed[:skip + days], skip
+
+    def yearly_reason(self, date: pd.Timestamp) -> str:
         """Why a future ``date`` is closed as it was every earlier year, in a planner's words ('' if not):
         the same calendar date, or the same public holiday of :attr:`holidays`, closed in each of at least
-        MIN_YEARS earlier years and open in none; a year it fell on a closed weekday says nothing of it.
-        ``named``: :meth:`_named_history`, where the caller has it."""
+        MIN_YEARS earlier years and open in none; a year it fell on a closed weekday says nothing of it."""
         trades = ~np.isin(self.dates.day_of_week, self.closed_weekdays)
         same = np.asarray((self.dates.month == date.month) & (self.dates.day == date.day)) & trades
         if same.sum() >= MIN_YEARS and self.closed[same].all():
             return f"no product sold on {date:%d %B} in any of the {int(same.sum())} earlier years"
         name = holiday_names([date], self.holidays).get(date) if self.holidays else None
         if name:
-            same = ((self._named_history() if named is None else named) == name).to_numpy() & trades
+            same = (self._named_history == name).to_numpy() & trades
             if same.sum() >= MIN_YEARS and self.closed[same].all():
                 return f"no product sold on {name} in any of the {int(same.sum())} earlier years"
         return ""
 
+    @functools.cached_property
     def _named_history(self) -> pd.Series:
-        """Each history date's public holiday by name (missing where none, or without a calendar)."""
+        """Each history date's public holiday by name (missing where none, or without a calendar); read once."""
         named = holiday_names(self.dates, self.holidays) if self.holidays else {}
         return pd.Series(named, dtype=object).reindex(self.dates)
 

@@ -23,9 +23,6 @@ __all__ = ["MAX_HORIZON", "current_calibration", "forecast", "lead_time_total", 
 STOPPED_DAYS = 56  # a product that sold before but nothing in this many last days has stopped selling
 
 
-LEAD_CLOSED = 21  # closed days a forecast may skip before its first trading day (closed weekdays and holidays)
-
-
 def stopped_selling(history: pd.DataFrame, days: int = STOPPED_DAYS) -> np.ndarray:
     """(P,) products that sold before the last ``days`` days and nothing in them (discontinued, out of range,
     or out of stock for two months): flagged, and ordered for only when the user asks."""
@@ -70,10 +67,7 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     if len(history) < need:
         raise ForecasterError(f"Forecasting needs at least {need} days of history; the data has {len(history)}.")
     calendar = trading_calendar(history, trained.config.closed_days, holidays=trained.config.holidays)
-    dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon + LEAD_CLOSED, freq="D")
-    closed = calendar.future_closed(dates)
-    skip = int(np.argmin(closed))  # closed days before the next trading day
-    dates, closed = dates[:skip + horizon], closed[:skip + horizon]
+    dates, closed, skip = calendar.ahead(history.index[-1], horizon)  # skip: closed days before the first trading one
     trained = with_future_drivers(trained, dates, ~closed)
     shut = closed_cells(trained.drivers, dates)  # product-days an open flag closes (a planned closure)
     cells = np.repeat(closed[:, None], history.shape[1], axis=1) | (False if shut is None else shut)
