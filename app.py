@@ -101,3 +101,6 @@ try:
         nav.run()
 except ForecasterError as exc:  # a page that forgot to catch a user error still shows it readably
     st.error(markdown(exc))
+finally:  # the settings the page just changed (days to forecast, levels, product), for a refresh straight after
+    if not runs.read_only():
+        jobs.keep_working_data()

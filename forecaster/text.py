@@ -16,8 +16,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^%@;,/?])")
 
 
 # what GitHub-flavoured Markdown turns into a link even without brackets (http://…, www.…, a@b.c); a word
-# joiner (U+2060, invisible) after the scheme, "www" or "@" keeps it text
-_AUTOLINK = re.compile(r"(?i)(://|\bwww(?=\.)|@)")
+# joiner (U+2060, invisible) after the scheme, "www" or an address's "@" keeps it text. Only there: a name
+# copied from the page must match the file's, and "@SUM(1)" or "@ 3 for 2" is no address
+_AUTOLINK = re.compile(r"(?i)(://|\bwww(?=\.)|(?<=[\w.+-])@(?=[\w-]+\.[\w-]))")
 WORD_JOINER = "\u2060"
 
 

@@ -97,11 +97,12 @@ def current() -> TrainingJob | None:
 
 
 def keep_working_data() -> None:
-    """Tell the registry what this session works on (its current dataset and how it is read), for a refresh."""
+    """Tell the registry what this session works on (its current dataset and how it is read, the results
+    pages' settings), for a refresh. Pages call it again after a setting changes: a refresh comes unannounced."""
     ds = state.dataset()
     if ds is not None and state.bound():
-        registry().keep_working_data(state.owner(), (ds, state.ingest_options(), state.holidays_chosen()),
-                                     len(ds.data))
+        registry().keep_working_data(state.owner(), (ds, state.ingest_options(), state.holidays_chosen(),
+                                                     state.view()), len(ds.data))
 
 
 def restore_after_refresh() -> None:
@@ -109,7 +110,8 @@ def restore_after_refresh() -> None:
     (an upload not trained on yet included), and its latest job."""
     kept = registry().working_data(state.owner()) if state.dataset() is None else None
     if kept is not None:
-        ds, options, chosen = kept
+        ds, options, chosen, view = kept
+        state.set_view(view)
         state.set_dataset(ds)
         state.set_ingest_options(options)
         state.set_holidays_for(ds.digest)  # the calendar as it stood: not a new suggestion

@@ -34,6 +34,9 @@ FUTURE = "future_drivers"  # (job id, Dataset) of the future driver values uploa
 FUTURE_UPLOADS = "future_uploads"  # how often the future values were forgotten: the uploader's key, so it starts empty
 DRIVERS_LEFT_OUT = "drivers_left_out"  # (dataset digest, names): drivers chosen before that this file cannot give
 
+# the results pages' settings a browser refresh brings back with the data (ui.jobs.keep_working_data)
+VIEW = (HORIZON, TOTAL_DAYS, INTERVALS, TOP_N, PRODUCT)
+
 OWNER_PARAM = "session"  # query parameter that lets a browser refresh find this session's jobs again
 
 
@@ -152,6 +155,15 @@ def holidays_chosen() -> bool:
 
 def set_holidays_chosen(chosen: bool = True) -> None:
     st.session_state[HOLIDAYS_CHOSEN] = chosen
+
+
+def view() -> dict[str, Any]:
+    """The results pages' settings (days to forecast, days to cover, levels, product): kept for a refresh."""
+    return {key: st.session_state.get(key) for key in VIEW}
+
+
+def set_view(kept: dict[str, Any]) -> None:
+    st.session_state.update({key: value for key, value in kept.items() if key in VIEW and value is not None})
 
 
 def get(key: str) -> Any:

@@ -175,6 +175,10 @@ def test_closed_days_are_labelled_and_lead_time_totals_have_a_range(new_page, tm
     saturday = daily[daily["date"].dt.day_of_week == 5]
     assert len(saturday) == 6 and saturday["closed"].all() and (saturday["order_quantity"] == 0).all()
     assert daily["date"].min().day_of_week == 6  # the first forecast day is the Sunday after the closed Saturday
+    page.reload()  # a refresh keeps the page's settings, not only the data and the run
+    chart(page, "Forecast for").wait_for()
+    assert page.get_by_role("spinbutton", name="Days to forecast").input_value() == "7"
+    assert page.get_by_role("spinbutton", name="Days to cover (lead time plus review period)").input_value() == "7"
 
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "coffee_vending_machine" / "index_1.csv"
@@ -301,7 +305,7 @@ def test_two_sessions_training_at_once_see_only_their_own_job(new_page, tmp_path
     assert stranger.url.split("session=")[-1] != ids["alpha.csv"]
 
 
-HOSTILE = ['<a href="http://127.0.0.1:9/phish">Click me</a>', "<b>Bold</b><br>Break", "![pic](http://127.0.0.1:9/a.png)",
+HOSTILE = ["@SUM(1) ops@example.com", '<a href="http://127.0.0.1:9/phish">Click me</a>', "<b>Bold</b><br>Break", "![pic](http://127.0.0.1:9/a.png)",
            "**Strong** :red[Red] $x$", '=HYPERLINK("http://127.0.0.1:9","x")']
 
 
@@ -347,4 +351,6 @@ def test_awkward_files_render_on_every_page_as_plain_text(new_page, tmp_path, sc
         chart(page, "Forecast for").wait_for()
         ticks = " ".join(page.locator(".js-plotly-plot .ytick text").all_text_contents())
         assert "<b>Bold</b><br>Break" in ticks and '<a href="http://127.0.0.1:9/phish">' in ticks
+        # only an address gets the invisible joiner that keeps it from becoming a link: "@SUM(1)" copies as typed
+        assert "@SUM(1) ops@\u2060example.com" in page.locator('[data-testid="stMain"]').inner_text()
     assert not [u for u in requests if "127.0.0.1:9" in u]  # nothing fetched from a name
