@@ -41,7 +41,11 @@ _PRODUCT_HINTS = {"sku": 10, "product": 10, "stockcode": 9, "item": 9, "article"
 _NOT_PRODUCT = ("invoice", "transaction", "customer", "client", "order", "basket", "receipt", "cash",
                 "card", "payment", "country", "city", "state", "region", "type", "channel", "time", "date")
 _QUANTITY_HINTS = {"quantity": 10, "qty": 10, "units": 9, "unitssold": 10, "sold": 8, "demand": 8,
-                   "sales": 7, "volume": 6, "count": 5, "orders": 4}
+                   "sales": 7, "volume": 6, "count": 5, "orders": 4,
+                   # other languages' exports, as _norm spells them (accents dropped): Menge, Anzahl, Stück,
+                   # cantidad, quantité / quantità / quantidade, unidades, aantal, hoeveelheid, antal / antall
+                   "menge": 9, "anzahl": 9, "stck": 8, "stueck": 8, "cantidad": 9, "quantit": 9, "unidades": 8,
+                   "aantal": 9, "hoeveelheid": 9, "antal": 8}
 _QUANTITY_EXACT = {"transactions": 5, "y": 3, "value": 3, "n": 3}
 _QUANTITY_NAMES = {"quantity", "qty", "quantitysold", "unitssold", "units"}  # always the quantity column
 _NOT_QUANTITY = ("price", "money", "cost", "revenue", "amount", "nbr", "number", "no", "id", "year",
@@ -462,9 +466,12 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
     if quantity_col is None:
         rest = [c for c in others if c not in product_cols and _numeric_share(df[c], _sep(df)) >= 0.5]
         quantity_col = _best(rest, _QUANTITY_HINTS, _QUANTITY_EXACT, exclude=_NOT_QUANTITY)
+        plain = [c for c in rest if not any(x in _norm(c) for x in _NOT_QUANTITY)]
         if quantity_col is None:  # no telling name: the one column of counts, if there is exactly one
-            counts = [c for c in rest if _looks_like_counts(df[c]) and not any(x in _norm(c) for x in _NOT_QUANTITY)]
+            counts = [c for c in plain if _looks_like_counts(df[c])]
             quantity_col = counts[0] if len(counts) == 1 else None
+        if quantity_col is None and len(plain) == 1 and _one_row_per_product_day(df, date_col, product_cols):
+            quantity_col = plain[0]  # one row per product and day: its one number is the day's quantity (14,56 kg)
     fmt = options.format
     if fmt == "auto":
         fmt = "transactions" if (_has_time_of_day(df[date_col]) or quantity_col is None) else "long"
@@ -550,6 +557,12 @@ def _detect_product_cols(df: pd.DataFrame, others: list[str], options: IngestOpt
         return ()
     store = _best([c for c in candidates if c != best], {"store": 1, "shop": 1, "location": 1})
     return (store, best) if "store" not in _norm(best) and store is not None else (best,)
+
+
+def _one_row_per_product_day(df: pd.DataFrame, date_col: str, product_cols: tuple[str, ...]) -> bool:
+    """No time of day and no product twice on a date: a long file of daily quantities, not a log of sales
+    (read as one, every day would be 0 or 1 unit)."""
+    return not _has_time_of_day(df[date_col]) and not df.duplicated([date_col, *product_cols]).any()
 
 
 def _has_time_of_day(col: pd.Series) -> bool:
@@ -966,8 +979,16 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     if counts.no_product:
         counts.notes.append(f"{counts.no_product} row(s) with no product name were skipped (rows "
                             f"{_rows(df.index[missing_product.to_numpy()])}).")
+    if not mapping.quantity_col and _one_row_per_product_day(df, mapping.date_col, mapping.product_cols):
+        numbers = [c for c in df.columns if c not in (mapping.date_col, *mapping.product_cols, mapping.name_col)
+                   and _numeric_share(df[c], _sep(df)) >= 0.5]
+        counts.notes.append("No product has two rows on one day, so counting rows as sales makes every day 0 or 1 "
+                            "unit. " + (f"If {' or '.join(repr(c) for c in numbers[:3])} holds the quantities, choose "
+                                        "it as the quantity column." if numbers else
+                                        "If the file has a quantity column, choose it."))
     if counts.no_quantity:
-        counts.notes.append(f"{counts.no_quantity} row(s) with an empty quantity were skipped (rows "
+        counts.notes.append(f"{counts.no_quantity} row(s) with no quantity (an empty cell, or a marker such as "
+                            f"'n/a') were skipped (rows "
                             f"{_rows(df.index[missing_qty.to_numpy()])}).")
     keep = ~missing_product & ~missing_qty
     not_sale = _not_sales(df, mapping, product, qty, keep, counts)

@@ -171,6 +171,25 @@ def test_semicolon_delimiter_with_decimal_comma():
     assert panel["Café"].tolist() == [1.5, 2.0]
 
 
+@pytest.mark.parametrize("header", ["Datum;Artikel;Menge", "Fecha;Producto;Cantidad", "Datum;Artikel;Wert"])
+def test_an_excel_export_with_decimal_quantities_under_a_foreign_or_plain_header_reads_them(header):
+    """A planner's trial: 'Menge' with 14,56 kg a day was left out and every row counted as one unit. A named
+    quantity is found by its name; an unknown one (Wert) because each product has one row a day."""
+    rows = [f"{d:02d}/01/2024;Käse;{10 + d},5{d % 10}\r\n{d:02d}/01/2024;Brötchen;{30 + d % 3},4" for d in range(13, 31)]
+    data = b"\xef\xbb\xbf" + (header + "\r\n" + "\r\n".join(rows) + "\r\n").encode()
+    result = load_panel(data)
+    assert result.report.mapping.format == "long" and result.report.mapping.quantity_col == header.split(";")[2]
+    assert result.panel.loc["2024-01-13", "Käse"] == 23.53 and result.panel.loc["2024-01-14", "Brötchen"] == 32.4
+
+
+def test_a_log_read_as_one_unit_a_row_with_one_row_per_product_day_says_so():
+    """Two unknown numbers: neither is guessed as the quantity, and the reading says what counting rows means."""
+    data = b"date,product,a,b\n2024-01-01,X,1.5,2.5\n2024-01-02,X,3.5,1.5\n2024-01-02,Y,2.5,4.5\n"
+    result = load_panel(data)
+    assert result.report.mapping.format == "transactions" and result.report.mapping.quantity_col is None
+    assert any("every day 0 or 1 unit" in n and "'a' or 'b'" in n for n in result.report.notes)
+
+
 def test_utf8_with_bom_reads_the_first_column_name_cleanly():
     result = load_panel(b"\xef\xbb\xbf" + LONG)
     assert result.report.mapping.date_col == "date"
