@@ -307,7 +307,15 @@ def read_table(source: Source, encoding: str | None = None) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError("The file is empty.") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"The file is not a readable CSV table: {str(exc).strip().splitlines()[0]}") from None
+        said = str(exc).strip().splitlines()[0]
+        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", said)
+        if fields:  # pandas' words ("Error tokenizing data. C error: ...") in a planner's
+            expected, line, saw = fields.groups()
+            sep_name = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}.get(sep, repr(sep))
+            raise DataError(f"Row {line} of the file has {saw} cells where the header has {expected}: a {sep_name} "
+                            "too many in it (a name or a number with a separator in it needs quotes), or a "
+                            "column missing from the header.") from None
+        raise DataError(f"The file is not a readable CSV table: {said}") from None
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:
         raise DataError("The file has a header but no data rows.")
@@ -338,9 +346,10 @@ def _norm(name: str) -> str:
 
 
 def _rows(index: pd.Index, limit: int = 5) -> str:
-    """Spreadsheet row numbers (the header is row 1) of the first offending rows."""
+    """'row 21' or 'rows 21, 40 and 3 more': spreadsheet row numbers (the header is row 1) of the first
+    offending rows."""
     shown = ", ".join(str(int(i) + 2) for i in index[:limit])
-    return shown + (f" and {len(index) - limit} more" if len(index) > limit else "")
+    return ("row " if len(index) == 1 else "rows ") + shown + (f" and {len(index) - limit} more" if len(index) > limit else "")
 
 
 def _looks_like_dates(col: pd.Series) -> bool:
@@ -459,19 +468,7 @@ def detect_mapping(df: pd.DataFrame, options: IngestOptions = IngestOptions()) -
                             "'product' (long format) or give one numeric column per product (wide format).")
         return ColumnMapping("wide", date_col, value_cols)
 
-    quantity_col = options.quantity_col
-    named = [c for c in others if c not in product_cols and _norm(c) in _QUANTITY_NAMES]
-    if quantity_col is None and named:  # named so: read right, or refused naming its cells ($12, many)
-        quantity_col = named[0]
-    if quantity_col is None:
-        rest = [c for c in others if c not in product_cols and _numeric_share(df[c], _sep(df)) >= 0.5]
-        quantity_col = _best(rest, _QUANTITY_HINTS, _QUANTITY_EXACT, exclude=_NOT_QUANTITY)
-        plain = [c for c in rest if not any(x in _norm(c) for x in _NOT_QUANTITY)]
-        if quantity_col is None:  # no telling name: the one column of counts, if there is exactly one
-            counts = [c for c in plain if _looks_like_counts(df[c])]
-            quantity_col = counts[0] if len(counts) == 1 else None
-        if quantity_col is None and len(plain) == 1 and _one_row_per_product_day(df, date_col, product_cols):
-            quantity_col = plain[0]  # one row per product and day: its one number is the day's quantity (14,56 kg)
+    quantity_col = options.quantity_col or _detect_quantity(df, date_col, product_cols, others)
     fmt = options.format
     if fmt == "auto":
         fmt = "transactions" if (_has_time_of_day(df[date_col]) or quantity_col is None) else "long"
@@ -557,6 +554,25 @@ def _detect_product_cols(df: pd.DataFrame, others: list[str], options: IngestOpt
         return ()
     store = _best([c for c in candidates if c != best], {"store": 1, "shop": 1, "location": 1})
     return (store, best) if "store" not in _norm(best) and store is not None else (best,)
+
+
+def _detect_quantity(df: pd.DataFrame, date_col: str, product_cols: tuple[str, ...], others: list[str]) -> str | None:
+    """The quantity column of a long file or log: one named so, else the best hint among the numeric columns,
+    else the one column of counts, else the one number of a file with one row per product and day."""
+    named = [c for c in others if c not in product_cols and _norm(c) in _QUANTITY_NAMES]
+    if named:  # named so: read right, or refused naming its cells ($12, many)
+        return named[0]
+    rest = [c for c in others if c not in product_cols and _numeric_share(df[c], _sep(df)) >= 0.5]
+    hinted = _best(rest, _QUANTITY_HINTS, _QUANTITY_EXACT, exclude=_NOT_QUANTITY)
+    if hinted is not None:
+        return hinted
+    plain = [c for c in rest if not any(x in _norm(c) for x in _NOT_QUANTITY)]
+    counts = [c for c in plain if _looks_like_counts(df[c])]
+    if len(counts) == 1:  # no telling name: the one column of counts
+        return counts[0]
+    if len(plain) == 1 and _one_row_per_product_day(df, date_col, product_cols):
+        return plain[0]  # one row per product and day: its one number is the day's quantity (14,56 kg)
+    return None
 
 
 def _one_row_per_product_day(df: pd.DataFrame, date_col: str, product_cols: tuple[str, ...]) -> bool:
@@ -708,7 +724,7 @@ def parse_dates(col: pd.Series, dayfirst: bool | None) -> tuple[pd.DatetimeIndex
         blank = codes[bad] < 0
         first = col.index[bad]
         example = "" if blank[0] else f" (first one: {str(col.iloc[bad[0]])!r})"
-        raise DataError(f"Column {col.name!r} has {len(bad)} cell(s) that are not dates{example}, at rows "
+        raise DataError(f"Column {col.name!r} has {len(bad)} cell(s) that are not dates{example}, at "
                         f"{_rows(first)}. Fix or remove those rows, or choose another date column.")
     return dates.floor("D"), bool(dayfirst)
 
@@ -721,12 +737,12 @@ def _check_date_range(parsed: pd.Series, uniques: pd.Series, codes: np.ndarray, 
         value = uniques[outside].iloc[0]
         rows = col.index[np.isin(codes, np.flatnonzero(outside.to_numpy()))]
         raise DataError(f"Column {col.name!r} has {len(rows)} date(s) outside {EARLIEST.year}-{LATEST.year} "
-                        f"(first one: {value!r}) at rows {_rows(rows)}. Fix those dates (a typo in the year?).")
+                        f"(first one: {value!r}) at {_rows(rows)}. Fix those dates (a typo in the year?).")
     first, last = parsed.min(), parsed.max()
     if pd.notna(first) and (last - first).days > MAX_SPAN_YEARS * 366:
         rows = col.index[np.isin(codes, [int(parsed.argmin()), int(parsed.argmax())])]
         raise DataError(f"Column {col.name!r} runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}, more than "
-                        f"{MAX_SPAN_YEARS} years of daily data: check the dates at rows {_rows(rows)} for typos.")
+                        f"{MAX_SPAN_YEARS} years of daily data: check the dates at {_rows(rows)} for typos.")
 
 
 def _numbers(col: pd.Series, what: str, sep: str = ",", notes: list[str] | None = None) -> pd.Series:
@@ -745,13 +761,13 @@ def _numbers(col: pd.Series, what: str, sep: str = ",", notes: list[str] | None 
         if bad.any():
             idx = col.index[bad.to_numpy()]
             raise DataError(f"{what} {col.name!r} has {int(bad.sum())} value(s) that are not numbers "
-                            f"(first one: {str(col.loc[idx[0]])!r}) at rows {_rows(idx)}. Fix those cells or "
+                            f"(first one: {str(col.loc[idx[0]])!r}) at {_rows(idx)}. Fix those cells or "
                             "choose another column.")
     absurd = values.notna() & ~(values.abs() <= MAX_QUANTITY)  # inf, 1e308: not unit sales of one row
     if absurd.any():
         idx = col.index[absurd.to_numpy()]
         raise DataError(f"{what} {col.name!r} has {int(absurd.sum())} value(s) beyond {MAX_QUANTITY:,.0f} units "
-                        f"or not finite (first one: {str(col.loc[idx[0]])!r}) at rows {_rows(idx)}: these cannot "
+                        f"or not finite (first one: {str(col.loc[idx[0]])!r}) at {_rows(idx)}: these cannot "
                         "be unit sales. Fix those cells or choose another column.")
     return values
 
@@ -957,7 +973,7 @@ def _wide_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
         # was dropped and its products' sales would be added together) or has rows twice
         again = np.flatnonzero(dates.duplicated())
         raise DataError(f"Read as wide (one row per day), the file has {len(again):,} row(s) for a day that already "
-                        f"had one, such as {dates[again[0]]:%d %b %Y} at rows {_rows(df.index[again])}: the products' "
+                        f"had one, such as {dates[again[0]]:%d %b %Y} at {_rows(df.index[again])}: the products' "
                         "sales would be added together. Is it a long file (a product column, then a quantity)? "
                         "Choose that shape, or remove the repeated rows.")
     return values.groupby(level=0).sum()
@@ -977,7 +993,7 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
     negative = (qty < 0) & ~missing_product
     counts.no_product, counts.no_quantity = int(missing_product.sum()), int(missing_qty.sum())
     if counts.no_product:
-        counts.notes.append(f"{counts.no_product} row(s) with no product name were skipped (rows "
+        counts.notes.append(f"{counts.no_product} row(s) with no product name were skipped ("
                             f"{_rows(df.index[missing_product.to_numpy()])}).")
     if not mapping.quantity_col and _one_row_per_product_day(df, mapping.date_col, mapping.product_cols):
         numbers = [c for c in df.columns if c not in (mapping.date_col, *mapping.product_cols, mapping.name_col)
@@ -988,7 +1004,7 @@ def _long_daily(df: pd.DataFrame, mapping: ColumnMapping, dates: pd.DatetimeInde
                                         "If the file has a quantity column, choose it."))
     if counts.no_quantity:
         counts.notes.append(f"{counts.no_quantity} row(s) with no quantity (an empty cell, or a marker such as "
-                            f"'n/a') were skipped (rows "
+                            f"'n/a') were skipped ("
                             f"{_rows(df.index[missing_qty.to_numpy()])}).")
     keep = ~missing_product & ~missing_qty
     not_sale = _not_sales(df, mapping, product, qty, keep, counts)
@@ -1155,7 +1171,7 @@ def load_future_drivers(source: Source, drivers: DriverPanel, mapping: ColumnMap
     unknown = (at_product < 0) & later
     if unknown.any():
         notes.append(f"{int(unknown.sum()):,} row(s) name a product the history lacks (first: "
-                     f"{product[unknown].iloc[0]!r}, spreadsheet row {_rows(df.index[unknown][:1])}): left out.")
+                     f"{product[unknown].iloc[0]!r}, spreadsheet {_rows(df.index[unknown][:1])}): left out.")
     if (~later).any():
         notes.append(f"{int((~later).sum()):,} row(s) fall on or before the history's last day ({after:%d %b %Y}): "
                      "left out (the history's own values stand).")
@@ -1195,5 +1211,5 @@ def _refuse_conflicts(rows: pd.DataFrame, cells: np.ndarray, choices: list, days
             cell = int(counts.index[counts.to_numpy() > 1][0])
             at = rows.index[cells == cell]
             raise DataError(f"The future file gives {choice.name!r} two values for {products[cell % len(products)]!r} on "
-                            f"{days[cell // len(products)]:%d %b %Y} (spreadsheet rows {_rows(at)}): keep one row "
+                            f"{days[cell // len(products)]:%d %b %Y} (spreadsheet {_rows(at)}): keep one row "
                             "per product and day.")

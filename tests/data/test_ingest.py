@@ -87,7 +87,7 @@ def test_rows_without_a_product_are_skipped_and_reported():
     result = load_panel(b"date,product,quantity\n2024-01-01,A,3\n2024-01-02,,4\n2024-01-03,A,1\n")
     assert result.report.rows_without_product == 1
     assert result.panel["A"].tolist() == [3.0, 0.0, 1.0]
-    assert any("rows 3" in note for note in result.report.notes)
+    assert any("row 3" in note for note in result.report.notes)
 
 
 def test_wide_format_negative_cells_are_returns_dropped_by_default():
@@ -285,7 +285,7 @@ def test_non_numeric_quantities_name_the_column_and_the_first_bad_rows():
     with pytest.raises(DataError) as exc:
         load_panel(data)
     msg = str(exc.value)
-    assert "'quantity'" in msg and "'lots'" in msg and "rows 3" in msg
+    assert "'quantity'" in msg and "'lots'" in msg and "row 3" in msg
 
 
 def test_non_numeric_cell_in_a_wide_product_column_is_rejected():
@@ -330,7 +330,7 @@ def test_fit_rejects_a_panel_too_short_for_the_settings(tiny_config):
 
 def test_a_year_typo_is_rejected_naming_the_row_instead_of_spanning_centuries():
     rows = [f"2024-01-{d:02d},Tea,{d}" for d in range(1, 29)] + ["3024-01-29,Tea,5"]
-    with pytest.raises(DataError, match=r"(?s)outside 1900-2100.*'3024-01-29'.*rows 30\b"):
+    with pytest.raises(DataError, match=r"(?s)outside 1900-2100.*'3024-01-29'.*row 30\b"):
         load_panel(("date,product,quantity\n" + "\n".join(rows)).encode())
 
 
@@ -439,13 +439,13 @@ def test_excel_unicode_text_utf16_tab_separated_is_read(encoding):
 @pytest.mark.parametrize("value", ["1e308", "inf", "-inf", "2e9"])
 def test_quantities_that_cannot_be_unit_sales_are_refused_naming_the_rows(value):
     text = "date,product,quantity\n" + "".join(f"2024-01-{d:02d},a,{value if d == 5 else 3}\n" for d in range(1, 29))
-    with pytest.raises(DataError, match=r"beyond 1,000,000,000 units or not finite .* rows 6"):
+    with pytest.raises(DataError, match=r"beyond 1,000,000,000 units or not finite .* row 6"):
         load_panel(text.encode())
 
 
 def test_absurd_values_in_a_wide_file_are_refused_too():
     text = "date,a,b\n" + "".join(f"2024-01-{d:02d},1,{'1e308' if d == 3 else 2}\n" for d in range(1, 29))
-    with pytest.raises(DataError, match="'b'.*rows 4"):
+    with pytest.raises(DataError, match="'b'.*row 4"):
         load_panel(text.encode())
 
 
@@ -742,3 +742,9 @@ def test_thousands_looking_values_read_with_a_decimal_comma_are_said():
     result = load_panel(text.encode())
     assert result.panel.iloc[0].tolist() == [12.5, 1.234]
     assert any("such as '1,234' were read with a decimal comma" in note for note in result.report.notes)
+
+
+def test_a_row_with_a_cell_too_many_is_named_in_plain_words():
+    """A trial: pandas' "Error tokenizing data. C error: Expected 3 fields in line 41, saw 4" reached the page."""
+    with pytest.raises(DataError, match=r"^Row 3 of the file has 4 cells where the header has 3: a comma too many"):
+        load_panel(b"date,product,quantity\n2024-01-01,A,1\n2024-01-02,A,2,3\n2024-01-03,A,1\n")
