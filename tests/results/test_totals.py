@@ -176,3 +176,53 @@ def test_forecast_pieces_prepared_as_a_run_ends_are_the_ones_a_page_would_comput
     pd.testing.assert_frame_equal(prepared.totals[(7, 0.8, 0.9, False)],
                                   totals(point_forecast(trained, small_panel, 7), calibration, 7, 0.8, 0.9))
     pd.testing.assert_frame_equal(prepared.forecast(28), forecast(trained, small_panel, 28))
+
+
+def _steady_beside_stopped(stopped: int, days: int = 200, seed: int = 3) -> pd.DataFrame:
+    """A planner's trial: 'Steady' sells 8-12 a day, ``stopped`` others sold 2-6 a day until 70 days before
+    the end; Sundays closed."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-01-01", periods=days, freq="D", name="date")
+    columns = {"Steady": rng.integers(8, 13, days).astype(float)}
+    for i in range(stopped):
+        columns[f"gone{i}"] = np.r_[rng.integers(2, 7, days - 70), np.zeros(70)].astype(float)
+    panel = pd.DataFrame(columns, index=index).rename_axis(columns="product")
+    panel[index.day_of_week == 6] = 0.0
+    return panel
+
+
+def test_products_that_stopped_selling_do_not_widen_a_steady_products_ranges():
+    """A planner's trial: five stopped products beside one steady seller made the calibration days look calm
+    (every daily range twice as wide) and missed their 0.4-0.5 total ranges by a week of no sales (every
+    total's range four times as wide): the steady product's 7-day total ran 20.5-103.3, order-up-to 103, for
+    about 60 a week. Calm is read from the products that sold on those days; a total of whole units is judged
+    to half a unit."""
+    from forecaster.model.intervals import calm_factor, total_widening
+
+    panel = _steady_beside_stopped(5, days=460)
+    values = panel.to_numpy()
+    assert calm_factor(values, 28) == pytest.approx(calm_factor(values[:, :1], 28)) and calm_factor(values, 28) < 1.2
+    # held-out runs: Steady forecast about right, the stopped products forecast 0.07 a day and selling nothing
+    rng = np.random.default_rng(0)
+    runs, days = 4, 7
+    point = np.concatenate([np.full((runs, days, 1), 10.0), np.full((runs, days, 5), 0.07)], axis=2)
+    actual = np.concatenate([rng.integers(8, 13, (runs, days, 1)), np.zeros((runs, days, 5))], axis=2).astype(float)
+    tight = dataclasses.replace(normal_calibration(6, 0.0), scale=np.r_[1.5, np.full(5, 0.02)], integer=True)
+    factor = total_widening(tight, actual, point, np.ones((runs, days), dtype=bool))
+    assert factor < 1.6  # 4.0, the most it may widen, before
+    assert total_widening(tight, actual[..., :1], point[..., :1], np.ones((runs, days), dtype=bool)) < 1.6
+
+
+def test_a_new_product_forecasts_the_mean_of_its_days_on_sale_whatever_the_chosen_blend():
+    """A trial's product launched 4 days before the end (4, 4, 5, 6) got 1.36 a day from a chosen blend of
+    simple rules, which read its days before the launch as sales of 0; the page says its forecast is the mean
+    of its days on sale: 4.75, every trading day ahead."""
+    panel = _steady_beside_stopped(0)
+    panel["new"] = 0.0
+    panel.iloc[-4:, panel.columns.get_loc("new")] = [4.0, 4.0, 5.0, 6.0]
+    trained = fit(panel, dataclasses.replace(TINY, test_days=28, val_days=28)).for_forecasting()
+    assert trained.new_products[list(trained.products).index("new")]
+    rules = dataclasses.replace(trained, blend={"moving_average_7": 0.5, "seasonal_naive": 0.5})
+    points = point_forecast(rules, panel, horizon=7)
+    new = points[(points["product"] == "new") & ~points["closed"]]["forecast"]
+    assert np.allclose(new.iloc[:3], 4.75) and (new.between(4.5, 5.5)).all(), new.tolist()
