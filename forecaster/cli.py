@@ -504,7 +504,7 @@ def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, interva
     """The daily forecast and the k-day totals the flags ask for (with the products' names and key columns
     from the file's catalog, and the ``future`` driver values), and a note on closed days passed over."""
     from .io.export import forecast_table, totals_table, write_csv
-    from .results.forecasting import forecast, lead_time_total
+    from .results.forecasting import closed_reasons, forecast, lead_time_total
 
     if future is not None:
         trained = trained.with_drivers(trained.drivers.combined(future))
@@ -516,8 +516,11 @@ def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, interva
         print(f"note: {len(stopped):,} product(s) sold nothing in the last {fc.attrs['stopped_days']} days (first: "
               f"{stopped[0]!r}): " + ("ordered for as asked (--order-stopped)" if intervals.order_stopped else
                                       "order quantity 0 (--order-stopped orders for them)"), file=sys.stderr)
-    for day, why in fc.attrs.get("closed_reasons", {}).items():
+    for day, why in closed_reasons(fc).items():
         print(f"note: {day:%A %d %B %Y} is a closed day ({why}): forecast 0, nothing to order", file=sys.stderr)
+    for day, why in closed_reasons(fc, doubts=True).items():
+        print(f"note: {day:%A %d %B %Y} is forecast as a trading day, but {why}: one year is no rule (with "
+              "--holidays, a public holiday closed last year is closed ahead)", file=sys.stderr)
     if a.forecast_out:
         write_csv(forecast_table(fc, catalog), a.forecast_out, inputs=(a.data,))
     if a.total_out:

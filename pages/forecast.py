@@ -9,6 +9,7 @@ from forecaster.config import IntervalOptions, help_text
 from forecaster.data.catalog import display_names
 from forecaster.data.holidays import calendar_name, holiday_names
 from forecaster.io import charts
+from forecaster.results import forecasting
 from forecaster.results.forecasting import MAX_HORIZON, with_intervals
 from forecaster.text import markdown
 from ui import drivers, jobs, results, router, state, widgets
@@ -48,7 +49,7 @@ first, last = fc["date"].min(), fc["date"].max()
 span = f"{first:%A %d %B %Y}" + (f" to {last:%A %d %B %Y}" if last != first else "")
 st.caption(f"{markdown(job.label)}: forecast for {span}, from history up to {panel.index[-1]:%d %B %Y}. Units per day; "
            "the forecast is the expected demand, the median a typical day. " + trained.forecast_source)
-closed_reasons = points.attrs.get("closed_reasons", {})
+closed_reasons = forecasting.closed_reasons(points)
 skipped = [d for d in closed_reasons if d < first]
 if skipped:
     st.info(f"**{first:%A %d %B}** is the next trading day: "
@@ -57,6 +58,12 @@ later = [d for d in closed_reasons if d >= first]
 if later:
     st.caption("Closed days in this forecast (forecast 0, nothing to order): "
                + ", ".join(f"{d:%a %d %b}" for d in later) + ".")
+doubts = forecasting.closed_reasons(points, doubts=True)
+if doubts:
+    st.caption("Forecast as trading days, though closed last year: "
+               + "; ".join(f"{d:%a %d %b} ({why})" for d, why in doubts.items())
+               + ". One year is not taken as a rule; with the country's public holidays chosen on the Data page, "
+                 "a holiday closed last year is closed ahead.")
 planned = fc[fc["closed"] & ~fc["date"].isin(list(closed_reasons))]  # one product's closure, from its open flag
 if len(planned):
     listed = "; ".join(f"{markdown(names.get(p, p))} on {d:%a %d %b}" for d, p in zip(planned["date"][:10],

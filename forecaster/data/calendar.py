@@ -9,9 +9,10 @@ flatters every method alike. Two kinds are found (``closed_days="auto"``):
 * a single day on which no product sold, where the catalog would sell nothing on a trading day with a chance
   below :data:`CLOSED_CHANCE` (the product of each product's share of zero days): a Christmas closure of a
   busy shop, not a quiet day of a one-product file. Such a day is closed where it was observed, and in the
-  future where it comes back every year: the same date (Christmas Day, New Year's Day) or, with a public
-  holiday calendar, the same holiday (Good Friday moves) closed in every earlier year the history holds it,
-  at least :data:`MIN_YEARS` of them.
+  future where it comes back every year: the same date (Christmas Day, New Year's Day) closed in every
+  earlier year the history holds it, at least :data:`MIN_YEARS` of them, or, with a public holiday
+  calendar, the same holiday (Good Friday moves) closed in every earlier year, one is enough (a holiday is
+  a reason; one shut 25 December alone might have been a one-off, and is said as a doubt instead).
 
 ``"off"`` makes every day a trading day; a list of weekdays (``"sat,sun"``) names the closed weekdays instead
 of finding them (single closed days are still found).
@@ -31,7 +32,8 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 YEAR = 364  # days a closed weekday must have gone without a sale (52 weeks)
 MIN_WEEKS = 8  # ... and at least this many of that weekday seen
 CLOSED_CHANCE = 0.01  # a day with no sale at all is a closure when a trading day would be so empty this rarely
-MIN_YEARS = 2  # a date or holiday closed in every earlier year, at least this many, is closed in the future
+MIN_YEARS = 2  # a date closed in every earlier year, at least this many, is closed in the future
+MIN_HOLIDAY_YEARS = 1  # ... and a public holiday of the run's calendar closed in every earlier year, even one
 LEAD_CLOSED = 21  # closed days a forecast may skip before its first trading day (closed weekdays and holidays)
 
 
@@ -74,8 +76,20 @@ class TradingCalendar:
         name = holiday_names([date], self.holidays).get(date) if self.holidays else None
         if name:
             same = (self._named_history == name).to_numpy() & trades
-            if same.sum() >= MIN_YEARS and self.closed[same].all():
-                return f"no product sold on {name} in any of the {int(same.sum())} earlier years"
+            if same.sum() >= MIN_HOLIDAY_YEARS and self.closed[same].all():
+                years = "its one earlier year" if same.sum() == 1 else f"any of the {int(same.sum())} earlier years"
+                return f"no product sold on {name} in {years}"
+        return ""
+
+    def doubt(self, date: pd.Timestamp) -> str:
+        """Why a future ``date`` forecast as trading might be closed ('' if nothing says so): the same date
+        was closed in the history's one earlier year, too little to make it a rule (:data:`MIN_YEARS`)."""
+        if self.yearly_reason(date) or date.day_of_week in self.closed_weekdays:
+            return ""
+        trades = ~np.isin(self.dates.day_of_week, self.closed_weekdays)  # a closed weekday says nothing of it
+        same = np.flatnonzero((self.dates.month == date.month) & (self.dates.day == date.day) & trades)
+        if len(same) == 1 and self.closed[same[0]]:
+            return f"no product sold on {self.dates[same[0]]:%d %B %Y}, the one earlier {date:%d %B} the history holds"
         return ""
 
     @functools.cached_property

@@ -179,7 +179,8 @@ def verdict(evaluation: Evaluation, network_label: str = label(NETWORK)) -> str:
     unscored = int(beats.isna().sum()) if beats is not None else 0
     beats = beats.dropna() if beats is not None else None  # products with no scored day are not counted
     share = f" It beats seasonal naive on {int(beats.sum())} of {len(beats)} products" if beats is not None else ""
-    share += (f" ({unscored:,} more had not sold yet: nothing to score)." if unscored else ".") if share else ""
+    share += (f" ({unscored:,} more had no day to score: never sold, or shut on every test day)." if unscored
+              else ".") if share else ""
     shortfalls = evaluation.shortfalls(NETWORK)
     if shortfalls:
         return (f"The {network_label.lower()} does NOT beat every baseline on the test days: "

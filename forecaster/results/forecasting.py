@@ -78,9 +78,20 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     long.insert(2, "step", np.repeat(np.arange(skip + 1, skip + horizon + 1), P))
     long["closed"] = cells[skip:].ravel()
     long["stopped"] = np.tile(stopped_selling(history), horizon)
-    long.attrs["closed_reasons"] = {day: calendar.reason(day) for day, shut in zip(dates, closed) if shut}
+    # ISO dates as keys: a frame's attrs travel with it into Arrow (Streamlit's tables), which takes only text keys
+    long.attrs["closed_reasons"] = {f"{day:%Y-%m-%d}": calendar.reason(day) for day, shut in zip(dates, closed) if shut}
+    long.attrs["closed_doubts"] = {f"{day:%Y-%m-%d}": why for day, shut in zip(dates[skip:], closed[skip:])
+                                   if not shut and (why := calendar.doubt(day))}
     long.attrs["stopped_days"] = STOPPED_DAYS
     return long
+
+
+def closed_reasons(points: pd.DataFrame, doubts: bool = False) -> dict[pd.Timestamp, str]:
+    """The days of a :func:`point_forecast` (or a table made from it) that the business does not trade, the
+    skipped ones before its first day included, each with its reason; ``doubts``: instead the days forecast
+    as trading that were closed in the history's one earlier year (:meth:`TradingCalendar.doubt`)."""
+    kept = points.attrs.get("closed_doubts" if doubts else "closed_reasons", {})
+    return {pd.Timestamp(day): why for day, why in kept.items()}
 
 
 def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level: float = DEFAULT_LEVEL,

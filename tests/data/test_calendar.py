@@ -12,7 +12,7 @@ from forecaster.config import ForecastConfig
 from forecaster.data.calendar import trading_calendar
 from forecaster.errors import ForecasterError
 from forecaster.model.windows import trading_split
-from forecaster.results.forecasting import point_forecast
+from forecaster.results.forecasting import closed_reasons, point_forecast
 
 
 def shop(days: int = 399, products: int = 20, closed_weekday: int = 5, seed: int = 0) -> pd.DataFrame:
@@ -83,7 +83,7 @@ def test_closed_days_are_forecast_zero_with_nothing_to_order_and_the_first_day_t
     assert (saturdays[["forecast", "lower", "median", "upper", "order_quantity"]] == 0).all().all()
     open_days = fc[~fc["closed"]]
     assert (open_days["forecast"] > 0).any() and (open_days["order_quantity"] > 0).any()
-    assert list(fc.attrs["closed_reasons"])[0] == panel.index[-1] + pd.Timedelta(days=1)
+    assert list(closed_reasons(fc))[0] == panel.index[-1] + pd.Timedelta(days=1)
 
 
 def test_without_closed_days_the_forecast_starts_tomorrow():
@@ -126,10 +126,35 @@ def test_a_date_closed_every_earlier_year_is_closed_ahead_with_its_reason():
     shut = sorted({d.strftime("%m-%d") for d in points.loc[points["closed"], "date"]})
     assert shut == ["01-01", "12-25", "12-26"]
     assert (points.loc[points["closed"], "forecast"] == 0).all()
-    reasons = points.attrs["closed_reasons"]
+    reasons = closed_reasons(points)
     assert reasons[pd.Timestamp("2023-12-25")] == "no product sold on 25 December in any of the 2 earlier years"
+    import warnings
+
+    import pyarrow as pa
+    with warnings.catch_warnings():  # the reasons travel with the frame into Streamlit's tables (Arrow): no warning
+        warnings.simplefilter("error")
+        pa.Table.from_pandas(points)
     assert trading_calendar(panel, "off").future_closed(pd.date_range("2023-12-24", periods=3)).tolist() == \
         [False, False, False]  # the user's "every day trades" wins
+
+
+def test_one_earlier_year_closes_a_public_holiday_ahead_and_only_casts_doubt_on_a_plain_date():
+    """A planner's trial: 13 months of a shop shut on 25 December and 1 January (Mondays in 2023-24, trading
+    weekdays) forecast 25 December 2024 at 20 with an order, without a word. One year of a plain date is no
+    rule (a one-off closure), so it is said as a doubt; with a holiday calendar the public holiday closes."""
+    panel = make_panel(pd.date_range("2023-11-21", "2024-12-20").size, 20, 0, start="2023-11-21")
+    panel.loc[pd.to_datetime(["2023-12-25", "2024-01-01"])] = 0.0
+    plain = trading_calendar(panel)
+    christmas, new_year = pd.Timestamp("2024-12-25"), pd.Timestamp("2025-01-01")
+    assert plain.future_closed(pd.DatetimeIndex([christmas, new_year])).tolist() == [False, False]
+    assert plain.doubt(christmas) == "no product sold on 25 December 2023, the one earlier 25 December the history holds"
+    assert plain.doubt(pd.Timestamp("2024-12-24")) == ""  # traded last year
+    german = trading_calendar(panel, holidays="DE")
+    assert german.future_closed(pd.DatetimeIndex([christmas, new_year])).tolist() == [True, True]
+    assert german.reason(christmas) == "no product sold on Christmas Day in its one earlier year"
+    assert german.doubt(christmas) == ""
+    points = point_forecast(fit(panel, TINY), panel, horizon=14)
+    assert list(closed_reasons(points, doubts=True)) == [christmas, new_year]  # what the page and the CLI say
 
 
 def test_a_moving_holiday_closed_every_year_is_closed_ahead_only_with_its_calendar():
