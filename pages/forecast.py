@@ -1,6 +1,7 @@
 """Forecast: next days per product with their range and order quantity, one product's history with its
 forecast band, CSV downloads."""
 import dataclasses
+import math
 
 import streamlit as st
 
@@ -8,6 +9,7 @@ from forecaster import ForecasterError
 from forecaster.config import IntervalOptions, help_text
 from forecaster.data.catalog import display_names
 from forecaster.data.holidays import calendar_name, holiday_names
+from forecaster.labels import NETWORK
 from forecaster.io import charts
 from forecaster.results import forecasting
 from forecaster.results.forecasting import MAX_HORIZON, with_intervals
@@ -76,8 +78,13 @@ never = [p for p in trained.products if not sold_ever[p]]
 listing = lambda items: ", ".join(markdown(names.get(p, p)) for p in items[:5]) + (  # noqa: E731
     f" and {len(items) - 5:,} more" if len(items) > 5 else "")
 if new:
-    st.caption(f"New products, first sold as the training days ended or since ({listing(new)}): the model never "
-               "learnt their level, so their forecast is the mean of their last 7 days on sale.")
+    networks = not trained.blend or trained.blend.get(NETWORK, 0) > 0
+    how = ("the networks never learnt their level, so their part of the forecast is the mean of the products' "
+           "last 7 days on sale" + (", blended with the chosen rules, which read the days before a launch as "
+                                    "days without a sale" if trained.blend.get(NETWORK, 1) < 1 else "")
+           if networks else "the chosen rules read the days before a launch as days without a sale, so their "
+                            "forecast is low until they have sold for a few weeks")
+    st.caption(f"New products, first sold as the training days ended or since ({listing(new)}): {how}.")
 if never:
     st.caption(f"Never sold in the history ({listing(never)}): forecast 0, nothing to order.")
 if trained.calibration is None:
@@ -85,9 +92,19 @@ if trained.calibration is None:
                "intervals existed), so there were no held-out days to calibrate a range on. Train it again with "
                "validation days for lower and upper bounds and order quantities.")
 else:
+    held = evaluation.interval_overall(options.level)
+    coverage = float(held.loc[NETWORK, "coverage"]) if NETWORK in held.index else None
+    coverage = coverage if coverage is not None and math.isfinite(coverage) else None  # no scored test day: none
     st.info(f"**Lower – upper** is the range a day's demand falls in {options.level:.0%} of the time; the **order "
             f"quantity** covers a day's demand on {options.service_level:.0%} of days. Calibrated on the "
-            f"{trained.calibration.days} validation days the model never trained on; later days get wider ranges.")
+            f"{trained.calibration.days} validation days the model never trained on; later days get wider ranges."
+            + (f" On the test days such a range held {coverage:.0%} of the product-days (Evaluate)."
+               if coverage is not None else ""))
+    if coverage is not None and abs(coverage - options.level) > 0.05:  # the promise and the measure disagree
+        st.warning(f"Measured on the test days, the {options.level:.0%} range held {coverage:.0%} of the time, not "
+                   f"{options.level:.0%}: read the ranges and order quantities as "
+                   + ("narrower than they claim (order more, or train longer)." if coverage < options.level else
+                      "wider than they need be."))
     if options.service_level > calibration.reliable_level:
         st.warning(f"A {options.service_level:.0%} service level asks for a day rarer than the "
                    f"{trained.calibration.days} calibration days can show (they support about "

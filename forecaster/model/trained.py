@@ -278,11 +278,7 @@ class TrainedForecaster:
         if self.config.history_days:  # the history the user let it learn from, as its validation read it
             recent = recent.iloc[-self.config.history_days:]
         anchor = level_anchor(recent.to_numpy(dtype=np.float64), len(path), self.anchor_level)
-        out = blend_with_anchor(path, anchor, self.anchor_weights, ~cells.all(axis=1)) * ~cells
-        new = np.asarray(self.new_products, dtype=bool)
-        if new.any():  # its weeks before the launch are no level: a new product keeps the mean of its days on sale
-            out[:, new] = path[:, new]
-        return out
+        return blend_with_anchor(path, anchor, self.anchor_weights, ~cells.all(axis=1)) * ~cells
 
     def _sane(self, pred: np.ndarray, panel: pd.DataFrame) -> np.ndarray:
         """Refuse what no product could sell: a forecast that is not finite, or over ABSURD_FACTOR times the
@@ -310,9 +306,6 @@ class TrainedForecaster:
             part = (self.predict_networks(panel, days) if name == NETWORK
                     else BLEND_COMPONENTS[name][0](values, days))
             out += weight * part
-        new = np.asarray(self.new_products, dtype=bool)
-        if new.any():  # a blended rule reads a new product's days before its launch as sales of 0: its own mean
-            out[:, new] = recent_mean_on_sale(values, days)[:, new]  # (a trial: 1.36 a day, selling 4-6)
         return np.clip(out, 0, None)
 
 

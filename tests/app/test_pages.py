@@ -402,6 +402,12 @@ def test_forecast_page_level_and_service_level_redraw_the_band_without_training(
     assert any("99% service level asks for a day rarer" in shown(w.value) for w in at.warning)
     at.number_input(key="w_service_level").set_value(80).run()  # within what the days show
     assert not any("service level asks" in shown(w.value) for w in at.warning)
+    # a trial: the page promised "80% of the time" where Evaluate measured 58%: it says what the test days showed
+    held = next(shown(i.value) for i in at.info if "is the range a day's demand falls in" in shown(i.value))
+    measured = re.search(r"On the test days such a range held (\d+)% of the product-days", held)
+    assert measured, held
+    off = abs(int(measured.group(1)) - 95) > 5
+    assert off == any("range held" in shown(w.value) and "not 95%" in shown(w.value) for w in at.warning)
 
 
 def test_evaluate_page_shows_interval_coverage_next_to_the_baselines(trained_app):

@@ -211,18 +211,3 @@ def test_products_that_stopped_selling_do_not_widen_a_steady_products_ranges():
     factor = total_widening(tight, actual, point, np.ones((runs, days), dtype=bool))
     assert factor < 1.6  # 4.0, the most it may widen, before
     assert total_widening(tight, actual[..., :1], point[..., :1], np.ones((runs, days), dtype=bool)) < 1.6
-
-
-def test_a_new_product_forecasts_the_mean_of_its_days_on_sale_whatever_the_chosen_blend():
-    """A trial's product launched 4 days before the end (4, 4, 5, 6) got 1.36 a day from a chosen blend of
-    simple rules, which read its days before the launch as sales of 0; the page says its forecast is the mean
-    of its days on sale: 4.75, every trading day ahead."""
-    panel = _steady_beside_stopped(0)
-    panel["new"] = 0.0
-    panel.iloc[-4:, panel.columns.get_loc("new")] = [4.0, 4.0, 5.0, 6.0]
-    trained = fit(panel, dataclasses.replace(TINY, test_days=28, val_days=28)).for_forecasting()
-    assert trained.new_products[list(trained.products).index("new")]
-    rules = dataclasses.replace(trained, blend={"moving_average_7": 0.5, "seasonal_naive": 0.5})
-    points = point_forecast(rules, panel, horizon=7)
-    new = points[(points["product"] == "new") & ~points["closed"]]["forecast"]
-    assert np.allclose(new.iloc[:3], 4.75) and (new.between(4.5, 5.5)).all(), new.tolist()
