@@ -772,6 +772,19 @@ def _numbers(col: pd.Series, what: str, sep: str = ",", notes: list[str] | None 
     return values
 
 
+def _quantity_problems(df: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
+    """What reading the quantities (a long file's column, a wide file's product columns) would refuse, as
+    messages ("Also: ..."); [] when they read."""
+    columns = mapping.product_cols if mapping.format == "wide" else (mapping.quantity_col,) * bool(mapping.quantity_col)
+    problems = []
+    for name in columns[:50]:  # a wide file's products: the first 50 are enough to say what to fix
+        try:
+            _numbers(df[name], "Product column" if mapping.format == "wide" else "Quantity column", _sep(df))
+        except DataError as exc:
+            problems.append(f"Also: {exc}")
+    return problems[:3]
+
+
 def _natural_key(name: str) -> tuple:
     """'p2' before 'p10': runs of digits compare as numbers (by length, then digits: no int(), which refuses
     a name of 5,000 digits), the rest as lower-case text."""
@@ -883,7 +896,10 @@ def check_panel_size(first: pd.Timestamp, last: pd.Timestamp, products: int) -> 
 def build_panel(df: pd.DataFrame, mapping: ColumnMapping, options: IngestOptions = IngestOptions()) -> IngestResult:
     """Aggregate the table to daily demand per product on a gap-free calendar (missing days are 0)."""
     _check_columns(df, [mapping.date_col, *mapping.product_cols] + ([mapping.quantity_col] if mapping.quantity_col else []))
-    dates, dayfirst = parse_dates(df[mapping.date_col], options.dayfirst)
+    try:
+        dates, dayfirst = parse_dates(df[mapping.date_col], options.dayfirst)
+    except DataError as exc:  # and what else is wrong, so that one upload names every column to fix
+        raise DataError(" ".join([str(exc), *_quantity_problems(df, mapping)])) from None
     ambiguous = options.dayfirst is None and ambiguous_date_order(df[mapping.date_col])
     if mapping.format == "wide":  # its products are its columns: known before anything is summed
         check_panel_size(dates.min(), dates.max(), len(mapping.product_cols))

@@ -748,3 +748,11 @@ def test_a_row_with_a_cell_too_many_is_named_in_plain_words():
     """A trial: pandas' "Error tokenizing data. C error: Expected 3 fields in line 41, saw 4" reached the page."""
     with pytest.raises(DataError, match=r"^Row 3 of the file has 4 cells where the header has 3: a comma too many"):
         load_panel(b"date,product,quantity\n2024-01-01,A,1\n2024-01-02,A,2,3\n2024-01-03,A,1\n")
+
+
+def test_a_bad_date_and_a_bad_quantity_are_named_in_one_message():
+    """A trial: only the date was named; fixing it, the next upload named the quantity (two round trips)."""
+    rows = [f"2024-01-{d:02d},A,{'abc' if d == 5 else d}" for d in range(1, 20)]
+    rows[9] = ",A,3"
+    with pytest.raises(DataError, match=r"(?s)'date' .* at row 11\..*Also: Quantity column 'quantity' .*'abc'.* at row 6\."):
+        load_panel(("date,product,quantity\n" + "\n".join(rows) + "\n").encode())
