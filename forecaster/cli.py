@@ -518,6 +518,9 @@ def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, interva
                                       "order quantity 0 (--order-stopped orders for them)"), file=sys.stderr)
     for day, why in closed_reasons(fc).items():
         print(f"note: {day:%A %d %B %Y} is a closed day ({why}): forecast 0, nothing to order", file=sys.stderr)
+    for product, days in fc.attrs.get("unsold_weekdays", {}).items():
+        print(f"note: {product!r} sold nothing on {', '.join(d + 's' for d in days)} in the last year while the "
+              "business traded: forecast 0 those days, nothing to order", file=sys.stderr)
     for day, why in closed_reasons(fc, doubts=True).items():
         print(f"note: {day:%A %d %B %Y} is forecast as a trading day, but {why}: one year is no rule (with "
               "--holidays, a public holiday closed last year is closed ahead)", file=sys.stderr)

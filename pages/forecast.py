@@ -3,6 +3,8 @@ forecast band, CSV downloads."""
 import dataclasses
 import math
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from forecaster import ForecasterError
@@ -66,7 +68,18 @@ if doubts:
                + "; ".join(f"{d:%a %d %b} ({why})" for d, why in doubts.items())
                + ". One year is not taken as a rule; with the country's public holidays chosen on the Data page, "
                  "a holiday closed last year is closed ahead.")
-planned = fc[fc["closed"] & ~fc["date"].isin(list(closed_reasons))]  # one product's closure, from its open flag
+unsold = points.attrs.get("unsold_weekdays", {})  # a product's own weekday without a sale in the last year
+if unsold:
+    listed = "; ".join(f"{markdown(names.get(p, p))} on {', '.join(d + 's' for d in days)}"
+                       for p, days in list(unsold.items())[:10])
+    listed += f" and {len(unsold) - 10:,} more" if len(unsold) > 10 else ""
+    st.caption(f"Not sold on these weekdays in the last year, while the shop traded (forecast 0, nothing to "
+               f"order): {listed}.")
+off_day = np.zeros(len(fc), dtype=bool)
+if unsold:  # vectorised: (weekday, product) pairs looked up at once, not row by row
+    unsold_days = pd.MultiIndex.from_tuples([(d, p) for p, days in unsold.items() for d in days])
+    off_day = pd.MultiIndex.from_arrays([fc["date"].dt.day_name(), fc["product"]]).isin(unsold_days)
+planned = fc[fc["closed"] & ~fc["date"].isin(list(closed_reasons)) & ~off_day]  # one product's closure: its open flag
 if len(planned):
     listed = "; ".join(f"{markdown(names.get(p, p))} on {d:%a %d %b}" for d, p in zip(planned["date"][:10],
                                                                                  planned["product"][:10]))

@@ -20,7 +20,7 @@ of finding them (single closed days are still found).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ class TradingCalendar:
     closed_weekdays: tuple[int, ...]
     named: bool = False  # the weekdays were named by the user, not found
     holidays: str = ""  # the run's public holiday calendar: a holiday closed every year is closed ahead too
+    _values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False, compare=False)  # (T, P) demand
 
     def weekday_closed(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """(len(dates),) bool: the days that fall on a closed weekday (for future days)."""
@@ -98,6 +99,32 @@ class TradingCalendar:
         named = holiday_names(self.dates, self.holidays) if self.holidays else {}
         return pd.Series(named, dtype=object).reindex(self.dates)
 
+    @functools.cached_property
+    def product_off_weekdays(self) -> np.ndarray:
+        """(7, P) bool: the weekdays on which a product has not sold in the last year while the business traded
+        and it sold on other weekdays, where that many weeks without a sale would happen by chance under
+        CLOSED_CHANCE over the catalog's 7P product-weekdays (a lunch menu sold Monday to Friday in a shop open
+        on Saturdays; not a slow seller's unlucky Tuesdays); from its first sale on, at least MIN_WEEKS such
+        weekdays seen. Forecast 0 there, nothing to order; none with ``"off"``."""
+        values = self._values
+        n, P = values.shape
+        off = np.zeros((7, P), dtype=bool)
+        if self.named and not self.closed_weekdays or P == 0:  # "off": every day trades, for every product
+            return off
+        start = max(0, n - YEAR)
+        window, weekday = values[start:], self.dates[start:n].day_of_week.to_numpy()
+        on_sale = (np.cumsum(values > 0, axis=0) > 0)[start:] & ~self.closed[start:n, None]  # (W, P)
+        sold_on = window > 0
+        for day in range(7):  # seven (W, P) passes: memory stays that of the year's values
+            this = on_sale & (weekday == day)[:, None]
+            others = on_sale & ~this
+            seen = this.sum(axis=0)
+            zero_share = (others & ~sold_on).sum(axis=0) / np.maximum(others.sum(axis=0), 1)
+            chance = np.log(np.clip(zero_share, 1e-12, 1.0)) * seen
+            off[day] = ((seen >= MIN_WEEKS) & ~(this & sold_on).any(axis=0) & (others & sold_on).any(axis=0)
+                        & (chance < np.log(CLOSED_CHANCE / (7 * P))))  # 7P chances to be empty by luck
+        return off
+
     def reason(self, date: pd.Timestamp) -> str:
         """Why a future closed ``date`` is closed, in a planner's words."""
         yearly = self.yearly_reason(date)
@@ -119,13 +146,13 @@ def trading_calendar(panel: pd.DataFrame, spec: str = "auto", history_end: int |
     dates = pd.DatetimeIndex(panel.index)
     named = closed_weekdays_named(spec)
     if named == ():  # "off"
-        return TradingCalendar(dates, np.zeros(len(dates), dtype=bool), (), True, holidays)
+        return TradingCalendar(dates, np.zeros(len(dates), dtype=bool), (), True, holidays, values)
     end = len(values) if history_end is None else int(history_end)
     start = max(0, end - YEAR)
     weekdays = named if named is not None else _closed_weekdays(values[start:end], dates[start:end])
     on_weekday = np.isin(dates.day_of_week, weekdays)
     return TradingCalendar(dates, on_weekday | _empty_days(values, ~on_weekday, start, end), weekdays,
-                           named is not None, holidays)
+                           named is not None, holidays, values[:end])
 
 
 def _closed_weekdays(values: np.ndarray, dates: pd.DatetimeIndex) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.calendar import trading_calendar
+from ..data.calendar import WEEKDAY_NAMES, trading_calendar
 from ..data.drivers import closed_cells
 from ..errors import DataError, ForecasterError
 from ..model.intervals import (DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, RECENT_DAYS, SERVICE_LEVELS,
@@ -56,7 +56,8 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     Beyond the first day the forecast is recursive: each day's forecast is fed back as the next day's lag.
     A day on a closed weekday (:mod:`forecaster.data.calendar`) is forecast 0 and fed back as 0, as such
     days stand in the history; closed days right after the last date are passed over, so the first row is
-    the next trading day. Returns a long table: date, product, step (days after the last date), forecast,
+    the next trading day. So is a product's own weekday without a sale in the last year
+    (:attr:`TradingCalendar.product_off_weekdays`, listed by product in ``attrs["unsold_weekdays"]``). Returns a long table: date, product, step (days after the last date), forecast,
     closed.
     """
     if not 1 <= horizon <= MAX_HORIZON:
@@ -70,7 +71,9 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     dates, closed, skip = calendar.ahead(history.index[-1], horizon)  # skip: closed days before the first trading one
     trained = with_future_drivers(trained, dates, ~closed)
     shut = closed_cells(trained.drivers, dates)  # product-days an open flag closes (a planned closure)
-    cells = np.repeat(closed[:, None], history.shape[1], axis=1) | (False if shut is None else shut)
+    unsold = calendar.product_off_weekdays  # (7, P): a product's weekday without a sale in the last year
+    cells = (np.repeat(closed[:, None], history.shape[1], axis=1) | (False if shut is None else shut)
+             | unsold[dates.day_of_week])
     path = trained.forecast_path(history, cells)
     wide = pd.DataFrame(path[skip:], index=pd.DatetimeIndex(dates[skip:], name="date"), columns=history.columns)
     long = wide.rename_axis(columns="product").stack().rename("forecast").reset_index()
@@ -83,6 +86,8 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     long.attrs["closed_doubts"] = {f"{day:%Y-%m-%d}": why for day, shut in zip(dates[skip:], closed[skip:])
                                    if not shut and (why := calendar.doubt(day))}
     long.attrs["stopped_days"] = STOPPED_DAYS
+    long.attrs["unsold_weekdays"] = {str(product): [WEEKDAY_NAMES[d] for d in np.flatnonzero(unsold[:, i])]
+                                     for i, product in enumerate(history.columns) if unsold[:, i].any()}
     return long
 
 

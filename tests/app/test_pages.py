@@ -821,6 +821,24 @@ def test_the_forecast_page_flags_products_that_stopped_selling_and_orders_them_o
     assert at.session_state["interval_options"].order_stopped
 
 
+def test_the_forecast_page_says_which_products_do_not_sell_on_a_weekday_and_orders_nothing_then(tiny_csv):
+    """A planner's trial: a product with no Saturday sale all year, the shop open, was ordered for each Saturday."""
+    table = pd.read_csv(io.BytesIO(tiny_csv))
+    weekdays = pd.to_datetime(table["date"]).dt.day_of_week
+    lunch = table["product"].iloc[0]
+    table.loc[(table["product"] == lunch) & (weekdays == 5), "quantity"] = 0
+    at = train(with_data(table.to_csv(index=False).encode(), "lunch.csv"), w_seed=6262)
+    at.switch_page("pages/forecast.py").run()
+    at.number_input(key="w_horizon").set_value(14).run()
+    assert not at.exception and not at.error
+    captions = " ".join(shown(c.value) for c in at.caption)
+    assert f"Not sold on these weekdays in the last year, while the shop traded (forecast 0, nothing to order): {lunch} on Saturdays" in captions
+    assert "Planned closures" not in captions  # not an open flag's closure
+    daily = pd.read_csv(io.BytesIO(served_bytes(at, "dl_forecast")), parse_dates=["date"])
+    saturdays = daily[(daily["product"] == lunch) & (daily["date"].dt.day_of_week == 5)]
+    assert len(saturdays) == 2 and (saturdays["order_quantity"] == 0).all() and (saturdays["forecast"] == 0).all()
+
+
 def test_the_data_page_offers_the_files_country_for_holidays_and_the_run_uses_it(tiny_csv):
     """Issue 26: an invoice log's Country column preselects its public holidays; the Train page says so, the
     run trains with them and Evaluate shows the test days around holidays apart. None stays none."""

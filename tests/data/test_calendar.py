@@ -180,3 +180,33 @@ def test_a_year_the_date_fell_on_a_closed_weekday_is_no_evidence():
     assert cal.future_closed(pd.DatetimeIndex(["2023-12-25"])).tolist() == [False]
     shut_2022 = TradingCalendar(dates, np.asarray(closed | (dates == pd.Timestamp("2022-12-26"))), (6,))
     assert not shut_2022.future_closed(pd.DatetimeIndex(["2023-12-25"]))[0]  # another date shut: not Christmas
+
+
+def _weekday_lunch_shop(days: int = 420, seed: int = 4) -> pd.DataFrame:
+    """Sundays closed; 'Bread' sells every trading day, 'Lunch' Monday to Friday only, 'Slow' one day in ten."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-01-01", periods=days, freq="D", name="date")
+    weekday = index.day_of_week.to_numpy()
+    panel = pd.DataFrame({"Bread": rng.poisson(20, days), "Lunch": rng.poisson(10, days) * (weekday < 5),
+                          "Slow": rng.binomial(1, 0.1, days)}, index=index).astype(float).rename_axis(columns="product")
+    panel[weekday == 6] = 0.0
+    return panel
+
+
+def test_a_product_that_never_sells_on_a_weekday_the_shop_trades_is_forecast_0_that_day():
+    """A planner's trial: a product with no sale on any of 57 Saturdays (the shop open, others selling) was
+    forecast 1.3 with an order of 2 each Saturday. A slow seller's weekday is not closed by luck (7P tests),
+    and "off" makes every day trade for every product."""
+    panel = _weekday_lunch_shop()
+    panel.loc[(panel.index.day_of_week == 1), "Slow"] = 0.0  # by luck no Tuesday sale in a year: 0.9^52 = 0.4 %
+    off = trading_calendar(panel).product_off_weekdays
+    assert off[:, 1].tolist() == [False] * 5 + [True, False]  # Lunch: Saturday (Sunday is the shop's own)
+    assert not off[:, 0].any() and not off[:, 2].any()
+    assert not trading_calendar(panel, "off").product_off_weekdays.any()
+    fc = forecast(fit(panel, TINY), panel, horizon=14)
+    lunch = fc[fc["product"] == "Lunch"]
+    saturday = lunch["date"].dt.day_of_week == 5
+    assert saturday.sum() == 2 and (lunch.loc[saturday, ["forecast", "upper", "order_quantity"]] == 0).all().all()
+    assert lunch.loc[saturday, "closed"].all() and (lunch.loc[~saturday & ~lunch["closed"], "forecast"] > 0).all()
+    assert fc.attrs["unsold_weekdays"] == {"Lunch": ["Saturday"]}
+    assert not fc.loc[(fc["product"] == "Bread") & (fc["date"].dt.day_of_week == 5), "closed"].any()
