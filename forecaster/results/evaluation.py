@@ -1,6 +1,7 @@
 """Test-span predictions and metric tables: the network next to the baselines, on exactly the same days."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,8 +60,8 @@ class Evaluation:
                              ("RMSE", "its expected demand (mean) has a larger squared error than with")):
             best = others[metric].idxmin()
             if not row[metric] < others.loc[best, metric]:
-                found.append(f"{what} {label(best)} ({metric} {row[metric]:.3g} against "
-                             f"{others.loc[best, metric]:.3g})")
+                mine, theirs = _alike(row[metric], others.loc[best, metric])
+                found.append(f"{what} {label(best)} ({metric} {mine} against {theirs})")
         allowed = max(BIAS_OK, float(others["Bias"].abs().min()))
         if np.isfinite(row["Bias"]) and abs(row["Bias"]) > allowed:
             found.append(f"its forecasts add up to {abs(row['Bias']):.0%} {'more' if row['Bias'] > 0 else 'less'} "
@@ -157,6 +158,14 @@ class Evaluation:
         if bounds is not None:
             table["lower"], table["upper"] = bounds[0].ravel(), bounds[1].ravel()
         return table
+
+
+def _alike(a: float, b: float) -> tuple[str, str]:
+    """Two figures with the same decimals, three significant digits of the larger ("0.620 against 0.609",
+    not "0.62 against 0.609")."""
+    big = max(abs(a), abs(b))
+    decimals = max(0, 2 - math.floor(math.log10(big))) if big > 0 and math.isfinite(big) else 3
+    return f"{a:.{decimals}f}", f"{b:.{decimals}f}"
 
 
 def compare(panel: pd.DataFrame, predictions: dict[str, np.ndarray], days: np.ndarray,

@@ -255,3 +255,11 @@ def test_a_product_that_wakes_in_the_test_span_is_scored_on_its_one_step_forecas
     ev2 = compare(pd.DataFrame(later, index=panel.index, columns=panel.columns), {"network": later[days - 1]}, days,
                   {"network": cal})
     np.testing.assert_allclose(ev2.predictions["network"][:6, 2], ev.predictions["network"][:6, 2])
+
+
+def test_two_figures_compared_in_a_sentence_have_the_same_decimals():
+    """A trial read "MAE 0.62 against 0.609" on Evaluate."""
+    from forecaster.results.evaluation import _alike
+
+    assert _alike(0.62, 0.609) == ("0.620", "0.609")
+    assert _alike(1234.5, 1100.2) == ("1234", "1100") and _alike(42.79, 41.8) == ("42.8", "41.8")
