@@ -65,6 +65,19 @@ def test_days_without_a_row_are_filled_off_for_a_flag_and_with_the_last_price_an
     assert any("no row on 3 of" in note for note in result.report.notes)
 
 
+def test_a_history_driver_cell_that_is_not_a_number_is_refused_naming_its_rows_not_filled(long_file):
+    """A trial: promo written 'yes' on five rows of 1,200 was read as 'no row' and trained as no promotion,
+    and price 'abc' took the last price, with a note that the rows were missing."""
+    frame = long_file.astype({"promo": object, "price": object})
+    frame.loc[[8, 11], "promo"] = "yes"
+    with pytest.raises(DataError, match=r"'promo' holds numbers, but spreadsheet rows 10, 13 hold 'yes'"):
+        load_panel(csv(frame), IngestOptions(drivers=("promo",)))
+    frame = long_file.astype({"price": object})
+    frame.loc[10, "price"] = "abc"
+    with pytest.raises(DataError, match=r"'price' holds numbers, but spreadsheet row 12 holds 'abc'"):
+        load_panel(csv(frame), IngestOptions(drivers=("price",)))
+
+
 def test_a_driver_the_file_lacks_or_that_plays_another_role_is_refused_naming_it(long_file):
     with pytest.raises(DataError, match="no column 'discount'"):
         load_panel(csv(long_file), IngestOptions(drivers=("discount",)))
