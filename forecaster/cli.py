@@ -230,11 +230,16 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
         write_csv(metrics_table(ev, intervals.level, ingested.catalog), a.metrics_out, inputs=(a.data,))
     if a.predictions_out:
         write_csv(ev.predictions_table(level=intervals.level), a.predictions_out, inputs=(a.data,))
-    _write_forecasts(trained, ingested, a, intervals, future)
-    clock.mark("forecast and files")
-    if a.save:
+    if a.save:  # before the forecast: a run trained is kept whatever the forecast then asks for
         say(_keep(trained, ingested, ev, a))
         clock.mark("kept")
+    bare = _needs_future(ingested.drivers, future)
+    if bare and not (a.forecast_out or a.total_out):  # nothing asked that needs them: said, not refused
+        say(f"no forecast: it needs the future values of the known-ahead driver {bare!r} (forecast "
+            + ("--run ID" if a.save == STORE else "--model DIR") + " --future FILE)")
+    else:
+        _write_forecasts(trained, ingested, a, intervals, future)
+    clock.mark("forecast and files")
     say(f"done in {time.perf_counter() - start:.1f}s ({clock})")
 
 
@@ -322,15 +327,20 @@ def _check_future_covers(ingested: Any, future: Any, a: argparse.Namespace, clos
         raise ForecasterError(f"--future {a.future}: {message}")
 
 
+def _needs_future(drivers: Any, future: Any) -> str:
+    """The first known-ahead driver whose future values are neither given (``future``) nor defaulted ('')."""
+    if drivers is None or future is not None:
+        return ""
+    return next((c.name for c in drivers.spec.choices if c.role == "known" and c.default is None), "")
+
+
 def _check_future_given(drivers: Any, a: argparse.Namespace) -> None:
     """Before training: a forecast asked for with known-ahead drivers needs their future values (a file or a
     default for each), else it would fail only after the training."""
-    if drivers is None or a.future or not (a.forecast_out or a.total_out):
-        return
-    bare = [c.name for c in drivers.spec.choices if c.role == "known" and c.default is None]
-    if bare:
-        raise ForecasterError(f"The forecast needs the future values of the known-ahead driver {bare[0]!r}: give "
-                              f"them with --future FILE, or a default for every forecast day ({bare[0]}:known=VALUE).")
+    bare = _needs_future(drivers, a.future or None)
+    if bare and (a.forecast_out or a.total_out):
+        raise ForecasterError(f"The forecast needs the future values of the known-ahead driver {bare!r}: give "
+                              f"them with --future FILE, or a default for every forecast day ({bare}:known=VALUE).")
 
 
 def _driver_note(report: Any, drivers: Any) -> str:

@@ -469,6 +469,11 @@ def test_drivers_train_forecast_from_a_future_file_and_a_saved_run_reads_them_ag
     assert "--future FILE" in capsys.readouterr().err  # before any training
     assert main(["train", str(data), *SMALL, "--future", str(future), "--forecast-out", str(workdir / "x.csv")]) == 2
     assert "no known-ahead driver is read" in capsys.readouterr().err
+    # a trial: train --save without --future trained, then refused to forecast and threw the run away
+    kept = workdir / "promo_kept"
+    assert main(["train", str(data), *SMALL, "--driver", "promo", "--save", str(kept)]) == 0
+    assert "no forecast: it needs the future values of the known-ahead driver 'promo'" in capsys.readouterr().err
+    assert len(list(kept.iterdir())) == 1
 
 
 def test_a_future_file_that_cannot_serve_the_forecast_is_refused_before_training(workdir, capsys, monkeypatch):
