@@ -322,6 +322,9 @@ def _check_future_covers(ingested: Any, future: Any, a: argparse.Namespace, clos
     days = max(a.horizon, a.total_days if a.total_out else 1)
     calendar = trading_calendar(ingested.panel, closed_days, holidays=holidays)
     dates, closed, _ = calendar.ahead(ingested.panel.index[-1], days)  # the days the forecast will cover
+    from .results.forecasting import refuse_opening_closed_days
+
+    refuse_opening_closed_days(ingested.drivers.combined(future), calendar, dates, closed)
     message = ingested.drivers.combined(future).with_defaults(dates).missing(dates, ~closed)
     if message:
         raise ForecasterError(f"--future {a.future}: {message}")

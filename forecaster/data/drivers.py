@@ -449,6 +449,21 @@ def closed_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndar
     return shut
 
 
+def opened_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndarray | None:
+    """(len(days), P) the product-days a known-ahead open flag's given values (not a default) mark open: on a
+    day the business does not trade, a plan the forecast must not silently overrule. None without such a flag."""
+    flags = [(choice, channels) for choice, levels, channels in (drivers.spec.blocks() if drivers else [])
+             if choice.role == "known" and not levels and (_OPEN_FLAG.match(choice.name) or _CLOSED_FLAG.match(choice.name))]
+    if not flags:
+        return None
+    rows = drivers.rows(days)  # NaN where nobody gave a value
+    opened = np.zeros(rows.shape[:2], dtype=bool)
+    for choice, channels in flags:
+        value = rows[:, :, channels.start]
+        opened |= (value == 1) if _OPEN_FLAG.match(choice.name) else (value == 0)
+    return opened
+
+
 FILL_WEEKS = 8  # a closed product-day's lag reads the same weekday of an open week up to this many weeks back
 
 

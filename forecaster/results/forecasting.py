@@ -8,8 +8,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.calendar import WEEKDAY_NAMES, trading_calendar
-from ..data.drivers import closed_cells
+from ..data.calendar import WEEKDAY_NAMES, TradingCalendar, trading_calendar
+from ..data.drivers import DriverPanel, closed_cells, opened_cells
 from ..errors import DataError, ForecasterError
 from ..model.intervals import (DEFAULT_LEVEL, DEFAULT_SERVICE_LEVEL, MAX_HORIZON, RECENT_DAYS, SERVICE_LEVELS,
                                Calibration, check_level, whole_units_covering)
@@ -69,6 +69,7 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
         raise ForecasterError(f"Forecasting needs at least {need} days of history; the data has {len(history)}.")
     calendar = trading_calendar(history, trained.config.closed_days, holidays=trained.config.holidays)
     dates, closed, skip = calendar.ahead(history.index[-1], horizon)  # skip: closed days before the first trading one
+    refuse_opening_closed_days(trained.drivers, calendar, dates, closed)
     trained = with_future_drivers(trained, dates, ~closed)
     shut = closed_cells(trained.drivers, dates)  # product-days an open flag closes (a planned closure)
     unsold = calendar.product_off_weekdays  # (7, P): a product's weekday without a sale in the last year
@@ -89,6 +90,22 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     long.attrs["unsold_weekdays"] = {str(product): [WEEKDAY_NAMES[d] for d in np.flatnonzero(unsold[:, i])]
                                      for i, product in enumerate(history.columns) if unsold[:, i].any()}
     return long
+
+
+def refuse_opening_closed_days(drivers: DriverPanel | None, calendar: TradingCalendar, dates: pd.DatetimeIndex,
+                               closed: np.ndarray) -> None:
+    """A future open flag the user set to open on a day the business does not trade is a conflict, named,
+    never overruled in silence (a trial's file opened every Sunday; they came out closed without a word)."""
+    opened = opened_cells(drivers, dates)
+    clash = np.argwhere(opened & closed[:, None]) if opened is not None else np.empty((0, 2))
+    if len(clash):
+        day, product = dates[clash[0][0]], drivers.products[clash[0][1]]
+        raise ForecasterError(
+            f"The future values open {product!r} on {day:%A %d %B %Y}"
+            + (f" ({len(clash) - 1:,} more product-days too)" if len(clash) > 1 else "")
+            + f", a day the business does not trade ({calendar.reason(day)}): the model never saw it trade. Set "
+            "the open flag to 0 on such days, or name the closed days yourself (the command line's --closed-days) "
+            "so that it trades.")
 
 
 def closed_reasons(points: pd.DataFrame, doubts: bool = False) -> dict[pd.Timestamp, str]:

@@ -157,3 +157,32 @@ def test_a_planned_one_day_closure_leaves_the_following_days_as_they_were():
     closed = np.zeros_like(values, dtype=bool)
     closed[7] = True
     assert filled_closures(values, closed)[7, 0] == 5.0  # the same weekday a week before
+
+
+def test_a_future_file_that_opens_a_day_the_business_never_trades_is_refused_naming_it():
+    """A trial: a future file with open=1 on every row, Sundays included; the shop never traded on a Sunday,
+    and the forecast closed them without a word. The plan and the calendar disagree: said, not overruled."""
+    from forecaster.data.ingest import load_future_drivers
+    from forecaster.results.forecasting import point_forecast
+
+    rng = np.random.default_rng(2)
+    dates = pd.date_range("2025-01-06", periods=140, freq="D")
+    frame = pd.DataFrame({"date": dates.repeat(2), "product": ["A", "B"] * len(dates),
+                          "quantity": rng.poisson(10, 2 * len(dates)), "open": 1})
+    frame.loc[frame["date"].dt.day_of_week == 6, ["quantity", "open"]] = 0
+    data = frame.to_csv(index=False).encode()
+    ingested = load_panel(data, IngestOptions(drivers=("open",)))
+    trained = fit(ingested.panel, TINY, drivers=ingested.drivers)
+    ahead = pd.date_range(dates[-1] + pd.Timedelta(days=1), periods=14)
+    plan = pd.DataFrame({"date": ahead.repeat(2), "product": ["A", "B"] * 14, "open": 1})
+    future = load_future_drivers(plan.to_csv(index=False).encode(), ingested.drivers, ingested.report.mapping,
+                                 ingested.panel.index[-1])
+    opened = trained.with_drivers(ingested.drivers.combined(future[0]))
+    with pytest.raises(ForecasterError, match=r"open 'A' on Sunday .* \(3 more product-days too\), a day the "
+                                              r"business does not trade \(no product sold on any Sunday"):
+        point_forecast(opened, ingested.panel, horizon=14)
+    plan.loc[plan["date"].dt.day_of_week == 6, "open"] = 0
+    future = load_future_drivers(plan.to_csv(index=False).encode(), ingested.drivers, ingested.report.mapping,
+                                 ingested.panel.index[-1])
+    points = point_forecast(trained.with_drivers(ingested.drivers.combined(future[0])), ingested.panel, horizon=14)
+    assert points.loc[points["date"].dt.day_of_week == 6, "closed"].all()
