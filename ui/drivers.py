@@ -2,6 +2,7 @@
 switches, and a template to fill in), and the "what if" of one product's driver on chosen days."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -38,7 +39,8 @@ def future_drivers(job: TrainingJob, trained: TrainedForecaster, key: str) -> tu
         except ForecasterError as exc:
             error = str(exc)
     title = "Future values of the drivers" + (f": {upload_ds.name}" if upload_ds else "")
-    with st.expander(markdown(title), expanded=(upload_ds is None and bool(needed)) or error is not None):
+    # open where the user must act or read: values still needed, a refusal, or rows of the file left out
+    with st.expander(markdown(title), expanded=(upload_ds is None and bool(needed)) or error is not None or bool(notes)):
         _future_controls(job, trained, spec, mapping, known, needed, upload_ds)
         for note in notes:
             st.warning(markdown(note))
@@ -100,6 +102,18 @@ def _what_if(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, produc
                    options.service_level, options.order_stopped)
 
 
+def _usual_setting(trained: TrainedForecaster, product: str, driver: str) -> str:
+    """The what-if box's first value: 1 for a 0/1 flag (a promotion), else the product's last value in the
+    history (a price as it stands: a new one is typed over it, and nothing is flagged as unusual before)."""
+    p = trained.products.index(product)
+    block = next(ch for c, _, ch in trained.driver_spec.blocks() if c.name == driver)
+    seen = trained.drivers.values[:, p, block.start]
+    seen = seen[np.isfinite(seen)]
+    if not len(seen) or np.isin(seen, (0.0, 1.0)).all():
+        return "1"
+    return f"{float(seen[-1]):g}"
+
+
 def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, days: list[pd.Timestamp],
                     horizon: int, calibration: Calibration | None, options: IntervalOptions,
                     names: dict[str, str]) -> None:
@@ -116,8 +130,9 @@ def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, d
     if levels:
         value = c3.selectbox("Set to", ["none", *levels], key=f"w_whatif_level_{driver}")
     else:
-        value = c3.text_input("Set to", "1", key=f"w_whatif_value_{driver}", help="A number, such as 1 for a "
-                              "promotion or a new price.")
+        value = c3.text_input("Set to", _usual_setting(trained, product, driver),
+                              key=f"w_whatif_value_{driver}_{trained.products.index(product)}",
+                              help="A number, such as 1 for a promotion or a new price.")
     chosen = st.multiselect("On these days", days, default=days[:1], key="w_whatif_days",
                             format_func=lambda d: f"{d:%a %d %b}")
     if not chosen or not str(value).strip():
@@ -138,5 +153,10 @@ def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, d
         **{c: st.column_config.NumberColumn(c.replace("what_if", "what-if").replace("_", " ").capitalize(),
                                             format="%.1f") for c in shown.columns[2:]}})
     plan, scenario = table["plan_forecast"].sum(), table["what_if_forecast"].sum()
+    on = table["changed"].to_numpy(dtype=bool)
+    lift = float((table["what_if_forecast"] - table["plan_forecast"])[on].sum())
     st.caption(f"Over these {len(table)} day{'s' if len(table) != 1 else ''}: {scenario:,.1f} units expected against "
-               f"{plan:,.1f} in the plan ({scenario - plan:+,.1f}).")
+               f"{plan:,.1f} in the plan ({scenario - plan:+,.1f}): {lift:+,.1f} on the days set, "
+               f"{scenario - plan - lift:+,.1f} on the others. The forecast feeds each day back as the next days' "
+               "history, so a change carries on to later days whether or not the product's demand would; read the "
+               "days set as the change's own effect.")

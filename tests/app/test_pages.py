@@ -1017,6 +1017,9 @@ def test_drivers_are_chosen_on_the_data_page_and_forecast_from_future_values_wit
     whatif = next(df.value for df in at.dataframe if "what_if_forecast" in df.value.columns)
     changed = whatif[whatif["changed"]]
     assert len(changed) == 1 and (changed["what_if_forecast"] > changed["plan_forecast"]).all()
+    lift = float((changed["what_if_forecast"] - changed["plan_forecast"]).sum())
+    assert f"{lift:+,.1f} on the days set" in all_text(at)  # the change's own effect, apart from what it carries on
+    assert not any("far from anything it had" in shown(w.value) for w in at.warning)  # promo 1: no false alarm
     at.switch_page("pages/data.py").run()  # a default for days without a value: another reading of the file
     at.text_input(key="w_driver_default_0_promo").set_value("0").run()
     assert at.session_state["ingest_options"].drivers == ("promo:known=0",)
