@@ -50,6 +50,10 @@ def future_drivers(job: TrainingJob, trained: TrainedForecaster, key: str) -> tu
         st.error(f"The future values in {markdown(upload_ds.name)} cannot be used: {markdown(error)} Fix the file and "
                  "upload it again, or forget it.")
         st.stop()
+    if future is None and needed:  # nothing to forecast from yet: what to do, not an error to train again
+        st.info(f"This run forecasts from the future values of {markdown(', '.join(map(repr, needed)))}: upload them above "
+                "(a template to fill in is there) to see its forecasts.")
+        st.stop()
     if future is None:
         return trained, key
     return trained.with_drivers(trained.drivers.combined(future)), f"{key}-{upload_ds.digest}"
@@ -74,7 +78,9 @@ def _future_controls(job: TrainingJob, trained: TrainedForecaster, spec, mapping
         f"{job.panel.index[-1]:%d %b %Y}. "
         + ("" if upload_ds is not None else f"Without one, {', '.join(needed)} cannot be forecast. " if needed
            else "")
-        + ("Days the file leaves out take the value chosen on the Data page." if len(needed) < len(known) else "")))
+        + ("Days the file leaves out take the default the run was trained with ("
+           + ", ".join(f"{c.name} {c.default}" for c in known if c.default is not None) + ")."
+           if len(needed) < len(known) else "")))
     # a new key after "Forget": the uploader starts empty (a file it still held would be taken again)
     upload = st.file_uploader("Future driver values (CSV)", type=["csv", "gz"],
                               key=f"w_future_upload_{state.get(state.FUTURE_UPLOADS)}")

@@ -57,11 +57,12 @@ def test_drivers_from_upload_to_future_values_and_the_downloaded_forecast(new_pa
     page.get_by_text("Training finished").wait_for(timeout=TRAIN_MS)
 
     go(page, "Forecast")
-    page.get_by_text("No future value of the driver 'promo' for product 'P0'").wait_for()
+    page.get_by_text("This run forecasts from the future values of").wait_for()
+    assert "'promo', 'price': upload them above" in page.locator('[data-testid="stMain"]').inner_text()
     page.locator("input[type=file]").set_input_files(str(future))
     page.get_by_text("Future values of the drivers: future.csv").wait_for(timeout=STEP_MS)  # read, folded away
     settle(page)
-    expect(page.get_by_text("No future value of the driver")).to_have_count(0)
+    expect(page.get_by_text("This run forecasts from the future values")).to_have_count(0)
     page.screenshot(path=str(screenshots / "drivers_forecast.png"), full_page=True)
     with page.expect_download(timeout=STEP_MS) as info:
         only(page.get_by_role("button", name="Download forecast CSV")).click()
