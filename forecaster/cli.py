@@ -448,7 +448,9 @@ def _runs(a: argparse.Namespace) -> None:
         print(f"run {r.id}, kept {r.created_at:%Y-%m-%d %H:%M} UTC from the {r.source}: {r.dataset!r}, {r.first_date} "
               f"to {r.last_date}, {r.n_products:,} products; model: {r.model}")
         print(_series(r.headline, "test span").to_string())
-        print(_series(r.settings, "settings").to_string())
+        from .io.store import drivers_of
+
+        print(_series({"drivers": drivers_of(r), **r.settings}, "settings").to_string())
         print(store.product_scores(r.id).round(4).to_string(index=False))
     elif a.action == "export":
         print(f"exported run {store.get(a.id).id} to {store.export(a.id, a.folder)}", file=sys.stderr)

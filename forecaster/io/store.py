@@ -181,7 +181,9 @@ class RunStore:
         try:
             _write_files(folder, trained, panel, catalog, upload, ingest)
             extra = {**(extra or {}), "files": {p.relative_to(folder).as_posix(): _sha256(p)
-                                                for p in sorted(folder.rglob("*")) if p.is_file()}}
+                                                for p in sorted(folder.rglob("*")) if p.is_file()},
+                     # what the run reads beside its history (name:role=default), for runs show and a comparison
+                     "drivers": [c.text for c in trained.driver_spec.choices] if trained.driver_spec else []}
             row = {**_run_row(run_id, trained, panel, evaluation, dataset, folder, source, extra), "owner": owner}
             with self.engine.begin() as conn:
                 conn.execute(runs.insert().values(**row))
@@ -359,7 +361,8 @@ def compare_runs(store: RunStore, run_ids: list[str]) -> tuple[pd.DataFrame, pd.
     chosen = [store.get(r) for r in run_ids]
     names = [f"{r.id[:8]} ({r.created_at:%d %b %H:%M})" for r in chosen]
     settings = pd.DataFrame({n: {"data": r.dataset, "days": f"{r.first_date} to {r.last_date}",
-                                 "products": r.n_products, **r.settings} for n, r in zip(names, chosen)})
+                                 "products": r.n_products, "drivers": drivers_of(r), **r.settings}
+                             for n, r in zip(names, chosen)})
     same = settings.astype(str).nunique(axis=1) == 1
     metrics = pd.DataFrame({n: {"model": r.model, **_readable_headline(r.headline)} for n, r in zip(names, chosen)})
     per = [store.product_scores(r.id).set_index("product")["mae"].rename(n) for n, r in zip(names, chosen)]
@@ -367,6 +370,14 @@ def compare_runs(store: RunStore, run_ids: list[str]) -> tuple[pd.DataFrame, pd.
     for n in names[1:]:
         products[f"change {n}"] = products[n] - products[names[0]]
     return settings[~same].rename_axis("setting"), metrics.rename_axis("measure"), products.rename_axis("product")
+
+
+def drivers_of(run: StoredRun) -> str:
+    """The drivers a kept run reads, as the CLI names them (name:role=default), or 'none'; 'not recorded'
+    for runs kept before this was."""
+    if "drivers" not in run.extra:
+        return "not recorded"
+    return ", ".join(run.extra["drivers"]) or "none"
 
 
 def _readable_headline(values: dict[str, float]) -> dict[str, str]:

@@ -267,3 +267,18 @@ def test_processes_opening_a_new_store_at_once_all_open_it(database, tmp_path):
 def test_a_database_that_cannot_be_reached_is_a_readable_error(tmp_path):
     with pytest.raises(ForecasterError, match=r"run store \(postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/none.*cannot be opened"):
         RunStore(tmp_path / "home", url="postgresql+psycopg://u:secret@127.0.0.1:1/none")
+
+
+def test_a_runs_drivers_are_kept_and_shown_with_its_settings(store, finished):
+    """A trial: comparing a run without drivers and one with four listed only epochs and the like as different."""
+    import dataclasses
+
+    from forecaster.io.store import drivers_of
+
+    run = add(store, finished)
+    assert store.get(run.id).extra["drivers"] == [] and drivers_of(store.get(run.id)) == "none"
+    assert drivers_of(dataclasses.replace(run, extra={"drivers": ["promo:known=0", "price:known"]})) == \
+        "promo:known=0, price:known"
+    assert drivers_of(dataclasses.replace(run, extra={})) == "not recorded"  # kept before drivers were
+    settings, _, _ = compare_runs(store, [run.id, add(store, finished).id])
+    assert "drivers" not in settings.index  # the same: not a difference
