@@ -70,7 +70,10 @@ with st.expander("Every measure, every method", expanded=False):
 APART_COLUMNS = {"days": "Test days", "method": "Method",
                  "MAE": st.column_config.NumberColumn("Error, units per day", format="%.2f"),
                  "RMSE": st.column_config.NumberColumn("RMSE", format="%.2f"),
-                 "Bias": st.column_config.NumberColumn("Forecast vs sold", format="percent")}
+                 # in %, one decimal for every row ("percent" showed 10.86% beside -5.9%)
+                 "Bias": st.column_config.NumberColumn("Forecast vs sold", format="%+.1f%%")}
+apart_display = lambda table: table.assign(  # noqa: E731
+    method=table["method"].map(lambda m: model_name if m == NETWORK else label(m)), Bias=100 * table["Bias"])
 if trained.config.holidays:
     around = evaluation.holiday_table(trained.config.holidays)
     with st.expander(f"Around public holidays of {calendar_name(trained.config.holidays)}", expanded=False):
@@ -80,8 +83,7 @@ if trained.config.holidays:
         if around is None:
             st.caption("No test day falls on a public holiday or the days around one.")
         else:
-            st.dataframe(around.assign(method=around["method"].map(lambda m: model_name if m == NETWORK else label(m))), hide_index=True,
-                         column_config=APART_COLUMNS)
+            st.dataframe(apart_display(around), hide_index=True, column_config=APART_COLUMNS)
 
 if trained.drivers is not None and trained.driver_spec.known.any():
     driven = evaluation.driver_table(trained.drivers)
@@ -91,8 +93,7 @@ if trained.drivers is not None and trained.driver_spec.known.any():
         if driven is None:
             st.caption("No test day had a driver set.")
         else:
-            st.dataframe(driven.assign(method=driven["method"].map(lambda m: model_name if m == NETWORK else label(m))),
-                         hide_index=True, column_config=APART_COLUMNS)
+            st.dataframe(apart_display(driven), hide_index=True, column_config=APART_COLUMNS)
 
 if trained.selection is not None:
     with st.expander("Recommended model: why this one", expanded=False):
