@@ -186,7 +186,9 @@ class DriverPanel:
         at = pd.Index(self.products).get_indexer(products)
         if (at < 0).any():
             missing = products[int(np.flatnonzero(at < 0)[0])]
-            raise DataError(f"The driver values lack product {missing!r}: give them for every product.")
+            raise DataError(f"The data has no rows for product {missing!r}, so no driver values either, and the "
+                            "model was trained on it: give the history and driver values of every product the "
+                            "model knows (or train again on this data).")
         return DriverPanel(self.spec, self.dates, tuple(products), self.values[:, at])
 
     def combined(self, later: "DriverPanel") -> "DriverPanel":
