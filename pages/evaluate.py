@@ -97,7 +97,7 @@ if trained.drivers is not None and trained.driver_spec.known.any():
 
 if trained.selection is not None:
     with st.expander("Recommended model: why this one", expanded=False):
-        st.write(markdown(charts.selection_sentence(trained.selection, trained.config.val_days)))
+        st.write(markdown(charts.selection_sentence(trained.selection, widgets.validation_days(trained))))
         widgets.selection_table(trained.selection)
         st.caption(markdown(trained.selection_reason))
 

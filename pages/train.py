@@ -94,7 +94,7 @@ if trained.config.yearly == "on" and job.config.yearly == "auto":
 
 if trained.selection is not None:
     st.subheader("Recommended model")
-    st.info(markdown(charts.selection_sentence(trained.selection, trained.config.val_days)))
+    st.info(markdown(charts.selection_sentence(trained.selection, widgets.validation_days(trained))))
     widgets.selection_table(trained.selection)
     with st.expander("Why, in detail"):
         st.write(markdown(trained.selection_reason))

@@ -6,6 +6,7 @@ from the persistent value in ui.state when missing, and the page stores what the
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -21,6 +22,9 @@ from forecaster.io import charts
 from forecaster.labels import AUTO, label
 from forecaster.text import markdown
 from ui import state
+
+if TYPE_CHECKING:  # torch loads only on the pages that train or read a model
+    from forecaster.model.trained import TrainedForecaster
 
 FORMAT_LABELS = {"auto": "Detect automatically", "long": "Long: one row per date and product",
                  "wide": "Wide: one column per product", "transactions": "Transactions: one row per sale"}
@@ -334,3 +338,8 @@ def selection_table(selection: pd.DataFrame) -> None:
         "Error on the validation days": st.column_config.NumberColumn(
             format="%.3f", help="Squared error relative to each product's day-to-day change (RMSSE); lower is better."),
         "Forecast vs sold there": st.column_config.NumberColumn(format="percent")})
+
+
+def validation_days(trained: TrainedForecaster) -> int:
+    """The trading days the recommendation was chosen on (closed days left out: 24 of 28 where Sundays close)."""
+    return trained.calibration.days if trained.calibration is not None else trained.config.val_days

@@ -262,7 +262,7 @@ def selection_sentence(selection: pd.DataFrame, validation_days: int) -> str:
     total = ("matched what sold" if round(abs(bias), 2) == 0 else
              f"was {abs(bias):.0%} {'above' if bias > 0 else 'below'} what sold")
     return (f"Recommended: {chosen['description']}. Of the {len(selection)} candidates it had the smallest error "
-            f"on the {validation_days} days before the test days, and its forecasts' total there {total}.")
+            f"on the {validation_days} trading days before the test days, and its forecasts' total there {total}.")
 
 
 def totals_display(totals: pd.DataFrame) -> pd.DataFrame:
