@@ -233,12 +233,7 @@ def _train_with(a: argparse.Namespace, config: ForecastConfig, intervals: Interv
     if a.save:  # before the forecast: a run trained is kept whatever the forecast then asks for
         say(_keep(trained, ingested, ev, a))
         clock.mark("kept")
-    bare = _needs_future(ingested.drivers, future)
-    if bare and not (a.forecast_out or a.total_out):  # nothing asked that needs them: said, not refused
-        say(f"no forecast: it needs the future values of the known-ahead driver {bare!r} (forecast "
-            + ("--run ID" if a.save == STORE else "--model DIR") + " --future FILE)")
-    else:
-        _write_forecasts(trained, ingested, a, intervals, future)
+    _forecast_or_say(trained, ingested, a, intervals, future, say)
     clock.mark("forecast and files")
     say(f"done in {time.perf_counter() - start:.1f}s ({clock})")
 
@@ -328,6 +323,18 @@ def _check_future_covers(ingested: Any, future: Any, a: argparse.Namespace, clos
     message = ingested.drivers.combined(future).with_defaults(dates).missing(dates, ~closed)
     if message:
         raise ForecasterError(f"--future {a.future}: {message}")
+
+
+def _forecast_or_say(trained: Any, ingested: Any, a: argparse.Namespace, intervals: IntervalOptions, future: Any,
+                     say: Callable[..., None]) -> None:
+    """The forecast and its files, or, where a known-ahead driver has no future values and no file asked for
+    one, a line saying how to get it later (a run kept is not thrown away by a forecast nobody asked for)."""
+    bare = _needs_future(ingested.drivers, future)
+    if bare and not (a.forecast_out or a.total_out):
+        say(f"no forecast: it needs the future values of the known-ahead driver {bare!r} (forecast "
+            + ("--run ID" if a.save == STORE else "--model DIR") + " --future FILE)")
+    else:
+        _write_forecasts(trained, ingested, a, intervals, future)
 
 
 def _needs_future(drivers: Any, future: Any) -> str:

@@ -337,15 +337,7 @@ def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.
                 raise DataError(f"The driver {choice.name!r} is a number in the history, but spreadsheet row "
                                 f"{int(col.index[bad][0]) + 2} holds {str(col[bad].iloc[0])!r}.")
         elif numbers is not None and known_levels is None:  # read as a number: a cell that is not one is no gap
-            bad = (_text(col).notna() & numbers.isna()).to_numpy()
-            if bad.any():
-                rows = ", ".join(str(int(i) + 2) for i in col.index[bad][:5]) + (
-                    f" and {int(bad.sum()) - 5:,} more" if bad.sum() > 5 else "")
-                raise DataError(f"The driver {choice.name!r} holds numbers, but spreadsheet row"
-                                f"{'s' if bad.sum() > 1 else ''} {rows} hold{'' if bad.sum() > 1 else 's'} "
-                                f"{str(col[bad].iloc[0])!r}: write a number there (1 for yes, 0 for no), or leave "
-                                "the cell empty where there is no value (an empty cell takes the product's last "
-                                "value, a flag 0).")
+            _refuse_text_among_numbers(choice.name, col, numbers)
         if numbers is not None:
             all_levels.append(())
             blocks.append(_cell_means(numbers.to_numpy(dtype=np.float64), cells, n_days * n_products)[:, None])
@@ -376,6 +368,19 @@ def read_drivers(df: pd.DataFrame, choices: tuple[DriverChoice, ...], cells: np.
     return DriverSpec(tuple(choices), tuple(all_levels)), values
 
 
+
+
+def _refuse_text_among_numbers(name: str, col: pd.Series, numbers: pd.Series) -> None:
+    """A driver read as numbers whose cells are not all numbers ('yes' in a 0/1 promo) is refused naming the
+    rows: such a cell read as 'no row' trained a promotion as none."""
+    bad = (_text(col).notna() & numbers.isna()).to_numpy()
+    if bad.any():
+        rows = ", ".join(str(int(i) + 2) for i in col.index[bad][:5]) + (
+            f" and {int(bad.sum()) - 5:,} more" if bad.sum() > 5 else "")
+        raise DataError(f"The driver {name!r} holds numbers, but spreadsheet row{'s' if bad.sum() > 1 else ''} "
+                        f"{rows} hold{'' if bad.sum() > 1 else 's'} {str(col[bad].iloc[0])!r}: write a number there "
+                        "(1 for yes, 0 for no), or leave the cell empty where there is no value (an empty cell "
+                        "takes the product's last value, a flag 0).")
 
 
 def fill_history(values: np.ndarray, spec: DriverSpec) -> tuple[np.ndarray, int]:
