@@ -290,7 +290,8 @@ def _holiday_note(suggested: str, holidays: str) -> str:
     if holidays:
         return f"public holidays of {holidays} are features (the day itself and the days around it)"
     if suggested:
-        return f"the file's country column names {suggested}: --holidays {suggested} marks its public holidays"
+        return (f"no public holidays: the file's country column names {suggested}, and --holidays {suggested} "
+                "would make its public holidays features (the dashboard preselects it)")
     return "no public holidays (--holidays CC marks a country's)"
 
 

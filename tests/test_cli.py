@@ -430,7 +430,7 @@ def test_holidays_flag_marks_a_country_and_the_files_country_is_named(capsys, tm
     assert code == 0 and "public holidays of GB are features" in err
     assert load(next((tmp_path / "runs").iterdir())).config.holidays == "GB"
     code, err = run_main(capsys, "train", log, *SMALL, "--forecast-out", tmp_path / "f.csv")
-    assert code == 0 and "country column names GB: --holidays GB" in err
+    assert code == 0 and "no public holidays: the file's country column names GB, and --holidays GB" in err
     assert "Unknown holiday calendar 'XX'" in check_one_line_error(
         *run_main(capsys, "train", log, *SMALL, "--holidays", "XX"))
 

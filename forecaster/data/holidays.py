@@ -123,14 +123,20 @@ def _by_name() -> dict[str, str]:
 
 
 def suggest_country(frame: pd.DataFrame) -> str:
-    """The two-letter code of the country most rows of ``frame`` name in a column headed like "Country"
-    (a name, such as "United Kingdom", or a code), when the holidays package knows it; else ''."""
+    """The two-letter code of the country at least COUNTRY_SHARE of the rows of ``frame`` name in a column
+    headed like "Country" (a name, such as "United Kingdom", or a code), when the holidays package knows it;
+    else '' (a file of several countries has no one calendar)."""
     names = _by_name()
     for column in frame.columns:
         if not _COUNTRY_HEADER.search(str(column)) or _NOT_WHERE_SOLD.search(str(column)):
             continue
         counts = frame[column].value_counts()  # the few distinct values, then their spellings read as one
         usual = counts.groupby(counts.index.astype("string").str.strip().str.lower()).sum()
-        if len(usual) and usual.idxmax() in names:
+        # one calendar fits only where nearly every row names the same country (a trial's file named DE and FR
+        # half and half, and was offered Germany "as the file's country column says")
+        if len(usual) and usual.idxmax() in names and usual.max() >= COUNTRY_SHARE * usual.sum():
             return names[usual.idxmax()]
     return ""
+
+
+COUNTRY_SHARE = 0.9  # of the rows that must name one country for its calendar to be suggested

@@ -86,8 +86,11 @@ def test_the_calendar_adds_its_flags_to_the_calendar_features():
 
 
 def test_a_country_column_suggests_its_calendar():
-    assert suggest_country(pd.DataFrame({"Country": ["United Kingdom"] * 3 + ["France"]})) == "GB"
-    assert suggest_country(pd.DataFrame({"store_country": [" ec", "EC", "PE"]})) == "EC"
+    assert suggest_country(pd.DataFrame({"Country": ["United Kingdom"] * 9 + ["France"]})) == "GB"
+    assert suggest_country(pd.DataFrame({"store_country": [" ec", "EC"] * 5 + ["PE"]})) == "EC"
+    # a trial: half DE, half FR was offered Germany "as the file's country column says": no one calendar fits
+    assert suggest_country(pd.DataFrame({"country": ["DE", "FR"] * 5})) == ""
+    assert suggest_country(pd.DataFrame({"Country": ["United Kingdom"] * 3 + ["France"]})) == ""
     assert suggest_country(pd.DataFrame({"Country": ["Unspecified", "Unspecified", "EIRE"]})) == ""
     assert suggest_country(pd.DataFrame({"Description": ["Germany mug"]})) == ""  # not a country column
 
