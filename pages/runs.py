@@ -78,6 +78,9 @@ def actions(run) -> None:
         store.revoke_all(run.id)
         st.session_state.pop("shared_link", None)
         st.rerun()
+    if run.owner is None:  # every browser lists a command-line run: none of them may delete it for the others
+        delete_col.caption(f"Trained on the command line: delete it there (`runs delete {run.id}`).")
+        return
     sure = delete_col.checkbox("Yes, delete it", key="delete_sure")
     if delete_col.button("Delete", icon=":material/delete:", key="delete_run", disabled=not sure):
         store.delete(run.id)

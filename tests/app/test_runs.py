@@ -122,6 +122,18 @@ def test_deleting_a_run_removes_it_from_the_list(tiny_csv):
     assert not listed(at, run_id)
 
 
+def test_a_command_line_run_is_not_deleted_from_a_browser(tiny_csv):
+    """A trial: every browser lists command-line runs, and any of them could delete one (even a shared one)."""
+    at, _ = trained_app(tiny_csv, "mine.csv")
+    job = job_of(at)
+    cli_run = runs.store().add(job.result, job.panel, None, dataset="cli.csv", source="cli")
+    at = runs_page(at)
+    at.multiselect(key="w_runs").set_value([next(o for o in at.multiselect(key="w_runs").options
+                                                 if o.startswith(cli_run.id[:8]))]).run()
+    assert not at.exception and not [b for b in at.button if b.key == "delete_run"]
+    assert f"runs delete {cli_run.id}" in all_text(at)
+
+
 def test_a_later_upload_shows_last_weeks_forecast_against_what_sold():
     full = demo_csv_bytes(n_products=4, days=160, seed=5)
     sales = pd.read_csv(pd.io.common.BytesIO(full))
