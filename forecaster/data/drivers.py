@@ -440,12 +440,17 @@ _OPEN_FLAG = re.compile(r"(?i)^(is|store|shop)?[ _-]?open(ed)?$")
 _CLOSED_FLAG = re.compile(r"(?i)^(is|store|shop)?[ _-]?closed?$")
 
 
+def _open_flags(drivers: DriverPanel | None) -> list[tuple[DriverChoice, slice]]:
+    """The known-ahead open flags among ``drivers`` (a number named open, or closed) and their channels."""
+    return [(choice, channels) for choice, levels, channels in (drivers.spec.blocks() if drivers else [])
+            if choice.role == "known" and not levels and (_OPEN_FLAG.match(choice.name) or _CLOSED_FLAG.match(choice.name))]
+
+
 def closed_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndarray | None:
     """(len(days), P) the product-days a known-ahead open flag (a driver named open, or closed) marks shut:
     forecast 0 with nothing to order, and no training target, calibration error or score, as closed days
     are. None without such a driver; a day it does not cover is not shut here."""
-    flags = [(choice, channels) for choice, levels, channels in (drivers.spec.blocks() if drivers else [])
-             if choice.role == "known" and not levels and (_OPEN_FLAG.match(choice.name) or _CLOSED_FLAG.match(choice.name))]
+    flags = _open_flags(drivers)
     if not flags:
         return None
     rows = drivers.rows(days)
@@ -459,8 +464,7 @@ def closed_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndar
 def opened_cells(drivers: DriverPanel | None, days: pd.DatetimeIndex) -> np.ndarray | None:
     """(len(days), P) the product-days a known-ahead open flag's given values (not a default) mark open: on a
     day the business does not trade, a plan the forecast must not silently overrule. None without such a flag."""
-    flags = [(choice, channels) for choice, levels, channels in (drivers.spec.blocks() if drivers else [])
-             if choice.role == "known" and not levels and (_OPEN_FLAG.match(choice.name) or _CLOSED_FLAG.match(choice.name))]
+    flags = _open_flags(drivers)
     if not flags:
         return None
     rows = drivers.rows(days)  # NaN where nobody gave a value
