@@ -57,8 +57,8 @@ def point_forecast(trained: TrainedForecaster, panel: pd.DataFrame, horizon: int
     A day on a closed weekday (:mod:`forecaster.data.calendar`) is forecast 0 and fed back as 0, as such
     days stand in the history; closed days right after the last date are passed over, so the first row is
     the next trading day. So is a product's own weekday without a sale in the last year
-    (:attr:`TradingCalendar.product_off_weekdays`, listed by product in ``attrs["unsold_weekdays"]``). Returns a long table: date, product, step (days after the last date), forecast,
-    closed.
+    (:attr:`TradingCalendar.product_off_weekdays`, listed by product in ``attrs["unsold_weekdays"]``).
+    Returns a long table: date, product, step (days after the last date), forecast, closed, stopped.
     """
     if not 1 <= horizon <= MAX_HORIZON:
         raise ForecasterError(f"The horizon must be between 1 and {MAX_HORIZON} days, not {horizon}.")
