@@ -34,7 +34,9 @@ def trained_app(data: bytes, name: str = HOSTILE, **form):
 
 
 def listed(at, run_id: str) -> bool:
-    return any(option.startswith(run_id[:8]) for option in at.multiselect(key="w_runs").options)
+    """Whether the Runs page lists ``run_id`` (with no run kept at all the page has no list to pick from)."""
+    picker = [w for w in at.multiselect if w.key == "w_runs"]
+    return bool(picker) and any(option.startswith(run_id[:8]) for option in picker[0].options)
 
 
 def runs_page(at):
