@@ -534,6 +534,9 @@ def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, interva
     panel, catalog = ingested.panel, ingested.catalog
 
     fc = forecast(trained, panel, a.horizon, intervals.level, intervals.service_level, intervals.order_stopped)
+    if future is not None and fc["date"].max() < future.dates.max():  # a trial: 14 days given, 1 forecast, no word
+        print(f"note: the future values run to {future.dates.max():%d %b %Y}; --horizon {a.horizon} forecasts to "
+              f"{fc['date'].max():%d %b %Y} (a longer --horizon uses them all)", file=sys.stderr)
     stopped = fc.loc[fc["stopped"], "product"].unique() if "stopped" in fc else []
     if len(stopped):
         print(f"note: {len(stopped):,} product(s) sold nothing in the last {fc.attrs['stopped_days']} days (first: "

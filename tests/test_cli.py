@@ -459,6 +459,9 @@ def test_drivers_train_forecast_from_a_future_file_and_a_saved_run_reads_them_ag
                  "--forecast-out", str(again)]) == 0  # the run's drivers, without naming them again
     pd.testing.assert_frame_equal(pd.read_csv(again), trained)
     capsys.readouterr()
+    assert main(["forecast", "--model", str(run), "--data", str(data), "--future", str(future),
+                 "--forecast-out", str(workdir / "one.csv")]) == 0  # a trial: 3 days given, 1 forecast, no word
+    assert "the future values run to" in capsys.readouterr().err and len(pd.read_csv(workdir / "one.csv")) == 2
     assert main(["forecast", "--model", str(run), "--data", str(data), "--horizon", "3", "--forecast-out",
                  str(workdir / "x.csv")]) == 2
     assert "No future value of the driver 'promo' for product 'P0'" in capsys.readouterr().err

@@ -108,12 +108,12 @@ def _what_if(key: str, _trained: TrainedForecaster, _panel: pd.DataFrame, produc
                    options.service_level, options.order_stopped)
 
 
-def _usual_setting(trained: TrainedForecaster, product: str, driver: str) -> str:
+def _usual_setting(trained: TrainedForecaster, product: str, driver: str, last: pd.Timestamp) -> str:
     """The what-if box's first value: 1 for a 0/1 flag (a promotion), else the product's last value in the
     history (a price as it stands: a new one is typed over it, and nothing is flagged as unusual before)."""
     p = trained.products.index(product)
     block = next(ch for c, _, ch in trained.driver_spec.blocks() if c.name == driver)
-    seen = trained.drivers.values[:, p, block.start]
+    seen = trained.drivers.values[trained.drivers.dates <= last, p, block.start]  # the history's, not the plan's
     seen = seen[np.isfinite(seen)]
     if not len(seen) or np.isin(seen, (0.0, 1.0)).all():
         return "1"
@@ -136,7 +136,7 @@ def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, d
     if levels:
         value = c3.selectbox("Set to", ["none", *levels], key=f"w_whatif_level_{driver}")
     else:
-        value = c3.text_input("Set to", _usual_setting(trained, product, driver),
+        value = c3.text_input("Set to", _usual_setting(trained, product, driver, panel.index[-1]),
                               key=f"w_whatif_value_{driver}_{trained.products.index(product)}",
                               help="A number, such as 1 for a promotion or a new price.")
     chosen = st.multiselect("On these days", days, default=days[:1], key="w_whatif_days",
@@ -161,7 +161,7 @@ def what_if_section(trained: TrainedForecaster, panel: pd.DataFrame, key: str, d
     plan, scenario = table["plan_forecast"].sum(), table["what_if_forecast"].sum()
     on = table["changed"].to_numpy(dtype=bool)
     lift = float((table["what_if_forecast"] - table["plan_forecast"])[on].sum())
-    st.caption(f"Over these {len(table)} day{'s' if len(table) != 1 else ''}: {scenario:,.1f} units expected against "
+    st.caption(f"Over {'these ' + str(len(table)) + ' days' if len(table) != 1 else 'this day'}: {scenario:,.1f} units expected against "
                f"{plan:,.1f} in the plan ({scenario - plan:+,.1f}): {lift:+,.1f} on the days set, "
                f"{scenario - plan - lift:+,.1f} on the others. The forecast feeds each day back as the next days' "
                "history, so a change carries on to later days whether or not the product's demand would; read the "

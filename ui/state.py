@@ -35,7 +35,7 @@ FUTURE_UPLOADS = "future_uploads"  # how often the future values were forgotten:
 DRIVERS_LEFT_OUT = "drivers_left_out"  # (dataset digest, names): drivers chosen before that this file cannot give
 
 # the results pages' settings a browser refresh brings back with the data (ui.jobs.keep_working_data)
-VIEW = (HORIZON, TOTAL_DAYS, INTERVALS, TOP_N, PRODUCT)
+VIEW = (HORIZON, TOTAL_DAYS, INTERVALS, TOP_N, PRODUCT, FUTURE)  # FUTURE: the run's uploaded future values
 
 OWNER_PARAM = "session"  # query parameter that lets a browser refresh find this session's jobs again
 
@@ -158,7 +158,8 @@ def set_holidays_chosen(chosen: bool = True) -> None:
 
 
 def view() -> dict[str, Any]:
-    """The results pages' settings (days to forecast, days to cover, levels, product): kept for a refresh."""
+    """The results pages' settings (days to forecast, days to cover, levels, product, the future values
+    uploaded for the run): kept for a refresh."""
     return {key: st.session_state.get(key) for key in VIEW}
 
 

@@ -103,9 +103,9 @@ def refuse_opening_closed_days(drivers: DriverPanel | None, calendar: TradingCal
         raise ForecasterError(
             f"The future values open {product!r} on {day:%A %d %B %Y}"
             + (f" ({len(clash) - 1:,} more product-days too)" if len(clash) > 1 else "")
-            + f", a day the business does not trade ({calendar.reason(day)}): the model never saw it trade. Set "
-            "the open flag to 0 on such days, or name the closed days yourself (the command line's --closed-days) "
-            "so that it trades.")
+            + f", a day the business does not trade ({calendar.reason(day)}): the model never saw it trade, so it "
+            "cannot forecast it open. Set the open flag to 0 on such days in the file (on the command line, "
+            "--closed-days can name the closed weekdays instead, and the days it leaves out trade).")
 
 
 def closed_reasons(points: pd.DataFrame, doubts: bool = False) -> dict[pd.Timestamp, str]:

@@ -61,6 +61,8 @@ def test_drivers_from_upload_to_future_values_and_the_downloaded_forecast(new_pa
     assert "'promo', 'price': upload them above" in page.locator('[data-testid="stMain"]').inner_text()
     page.locator("input[type=file]").set_input_files(str(future))
     page.get_by_text("Future values of the drivers: future.csv").wait_for(timeout=STEP_MS)  # read, folded away
+    page.reload()  # a refresh keeps the run's future values (a trial: it asked for them again)
+    page.get_by_text("Future values of the drivers: future.csv").wait_for(timeout=STEP_MS)
     settle(page)
     expect(page.get_by_text("This run forecasts from the future values")).to_have_count(0)
     page.screenshot(path=str(screenshots / "drivers_forecast.png"), full_page=True)
