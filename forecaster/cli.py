@@ -527,7 +527,7 @@ def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, interva
     """The daily forecast and the k-day totals the flags ask for (with the products' names and key columns
     from the file's catalog, and the ``future`` driver values), and a note on closed days passed over."""
     from .io.export import forecast_table, totals_table, write_csv
-    from .results.forecasting import closed_reasons, forecast, lead_time_total
+    from .results.forecasting import closed_doubts, closed_reasons, forecast, lead_time_total
 
     if future is not None:
         trained = trained.with_drivers(trained.drivers.combined(future))
@@ -547,7 +547,7 @@ def _write_forecasts(trained: Any, ingested: Any, a: argparse.Namespace, interva
     for product, days in fc.attrs.get("unsold_weekdays", {}).items():
         print(f"note: {product!r} sold nothing on {', '.join(d + 's' for d in days)} in the last year while the "
               "business traded: forecast 0 those days, nothing to order", file=sys.stderr)
-    for day, why in closed_reasons(fc, doubts=True).items():
+    for day, why in closed_doubts(fc).items():
         print(f"note: {day:%A %d %B %Y} is forecast as a trading day, but {why}: one year is no rule (with "
               "--holidays, a public holiday closed last year is closed ahead)", file=sys.stderr)
     if a.forecast_out:

@@ -3,8 +3,6 @@ forecast band, CSV downloads."""
 import dataclasses
 import math
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from forecaster import ForecasterError
@@ -62,7 +60,7 @@ later = [d for d in closed_reasons if d >= first]
 if later:
     st.caption("Closed days in this forecast (forecast 0, nothing to order): "
                + ", ".join(f"{d:%a %d %b}" for d in later) + ".")
-doubts = forecasting.closed_reasons(points, doubts=True)
+doubts = forecasting.closed_doubts(points)
 if doubts:
     st.caption("Forecast as trading days, though closed last year: "
                + "; ".join(f"{d:%a %d %b} ({why})" for d, why in doubts.items())
@@ -75,11 +73,7 @@ if unsold:
     listed += f" and {len(unsold) - 10:,} more" if len(unsold) > 10 else ""
     st.caption(f"Not sold on these weekdays in the last year, while the shop traded (forecast 0, nothing to "
                f"order): {listed}.")
-off_day = np.zeros(len(fc), dtype=bool)
-if unsold:  # vectorised: (weekday, product) pairs looked up at once, not row by row
-    unsold_days = pd.MultiIndex.from_tuples([(d, p) for p, days in unsold.items() for d in days])
-    off_day = pd.MultiIndex.from_arrays([fc["date"].dt.day_name(), fc["product"]]).isin(unsold_days)
-planned = fc[fc["closed"] & ~fc["date"].isin(list(closed_reasons)) & ~off_day]  # one product's closure: its open flag
+planned = forecasting.planned_closures(fc)  # one product's closure: its open flag
 if len(planned):
     listed = "; ".join(f"{markdown(names.get(p, p))} on {d:%a %d %b}" for d, p in zip(planned["date"][:10],
                                                                                  planned["product"][:10]))

@@ -101,8 +101,10 @@ def keep_working_data() -> None:
     pages' settings), for a refresh. Pages call it again after a setting changes: a refresh comes unannounced."""
     ds = state.dataset()
     if ds is not None and state.bound():
-        registry().keep_working_data(state.owner(), (ds, state.ingest_options(), state.holidays_chosen(),
-                                                     state.view()), len(ds.data))
+        view = state.view()
+        future = view.get(state.FUTURE)  # (job id, Dataset) of uploaded future values: its bytes count too
+        registry().keep_working_data(state.owner(), (ds, state.ingest_options(), state.holidays_chosen(), view),
+                                     len(ds.data) + (len(future[1].data) if future else 0))
 
 
 def restore_after_refresh() -> None:

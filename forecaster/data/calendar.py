@@ -71,7 +71,7 @@ class TradingCalendar:
         the same calendar date, or the same public holiday of :attr:`holidays`, closed in each of at least
         MIN_YEARS earlier years and open in none; a year it fell on a closed weekday says nothing of it."""
         trades = ~np.isin(self.dates.day_of_week, self.closed_weekdays)
-        same = np.asarray((self.dates.month == date.month) & (self.dates.day == date.day)) & trades
+        same = self._same_date(date)
         if same.sum() >= MIN_YEARS and self.closed[same].all():
             return f"no product sold on {date:%d %B} in any of the {int(same.sum())} earlier years"
         name = holiday_names([date], self.holidays).get(date) if self.holidays else None
@@ -87,11 +87,16 @@ class TradingCalendar:
         was closed in the history's one earlier year, too little to make it a rule (:data:`MIN_YEARS`)."""
         if self.yearly_reason(date) or date.day_of_week in self.closed_weekdays:
             return ""
-        trades = ~np.isin(self.dates.day_of_week, self.closed_weekdays)  # a closed weekday says nothing of it
-        same = np.flatnonzero((self.dates.month == date.month) & (self.dates.day == date.day) & trades)
+        same = np.flatnonzero(self._same_date(date))
         if len(same) == 1 and self.closed[same[0]]:
             return f"no product sold on {self.dates[same[0]]:%d %B %Y}, the one earlier {date:%d %B} the history holds"
         return ""
+
+    def _same_date(self, date: pd.Timestamp) -> np.ndarray:
+        """(T,) the history's days on ``date``'s month and day that fell on a trading weekday (a year it fell
+        on a closed weekday says nothing of the date)."""
+        trades = ~np.isin(self.dates.day_of_week, self.closed_weekdays)
+        return np.asarray((self.dates.month == date.month) & (self.dates.day == date.day)) & trades
 
     @functools.cached_property
     def _named_history(self) -> pd.Series:

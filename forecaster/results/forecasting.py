@@ -108,12 +108,27 @@ def refuse_opening_closed_days(drivers: DriverPanel | None, calendar: TradingCal
             "--closed-days can name the closed weekdays instead, and the days it leaves out trade).")
 
 
-def closed_reasons(points: pd.DataFrame, doubts: bool = False) -> dict[pd.Timestamp, str]:
+def closed_reasons(points: pd.DataFrame) -> dict[pd.Timestamp, str]:
     """The days of a :func:`point_forecast` (or a table made from it) that the business does not trade, the
-    skipped ones before its first day included, each with its reason; ``doubts``: instead the days forecast
-    as trading that were closed in the history's one earlier year (:meth:`TradingCalendar.doubt`)."""
-    kept = points.attrs.get("closed_doubts" if doubts else "closed_reasons", {})
-    return {pd.Timestamp(day): why for day, why in kept.items()}
+    skipped ones before its first day included, each with its reason."""
+    return {pd.Timestamp(day): why for day, why in points.attrs.get("closed_reasons", {}).items()}
+
+
+def closed_doubts(points: pd.DataFrame) -> dict[pd.Timestamp, str]:
+    """The days of a :func:`point_forecast` forecast as trading that were closed in the history's one earlier
+    year (:meth:`TradingCalendar.doubt`), each with what was seen."""
+    return {pd.Timestamp(day): why for day, why in points.attrs.get("closed_doubts", {}).items()}
+
+
+def planned_closures(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a forecast table closed by a product's open flag alone: not a day the business does not
+    trade, nor a product's own weekday without a sale (:attr:`TradingCalendar.product_off_weekdays`)."""
+    unsold = table.attrs.get("unsold_weekdays", {})
+    off_day = np.zeros(len(table), dtype=bool)
+    if unsold:  # (weekday, product) pairs looked up at once, not row by row
+        pairs = pd.MultiIndex.from_tuples([(d, p) for p, days in unsold.items() for d in days])
+        off_day = pd.MultiIndex.from_arrays([table["date"].dt.day_name(), table["product"]]).isin(pairs)
+    return table[table["closed"] & ~table["date"].isin(list(closed_reasons(table))) & ~off_day]
 
 
 def with_intervals(points: pd.DataFrame, calibration: Calibration | None, level: float = DEFAULT_LEVEL,

@@ -12,7 +12,7 @@ from forecaster.config import ForecastConfig
 from forecaster.data.calendar import trading_calendar
 from forecaster.errors import ForecasterError
 from forecaster.model.windows import trading_split
-from forecaster.results.forecasting import closed_reasons, point_forecast
+from forecaster.results.forecasting import closed_doubts, closed_reasons, point_forecast
 
 
 def shop(days: int = 399, products: int = 20, closed_weekday: int = 5, seed: int = 0) -> pd.DataFrame:
@@ -154,7 +154,7 @@ def test_one_earlier_year_closes_a_public_holiday_ahead_and_only_casts_doubt_on_
     assert german.reason(christmas) == "no product sold on Christmas Day in its one earlier year"
     assert german.doubt(christmas) == ""
     points = point_forecast(fit(panel, TINY), panel, horizon=14)
-    assert list(closed_reasons(points, doubts=True)) == [christmas, new_year]  # what the page and the CLI say
+    assert list(closed_doubts(points)) == [christmas, new_year]  # what the page and the CLI say
 
 
 def test_a_moving_holiday_closed_every_year_is_closed_ahead_only_with_its_calendar():
